@@ -1,0 +1,143 @@
+// The quiescent checker (DESIGN section 2): run when every CPU is idle, it recomputes from the page
+// tables what struct page/folio and the mm counters must say, and compares. Each finding names the
+// invariant and the addresses or folio involved.
+import { Machine, FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_HEAD, PG_RESERVED, ZERO_PFN, POISON } from '../model/machine.js';
+import { MM, MM_LIVE, MM_FREE } from '../model/layout.js';
+import { pte_none, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../model/pte.js';
+import { find_vma } from '../mm/mmap.js';
+import { expectOwner, hex, zapGen } from './oracle.js';
+import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
+import { freePages, reservedPages } from '../mm/page_alloc.js';
+
+export interface Finding {
+  invariant: string;
+  path: string;
+  details: Record<string, unknown>;
+}
+
+const MAX_FINDINGS = 20;
+
+export function checkQuiescent(machine: Machine): Finding[] {
+  const { m, L } = machine;
+  const out: Finding[] = [];
+  const add = (invariant: string, details: Record<string, unknown>) => {
+    if (out.length < MAX_FINDINGS) out.push({ invariant, path: 'quiescent', details });
+  };
+  const ptes = new Int32Array(L.pages); // present PTEs mapping each page, over all mms
+  for (let mm = 0; mm < L.maxMms; mm++) {
+    const state = Atomics.load(m, machine.mmWord(mm, MM.STATE));
+    if (state === MM_FREE) continue;
+    let rss = 0;
+    for (let t = 0; t < L.tablesPerMm; t++) {
+      const table = mm * L.tablesPerMm + t;
+      if (lockIsHeld(m, machine.ptlOf(table))) add('lock-held-at-quiescence', { mm, table, holder: lockHolder(m, machine.ptlOf(table)) });
+      if (!Atomics.load(m, machine.pgdWord(table))) continue;
+      for (let i = 0; i < 512; i++) {
+        const vpn = t * 512 + i;
+        const pte = Atomics.load(m, machine.ptep(mm, vpn));
+        if (pte_none(pte)) continue;
+        const where = { mm, vpn, addr: hex(vpn * 4096), pte: pteToString(pte) };
+        if (!pte_present(pte)) continue;
+        if (!find_vma(machine, mm, vpn)) add('pte-outside-vma', where);
+        const pfn = pte_pfn(pte);
+        if (pfn >= L.pages) {
+          add('pte-bad-pfn', where);
+          continue;
+        }
+        if (pte_special(pte)) {
+          if (pfn !== ZERO_PFN) add('special-not-zero-page', where);
+          if (pte_write(pte)) add('zero-page-writable', where);
+          continue;
+        }
+        const flags = Atomics.load(m, L.pFlags + pfn);
+        if (flags & PG_BUDDY) add('pte-maps-free-page', { ...where, pfn });
+        if (flags & PG_RESERVED) add('pte-maps-reserved-page', { ...where, pfn });
+        ptes[pfn]++;
+        rss++;
+        const folio = Atomics.load(m, L.pHead + pfn);
+        const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
+        if (anon && pte_write(pte) && !(flags & PG_ANON_EXCLUSIVE)) add('writable-not-exclusive', { ...where, pfn, folio });
+      }
+    }
+    const rssAnon = Atomics.load(m, machine.mmWord(mm, MM.RSS_ANON));
+    if (rssAnon !== rss) add('rss-mismatch', { mm, rssAnon, ptes: rss });
+    if (state === MM_LIVE) checkData(machine, mm, add);
+  }
+  // struct page / folio accounting
+  for (let pfn = 0; pfn < L.pages; ) {
+    const flags = Atomics.load(m, L.pFlags + pfn);
+    if (flags & (PG_BUDDY | PG_RESERVED)) {
+      if (Atomics.load(m, L.pMapcount + pfn) !== 0) add('mapcount-on-free-page', { pfn, mapcount: Atomics.load(m, L.pMapcount + pfn) });
+      pfn++;
+      continue;
+    }
+    if (!(flags & PG_HEAD)) {
+      add('orphan-tail-page', { pfn, flags });
+      pfn++;
+      continue;
+    }
+    const folio = pfn;
+    const order = Atomics.load(m, L.fOrder + folio);
+    const nr = 1 << order;
+    let sum = 0;
+    for (let i = 0; i < nr; i++) {
+      const mc = Atomics.load(m, L.pMapcount + folio + i);
+      if (mc !== ptes[folio + i]) add('mapcount-mismatch', { pfn: folio + i, folio, mapcount: mc, ptes: ptes[folio + i] });
+      sum += mc;
+    }
+    const total = Atomics.load(m, L.fMapcount + folio);
+    if (total !== sum) add('folio-mapcount-mismatch', { folio, order, folioMapcount: total, sumOfPages: sum });
+    const ref = Atomics.load(m, L.fRef + folio);
+    const pins = Atomics.load(m, L.fPin + folio);
+    if (ref < total) add('refcount-below-mapcount', { folio, order, refcount: ref, mapcount: total });
+    else if (ref !== sum + pins) add('refcount-mismatch', { folio, order, refcount: ref, mappings: sum, pins, why: ref > sum + pins ? 'leaked reference' : 'missing reference' });
+    const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
+    if (anon && order === 1) add('anon-order1', { folio });
+    if (folio & (nr - 1)) add('folio-misaligned', { folio, order });
+    pfn += nr;
+  }
+  return out;
+}
+
+/** Data: every page of every VMA holds what its owner last wrote, or zero (per the oracle). */
+function checkData(machine: Machine, mm: number, add: (inv: string, d: Record<string, unknown>) => void): void {
+  const { m, L } = machine;
+  for (let vpn = 0; vpn < L.vaPages; vpn++) {
+    const i = machine.oracleIndex(mm, vpn);
+    const exp = Atomics.load(m, L.oExp + i);
+    const g = zapGen(machine, mm, vpn);
+    if (g & 1) {
+      add('zap-in-flight-at-quiescence', { mm, vpn });
+      continue;
+    }
+    let value = 0;
+    let pte = 0;
+    const table = machine.tableIndex(mm, vpn);
+    if (Atomics.load(m, machine.pgdWord(table))) pte = Atomics.load(m, machine.ptep(mm, vpn));
+    if (pte_present(pte)) value = Atomics.load(m, L.pContent + pte_pfn(pte));
+    if (exp === 0 && value === 0) continue;
+    if (value === POISON) continue; // reported as pte-maps-free-page
+    const allowed = expectOwner(machine, mm, vpn, g, g);
+    if (!allowed.includes(value)) add(pte_present(pte) ? 'data-mismatch' : 'data-lost', { mm, vpn, addr: hex(vpn * 4096), value: hex(value), expected: allowed.map(hex), pte: pteToString(pte) });
+  }
+}
+
+/** After every process has exited: every page is free again except those reserved at boot. */
+export function checkNoLeaks(machine: Machine): Finding[] {
+  const free = freePages(machine);
+  const reserved = reservedPages(machine);
+  if (free + reserved === machine.L.pages) return [];
+  const leaked: number[] = [];
+  const { m, L } = machine;
+  for (let pfn = 0; pfn < L.pages && leaked.length < 8; pfn++) if ((m[L.pFlags + pfn] & PG_HEAD) && !(m[L.pFlags + pfn] & (PG_BUDDY | PG_RESERVED))) leaked.push(pfn);
+  return [{ invariant: 'leaked-folio', path: 'teardown', details: { pages: L.pages, free, reserved, leakedPages: L.pages - free - reserved, folios: leaked.map(hex) } }];
+}
+
+/** The continuous observer's check for one folio: refcount >= mapcount at every instant. */
+export function checkRefVsMap(machine: Machine, folio: number): Finding | null {
+  const { m, L } = machine;
+  const ref = Atomics.load(m, L.fRef + folio);
+  const map = Atomics.load(m, L.fMapcount + folio);
+  if (ref >= map) return null;
+  return { invariant: 'refcount-below-mapcount', path: 'observer', details: { folio: hex(folio), refcount: ref, mapcount: map } };
+}

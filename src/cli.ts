@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// The foliostorm command line (yargs): run, bugs, repro.
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { type Config, ConfigError, loadConfigFile, parseConfig } from './config.js';
+import { DEVIATIONS } from './inject/deviations.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, runCampaign } from './engine/coordinator.js';
+import { ArtifactError, loadArtifact } from './report/artifact.js';
+import { runSched } from './engine/sched.js';
+import { renderEventsByCpu } from './report/events.js';
+
+const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
+const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
+export const DEFAULT_CONFIG = `${pkgRoot}configs/smoke.json`;
+
+class UsageError extends Error {}
+
+/** "90s", "30m", "2h", "1.5h" or a plain number of seconds. */
+export function parseDuration(s: string | number): number {
+  if (typeof s === 'number') return s;
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/.exec(String(s).trim());
+  if (!m) throw new UsageError(`--duration: "${s}" is not a duration (examples: 90s, 30m, 2h, 45)`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? 's'] ?? 1);
+}
+
+interface RunArgs {
+  config?: string;
+  seed?: number;
+  seeds?: number;
+  engine?: string;
+  workers?: number;
+  duration?: string;
+  out: string;
+  inject?: string[];
+  scheduler?: string;
+  json: boolean;
+}
+
+function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
+  const file = a.config ?? DEFAULT_CONFIG;
+  if (a.config && !existsSync(a.config)) throw new ConfigError(`--config: file "${a.config}" does not exist`);
+  const base = loadConfigFile(file);
+  const over: Record<string, unknown> = {};
+  if (a.seed !== undefined) over.seed = a.seed;
+  if (a.seeds !== undefined) over.seeds = a.seeds;
+  if (a.engine !== undefined) over.engine = a.engine;
+  if (a.workers !== undefined) over.workers = a.workers;
+  if (a.duration !== undefined) over.duration = parseDuration(a.duration);
+  else if (a.seeds !== undefined) over.duration = 0; // --seeds alone: run exactly those seeds
+  if (a.scheduler !== undefined) over.scheduler = a.scheduler;
+  if (a.inject?.length) {
+    for (const n of a.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+    over.inject = [...base.inject, ...a.inject];
+  }
+  for (const n of base.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject": unknown deviation "${n}"`);
+  for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k}: not a number`);
+  const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
+  return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
+}
+
+async function cmdRun(a: RunArgs): Promise<number> {
+  const { cfg, seedsGiven } = resolveConfig(a);
+  const ac = new AbortController();
+  const onSig = () => {
+    if (!a.json) process.stderr.write('\n[foliostorm] stopping: finishing the summary (press Ctrl-C again to quit at once)\n');
+    if (ac.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    ac.abort();
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  const r = await runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal: ac.signal });
+  process.off('SIGINT', onSig);
+  process.off('SIGTERM', onSig);
+  if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
+  else process.stdout.write(r.text + '\n');
+  return r.exitCode;
+}
+
+function cmdBugs(): number {
+  const w = Math.max(...DEVIATIONS.map((d) => d.name.length));
+  for (const d of DEVIATIONS) process.stdout.write(`${d.name.padEnd(w)}  ${d.path}: ${d.description}\n`);
+  return EXIT_OK;
+}
+
+function cmdRepro(file: string, json: boolean): number {
+  const art = loadArtifact(file);
+  const cfg = { ...art.config, engine: 'sched' as const };
+  const r = runSched(cfg, art.seed);
+  const hit = r.violations.find((v) => v.signature === art.signature);
+  if (json) {
+    process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, reproduced: !!hit, violations: r.violations.map((v) => v.signature), traceHash: r.traceHash }, null, 2) + '\n');
+    return hit ? EXIT_OK : EXIT_VIOLATIONS;
+  }
+  const src = art.engine === 'threads' ? ' (threads artifact replayed in the sched engine with the same seed and op streams)' : '';
+  if (!hit) {
+    process.stdout.write(`NOT reproduced: ${art.signature} (seed ${art.seed})${src}\n`);
+    process.stdout.write(r.violations.length ? `  other violations: ${r.violations.map((v) => v.signature).join(', ')}\n` : '  the run was clean\n');
+    return EXIT_VIOLATIONS;
+  }
+  process.stdout.write(`reproduced: ${hit.signature} at step ${hit.step} (seed ${art.seed})${src}\n`);
+  process.stdout.write(`  details: ${JSON.stringify(hit.details)}\n`);
+  process.stdout.write(renderEventsByCpu(hit.events) + '\n');
+  return EXIT_OK;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = EXIT_OK;
+  const y = yargs(argv)
+    .scriptName('foliostorm')
+    .usage('$0 <command> [options]\n\nStress tester for the Linux kernel large-folio page-table paths.')
+    .command('run', 'run the stress job (default config: configs/smoke.json)', (y) =>
+      y
+        .option('config', { alias: 'c', type: 'string', describe: 'run configuration (JSON)' })
+        .option('seed', { type: 'number', describe: 'first seed' })
+        .option('seeds', { type: 'number', describe: 'number of seeds (consecutive from --seed)' })
+        .option('engine', { choices: ['sched', 'threads'], describe: 'sched: deterministic, replayable; threads: real concurrency' })
+        .option('workers', { type: 'number', describe: 'worker threads (sched: seeds in parallel; threads: simulated CPUs)' })
+        .option('duration', { type: 'string', describe: 'wall-clock budget: 90s, 30m, 2h' })
+        .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
+        .option('inject', { type: 'array', string: true, describe: 'switch on a named deviation (repeatable; see: bugs)' })
+        .option('scheduler', { choices: ['random'], describe: 'sched engine scheduler' })
+        .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
+      async (a) => {
+        code = await cmdRun(a as unknown as RunArgs);
+      })
+    .command('bugs', 'list the named deviations --inject can switch on', () => {}, () => {
+      code = cmdBugs();
+    })
+    .command('repro <artifact>', 're-run a failure artifact; exit 0 if the same signature recurs', (y) =>
+      y.positional('artifact', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+      (a) => {
+        code = cmdRepro(a.artifact as string, a.json as boolean);
+      })
+    .demandCommand(1, 'name a command: run, bugs or repro')
+    .strict()
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    })
+    .help()
+    .version(VERSION);
+  await y.parseAsync();
+  return code;
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (isMain) {
+  main(hideBin(process.argv)).then(
+    (code) => process.exit(code),
+    (e) => {
+      if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError) {
+        process.stderr.write(`foliostorm: ${e.message}\n`);
+        process.exit(EXIT_USAGE);
+      }
+      process.stderr.write(`foliostorm: internal error: ${(e as Error).stack ?? e}\n`);
+      process.exit(EXIT_INTERRUPTED);
+    },
+  );
+}
+void EXIT_VIOLATIONS;

@@ -1,0 +1,123 @@
+// Run configuration: the schema (zod), defaults, and a loader whose errors name the file and field.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export const ANON_FALLBACKS = ['refault', 'retry-lower', 'preferred-or-0'] as const;
+export type AnonFallback = (typeof ANON_FALLBACKS)[number];
+
+/** PMD_ORDER on a 4K-page kernel: one PTE table maps 2^9 pages = 2 MiB. */
+export const PMD_ORDER = 9;
+export const PTRS_PER_PTE = 1 << PMD_ORDER;
+
+const weights = z
+  .object({
+    touch: z.number().min(0).default(60),
+    mmap: z.number().min(0).default(8),
+    munmap: z.number().min(0).default(4),
+    dontneed: z.number().min(0).default(6),
+    exit: z.number().min(0).default(1),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    name: z.string().default('unnamed'),
+    engine: z.enum(['sched', 'threads']).default('sched'),
+    arch: z.enum(['generic']).default('generic'),
+    batching: z.boolean().default(true),
+    /** Simulated CPUs per machine (sched); threads engine uses one worker thread per CPU. */
+    cpus: z.number().int().min(1).max(16).default(2),
+    /** Process slots (mm structs) that ops target; several CPUs act on one mm at once. */
+    processes: z.number().int().min(1).max(8).default(2),
+    /** Physical memory in 4 KiB pages (pfn 0 is the shared zero page). */
+    memoryPages: z.number().int().min(1024).max(1 << 22).default(8192),
+    /** Fraction of order-0 pages held back at boot, scattered, to fragment high orders. */
+    fragmentation: z.number().min(0).max(0.9).default(0.05),
+    /** Virtual address space per mm in bytes (multiple of 2 MiB). */
+    vaSize: z.number().int().min(2 << 20).max(1 << 30).default(32 << 20),
+    maxVmas: z.number().int().min(2).max(64).default(12),
+    tlbEntries: z.number().int().min(1).max(256).default(16),
+    /** Enabled anon mTHP orders (0 is always the last resort; 1 is rejected as the kernel does). */
+    anonOrders: z.array(z.number().int().min(0).max(PMD_ORDER - 1)).default([0, 2, 4]),
+    anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
+    /** Operations each CPU runs per seed. */
+    opsPerCpu: z.number().int().min(1).default(200),
+    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1 }),
+    /** mmap sizes in pages: chosen uniformly in [min, max]. */
+    mmapPages: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict().default({ min: 4, max: 256 }),
+    /** mmap alignments in pages, one chosen at random per mmap. */
+    mmapAlign: z.array(z.number().int().min(1)).default([1, 4, 16, 512]),
+    /** Pages touched by one touch op: uniform in [1, max]. */
+    touchRun: z.number().int().min(1).default(32),
+    /** Probability that a touch writes its own pages (else reads). */
+    writeRatio: z.number().min(0).max(1).default(0.7),
+    /** Refaults on one access before the checker calls it a livelock. */
+    refaultLimit: z.number().int().min(2).default(10000),
+    /** sched: steps a lock may be held, or a run may take, before it is a hang. */
+    stepLimit: z.number().int().min(1000).default(20_000_000),
+    lockHoldLimitSteps: z.number().int().min(100).default(200_000),
+    /** threads: milliseconds a lock wait may take before it is reported as a hang. */
+    lockWaitLimitMs: z.number().int().min(10).default(10_000),
+    /** Scheduler for the sched engine. */
+    scheduler: z.enum(['random']).default('random'),
+    /** Named deviations from the kernel algorithm to switch on (see `foliostorm bugs`). */
+    inject: z.array(z.string()).default([]),
+    seed: z.number().int().min(0).default(1),
+    seeds: z.number().int().min(1).default(1),
+    /** Wall-clock budget in seconds for the whole run (0 = run all seeds). */
+    duration: z.number().min(0).default(0),
+    workers: z.number().int().min(1).max(64).default(2),
+    ringSize: z.number().int().min(16).max(4096).default(64),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.vaSize % (2 << 20) !== 0) ctx.addIssue({ code: 'custom', path: ['vaSize'], message: 'must be a multiple of 2 MiB (2097152)' });
+    if (c.anonOrders.includes(1)) ctx.addIssue({ code: 'custom', path: ['anonOrders'], message: 'order 1 is never used for anon folios (THP needs order >= 2)' });
+    if (c.mmapPages.min > c.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['mmapPages', 'min'], message: 'must be <= mmapPages.max' });
+    if (c.memoryPages & (c.memoryPages - 1)) ctx.addIssue({ code: 'custom', path: ['memoryPages'], message: 'must be a power of two' });
+    for (const [i, a] of c.mmapAlign.entries()) if (a & (a - 1)) ctx.addIssue({ code: 'custom', path: ['mmapAlign', i], message: 'must be a power of two' });
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validate a plain object; `source` names the file (or "--flag") in every error. */
+export function parseConfig(raw: unknown, source = 'config', flagKeys: readonly string[] = []): Config {
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const field = i.path.length ? i.path.join('.') : '(top level)';
+      if (flagKeys.includes(String(i.path[0]))) return `--${String(i.path[0])}: ${i.message}`;
+      return `${source}: field "${field}": ${i.message}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  return r.data;
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read config file: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, path);
+}
+
+export function defaultConfig(over: ConfigInput = {}): Config {
+  return parseConfig(over, 'defaults');
+}

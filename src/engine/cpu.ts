@@ -1,0 +1,129 @@
+// One simulated CPU: the context every kernel path runs with. It owns the CPU's counters,
+// histograms and flight recorder, knows how to block (sched) or spin (threads), and raises
+// violations. The same class serves both engines.
+import type { Config } from '../config.js';
+import { Machine } from '../model/machine.js';
+import { CPU, G, RING_WORDS } from '../model/layout.js';
+import { EV, EV_COUNT, EV_NAMES } from './events.js';
+import { HistSet } from '../report/histograms.js';
+import { Injections, injectionsFrom } from '../inject/deviations.js';
+import { TraceHash } from './trace.js';
+
+export class Violation extends Error {
+  constructor(
+    readonly invariant: string,
+    readonly path: string,
+    readonly details: Record<string, unknown>,
+    readonly cpu: number,
+  ) {
+    super(`${invariant} in ${path}: ${JSON.stringify(details)}`);
+    this.name = 'Violation';
+  }
+  get signature(): string {
+    return `${this.invariant}@${this.path}`;
+  }
+}
+
+/** The engine-side clock and step counter (sched) shared by all CPUs of one machine. */
+export interface Clock {
+  step: number;
+}
+
+export class Cpu {
+  readonly m: Int32Array;
+  readonly counters = new Float64Array(EV_COUNT);
+  readonly hist: HistSet;
+  readonly inj: Injections;
+  /** sched: non-null while blocked; the scheduler resumes the CPU once it returns true. */
+  waitFor: (() => boolean) | null = null;
+  /** What the CPU is blocked on, for hang reports. */
+  waitWhat: string = '';
+  blockedSince = 0;
+  /** Locks held: offset and acquire time, for hold histograms and hang reports. */
+  readonly held: { off: number; name: string; at: number }[] = [];
+  /** The operation currently running (for reports). */
+  curOp = '';
+  trace: TraceHash | null = null;
+  /** sched: folios whose refcount/mapcount changed this step, for the observer. */
+  readonly touched: number[] = [];
+  private readonly t0 = performance.now();
+
+  constructor(
+    readonly machine: Machine,
+    readonly id: number,
+    readonly threaded: boolean,
+    readonly clock: Clock,
+    readonly cfg: Config = machine.cfg,
+  ) {
+    this.m = machine.m;
+    this.hist = new HistSet(threaded ? 'ns' : 'steps');
+    this.inj = injectionsFrom(cfg.inject);
+  }
+
+  /** Latency clock: scheduler steps (sched) or nanoseconds (threads). */
+  now(): number {
+    return this.threaded ? (performance.now() - this.t0) * 1e6 : this.clock.step;
+  }
+
+  noteFolio(folio: number): void {
+    if (!this.threaded) this.touched.push(folio);
+  }
+
+  /** Record an event: counters, flight recorder, trace hash. */
+  ev(code: number, a = 0, b = 0, c = 0): void {
+    this.counters[code]++;
+    const m = this.m;
+    const L = this.machine.L;
+    const posW = this.machine.cpuWord(this.id, CPU.RING_POS);
+    const pos = m[posW];
+    m[posW] = (pos + 1) % L.ringSize;
+    const r = L.ring + (this.id * L.ringSize + pos) * RING_WORDS;
+    m[r] = Atomics.add(m, L.global + G.SEQ, 1);
+    m[r + 1] = code;
+    m[r + 2] = a;
+    m[r + 3] = b;
+    m[r + 4] = c;
+    m[r + 5] = this.threaded ? 0 : this.clock.step;
+    if (this.trace) this.trace.mix4(code, a, b, c);
+  }
+
+  /** Raise a violation: the engine records it and stops the run. */
+  violation(invariant: string, path: string, details: Record<string, unknown>): never {
+    this.ev(EV.VIOLATION);
+    throw new Violation(invariant, path, details, this.id);
+  }
+
+  stopRequested(): boolean {
+    return Atomics.load(this.m, this.machine.L.global + G.STOP) !== 0;
+  }
+
+  counterMap(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let i = 0; i < EV_COUNT; i++) if (this.counters[i]) out[EV_NAMES[i]] = this.counters[i];
+    return out;
+  }
+}
+
+export interface RingEvent {
+  seq: number;
+  cpu: number;
+  event: string;
+  a: number;
+  b: number;
+  c: number;
+  step: number;
+}
+
+/** Read one CPU's flight recorder, oldest first. */
+export function readRing(machine: Machine, cpu: number): RingEvent[] {
+  const { m, L } = machine;
+  const pos = m[machine.cpuWord(cpu, CPU.RING_POS)];
+  const out: RingEvent[] = [];
+  for (let i = 0; i < L.ringSize; i++) {
+    const slot = (pos + i) % L.ringSize;
+    const r = L.ring + (cpu * L.ringSize + slot) * RING_WORDS;
+    if (m[r + 1] === 0 && m[r] === 0 && m[r + 5] === 0) continue;
+    out.push({ seq: m[r], cpu, event: EV_NAMES[m[r + 1]] ?? String(m[r + 1]), a: m[r + 2], b: m[r + 3], c: m[r + 4], step: m[r + 5] });
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+// Event codes: counted in the summary, written to the flight recorder, and mixed into the trace
+// hash of a sched run. Per-order events occupy MAX_ORDERS consecutive codes starting at the base.
+export const MAX_ORDERS = 11;
+
+const names: string[] = [];
+function ev(name: string): number {
+  names.push(name);
+  return names.length - 1;
+}
+function evOrders(name: string): number {
+  const base = names.length;
+  for (let o = 0; o < MAX_ORDERS; o++) names.push(`${name}.${o}`);
+  return base;
+}
+
+export const EV = {
+  OP_START: ev('op.start'),
+  OP_END: ev('op.end'),
+  FAULT: ev('fault'),
+  FAULT_SEGV: ev('fault.segv'),
+  FAULT_ANON: ev('fault.anon'),
+  FAULT_ZERO: ev('fault.zeroPage'),
+  FAULT_SPURIOUS: ev('fault.spurious'),
+  /** order picked by the lockless scan in alloc_anon_folio */
+  SCAN_ORDER: evOrders('anon.scanOrder'),
+  /** allocation of this order failed; fell back to a lower one */
+  ALLOC_FALLBACK: evOrders('anon.allocFallback'),
+  ALLOC_OOM: ev('anon.oom'),
+  /** order-0 recheck under the PTL: vmf_pte_changed */
+  RECHECK_PTE_CHANGED: ev('anon.recheckPteChanged'),
+  /** large-folio recheck under the PTL: range no longer none */
+  RECHECK_RANGE_CHANGED: evOrders('anon.recheckRangeChanged'),
+  /** lost race and the faulting PTE itself was populated: release and return */
+  LOST_RACE_EXIT: ev('anon.lostRaceExit'),
+  RETRY_LOWER: evOrders('anon.retryLower'),
+  RETRY_ORDER0: ev('anon.retryOrder0'),
+  REFAULT: ev('anon.refault'),
+  MAP_ANON: evOrders('anon.mapped'),
+  MAP_ZERO: ev('anon.mapZeroPage'),
+  WP_REUSE: ev('wp.reuse'),
+  WP_COPY: ev('wp.copy'),
+  ZAP_BATCH: ev('zap.batch'),
+  ZAP_PTES: ev('zap.ptes'),
+  TLB_FLUSH: ev('tlb.flushRange'),
+  TLB_FLUSH_MM: ev('tlb.flushMm'),
+  TLB_INVALIDATE: ev('tlb.entriesInvalidated'),
+  TLB_HIT: ev('tlb.hit'),
+  TLB_MISS: ev('tlb.miss'),
+  HW_YOUNG: ev('hw.setYoung'),
+  HW_DIRTY: ev('hw.setDirty'),
+  HW_CAS_RETRY: ev('hw.casRetry'),
+  FOLIO_FREE: evOrders('folio.freed'),
+  PTL_CONTENDED: ev('ptl.contended'),
+  MMAP: ev('mmap'),
+  MMAP_FAIL: ev('mmap.fail'),
+  MUNMAP: ev('munmap'),
+  DONTNEED: ev('madvise.dontneed'),
+  EXIT: ev('exit'),
+  SPAWN: ev('spawn'),
+  READ: ev('access.read'),
+  WRITE: ev('access.write'),
+  VIOLATION: ev('violation'),
+} as const;
+
+export const EV_NAMES: readonly string[] = names;
+export const EV_COUNT = names.length;

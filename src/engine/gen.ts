@@ -1,0 +1,34 @@
+// The yield protocol shared by the kernel paths and both engines. A kernel path is a generator that
+// yields a point id at every place another CPU could interleave. The sched engine chooses which
+// CPU advances at each yield; the threads engine simply runs each generator to completion on its
+// own worker thread, so the interleaving is real. WAIT means "blocked; resume when cpu.waitFor()".
+export type Gen<T = void> = Generator<number, T, void>;
+export const WAIT = -1;
+
+/** Interleaving point ids (for traces). */
+export const P = {
+  OP: 1,
+  LOCK: 2,
+  LOCKED: 3,
+  UNLOCK: 4,
+  ACCESS: 5,
+  FAULT: 6,
+  PTE_READ: 7,
+  SCAN: 8,
+  ALLOC: 9,
+  SET_PTE: 10,
+  CLEAR_PTE: 11,
+  RMAP: 12,
+  TLB_FLUSH: 13,
+  FREE: 14,
+  VMA: 15,
+  MM: 16,
+} as const;
+
+/** Run a generator to completion without a scheduler (threads engine, tests). */
+export function drive<T>(g: Gen<T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}

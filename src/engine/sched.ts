@@ -1,0 +1,168 @@
+// The deterministic engine: one thread runs a whole machine; a seeded scheduler picks which
+// simulated CPU advances at each yield. Same seed + config = the same run, byte for byte (the
+// trace hash covers every choice and event). Wall-clock time is measured, never consulted.
+import type { Config } from '../config.js';
+import { Machine } from '../model/machine.js';
+import { mem_init } from '../mm/page_alloc.js';
+import { Cpu, readRing, Violation, type Clock } from './cpu.js';
+import { type Gen, WAIT } from './gen.js';
+import { EV_COUNT, EV_NAMES } from './events.js';
+import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
+import { TraceHash } from './trace.js';
+import { Program, rng, type Op } from '../workload/program.js';
+import { run_op } from '../workload/run-op.js';
+import { checkNoLeaks, checkQuiescent, checkRefVsMap, type Finding } from '../check/invariants.js';
+import { HistSet } from '../report/histograms.js';
+import type { RunResult, ViolationRecord } from './result.js';
+import { MM, MM_LIVE } from '../model/layout.js';
+import { mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
+import { lockHolder } from '../kernel/locking/spinlock.js';
+
+export interface SchedOptions {
+  scheduler?: Scheduler;
+  /** Keep the whole schedule (for artifacts); on by default. */
+  record?: boolean;
+}
+
+interface CpuState {
+  cpu: Cpu;
+  prog: Program;
+  gen: Gen<void> | null;
+  op: Op | null;
+  done: boolean;
+  opsStarted: number;
+}
+
+export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): RunResult {
+  const t0 = performance.now();
+  const machine = new Machine(cfg);
+  mem_init(machine, rng(seed, 'boot'));
+  const clock: Clock = { step: 0 };
+  const trace = new TraceHash();
+  trace.mixString(JSON.stringify(cfg));
+  trace.mix(seed);
+  const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed);
+  sched.start(cfg.cpus);
+  const rec = new ScheduleRecorder();
+  const states: CpuState[] = [];
+  for (let i = 0; i < cfg.cpus; i++) {
+    const cpu = new Cpu(machine, i, false, clock, cfg);
+    cpu.trace = trace;
+    states.push({ cpu, prog: new Program(cfg, seed, i), gen: null, op: null, done: false, opsStarted: 0 });
+  }
+  const violations: ViolationRecord[] = [];
+  const record = (f: Finding, cpu: number) => {
+    violations.push({
+      invariant: f.invariant, path: f.path, signature: `${f.invariant}@${f.path}`, details: f.details, cpu, seed, engine: 'sched', step: clock.step,
+      events: states.map((s) => readRing(machine, s.cpu.id)), schedule: rec.encode(),
+    });
+  };
+  const runnable: number[] = [];
+  try {
+    for (;;) {
+      runnable.length = 0;
+      let live = 0;
+      for (const s of states) {
+        if (s.done) continue;
+        live++;
+        if (s.cpu.waitFor === null || s.cpu.waitFor()) runnable.push(s.cpu.id);
+        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw hang(machine, s, clock.step);
+      }
+      if (live === 0) break;
+      if (runnable.length === 0) throw deadlock(machine, states);
+      if (clock.step >= cfg.stepLimit) throw new Violation('step-limit', 'sched', { steps: clock.step, limit: cfg.stepLimit }, -1);
+      const c = sched.pick(runnable, clock.step);
+      trace.mix(c);
+      if (opts.record !== false) rec.push(c);
+      clock.step++;
+      const s = states[c];
+      s.cpu.waitFor = null;
+      if (!s.gen) {
+        const op = s.prog.next();
+        if (!op) {
+          s.done = true;
+          continue;
+        }
+        s.op = op;
+        s.opsStarted++;
+        s.gen = run_op(s.cpu, op);
+      }
+      const r = s.gen.next();
+      if (r.done) {
+        s.gen = null;
+        s.op = null;
+      }
+      // the observer: refcount >= mapcount for every folio this step touched
+      const t = s.cpu.touched;
+      for (let i = 0; i < t.length; i++) {
+        const f = checkRefVsMap(machine, t[i]);
+        if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
+      }
+      t.length = 0;
+    }
+    // quiescent: every CPU idle
+    const found = checkQuiescent(machine);
+    for (const f of found) record(f, -1);
+    if (!found.length) {
+      teardown(machine, clock, trace);
+      for (const f of checkNoLeaks(machine)) record(f, -1);
+    }
+  } catch (e) {
+    if (!(e instanceof Violation)) throw e;
+    record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
+  }
+  const counters = new Float64Array(EV_COUNT);
+  const hist = new HistSet('steps');
+  const ops: Record<string, number> = {};
+  for (const s of states) {
+    for (let i = 0; i < EV_COUNT; i++) counters[i] += s.cpu.counters[i];
+    hist.add(s.cpu.hist);
+  }
+  const events: Record<string, number> = {};
+  for (let i = 0; i < EV_COUNT; i++) if (counters[i]) events[EV_NAMES[i]] = counters[i];
+  for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;
+  for (const v of violations) trace.mixString(v.signature);
+  return { seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0 };
+}
+
+/** Exit every live process on a helper CPU, driving it alone (nothing else runs). */
+function teardown(machine: Machine, clock: Clock, trace: TraceHash): void {
+  const cpu = new Cpu(machine, 0, false, clock, machine.cfg);
+  cpu.trace = trace;
+  for (let mm = 0; mm < machine.L.maxMms; mm++) {
+    if (Atomics.load(machine.m, machine.mmWord(mm, MM.STATE)) !== MM_LIVE) continue;
+    if (!mmget_not_zero(cpu, mm)) continue;
+    drain(process_exit(cpu, mm));
+    drain(mmput(cpu, mm));
+  }
+}
+
+function drain(g: Gen<unknown>): void {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return;
+    if (r.value === WAIT) throw new Error('teardown blocked: a lock is still held');
+  }
+}
+
+function hang(machine: Machine, s: CpuState, step: number): Violation {
+  return new Violation('lock-hang', s.cpu.waitWhat, { waiter: s.cpu.id, waitingOn: s.cpu.waitWhat, since: s.cpu.blockedSince, step, holders: holders(machine) }, s.cpu.id);
+}
+
+function deadlock(machine: Machine, states: CpuState[]): Violation {
+  const waits = states.filter((s) => !s.done).map((s) => `CPU ${s.cpu.id} waits for ${s.cpu.waitWhat} since step ${s.cpu.blockedSince}`);
+  return new Violation('deadlock', 'sched', { waits, holders: holders(machine) }, -1);
+}
+
+function holders(machine: Machine): string[] {
+  const out: string[] = [];
+  const { m, L } = machine;
+  for (let t = 0; t < L.maxMms * L.tablesPerMm; t++) {
+    const off = machine.ptlOf(t);
+    const h = lockHolder(m, off);
+    if (h >= 0) out.push(`ptl[${t}] held by CPU ${h} since step ${Atomics.load(m, off + 3)}`);
+  }
+  const z = lockHolder(m, L.zoneLock);
+  if (z >= 0) out.push(`zone->lock held by CPU ${z}`);
+  return out;
+}

@@ -1,0 +1,58 @@
+// The scheduler interface of the sched engine (after awslabs/shuttle): the engine asks which
+// runnable CPU advances next. PCT and replay (issue #5) implement the same three methods.
+import { rng } from '../workload/program.js';
+
+export interface Scheduler {
+  readonly name: string;
+  /** A new execution of ncpus CPUs begins. */
+  start(ncpus: number): void;
+  /** Choose one CPU from runnable (non-empty, ascending ids) at this step. */
+  pick(runnable: readonly number[], step: number): number;
+  /** Any further randomness the engine needs, from the scheduler's own stream. */
+  random(): number;
+}
+
+/** Uniformly random choice at every step, from the seed's "sched" stream. */
+export class RandomScheduler implements Scheduler {
+  readonly name = 'random';
+  private rand: () => number;
+  constructor(private readonly seed: number) {
+    this.rand = rng(seed, 'sched');
+  }
+  start(_ncpus: number): void {
+    this.rand = rng(this.seed, 'sched');
+  }
+  pick(runnable: readonly number[]): number {
+    return runnable.length === 1 ? runnable[0] : runnable[Math.floor(this.rand() * runnable.length)];
+  }
+  random(): number {
+    return this.rand();
+  }
+}
+
+export function makeScheduler(name: string, seed: number): Scheduler {
+  switch (name) {
+    case 'random':
+      return new RandomScheduler(seed);
+    default:
+      throw new Error(`unknown scheduler "${name}"`);
+  }
+}
+
+/** Run-length encoding of a schedule (cpu, count pairs), for artifacts. */
+export class ScheduleRecorder {
+  private readonly runs: number[] = [];
+  private last = -1;
+  private count = 0;
+  push(cpu: number): void {
+    if (cpu === this.last) this.count++;
+    else {
+      if (this.count) this.runs.push(this.last, this.count);
+      this.last = cpu;
+      this.count = 1;
+    }
+  }
+  encode(): number[] {
+    return this.count ? [...this.runs, this.last, this.count] : [...this.runs];
+  }
+}

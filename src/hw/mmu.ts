@@ -1,0 +1,98 @@
+// The MMU (hardware, tool side): a simulated user load or store. It looks in the CPU's TLB, else
+// walks the page table without any lock, sets young (and dirty on a store) with compare-and-swap on
+// the one entry it uses, fills the TLB, and touches the page's content word. A missing entry, or a
+// store to a read-only one, raises a page fault and the access is retried afterwards.
+import type { Cpu } from '../engine/cpu.js';
+import { type Gen, P } from '../engine/gen.js';
+import { EV } from '../engine/events.js';
+import { CPU } from '../model/layout.js';
+import { PG_BUDDY, ZERO_PFN } from '../model/machine.js';
+import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_pfn, pte_present, pte_write } from '../model/pte.js';
+import { tlb_fill, tlb_lookup } from './tlb.js';
+import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
+import { zapGen } from '../check/oracle.js';
+
+export const ACCESS_OK = 0;
+export const ACCESS_SEGV = 1;
+export const ACCESS_OOM = 2;
+
+/** Result of the last access of this CPU (kept on the side to avoid allocating per access). */
+export interface AccessOut {
+  status: number;
+  value: number; // read: the loaded word
+  pfn: number;
+  g1: number; // zap generation of the page just before / after the load or store
+  g2: number;
+  faults: number;
+}
+
+export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, token: number, out: AccessOut): Gen<void> {
+  const machine = cpu.machine;
+  const m = cpu.m;
+  const seqW = machine.cpuWord(cpu.id, CPU.ACCESS_SEQ);
+  const ptep = machine.ptep(mm, vpn);
+  const pgd = machine.pgdWord(machine.tableIndex(mm, vpn));
+  out.faults = 0;
+  for (;;) {
+    yield P.ACCESS;
+    // The access itself is one indivisible step: a TLB-shootdown IPI waits for it (ACCESS_SEQ odd).
+    Atomics.add(m, seqW, 1);
+    let pte = tlb_lookup(cpu, mm, vpn);
+    if (pte && (!write || (pte_write(pte) && pte_dirty(pte)))) {
+      cpu.counters[EV.TLB_HIT]++;
+    } else {
+      cpu.counters[EV.TLB_MISS]++;
+      pte = Atomics.load(m, pgd) ? Atomics.load(m, ptep) : 0;
+      if (pte_present(pte) && (!write || pte_write(pte))) {
+        const npte = pte | PTE_YOUNG | (write ? PTE_DIRTY : 0);
+        if (npte !== pte) {
+          if (Atomics.compareExchange(m, ptep, pte, npte) !== pte) {
+            Atomics.add(m, seqW, 1);
+            cpu.counters[EV.HW_CAS_RETRY]++;
+            continue; // the entry changed under us: walk again
+          }
+          if (!(pte & PTE_YOUNG)) cpu.counters[EV.HW_YOUNG]++;
+          if (write && !(pte & PTE_DIRTY)) cpu.counters[EV.HW_DIRTY]++;
+        }
+        pte = npte;
+        tlb_fill(cpu, mm, vpn, pte);
+      } else {
+        pte = 0;
+      }
+    }
+    if (pte) {
+      const pfn = pte_pfn(pte);
+      out.pfn = pfn;
+      if (Atomics.load(m, machine.L.pFlags + pfn) & PG_BUDDY) {
+        Atomics.add(m, seqW, 1);
+        cpu.violation('use-after-free', write ? 'user store' : 'user load', { mm, vpn, pfn, pte: pte, via: 'TLB or page table' });
+      }
+      out.g1 = zapGen(machine, mm, vpn);
+      if (write) {
+        if (pfn === ZERO_PFN) {
+          Atomics.add(m, seqW, 1);
+          cpu.violation('zero-page-written', 'user store', { mm, vpn });
+        }
+        Atomics.store(m, machine.L.pContent + pfn, token);
+        out.value = token;
+      } else {
+        out.value = Atomics.load(m, machine.L.pContent + pfn);
+      }
+      out.g2 = zapGen(machine, mm, vpn);
+      Atomics.add(m, seqW, 1);
+      cpu.counters[write ? EV.WRITE : EV.READ]++;
+      out.status = ACCESS_OK;
+      return;
+    }
+    Atomics.add(m, seqW, 1);
+    // Page fault. A fault that returns without mapping the page (a lost race) faults again.
+    out.faults++;
+    if (out.faults > 1) cpu.ev(EV.REFAULT, vpn, out.faults);
+    if (out.faults > cpu.cfg.refaultLimit) cpu.violation('fault-livelock', 'handle_mm_fault', { mm, vpn, write, faults: out.faults });
+    const r = yield* handle_mm_fault(cpu, mm, vpn, write);
+    if (r !== VM_FAULT_OK) {
+      out.status = r === 1 ? ACCESS_SEGV : ACCESS_OOM;
+      return;
+    }
+  }
+}

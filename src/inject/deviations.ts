@@ -1,0 +1,32 @@
+// The catalogue of named deviations from the kernel algorithm (mutants). `--inject NAME` switches
+// one on; each must be caught by the checker (see test/inject/). Kernel paths read the flags below.
+export interface Deviation {
+  name: string;
+  path: string;
+  description: string;
+}
+
+export const DEVIATIONS: readonly Deviation[] = [
+  { name: 'fault-no-recheck', path: 'do_anonymous_page', description: 'trust the lockless scan: no pte_range_none/vmf_pte_changed recheck under the PTL' },
+  { name: 'fault-order1', path: 'alloc_anon_folio', description: 'allow order-1 anon folios' },
+  { name: 'fault-refcount-late', path: 'do_anonymous_page', description: 'raise mapcounts and set PTEs before taking the extra folio references' },
+  { name: 'zap-free-before-flush', path: 'zap_pte_range', description: 'drop folio references before the TLB flush' },
+];
+
+export interface Injections {
+  faultNoRecheck: boolean;
+  faultOrder1: boolean;
+  faultRefcountLate: boolean;
+  zapFreeBeforeFlush: boolean;
+}
+
+export function injectionsFrom(names: readonly string[]): Injections {
+  for (const n of names) if (!DEVIATIONS.some((d) => d.name === n)) throw new Error(`unknown deviation "${n}" (see: foliostorm bugs)`);
+  const on = (n: string) => names.includes(n);
+  return {
+    faultNoRecheck: on('fault-no-recheck'),
+    faultOrder1: on('fault-order1'),
+    faultRefcountLate: on('fault-refcount-late'),
+    zapFreeBeforeFlush: on('zap-free-before-flush'),
+  };
+}

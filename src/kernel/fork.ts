@@ -1,0 +1,71 @@
+// Models the mm lifetime parts of kernel/fork.c: mm_alloc (a process appears in a free slot),
+// mmget_not_zero (a thread of the process starts an operation), mmput (the last user runs
+// exit_mmap). Process slots are reused; GEN tells incarnations apart.
+import type { Cpu } from '../engine/cpu.js';
+import type { Gen } from '../engine/gen.js';
+import { EV } from '../engine/events.js';
+import { MM, MM_CREATING, MM_DYING, MM_FREE, MM_LIVE } from '../model/layout.js';
+import { Machine } from '../model/machine.js';
+import { exit_mmap } from '../mm/mmap.js';
+
+/** mm_alloc() into slot mm if it is free; returns true if this CPU created it. */
+export function mm_alloc(cpu: Cpu, mm: number): boolean {
+  const machine = cpu.machine;
+  const m = machine.m;
+  if (Atomics.compareExchange(m, machine.mmWord(mm, MM.STATE), MM_FREE, MM_CREATING) !== MM_FREE) return false;
+  mm_reset(machine, mm);
+  Atomics.add(m, machine.mmWord(mm, MM.GEN), 1);
+  Atomics.store(m, machine.mmWord(mm, MM.USERS), 1);
+  Atomics.store(m, machine.mmWord(mm, MM.STATE), MM_LIVE);
+  cpu.ev(EV.SPAWN, mm, Atomics.load(m, machine.mmWord(mm, MM.GEN)));
+  return true;
+}
+
+/** Clear an mm slot's VMAs, page tables, counters and data oracle (no users exist). */
+export function mm_reset(machine: Machine, mm: number): void {
+  const { m, L } = machine;
+  for (let s = 0; s < L.maxVmas; s++) Atomics.store(m, machine.vmaBase(mm, s) + 2, 0);
+  for (let t = 0; t < L.tablesPerMm; t++) Atomics.store(m, machine.pgdWord(mm * L.tablesPerMm + t), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.RSS_ANON), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.RSS_FILE), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.FLAGS), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.MMAP_LOCK), 0);
+  const o = machine.oracleIndex(mm, 0);
+  m.fill(0, L.oExp + o, L.oExp + o + L.vaPages);
+  m.fill(0, L.oAlt + o, L.oAlt + o + L.vaPages);
+  m.fill(0, L.oWgen + o, L.oWgen + o + L.vaPages);
+  m.fill(0, L.oZapGen + o, L.oZapGen + o + L.vaPages);
+}
+
+/** mmget_not_zero(): take a user reference if the process is alive. */
+export function mmget_not_zero(cpu: Cpu, mm: number): boolean {
+  const m = cpu.m;
+  const w = cpu.machine.mmWord(mm, MM.USERS);
+  for (;;) {
+    const u = Atomics.load(m, w);
+    if (u <= 0 || Atomics.load(m, cpu.machine.mmWord(mm, MM.STATE)) !== MM_LIVE) return false;
+    if (Atomics.compareExchange(m, w, u, u + 1) === u) return true;
+  }
+}
+
+/** The process exits: drop its own reference once (LIVE -> DYING). */
+export function* process_exit(cpu: Cpu, mm: number): Gen<boolean> {
+  const m = cpu.m;
+  if (Atomics.compareExchange(m, cpu.machine.mmWord(mm, MM.STATE), MM_LIVE, MM_DYING) !== MM_LIVE) return false;
+  cpu.ev(EV.EXIT, mm);
+  yield* mmput(cpu, mm);
+  return true;
+}
+
+/** mmput(): drop a user reference; the last one tears the address space down. */
+export function* mmput(cpu: Cpu, mm: number): Gen<void> {
+  const m = cpu.m;
+  const u = Atomics.sub(m, cpu.machine.mmWord(mm, MM.USERS), 1) - 1;
+  if (u < 0) cpu.violation('mm-users-underflow', 'mmput', { mm, users: u });
+  if (u === 0) {
+    yield* exit_mmap(cpu, mm);
+    const rss = Atomics.load(m, cpu.machine.mmWord(mm, MM.RSS_ANON));
+    if (rss !== 0) cpu.violation('rss-mismatch', 'exit_mmap', { mm, rssAnon: rss, expected: 0 });
+    Atomics.store(m, cpu.machine.mmWord(mm, MM.STATE), MM_FREE);
+  }
+}

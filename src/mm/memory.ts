@@ -1,0 +1,354 @@
+// Models mm/memory.c: the anonymous fault (alloc_anon_folio, do_anonymous_page), the write-protect
+// fault (do_wp_page), and the batched zap (zap_pte_range, zap_present_ptes).
+import type { Cpu } from '../engine/cpu.js';
+import { type Gen, P } from '../engine/gen.js';
+import { EV } from '../engine/events.js';
+import { PMD_ORDER, PTRS_PER_PTE } from '../config.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_WRITE, ZERO_PFN } from '../model/machine.js';
+import { MM } from '../model/layout.js';
+import {
+  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write,
+} from '../model/pte.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { down_read, up_read } from '../kernel/locking/rwsem.js';
+import { clear_full_ptes, ptep_get, ptep_get_and_clear, pte_range_none, set_ptes } from '../include/linux/pgtable.js';
+import { alloc_folio } from './page_alloc.js';
+import { folio_ref_add, folio_put } from './swap.js';
+import { folio_add_new_anon_rmap, folio_remove_rmap_ptes } from './rmap.js';
+import { find_vma, type VmaView } from './mmap.js';
+import { folio_pte_batch } from './internal.js';
+import { type MmuGather, tlb_flush_mmu, tlb_remove_folio_pages, tlb_remove_tlb_entries } from './mmu_gather.js';
+import { flush_tlb_range } from '../hw/tlb.js';
+
+export const VM_FAULT_OK = 0;
+export const VM_FAULT_SIGSEGV = 1;
+export const VM_FAULT_OOM = 2;
+
+/** struct vm_fault: what a fault handler knows. */
+export interface VmFault {
+  mm: number;
+  vma: VmaView;
+  vpn: number;
+  write: boolean;
+  table: number;
+  ptep: number; // word of the faulting PTE
+  ptl: number; // lock offset of its table
+  orig: number; // PTE value read locklessly at fault entry
+}
+
+/** handle_mm_fault() (with lock_mm_and_find_vma): returns VM_FAULT_*. */
+export function* handle_mm_fault(cpu: Cpu, mm: number, vpn: number, write: boolean): Gen<number> {
+  yield P.FAULT;
+  const machine = cpu.machine;
+  const t0 = cpu.now();
+  cpu.ev(EV.FAULT, vpn, write ? 1 : 0);
+  const lockw = machine.mmWord(mm, MM.MMAP_LOCK);
+  yield* down_read(cpu, lockw);
+  let ret: number;
+  const vma = find_vma(machine, mm, vpn);
+  if (!vma || (write && !(vma.flags & VM_WRITE))) {
+    cpu.ev(EV.FAULT_SEGV, vpn);
+    ret = VM_FAULT_SIGSEGV;
+  } else {
+    const table = machine.tableIndex(mm, vpn);
+    // __pte_alloc(): populate the PMD entry (tables are preassigned; the pgd word publishes it)
+    Atomics.compareExchange(machine.m, machine.pgdWord(table), 0, 1);
+    const vmf: VmFault = { mm, vma, vpn, write, table, ptep: machine.ptep(mm, vpn), ptl: machine.ptlOf(table), orig: 0 };
+    ret = yield* handle_pte_fault(cpu, vmf);
+  }
+  up_read(cpu, lockw);
+  cpu.hist.record('fault', cpu.now() - t0);
+  return ret;
+}
+
+/** handle_pte_fault() */
+function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
+  yield P.PTE_READ;
+  vmf.orig = ptep_get(cpu, vmf.ptep);
+  if (pte_none(vmf.orig)) {
+    if (vmf.vma.flags & VM_ANON) return yield* do_anonymous_page(cpu, vmf);
+    return VM_FAULT_SIGSEGV; // file mappings arrive with issue #4
+  }
+  if (vmf.write && !pte_write(vmf.orig)) return yield* do_wp_page(cpu, vmf);
+  // present and permitted: another CPU resolved it first; the access simply retries.
+  cpu.ev(EV.FAULT_SPURIOUS, vmf.vpn);
+  return VM_FAULT_OK;
+}
+
+/** The anon orders the config enables, highest first (order 1 only under fault-order1). */
+function enabledAnonOrders(cpu: Cpu): number[] {
+  const set = new Set(cpu.cfg.anonOrders.filter((o) => o > 0 && o < PMD_ORDER));
+  if (cpu.inj.faultOrder1) set.add(1);
+  else set.delete(1);
+  return [...set].sort((a, b) => b - a);
+}
+
+/**
+ * alloc_anon_folio(): choose an order without the PTL, then allocate with fallback to lower
+ * orders. Only orders whose naturally aligned range lies inside the VMA (and so inside one PTE
+ * table, since order < PMD_ORDER) and whose PTEs all read none are candidates. maxOrder caps the
+ * choice for the retry-lower policy; preferred-or-0 considers only the highest suitable order.
+ * Returns the folio's head pfn (its order is in struct folio) or -1 when even order 0 fails.
+ */
+export function* alloc_anon_folio(cpu: Cpu, vmf: VmFault, maxOrder: number): Gen<number> {
+  // thp_vma_suitable_orders(): naturally aligned and inside the VMA
+  let orders = enabledAnonOrders(cpu).filter((o) => {
+    if (o > maxOrder) return false;
+    const base = vmf.vpn & ~((1 << o) - 1);
+    return base >= vmf.vma.start && base + (1 << o) <= vmf.vma.end;
+  });
+  if (cpu.cfg.anonFallback === 'preferred-or-0') orders = orders.slice(0, 1);
+  // The unlocked scan: an estimate that do_anonymous_page must recheck under the PTL.
+  let i = 0;
+  for (; i < orders.length; i++) {
+    yield P.SCAN;
+    const nr = 1 << orders[i];
+    const base = vmf.vpn & ~(nr - 1);
+    if (pte_range_none(cpu, vmf.ptep - (vmf.vpn - base), nr)) break;
+  }
+  cpu.ev(EV.SCAN_ORDER + (i < orders.length ? orders[i] : 0), vmf.vpn);
+  for (; i < orders.length; i++) {
+    const folio = yield* alloc_folio(cpu, orders[i]);
+    if (folio >= 0) return folio;
+    cpu.ev(EV.ALLOC_FALLBACK + orders[i], vmf.vpn);
+  }
+  return yield* alloc_folio(cpu, 0);
+}
+
+/**
+ * do_anonymous_page(): read faults map the shared zero page; write faults allocate a folio of
+ * the chosen order and map it under the PTL after rechecking that the lockless scan still holds
+ * (order 0: "pte changed"; large: "range still none"). On a lost race the anonFallback policy
+ * decides: refault (upstream), retry-lower (the 2023 RFC), preferred-or-0.
+ */
+export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
+  cpu.ev(EV.FAULT_ANON, vmf.vpn, vmf.write ? 1 : 0);
+  if (!vmf.write) return yield* map_zero_page(cpu, vmf);
+  const { m, L } = cpu.machine;
+  const policy = cpu.cfg.anonFallback;
+  let maxOrder = PMD_ORDER - 1;
+  for (;;) {
+    const folio = yield* alloc_anon_folio(cpu, vmf, maxOrder);
+    if (folio < 0) {
+      cpu.ev(EV.ALLOC_OOM, vmf.vpn);
+      return VM_FAULT_OOM;
+    }
+    // "We may have been granted less than we asked for."
+    const order = Atomics.load(m, L.fOrder + folio);
+    const nr = 1 << order;
+    const base = vmf.vpn & ~(nr - 1);
+    const ptep0 = vmf.ptep - (vmf.vpn - base);
+    const entry = pfn_pte(folio, PTE_YOUNG | PTE_DIRTY | (vmf.vma.flags & VM_WRITE ? PTE_WRITE : 0));
+
+    yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+    yield P.LOCKED;
+    let lost = false;
+    if (!cpu.inj.faultNoRecheck) {
+      if (nr === 1) {
+        if (!pte_none(ptep_get(cpu, vmf.ptep))) {
+          cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
+          lost = true;
+        }
+      } else if (!pte_range_none(cpu, ptep0, nr)) {
+        cpu.ev(EV.RECHECK_RANGE_CHANGED + order, base, order);
+        if (policy !== 'refault' && pte_none(ptep_get(cpu, vmf.ptep))) {
+          // retry-lower / preferred-or-0: the faulting PTE is still none, so retry at once
+          // with a smaller folio instead of returning and letting the access fault again.
+          spin_unlock(cpu, vmf.ptl);
+          yield* folio_put(cpu, folio);
+          if (policy === 'retry-lower') {
+            maxOrder = order - 1 === 1 ? 0 : order - 1;
+            cpu.ev(EV.RETRY_LOWER + maxOrder, vmf.vpn, maxOrder);
+          } else {
+            maxOrder = 0;
+            cpu.ev(EV.RETRY_ORDER0, vmf.vpn);
+          }
+          continue;
+        }
+        if (!pte_none(ptep_get(cpu, vmf.ptep))) cpu.ev(EV.LOST_RACE_EXIT, vmf.vpn);
+        lost = true;
+      }
+    }
+    if (lost) {
+      // update_mmu_tlb(); release: the access will fault again if its PTE is still none.
+      spin_unlock(cpu, vmf.ptl);
+      yield* folio_put(cpu, folio);
+      return VM_FAULT_OK;
+    }
+    if (!cpu.inj.faultRefcountLate) {
+      // References before mapcounts: refcount >= mapcount must hold at every instant, because
+      // lockless observers (GUP-fast, the refcount-freezing paths) compare the two.
+      folio_ref_add(cpu, folio, nr - 1);
+    }
+    Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), nr);
+    folio_add_new_anon_rmap(cpu, folio, folio, nr);
+    yield P.RMAP;
+    yield* set_ptes(cpu, ptep0, entry, nr);
+    if (cpu.inj.faultRefcountLate) {
+      yield P.RMAP; // deviation: the mapping is visible before its references exist
+      folio_ref_add(cpu, folio, nr - 1);
+    }
+    cpu.ev(EV.MAP_ANON + order, base, order);
+    spin_unlock(cpu, vmf.ptl);
+    return VM_FAULT_OK;
+  }
+}
+
+/** The read-fault half of do_anonymous_page(): map the shared zero page, special and read-only. */
+function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
+  const entry = pte_mkspecial(pfn_pte(ZERO_PFN, PTE_YOUNG));
+  yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+  yield P.LOCKED;
+  if (pte_none(ptep_get(cpu, vmf.ptep))) {
+    Atomics.store(cpu.m, vmf.ptep, entry);
+    cpu.ev(EV.MAP_ZERO, vmf.vpn);
+  } else {
+    cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
+  }
+  spin_unlock(cpu, vmf.ptl);
+  return VM_FAULT_OK;
+}
+
+/**
+ * do_wp_page(): a write to a present read-only PTE. Reuse the page when it is AnonExclusive, or
+ * when the folio's only references are its mappings (sole mapper, no pins or other holders); else
+ * copy it into a new order-0 folio (wp_page_copy). The zero page is always copied.
+ */
+export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
+  const { m, L } = cpu.machine;
+  yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+  yield P.LOCKED;
+  const pte = ptep_get(cpu, vmf.ptep);
+  if (pte !== vmf.orig && (pte_none(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(vmf.orig))) {
+    spin_unlock(cpu, vmf.ptl); // raced: the access retries
+    return VM_FAULT_OK;
+  }
+  const pfn = pte_pfn(pte);
+  if (!pte_special(pte)) {
+    const folio = Atomics.load(m, L.pHead + pfn);
+    const exclusive = (Atomics.load(m, L.pFlags + pfn) & PG_ANON_EXCLUSIVE) !== 0;
+    const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
+    const soleOwner = Atomics.load(m, L.fRef + folio) === Atomics.load(m, L.fMapcount + folio) && Atomics.load(m, L.fPin + folio) === 0;
+    if (anon && (exclusive || soleOwner)) {
+      // wp_page_reuse(): make it writable in place; no flush needed for an upgrade.
+      Atomics.or(m, L.pFlags + pfn, PG_ANON_EXCLUSIVE);
+      Atomics.store(m, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+      cpu.ev(EV.WP_REUSE, vmf.vpn);
+      spin_unlock(cpu, vmf.ptl);
+      return VM_FAULT_OK;
+    }
+    folio_ref_add(cpu, folio, 1); // hold the old page while we copy without the PTL
+  }
+  spin_unlock(cpu, vmf.ptl);
+  return yield* wp_page_copy(cpu, vmf, pte);
+}
+
+/** wp_page_copy(): allocate a new order-0 folio, copy, and replace the PTE if it did not change. */
+function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
+  const { m, L } = cpu.machine;
+  const oldPfn = pte_pfn(orig);
+  const fromZero = pte_special(orig);
+  const oldFolio = fromZero ? -1 : Atomics.load(m, L.pHead + oldPfn);
+  const nf = yield* alloc_folio(cpu, 0);
+  if (nf < 0) {
+    if (oldFolio >= 0) yield* folio_put(cpu, oldFolio);
+    cpu.ev(EV.ALLOC_OOM, vmf.vpn);
+    return VM_FAULT_OOM;
+  }
+  if (!fromZero) Atomics.store(m, L.pContent + nf, Atomics.load(m, L.pContent + oldPfn)); // __wp_page_copy_user
+  yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+  yield P.LOCKED;
+  if (ptep_get(cpu, vmf.ptep) !== orig && (ptep_get(cpu, vmf.ptep) & ~PTE_YOUNG & ~PTE_DIRTY) !== (orig & ~PTE_YOUNG & ~PTE_DIRTY)) {
+    spin_unlock(cpu, vmf.ptl);
+    yield* folio_put(cpu, nf);
+    if (oldFolio >= 0) yield* folio_put(cpu, oldFolio);
+    return VM_FAULT_OK;
+  }
+  if (fromZero) Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), 1);
+  folio_add_new_anon_rmap(cpu, nf, nf, 1);
+  // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
+  ptep_get_and_clear(cpu, vmf.ptep);
+  yield* flush_tlb_range(cpu, vmf.mm, vmf.vpn, vmf.vpn + 1);
+  Atomics.store(m, vmf.ptep, pfn_pte(nf, PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
+  if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1);
+  cpu.ev(EV.WP_COPY, vmf.vpn, fromZero ? 1 : 0);
+  spin_unlock(cpu, vmf.ptl);
+  if (oldFolio >= 0) {
+    yield* folio_put(cpu, oldFolio); // the mapping's reference
+    yield* folio_put(cpu, oldFolio); // ours, taken in do_wp_page
+  }
+  return VM_FAULT_OK;
+}
+
+/**
+ * zap_pte_range(): clear [start, end) of one PTE table (the caller keeps the range inside one
+ * VMA and one table) under its PTL. The TLB flush and the reference drops follow the unlock,
+ * per table (the kernel may gather more tables per flush; the order flush->free is the same).
+ */
+export function* zap_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number, end: number): Gen<void> {
+  const machine = cpu.machine;
+  const mm = tlb.mm;
+  const table = machine.tableIndex(mm, start);
+  if (machine.tableIndex(mm, end - 1) !== table) cpu.violation('batch-bounds', 'zap_pte_range', { start, end, why: 'range crosses a PTE table' });
+  if (!Atomics.load(machine.m, machine.pgdWord(table))) return;
+  const ptl = machine.ptlOf(table);
+  yield* spin_lock(cpu, ptl, `ptl[${table}]`);
+  yield P.LOCKED;
+  for (let vpn = start; vpn < end; ) {
+    const ptep = machine.ptep(mm, vpn);
+    const ptent = ptep_get(cpu, ptep);
+    if (pte_none(ptent)) {
+      vpn++;
+      continue;
+    }
+    vpn += yield* zap_present_ptes(cpu, tlb, vma, ptep, ptent, vpn, end - vpn);
+  }
+  spin_unlock(cpu, ptl);
+  yield* tlb_flush_mmu(cpu, tlb);
+}
+
+/**
+ * zap_present_ptes(): zap one present entry, or with batching the run of entries that map the
+ * same large folio (folio_pte_batch, capped at the folio end and at max_nr = the table/VMA end).
+ * Anon folios use clear_full_ptes (a/d bits are not needed); mapcounts drop now, references are
+ * gathered and drop after the TLB flush. Returns the number of entries zapped.
+ */
+function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number, ptent: number, vpn: number, max_nr: number): Gen<number> {
+  const { m, L } = cpu.machine;
+  const pfn = pte_pfn(ptent);
+  if (pte_special(ptent)) {
+    // the zero page: no struct folio accounting
+    ptep_get_and_clear(cpu, ptep);
+    tlb_remove_tlb_entries(tlb, vpn, 1);
+    cpu.ev(EV.ZAP_PTES, vpn, 1);
+    return 1;
+  }
+  const folio = Atomics.load(m, L.pHead + pfn);
+  const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
+  let nr = 1;
+  if (cpu.cfg.batching && folioNr > 1) nr = folio_pte_batch(cpu, folio, folioNr, ptep, ptent, max_nr, 0).nr;
+  // No batch crosses a folio, VMA or PTE-table boundary.
+  if (pfn + nr > folio + folioNr || vpn < vma.start || vpn + nr > vma.end || (vpn >>> 9) !== ((vpn + nr - 1) >>> 9)) {
+    cpu.violation('batch-bounds', 'zap_present_ptes', { vpn, nr, folio, folioNr, vma: [vma.start, vma.end] });
+  }
+  clear_full_ptes(cpu, ptep, nr);
+  yield P.CLEAR_PTE;
+  tlb_remove_tlb_entries(tlb, vpn, nr);
+  Atomics.sub(m, cpu.machine.mmWord(tlb.mm, MM.RSS_ANON), nr);
+  folio_remove_rmap_ptes(cpu, folio, pfn, nr);
+  tlb_remove_folio_pages(tlb, folio, nr);
+  cpu.ev(EV.ZAP_BATCH, vpn, nr);
+  cpu.counters[EV.ZAP_PTES] += nr;
+  return nr;
+}
+
+/** unmap_page_range() for one VMA: split [start, end) at PTE-table boundaries. */
+export function* unmap_page_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number, end: number): Gen<void> {
+  start = Math.max(start, vma.start);
+  end = Math.min(end, vma.end);
+  for (let s = start; s < end; ) {
+    const e = Math.min(end, (s & ~(PTRS_PER_PTE - 1)) + PTRS_PER_PTE);
+    yield* zap_pte_range(cpu, tlb, vma, s, e);
+    s = e;
+  }
+}

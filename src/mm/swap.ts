@@ -1,0 +1,27 @@
+// Models the folio reference helpers of include/linux/mm.h, page_ref.h and mm/swap.c.
+import type { Cpu } from '../engine/cpu.js';
+import type { Gen } from '../engine/gen.js';
+import { free_folio } from './page_alloc.js';
+
+/** folio_ref_add() */
+export function folio_ref_add(cpu: Cpu, folio: number, nr: number): void {
+  Atomics.add(cpu.m, cpu.machine.L.fRef + folio, nr);
+  cpu.noteFolio(folio);
+}
+
+/** folio_put_refs(): drop nr references; the last one frees the folio. */
+export function* folio_put_refs(cpu: Cpu, folio: number, nr: number): Gen<void> {
+  const v = Atomics.sub(cpu.m, cpu.machine.L.fRef + folio, nr) - nr;
+  cpu.noteFolio(folio);
+  if (v < 0) cpu.violation('refcount-underflow', 'folio_put_refs', { folio, refcount: v });
+  if (v === 0) {
+    const mc = Atomics.load(cpu.m, cpu.machine.L.fMapcount + folio);
+    if (mc !== 0) cpu.violation('free-mapped-folio', 'folio_put_refs', { folio, mapcount: mc });
+    yield* free_folio(cpu, folio);
+  }
+}
+
+/** folio_put() */
+export function folio_put(cpu: Cpu, folio: number): Gen<void> {
+  return folio_put_refs(cpu, folio, 1);
+}

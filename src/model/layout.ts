@@ -1,0 +1,120 @@
+// Layout of the machine inside one SharedArrayBuffer: every shared word is an Int32 at a fixed
+// offset computed here from the config, so every worker thread maps the same machine.
+import { type Config, PTRS_PER_PTE } from '../config.js';
+
+/** Words of one emulated spinlock (see kernel/locking/spinlock.ts). */
+export const LOCK_WORDS = 4; // NEXT ticket, OWNER ticket, HOLDER cpu+1, HOLD_START (step)
+
+/** Words of one VMA slot. */
+export const VMA_WORDS = 4; // START vpn, END vpn (exclusive), FLAGS, spare
+/** Per-mm scalar words. */
+export const MM = {
+  STATE: 0, // MM_FREE / MM_CREATING / MM_LIVE / MM_DYING
+  USERS: 1, // mm_users
+  MMAP_LOCK: 2, // rwsem word: WRITER bit | reader count
+  RSS_ANON: 3, // MM_ANONPAGES
+  RSS_FILE: 4, // MM_FILEPAGES
+  FLAGS: 5, // MMF_* bits
+  GEN: 6, // generation: bumped every time the slot is reused
+  WRITE_PROTECT_SEQ: 7,
+  WORDS: 8,
+} as const;
+export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
+
+/** Per-CPU scalar words. */
+export const CPU = {
+  ACCESS_SEQ: 0, // odd while a user access is in flight (TLB shootdown waits for it)
+  RING_POS: 1, // next flight-recorder slot
+  WORDS: 2,
+} as const;
+export const RING_WORDS = 6; // seq, code, a, b, c, time
+
+/** Global words. */
+export const G = {
+  SEQ: 0, // global event sequence (flight recorder order)
+  STOP: 1, // non-zero: every CPU stops at its next op boundary
+  VIOLATIONS: 2, // number of violations recorded
+  STEP: 3, // sched: current global step (for lock hold starts)
+  READY: 4, // threads: CPUs that have started
+  WORDS: 16,
+} as const;
+
+export interface Layout {
+  pages: number;
+  vaPages: number;
+  tablesPerMm: number;
+  maxMms: number;
+  maxVmas: number;
+  cpus: number;
+  tlbEntries: number;
+  ringSize: number;
+  maxOrder: number;
+  // offsets (Int32 index)
+  global: number;
+  // struct page (per pfn)
+  pFlags: number;
+  pMapcount: number;
+  pContent: number;
+  pHead: number;
+  // struct folio (meaningful at the head pfn)
+  fOrder: number;
+  fRef: number;
+  fMapcount: number;
+  fPin: number;
+  fFlags: number;
+  // buddy allocator
+  buddyNext: number;
+  buddyPrev: number;
+  freeHead: number; // per order
+  freeCount: number; // per order
+  zoneLock: number;
+  // mms
+  mm: number; // maxMms * MM.WORDS
+  vma: number; // maxMms * maxVmas * VMA_WORDS
+  pgd: number; // maxMms * tablesPerMm: 1 if the PTE table is populated
+  pte: number; // maxMms * tablesPerMm * PTRS_PER_PTE
+  ptl: number; // maxMms * tablesPerMm * LOCK_WORDS
+  // data oracle (per mm, per virtual page)
+  oExp: number;
+  oAlt: number;
+  oWgen: number;
+  oZapGen: number;
+  // cpus
+  cpu: number;
+  tlb: number; // cpus * tlbEntries * 2 (key, pte)
+  ring: number; // cpus * ringSize * RING_WORDS
+  words: number;
+}
+
+export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize'>): Layout {
+  const pages = c.memoryPages;
+  const vaPages = c.vaSize >>> 12;
+  const tablesPerMm = vaPages / PTRS_PER_PTE;
+  const maxMms = c.processes;
+  const maxOrder = Math.min(10, Math.log2(pages));
+  let off = 0;
+  const take = (n: number): number => {
+    const o = off;
+    off += n;
+    return o;
+  };
+  const L: Layout = {
+    pages, vaPages, tablesPerMm, maxMms, maxVmas: c.maxVmas, cpus: c.cpus, tlbEntries: c.tlbEntries, ringSize: c.ringSize, maxOrder,
+    global: take(G.WORDS),
+    pFlags: take(pages), pMapcount: take(pages), pContent: take(pages), pHead: take(pages),
+    fOrder: take(pages), fRef: take(pages), fMapcount: take(pages), fPin: take(pages), fFlags: take(pages),
+    buddyNext: take(pages), buddyPrev: take(pages), freeHead: take(maxOrder + 1), freeCount: take(maxOrder + 1), zoneLock: take(LOCK_WORDS),
+    mm: take(maxMms * MM.WORDS),
+    vma: take(maxMms * c.maxVmas * VMA_WORDS),
+    pgd: take(maxMms * tablesPerMm),
+    pte: take(maxMms * tablesPerMm * PTRS_PER_PTE),
+    ptl: take(maxMms * tablesPerMm * LOCK_WORDS),
+    oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
+    cpu: take(c.cpus * CPU.WORDS),
+    tlb: take(c.cpus * c.tlbEntries * 2),
+    ring: take(c.cpus * c.ringSize * RING_WORDS),
+    words: 0,
+  };
+  L.words = off;
+  return L;
+}

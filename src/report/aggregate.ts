@@ -1,0 +1,77 @@
+// Merge per-seed RunResults into one run: counts add, histograms add (HdrHistogram addition),
+// violations are grouped by signature, and the sched trace hash covers every seed in seed order.
+import type { RunResult, ViolationRecord } from '../engine/result.js';
+import { HistSet, type Unit } from './histograms.js';
+import { TraceHash } from '../engine/trace.js';
+import { MAX_ORDERS } from '../engine/events.js';
+
+export class Aggregate {
+  readonly results: RunResult[] = [];
+  readonly ops: Record<string, number> = {};
+  readonly events: Record<string, number> = {};
+  readonly hist: HistSet;
+  steps = 0;
+  constructor(readonly unit: Unit) {
+    this.hist = new HistSet(unit);
+  }
+  add(r: RunResult): void {
+    this.results.push(r);
+    this.steps += r.steps;
+    for (const [k, v] of Object.entries(r.ops)) this.ops[k] = (this.ops[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.events)) this.events[k] = (this.events[k] ?? 0) + v;
+    this.hist.add(HistSet.decode(r.hist));
+  }
+  get violations(): ViolationRecord[] {
+    return this.sorted().flatMap((r) => r.violations);
+  }
+  sorted(): RunResult[] {
+    return [...this.results].sort((a, b) => a.seed - b.seed);
+  }
+  /** One hash over every seed's trace hash, in seed order (sched only). */
+  traceHash(): string | undefined {
+    const rs = this.sorted();
+    if (!rs.length || rs.some((r) => !r.traceHash)) return undefined;
+    if (rs.length === 1) return rs[0].traceHash;
+    const h = new TraceHash();
+    for (const r of rs) {
+      h.mix(r.seed);
+      h.mixString(r.traceHash!);
+    }
+    return h.hex();
+  }
+  ev(name: string): number {
+    return this.events[name] ?? 0;
+  }
+  byOrder(prefix: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let o = 0; o < MAX_ORDERS; o++) {
+      const v = this.ev(`${prefix}.${o}`);
+      if (v) out[String(o)] = v;
+    }
+    return out;
+  }
+  sumOrders(prefix: string): number {
+    return Object.values(this.byOrder(prefix)).reduce((a, b) => a + b, 0);
+  }
+}
+
+export interface SignatureGroup {
+  signature: string;
+  invariant: string;
+  path: string;
+  count: number;
+  smallestSeed: number;
+  artifacts: string[];
+}
+
+export function groupBySignature(vs: ViolationRecord[]): SignatureGroup[] {
+  const m = new Map<string, SignatureGroup>();
+  for (const v of vs) {
+    let g = m.get(v.signature);
+    if (!g) m.set(v.signature, (g = { signature: v.signature, invariant: v.invariant, path: v.path, count: 0, smallestSeed: v.seed, artifacts: [] }));
+    g.count++;
+    g.smallestSeed = Math.min(g.smallestSeed, v.seed);
+    if (v.artifact) g.artifacts.push(v.artifact);
+  }
+  return [...m.values()].sort((a, b) => b.count - a.count || a.signature.localeCompare(b.signature));
+}

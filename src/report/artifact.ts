@@ -1,0 +1,58 @@
+// Failure artifacts: one JSON file per violation with everything needed to replay it.
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config.js';
+import { parseConfig } from '../config.js';
+import type { ViolationRecord } from '../engine/result.js';
+import type { RingEvent } from '../engine/cpu.js';
+
+export const ARTIFACT_VERSION = 1;
+
+export interface Artifact {
+  version: number;
+  tool: 'foliostorm';
+  engine: 'sched' | 'threads';
+  seed: number;
+  config: Config;
+  invariant: string;
+  path: string;
+  signature: string;
+  details: Record<string, unknown>;
+  cpu: number;
+  step: number;
+  schedule?: number[];
+  opsStarted?: number[];
+  events: RingEvent[][];
+  replay: string;
+}
+
+export function makeArtifact(cfg: Config, v: ViolationRecord, file: string): Artifact {
+  return {
+    version: ARTIFACT_VERSION, tool: 'foliostorm', engine: v.engine, seed: v.seed, config: cfg,
+    invariant: v.invariant, path: v.path, signature: v.signature, details: v.details, cpu: v.cpu, step: v.step,
+    schedule: v.schedule, opsStarted: v.opsStarted, events: v.events, replay: `npx foliostorm repro ${file}`,
+  };
+}
+
+export class ArtifactError extends Error {}
+
+/** Read and validate an artifact; errors name the file and field. */
+export function loadArtifact(file: string): Artifact {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ArtifactError(`${file}: cannot read artifact: ${(e as Error).message}`);
+  }
+  const a = raw as Partial<Artifact>;
+  const need = (field: keyof Artifact, ok: boolean) => {
+    if (!ok) throw new ArtifactError(`${file}: field "${field}" is missing or malformed`);
+  };
+  need('tool', a.tool === 'foliostorm');
+  need('version', a.version === ARTIFACT_VERSION);
+  need('engine', a.engine === 'sched' || a.engine === 'threads');
+  need('seed', Number.isInteger(a.seed));
+  need('signature', typeof a.signature === 'string');
+  need('config', typeof a.config === 'object' && a.config !== null);
+  a.config = parseConfig(a.config, `${file} (config)`);
+  return a as Artifact;
+}

@@ -1,0 +1,84 @@
+// Latency histograms (HdrHistogram): one set per simulated CPU, merged by addition across CPUs,
+// workers and shards, never by averaging percentiles.
+import * as hdr from 'hdr-histogram-js';
+
+export type Unit = 'steps' | 'ns';
+
+export interface HistSummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  unit: Unit;
+}
+
+function newHist(): hdr.Histogram {
+  return hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 2, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+}
+
+export class HistSet {
+  readonly unit: Unit;
+  private readonly h = new Map<string, hdr.Histogram>();
+  constructor(unit: Unit) {
+    this.unit = unit;
+  }
+  record(name: string, value: number): void {
+    let x = this.h.get(name);
+    if (!x) {
+      x = newHist();
+      this.h.set(name, x);
+    }
+    x.recordValue(value < 0 ? 0 : Math.round(value));
+  }
+  get(name: string): hdr.Histogram | undefined {
+    return this.h.get(name);
+  }
+  names(): string[] {
+    return [...this.h.keys()].sort();
+  }
+  /** Add every histogram of other into this one (HdrHistogram addition). */
+  add(other: HistSet): void {
+    for (const [k, v] of other.h) {
+      let x = this.h.get(k);
+      if (!x) {
+        x = newHist();
+        this.h.set(k, x);
+      }
+      x.add(v);
+    }
+  }
+  /** Serialisable form (compressed base64 per histogram) for crossing worker boundaries. */
+  encode(): EncodedHists {
+    const out: Record<string, string> = {};
+    for (const k of this.names()) out[k] = hdr.encodeIntoCompressedBase64(this.h.get(k)!);
+    return { unit: this.unit, h: out };
+  }
+  static decode(e: EncodedHists): HistSet {
+    const s = new HistSet(e.unit);
+    for (const [k, b64] of Object.entries(e.h)) {
+      const x = newHist();
+      x.add(hdr.decodeFromCompressedBase64(b64, 64, false));
+      s.h.set(k, x);
+    }
+    return s;
+  }
+  summary(name: string): HistSummary {
+    const x = this.h.get(name)!;
+    return { count: x.totalCount, p50: x.getValueAtPercentile(50), p90: x.getValueAtPercentile(90), p99: x.getValueAtPercentile(99), max: x.maxValue, unit: this.unit };
+  }
+  summaries(): Record<string, HistSummary> {
+    const out: Record<string, HistSummary> = {};
+    for (const k of this.names()) out[k] = this.summary(k);
+    return out;
+  }
+  /** The classic .hgrm percentile distribution text. */
+  hgrm(name: string): string {
+    return this.h.get(name)!.outputPercentileDistribution(5, 1);
+  }
+}
+
+export interface EncodedHists {
+  unit: Unit;
+  h: Record<string, string>;
+}

@@ -1,0 +1,63 @@
+// The one results writer: every run writes one folder (summary.json, .hgrm files, failures/).
+// Files are written to a temporary name and renamed, so a crash never leaves half a summary.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Config } from '../config.js';
+import type { ViolationRecord } from '../engine/result.js';
+import { makeArtifact } from './artifact.js';
+import type { HistSet } from './histograms.js';
+
+/** Keep at most this many artifacts per signature (the smallest seeds come first in seed order). */
+export const ARTIFACTS_PER_SIGNATURE = 3;
+
+export function writeAtomic(file: string, data: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+export function signatureId(signature: string): string {
+  return signature.replace(/[^A-Za-z0-9_.-]+/g, '_');
+}
+
+export class ResultsWriter {
+  readonly dir: string;
+  private readonly perSig = new Map<string, number>();
+  constructor(root: string, runId: string) {
+    this.dir = join(root, runId);
+    mkdirSync(this.dir, { recursive: true });
+  }
+  json(name: string, obj: unknown): string {
+    const f = join(this.dir, name);
+    writeAtomic(f, JSON.stringify(obj, null, 2) + '\n');
+    return f;
+  }
+  text(name: string, s: string): string {
+    const f = join(this.dir, name);
+    writeAtomic(f, s);
+    return f;
+  }
+  /** One .hgrm per histogram: "op.touch" -> op.touch.hgrm */
+  histograms(h: HistSet): string[] {
+    return h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
+  }
+  /** Write the artifact of v (unless its signature already has enough); sets v.artifact. */
+  artifact(cfg: Config, v: ViolationRecord): string | undefined {
+    const n = this.perSig.get(v.signature) ?? 0;
+    if (n >= ARTIFACTS_PER_SIGNATURE) return undefined;
+    this.perSig.set(v.signature, n + 1);
+    const dir = join(this.dir, 'failures', signatureId(v.signature));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `seed-${v.seed}.json`);
+    const shown = relative(process.cwd(), file) || file;
+    v.artifact = shown;
+    writeAtomic(file, JSON.stringify(makeArtifact(cfg, v, shown), null, 1) + '\n');
+    return shown;
+  }
+}
+
+export function makeRunId(engine: string, seed: number, now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const t = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  return `${t}-${engine}-seed${seed}-${process.pid}`;
+}

@@ -1,0 +1,107 @@
+// summary.json: what a machine reads; and the few lines a person reads at a glance.
+import type { Config } from '../config.js';
+import type { HistSummary } from './histograms.js';
+import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
+
+export interface Summary {
+  tool: 'foliostorm';
+  version: string;
+  runId: string;
+  engine: 'sched' | 'threads';
+  interrupted: boolean;
+  config: Config;
+  seeds: { first: number; count: number; list: number[] };
+  wallSeconds: number;
+  steps?: number;
+  ops: Record<string, number>;
+  events: Record<string, number>;
+  anonFault: {
+    faults: number;
+    scanOrder: Record<string, number>;
+    allocFallback: Record<string, number>;
+    oom: number;
+    recheckPteChanged: number;
+    recheckRangeChanged: Record<string, number>;
+    recheckChangedTotal: number;
+    lostRaceExit: number;
+    retryLower: Record<string, number>;
+    retryOrder0: number;
+    refaults: number;
+  };
+  folioOrders: Record<string, number>;
+  tlb: { flushRange: number; flushMm: number; entriesInvalidated: number };
+  latency: Record<string, HistSummary>;
+  violations: { signature: string; invariant: string; path: string; seed: number; artifact?: string; details: Record<string, unknown> }[];
+  signatures: SignatureGroup[];
+  traceHash?: string;
+  perSeed: { seed: number; steps: number; violations: number; traceHash?: string }[];
+}
+
+export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean }): Summary {
+  const rs = agg.sorted();
+  const vs = agg.violations;
+  const engine = cfg.engine;
+  return {
+    tool: 'foliostorm',
+    version: meta.version,
+    runId: meta.runId,
+    engine,
+    interrupted: meta.interrupted,
+    config: cfg,
+    seeds: { first: rs.length ? rs[0].seed : cfg.seed, count: rs.length, list: rs.map((r) => r.seed) },
+    wallSeconds: Math.round(meta.wallSeconds * 100) / 100,
+    steps: engine === 'sched' ? agg.steps : undefined,
+    ops: agg.ops,
+    events: agg.events,
+    anonFault: {
+      faults: agg.ev('fault.anon'),
+      scanOrder: agg.byOrder('anon.scanOrder'),
+      allocFallback: agg.byOrder('anon.allocFallback'),
+      oom: agg.ev('anon.oom'),
+      recheckPteChanged: agg.ev('anon.recheckPteChanged'),
+      recheckRangeChanged: agg.byOrder('anon.recheckRangeChanged'),
+      recheckChangedTotal: agg.ev('anon.recheckPteChanged') + agg.sumOrders('anon.recheckRangeChanged'),
+      lostRaceExit: agg.ev('anon.lostRaceExit'),
+      retryLower: agg.byOrder('anon.retryLower'),
+      retryOrder0: agg.ev('anon.retryOrder0'),
+      refaults: agg.ev('anon.refault'),
+    },
+    folioOrders: agg.byOrder('anon.mapped'),
+    tlb: { flushRange: agg.ev('tlb.flushRange'), flushMm: agg.ev('tlb.flushMm'), entriesInvalidated: agg.ev('tlb.entriesInvalidated') },
+    latency: agg.hist.summaries(),
+    violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, artifact: v.artifact, details: v.details })),
+    signatures: groupBySignature(vs),
+    traceHash: agg.traceHash(),
+    perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash })),
+  };
+}
+
+const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)));
+const orders = (r: Record<string, number>): string => Object.entries(r).map(([o, n]) => `o${o}:${fmt(n)}`).join(' ') || '-';
+
+/** The human summary printed at the end of a run. */
+export function renderSummary(s: Summary, dir: string): string {
+  const a = s.anonFault;
+  const L: string[] = [];
+  const status = s.violations.length ? `FAIL: ${s.violations.length} violation(s), ${s.signatures.length} signature(s)` : 'PASS: no violations';
+  L.push(`foliostorm ${s.engine} run "${s.config.name}"${s.interrupted ? ' (INTERRUPTED)' : ''}: ${status}`);
+  L.push(`  seeds     ${s.seeds.count} (from ${s.seeds.first})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
+  L.push(`  ops       ${Object.entries(s.ops).map(([k, v]) => `${k}:${fmt(v)}`).join(' ')}`);
+  L.push(`  anon      faults ${fmt(a.faults)}  scan-chose ${orders(a.scanOrder)}  alloc-fallback ${orders(a.allocFallback)}`);
+  L.push(`  races     recheck-changed ${fmt(a.recheckChangedTotal)} (pte ${fmt(a.recheckPteChanged)}, range ${orders(a.recheckRangeChanged)})  lost-race-exit ${fmt(a.lostRaceExit)}  retry-lower ${orders(a.retryLower)}  retry-order0 ${fmt(a.retryOrder0)}  refaults ${fmt(a.refaults)}`);
+  L.push(`  folios    mapped ${orders(s.folioOrders)}`);
+  L.push(`  tlb       range-flushes ${fmt(s.tlb.flushRange)}  mm-flushes ${fmt(s.tlb.flushMm)}  entries-invalidated ${fmt(s.tlb.entriesInvalidated)}`);
+  const lat = (k: string) => {
+    const h = s.latency[k];
+    return h ? `${k} p50 ${fmt(h.p50)} p99 ${fmt(h.p99)} max ${fmt(h.max)}` : '';
+  };
+  const unit = s.engine === 'sched' ? 'steps' : 'ns';
+  L.push(`  latency   (${unit}) ${[lat('fault'), lat('lock.wait'), lat('lock.hold')].filter(Boolean).join(' | ')}`);
+  if (s.traceHash) L.push(`  traceHash ${s.traceHash}`);
+  for (const g of s.signatures.slice(0, 10)) {
+    L.push(`  VIOLATION ${g.signature} x${g.count} (smallest seed ${g.smallestSeed})`);
+    if (g.artifacts[0]) L.push(`            replay: npx foliostorm repro ${g.artifacts[0]}`);
+  }
+  L.push(`  results   ${dir}`);
+  return L.join('\n');
+}

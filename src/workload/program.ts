@@ -1,0 +1,54 @@
+// Seeded random programs: each CPU's operation stream is a pure function of (root seed, cpu), so
+// the same seed gives the same program in both engines. Concrete addresses are resolved when an
+// op runs, from the mm's VMAs at that moment.
+import seedrandom from 'seedrandom';
+import type { Config } from '../config.js';
+
+export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit';
+export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit'];
+
+export interface Op {
+  kind: OpKind;
+  proc: number;
+  write: boolean;
+  r1: number;
+  r2: number;
+  r3: number;
+}
+
+/** A PRNG stream derived from the root seed and a label (the only source of randomness). */
+export function rng(seed: number, label: string): () => number {
+  return seedrandom.alea(`${seed}/${label}`);
+}
+
+export class Program {
+  private readonly rand: () => number;
+  private readonly cum: number[];
+  private readonly total: number;
+  private n = 0;
+  constructor(private readonly cfg: Config, seed: number, readonly cpu: number) {
+    this.rand = rng(seed, `cpu${cpu}/ops`);
+    let acc = 0;
+    this.cum = OP_KINDS.map((k) => (acc += cfg.weights[k]));
+    this.total = acc;
+  }
+  private u32(): number {
+    return (this.rand() * 0x100000000) >>> 0;
+  }
+  /** The next op, or null when this CPU's budget is spent. */
+  next(): Op | null {
+    if (this.n >= this.cfg.opsPerCpu) return null;
+    this.n++;
+    const x = this.rand() * this.total;
+    let k = 0;
+    while (k < OP_KINDS.length - 1 && x >= this.cum[k]) k++;
+    return {
+      kind: OP_KINDS[k],
+      proc: Math.floor(this.rand() * this.cfg.processes),
+      write: this.rand() < this.cfg.writeRatio,
+      r1: this.u32(),
+      r2: this.u32(),
+      r3: this.u32(),
+    };
+  }
+}

@@ -1,0 +1,100 @@
+// Executes one workload op on a CPU: system calls (mmap, munmap, madvise, exit) and runs of user
+// accesses through the MMU, with the data oracle checked on every read.
+import type { Cpu } from '../engine/cpu.js';
+import { type Gen, P } from '../engine/gen.js';
+import { EV } from '../engine/events.js';
+import type { Op } from './program.js';
+import { VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
+import { mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
+import { do_mmap, do_munmap, vmas } from '../mm/mmap.js';
+import { madvise_dontneed } from '../mm/madvise.js';
+import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
+import { checkRead, makeToken, ownerOf, recordWrite, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
+
+/** Per-CPU scratch: the last access's result and the write version counter (part of the token).
+ * Per CPU, not per module: in the sched engine every CPU runs on this one thread. */
+interface Scratch {
+  out: AccessOut;
+  version: number;
+}
+const scratch = new WeakMap<Cpu, Scratch>();
+function scratchOf(cpu: Cpu): Scratch {
+  let s = scratch.get(cpu);
+  if (!s) scratch.set(cpu, (s = { out: { status: 0, value: 0, pfn: 0, g1: 0, g2: 0, faults: 0 }, version: 0 }));
+  return s;
+}
+
+export function* run_op(cpu: Cpu, op: Op): Gen<void> {
+  yield P.OP;
+  const t0 = cpu.now();
+  cpu.curOp = op.kind;
+  cpu.ev(EV.OP_START, op.proc, op.r1);
+  const mm = op.proc;
+  if (!mmget_not_zero(cpu, mm)) {
+    // the process is gone: a new one takes the slot (if nobody is still tearing it down)
+    if (!mm_alloc(cpu, mm) || !mmget_not_zero(cpu, mm)) {
+      cpu.ev(EV.OP_END, 0);
+      return;
+    }
+  }
+  switch (op.kind) {
+    case 'touch':
+      yield* touch(cpu, mm, op);
+      break;
+    case 'mmap': {
+      const c = cpu.cfg;
+      const len = c.mmapPages.min + (op.r1 % (c.mmapPages.max - c.mmapPages.min + 1));
+      const align = c.mmapAlign[op.r2 % c.mmapAlign.length];
+      yield* do_mmap(cpu, mm, len, align, op.r3 % cpu.machine.L.vaPages, VM_READ | VM_WRITE | VM_ANON);
+      break;
+    }
+    case 'munmap':
+    case 'dontneed': {
+      const list = vmas(cpu.machine, mm);
+      if (!list.length) break;
+      const v = list[op.r1 % list.length];
+      let start = v.start, end = v.end;
+      if (op.r2 & 1) {
+        const a = v.start + (op.r2 >>> 1) % (v.end - v.start);
+        const b = a + 1 + (op.r3 % (v.end - a));
+        start = a;
+        end = b;
+      }
+      zapBegin(cpu.machine, mm, start, end);
+      const r = op.kind === 'munmap' ? yield* do_munmap(cpu, mm, start, end) : yield* madvise_dontneed(cpu, mm, start, end);
+      // A failed munmap (ENOMEM: no VMA slot for a split) zapped nothing: undo the mark.
+      if (r < 0) zapAbort(cpu.machine, mm, start, end);
+      else zapEnd(cpu.machine, mm, start, end);
+      break;
+    }
+    case 'exit':
+      yield* process_exit(cpu, mm);
+      break;
+  }
+  yield* mmput(cpu, mm);
+  cpu.ev(EV.OP_END, 1);
+  cpu.hist.record(`op.${op.kind}`, cpu.now() - t0);
+  cpu.curOp = '';
+}
+
+/** A run of user accesses: the owner of a page writes it (on a write op), everyone else reads. */
+function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
+  const list = vmas(cpu.machine, mm);
+  if (!list.length) return;
+  const v = list[op.r1 % list.length];
+  const len = v.end - v.start;
+  const first = v.start + (op.r2 % len);
+  const n = Math.min(1 + (op.r3 % cpu.cfg.touchRun), v.end - first);
+  const sc = scratchOf(cpu);
+  const out = sc.out;
+  for (let vpn = first; vpn < first + n; vpn++) {
+    const write = op.write && ownerOf(cpu.machine, vpn) === cpu.id && (v.flags & VM_WRITE) !== 0;
+    const token = write ? makeToken(++sc.version, mm, vpn) : 0;
+    const ta = cpu.now();
+    yield* user_access(cpu, mm, vpn, write, token, out);
+    cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);
+    if (out.status !== ACCESS_OK) return; // SIGSEGV (VMA gone under us) or OOM: the op ends
+    if (write) recordWrite(cpu.machine, mm, vpn, token, out.g1, out.g2);
+    else checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn);
+  }
+}

@@ -1,0 +1,89 @@
+// The command line as a user meets it: exit codes, summary.json fields, artifacts, repro.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDuration } from '../src/cli.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+const tmp = () => mkdtempSync(join(tmpdir(), 'foliostorm-test-'));
+const onlyDir = (root: string) => join(root, readdirSync(root)[0]);
+
+test('run --seeds 3 exits 0 and writes a summary.json with the required fields and .hgrm files', () => {
+  const out = tmp();
+  const r = run(['run', '--seed', '5', '--seeds', '3', '--out', out]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /PASS: no violations/);
+  const dir = onlyDir(out);
+  const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+  for (const k of ['config', 'engine', 'seeds', 'ops', 'events', 'anonFault', 'folioOrders', 'tlb', 'latency', 'violations', 'traceHash']) assert.ok(k in s, `summary lacks ${k}`);
+  assert.deepEqual(s.seeds.list, [5, 6, 7]);
+  assert.ok(s.ops.touch > 0);
+  for (const k of ['scanOrder', 'allocFallback', 'recheckPteChanged', 'recheckRangeChanged', 'retryLower', 'refaults']) assert.ok(k in s.anonFault, `anonFault lacks ${k}`);
+  const lat = s.latency.fault;
+  assert.equal(lat.unit, 'steps');
+  for (const k of ['count', 'p50', 'p90', 'p99', 'max']) assert.equal(typeof lat[k], 'number');
+  assert.ok(readdirSync(dir).includes('fault.hgrm'));
+  assert.match(readFileSync(join(dir, 'lock.wait.hgrm'), 'utf8'), /Percentile/);
+});
+
+test('the same seed twice gives the same traceHash; another seed another', () => {
+  const hash = (seed: string) => {
+    const r = run(['run', '--seed', seed, '--seeds', '1', '--out', tmp(), '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).traceHash as string;
+  };
+  const a = hash('42');
+  assert.equal(hash('42'), a);
+  assert.notEqual(hash('43'), a);
+});
+
+test('--inject fault-no-recheck exits 1 with an artifact, and repro of it exits 0', () => {
+  const out = tmp();
+  const r = run(['run', '--inject', 'fault-no-recheck', '--seeds', '30', '--out', out]);
+  assert.equal(r.status, 1, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(onlyDir(out), 'summary.json'), 'utf8'));
+  assert.ok(s.violations.length > 0);
+  const art = s.violations.find((v: { artifact?: string }) => v.artifact).artifact as string;
+  const a = JSON.parse(readFileSync(art, 'utf8'));
+  for (const k of ['version', 'config', 'seed', 'engine', 'schedule', 'invariant', 'signature', 'events']) assert.ok(k in a, `artifact lacks ${k}`);
+  const p = run(['repro', art]);
+  assert.equal(p.status, 0, p.stdout + p.stderr);
+  assert.match(p.stdout, /reproduced:/);
+  // the same artifact without the deviation does not reproduce: repro can fail
+  a.config.inject = [];
+  const clean = join(tmp(), 'clean.json');
+  writeFileSync(clean, JSON.stringify(a));
+  assert.equal(run(['repro', clean]).status, 1);
+});
+
+test('bad config and bad flags exit 2 and name the file and field', () => {
+  const f = join(tmp(), 'bad.json');
+  writeFileSync(f, JSON.stringify({ anonFallback: 'sometimes' }));
+  const r = run(['run', '--config', f]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bad\.json: field "anonFallback"/);
+  const u = run(['run', '--inject', 'no-such-bug']);
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /--inject: unknown deviation "no-such-bug"/);
+  assert.equal(run(['run', '--workers', '0']).status, 2);
+  assert.equal(run(['frobnicate']).status, 2);
+});
+
+test('bugs lists every deviation with one line each', () => {
+  const r = run(['bugs']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^fault-no-recheck\s+do_anonymous_page: /m);
+});
+
+test('parseDuration accepts 90s, 30m, 2h and plain seconds', () => {
+  assert.equal(parseDuration('90s'), 90);
+  assert.equal(parseDuration('30m'), 1800);
+  assert.equal(parseDuration('2h'), 7200);
+  assert.equal(parseDuration('45'), 45);
+  assert.throws(() => parseDuration('soon'), /--duration/);
+});
