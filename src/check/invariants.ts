@@ -5,7 +5,7 @@ import { Machine, FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_HEAD, PG_RESERVED,
 import { MM, MM_LIVE, MM_FREE } from '../model/layout.js';
 import { pte_none, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../model/pte.js';
 import { find_vma } from '../mm/mmap.js';
-import { expectOwner, hex, zapGen } from './oracle.js';
+import { expectOwner, hex, zapGen, zapInFlight } from './oracle.js';
 import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
 import { freePages, reservedPages } from '../mm/page_alloc.js';
 
@@ -106,7 +106,7 @@ function checkData(machine: Machine, mm: number, add: (inv: string, d: Record<st
     const i = machine.oracleIndex(mm, vpn);
     const exp = Atomics.load(m, L.oExp + i);
     const g = zapGen(machine, mm, vpn);
-    if (g & 1) {
+    if (zapInFlight(g)) {
       add('zap-in-flight-at-quiescence', { mm, vpn });
       continue;
     }

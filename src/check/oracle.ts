@@ -1,7 +1,8 @@
 // The data oracle: every read returns what the process last wrote (or zero). Each page of each mm
 // has one owner CPU (vpn % cpus) that alone writes it, so the owner's record is exact; a zap in
-// flight makes "the write may have been discarded" legal, tracked by a per-page zap generation
-// (odd while a zap covering the page is in flight). Other CPUs check that what they read is a
+// flight makes "the write may have been discarded" legal, tracked by a per-page zap word: the low
+// 16 bits count zaps covering the page that are in flight (several can overlap: two concurrent
+// MADV_DONTNEEDs), the high bits count completed zaps. Other CPUs check that what they read is a
 // token written for this very page and mm, or zero.
 import type { Cpu } from '../engine/cpu.js';
 import type { Machine } from '../model/machine.js';
@@ -22,16 +23,26 @@ export function zapGen(machine: Machine, mm: number, vpn: number): number {
   return Atomics.load(machine.m, machine.L.oZapGen + machine.oracleIndex(mm, vpn));
 }
 
-/** A zap of [start, end) begins/ends (munmap, MADV_DONTNEED). */
-export function zapBegin(machine: Machine, mm: number, start: number, end: number): void {
+const IN_FLIGHT = 0xffff;
+const COMPLETED = 0x10000;
+/** Is a zap covering the page in flight at zap word g? */
+export const zapInFlight = (g: number): boolean => (g & IN_FLIGHT) !== 0;
+
+function zapAdd(machine: Machine, mm: number, start: number, end: number, delta: number): void {
   const base = machine.L.oZapGen + machine.oracleIndex(mm, 0);
-  for (let v = start; v < end; v++) Atomics.add(machine.m, base + v, 1);
+  for (let v = start; v < end; v++) Atomics.add(machine.m, base + v, delta);
 }
-export const zapEnd = zapBegin;
+/** A zap of [start, end) begins (munmap, MADV_DONTNEED). */
+export function zapBegin(machine: Machine, mm: number, start: number, end: number): void {
+  zapAdd(machine, mm, start, end, 1);
+}
+/** The zap ended: one fewer in flight, one more completed. */
+export function zapEnd(machine: Machine, mm: number, start: number, end: number): void {
+  zapAdd(machine, mm, start, end, COMPLETED - 1);
+}
 /** The zap did not happen after all: return to the generation before zapBegin. */
 export function zapAbort(machine: Machine, mm: number, start: number, end: number): void {
-  const base = machine.L.oZapGen + machine.oracleIndex(mm, 0);
-  for (let v = start; v < end; v++) Atomics.sub(machine.m, base + v, 1);
+  zapAdd(machine, mm, start, end, -1);
 }
 
 /** The owner wrote token; g1/g2 are the page's zap generation just before and after the store. */
@@ -39,7 +50,7 @@ export function recordWrite(machine: Machine, mm: number, vpn: number, token: nu
   const { m, L } = machine;
   const i = machine.oracleIndex(mm, vpn);
   Atomics.store(m, L.oExp + i, token);
-  Atomics.store(m, L.oAlt + i, (g1 & 1) || g1 !== g2 ? ALT_VALID : 0);
+  Atomics.store(m, L.oAlt + i, zapInFlight(g1) || g1 !== g2 ? ALT_VALID : 0);
   Atomics.store(m, L.oWgen + i, g2);
 }
 
@@ -59,7 +70,7 @@ export function expectOwner(machine: Machine, mm: number, vpn: number, g1: numbe
   const exp = Atomics.load(m, L.oExp + i);
   const alt = Atomics.load(m, L.oAlt + i) === ALT_VALID;
   const wgen = Atomics.load(m, L.oWgen + i);
-  if ((g1 & 1) || g1 !== g2) return [exp, 0];
+  if (zapInFlight(g1) || g1 !== g2) return [exp, 0];
   if (alt) return [exp, 0];
   if (g1 !== wgen) return [0];
   return [exp];
@@ -81,7 +92,7 @@ export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: 
   if (ownerOf(machine, vpn) === cpu.id) {
     const allowed = expectOwner(machine, mm, vpn, g1, g2);
     if (!allowed.includes(value)) cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, read: hex(value), expected: allowed.map(hex) });
-    if (!(g1 & 1) && g1 === g2) collapse(machine, mm, vpn, value, g1);
+    if (!zapInFlight(g1) && g1 === g2) collapse(machine, mm, vpn, value, g1);
   } else if (value !== 0 && (tokenVpn(value) !== (vpn & 0x3ffff) || tokenMm(value) !== (mm & 7))) {
     cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, read: hex(value), tokenVpn: tokenVpn(value), tokenMm: tokenMm(value) });
   }

@@ -53,6 +53,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       const list = vmas(cpu.machine, mm);
       if (!list.length) break;
       const v = list[op.r1 % list.length];
+      if (v.end <= v.start) break; // torn lockless read of a VMA being rewritten: skip
       let start = v.start, end = v.end;
       if (op.r2 & 1) {
         const a = v.start + (op.r2 >>> 1) % (v.end - v.start);
@@ -83,6 +84,7 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
   if (!list.length) return;
   const v = list[op.r1 % list.length];
   const len = v.end - v.start;
+  if (len <= 0) return; // the workload reads VMAs without the mmap_lock: a torn read is skipped
   const first = v.start + (op.r2 % len);
   const n = Math.min(1 + (op.r3 % cpu.cfg.touchRun), v.end - first);
   const sc = scratchOf(cpu);
