@@ -114,7 +114,10 @@ function checkData(machine: Machine, mm: number, add: (inv: string, d: Record<st
     let pte = 0;
     const table = machine.tableIndex(mm, vpn);
     if (Atomics.load(m, machine.pgdWord(table))) pte = Atomics.load(m, machine.ptep(mm, vpn));
-    if (pte_present(pte)) value = Atomics.load(m, L.pContent + pte_pfn(pte));
+    if (pte_present(pte)) {
+      if (pte_pfn(pte) >= L.pages) continue; // reported as pte-bad-pfn; its "content" would be another array's word
+      value = Atomics.load(m, L.pContent + pte_pfn(pte));
+    }
     if (exp === 0 && value === 0) continue;
     if (value === POISON) continue; // reported as pte-maps-free-page
     const allowed = expectOwner(machine, mm, vpn, g, g);

@@ -157,7 +157,9 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
           spin_unlock(cpu, vmf.ptl);
           yield* folio_put(cpu, folio);
           if (policy === 'retry-lower') {
-            maxOrder = order - 1 === 1 ? 0 : order - 1;
+            // order--, to the next enabled order (1 only under fault-order1), so the event names the
+            // order actually retried (with [0, 2, 4], 4 -> 2, not the disabled 3).
+            maxOrder = enabledAnonOrders(cpu).find((o) => o < order) ?? 0;
             cpu.ev(EV.RETRY_LOWER + maxOrder, vmf.vpn, maxOrder);
           } else {
             maxOrder = 0;

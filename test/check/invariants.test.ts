@@ -1,0 +1,331 @@
+// Every invariant the checkers can report: a correct state first (no findings), then exactly one
+// thing corrupted by hand, and the finding named. One test per invariant, named after it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { drive } from '../../src/engine/gen.js';
+import { Violation } from '../../src/engine/cpu.js';
+import { checkNoLeaks, checkQuiescent, checkRefVsMap } from '../../src/check/invariants.js';
+import { checkRead, ownerOf, zapBegin, zapEnd } from '../../src/check/oracle.js';
+import { MM } from '../../src/model/layout.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_TAIL, POISON } from '../../src/model/machine.js';
+import { PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_special } from '../../src/model/pte.js';
+import { handle_mm_fault, VM_FAULT_OK } from '../../src/mm/memory.js';
+import { madvise_dontneed } from '../../src/mm/madvise.js';
+import { alloc_folio, free_folio } from '../../src/mm/page_alloc.js';
+import { user_access } from '../../src/hw/mmu.js';
+import { process_exit } from '../../src/kernel/fork.js';
+import { spin_lock } from '../../src/kernel/locking/spinlock.js';
+import { find_vma } from '../../src/mm/mmap.js';
+import { boot, cpuWithConfig, folioAt, type Harness, invariants, mapAnon, newAccessOut, run, token, writePage } from '../helpers/machine.js';
+
+const B = 1024;
+
+/** Invariant names that have a test below (the first word of the test's title). */
+const TESTED = new Set<string>();
+function invTest(title: string, fn: () => void): void {
+  TESTED.add(title.split(/[ :]/)[0]);
+  test(title, fn);
+}
+
+interface World {
+  h: Harness;
+  m: Int32Array;
+  /** Order-4 anon folio mapped at [B, B+16), B+1 written by its owner. */
+  big: number;
+  /** Order-0 anon folio mapped at B+24, written. */
+  small: number;
+  /** A read fault mapped the shared zero page here. */
+  zeroVpn: number;
+  ptep: (vpn: number) => number;
+}
+
+/** A correct state: one VMA [B, B+32) holding an order-4 folio, an order-0 folio and a zero-page entry. */
+function world(): World {
+  const h = boot({ anonOrders: [0, 2, 4], cpus: 2 });
+  mapAnon(h, B, 32, { align: 16 });
+  writePage(h, 0, 0, B + 1);
+  const zeroVpn = B + 20;
+  assert.equal(run(h, 0, handle_mm_fault(h.cpus[0], 0, zeroVpn, false)), VM_FAULT_OK);
+  writePage(h, cpuWithConfig(h, 1, { anonOrders: [0] }), 0, B + 24);
+  const big = folioAt(h, 0, B + 1)!;
+  const small = folioAt(h, 0, B + 24)!;
+  assert.equal(big.order, 4);
+  assert.equal(small.order, 0);
+  assert.ok(pte_special(Atomics.load(h.machine.m, h.machine.ptep(0, zeroVpn))));
+  const w: World = { h, m: h.machine.m, big: big.folio, small: small.folio, zeroVpn, ptep: (vpn) => h.machine.ptep(0, vpn) };
+  clean(w);
+  return w;
+}
+
+function clean(w: World): void {
+  assert.deepEqual(checkQuiescent(w.h.machine), [], 'the correct state has no findings');
+  assert.deepEqual(w.h.observed, []);
+}
+
+/** The findings name exactly these invariants. */
+function expectFindings(w: World, names: string[]): ReturnType<typeof checkQuiescent> {
+  const found = checkQuiescent(w.h.machine);
+  assert.deepEqual(invariants(found), [...names].sort(), JSON.stringify(found));
+  return found;
+}
+
+// ---- checkQuiescent ------------------------------------------------------------------------
+
+invTest('lock-held-at-quiescence: a PTL left held', () => {
+  const w = world();
+  const table = w.h.machine.tableIndex(0, B);
+  drive(spin_lock(w.h.cpus[1], w.h.machine.ptlOf(table), 'ptl'));
+  const [f] = expectFindings(w, ['lock-held-at-quiescence']);
+  assert.equal(f.details.table, table);
+  assert.equal(f.details.holder, 1);
+});
+
+invTest('pte-outside-vma: a present PTE no VMA covers', () => {
+  const w = world();
+  const v = find_vma(w.h.machine, 0, B)!;
+  Atomics.store(w.m, w.h.machine.vmaBase(0, v.slot) + 1, B + 24); // the VMA now ends before the order-0 folio
+  const [f] = expectFindings(w, ['pte-outside-vma']);
+  assert.equal(f.details.vpn, B + 24);
+});
+
+invTest('pte-bad-pfn: a PTE whose pfn lies beyond physical memory', () => {
+  const w = world();
+  Atomics.store(w.m, w.ptep(B + 25), pfn_pte(w.h.machine.L.pages + 5, PTE_YOUNG));
+  const [f] = expectFindings(w, ['pte-bad-pfn']);
+  assert.equal(f.details.vpn, B + 25);
+});
+
+invTest('special-not-zero-page: a special PTE that maps a page other than the zero page', () => {
+  const w = world();
+  Atomics.store(w.m, w.ptep(w.zeroVpn), pte_mkspecial(pfn_pte(w.big + 5, PTE_YOUNG)));
+  expectFindings(w, ['special-not-zero-page']);
+});
+
+invTest('zero-page-writable: the shared zero page mapped writable', () => {
+  const w = world();
+  Atomics.or(w.m, w.ptep(w.zeroVpn), PTE_WRITE);
+  expectFindings(w, ['zero-page-writable']);
+});
+
+invTest('pte-maps-free-page: a PTE left mapping a freed page', () => {
+  const w = world();
+  drive(free_folio(w.h.cpus[0], w.small)); // freed behind the mapping's back
+  const [f] = expectFindings(w, ['pte-maps-free-page']);
+  assert.equal(f.details.pfn, w.small);
+});
+
+invTest('pte-maps-reserved-page: the zero page mapped as a normal page (special bit lost)', () => {
+  const w = world();
+  Atomics.and(w.m, w.ptep(w.zeroVpn), ~PTE_SPECIAL);
+  // a normal mapping is also counted in RSS, which the corruption did not raise
+  expectFindings(w, ['pte-maps-reserved-page', 'rss-mismatch']);
+});
+
+invTest('writable-not-exclusive: a writable anon PTE on a page without PG_ANON_EXCLUSIVE', () => {
+  const w = world();
+  Atomics.and(w.m, w.h.machine.L.pFlags + w.big + 3, ~PG_ANON_EXCLUSIVE);
+  const [f] = expectFindings(w, ['writable-not-exclusive']);
+  assert.equal(f.details.pfn, w.big + 3);
+});
+
+invTest('rss-mismatch: the mm counter disagrees with the PTEs', () => {
+  const w = world();
+  Atomics.add(w.m, w.h.machine.mmWord(0, MM.RSS_ANON), 1);
+  const [f] = expectFindings(w, ['rss-mismatch']);
+  assert.deepEqual([f.details.rssAnon, f.details.ptes], [18, 17]);
+});
+
+invTest('zap-in-flight-at-quiescence: a zap begun and never ended', () => {
+  const w = world();
+  zapBegin(w.h.machine, 0, B + 1, B + 2);
+  expectFindings(w, ['zap-in-flight-at-quiescence']);
+});
+
+invTest('data-lost: the oracle says a token was written, but the PTE is gone (a zap it was not told of)', () => {
+  const w = world();
+  // control: the same zap, announced to the oracle, leaves a legal zero
+  const c = world();
+  zapBegin(c.h.machine, 0, B + 24, B + 25);
+  assert.equal(run(c.h, 0, madvise_dontneed(c.h.cpus[0], 0, B + 24, B + 25)), 0);
+  zapEnd(c.h.machine, 0, B + 24, B + 25);
+  clean(c);
+  // the corruption: the page's data vanished without a zap the oracle knows of
+  assert.equal(run(w.h, 0, madvise_dontneed(w.h.cpus[0], 0, B + 24, B + 25)), 0);
+  const [f] = expectFindings(w, ['data-lost']);
+  assert.equal(f.details.vpn, B + 24);
+});
+
+invTest('data-mismatch: a mapped page holds something other than its last write', () => {
+  const w = world();
+  Atomics.store(w.m, w.h.machine.L.pContent + w.big + 1, token(0, B + 1));
+  const [f] = expectFindings(w, ['data-mismatch']);
+  assert.equal(f.details.vpn, B + 1);
+});
+
+invTest('mapcount-on-free-page: a free page with a mapcount', () => {
+  const w = world();
+  const free = w.small + 1;
+  assert.ok(w.h.machine.isFree(free));
+  Atomics.store(w.m, w.h.machine.L.pMapcount + free, 1);
+  const [f] = expectFindings(w, ['mapcount-on-free-page']);
+  assert.equal(f.details.pfn, free);
+});
+
+invTest('orphan-tail-page: a tail page that belongs to no folio', () => {
+  const w = world();
+  const free = w.small + 1;
+  Atomics.store(w.m, w.h.machine.L.pFlags + free, PG_TAIL);
+  const [f] = expectFindings(w, ['orphan-tail-page']);
+  assert.equal(f.details.pfn, free);
+});
+
+invTest('mapcount-mismatch: a page mapcount disagrees with the PTEs that map it', () => {
+  const w = world();
+  // B+3 now maps page 2 of the folio instead of page 3: page 2 has two PTEs, page 3 none
+  Atomics.store(w.m, w.ptep(B + 3), pfn_pte(w.big + 2, PTE_YOUNG | PTE_WRITE));
+  const found = expectFindings(w, ['mapcount-mismatch']);
+  assert.deepEqual(found.map((f) => f.details.pfn).sort(), [w.big + 2, w.big + 3]);
+});
+
+invTest('folio-mapcount-mismatch: the folio total is not the sum of its pages', () => {
+  const w = world();
+  Atomics.sub(w.m, w.h.machine.L.fMapcount + w.big, 1);
+  const [f] = expectFindings(w, ['folio-mapcount-mismatch']);
+  assert.deepEqual([f.details.folioMapcount, f.details.sumOfPages], [15, 16]);
+});
+
+invTest('refcount-below-mapcount: a reference dropped from a mapped folio', () => {
+  const w = world();
+  Atomics.sub(w.m, w.h.machine.L.fRef + w.big, 1);
+  const [f] = expectFindings(w, ['refcount-below-mapcount']);
+  assert.equal(f.details.folio, w.big);
+});
+
+invTest('refcount-mismatch (leaked reference): one reference too many', () => {
+  const w = world();
+  Atomics.add(w.m, w.h.machine.L.fRef + w.big, 1);
+  const [f] = expectFindings(w, ['refcount-mismatch']);
+  assert.equal(f.details.why, 'leaked reference');
+});
+
+invTest('refcount-mismatch (missing reference): a pinned folio lost the pin\'s reference', () => {
+  const w = world();
+  const { L } = w.h.machine;
+  Atomics.add(w.m, L.fPin + w.big, 1); // a pin holds a reference of its own
+  Atomics.add(w.m, L.fRef + w.big, 1);
+  clean(w);
+  Atomics.sub(w.m, L.fRef + w.big, 1);
+  const [f] = expectFindings(w, ['refcount-mismatch']);
+  assert.equal(f.details.why, 'missing reference');
+});
+
+invTest('anon-order1: an anon folio of order 1', () => {
+  const w = world();
+  const { m, h } = w;
+  const { L } = h.machine;
+  // a correct order-1 mapping of a non-anon (e.g. page cache) folio at [B+26, B+28), read-only
+  const f = drive(alloc_folio(h.cpus[0], 1));
+  for (let i = 0; i < 2; i++) {
+    Atomics.store(m, w.ptep(B + 26 + i), pfn_pte(f + i, PTE_YOUNG));
+    Atomics.store(m, L.pMapcount + f + i, 1);
+  }
+  Atomics.store(m, L.fMapcount + f, 2);
+  Atomics.store(m, L.fRef + f, 2);
+  Atomics.add(m, h.machine.mmWord(0, MM.RSS_ANON), 2);
+  clean(w);
+  Atomics.or(m, L.fFlags + f, FOLIO_ANON); // the corruption: it is anon
+  const [x] = expectFindings(w, ['anon-order1']);
+  assert.equal(x.details.folio, f);
+});
+
+invTest('folio-misaligned: a folio whose head is not aligned to its order', () => {
+  const w = world();
+  assert.notEqual(w.small % 4, 0, 'precondition: the order-0 folio sits at a pfn not aligned to 4');
+  for (let i = 1; i < 4; i++) assert.ok(w.h.machine.isFree(w.small + i), 'precondition: the pages after it are free');
+  Atomics.store(w.m, w.h.machine.L.fOrder + w.small, 2);
+  const [f] = expectFindings(w, ['folio-misaligned']);
+  assert.equal(f.details.folio, w.small);
+});
+
+// ---- checkRefVsMap (the continuous observer) -------------------------------------------------
+
+invTest('refcount-below-mapcount (observer): checkRefVsMap on one folio', () => {
+  const w = world();
+  assert.equal(checkRefVsMap(w.h.machine, w.big), null);
+  assert.equal(checkRefVsMap(w.h.machine, w.small), null);
+  Atomics.sub(w.m, w.h.machine.L.fRef + w.big, 1);
+  const f = checkRefVsMap(w.h.machine, w.big);
+  assert.equal(f?.invariant, 'refcount-below-mapcount');
+  assert.equal(f?.path, 'observer');
+  assert.equal(checkRefVsMap(w.h.machine, w.small), null, 'other folios unaffected');
+});
+
+// ---- checkNoLeaks ---------------------------------------------------------------------------
+
+invTest('leaked-folio: a folio still allocated after every process exited', () => {
+  const exitAll = (w: World) => assert.equal(run(w.h, 0, process_exit(w.h.cpus[0], 0)), true);
+  const ok = world();
+  exitAll(ok);
+  assert.deepEqual(checkNoLeaks(ok.h.machine), [], 'control: everything returns to the allocator');
+  const w = world();
+  Atomics.add(w.m, w.h.machine.L.fRef + w.big, 1); // a reference nobody drops
+  exitAll(w);
+  const found = checkNoLeaks(w.h.machine);
+  assert.deepEqual(invariants(found), ['leaked-folio']);
+  assert.equal(found[0].details.leakedPages, 16);
+});
+
+// ---- checkRead (the data oracle on every user read) ----------------------------------------
+
+/** A user load by CPU cpu at vpn, checked by the oracle as the workload does. Returns the violation, if any. */
+function readAs(w: World, cpu: number, vpn: number): Violation | null {
+  const c = w.h.cpus[cpu];
+  const out = newAccessOut();
+  run(w.h, c, user_access(c, 0, vpn, false, 0, out));
+  try {
+    checkRead(c, 0, vpn, out.value, out.g1, out.g2, out.pfn);
+    return null;
+  } catch (e) {
+    if (e instanceof Violation) return e;
+    throw e;
+  }
+}
+
+invTest('data-poison (checkRead): a read returns the poison of a freed page', () => {
+  const w = world();
+  const owner = ownerOf(w.h.machine, B + 1);
+  assert.equal(readAs(w, owner, B + 1), null, 'control: the owner reads its write');
+  Atomics.store(w.m, w.h.machine.L.pContent + w.big + 1, POISON);
+  assert.equal(readAs(w, owner, B + 1)?.invariant, 'data-poison');
+});
+
+invTest('data-mismatch (checkRead): the owner reads something other than its last write', () => {
+  const w = world();
+  const owner = ownerOf(w.h.machine, B + 1);
+  assert.equal(readAs(w, owner, B + 1), null);
+  Atomics.store(w.m, w.h.machine.L.pContent + w.big + 1, token(0, B + 1));
+  assert.equal(readAs(w, owner, B + 1)?.invariant, 'data-mismatch');
+});
+
+invTest('data-foreign (checkRead): a non-owner reads a token written for another page', () => {
+  const w = world();
+  const other = 1 - ownerOf(w.h.machine, B + 2);
+  assert.equal(readAs(w, other, B + 2), null, 'control: zero is fine');
+  Atomics.store(w.m, w.h.machine.L.pContent + w.big + 2, token(0, B + 2));
+  assert.equal(readAs(w, other, B + 2), null, 'control: a token of this very page is fine');
+  Atomics.store(w.m, w.h.machine.L.pContent + w.big + 2, token(0, B + 1));
+  assert.equal(readAs(w, other, B + 2)?.invariant, 'data-foreign');
+});
+
+// ---- coverage --------------------------------------------------------------------------------
+
+test('every invariant name in src/check/invariants.ts and src/check/oracle.ts has a test here', () => {
+  const names = new Set<string>();
+  for (const f of ['invariants.ts', 'oracle.ts']) {
+    const text = readFileSync(new URL(`../../../src/check/${f}`, import.meta.url), 'utf8');
+    for (const m of text.matchAll(/'([a-z0-9]+(?:-[a-z0-9]+)+)'/g)) names.add(m[1]);
+  }
+  assert.ok(names.size >= 23, `found ${names.size} names`);
+  assert.deepEqual([...names].filter((n) => !TESTED.has(n)).sort(), []);
+});
