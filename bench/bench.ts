@@ -3,6 +3,7 @@
 import { loadConfigFile } from '../src/config.js';
 import { runSched } from '../src/engine/sched.js';
 import { fileURLToPath } from 'node:url';
+import { runThreads } from '../src/engine/threads.js';
 
 const secs = Number(process.argv[2] ?? 10);
 const cfg = loadConfigFile(fileURLToPath(new URL('../../configs/smoke.json', import.meta.url)));
@@ -22,10 +23,9 @@ function benchSched(): Record<string, number> {
 
 async function benchThreads(): Promise<Record<string, number> | string> {
   try {
-    const { runThreads } = await import('../src/engine/threads.js' as string);
     const workers = 2;
     const t0 = performance.now();
-    const rs: { events: Record<string, number>; ops: Record<string, number> }[] = await runThreads({ ...cfg, engine: 'threads' }, { seeds: null, durationSec: secs, workers });
+    const rs = await runThreads({ ...cfg, engine: 'threads' }, { seeds: null, durationSec: secs, workers });
     const s = (performance.now() - t0) / 1000;
     const faults = rs.reduce((a, r) => a + (r.events['fault.anon'] ?? 0), 0);
     const ops = rs.reduce((a, r) => a + Object.values(r.ops).reduce((x, y) => x + y, 0), 0);

@@ -7,6 +7,7 @@ import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
 import { Progress } from '../report/progress.js';
+import { runThreads } from './threads.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
 
@@ -29,6 +30,8 @@ export interface CampaignResult {
 
 export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<CampaignResult> {
   const t0 = performance.now();
+  // threads: one simulated CPU per worker thread; summary and artifacts must record that machine
+  if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
   const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns');
   const progress = new Progress(cfg, opts.quiet, opts.log);
   const onResult = (r: RunResult) => {
@@ -87,10 +90,7 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
 }
 
 async function runThreadsRounds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
-  const mod = './threads.js'; // TEMP: static import once src/engine/threads.ts lands
-  const { runThreads } = (await import(mod)) as { runThreads: (c: Config, o: object) => Promise<RunResult[]> };
   const seeds = cfg.duration > 0 && !opts.seedsGiven ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
-  const rs = await runThreads(cfg, { seeds, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal });
-  void rs;
+  await runThreads(cfg, { seeds, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal });
   return !!opts.signal?.aborted;
 }

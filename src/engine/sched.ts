@@ -126,7 +126,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
 }
 
 /** Exit every live process on a helper CPU, driving it alone (nothing else runs). */
-function teardown(machine: Machine, clock: Clock, trace: TraceHash): void {
+export function teardown(machine: Machine, clock: Clock, trace: TraceHash): void {
   const cpu = new Cpu(machine, 0, false, clock, machine.cfg);
   cpu.trace = trace;
   for (let mm = 0; mm < machine.L.maxMms; mm++) {

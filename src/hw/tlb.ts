@@ -6,7 +6,7 @@
 import type { Cpu } from '../engine/cpu.js';
 import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
-import { CPU } from '../model/layout.js';
+import { CPU, G } from '../model/layout.js';
 
 const key = (mm: number, vpn: number): number => ((mm + 1) << 19) | vpn;
 
@@ -48,6 +48,7 @@ function invalidate(cpu: Cpu, target: number, mm: number, start: number, end: nu
 export function* flush_tlb_range(cpu: Cpu, mm: number, start: number, end: number): Gen<void> {
   yield P.TLB_FLUSH;
   const machine = cpu.machine;
+  const stopW = machine.L.global + G.STOP;
   let dropped = 0;
   for (let c = 0; c < machine.L.cpus; c++) {
     dropped += invalidate(cpu, c, mm, start, end);
@@ -55,7 +56,8 @@ export function* flush_tlb_range(cpu: Cpu, mm: number, start: number, end: numbe
       // wait for an access in flight on CPU c (odd sequence) to complete
       const w = machine.cpuWord(c, CPU.ACCESS_SEQ);
       const s = Atomics.load(cpu.m, w);
-      if (s & 1) while (Atomics.load(cpu.m, w) === s) { /* spin: an access is a few instructions */ }
+      // an access is a few instructions; the STOP check only guards against a CPU that died mid-access
+      if (s & 1) while (Atomics.load(cpu.m, w) === s && Atomics.load(cpu.m, stopW) !== 2) { /* spin */ }
       dropped += invalidate(cpu, c, mm, start, end);
     }
   }

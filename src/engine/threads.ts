@@ -1,0 +1,160 @@
+// The threads engine (DESIGN section 3, "One model, two engines"): real concurrency. One round is
+// one seed: the coordinator boots one machine in a SharedArrayBuffer and piscina runs one task per
+// simulated CPU on its own worker thread, all on that machine at once; each CPU's op stream is a
+// function of the seed, the interleaving is real. While they race, this thread sweeps the folios
+// with the lock-free observer; at quiescence it runs the full checker, tears every process down
+// and checks for leaks, as the sched engine does. Wall-clock time only bounds the run.
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { Config } from '../config.js';
+import { Machine } from '../model/machine.js';
+import { G } from '../model/layout.js';
+import { mem_init } from '../mm/page_alloc.js';
+import { rng } from '../workload/program.js';
+import { readRing, Violation } from './cpu.js';
+import { teardown } from './sched.js';
+import { TraceHash } from './trace.js';
+import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
+import { Observer } from '../check/observer.js';
+import { HistSet } from '../report/histograms.js';
+import type { RunResult, ViolationRecord } from './result.js';
+import type { CpuTask, CpuTaskResult } from '../../workers/cpu-task.js';
+
+export interface ThreadsOptions {
+  /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... until time is up. */
+  seeds: number[] | null;
+  /** Wall-clock budget in seconds (0 = none); with seeds, whichever ends first. */
+  durationSec: number;
+  /** Worker threads = simulated CPUs (overrides cfg.cpus). */
+  workers: number;
+  onRound?: (r: RunResult) => void;
+  /** Aborting stops the current round at the CPUs' next op boundary and runs no further rounds. */
+  signal?: AbortSignal;
+  /** How the observer shares the machine; default: 'continuous' if a core is left over for it. */
+  observer?: ObserverPace;
+}
+
+/**
+ * continuous: the observer sweeps without pause, yielding to the event loop (setImmediate) between
+ * chunks so piscina's messages are still processed. shared: no core is left for it, so a busy
+ * observer would time-slice with the CPU threads and the CPUs would overlap less (measured on 2
+ * cores, 2 workers: about 3x fewer lost fault races); it sweeps a larger chunk per millisecond.
+ */
+export type ObserverPace = 'continuous' | 'shared';
+const PACE = {
+  continuous: { chunk: 1024, pause: () => new Promise<void>((resolve) => setImmediate(resolve)) },
+  shared: { chunk: 4096, pause: () => new Promise<void>((resolve) => setTimeout(resolve, 1)) },
+} as const;
+
+export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<RunResult[]> {
+  // The layout depends on cpus, so the override must precede every Machine.
+  const rcfg: Config = { ...cfg, engine: 'threads', cpus: opts.workers };
+  // min = max = workers: every CPU task of a round must run at once. A task queued behind one
+  // that spins on a lock it holds would never run, and the round would deadlock.
+  const pool = new Piscina({
+    filename: new URL('../../workers/cpu-task.js', import.meta.url).href,
+    minThreads: opts.workers,
+    maxThreads: opts.workers,
+    idleTimeout: Infinity,
+  });
+  const deadline = opts.durationSec > 0 ? performance.now() + opts.durationSec * 1000 : Infinity;
+  const timeUp = () => performance.now() >= deadline || !!opts.signal?.aborted;
+  const seeds = opts.seeds ?? (opts.durationSec > 0 ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i));
+  const pace = opts.observer ?? (availableParallelism() > opts.workers ? 'continuous' : 'shared');
+  const results: RunResult[] = [];
+  try {
+    for (let i = 0; seeds === null || i < seeds.length; i++) {
+      if (timeUp()) break;
+      const r = await runRound(pool, rcfg, seeds ? seeds[i] : cfg.seed + i, timeUp, pace);
+      results.push(r);
+      opts.onRound?.(r);
+    }
+  } finally {
+    await pool.destroy();
+  }
+  return results;
+}
+
+/** One seed on one machine: boot, race the CPUs under the observer, check, tear down, check. */
+async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace): Promise<RunResult> {
+  const t0 = performance.now();
+  const machine = new Machine(cfg);
+  mem_init(machine, rng(seed, 'boot'));
+  const tasks: Promise<CpuTaskResult>[] = [];
+  for (let cpu = 0; cpu < cfg.cpus; cpu++) tasks.push(pool.run({ sab: machine.sab, cfg, seed, cpu } satisfies CpuTask));
+  let settled = false;
+  const all = Promise.allSettled(tasks).finally(() => (settled = true));
+  const observed = await observe(machine, seed, () => settled, timeUp, pace);
+  const outcomes = await all;
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const outs = outcomes.map((o) => (o as PromiseFulfilledResult<CpuTaskResult>).value).sort((a, b) => a.cpu - b.cpu);
+  const opsStarted = outs.map((o) => o.opsStarted);
+
+  const violations: ViolationRecord[] = [];
+  const record = (f: Finding, cpu: number) => violations.push(toRecord(machine, f, cpu, seed, opsStarted));
+  if (observed) violations.push({ ...observed, opsStarted });
+  for (const o of outs) if (o.violation) violations.push({ ...o.violation, opsStarted });
+  violations.sort((a, b) => a.step - b.step); // first detected first (G.SEQ at detection)
+  if (!violations.length) {
+    // Quiescent: every task has returned, so no CPU runs and no lock is held.
+    try {
+      const found = checkQuiescent(machine);
+      for (const f of found) record(f, -1);
+      if (!found.length) {
+        teardown(machine, { step: 0 }, new TraceHash());
+        for (const f of checkNoLeaks(machine)) record(f, -1);
+      }
+    } catch (e) {
+      if (!(e instanceof Violation)) throw e;
+      record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
+    }
+  }
+  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0 };
+}
+
+/**
+ * Sweep the folios while the CPU tasks run, a chunk per turn of the event loop. Also the round's
+ * clock: when time is up, G.STOP = 1 lets every CPU finish its current op and stop, so the round
+ * still ends quiescent and gets checked. A finding sets G.STOP = 2: lock waiters abort at once.
+ */
+async function observe(machine: Machine, seed: number, settled: () => boolean, timeUp: () => boolean, pace: ObserverPace): Promise<ViolationRecord | null> {
+  const { m, L } = machine;
+  const { chunk, pause } = PACE[pace];
+  const stop = L.global + G.STOP;
+  const obs = new Observer(machine);
+  while (!settled()) {
+    if (Atomics.load(m, stop) === 2) return null; // a CPU found a violation; it reports it
+    const f = obs.scan(chunk);
+    if (f) {
+      Atomics.store(m, stop, 2);
+      Atomics.add(m, L.global + G.VIOLATIONS, 1);
+      return toRecord(machine, f, -1, seed, []);
+    }
+    if (timeUp()) Atomics.compareExchange(m, stop, 0, 1);
+    await pause();
+  }
+  return null;
+}
+
+function toRecord(machine: Machine, f: Finding, cpu: number, seed: number, opsStarted: number[]): ViolationRecord {
+  const { m, L } = machine;
+  return {
+    invariant: f.invariant, path: f.path, signature: `${f.invariant}@${f.path}`, details: f.details, cpu, seed, engine: 'threads',
+    step: Atomics.load(m, L.global + G.SEQ), events: Array.from({ length: L.cpus }, (_, c) => readRing(machine, c)), opsStarted,
+  };
+}
+
+/** Per-CPU counters and histograms merged by addition; ops per kind from the op.<kind> histograms. */
+function merge(outs: CpuTaskResult[]): Pick<RunResult, 'steps' | 'ops' | 'events' | 'hist'> {
+  const events: Record<string, number> = {};
+  const hist = new HistSet('ns');
+  for (const o of outs) {
+    for (const [k, v] of Object.entries(o.counters)) events[k] = (events[k] ?? 0) + v;
+    hist.add(HistSet.decode(o.hist));
+  }
+  const ops: Record<string, number> = {};
+  for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;
+  // steps counts scheduler steps, which only the sched engine has.
+  return { steps: 0, ops, events, hist: hist.encode() };
+}

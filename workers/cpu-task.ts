@@ -1,0 +1,83 @@
+// Piscina task of the threads engine: one simulated CPU of one round. It wraps the shared machine,
+// waits until every CPU of the round has started (so short rounds still overlap), then runs this
+// CPU's op stream, a pure function of (seed, cpu), until it is spent or the coordinator sets G.STOP.
+import type { Config } from '../src/config.js';
+import { Machine } from '../src/model/machine.js';
+import { G } from '../src/model/layout.js';
+import { Cpu, readRing, Violation } from '../src/engine/cpu.js';
+import { drive } from '../src/engine/gen.js';
+import { Program } from '../src/workload/program.js';
+import { run_op } from '../src/workload/run-op.js';
+import { Aborted } from '../src/kernel/locking/spinlock.js';
+import type { EncodedHists } from '../src/report/histograms.js';
+import type { ViolationRecord } from '../src/engine/result.js';
+
+export interface CpuTask {
+  sab: SharedArrayBuffer;
+  cfg: Config;
+  seed: number;
+  cpu: number;
+}
+
+export interface CpuTaskResult {
+  cpu: number;
+  counters: Record<string, number>;
+  hist: EncodedHists;
+  opsStarted: number;
+  /** Without opsStarted: the coordinator adds every CPU's count. */
+  violation?: ViolationRecord;
+}
+
+export default function cpuTask(task: CpuTask): CpuTaskResult {
+  const machine = new Machine(task.cfg, task.sab);
+  const cpu = new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg);
+  const prog = new Program(task.cfg, task.seed, task.cpu);
+  const g = machine.L.global;
+  const m = machine.m;
+  let opsStarted = 0;
+  let violation: ViolationRecord | undefined;
+  try {
+    startBarrier(machine);
+    while (!cpu.stopRequested()) {
+      const op = prog.next();
+      if (!op) break;
+      opsStarted++;
+      drive(run_op(cpu, op));
+    }
+  } catch (e) {
+    if (e instanceof Aborted) {
+      // another CPU (or the observer) found a violation and stopped the round: not ours to report
+    } else if (e instanceof Violation) {
+      // Stop everyone first (waiters abandon their lock waits), then snapshot the recorders.
+      Atomics.store(m, g + G.STOP, 2);
+      Atomics.add(m, g + G.VIOLATIONS, 1);
+      violation = {
+        invariant: e.invariant, path: e.path, signature: e.signature, details: { ...e.details, during: cpu.curOp },
+        cpu: e.cpu, seed: task.seed, engine: 'threads', step: Atomics.load(m, g + G.SEQ),
+        events: Array.from({ length: machine.L.cpus }, (_, c) => readRing(machine, c)),
+      };
+    } else {
+      // A bug in the tool: release the other CPUs before failing the task.
+      Atomics.store(m, g + G.STOP, 2);
+      throw e;
+    }
+  }
+  return { cpu: task.cpu, counters: cpu.counterMap(), hist: cpu.hist.encode(), opsStarted, violation };
+}
+
+/** Every CPU of the round checks in at G.READY; none starts its ops before all have arrived. */
+function startBarrier(machine: Machine): void {
+  const m = machine.m;
+  const w = machine.L.global + G.READY;
+  const n = machine.L.cpus;
+  const v = Atomics.add(m, w, 1) + 1;
+  if (v >= n) {
+    Atomics.notify(m, w);
+    return;
+  }
+  for (;;) {
+    const cur = Atomics.load(m, w);
+    if (cur >= n || Atomics.load(m, machine.L.global + G.STOP) !== 0) return;
+    Atomics.wait(m, w, cur, 50);
+  }
+}
