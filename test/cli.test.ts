@@ -28,7 +28,7 @@ test('run --seeds 3 exits 0 and writes a summary.json with the required fields a
   assert.equal(lat.unit, 'steps');
   for (const k of ['count', 'p50', 'p90', 'p99', 'max']) assert.equal(typeof lat[k], 'number');
   assert.ok(readdirSync(dir).includes('fault.hgrm'));
-  assert.match(readFileSync(join(dir, 'lock.wait.hgrm'), 'utf8'), /Percentile/);
+  assert.match(readFileSync(join(dir, 'ptl.wait.hgrm'), 'utf8'), /Percentile/);
 });
 
 test('the same seed twice gives the same traceHash; another seed another', () => {

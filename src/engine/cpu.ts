@@ -40,7 +40,7 @@ export class Cpu {
   waitWhat: string = '';
   blockedSince = 0;
   /** Locks held: offset and acquire time, for hold histograms and hang reports. */
-  readonly held: { off: number; name: string; at: number }[] = [];
+  readonly held: { off: number; kind: string; at: number }[] = [];
   /** The operation currently running (for reports). */
   curOp = '';
   trace: TraceHash | null = null;

@@ -146,7 +146,8 @@ function drain(g: Gen<unknown>): void {
 }
 
 function hang(machine: Machine, s: CpuState, step: number): Violation {
-  return new Violation('lock-hang', s.cpu.waitWhat, { waiter: s.cpu.id, waitingOn: s.cpu.waitWhat, since: s.cpu.blockedSince, step, holders: holders(machine) }, s.cpu.id);
+  // the signature names the kind of lock (ptl, zone->lock, mmap_lock), the details name which one
+  return new Violation('lock-hang', s.cpu.waitWhat.replace(/\[\d+\]/, ''), { waiter: s.cpu.id, waitingOn: s.cpu.waitWhat, since: s.cpu.blockedSince, step, holders: holders(machine) }, s.cpu.id);
 }
 
 function deadlock(machine: Machine, states: CpuState[]): Violation {

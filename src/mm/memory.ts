@@ -140,7 +140,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     const ptep0 = vmf.ptep - (vmf.vpn - base);
     const entry = pfn_pte(folio, PTE_YOUNG | PTE_DIRTY | (vmf.vma.flags & VM_WRITE ? PTE_WRITE : 0));
 
-    yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+    yield* spin_lock(cpu, vmf.ptl);
     yield P.LOCKED;
     let lost = false;
     if (!cpu.inj.faultNoRecheck) {
@@ -199,7 +199,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
 /** The read-fault half of do_anonymous_page(): map the shared zero page, special and read-only. */
 function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   const entry = pte_mkspecial(pfn_pte(ZERO_PFN, PTE_YOUNG));
-  yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+  yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   if (pte_none(ptep_get(cpu, vmf.ptep))) {
     Atomics.store(cpu.m, vmf.ptep, entry);
@@ -218,7 +218,7 @@ function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
  */
 export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   const { m, L } = cpu.machine;
-  yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+  yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   const pte = ptep_get(cpu, vmf.ptep);
   if (pte !== vmf.orig && (pte_none(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(vmf.orig))) {
@@ -258,7 +258,7 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
     return VM_FAULT_OOM;
   }
   if (!fromZero) Atomics.store(m, L.pContent + nf, Atomics.load(m, L.pContent + oldPfn)); // __wp_page_copy_user
-  yield* spin_lock(cpu, vmf.ptl, `ptl[${vmf.table}]`);
+  yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   if (ptep_get(cpu, vmf.ptep) !== orig && (ptep_get(cpu, vmf.ptep) & ~PTE_YOUNG & ~PTE_DIRTY) !== (orig & ~PTE_YOUNG & ~PTE_DIRTY)) {
     spin_unlock(cpu, vmf.ptl);
@@ -294,7 +294,7 @@ export function* zap_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: nu
   if (machine.tableIndex(mm, end - 1) !== table) cpu.violation('batch-bounds', 'zap_pte_range', { start, end, why: 'range crosses a PTE table' });
   if (!Atomics.load(machine.m, machine.pgdWord(table))) return;
   const ptl = machine.ptlOf(table);
-  yield* spin_lock(cpu, ptl, `ptl[${table}]`);
+  yield* spin_lock(cpu, ptl);
   yield P.LOCKED;
   for (let vpn = start; vpn < end; ) {
     const ptep = machine.ptep(mm, vpn);

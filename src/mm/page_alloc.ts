@@ -99,7 +99,7 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   yield P.ALLOC;
   const machine = cpu.machine;
   const { m, L } = machine;
-  yield* spin_lock(cpu, L.zoneLock, 'zone->lock');
+  yield* spin_lock(cpu, L.zoneLock);
   const pfn = rmqueue(machine, order);
   spin_unlock(cpu, L.zoneLock);
   if (pfn < 0) return -1;
@@ -124,7 +124,7 @@ export function* free_folio(cpu: Cpu, head: number): Gen<void> {
   const order = Atomics.load(m, L.fOrder + head);
   cpu.ev(EV.FOLIO_FREE + order, head, order);
   Atomics.store(m, L.fFlags + head, 0);
-  yield* spin_lock(cpu, L.zoneLock, 'zone->lock');
+  yield* spin_lock(cpu, L.zoneLock);
   free_one_page(cpu.machine, head, order);
   spin_unlock(cpu, L.zoneLock);
 }

@@ -96,7 +96,7 @@ export function renderSummary(s: Summary, dir: string): string {
     return h ? `${k} p50 ${fmt(h.p50)} p99 ${fmt(h.p99)} max ${fmt(h.max)}` : '';
   };
   const unit = s.engine === 'sched' ? 'steps' : 'ns';
-  L.push(`  latency   (${unit}) ${[lat('fault'), lat('lock.wait'), lat('lock.hold')].filter(Boolean).join(' | ')}`);
+  L.push(`  latency   (${unit}) ${[lat('fault'), lat('ptl.wait'), lat('ptl.hold')].filter(Boolean).join(' | ')}`);
   if (s.traceHash) L.push(`  traceHash ${s.traceHash}`);
   for (const g of s.signatures.slice(0, 10)) {
     L.push(`  VIOLATION ${g.signature} x${g.count} (smallest seed ${g.smallestSeed})`);

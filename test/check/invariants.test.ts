@@ -75,7 +75,7 @@ function expectFindings(w: World, names: string[]): ReturnType<typeof checkQuies
 invTest('lock-held-at-quiescence: a PTL left held', () => {
   const w = world();
   const table = w.h.machine.tableIndex(0, B);
-  drive(spin_lock(w.h.cpus[1], w.h.machine.ptlOf(table), 'ptl'));
+  drive(spin_lock(w.h.cpus[1], w.h.machine.ptlOf(table)));
   const [f] = expectFindings(w, ['lock-held-at-quiescence']);
   assert.equal(f.details.table, table);
   assert.equal(f.details.holder, 1);

@@ -4,14 +4,25 @@
 // One implementation serves every lock: each PTE table's PTL (split ptlock) and the zone lock.
 import { type Gen, P, WAIT } from '../../engine/gen.js';
 import type { Cpu } from '../../engine/cpu.js';
-import { G } from '../../model/layout.js';
+import { G, LOCK_WORDS } from '../../model/layout.js';
+import type { Machine } from '../../model/machine.js';
 import { EV } from '../../engine/events.js';
 
 const NEXT = 0, OWNER = 1, HOLDER = 2, HOLD_START = 3;
 const SPINS = 200;
 
+/** The lock at off as a person reads it: "ptl[17]" (the PTL of PTE table 17) or "zone->lock". */
+export function lockName(machine: Machine, off: number): string {
+  if (off === machine.L.zoneLock) return 'zone->lock';
+  return `ptl[${(off - machine.L.ptl) / LOCK_WORDS}]`;
+}
+/** Histogram prefix of the lock at off: the PTLs and the zone lock are reported apart. */
+function lockKind(machine: Machine, off: number): string {
+  return off === machine.L.zoneLock ? 'zone_lock' : 'ptl';
+}
+
 /** spin_lock(): take a ticket and wait until it is served. */
-export function* spin_lock(cpu: Cpu, off: number, name: string): Gen<void> {
+export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
   yield P.LOCK;
   const m = cpu.m;
   const t0 = cpu.now();
@@ -19,29 +30,30 @@ export function* spin_lock(cpu: Cpu, off: number, name: string): Gen<void> {
   if (Atomics.load(m, off + OWNER) !== ticket) {
     cpu.counters[EV.PTL_CONTENDED]++;
     if (cpu.threaded) {
-      waitTicketThreaded(cpu, off, ticket, name);
+      waitTicketThreaded(cpu, off, ticket);
     } else {
       cpu.waitFor = () => Atomics.load(m, off + OWNER) === ticket;
-      cpu.waitWhat = `${name}`;
+      cpu.waitWhat = lockName(cpu.machine, off);
       cpu.blockedSince = cpu.clock.step;
       yield WAIT;
     }
   }
   const at = cpu.now();
-  cpu.hist.record('lock.wait', at - t0);
+  const kind = lockKind(cpu.machine, off);
+  cpu.hist.record(`${kind}.wait`, at - t0);
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.threaded ? 0 : cpu.clock.step);
-  cpu.held.push({ off, name, at });
+  cpu.held.push({ off, kind, at });
 }
 
 /** spin_trylock(): take the lock only if it is free right now. */
-export function spin_trylock(cpu: Cpu, off: number, name: string): boolean {
+export function spin_trylock(cpu: Cpu, off: number): boolean {
   const m = cpu.m;
   const owner = Atomics.load(m, off + OWNER);
   if (Atomics.compareExchange(m, off + NEXT, owner, owner + 1) !== owner) return false;
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.threaded ? 0 : cpu.clock.step);
-  cpu.held.push({ off, name, at: cpu.now() });
+  cpu.held.push({ off, kind: lockKind(cpu.machine, off), at: cpu.now() });
   return true;
 }
 
@@ -52,7 +64,7 @@ export function spin_unlock(cpu: Cpu, off: number): void {
   if (i < 0) cpu.violation('lock-not-held', 'spin_unlock', { lock: off });
   const h = cpu.held[i];
   cpu.held.splice(i, 1);
-  cpu.hist.record('lock.hold', cpu.now() - h.at);
+  cpu.hist.record(`${h.kind}.hold`, cpu.now() - h.at);
   Atomics.store(m, off + HOLDER, 0);
   Atomics.add(m, off + OWNER, 1);
   if (cpu.threaded) Atomics.notify(m, off + OWNER);
@@ -69,7 +81,7 @@ export function lockIsHeld(m: Int32Array, off: number): boolean {
   return Atomics.load(m, off + NEXT) !== Atomics.load(m, off + OWNER);
 }
 
-function waitTicketThreaded(cpu: Cpu, off: number, ticket: number, name: string): void {
+function waitTicketThreaded(cpu: Cpu, off: number, ticket: number): void {
   const m = cpu.m;
   for (let i = 0; i < SPINS; i++) if (Atomics.load(m, off + OWNER) === ticket) return;
   const start = performance.now();
@@ -77,10 +89,11 @@ function waitTicketThreaded(cpu: Cpu, off: number, ticket: number, name: string)
     const cur = Atomics.load(m, off + OWNER);
     if (cur === ticket) return;
     Atomics.wait(m, off + OWNER, cur, 20);
-    if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) return abortWait(cpu, name);
+    if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
     if (performance.now() - start > cpu.cfg.lockWaitLimitMs) {
       const holder = lockHolder(m, off);
-      cpu.violation('lock-hang', name, { waiter: cpu.id, holder, waitedMs: Math.round(performance.now() - start), lock: name });
+      const name = lockName(cpu.machine, off);
+      cpu.violation('lock-hang', name.replace(/\[\d+\]/, ''), { waiter: cpu.id, holder, waitedMs: Math.round(performance.now() - start), lock: name });
     }
   }
 }
@@ -90,7 +103,4 @@ export class Aborted extends Error {
   constructor() {
     super('aborted');
   }
-}
-function abortWait(_cpu: Cpu, _name: string): never {
-  throw new Aborted();
 }

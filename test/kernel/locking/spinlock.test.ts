@@ -35,7 +35,7 @@ function worker(job: Job): { sink: number; contended: number } {
   Atomics.notify(c, 1);
   let sink = 0;
   for (let i = 0; i < job.iters; i++) {
-    if (job.locked) drive(spin_lock(cpu, ptl, 'ptl[0]'));
+    if (job.locked) drive(spin_lock(cpu, ptl));
     const v = c[0]; // plain load: no Atomics
     for (let k = 0; k < WINDOW; k++) sink = (sink + k) | 0;
     c[0] = v + 1; // plain store
