@@ -9,7 +9,7 @@ import { type Gen, WAIT } from './gen.js';
 import { EV_COUNT, EV_NAMES } from './events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
 import { TraceHash } from './trace.js';
-import { Program, rng, type Op } from '../workload/program.js';
+import { Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
 import { checkNoLeaks, checkQuiescent, checkRefVsMap, type Finding } from '../check/invariants.js';
 import { HistSet } from '../report/histograms.js';
@@ -24,13 +24,76 @@ export interface SchedOptions {
   record?: boolean;
 }
 
+/** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
+export type GenSource = (cpu: Cpu) => Gen<void> | null;
+
 interface CpuState {
   cpu: Cpu;
-  prog: Program;
+  next: GenSource;
   gen: Gen<void> | null;
-  op: Op | null;
   done: boolean;
-  opsStarted: number;
+}
+
+/** The scheduling loop of the sched engine, over the given CPUs, until every source is spent. */
+export class SchedLoop {
+  readonly states: CpuState[];
+  readonly rec = new ScheduleRecorder();
+  private readonly runnable: number[] = [];
+  constructor(
+    readonly machine: Machine,
+    cpus: Cpu[],
+    sources: GenSource[],
+    readonly sched: Scheduler,
+    readonly clock: Clock,
+    readonly trace: TraceHash | null,
+    readonly record = true,
+  ) {
+    this.states = cpus.map((cpu, i) => {
+      if (cpu.id !== i) throw new Error(`SchedLoop: CPU ids must be 0..n-1 in order (got ${cpu.id} at ${i})`);
+      return { cpu, next: sources[i], gen: null, done: false };
+    });
+    sched.start(cpus.length);
+  }
+
+  /** Run to completion; throws Violation on a hang, deadlock, step limit, or a checker finding. */
+  run(): void {
+    const { machine, clock, sched, trace, states, runnable } = this;
+    const cfg = machine.cfg;
+    for (;;) {
+      runnable.length = 0;
+      let live = 0;
+      for (const s of states) {
+        if (s.done) continue;
+        live++;
+        if (s.cpu.waitFor === null || s.cpu.waitFor()) runnable.push(s.cpu.id);
+        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw hang(machine, s, clock.step);
+      }
+      if (live === 0) return;
+      if (runnable.length === 0) throw deadlock(machine, states);
+      if (clock.step >= cfg.stepLimit) throw new Violation('step-limit', 'sched', { steps: clock.step, limit: cfg.stepLimit }, -1);
+      const c = sched.pick(runnable, clock.step);
+      trace?.mix(c);
+      if (this.record) this.rec.push(c);
+      clock.step++;
+      const s = states[c];
+      s.cpu.waitFor = null;
+      if (!s.gen) {
+        s.gen = s.next(s.cpu);
+        if (!s.gen) {
+          s.done = true;
+          continue;
+        }
+      }
+      if (s.gen.next().done) s.gen = null;
+      // the observer: refcount >= mapcount for every folio this step touched
+      const t = s.cpu.touched;
+      for (let i = 0; i < t.length; i++) {
+        const f = checkRefVsMap(machine, t[i]);
+        if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
+      }
+      t.length = 0;
+    }
+  }
 }
 
 export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): RunResult {
@@ -42,64 +105,28 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   trace.mixString(JSON.stringify(cfg));
   trace.mix(seed);
   const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed);
-  sched.start(cfg.cpus);
-  const rec = new ScheduleRecorder();
-  const states: CpuState[] = [];
+  const cpus: Cpu[] = [];
+  const sources: GenSource[] = [];
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg);
     cpu.trace = trace;
-    states.push({ cpu, prog: new Program(cfg, seed, i), gen: null, op: null, done: false, opsStarted: 0 });
+    cpus.push(cpu);
+    const prog = new Program(cfg, seed, i);
+    sources.push((c) => {
+      const op = prog.next();
+      return op ? run_op(c, op) : null;
+    });
   }
+  const loop = new SchedLoop(machine, cpus, sources, sched, clock, trace, opts.record !== false);
   const violations: ViolationRecord[] = [];
   const record = (f: Finding, cpu: number) => {
     violations.push({
       invariant: f.invariant, path: f.path, signature: `${f.invariant}@${f.path}`, details: f.details, cpu, seed, engine: 'sched', step: clock.step,
-      events: states.map((s) => readRing(machine, s.cpu.id)), schedule: rec.encode(),
+      events: cpus.map((c) => readRing(machine, c.id)), schedule: loop.rec.encode(),
     });
   };
-  const runnable: number[] = [];
   try {
-    for (;;) {
-      runnable.length = 0;
-      let live = 0;
-      for (const s of states) {
-        if (s.done) continue;
-        live++;
-        if (s.cpu.waitFor === null || s.cpu.waitFor()) runnable.push(s.cpu.id);
-        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw hang(machine, s, clock.step);
-      }
-      if (live === 0) break;
-      if (runnable.length === 0) throw deadlock(machine, states);
-      if (clock.step >= cfg.stepLimit) throw new Violation('step-limit', 'sched', { steps: clock.step, limit: cfg.stepLimit }, -1);
-      const c = sched.pick(runnable, clock.step);
-      trace.mix(c);
-      if (opts.record !== false) rec.push(c);
-      clock.step++;
-      const s = states[c];
-      s.cpu.waitFor = null;
-      if (!s.gen) {
-        const op = s.prog.next();
-        if (!op) {
-          s.done = true;
-          continue;
-        }
-        s.op = op;
-        s.opsStarted++;
-        s.gen = run_op(s.cpu, op);
-      }
-      const r = s.gen.next();
-      if (r.done) {
-        s.gen = null;
-        s.op = null;
-      }
-      // the observer: refcount >= mapcount for every folio this step touched
-      const t = s.cpu.touched;
-      for (let i = 0; i < t.length; i++) {
-        const f = checkRefVsMap(machine, t[i]);
-        if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
-      }
-      t.length = 0;
-    }
+    loop.run();
     // quiescent: every CPU idle
     const found = checkQuiescent(machine);
     for (const f of found) record(f, -1);
@@ -114,9 +141,9 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const counters = new Float64Array(EV_COUNT);
   const hist = new HistSet('steps');
   const ops: Record<string, number> = {};
-  for (const s of states) {
-    for (let i = 0; i < EV_COUNT; i++) counters[i] += s.cpu.counters[i];
-    hist.add(s.cpu.hist);
+  for (const c of cpus) {
+    for (let i = 0; i < EV_COUNT; i++) counters[i] += c.counters[i];
+    hist.add(c.hist);
   }
   const events: Record<string, number> = {};
   for (let i = 0; i < EV_COUNT; i++) if (counters[i]) events[EV_NAMES[i]] = counters[i];
