@@ -79,15 +79,21 @@ export function get_unmapped_area(machine: Machine, mm: number, len: number, ali
   return a >= 0 ? a : tryFrom(0, top);
 }
 
-/** do_mmap() of an anonymous private mapping; returns the start vpn or -1 (ENOMEM). */
-export function* do_mmap(cpu: Cpu, mm: number, len: number, align: number, hint: number, flags: number): Gen<number> {
+/**
+ * do_mmap() of an anonymous private mapping; returns the start vpn or -1 (ENOMEM, or EEXIST for a
+ * fixed mapping). fixed models MAP_FIXED_NOREPLACE: exactly at hint, or fail if anything is there.
+ */
+export function* do_mmap(cpu: Cpu, mm: number, len: number, align: number, hint: number, flags: number, fixed = false): Gen<number> {
   const machine = cpu.machine;
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_write(cpu, lw);
   yield P.VMA;
   let start = -1;
   const slot = freeSlot(machine, mm);
-  if (slot >= 0) start = get_unmapped_area(machine, mm, len, align, hint);
+  if (slot >= 0 && fixed) {
+    const fits = hint >= 0 && hint + len <= machine.L.vaPages && !vmas(machine, mm).some((v) => v.start < hint + len && hint < v.end);
+    start = fits ? hint : -1;
+  } else if (slot >= 0) start = get_unmapped_area(machine, mm, len, align, hint);
   if (start >= 0) {
     writeVma(machine, mm, slot, start, start + len, flags);
     cpu.ev(EV.MMAP, start, len);
