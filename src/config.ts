@@ -16,6 +16,7 @@ const weights = z
     munmap: z.number().min(0).default(4),
     dontneed: z.number().min(0).default(6),
     exit: z.number().min(0).default(1),
+    fork: z.number().min(0).default(1),
   })
   .strict();
 
@@ -28,7 +29,7 @@ export const ConfigSchema = z
     /** Simulated CPUs per machine (sched); threads engine uses one worker thread per CPU. */
     cpus: z.number().int().min(1).max(16).default(2),
     /** Process slots (mm structs) that ops target; several CPUs act on one mm at once. */
-    processes: z.number().int().min(1).max(8).default(2),
+    processes: z.number().int().min(1).max(8).default(3),
     /** Physical memory in 4 KiB pages (pfn 0 is the shared zero page). */
     memoryPages: z.number().int().min(1024).max(1 << 22).default(8192),
     /** Fraction of order-0 pages held back at boot, scattered, to fragment high orders. */
@@ -42,7 +43,7 @@ export const ConfigSchema = z
     anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
     /** Operations each CPU runs per seed. */
     opsPerCpu: z.number().int().min(1).default(200),
-    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1 }),
+    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1, fork: 1 }),
     /** mmap sizes in pages: chosen uniformly in [min, max]. */
     mmapPages: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict().default({ min: 4, max: 256 }),
     /** mmap alignments in pages, one chosen at random per mmap. */

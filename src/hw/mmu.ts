@@ -5,12 +5,12 @@
 import type { Cpu } from '../engine/cpu.js';
 import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
-import { CPU } from '../model/layout.js';
+import { CPU, MM } from '../model/layout.js';
 import { PG_BUDDY, ZERO_PFN } from '../model/machine.js';
 import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_pfn, pte_present, pte_write } from '../model/pte.js';
 import { tlb_fill, tlb_lookup } from './tlb.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
-import { zapGen } from '../check/oracle.js';
+import { recordForkRace, recordWrite, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;
 export const ACCESS_SEGV = 1;
@@ -24,6 +24,9 @@ export interface AccessOut {
   g1: number; // zap generation of the page just before / after the load or store
   g2: number;
   faults: number;
+  /** store only: a fork of this mm was in flight at the store (the child may or may not see it) */
+  forkRaced: boolean;
+  forkChild: number;
 }
 
 export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, token: number, out: AccessOut): Gen<void> {
@@ -73,7 +76,17 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
           Atomics.add(m, seqW, 1);
           cpu.violation('zero-page-written', 'user store', { mm, vpn });
         }
+        const fw = machine.mmWord(mm, MM.FORK_SEQ);
+        const f1 = Atomics.load(m, fw);
         Atomics.store(m, machine.L.pContent + pfn, token);
+        // Oracle bookkeeping inside the access (tool side), so that it is ordered with a fork:
+        // record the write, then look at the fork sequence. Either a fork that starts later copies
+        // this record, or we see the fork and tell its child the write may have reached it.
+        recordWrite(machine, mm, vpn, token, out.g1, zapGen(machine, mm, vpn));
+        const f2 = Atomics.load(m, fw);
+        out.forkRaced = ((f1 | f2) & 1) !== 0 || f1 !== f2;
+        out.forkChild = out.forkRaced ? Atomics.load(m, machine.mmWord(mm, MM.FORK_CHILD)) : -1;
+        if (out.forkRaced && out.forkChild >= 0) recordForkRace(machine, out.forkChild, vpn, token);
         out.value = token;
       } else {
         out.value = Atomics.load(m, machine.L.pContent + pfn);

@@ -18,6 +18,12 @@ export interface Injections {
   faultOrder1: boolean;
   faultRefcountLate: boolean;
   zapFreeBeforeFlush: boolean;
+  forkMapcountBeforeRef: boolean;
+  forkDupPinned: boolean;
+  forkNoMergeWrite: boolean;
+  batchPastFolioEnd: boolean;
+  batchPastTable: boolean;
+  cowReuseShared: boolean;
 }
 
 export function injectionsFrom(names: readonly string[]): Injections {
@@ -28,5 +34,11 @@ export function injectionsFrom(names: readonly string[]): Injections {
     faultOrder1: on('fault-order1'),
     faultRefcountLate: on('fault-refcount-late'),
     zapFreeBeforeFlush: on('zap-free-before-flush'),
+    forkMapcountBeforeRef: on('fork-mapcount-before-ref'),
+    forkDupPinned: on('fork-dup-pinned'),
+    forkNoMergeWrite: on('fork-no-merge-write'),
+    batchPastFolioEnd: on('batch-past-folio-end'),
+    batchPastTable: on('batch-past-table'),
+    cowReuseShared: on('cow-reuse-shared'),
   };
 }

@@ -6,7 +6,13 @@ import type { Gen } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import { MM, MM_CREATING, MM_DYING, MM_FREE, MM_LIVE } from '../model/layout.js';
 import { Machine } from '../model/machine.js';
-import { exit_mmap } from '../mm/mmap.js';
+import { copyVma, exit_mmap, vmas } from '../mm/mmap.js';
+import { copy_page_range } from '../mm/memory.js';
+import { down_write, up_write } from './locking/rwsem.js';
+import { flush_tlb_mm } from '../hw/tlb.js';
+import { forkOracle } from '../check/oracle.js';
+import { P } from '../engine/gen.js';
+import { VM_DONTFORK } from '../model/machine.js';
 
 /** mm_alloc() into slot mm if it is free; returns true if this CPU created it. */
 export function mm_alloc(cpu: Cpu, mm: number): boolean {
@@ -29,10 +35,14 @@ export function mm_reset(machine: Machine, mm: number): void {
   Atomics.store(m, machine.mmWord(mm, MM.RSS_ANON), 0);
   Atomics.store(m, machine.mmWord(mm, MM.RSS_FILE), 0);
   Atomics.store(m, machine.mmWord(mm, MM.FLAGS), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.FORK_SEQ), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.FORK_CHILD), -1);
+  Atomics.store(m, machine.mmWord(mm, MM.LINEAGE), 1 << mm);
   Atomics.store(m, machine.mmWord(mm, MM.MMAP_LOCK), 0);
   const o = machine.oracleIndex(mm, 0);
   m.fill(0, L.oExp + o, L.oExp + o + L.vaPages);
   m.fill(0, L.oAlt + o, L.oAlt + o + L.vaPages);
+  m.fill(0, L.oAltOk + o, L.oAltOk + o + L.vaPages);
   m.fill(0, L.oWgen + o, L.oWgen + o + L.vaPages);
   m.fill(0, L.oZapGen + o, L.oZapGen + o + L.vaPages);
 }
@@ -68,4 +78,55 @@ export function* mmput(cpu: Cpu, mm: number): Gen<void> {
     if (rss !== 0) cpu.violation('rss-mismatch', 'exit_mmap', { mm, rssAnon: rss, expected: 0 });
     Atomics.store(m, cpu.machine.mmWord(mm, MM.STATE), MM_FREE);
   }
+}
+
+/**
+ * dup_mm() with dup_mmap(): fork. A child takes a free process slot; under the parent's mmap_lock
+ * (write) every VMA without VM_DONTFORK is copied and its PTEs copied by copy_page_range(); the
+ * parent's TLBs are flushed (flush_tlb_mm) before the lock is dropped, so no CPU keeps writing
+ * through an entry fork write-protected. Returns the child's slot, or -1 (no slot, or ENOMEM).
+ */
+export function* dup_mm(cpu: Cpu, parent: number): Gen<number> {
+  const machine = cpu.machine;
+  const m = machine.m;
+  let child = -1;
+  for (let s = 0; s < machine.L.maxMms && child < 0; s++) {
+    if (s !== parent && Atomics.compareExchange(m, machine.mmWord(s, MM.STATE), MM_FREE, MM_CREATING) === MM_FREE) child = s;
+  }
+  if (child < 0) {
+    cpu.ev(EV.FORK_FAIL, parent);
+    return -1;
+  }
+  mm_reset(machine, child);
+  Atomics.add(m, machine.mmWord(child, MM.GEN), 1);
+  Atomics.store(m, machine.mmWord(child, MM.USERS), 1);
+  Atomics.store(m, machine.mmWord(child, MM.LINEAGE), Atomics.load(m, machine.mmWord(parent, MM.LINEAGE)) | (1 << child));
+  const lw = machine.mmWord(parent, MM.MMAP_LOCK);
+  yield* down_write(cpu, lw);
+  yield P.MM;
+  // The data oracle's fork window (tool side): a parent write from now until the flush below may
+  // or may not reach the child. The child's record starts as the parent's.
+  Atomics.store(m, machine.mmWord(parent, MM.FORK_CHILD), child);
+  Atomics.add(m, machine.mmWord(parent, MM.FORK_SEQ), 1);
+  forkOracle(machine, parent, child, 0, machine.L.vaPages);
+  let ret = 0;
+  for (const v of vmas(machine, parent)) {
+    if (v.flags & VM_DONTFORK) continue;
+    copyVma(machine, child, v);
+    ret = yield* copy_page_range(cpu, child, parent, v);
+    if (ret < 0) break;
+  }
+  yield* flush_tlb_mm(cpu, parent);
+  Atomics.add(m, machine.mmWord(parent, MM.FORK_SEQ), 1);
+  up_write(cpu, lw);
+  if (ret < 0) {
+    // dup_mmap failed half way: the child is torn down as if it had exited
+    yield* exit_mmap(cpu, child);
+    Atomics.store(m, machine.mmWord(child, MM.STATE), MM_FREE);
+    cpu.ev(EV.FORK_FAIL, parent, ret);
+    return -1;
+  }
+  Atomics.store(m, machine.mmWord(child, MM.STATE), MM_LIVE);
+  cpu.ev(EV.FORK, parent, child);
+  return child;
 }

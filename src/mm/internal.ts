@@ -20,8 +20,8 @@ export interface BatchResult {
  */
 export function folio_pte_batch(cpu: Cpu, folio: number, folioNr: number, ptep: number, pte: number, max_nr: number, flags: number): BatchResult {
   const ignore = PTE_YOUNG | (flags & FPB_IGNORE_DIRTY ? PTE_DIRTY : 0) | (flags & FPB_IGNORE_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) | (flags & FPB_RESPECT_WRITE ? 0 : PTE_WRITE);
-  const folioEnd = folio + folioNr;
-  max_nr = Math.min(max_nr, folioEnd - pte_pfn(pte));
+  // folio < 0: the deviation batch-past-folio-end (no cap at the folio's last page)
+  if (folio >= 0) max_nr = Math.min(max_nr, folio + folioNr - pte_pfn(pte));
   let anyWritable = (pte & PTE_WRITE) !== 0;
   let anyYoung = (pte & PTE_YOUNG) !== 0;
   let anyDirty = (pte & PTE_DIRTY) !== 0;

@@ -11,12 +11,12 @@ import {
 } from '../model/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
-import { clear_full_ptes, ptep_get, ptep_get_and_clear, pte_range_none, set_ptes } from '../include/linux/pgtable.js';
+import { clear_full_ptes, ptep_get, ptep_get_and_clear, pte_range_none, set_ptes, wrprotect_ptes } from '../include/linux/pgtable.js';
 import { alloc_folio } from './page_alloc.js';
-import { folio_ref_add, folio_put } from './swap.js';
-import { folio_add_new_anon_rmap, folio_remove_rmap_ptes } from './rmap.js';
+import { folio_ref_add, folio_ref_sub, folio_put } from './swap.js';
+import { folio_add_new_anon_rmap, folio_mm_mapcount, folio_remove_rmap_ptes, folio_try_dup_anon_rmap_ptes } from './rmap.js';
 import { find_vma, type VmaView } from './mmap.js';
-import { folio_pte_batch } from './internal.js';
+import { FPB_IGNORE_DIRTY, FPB_IGNORE_SOFT_DIRTY, folio_pte_batch } from './internal.js';
 import { type MmuGather, tlb_flush_mmu, tlb_remove_folio_pages, tlb_remove_tlb_entries } from './mmu_gather.js';
 import { flush_tlb_range } from '../hw/tlb.js';
 
@@ -183,7 +183,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       folio_ref_add(cpu, folio, nr - 1);
     }
     Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), nr);
-    folio_add_new_anon_rmap(cpu, folio, folio, nr);
+    folio_add_new_anon_rmap(cpu, folio, folio, nr, vmf.mm);
     yield P.RMAP;
     yield* set_ptes(cpu, ptep0, entry, nr);
     if (cpu.inj.faultRefcountLate) {
@@ -213,8 +213,8 @@ function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
 
 /**
  * do_wp_page(): a write to a present read-only PTE. Reuse the page when it is AnonExclusive, or
- * when the folio's only references are its mappings (sole mapper, no pins or other holders); else
- * copy it into a new order-0 folio (wp_page_copy). The zero page is always copied.
+ * when wp_can_reuse_anon_folio() says the folio is this mm's alone; else copy it into a new
+ * order-0 folio (wp_page_copy). The zero page is always copied.
  */
 export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   const { m, L } = cpu.machine;
@@ -228,14 +228,14 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   const pfn = pte_pfn(pte);
   if (!pte_special(pte)) {
     const folio = Atomics.load(m, L.pHead + pfn);
-    const exclusive = (Atomics.load(m, L.pFlags + pfn) & PG_ANON_EXCLUSIVE) !== 0;
     const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
-    const soleOwner = Atomics.load(m, L.fRef + folio) === Atomics.load(m, L.fMapcount + folio) && Atomics.load(m, L.fPin + folio) === 0;
-    if (anon && (exclusive || soleOwner)) {
-      // wp_page_reuse(): make it writable in place; no flush needed for an upgrade.
+    const exclusive = (Atomics.load(m, L.pFlags + pfn) & PG_ANON_EXCLUSIVE) !== 0;
+    if (anon && (exclusive || cpu.inj.cowReuseShared || wp_can_reuse_anon_folio(cpu, folio, vmf.mm))) {
+      // wp_page_reuse(): the page is ours alone: mark it exclusive and writable in place (an
+      // upgrade needs no TLB flush).
       Atomics.or(m, L.pFlags + pfn, PG_ANON_EXCLUSIVE);
       Atomics.store(m, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
-      cpu.ev(EV.WP_REUSE, vmf.vpn);
+      cpu.ev(EV.WP_REUSE, vmf.vpn, exclusive ? 1 : 0);
       spin_unlock(cpu, vmf.ptl);
       return VM_FAULT_OK;
     }
@@ -243,6 +243,20 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   }
   spin_unlock(cpu, vmf.ptl);
   return yield* wp_page_copy(cpu, vmf, pte);
+}
+
+/**
+ * wp_can_reuse_anon_folio(): a small folio whose only reference is this mapping, or a large
+ * folio whose references are all mappings and whose mappings are all this mm's (the CONFIG_MM_ID
+ * slot of mm counts every one). A pin or any other holder adds a reference and forbids reuse.
+ */
+function wp_can_reuse_anon_folio(cpu: Cpu, folio: number, mm: number): boolean {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const ref = Atomics.load(m, L.fRef + folio);
+  if (Atomics.load(m, L.fOrder + folio) === 0) return ref === 1;
+  const mapcount = Atomics.load(m, L.fMapcount + folio);
+  return ref === mapcount && folio_mm_mapcount(machine, folio, mm) === mapcount;
 }
 
 /** wp_page_copy(): allocate a new order-0 folio, copy, and replace the PTE if it did not change. */
@@ -267,12 +281,12 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
     return VM_FAULT_OK;
   }
   if (fromZero) Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), 1);
-  folio_add_new_anon_rmap(cpu, nf, nf, 1);
+  folio_add_new_anon_rmap(cpu, nf, nf, 1, vmf.mm);
   // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
   ptep_get_and_clear(cpu, vmf.ptep);
   yield* flush_tlb_range(cpu, vmf.mm, vmf.vpn, vmf.vpn + 1);
   Atomics.store(m, vmf.ptep, pfn_pte(nf, PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
-  if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1);
+  if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1, vmf.mm);
   cpu.ev(EV.WP_COPY, vmf.vpn, fromZero ? 1 : 0);
   spin_unlock(cpu, vmf.ptl);
   if (oldFolio >= 0) {
@@ -328,16 +342,16 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
   const folio = Atomics.load(m, L.pHead + pfn);
   const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
   let nr = 1;
-  if (cpu.cfg.batching && folioNr > 1) nr = folio_pte_batch(cpu, folio, folioNr, ptep, ptent, max_nr, 0).nr;
-  // No batch crosses a folio, VMA or PTE-table boundary.
-  if (pfn + nr > folio + folioNr || vpn < vma.start || vpn + nr > vma.end || (vpn >>> 9) !== ((vpn + nr - 1) >>> 9)) {
-    cpu.violation('batch-bounds', 'zap_present_ptes', { vpn, nr, folio, folioNr, vma: [vma.start, vma.end] });
+  if (cpu.cfg.batching && folioNr > 1) {
+    const cap = cpu.inj.batchPastTable ? PTRS_PER_PTE : max_nr; // deviation batch-past-table: no table/VMA cap
+    nr = folio_pte_batch(cpu, cpu.inj.batchPastFolioEnd ? -1 : folio, folioNr, ptep, ptent, cap, FPB_IGNORE_DIRTY | FPB_IGNORE_SOFT_DIRTY).nr;
   }
+  checkBatchBounds(cpu, 'zap_present_ptes', pfn, nr, folio, folioNr, vpn, vma);
   clear_full_ptes(cpu, ptep, nr);
   yield P.CLEAR_PTE;
   tlb_remove_tlb_entries(tlb, vpn, nr);
   Atomics.sub(m, cpu.machine.mmWord(tlb.mm, MM.RSS_ANON), nr);
-  folio_remove_rmap_ptes(cpu, folio, pfn, nr);
+  folio_remove_rmap_ptes(cpu, folio, pfn, nr, tlb.mm);
   tlb_remove_folio_pages(tlb, folio, nr);
   cpu.ev(EV.ZAP_BATCH, vpn, nr);
   cpu.counters[EV.ZAP_PTES] += nr;
@@ -353,4 +367,170 @@ export function* unmap_page_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start:
     yield* zap_pte_range(cpu, tlb, vma, s, e);
     s = e;
   }
+}
+
+// ---- fork: copy_page_range ------------------------------------------------------------------
+
+const EAGAIN = -11;
+const ENOMEM = -12;
+
+/** What copy_pte_range passes down: the two mms, the VMA, the RSS delta and the preallocated folio. */
+interface CopyCtx {
+  dst: number;
+  src: number;
+  vma: VmaView;
+  rss: number;
+  prealloc: number; // folio or -1
+}
+
+/**
+ * copy_page_range(): copy the PTEs of one private VMA of src into dst. For a COW mapping the
+ * parent's write_protect_seq is odd meanwhile, so GUP-fast can tell a fork raced it.
+ */
+export function* copy_page_range(cpu: Cpu, dst: number, src: number, vma: VmaView): Gen<number> {
+  const machine = cpu.machine;
+  const seq = machine.mmWord(src, MM.WRITE_PROTECT_SEQ);
+  Atomics.add(cpu.m, seq, 1); // raw_write_seqcount_begin()
+  let ret = 0;
+  for (let s = vma.start; s < vma.end && ret === 0; ) {
+    const e = Math.min(vma.end, (s & ~(PTRS_PER_PTE - 1)) + PTRS_PER_PTE);
+    ret = yield* copy_pte_range(cpu, dst, src, vma, s, e);
+    s = e;
+  }
+  Atomics.add(cpu.m, seq, 1); // raw_write_seqcount_end()
+  return ret;
+}
+
+/**
+ * copy_pte_range(): one PTE table's worth, under the destination PTL and then the source PTL
+ * (the kernel's order: dst locked first, src nested). When a page must be copied for the child
+ * (maybe pinned) and no folio is preallocated, drop both locks, allocate, and start again here.
+ */
+function* copy_pte_range(cpu: Cpu, dst: number, src: number, vma: VmaView, addr: number, end: number): Gen<number> {
+  const machine = cpu.machine;
+  const m = cpu.m;
+  const ctx: CopyCtx = { dst, src, vma, rss: 0, prealloc: -1 };
+  const dtable = machine.tableIndex(dst, addr), stable = machine.tableIndex(src, addr);
+  if (!Atomics.load(m, machine.pgdWord(stable))) return 0;
+  for (;;) {
+    Atomics.compareExchange(m, machine.pgdWord(dtable), 0, 1); // pte_alloc_map_lock()
+    yield* spin_lock(cpu, machine.ptlOf(dtable));
+    yield* spin_lock(cpu, machine.ptlOf(stable));
+    yield P.LOCKED;
+    let ret = 0;
+    while (addr < end) {
+      const sp = machine.ptep(src, addr);
+      const ptent = ptep_get(cpu, sp);
+      if (pte_none(ptent)) {
+        addr++;
+        continue;
+      }
+      const nr: number = yield* copy_present_ptes(cpu, ctx, machine.ptep(dst, addr), sp, ptent, addr, end - addr);
+      if (nr === EAGAIN) {
+        ret = EAGAIN;
+        break;
+      }
+      addr += nr;
+    }
+    spin_unlock(cpu, machine.ptlOf(stable));
+    Atomics.add(m, machine.mmWord(dst, MM.RSS_ANON), ctx.rss); // add_mm_rss_vec()
+    ctx.rss = 0;
+    spin_unlock(cpu, machine.ptlOf(dtable));
+    if (ret === EAGAIN) {
+      ctx.prealloc = yield* alloc_folio(cpu, 0); // folio_prealloc(), without any PTL held
+      if (ctx.prealloc < 0) return ENOMEM;
+      continue;
+    }
+    if (ctx.prealloc >= 0) yield* folio_put(cpu, ctx.prealloc);
+    return 0;
+  }
+}
+
+/**
+ * copy_present_ptes(): copy one present entry, or with batching the run that maps one large
+ * folio (folio_pte_batch capped at the folio end and at max_nr = the table/VMA end, with the write
+ * bit merged across the batch). References are taken before mapcounts rise, and dropped again if
+ * folio_try_dup_anon_rmap_ptes refuses (-EAGAIN: retry this entry on the single-page path with a
+ * preallocated folio to copy into). Returns the number of entries copied, or EAGAIN.
+ */
+function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number, pte: number, addr: number, max_nr: number): Gen<number> {
+  const { m, L } = cpu.machine;
+  yield P.PTE_READ;
+  if (pte_special(pte)) {
+    // vm_normal_page() is NULL for the zero page: no folio accounting, copy the (read-only) entry
+    Atomics.store(m, dptep, pte & ~PTE_YOUNG);
+    return 1;
+  }
+  const pfn = pte_pfn(pte);
+  const folio = Atomics.load(m, L.pHead + pfn);
+  const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
+  if (ctx.prealloc < 0 && folioNr > 1 && max_nr !== 1 && cpu.cfg.batching) {
+    const cap = cpu.inj.batchPastTable ? PTRS_PER_PTE : max_nr; // deviation: no table/VMA cap
+    const b = folio_pte_batch(cpu, cpu.inj.batchPastFolioEnd ? -1 : folio, folioNr, sptep, pte, cap, FPB_IGNORE_SOFT_DIRTY);
+    const nr = b.nr;
+    checkBatchBounds(cpu, 'copy_present_ptes', pfn, nr, folio, folioNr, addr, ctx.vma);
+    const anyWritable = cpu.inj.forkNoMergeWrite ? pte_write(pte) : b.anyWritable;
+    if (cpu.inj.forkMapcountBeforeRef) {
+      // deviation: mapcounts first, references after (refcount < mapcount in between)
+      if (folio_try_dup_anon_rmap_ptes(cpu, folio, pfn, nr, ctx.src, ctx.dst)) return EAGAIN;
+      yield P.RMAP;
+      folio_ref_add(cpu, folio, nr);
+    } else {
+      // References before mapcounts: refcount >= mapcount at every instant (seed 001).
+      folio_ref_add(cpu, folio, nr);
+      yield P.RMAP;
+      if (folio_try_dup_anon_rmap_ptes(cpu, folio, pfn, nr, ctx.src, ctx.dst)) {
+        folio_ref_sub(cpu, folio, nr);
+        return EAGAIN;
+      }
+    }
+    ctx.rss += nr;
+    yield* __copy_present_ptes(cpu, ctx, dptep, sptep, anyWritable ? pte | PTE_WRITE : pte, nr);
+    return nr;
+  }
+  folio_ref_add(cpu, folio, 1); // folio_get()
+  if (folio_try_dup_anon_rmap_ptes(cpu, folio, pfn, 1, ctx.src, ctx.dst)) {
+    // Page may be pinned: copy it for the child now, so the pinned page stays the parent's.
+    yield* folio_put(cpu, folio);
+    const err: number = yield* copy_present_page(cpu, ctx, dptep, pfn);
+    return err ? err : 1;
+  }
+  ctx.rss++;
+  yield* __copy_present_ptes(cpu, ctx, dptep, sptep, pte, 1);
+  return 1;
+}
+
+/** No batch crosses a folio, VMA or PTE-table boundary. */
+function checkBatchBounds(cpu: Cpu, path: string, pfn: number, nr: number, folio: number, folioNr: number, vpn: number, vma: VmaView): void {
+  if (pfn + nr > folio + folioNr || vpn < vma.start || vpn + nr > vma.end || (vpn >>> 9) !== ((vpn + nr - 1) >>> 9)) {
+    cpu.violation('batch-bounds', path, { vpn, nr, folio, folioNr, vma: [vma.start, vma.end] });
+  }
+}
+
+/**
+ * __copy_present_ptes(): write-protect the parent's entries if the batch is writable (COW), and
+ * install the child's entries read-only and old with set_ptes().
+ */
+function* __copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number, pte: number, nr: number): Gen<void> {
+  if (pte_write(pte)) {
+    wrprotect_ptes(cpu, sptep, nr);
+    pte = pte & ~PTE_WRITE;
+  }
+  pte = pte & ~PTE_YOUNG;
+  yield* set_ptes(cpu, dptep, pte, nr);
+}
+
+/** copy_present_page(): the child gets its own copy of a maybe-pinned page (needs prealloc). */
+function* copy_present_page(cpu: Cpu, ctx: CopyCtx, dptep: number, page: number): Gen<number> {
+  const { m, L } = cpu.machine;
+  const nf = ctx.prealloc;
+  if (nf < 0) return EAGAIN;
+  ctx.prealloc = -1;
+  yield P.ALLOC;
+  Atomics.store(m, L.pContent + nf, Atomics.load(m, L.pContent + page)); // copy_mc_user_highpage()
+  folio_add_new_anon_rmap(cpu, nf, nf, 1, ctx.dst);
+  ctx.rss++;
+  Atomics.store(m, dptep, pfn_pte(nf, PTE_DIRTY | (ctx.vma.flags & VM_WRITE ? PTE_WRITE : 0)));
+  cpu.ev(EV.FORK_COPY_PAGE, page);
+  return 0;
 }

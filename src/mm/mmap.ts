@@ -51,6 +51,10 @@ function writeVma(machine: Machine, mm: number, slot: number, start: number, end
   Atomics.store(machine.m, b + 1, end);
   Atomics.store(machine.m, b + 2, flags | VM_LIVE);
 }
+/** vm_area_dup() for fork: the child gets the same VMA in the same slot. */
+export function copyVma(machine: Machine, child: number, v: VmaView): void {
+  writeVma(machine, child, v.slot, v.start, v.end, v.flags);
+}
 function clearVma(machine: Machine, mm: number, slot: number): void {
   Atomics.store(machine.m, machine.vmaBase(mm, slot) + 2, 0);
 }

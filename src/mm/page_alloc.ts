@@ -113,6 +113,8 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   Atomics.store(m, L.fOrder + pfn, order);
   Atomics.store(m, L.fMapcount + pfn, 0);
   Atomics.store(m, L.fPin + pfn, 0);
+  Atomics.store(m, L.fMmId + pfn * 2, 0);
+  Atomics.store(m, L.fMmId + pfn * 2 + 1, 0);
   Atomics.store(m, L.fFlags + pfn, order > 0 ? FOLIO_LARGE : 0);
   Atomics.store(m, L.fRef + pfn, 1);
   return pfn;

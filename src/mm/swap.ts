@@ -9,6 +9,13 @@ export function folio_ref_add(cpu: Cpu, folio: number, nr: number): void {
   cpu.noteFolio(folio);
 }
 
+/** folio_ref_sub(): drop references the caller knows are not the last (no freeing). */
+export function folio_ref_sub(cpu: Cpu, folio: number, nr: number): void {
+  const v = Atomics.sub(cpu.m, cpu.machine.L.fRef + folio, nr) - nr;
+  cpu.noteFolio(folio);
+  if (v <= 0) cpu.violation('refcount-underflow', 'folio_ref_sub', { folio, refcount: v });
+}
+
 /** folio_put_refs(): drop nr references; the last one frees the folio. */
 export function* folio_put_refs(cpu: Cpu, folio: number, nr: number): Gen<void> {
   const v = Atomics.sub(cpu.m, cpu.machine.L.fRef + folio, nr) - nr;

@@ -16,8 +16,11 @@ export const MM = {
   RSS_FILE: 4, // MM_FILEPAGES
   FLAGS: 5, // MMF_* bits
   GEN: 6, // generation: bumped every time the slot is reused
-  WRITE_PROTECT_SEQ: 7,
-  WORDS: 8,
+  WRITE_PROTECT_SEQ: 7, // seqcount: odd while fork write-protects a COW VMA (GUP-fast checks it)
+  FORK_SEQ: 8, // tool side: odd while dup_mmap runs on this mm (the data oracle's fork window)
+  FORK_CHILD: 9, // tool side: the child mm slot of the fork in flight (or last)
+  LINEAGE: 10, // tool side: bitmask of mm slots whose tokens this mm may hold (itself and ancestors)
+  WORDS: 12,
 } as const;
 export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 
@@ -62,6 +65,8 @@ export interface Layout {
   fMapcount: number;
   fPin: number;
   fFlags: number;
+  fMmId: number; // 2 words per folio (at head): CONFIG_MM_ID slots, (mm+1) << 20 | mapcount of that mm
+
   // buddy allocator
   buddyNext: number;
   buddyPrev: number;
@@ -77,6 +82,7 @@ export interface Layout {
   // data oracle (per mm, per virtual page)
   oExp: number;
   oAlt: number;
+  oAltOk: number;
   oWgen: number;
   oZapGen: number;
   // cpus
@@ -102,14 +108,14 @@ export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'proces
     pages, vaPages, tablesPerMm, maxMms, maxVmas: c.maxVmas, cpus: c.cpus, tlbEntries: c.tlbEntries, ringSize: c.ringSize, maxOrder,
     global: take(G.WORDS),
     pFlags: take(pages), pMapcount: take(pages), pContent: take(pages), pHead: take(pages),
-    fOrder: take(pages), fRef: take(pages), fMapcount: take(pages), fPin: take(pages), fFlags: take(pages),
+    fOrder: take(pages), fRef: take(pages), fMapcount: take(pages), fPin: take(pages), fFlags: take(pages), fMmId: take(pages * 2),
     buddyNext: take(pages), buddyPrev: take(pages), freeHead: take(maxOrder + 1), freeCount: take(maxOrder + 1), zoneLock: take(LOCK_WORDS),
     mm: take(maxMms * MM.WORDS),
     vma: take(maxMms * c.maxVmas * VMA_WORDS),
     pgd: take(maxMms * tablesPerMm),
     pte: take(maxMms * tablesPerMm * PTRS_PER_PTE),
     ptl: take(maxMms * tablesPerMm * LOCK_WORDS),
-    oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
+    oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oAltOk: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
     cpu: take(c.cpus * CPU.WORDS),
     tlb: take(c.cpus * c.tlbEntries * 2),
     ring: take(c.cpus * c.ringSize * RING_WORDS),

@@ -5,11 +5,11 @@ import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import type { Op } from './program.js';
 import { VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
-import { mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
+import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
 import { do_mmap, do_munmap, vmas } from '../mm/mmap.js';
 import { madvise_dontneed } from '../mm/madvise.js';
 import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
-import { checkRead, makeToken, ownerOf, recordWrite, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
+import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 
 /** Per-CPU scratch: the last access's result and the write version counter (part of the token).
  * Per CPU, not per module: in the sched engine every CPU runs on this one thread. */
@@ -20,7 +20,7 @@ interface Scratch {
 const scratch = new WeakMap<Cpu, Scratch>();
 function scratchOf(cpu: Cpu): Scratch {
   let s = scratch.get(cpu);
-  if (!s) scratch.set(cpu, (s = { out: { status: 0, value: 0, pfn: 0, g1: 0, g2: 0, faults: 0 }, version: 0 }));
+  if (!s) scratch.set(cpu, (s = { out: { status: 0, value: 0, pfn: 0, g1: 0, g2: 0, faults: 0, forkRaced: false, forkChild: -1 }, version: 0 }));
   return s;
 }
 
@@ -71,6 +71,9 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'exit':
       yield* process_exit(cpu, mm);
       break;
+    case 'fork':
+      yield* dup_mm(cpu, mm);
+      break;
   }
   yield* mmput(cpu, mm);
   cpu.ev(EV.OP_END, 1);
@@ -96,7 +99,7 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
     yield* user_access(cpu, mm, vpn, write, token, out);
     cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);
     if (out.status !== ACCESS_OK) return; // SIGSEGV (VMA gone under us) or OOM: the op ends
-    if (write) recordWrite(cpu.machine, mm, vpn, token, out.g1, out.g2);
-    else checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn);
+    // a write is recorded in the oracle by the MMU, inside the access (see user_access)
+    if (!write) checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn);
   }
 }

@@ -136,8 +136,8 @@ test('mapcount-underflow: removing the rmap of a page that is not mapped', () =>
   mapAnon(h, 1024, 16, { align: 16 });
   const { pfn } = writePage(h, 0, 0, 1024);
   const folio = h.machine.folioOf(pfn);
-  folio_remove_rmap_ptes(h.cpus[0], folio, pfn, 1); // control: the one mapping goes
-  assert.equal(violationOf(() => folio_remove_rmap_ptes(h.cpus[0], folio, pfn, 1)).invariant, 'mapcount-underflow');
+  folio_remove_rmap_ptes(h.cpus[0], folio, pfn, 1, 0); // control: the one mapping goes
+  assert.equal(violationOf(() => folio_remove_rmap_ptes(h.cpus[0], folio, pfn, 1, 0)).invariant, 'mapcount-underflow');
 });
 
 test('refcount-underflow: dropping more references than the folio has', () => {

@@ -165,7 +165,7 @@ export function run<T>(h: Harness, cpu: number | Cpu, gen: Gen<T>): T {
 export const isWait = (s: Stepper<unknown>): boolean => s.last === WAIT;
 
 export function newAccessOut(): AccessOut {
-  return { status: 0, value: 0, pfn: 0, g1: 0, g2: 0, faults: 0 };
+  return { status: 0, value: 0, pfn: 0, g1: 0, g2: 0, faults: 0, forkRaced: false, forkChild: -1 };
 }
 
 let version = 0;

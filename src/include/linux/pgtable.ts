@@ -2,7 +2,7 @@
 // architecture without contpte gets). Every helper takes word indexes into the machine buffer.
 import type { Cpu } from '../../engine/cpu.js';
 import { type Gen, P } from '../../engine/gen.js';
-import { PTE_DIRTY, PTE_YOUNG, pte_advance_pfn } from '../../model/pte.js';
+import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../model/pte.js';
 
 /** ptep_get(): one lockless read of a PTE. */
 export function ptep_get(cpu: Cpu, ptep: number): number {
@@ -49,4 +49,12 @@ export function get_and_clear_full_ptes(cpu: Cpu, ptep: number, nr: number): num
 /** clear_full_ptes(): clear nr entries, discarding a/d bits (anon folios do not need them). */
 export function clear_full_ptes(cpu: Cpu, ptep: number, nr: number): void {
   for (let i = 0; i < nr; i++) ptep_get_and_clear(cpu, ptep + i);
+}
+
+/**
+ * wrprotect_ptes(): clear the write bit of nr entries, one atomic and-not each (ptep_set_wrprotect),
+ * so a dirty or young bit that hardware sets at the same moment is kept.
+ */
+export function wrprotect_ptes(cpu: Cpu, ptep: number, nr: number): void {
+  for (let i = 0; i < nr; i++) Atomics.and(cpu.m, ptep + i, ~PTE_WRITE);
 }
