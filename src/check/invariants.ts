@@ -83,6 +83,8 @@ export function checkQuiescent(machine: Machine): Finding[] {
     for (let i = 0; i < nr; i++) {
       const mc = Atomics.load(m, L.pMapcount + folio + i);
       if (mc !== ptes[folio + i]) add('mapcount-mismatch', { pfn: folio + i, folio, mapcount: mc, ptes: ptes[folio + i] });
+      // PageAnonExclusive: the page belongs to exactly one mapping; fork clears it before sharing
+      if ((Atomics.load(m, L.pFlags + folio + i) & PG_ANON_EXCLUSIVE) && ptes[folio + i] > 1) add('exclusive-page-shared', { pfn: folio + i, folio, ptes: ptes[folio + i] });
       sum += mc;
     }
     const total = Atomics.load(m, L.fMapcount + folio);

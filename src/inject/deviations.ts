@@ -11,6 +11,11 @@ export const DEVIATIONS: readonly Deviation[] = [
   { name: 'fault-order1', path: 'alloc_anon_folio', description: 'allow order-1 anon folios' },
   { name: 'fault-refcount-late', path: 'do_anonymous_page', description: 'raise mapcounts and set PTEs before taking the extra folio references' },
   { name: 'zap-free-before-flush', path: 'zap_pte_range', description: 'drop folio references before the TLB flush' },
+  { name: 'fork-mapcount-before-ref', path: 'copy_present_ptes', description: 'raise mapcounts before taking the folio references' },
+  { name: 'fork-no-merge-write', path: 'copy_present_ptes', description: 'decide write-protection from the first PTE of the batch only' },
+  { name: 'batch-past-folio-end', path: 'folio_pte_batch', description: "no cap at the folio's last page" },
+  { name: 'batch-past-table', path: 'zap_present_ptes/copy_present_ptes', description: 'no cap at the PTE table or VMA end' },
+  { name: 'cow-reuse-shared', path: 'do_wp_page', description: 'reuse a page that is not AnonExclusive (nor provably this mm\'s alone)' },
 ];
 
 export interface Injections {

@@ -9,7 +9,7 @@ import { checkNoLeaks, checkQuiescent, checkRefVsMap } from '../../src/check/inv
 import { checkRead, ownerOf, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { MM } from '../../src/model/layout.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_TAIL, POISON } from '../../src/model/machine.js';
-import { PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_special } from '../../src/model/pte.js';
+import { PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_pfn, pte_special } from '../../src/model/pte.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/mm/memory.js';
 import { madvise_dontneed } from '../../src/mm/madvise.js';
 import { alloc_folio, free_folio } from '../../src/mm/page_alloc.js';
@@ -71,6 +71,20 @@ function expectFindings(w: World, names: string[]): ReturnType<typeof checkQuies
 }
 
 // ---- checkQuiescent ------------------------------------------------------------------------
+
+invTest('exclusive-page-shared: an AnonExclusive page mapped by a second PTE', () => {
+  const w = world();
+  // map the exclusive (never written) page B+2 a second time, at B+30, with the accounting kept
+  // right, so only the exclusivity is wrong
+  const pte = Atomics.load(w.m, w.ptep(B + 2));
+  const pfn = pte_pfn(pte);
+  Atomics.store(w.m, w.ptep(B + 30), pte);
+  Atomics.add(w.m, w.h.machine.L.pMapcount + pfn, 1);
+  Atomics.add(w.m, w.h.machine.L.fMapcount + w.big, 1);
+  Atomics.add(w.m, w.h.machine.L.fRef + w.big, 1);
+  Atomics.add(w.m, w.h.machine.mmWord(0, MM.RSS_ANON), 1);
+  expectFindings(w, ['exclusive-page-shared']);
+});
 
 invTest('lock-held-at-quiescence: a PTL left held', () => {
   const w = world();
@@ -182,10 +196,11 @@ invTest('orphan-tail-page: a tail page that belongs to no folio', () => {
 
 invTest('mapcount-mismatch: a page mapcount disagrees with the PTEs that map it', () => {
   const w = world();
-  // B+3 now maps page 2 of the folio instead of page 3: page 2 has two PTEs, page 3 none
+  // B+3 now maps page 2 of the folio instead of page 3: page 2 has two PTEs (so its exclusivity
+  // is broken too), page 3 none
   Atomics.store(w.m, w.ptep(B + 3), pfn_pte(w.big + 2, PTE_YOUNG | PTE_WRITE));
-  const found = expectFindings(w, ['mapcount-mismatch']);
-  assert.deepEqual(found.map((f) => f.details.pfn).sort(), [w.big + 2, w.big + 3]);
+  const found = expectFindings(w, ['exclusive-page-shared', 'mapcount-mismatch']);
+  assert.deepEqual(found.filter((f) => f.invariant === 'mapcount-mismatch').map((f) => f.details.pfn).sort(), [w.big + 2, w.big + 3]);
 });
 
 invTest('folio-mapcount-mismatch: the folio total is not the sum of its pages', () => {
