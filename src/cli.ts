@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, bugs, repro.
+// The foliostorm command line (yargs): run, bugs, repro, scenario.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -10,6 +10,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, runCampaign } f
 import { ArtifactError, loadArtifact } from './report/artifact.js';
 import { runSched } from './engine/sched.js';
 import { renderEventsByCpu } from './report/events.js';
+import { formatResult, runScenarioFile } from './scenario/runner.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -105,6 +106,16 @@ function cmdRepro(file: string, json: boolean): number {
   return EXIT_OK;
 }
 
+/** Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not modelled yet, else 1 if any failed. */
+function cmdScenario(files: string[], inject: string[], json: boolean): number {
+  for (const n of inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+  const results = files.map((f) => runScenarioFile(f, { inject }));
+  const code = Math.max(EXIT_OK, ...results.map((r) => r.exitCode));
+  if (json) process.stdout.write(JSON.stringify({ exitCode: code, inject, results }, null, 2) + '\n');
+  else for (const r of results) process.stdout.write(formatResult(r) + '\n');
+  return code;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const y = yargs(argv)
@@ -119,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('workers', { type: 'number', describe: 'worker threads (sched: seeds in parallel; threads: simulated CPUs)' })
         .option('duration', { type: 'string', describe: 'wall-clock budget: 90s, 30m, 2h' })
         .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
-        .option('inject', { type: 'array', string: true, describe: 'switch on a named deviation (repeatable; see: bugs)' })
+        .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
         .option('scheduler', { choices: ['random'], describe: 'sched engine scheduler' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
@@ -133,7 +144,15 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdRepro(a.artifact as string, a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, bugs or repro')
+    .command('scenario <files..>', 'run scripted scenarios (JSON step lists, e.g. configs/scenarios/*.json); exit 0 all pass, 1 a failure, 2 a malformed file', (y) =>
+      y
+        .positional('files', { type: 'string', array: true, demandOption: true, describe: 'scenario files' })
+        .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON, nothing else' }),
+      (a) => {
+        code = cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean);
+      })
+    .demandCommand(1, 'name a command: run, bugs, repro or scenario')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

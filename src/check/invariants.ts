@@ -8,6 +8,7 @@ import { find_vma } from '../mm/mmap.js';
 import { expectAny, expectOwner, hex, tokenBelongs, zapGen, zapInFlight } from './oracle.js';
 import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
 import { freePages, reservedPages } from '../mm/page_alloc.js';
+import { GUP_PIN_COUNTING_BIAS } from '../include/linux/mm.js';
 
 export interface Finding {
   invariant: string;
@@ -80,9 +81,12 @@ export function checkQuiescent(machine: Machine): Finding[] {
     const order = Atomics.load(m, L.fOrder + folio);
     const nr = 1 << order;
     let sum = 0;
+    const anonFolio = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
     for (let i = 0; i < nr; i++) {
       const mc = Atomics.load(m, L.pMapcount + folio + i);
       if (mc !== ptes[folio + i]) add('mapcount-mismatch', { pfn: folio + i, folio, mapcount: mc, ptes: ptes[folio + i] });
+      // a pinned anon page is AnonExclusive: fork copies it for the child rather than share it
+      if (anonFolio && Atomics.load(m, L.pPin + folio + i) > 0 && !(Atomics.load(m, L.pFlags + folio + i) & PG_ANON_EXCLUSIVE)) add('pinned-not-exclusive', { pfn: folio + i, folio, pins: Atomics.load(m, L.pPin + folio + i) });
       // PageAnonExclusive: the page belongs to exactly one mapping; fork clears it before sharing
       if ((Atomics.load(m, L.pFlags + folio + i) & PG_ANON_EXCLUSIVE) && ptes[folio + i] > 1) add('exclusive-page-shared', { pfn: folio + i, folio, ptes: ptes[folio + i] });
       sum += mc;
@@ -92,7 +96,9 @@ export function checkQuiescent(machine: Machine): Finding[] {
     const ref = Atomics.load(m, L.fRef + folio);
     const pins = Atomics.load(m, L.fPin + folio);
     if (ref < total) add('refcount-below-mapcount', { folio, order, refcount: ref, mapcount: total });
-    else if (ref !== sum + pins) add('refcount-mismatch', { folio, order, refcount: ref, mappings: sum, pins, why: ref > sum + pins ? 'leaked reference' : 'missing reference' });
+    // a pin holds GUP_PIN_COUNTING_BIAS references on a small folio, one on a large folio
+    const pinRefs = pins * (order === 0 ? GUP_PIN_COUNTING_BIAS : 1);
+    if (ref >= total && ref !== sum + pinRefs) add('refcount-mismatch', { folio, order, refcount: ref, mappings: sum, pins, why: ref > sum + pinRefs ? 'leaked reference' : 'missing reference' });
     const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
     if (anon && order === 1) add('anon-order1', { folio });
     if (folio & (nr - 1)) add('folio-misaligned', { folio, order });

@@ -12,6 +12,7 @@ export const DEVIATIONS: readonly Deviation[] = [
   { name: 'fault-refcount-late', path: 'do_anonymous_page', description: 'raise mapcounts and set PTEs before taking the extra folio references' },
   { name: 'zap-free-before-flush', path: 'zap_pte_range', description: 'drop folio references before the TLB flush' },
   { name: 'fork-mapcount-before-ref', path: 'copy_present_ptes', description: 'raise mapcounts before taking the folio references' },
+  { name: 'fork-dup-pinned', path: 'folio_try_dup_anon_rmap_ptes', description: 'share a maybe-pinned batch with the child instead of backing off to copying' },
   { name: 'fork-no-merge-write', path: 'copy_present_ptes', description: 'decide write-protection from the first PTE of the batch only' },
   { name: 'batch-past-folio-end', path: 'folio_pte_batch', description: "no cap at the folio's last page" },
   { name: 'batch-past-table', path: 'zap_present_ptes/copy_present_ptes', description: 'no cap at the PTE table or VMA end' },

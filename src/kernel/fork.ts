@@ -108,10 +108,10 @@ export function* dup_mm(cpu: Cpu, parent: number): Gen<number> {
   // or may not reach the child. The child's record starts as the parent's.
   Atomics.store(m, machine.mmWord(parent, MM.FORK_CHILD), child);
   Atomics.add(m, machine.mmWord(parent, MM.FORK_SEQ), 1);
-  forkOracle(machine, parent, child, 0, machine.L.vaPages);
   let ret = 0;
   for (const v of vmas(machine, parent)) {
     if (v.flags & VM_DONTFORK) continue;
+    forkOracle(machine, parent, child, v.start, v.end); // outside copied VMAs the child holds nothing
     copyVma(machine, child, v);
     ret = yield* copy_page_range(cpu, child, parent, v);
     if (ret < 0) break;

@@ -4,7 +4,7 @@ import type { Cpu } from '../engine/cpu.js';
 import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import { PMD_ORDER, PTRS_PER_PTE } from '../config.js';
-import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_WRITE, ZERO_PFN } from '../model/machine.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_WRITE, ZERO_PFN } from '../model/machine.js';
 import { MM } from '../model/layout.js';
 import {
   PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write,
@@ -30,6 +30,8 @@ export interface VmFault {
   vma: VmaView;
   vpn: number;
   write: boolean;
+  /** FAULT_FLAG_UNSHARE: make the page exclusive but leave the PTE read-only */
+  unshare?: boolean;
   table: number;
   ptep: number; // word of the faulting PTE
   ptl: number; // lock offset of its table
@@ -39,26 +41,35 @@ export interface VmFault {
 /** handle_mm_fault() (with lock_mm_and_find_vma): returns VM_FAULT_*. */
 export function* handle_mm_fault(cpu: Cpu, mm: number, vpn: number, write: boolean): Gen<number> {
   yield P.FAULT;
-  const machine = cpu.machine;
   const t0 = cpu.now();
-  cpu.ev(EV.FAULT, vpn, write ? 1 : 0);
-  const lockw = machine.mmWord(mm, MM.MMAP_LOCK);
+  const lockw = cpu.machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_read(cpu, lockw);
-  let ret: number;
-  const vma = find_vma(machine, mm, vpn);
-  if (!vma || (write && !(vma.flags & VM_WRITE))) {
-    cpu.ev(EV.FAULT_SEGV, vpn);
-    ret = VM_FAULT_SIGSEGV;
-  } else {
-    const table = machine.tableIndex(mm, vpn);
-    // __pte_alloc(): populate the PMD entry (tables are preassigned; the pgd word publishes it)
-    Atomics.compareExchange(machine.m, machine.pgdWord(table), 0, 1);
-    const vmf: VmFault = { mm, vma, vpn, write, table, ptep: machine.ptep(mm, vpn), ptl: machine.ptlOf(table), orig: 0 };
-    ret = yield* handle_pte_fault(cpu, vmf);
-  }
+  const ret = yield* handle_mm_fault_locked(cpu, mm, vpn, write ? FAULT_FLAG_WRITE : 0);
   up_read(cpu, lockw);
   cpu.hist.record('fault', cpu.now() - t0);
   return ret;
+}
+
+export const FAULT_FLAG_WRITE = 1;
+/** FAULT_FLAG_UNSHARE: GUP wants an exclusive page for a read-only pin, without write access. */
+export const FAULT_FLAG_UNSHARE = 2;
+
+/** The part of handle_mm_fault() under the mmap_lock (GUP's slow path calls it with the lock held). */
+export function* handle_mm_fault_locked(cpu: Cpu, mm: number, vpn: number, flags: number): Gen<number> {
+  const machine = cpu.machine;
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  cpu.ev(EV.FAULT, vpn, flags);
+  const vma = find_vma(machine, mm, vpn);
+  // access_error(): no VMA, a write to a VMA without VM_WRITE, any access to PROT_NONE
+  if (!vma || (write && !(vma.flags & VM_WRITE)) || !(vma.flags & (VM_READ | VM_WRITE))) {
+    cpu.ev(EV.FAULT_SEGV, vpn);
+    return VM_FAULT_SIGSEGV;
+  }
+  const table = machine.tableIndex(mm, vpn);
+  // __pte_alloc(): populate the PMD entry (tables are preassigned; the pgd word publishes it)
+  Atomics.compareExchange(machine.m, machine.pgdWord(table), 0, 1);
+  const vmf: VmFault = { mm, vma, vpn, write, unshare: (flags & FAULT_FLAG_UNSHARE) !== 0, table, ptep: machine.ptep(mm, vpn), ptl: machine.ptlOf(table), orig: 0 };
+  return yield* handle_pte_fault(cpu, vmf);
 }
 
 /** handle_pte_fault() */
@@ -69,7 +80,7 @@ function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
     if (vmf.vma.flags & VM_ANON) return yield* do_anonymous_page(cpu, vmf);
     return VM_FAULT_SIGSEGV; // file mappings arrive with issue #4
   }
-  if (vmf.write && !pte_write(vmf.orig)) return yield* do_wp_page(cpu, vmf);
+  if ((vmf.write || vmf.unshare) && !pte_write(vmf.orig)) return yield* do_wp_page(cpu, vmf);
   // present and permitted: another CPU resolved it first; the access simply retries.
   cpu.ev(EV.FAULT_SPURIOUS, vmf.vpn);
   return VM_FAULT_OK;
@@ -234,7 +245,8 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       // wp_page_reuse(): the page is ours alone: mark it exclusive and writable in place (an
       // upgrade needs no TLB flush).
       Atomics.or(m, L.pFlags + pfn, PG_ANON_EXCLUSIVE);
-      Atomics.store(m, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+      // an unshare fault only needs the page exclusive; the entry stays read-only
+      if (!vmf.unshare) Atomics.store(m, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
       cpu.ev(EV.WP_REUSE, vmf.vpn, exclusive ? 1 : 0);
       spin_unlock(cpu, vmf.ptl);
       return VM_FAULT_OK;
@@ -285,7 +297,7 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
   ptep_get_and_clear(cpu, vmf.ptep);
   yield* flush_tlb_range(cpu, vmf.mm, vmf.vpn, vmf.vpn + 1);
-  Atomics.store(m, vmf.ptep, pfn_pte(nf, PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
+  Atomics.store(m, vmf.ptep, pfn_pte(nf, vmf.unshare ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
   if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1, vmf.mm);
   cpu.ev(EV.WP_COPY, vmf.vpn, fromZero ? 1 : 0);
   spin_unlock(cpu, vmf.ptl);

@@ -107,6 +107,7 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   for (let i = 0; i < 1 << order; i++) {
     Atomics.store(m, L.pContent + pfn + i, 0);
     Atomics.store(m, L.pMapcount + pfn + i, 0);
+    Atomics.store(m, L.pPin + pfn + i, 0);
     Atomics.store(m, L.pHead + pfn + i, pfn);
     Atomics.store(m, L.pFlags + pfn + i, i === 0 ? PG_HEAD : PG_TAIL);
   }

@@ -59,6 +59,7 @@ export interface Layout {
   pMapcount: number;
   pContent: number;
   pHead: number;
+  pPin: number; // pins of this very page (the folio's pin count sums them)
   // struct folio (meaningful at the head pfn)
   fOrder: number;
   fRef: number;
@@ -107,7 +108,7 @@ export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'proces
   const L: Layout = {
     pages, vaPages, tablesPerMm, maxMms, maxVmas: c.maxVmas, cpus: c.cpus, tlbEntries: c.tlbEntries, ringSize: c.ringSize, maxOrder,
     global: take(G.WORDS),
-    pFlags: take(pages), pMapcount: take(pages), pContent: take(pages), pHead: take(pages),
+    pFlags: take(pages), pMapcount: take(pages), pContent: take(pages), pHead: take(pages), pPin: take(pages),
     fOrder: take(pages), fRef: take(pages), fMapcount: take(pages), fPin: take(pages), fFlags: take(pages), fMmId: take(pages * 2),
     buddyNext: take(pages), buddyPrev: take(pages), freeHead: take(maxOrder + 1), freeCount: take(maxOrder + 1), zoneLock: take(LOCK_WORDS),
     mm: take(maxMms * MM.WORDS),

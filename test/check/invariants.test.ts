@@ -86,6 +86,21 @@ invTest('exclusive-page-shared: an AnonExclusive page mapped by a second PTE', (
   expectFindings(w, ['exclusive-page-shared']);
 });
 
+invTest('pinned-not-exclusive: a pinned anon page that lost AnonExclusive', () => {
+  const w = world();
+  const pfn = pte_pfn(Atomics.load(w.m, w.ptep(B + 1)));
+  // a correct long-term pin of B+1 (one reference and one pin on the large folio); its PTE made
+  // read-only, which an exclusive page may be
+  Atomics.add(w.m, w.h.machine.L.fRef + w.big, 1);
+  Atomics.add(w.m, w.h.machine.L.fPin + w.big, 1);
+  Atomics.add(w.m, w.h.machine.L.pPin + pfn, 1);
+  Atomics.and(w.m, w.ptep(B + 1), ~PTE_WRITE);
+  clean(w);
+  // what fork must never do to a maybe-pinned page: clear its exclusivity
+  Atomics.and(w.m, w.h.machine.L.pFlags + pfn, ~PG_ANON_EXCLUSIVE);
+  expectFindings(w, ['pinned-not-exclusive']);
+});
+
 invTest('lock-held-at-quiescence: a PTL left held', () => {
   const w = world();
   const table = w.h.machine.tableIndex(0, B);

@@ -22,6 +22,7 @@ import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte } from '../../s
 import { ZERO_PFN } from '../../src/model/machine.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { zapBegin, zapEnd } from '../../src/check/oracle.js';
+import { pin_user_page, unpin_user_page } from '../../src/mm/gup.js';
 
 /** Round robin over the runnable CPUs: a fixed, readable interleaving for scripted scenarios. */
 class RoundRobin implements Scheduler {
@@ -193,4 +194,14 @@ test('zero-page-written: a store through a writable zero-page entry', () => {
   assert.notEqual(out.pfn, ZERO_PFN);
   Atomics.store(h.machine.m, h.machine.ptep(0, 1025), pfn_pte(ZERO_PFN, PTE_PRESENT | PTE_SPECIAL | PTE_YOUNG | PTE_WRITE));
   assert.equal(violationOf(() => run(h, 0, user_access(h.cpus[0], 0, 1025, true, 5, out))).invariant, 'zero-page-written');
+});
+
+test('pin-underflow: unpinning a page that holds no pin', () => {
+  const h = boot({ cpus: 1, anonOrders: [0, 4] });
+  mapAnon(h, 1024, 16, { align: 16 });
+  writePage(h, 0, 0, 1024);
+  const pfn = run(h, 0, pin_user_page(h.cpus[0], 0, 1024, false));
+  assert.ok(pfn > 0);
+  run(h, 0, unpin_user_page(h.cpus[0], pfn)); // control: the pin we took
+  assert.equal(violationOf(() => run(h, 0, unpin_user_page(h.cpus[0], pfn))).invariant, 'pin-underflow');
 });

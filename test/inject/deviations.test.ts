@@ -11,6 +11,7 @@ import { Violation } from '../../src/engine/cpu.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { checkRead, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { dup_mm, process_exit } from '../../src/kernel/fork.js';
+import { pin_user_page } from '../../src/mm/gup.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/mm/memory.js';
 import { madvise_dontneed } from '../../src/mm/madvise.js';
 import { user_access } from '../../src/hw/mmu.js';
@@ -151,6 +152,14 @@ function forkObserved(inject: string[]): string[] {
   return caught(h, () => assert.ok(run(h, 0, dup_mm(h.cpus[0], 0)) > 0));
 }
 
+/** fork-dup-pinned: a R/W long-term pin, then fork: the pinned page must stay exclusive to the parent. */
+function pinThenFork(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  const pfn = run(h, 0, pin_user_page(h.cpus[0], 0, B + 2, true));
+  assert.ok(pfn > 0);
+  return caught(h, () => assert.ok(run(h, 0, dup_mm(h.cpus[0], 0)) > 0));
+}
+
 /** cow-reuse-shared: after fork the parent's write must copy; reusing lets the child see it. */
 function cowAfterFork(inject: string[]): string[] {
   const h = bigFolio(inject);
@@ -206,6 +215,10 @@ const CASES: Record<string, Case> = {
   'fork-mapcount-before-ref': {
     scenarios: [['observer during fork of an order-4 folio', forkObserved, ['refcount-below-mapcount']]],
     sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4 } }, seeds: 10, expect: 'refcount-below-mapcount' },
+  },
+  'fork-dup-pinned': {
+    scenarios: [['R/W pin then fork', pinThenFork, ['pinned-not-exclusive']]],
+    sweep: null, // the random workload does not pin yet
   },
   'fork-no-merge-write': {
     scenarios: [['fork after an in-place reuse of one page', mixedWriteBits, ['writable-not-exclusive']]],

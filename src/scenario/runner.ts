@@ -1,0 +1,156 @@
+// Runs a scripted scenario on a fresh machine with one simulated CPU: each step runs to completion
+// in the sched engine's loop (the refcount observer, lock-hang and step-limit detectors apply),
+// then the quiescent checker runs. At the end every process exits, leftover pins are released,
+// and nothing may leak. The result names the file, the step and the invariant that failed.
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config.js';
+import { Machine } from '../model/machine.js';
+import { mem_init } from '../mm/page_alloc.js';
+import { Cpu, type Clock, Violation } from '../engine/cpu.js';
+import type { Gen } from '../engine/gen.js';
+import { SchedLoop } from '../engine/sched.js';
+import { makeScheduler } from '../engine/scheduler.js';
+import { rng } from '../workload/program.js';
+import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
+import { type ExitStep, type PinIdStep, parseScenario, type Scenario, ScenarioFormatError, type Step } from './format.js';
+import { Exec, OPS, opKey, opLabel, type Registry, StepFailure, Unsupported } from './ops.js';
+
+export type ScenarioStatus = 'pass' | 'fail' | 'malformed' | 'unsupported';
+export const SCENARIO_EXIT: Record<ScenarioStatus, number> = { pass: 0, fail: 1, malformed: 2, unsupported: 2 };
+
+export interface ScenarioResult {
+  file: string;
+  name: string;
+  status: ScenarioStatus;
+  exitCode: number;
+  /** One line: `FILE: step 3 (op "write"): ...`. */
+  message: string;
+  /** Index in `steps` (0-based) of the failing step; steps.length for the final teardown. */
+  step?: number;
+  op?: string;
+  /** malformed: the offending field. */
+  field?: string;
+  /** fail: the invariant (or `expect`, `unexpected-fault`, ...) that failed. */
+  invariant?: string;
+  details?: Record<string, unknown>;
+  /** Steps completed. */
+  stepsRun: number;
+}
+
+export interface ScenarioOptions {
+  /** Deviations to switch on in addition to the file's config.inject (names already validated). */
+  inject?: readonly string[];
+  /** Replace registry entries (tests, or a kernel op not registered yet). */
+  ops?: Partial<Registry>;
+}
+
+/** Read, parse and run one scenario file. Never throws for a problem of the file itself. */
+export function runScenarioFile(file: string, opts: ScenarioOptions = {}): ScenarioResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { file, name: file, status: 'malformed', exitCode: 2, message: `${file}: cannot read: ${(e as Error).message}`, stepsRun: 0 };
+  }
+  let sc: Scenario;
+  try {
+    sc = parseScenario(text, file);
+  } catch (e) {
+    if (!(e instanceof ScenarioFormatError)) throw e;
+    return { file, name: file, status: 'malformed', exitCode: 2, message: e.message, step: e.step, op: e.op, field: e.field, stepsRun: 0 };
+  }
+  return runScenario(sc, opts);
+}
+
+/** The ops of a scenario the model cannot run yet (empty when it can run). */
+export function unsupportedSteps(sc: Scenario, ops: Registry = OPS): { step: Step; reason: string }[] {
+  const out: { step: Step; reason: string }[] = [];
+  for (const step of sc.steps) {
+    const impl = ops[opKey(step)];
+    if (impl instanceof Unsupported) out.push({ step, reason: impl.reason });
+  }
+  return out;
+}
+
+export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioResult {
+  const ops: Registry = { ...OPS, ...opts.ops };
+  const base = { file: sc.file, name: sc.name };
+  const missing = unsupportedSteps(sc, ops);
+  if (missing.length) {
+    const { step, reason } = missing[0];
+    const more = missing.length > 1 ? ` (also ${[...new Set(missing.slice(1).map((u) => opLabel(u.step)))].join(', ')})` : '';
+    return { ...base, status: 'unsupported', exitCode: 2, step: step.index, op: step.op, message: `${sc.file}: step ${step.index}: ${opLabel(step)} is not supported yet: ${reason}${more}`, stepsRun: 0 };
+  }
+
+  const cfg: Config = { ...sc.config, inject: [...sc.config.inject, ...(opts.inject ?? [])] };
+  const machine = new Machine(cfg);
+  mem_init(machine, rng(cfg.seed, 'boot'));
+  const clock: Clock = { step: 0 };
+  const cpu = new Cpu(machine, 0, false, clock, cfg);
+  const sched = makeScheduler(cfg.scheduler, cfg.seed);
+  const x = new Exec(machine, cpu);
+
+  /** Run one kernel-path generator to completion on the scenario's CPU; returns the failure, if any. */
+  const runGen = (g: Gen<void>): Violation | StepFailure | null => {
+    let given = false;
+    const loop = new SchedLoop(machine, [cpu], [() => (given ? null : ((given = true), g))], sched, clock, null, false);
+    try {
+      loop.run();
+      return null;
+    } catch (e) {
+      if (e instanceof Violation || e instanceof StepFailure) return e;
+      throw e;
+    }
+  };
+  const where = (i: number, op: string) => (op === 'teardown' ? `${sc.file}: teardown (after the last step, every process exits)` : `${sc.file}: step ${i} (op "${op}")`);
+  const failed = (i: number, op: string, e: Violation | StepFailure): ScenarioResult => {
+    if (e instanceof StepFailure) return { ...base, status: 'fail', exitCode: 1, step: i, op, invariant: e.invariant, details: e.details, message: `${where(i, op)}: ${e.message}`, stepsRun: i };
+    return { ...base, status: 'fail', exitCode: 1, step: i, op, invariant: e.invariant, details: e.details, message: `${where(i, op)}: invariant ${e.invariant} in ${e.path}: ${JSON.stringify(e.details)}`, stepsRun: i };
+  };
+  const findings = (i: number, op: string, found: Finding[]): ScenarioResult => {
+    const f = found[0];
+    const others = [...new Set(found.slice(1).map((g) => g.invariant))];
+    const more = others.length ? ` (${found.length} findings; also ${others.join(', ')})` : '';
+    return { ...base, status: 'fail', exitCode: 1, step: i, op, invariant: f.invariant, details: f.details, message: `${where(i, op)}: invariant ${f.invariant} (${f.path} check after the step): ${JSON.stringify(f.details)}${more}`, stepsRun: i };
+  };
+
+  for (const step of sc.steps) {
+    const exec = ops[opKey(step)] as Exclude<Registry[keyof Registry], Unsupported>;
+    let err: Violation | StepFailure | null;
+    cpu.curOp = `scenario step ${step.index} (${step.op})`;
+    try {
+      err = runGen(exec(x, step));
+    } catch (e) {
+      // a kernel path threw something other than a Violation: report it against the step
+      return { ...base, status: 'fail', exitCode: 1, step: step.index, op: step.op, invariant: 'internal-error', message: `${where(step.index, step.op)}: internal error: ${(e as Error).stack ?? e}`, stepsRun: step.index };
+    }
+    if (err) return failed(step.index, step.op, err);
+    const found = checkQuiescent(machine);
+    if (found.length) return findings(step.index, step.op, found);
+  }
+
+  // teardown: every live process exits, then the pins still held are released (a pin outlives its mm)
+  const end = sc.steps.length;
+  cpu.curOp = 'scenario teardown';
+  const exitOp = ops.exit as Exclude<Registry['exit'], Unsupported>;
+  for (const proc of [...x.procs.keys()]) {
+    const err = runGen(exitOp(x, { op: 'exit', proc, index: end } satisfies ExitStep));
+    if (err) return failed(end, 'teardown', err);
+  }
+  const unpinOp = ops.unpin;
+  if (x.pins.size && !(unpinOp instanceof Unsupported)) {
+    for (const id of [...x.pins.keys()]) {
+      const err = runGen(unpinOp(x, { op: 'unpin', id, index: end } satisfies PinIdStep));
+      if (err) return failed(end, 'teardown', err);
+    }
+  }
+  const found = [...checkQuiescent(machine), ...checkNoLeaks(machine)];
+  if (found.length) return findings(end, 'teardown', found);
+  return { ...base, status: 'pass', exitCode: 0, message: `${sc.file}: ${sc.name} (${sc.steps.length} steps)`, stepsRun: sc.steps.length };
+}
+
+/** One line per result, as the CLI prints it. */
+export function formatResult(r: ScenarioResult): string {
+  const tag = r.status === 'pass' ? 'PASS' : r.status === 'fail' ? 'FAIL' : 'ERROR';
+  return `${tag} ${r.message}`;
+}

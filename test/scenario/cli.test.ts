@@ -1,0 +1,90 @@
+// `foliostorm scenario` as a user meets it: one line per file, exit 0 / 1 / 2, --inject, --json.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const SCENARIOS = fileURLToPath(new URL('../../../configs/scenarios/', import.meta.url));
+const cli = (args: string[]) => spawnSync(process.execPath, [CLI, 'scenario', ...args], { encoding: 'utf8', timeout: 60_000 });
+const dir = mkdtempSync(join(tmpdir(), 'foliostorm-scenario-cli-'));
+const file = (name: string, sc: unknown): string => {
+  const f = join(dir, name);
+  writeFileSync(f, typeof sc === 'string' ? sc : JSON.stringify(sc));
+  return f;
+};
+
+const mmapA = { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'anon' };
+const writeA = { op: 'write', proc: 'A', addr: '0x400000', len: '0x10000' };
+const good = file('good.json', { name: 'good', config: { anonOrders: [0, 4] }, steps: [mmapA, writeA, { op: 'expect', proc: 'A', addr: '0x400000', folioOrder: 4 }] });
+const failing = file('failing.json', { name: 'failing', config: { anonOrders: [0, 4] }, steps: [mmapA, writeA, { op: 'expect', proc: 'A', addr: '0x400000', folioOrder: 2 }] });
+const malformed = file('malformed.json', { steps: [mmapA, { op: 'write', proc: 'A', addr: '0x400000', len: '0x1001' }] });
+
+test('every file in configs/scenarios passes: exit 0, one PASS line per file', () => {
+  const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.json')).map((f) => join(SCENARIOS, f));
+  const r = cli(files);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, files.length);
+  for (const [i, l] of lines.entries()) assert.ok(l.startsWith(`PASS ${files[i]}: `), l);
+});
+
+test('a failing expect exits 1 and names the file, the step and what failed', () => {
+  const r = cli([good, failing]);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const [l1, l2] = r.stdout.trim().split('\n');
+  assert.match(l1, /^PASS .*good\.json: good \(3 steps\)$/);
+  assert.ok(l2.startsWith(`FAIL ${failing}: step 2 (op "expect"): expect failed: A 0x400000: folioOrder expected 2, actual 4`), l2);
+});
+
+test('a malformed file exits 2 naming the file, the step and the field; the other files still run', () => {
+  const r = cli([malformed]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout.trim(), `ERROR ${malformed}: step 1 (op "write"): field "len": 0x1001 is not a multiple of 4096`);
+  const mix = cli([good, failing, malformed, join(dir, 'absent.json')]);
+  assert.equal(mix.status, 2, 'a malformed file outranks a failure');
+  const lines = mix.stdout.trim().split('\n');
+  assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['PASS', 'FAIL', 'ERROR', 'ERROR']);
+  assert.match(lines[3], /absent\.json: cannot read/);
+  const badJson = cli([file('broken.json', '{ "steps": [')]);
+  assert.equal(badJson.status, 2);
+  assert.match(badJson.stdout, /^ERROR .*broken\.json: not valid JSON/);
+});
+
+test('--inject: a deviation a scenario catches exits 1; an unknown one exits 2 naming --inject', () => {
+  const r = cli([join(SCENARIOS, 'cow-fork.issue-example.json'), '--inject', 'cow-reuse-shared']);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^FAIL .*cow-fork\.issue-example\.json: step 4 \(op "write"\): invariant data-mismatch /);
+  const u = cli([good, '--inject', 'no-such-bug']);
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /--inject: unknown deviation "no-such-bug"/);
+  assert.equal(u.stdout, '');
+  const two = cli([good, '--inject', 'fault-order1', '--inject', 'fault-refcount-late']);
+  assert.equal(two.status, 1, two.stdout);
+});
+
+test('an op the model lacks exits 2 with "not supported yet"', () => {
+  const f = file('mprotect.json', { steps: [mmapA, { op: 'mprotect', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'r' }] });
+  const r = cli([f]);
+  assert.equal(r.status, 2);
+  assert.match(r.stdout, /^ERROR .*mprotect\.json: step 1: op 'mprotect' is not supported yet/);
+});
+
+test('--json prints the results and the exit code, nothing else', () => {
+  const r = cli([good, failing, '--json']);
+  assert.equal(r.status, 1);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.exitCode, 1);
+  assert.deepEqual(out.results.map((x: { status: string }) => x.status), ['pass', 'fail']);
+  assert.equal(out.results[1].step, 2);
+  assert.equal(out.results[1].invariant, 'expect');
+  assert.equal(out.results[1].file, failing);
+});
+
+test('no file is a usage error (exit 2)', () => {
+  const r = cli([]);
+  assert.equal(r.status, 2);
+});
