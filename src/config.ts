@@ -17,6 +17,9 @@ const weights = z
     dontneed: z.number().min(0).default(6),
     exit: z.number().min(0).default(1),
     fork: z.number().min(0).default(1),
+    pin: z.number().min(0).default(2),
+    unpin: z.number().min(0).default(1),
+    pinio: z.number().min(0).default(3),
   })
   .strict();
 
@@ -43,7 +46,7 @@ export const ConfigSchema = z
     anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
     /** Operations each CPU runs per seed. */
     opsPerCpu: z.number().int().min(1).default(200),
-    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1, fork: 1 }),
+    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1, fork: 1, pin: 2, unpin: 1, pinio: 3 }),
     /** mmap sizes in pages: chosen uniformly in [min, max]. */
     mmapPages: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict().default({ min: 4, max: 256 }),
     /** mmap alignments in pages, one chosen at random per mmap. */

@@ -8,6 +8,7 @@ import { Cpu, readRing, Violation } from '../src/engine/cpu.js';
 import { drive } from '../src/engine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';
+import { release_pins } from '../src/workload/pins.js';
 import { Aborted } from '../src/kernel/locking/spinlock.js';
 import type { EncodedHists } from '../src/report/histograms.js';
 import type { ViolationRecord } from '../src/engine/result.js';
@@ -44,6 +45,8 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
       opsStarted++;
       drive(run_op(cpu, op));
     }
+    // the program is over (or the round's time is up): its pins go too, before the quiescent check
+    drive(release_pins(cpu));
   } catch (e) {
     if (e instanceof Aborted) {
       // another CPU (or the observer) found a violation and stopped the round: not ours to report

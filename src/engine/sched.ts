@@ -11,6 +11,7 @@ import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js'
 import { TraceHash } from './trace.js';
 import { Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
+import { release_pins } from '../workload/pins.js';
 import { checkNoLeaks, checkQuiescent, checkRefVsMap, type Finding } from '../check/invariants.js';
 import { HistSet } from '../report/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
@@ -112,9 +113,13 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     cpu.trace = trace;
     cpus.push(cpu);
     const prog = new Program(cfg, seed, i);
+    let released = false;
     sources.push((c) => {
       const op = prog.next();
-      return op ? run_op(c, op) : null;
+      if (op) return run_op(c, op);
+      if (released) return null;
+      released = true;
+      return release_pins(c); // the program is over: its pins go too
     });
   }
   const loop = new SchedLoop(machine, cpus, sources, sched, clock, trace, opts.record !== false);

@@ -5,6 +5,7 @@ import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import type { Op } from './program.js';
 import { VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
+import { pin_op, pinio_op, unpin_op } from './pins.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
 import { do_mmap, do_munmap, vmas } from '../mm/mmap.js';
 import { madvise_dontneed } from '../mm/madvise.js';
@@ -73,6 +74,15 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       break;
     case 'fork':
       yield* dup_mm(cpu, mm);
+      break;
+    case 'pin':
+      yield* pin_op(cpu, mm, op);
+      break;
+    case 'unpin':
+      yield* unpin_op(cpu, op);
+      break;
+    case 'pinio':
+      yield* pinio_op(cpu, op);
       break;
   }
   yield* mmput(cpu, mm);

@@ -218,7 +218,8 @@ const CASES: Record<string, Case> = {
   },
   'fork-dup-pinned': {
     scenarios: [['R/W pin then fork', pinThenFork, ['pinned-not-exclusive']]],
-    sweep: null, // the random workload does not pin yet
+    // a fork- and pin-heavy mix: pinned pages must stay exclusive to the parent
+    sweep: { over: { weights: { touch: 40, mmap: 8, munmap: 2, dontneed: 2, exit: 3, fork: 6, pin: 6, unpin: 1, pinio: 6 } }, seeds: 12, expect: 'pinned-not-exclusive' },
   },
   'fork-no-merge-write': {
     scenarios: [['fork after an in-place reuse of one page', mixedWriteBits, ['writable-not-exclusive']]],

@@ -1,0 +1,125 @@
+// Long-term pins in the random programs: a CPU pins pages it owns (so the data oracle stays exact),
+// a "device" reads or writes through its pins, and it unpins them. While a pin is attached (the
+// process is the same incarnation and no zap has touched the page since) the process must still
+// map exactly the pinned page (pin-detached otherwise: fork shared it, or COW replaced it), and a
+// device read must see what the process last wrote (pin-stale otherwise). Device accesses take
+// the pinner's mmap_lock for read: a tool-side simplification that orders them with fork, munmap
+// and mremap for the oracle (a real device takes no lock); zaps under the read lock still race it.
+import type { Cpu } from '../engine/cpu.js';
+import type { Gen } from '../engine/gen.js';
+import { EV } from '../engine/events.js';
+import type { Op } from './program.js';
+import { MM, MM_LIVE } from '../model/layout.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE } from '../model/machine.js';
+import { pte_pfn, pte_present } from '../model/pte.js';
+import { vmas } from '../mm/mmap.js';
+import { pin_user_page, unpin_user_page } from '../mm/gup.js';
+import { down_read, up_read } from '../kernel/locking/rwsem.js';
+import { mmget_not_zero, mmput } from '../kernel/fork.js';
+import { expectAny, expectOwner, hex, makeToken, ownerOf, recordWrite, tokenBelongs, zapGen } from '../check/oracle.js';
+
+interface Pin {
+  mm: number;
+  gen: number; // the process incarnation pinned
+  vpn: number;
+  pfn: number;
+  write: boolean;
+  zap: number; // the page's zap word at pin time
+}
+
+const MAX_PINS = 8;
+const pinsOf = new WeakMap<Cpu, Pin[]>();
+function pins(cpu: Cpu): Pin[] {
+  let p = pinsOf.get(cpu);
+  if (!p) pinsOf.set(cpu, (p = []));
+  return p;
+}
+let version = 0;
+
+/** pin: a page of one of mm's VMAs that this CPU owns, read-only or (writable VMA) read-write. */
+export function* pin_op(cpu: Cpu, mm: number, op: Op): Gen<void> {
+  const list = vmas(cpu.machine, mm);
+  if (!list.length) return;
+  const v = list[op.r1 % list.length];
+  const len = v.end - v.start;
+  if (len <= 0) return;
+  let vpn = v.start + (op.r2 % len);
+  vpn += (cpu.id - ownerOf(cpu.machine, vpn) + cpu.machine.L.cpus) % cpu.machine.L.cpus;
+  if (vpn >= v.end) return;
+  const my = pins(cpu);
+  if (my.length >= MAX_PINS) yield* unpin(cpu, my.shift()!);
+  const write = op.write && (v.flags & VM_WRITE) !== 0;
+  const zap = zapGen(cpu.machine, mm, vpn);
+  const pfn = yield* pin_user_page(cpu, mm, vpn, write);
+  if (pfn < 0) return;
+  const gen = Atomics.load(cpu.m, cpu.machine.mmWord(mm, MM.GEN));
+  my.push({ mm, gen, vpn, pfn, write, zap });
+}
+
+export function* unpin_op(cpu: Cpu, op: Op): Gen<void> {
+  const my = pins(cpu);
+  if (!my.length) return;
+  const [p] = my.splice(op.r1 % my.length, 1);
+  yield* unpin(cpu, p);
+}
+
+function* unpin(cpu: Cpu, p: Pin): Gen<void> {
+  yield* unpin_user_page(cpu, p.pfn);
+}
+
+/** Release every pin this CPU holds (the end of its program). */
+export function* release_pins(cpu: Cpu): Gen<void> {
+  const my = pins(cpu);
+  while (my.length) yield* unpin(cpu, my.pop()!);
+}
+
+/** A device reads or (read-write pin, write op) writes through one of this CPU's pins. */
+export function* pinio_op(cpu: Cpu, op: Op): Gen<void> {
+  const my = pins(cpu);
+  if (!my.length) return;
+  const p = my[op.r1 % my.length];
+  const machine = cpu.machine;
+  const m = cpu.m;
+  const { L } = machine;
+  cpu.ev(EV.PIN_IO, p.vpn, p.pfn);
+  if (Atomics.load(m, L.pFlags + p.pfn) & PG_BUDDY) cpu.violation('pin-use-after-free', 'pin io', { mm: p.mm, vpn: p.vpn, pfn: p.pfn });
+  const got = mmget_not_zero(cpu, p.mm);
+  const lw = machine.mmWord(p.mm, MM.MMAP_LOCK);
+  if (got) yield* down_read(cpu, lw);
+  const attached = got && Atomics.load(m, machine.mmWord(p.mm, MM.STATE)) === MM_LIVE && Atomics.load(m, machine.mmWord(p.mm, MM.GEN)) === p.gen && zapGen(machine, p.mm, p.vpn) === p.zap;
+  if (attached) {
+    // "a pin always refers to the page the pinning process sees"
+    const table = machine.tableIndex(p.mm, p.vpn);
+    const pte = Atomics.load(m, machine.pgdWord(table)) ? Atomics.load(m, machine.ptep(p.mm, p.vpn)) : 0;
+    if (!pte_present(pte) || pte_pfn(pte) !== p.pfn) {
+      cpu.violation('pin-detached', 'pin io', { mm: p.mm, vpn: p.vpn, addr: hex(p.vpn * 4096), pinned: p.pfn, mapped: pte_present(pte) ? pte_pfn(pte) : null });
+    }
+  }
+  // a pinned anon page stays AnonExclusive at every instant (fork copies it rather than share it)
+  const anon = (Atomics.load(m, L.fFlags + Atomics.load(m, L.pHead + p.pfn)) & FOLIO_ANON) !== 0;
+  if (anon && !(Atomics.load(m, L.pFlags + p.pfn) & PG_ANON_EXCLUSIVE)) {
+    cpu.violation('pinned-not-exclusive', 'pin io', { mm: p.mm, vpn: p.vpn, pfn: p.pfn });
+  }
+  if (p.write && op.write) {
+    if (attached) {
+      const token = makeToken(++version, p.mm, p.vpn);
+      const g1 = zapGen(machine, p.mm, p.vpn);
+      Atomics.store(m, L.pContent + p.pfn, token);
+      recordWrite(machine, p.mm, p.vpn, token, g1, zapGen(machine, p.mm, p.vpn));
+    }
+  } else {
+    const g1 = zapGen(machine, p.mm, p.vpn);
+    const value = Atomics.load(m, L.pContent + p.pfn);
+    const g2 = zapGen(machine, p.mm, p.vpn);
+    if (attached && g1 === p.zap && g2 === p.zap) {
+      // "a (read-only) pin sees the writes of the process that pinned"
+      const allowed = expectOwner(machine, p.mm, p.vpn, g1, g2);
+      const ok = allowed.includes(value) || (expectAny(machine, p.mm, p.vpn) && (value === 0 || tokenBelongs(machine, p.mm, p.vpn, value)));
+      if (!ok) cpu.violation('pin-stale', 'pin io', { mm: p.mm, vpn: p.vpn, pfn: p.pfn, read: hex(value), expected: allowed.map(hex) });
+    }
+  }
+  if (got) {
+    up_read(cpu, lw);
+    yield* mmput(cpu, p.mm);
+  }
+}
