@@ -16,7 +16,7 @@ import { vmas } from '../mm/mmap.js';
 import { pin_user_page, unpin_user_page } from '../mm/gup.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import { mmget_not_zero, mmput } from '../kernel/fork.js';
-import { expectAny, expectOwner, hex, makeToken, ownerOf, recordWrite, tokenBelongs, zapGen } from '../check/oracle.js';
+import { expectAny, expectOwner, hex, makeToken, ownerOf, recordWrite, tokenBelongs, zapGen, zapInFlight } from '../check/oracle.js';
 
 interface Pin {
   mm: number;
@@ -86,7 +86,8 @@ export function* pinio_op(cpu: Cpu, op: Op): Gen<void> {
   const got = mmget_not_zero(cpu, p.mm);
   const lw = machine.mmWord(p.mm, MM.MMAP_LOCK);
   if (got) yield* down_read(cpu, lw);
-  const attached = got && Atomics.load(m, machine.mmWord(p.mm, MM.STATE)) === MM_LIVE && Atomics.load(m, machine.mmWord(p.mm, MM.GEN)) === p.gen && zapGen(machine, p.mm, p.vpn) === p.zap;
+  // attached: same process incarnation, and no zap of the page in flight at the pin or since
+  const attached = got && !zapInFlight(p.zap) && Atomics.load(m, machine.mmWord(p.mm, MM.STATE)) === MM_LIVE && Atomics.load(m, machine.mmWord(p.mm, MM.GEN)) === p.gen && zapGen(machine, p.mm, p.vpn) === p.zap;
   if (attached) {
     // "a pin always refers to the page the pinning process sees"
     const table = machine.tableIndex(p.mm, p.vpn);
