@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PENDING = join(HERE, 'pending');
 /** Ops (registry keys) the scenario runner can execute today: mirror of OPS in src/scenario/ops.ts. */
-const RUNNABLE = new Set(['mmap', 'munmap', 'madvise:dontneed', 'read', 'write', 'fork', 'exit', 'expect', 'pin', 'unpin', 'pin-read', 'pin-write']);
+const RUNNABLE = new Set(['mmap', 'munmap', 'madvise:dontneed', 'read', 'write', 'fork', 'exit', 'expect', 'pin', 'unpin', 'pin-read', 'pin-write', 'mremap', 'madvise:dontfork', 'madvise:dofork']);
 
 const P = 0x1000;
 const hx = (n) => '0x' + n.toString(16);
@@ -278,6 +278,9 @@ const RUNS = {
         mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: 4 }),
         // "Remap half of the THP. We need some new memory location for that."
         mmap('A', N, THP / 2, 'none'),
+        // mremap(MREMAP_FIXED) unmaps whatever is mapped at the target; the model's mremap wants
+        // an empty target (and fails otherwise), so the reservation is unmapped explicitly.
+        munmap('A', N, THP / 2),
         mremap('A', M + THP / 2, THP / 2, N),
         expect('A', N, THP / 2, { present: true, folioOrder: 4, sameFolioAs: ['A', M] }, 'the moved half still maps the same folio'),
         read('A', N, THP / 2), read('A', M, THP / 2),

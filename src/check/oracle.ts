@@ -6,6 +6,9 @@
 //   MADV_DONTNEEDs) and whose high bits count completed zaps;
 // - a parent's write that raced fork (through a TLB entry still writable until the fork's flush)
 //   may or may not be in the child: the child's record gets the write as its alternative.
+// mremap moves records with the pages (mremapOracleBegin/End, mremapRace): a moved page holds
+// tokens written at its old address, which its tag (oTag) names, and a write that raced the move
+// may be at the new address: that record gets the write as its alternative, as for fork.
 // A stable read by the owner collapses the record to what was read. Other CPUs check that what they
 // read is a token written for this page by this mm or one of its ancestors, or zero.
 import type { Cpu } from '../engine/cpu.js';
@@ -67,6 +70,9 @@ export function recordWrite(machine: Machine, mm: number, vpn: number, token: nu
   Atomics.store(m, L.oAlt + i, 0);
   Atomics.store(m, L.oAltOk + i, raced ? ALT_ONE : 0);
   Atomics.store(m, L.oWgen + i, settled(g2));
+  // the page now holds a token of its own vpn (stored after oExp: see the readers in forkOracle
+  // and mremapOracleBegin, which read the tag before oExp)
+  Atomics.store(m, L.oTag + i, 0);
 }
 
 /**
@@ -107,6 +113,9 @@ export function forkOracle(machine: Machine, parent: number, child: number, star
   const { m, L } = machine;
   for (let v = start; v < end; v++) {
     const p = machine.oracleIndex(parent, v), c = machine.oracleIndex(child, v);
+    // the tag before oExp: recordWrite stores them in the other order, so a tag already reset by a
+    // write comes with that write's oExp (a token of v itself, which always belongs)
+    const t1 = Atomics.load(m, L.oTag + p);
     const e1 = Atomics.load(m, L.oExp + p);
     const g = Atomics.load(m, L.oZapGen + p);
     const set = expectOwner(machine, parent, v, g, g);
@@ -116,6 +125,7 @@ export function forkOracle(machine: Machine, parent: number, child: number, star
     Atomics.store(m, L.oAltOk + c, ok);
     Atomics.store(m, L.oWgen + c, 0);
     Atomics.store(m, L.oZapGen + c, 0);
+    Atomics.store(m, L.oTag + c, t1);
     const e2 = Atomics.load(m, L.oExp + p);
     if (e2 !== e1) recordForkRace(machine, child, v, e2);
   }
@@ -165,11 +175,104 @@ export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: 
   }
 }
 
-/** Was token written for this page by mm or one of its ancestors (its lineage)? */
+/**
+ * Was token written for this page by mm or one of its ancestors (its lineage)? "For this page":
+ * at this vpn, or at the vpn its tag names (content mremap moved here and nobody rewrote since).
+ */
 export function tokenBelongs(machine: Machine, mm: number, vpn: number, token: number): boolean {
-  if (tokenVpn(token) !== (vpn & 0x3ffff)) return false;
+  const tv = tokenVpn(token);
+  if (tv !== (vpn & 0x3ffff) && tv !== (tagOf(machine, mm, vpn) & 0x3ffff)) return false;
   const lineage = Atomics.load(machine.m, machine.mmWord(mm, MM.LINEAGE));
   return ((lineage >>> tokenMm(token)) & 1) === 1;
 }
 
 export const hex = (v: number): string => '0x' + (v >>> 0).toString(16);
+
+// ---- mremap: the records move with the pages ---------------------------------------------------
+
+/** The vpn the token now held at (mm, vpn) was written at: its tag, or vpn itself. */
+export function tagOf(machine: Machine, mm: number, vpn: number): number {
+  return Atomics.load(machine.m, machine.L.oTag + machine.oracleIndex(mm, vpn)) || vpn;
+}
+/** Store "tokens written at origin" as (mm, vpn)'s tag (0 when origin is vpn itself). */
+function setTag(machine: Machine, mm: number, vpn: number, origin: number): void {
+  Atomics.store(machine.m, machine.L.oTag + machine.oracleIndex(mm, vpn), origin === vpn ? 0 : origin);
+}
+
+/**
+ * mremap moves [from, from + len) of mm to [to, to + len): called by move_vma under the mmap_lock
+ * held for write, before the first entry moves. Opens the move window (MREMAP_SEQ odd, the range
+ * published first, so a store that sees the window odd finds the range), then each page's record
+ * moves to its new vpn as forkOracle copies one to a child: a zap of the old page in flight (marked
+ * before it waits for the mmap_lock, so it ran before the move or runs after, on the old range)
+ * makes it "the value or 0"; so does a zap marked on the new page (it runs after the move and may
+ * discard the moved data). The new page's zap word is not reset (zaps marked there must still end
+ * there); its wgen starts from it, as if the move were a write. A write by the owner between our
+ * read and our store would be lost, so re-read (tag and value) and, if the record moved, keep
+ * both values. Then the old range is marked as a zap in flight, ended by mremapOracleEnd: the old
+ * pages' data is gone, except a write that raced the move, which may be there or gone.
+ * The owner of a page (vpn % cpus) must be the same at both addresses (the workload moves by
+ * multiples of cpus pages).
+ */
+export function mremapOracleBegin(machine: Machine, mm: number, from: number, to: number, len: number): void {
+  const { m, L } = machine;
+  // a tool-side misuse, not a kernel bug: with another owner the records could not be exact
+  if ((to - from) % L.cpus !== 0) throw new Error(`mremap by ${to - from} pages: the data oracle needs moves by a multiple of cpus (${L.cpus}) pages, so every page keeps its owner`);
+  Atomics.store(m, machine.mmWord(mm, MM.MREMAP_FROM), from);
+  Atomics.store(m, machine.mmWord(mm, MM.MREMAP_TO), to);
+  Atomics.store(m, machine.mmWord(mm, MM.MREMAP_LEN), len);
+  Atomics.add(m, machine.mmWord(mm, MM.MREMAP_SEQ), 1);
+  for (let k = 0; k < len; k++) {
+    const o = from + k, n = to + k;
+    const io = machine.oracleIndex(mm, o), ni = machine.oracleIndex(mm, n);
+    // the tag before oExp (recordWrite stores them in the other order; see forkOracle)
+    const t1 = Atomics.load(m, L.oTag + io);
+    const e1 = Atomics.load(m, L.oExp + io);
+    const g = Atomics.load(m, L.oZapGen + io);
+    let set = expectOwner(machine, mm, o, g, g);
+    const gn = Atomics.load(m, L.oZapGen + ni);
+    if (zapInFlight(gn)) set = uniq([...set, 0]);
+    const ok = Atomics.load(m, L.oAltOk + io) === ALT_ANY || set.length > 2 ? ALT_ANY : set.length === 2 ? ALT_ONE : 0;
+    Atomics.store(m, L.oExp + ni, set[0]);
+    Atomics.store(m, L.oAlt + ni, set.length > 1 ? set[1] : 0);
+    Atomics.store(m, L.oAltOk + ni, ok);
+    Atomics.store(m, L.oWgen + ni, settled(gn));
+    setTag(machine, mm, n, t1 || o);
+    const e2 = Atomics.load(m, L.oExp + io);
+    const t2 = Atomics.load(m, L.oTag + io);
+    if (e2 !== e1 || t2 !== t1) mremapRaceAt(machine, mm, o, n, e2);
+  }
+  zapBegin(machine, mm, from, from + len);
+}
+
+/** The move is done (every entry moved, the old range flushed): close the window, still under the mmap_lock. */
+export function mremapOracleEnd(machine: Machine, mm: number, from: number, len: number): void {
+  const { m, L } = machine;
+  zapEnd(machine, mm, from, from + len);
+  // the old range holds nothing now: a token found there later was written there
+  const base = L.oTag + machine.oracleIndex(mm, 0);
+  for (let v = from; v < from + len; v++) Atomics.store(m, base + v, 0);
+  Atomics.add(m, machine.mmWord(mm, MM.MREMAP_SEQ), 1);
+}
+
+/** A write of token at old vpn o may have landed in the page moved to n: n's record gets it as an alternative. */
+function mremapRaceAt(machine: Machine, mm: number, o: number, n: number, token: number): void {
+  // tag first: the racing token (written at o) is what the moved page most likely holds
+  setTag(machine, mm, n, o);
+  recordForkRace(machine, mm, n, token);
+}
+
+/**
+ * The store path (user_access) saw a move of mm in flight around its store of token at vpn: if
+ * vpn is in the range being moved, the store went through the old entry (or a TLB entry not yet
+ * flushed) into the page that moves, so the new page may hold it. Called after recordWrite, like
+ * recordForkRace for a fork.
+ */
+export function mremapRace(machine: Machine, mm: number, vpn: number, token: number): void {
+  const m = machine.m;
+  const from = Atomics.load(m, machine.mmWord(mm, MM.MREMAP_FROM));
+  const len = Atomics.load(m, machine.mmWord(mm, MM.MREMAP_LEN));
+  if (vpn < from || vpn >= from + len) return;
+  const to = Atomics.load(m, machine.mmWord(mm, MM.MREMAP_TO));
+  mremapRaceAt(machine, mm, vpn, to + (vpn - from), token);
+}

@@ -10,7 +10,7 @@ import { PG_BUDDY, ZERO_PFN } from '../model/machine.js';
 import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_pfn, pte_present, pte_write } from '../model/pte.js';
 import { tlb_fill, tlb_lookup } from './tlb.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
-import { recordForkRace, recordWrite, zapGen } from '../check/oracle.js';
+import { mremapRace, recordForkRace, recordWrite, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;
 export const ACCESS_SEGV = 1;
@@ -77,7 +77,9 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
           cpu.violation('zero-page-written', 'user store', { mm, vpn });
         }
         const fw = machine.mmWord(mm, MM.FORK_SEQ);
+        const rw = machine.mmWord(mm, MM.MREMAP_SEQ);
         const f1 = Atomics.load(m, fw);
+        const r1 = Atomics.load(m, rw);
         Atomics.store(m, machine.L.pContent + pfn, token);
         // Oracle bookkeeping inside the access (tool side), so that it is ordered with a fork:
         // record the write, then look at the fork sequence. Either a fork that starts later copies
@@ -87,6 +89,10 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         out.forkRaced = ((f1 | f2) & 1) !== 0 || f1 !== f2;
         out.forkChild = out.forkRaced ? Atomics.load(m, machine.mmWord(mm, MM.FORK_CHILD)) : -1;
         if (out.forkRaced && out.forkChild >= 0) recordForkRace(machine, out.forkChild, vpn, token);
+        // The same for mremap: either the move, starting later, moves this record with the page, or
+        // we see the move and tell the new address the store may be there (see mremapOracleBegin).
+        const r2 = Atomics.load(m, rw);
+        if (((r1 | r2) & 1) !== 0 || r1 !== r2) mremapRace(machine, mm, vpn, token);
         out.value = token;
       } else {
         out.value = Atomics.load(m, machine.L.pContent + pfn);

@@ -45,6 +45,7 @@ export function mm_reset(machine: Machine, mm: number): void {
   m.fill(0, L.oAltOk + o, L.oAltOk + o + L.vaPages);
   m.fill(0, L.oWgen + o, L.oWgen + o + L.vaPages);
   m.fill(0, L.oZapGen + o, L.oZapGen + o + L.vaPages);
+  m.fill(0, L.oTag + o, L.oTag + o + L.vaPages);
 }
 
 /** mmget_not_zero(): take a user reference if the process is alive. */

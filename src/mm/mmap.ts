@@ -160,3 +160,100 @@ export function* exit_mmap(cpu: Cpu, mm: number): Gen<void> {
   up_write(cpu, lw);
 }
 
+
+// ---- VMA splitting and flag changes (madvise, mremap) -------------------------------------------
+
+/** Free VMA slots of mm (the model's mm->map_count limit is maxVmas). */
+export function freeVmaSlots(machine: Machine, mm: number): number {
+  let free = 0;
+  for (let s = 0; s < machine.L.maxVmas; s++) if (!readVma(machine, mm, s)) free++;
+  return free;
+}
+
+/**
+ * split_vma() (mmap_lock held for write): split v at vpn at (v.start < at < v.end). v's slot keeps
+ * [v.start, at), a new slot gets [at, v.end) with the same flags; returns that upper part, or null
+ * (ENOMEM: no free slot) with nothing changed. The upper part is written before the lower one
+ * shrinks, so a lockless reader of the VMA table (the workload picks ranges without the lock) sees
+ * an overlap for an instant, never a hole. A large folio may straddle at: it is then mapped by two
+ * VMAs, and every batch (zap, fork) stops at the VMA end.
+ */
+export function split_vma(machine: Machine, mm: number, v: VmaView, at: number): VmaView | null {
+  if (at <= v.start || at >= v.end) throw new Error(`split_vma: ${at} is not inside [${v.start}, ${v.end})`);
+  const slot = freeSlot(machine, mm);
+  if (slot < 0) return null;
+  writeVma(machine, mm, slot, at, v.end, v.flags);
+  writeVma(machine, mm, v.slot, v.start, at, v.flags);
+  return { slot, start: at, end: v.end, flags: v.flags };
+}
+
+/**
+ * vma_modify_flags() over [start, end) (mmap_lock held for write): every VMA part inside the range
+ * gets (flags | set) & ~clear. A VMA whose flags change and that sticks out of the range is split
+ * at the range edges first (a VMA whose flags stay is left alone, as madvise_update_vma does);
+ * changed parts then merge with a neighbour of identical flags (vma_merge: a DOFORK after a
+ * DONTFORK gives the VMA back whole; the model has no anon_vma or pgoff to tell VMAs apart).
+ * Returns 0; -1 (ENOMEM) with nothing changed when the splits need more free slots than there
+ * are; -1 (ENOMEM) after changing what is mapped when the range has holes, like madvise(2).
+ */
+export function vma_modify_flags(machine: Machine, mm: number, start: number, end: number, set: number, clear: number): number {
+  const hit = vmas(machine, mm).filter((v) => v.start < end && start < v.end);
+  const newFlags = (v: VmaView): number => ((v.flags | set) & ~clear) | VM_LIVE;
+  const change = hit.filter((v) => newFlags(v) !== v.flags);
+  let need = 0;
+  for (const v of change) need += (v.start < start ? 1 : 0) + (end < v.end ? 1 : 0);
+  if (need > freeVmaSlots(machine, mm)) return -1;
+  for (const v of change) {
+    let cur: VmaView = v;
+    if (cur.start < start) cur = split_vma(machine, mm, cur, start)!;
+    if (end < cur.end) {
+      split_vma(machine, mm, cur, end);
+      cur = { ...cur, end };
+    }
+    writeVma(machine, mm, cur.slot, cur.start, cur.end, newFlags(cur));
+  }
+  if (change.length) vma_merge_around(machine, mm, start, end);
+  let covered = 0;
+  for (const v of hit) covered += Math.min(end, v.end) - Math.max(start, v.start);
+  return covered === end - start ? 0 : -1;
+}
+
+/** Merge adjacent VMAs of identical flags whose common boundary lies in [start, end]. */
+function vma_merge_around(machine: Machine, mm: number, start: number, end: number): void {
+  for (;;) {
+    const list = vmas(machine, mm);
+    let merged = false;
+    for (let i = 0; i + 1 < list.length && !merged; i++) {
+      const a = list[i], b = list[i + 1];
+      if (a.end !== b.start || a.flags !== b.flags || a.end < start || a.end > end) continue;
+      // grow a over b first, then drop b: a lockless reader sees an overlap, never a hole
+      writeVma(machine, mm, a.slot, a.start, b.end, a.flags);
+      clearVma(machine, mm, b.slot);
+      merged = true;
+    }
+    if (!merged) return;
+  }
+}
+
+/** copy_vma() for mremap: a new VMA [start, end) with flags in a free slot, or null (no slot). */
+export function vma_insert(machine: Machine, mm: number, start: number, end: number, flags: number): VmaView | null {
+  const slot = freeSlot(machine, mm);
+  if (slot < 0) return null;
+  writeVma(machine, mm, slot, start, end, flags);
+  return { slot, start, end, flags: flags | VM_LIVE };
+}
+
+/**
+ * Detach [start, end) from v, which contains it (the VMA part of do_vmi_munmap): shrink, split
+ * (needs a free slot: returns false with nothing changed if none) or remove v. No PTEs are zapped.
+ */
+export function vma_detach_range(machine: Machine, mm: number, v: VmaView, start: number, end: number): boolean {
+  if (v.start < start && end < v.end) {
+    const upper = split_vma(machine, mm, v, end);
+    if (!upper) return false;
+    writeVma(machine, mm, v.slot, v.start, start, v.flags);
+  } else if (v.start < start) writeVma(machine, mm, v.slot, v.start, start, v.flags);
+  else if (end < v.end) writeVma(machine, mm, v.slot, end, v.end, v.flags);
+  else clearVma(machine, mm, v.slot);
+  return true;
+}

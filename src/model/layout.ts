@@ -20,7 +20,11 @@ export const MM = {
   FORK_SEQ: 8, // tool side: odd while dup_mmap runs on this mm (the data oracle's fork window)
   FORK_CHILD: 9, // tool side: the child mm slot of the fork in flight (or last)
   LINEAGE: 10, // tool side: bitmask of mm slots whose tokens this mm may hold (itself and ancestors)
-  WORDS: 12,
+  MREMAP_SEQ: 11, // tool side: odd while mremap moves page-table entries of this mm (the data oracle's move window)
+  MREMAP_FROM: 12, // tool side: the move in flight (or last): source vpn, destination vpn, pages
+  MREMAP_TO: 13,
+  MREMAP_LEN: 14,
+  WORDS: 16,
 } as const;
 export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 
@@ -86,6 +90,7 @@ export interface Layout {
   oAltOk: number;
   oWgen: number;
   oZapGen: number;
+  oTag: number; // the vpn the page's current token was written at (mremap moved it here); 0 = this very vpn
   // cpus
   cpu: number;
   tlb: number; // cpus * tlbEntries * 2 (key, pte)
@@ -117,6 +122,7 @@ export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'proces
     pte: take(maxMms * tablesPerMm * PTRS_PER_PTE),
     ptl: take(maxMms * tablesPerMm * LOCK_WORDS),
     oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oAltOk: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
+    oTag: take(maxMms * vaPages),
     cpu: take(c.cpus * CPU.WORDS),
     tlb: take(c.cpus * c.tlbEntries * 2),
     ring: take(c.cpus * c.ringSize * RING_WORDS),

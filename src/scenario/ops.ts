@@ -13,7 +13,8 @@ import { Machine, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_ANON, VM_READ, VM_WRITE } from
 import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pte_young, pteToString } from '../model/pte.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
 import { do_mmap, do_munmap } from '../mm/mmap.js';
-import { madvise_dontneed } from '../mm/madvise.js';
+import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
+import { do_mremap } from '../mm/mremap.js';
 import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../hw/mmu.js';
 import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
 import {
@@ -441,11 +442,9 @@ export const OPS: Registry = {
   // mprotect: op(mprotectWith(<mprotect_fixup/change_protection driver>)),
   mprotect: new Unsupported(`mprotect (mm/mprotect.c: change_protection) ${NOT_YET}`),
   'madvise:dontneed': op(dontneed),
-  // 'madvise:dontfork': op(madviseForkWith(<fn>)), 'madvise:dofork': op(madviseForkWith(<fn>)),
-  'madvise:dontfork': new Unsupported(`MADV_DONTFORK (VM_DONTFORK on a range, splitting VMAs) ${NOT_YET}`),
-  'madvise:dofork': new Unsupported(`MADV_DOFORK (clearing VM_DONTFORK on a range) ${NOT_YET}`),
-  // mremap: op(mremapWith(<fn>)),
-  mremap: new Unsupported(`mremap (mm/mremap.c: move_vma, move_ptes) ${NOT_YET}`),
+  'madvise:dontfork': op(madviseForkWith(madvise_dontfork)),
+  'madvise:dofork': op(madviseForkWith(madvise_dontfork)),
+  mremap: op(mremapWith(do_mremap)),
   read: op(access),
   write: op(access),
   fork: op(forkWith(dup_mm)),

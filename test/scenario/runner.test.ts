@@ -55,7 +55,7 @@ test('every pending scenario still needs an op the model lacks (else it is ready
   }
   // not a failure: landing a kernel op makes files runnable; this tells which to move up
   if (ready.length) t.diagnostic(`runnable now, move up from pending/: ${ready.join(', ')}`);
-  assert.ok(PENDING.length >= 40, `only ${PENDING.length} pending files`);
+  assert.ok(PENDING.length > 0, "no pending files (the loop above checked nothing)");
 });
 
 test('a pending scenario is refused with exit 2, naming the step and the op it lacks', () => {
