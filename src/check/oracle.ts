@@ -162,10 +162,10 @@ export function collapse(machine: Machine, mm: number, vpn: number, value: numbe
 }
 
 /** Check a read: owner exactly, others by token sanity. Raises a data violation. */
-export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: number, g2: number, pfn: number): void {
+export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: number, g2: number, pfn: number, tag?: number): void {
   const machine = cpu.machine;
   if (value === POISON) cpu.violation('data-poison', 'user read', { mm, vpn, pfn, value: hex(value) });
-  if (value !== 0 && !tokenBelongs(machine, mm, vpn, value)) {
+  if (value !== 0 && !tokenBelongs(machine, mm, vpn, value, tag)) {
     cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, read: hex(value), tokenVpn: tokenVpn(value), tokenMm: tokenMm(value) });
   }
   if (ownerOf(machine, vpn) === cpu.id) {
@@ -179,9 +179,9 @@ export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: 
  * Was token written for this page by mm or one of its ancestors (its lineage)? "For this page":
  * at this vpn, or at the vpn its tag names (content mremap moved here and nobody rewrote since).
  */
-export function tokenBelongs(machine: Machine, mm: number, vpn: number, token: number): boolean {
+export function tokenBelongs(machine: Machine, mm: number, vpn: number, token: number, tag = tagOf(machine, mm, vpn)): boolean {
   const tv = tokenVpn(token);
-  if (tv !== (vpn & 0x3ffff) && tv !== (tagOf(machine, mm, vpn) & 0x3ffff)) return false;
+  if (tv !== (vpn & 0x3ffff) && tv !== (tag & 0x3ffff) && tv !== (tagOf(machine, mm, vpn) & 0x3ffff)) return false;
   const lineage = Atomics.load(machine.m, machine.mmWord(mm, MM.LINEAGE));
   return ((lineage >>> tokenMm(token)) & 1) === 1;
 }

@@ -10,7 +10,7 @@ import { PG_BUDDY, ZERO_PFN } from '../model/machine.js';
 import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_pfn, pte_present, pte_write } from '../model/pte.js';
 import { tlb_fill, tlb_lookup } from './tlb.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
-import { mremapRace, recordForkRace, recordWrite, zapGen } from '../check/oracle.js';
+import { mremapRace, recordForkRace, recordWrite, tagOf, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;
 export const ACCESS_SEGV = 1;
@@ -27,6 +27,8 @@ export interface AccessOut {
   /** store only: a fork of this mm was in flight at the store (the child may or may not see it) */
   forkRaced: boolean;
   forkChild: number;
+  /** load only: the page's oracle tag just before the load */
+  tag?: number;
 }
 
 export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, token: number, out: AccessOut): Gen<void> {
@@ -95,6 +97,9 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         if (((r1 | r2) & 1) !== 0 || r1 !== r2) mremapRace(machine, mm, vpn, token);
         out.value = token;
       } else {
+        // the page's tag (where its data was written, if it moved) before the load: a non-owner
+        // that loads moved data must not see the tag the owner's next write resets
+        out.tag = tagOf(machine, mm, vpn);
         out.value = Atomics.load(m, machine.L.pContent + pfn);
       }
       out.g2 = zapGen(machine, mm, vpn);

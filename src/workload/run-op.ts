@@ -8,7 +8,8 @@ import { VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
 import { pin_op, pinio_op, unpin_op } from './pins.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
 import { do_mmap, do_munmap, vmas } from '../mm/mmap.js';
-import { madvise_dontneed } from '../mm/madvise.js';
+import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
+import { do_mremap } from '../mm/mremap.js';
 import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 
@@ -75,6 +76,30 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'fork':
       yield* dup_mm(cpu, mm);
       break;
+    case 'mremap': {
+      // move part of a VMA by a multiple of cpus pages (every page keeps its owner CPU)
+      const list = vmas(cpu.machine, mm);
+      if (!list.length) break;
+      const v = list[op.r1 % list.length];
+      if (v.end <= v.start) break;
+      const cpus = cpu.machine.L.cpus;
+      const start = v.start + (op.r2 % (v.end - v.start));
+      const nr = 1 + (op.r3 % (v.end - start));
+      const dest = Math.floor((op.r3 >>> 8) % cpu.machine.L.vaPages / cpus) * cpus + (start % cpus);
+      if (dest + nr > cpu.machine.L.vaPages || dest < 512) break;
+      yield* do_mremap(cpu, mm, start, nr, dest);
+      break;
+    }
+    case 'dontfork': {
+      const list = vmas(cpu.machine, mm);
+      if (!list.length) break;
+      const v = list[op.r1 % list.length];
+      if (v.end <= v.start) break;
+      const a = v.start + (op.r2 % (v.end - v.start));
+      const b = a + 1 + (op.r3 % (v.end - a));
+      yield* madvise_dontfork(cpu, mm, a, b, op.write); // write bit: DONTFORK, else DOFORK
+      break;
+    }
     case 'pin':
       yield* pin_op(cpu, mm, op);
       break;
@@ -110,6 +135,6 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
     cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);
     if (out.status !== ACCESS_OK) return; // SIGSEGV (VMA gone under us) or OOM: the op ends
     // a write is recorded in the oracle by the MMU, inside the access (see user_access)
-    if (!write) checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn);
+    if (!write) checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag);
   }
 }
