@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PENDING = join(HERE, 'pending');
 /** Ops (registry keys) the scenario runner can execute today: mirror of OPS in src/scenario/ops.ts. */
-const RUNNABLE = new Set(['mmap', 'munmap', 'madvise:dontneed', 'read', 'write', 'fork', 'exit', 'expect', 'pin', 'unpin', 'pin-read', 'pin-write', 'mremap', 'madvise:dontfork', 'madvise:dofork']);
+const RUNNABLE = new Set(['mmap', 'mprotect', 'munmap', 'madvise:dontneed', 'read', 'write', 'fork', 'exit', 'expect', 'pin', 'unpin', 'pin-read', 'pin-write', 'mremap', 'madvise:dontfork', 'madvise:dofork']);
 
 const P = 0x1000;
 const hx = (n) => '0x' + n.toString(16);

@@ -48,6 +48,7 @@ export const EV = {
   GUP_FAST_FORK_RACE: ev('gup.fastForkRace'),
   UNPIN: ev('gup.unpin'),
   PIN_IO: ev('gup.pinIo'),
+  MPROTECT: ev('mprotect'),
   ZAP_BATCH: ev('zap.batch'),
   ZAP_PTES: ev('zap.ptes'),
   TLB_FLUSH: ev('tlb.flushRange'),

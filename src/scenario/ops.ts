@@ -5,6 +5,7 @@
 // Executors run on the scenario's one CPU inside the sched engine's loop (so the refcount observer
 // runs at every yield); they bracket zaps for the data oracle exactly as the workload does
 // (src/workload/run-op.ts) and keep the tool-side record of what each pin must see.
+import { do_mprotect } from '../mm/mprotect.js';
 import { gup_slow, pin_user_page, unpin_user_page } from '../mm/gup.js';
 import type { Cpu } from '../engine/cpu.js';
 import type { Gen } from '../engine/gen.js';
@@ -440,7 +441,7 @@ export const OPS: Registry = {
   'mmap:file': new Unsupported(`file mappings ${NOT_YET} (they arrive with the file-mapping issue)`),
   munmap: op(munmap),
   // mprotect: op(mprotectWith(<mprotect_fixup/change_protection driver>)),
-  mprotect: new Unsupported(`mprotect (mm/mprotect.c: change_protection) ${NOT_YET}`),
+  mprotect: op(mprotectWith(do_mprotect)),
   'madvise:dontneed': op(dontneed),
   'madvise:dontfork': op(madviseForkWith(madvise_dontfork)),
   'madvise:dofork': op(madviseForkWith(madvise_dontfork)),

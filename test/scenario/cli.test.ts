@@ -67,10 +67,10 @@ test('--inject: a deviation a scenario catches exits 1; an unknown one exits 2 n
 });
 
 test('an op the model lacks exits 2 with "not supported yet"', () => {
-  const f = file('mprotect.json', { steps: [mmapA, { op: 'mprotect', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'r' }] });
+  const f = file('filemap.json', { steps: [mmapA, { op: 'mmap', proc: 'A', addr: '0x800000', len: '0x1000', prot: 'r', kind: 'file', file: 'f' }] });
   const r = cli([f]);
   assert.equal(r.status, 2);
-  assert.match(r.stdout, /^ERROR .*mprotect\.json: step 1: op 'mprotect' is not supported yet/);
+  assert.match(r.stdout, /^ERROR .*filemap\.json: step 1: op 'mmap' \(kind "file"\) is not supported yet/);
 });
 
 test('--json prints the results and the exit code, nothing else', () => {

@@ -2,7 +2,7 @@
 // file, the step index and the field; well-formed files parse into typed steps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,7 +179,7 @@ test('the issue example parses: hex strings and numbers, one CPU, one slot per p
 test('every scenario file in configs/scenarios and configs/scenarios/pending parses', () => {
   let n = 0;
   for (const dir of [SCENARIOS, join(SCENARIOS, 'pending')]) {
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    for (const f of existsSync(dir) ? readdirSync(dir).filter((x) => x.endsWith('.json')) : []) {
       parseScenario(readFileSync(join(dir, f), 'utf8'), f);
       n++;
     }
