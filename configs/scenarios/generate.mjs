@@ -234,7 +234,6 @@ emit('fork-mixed-write-bits.json', {
 // taken on A's or B's pages as the test does with vmsplice(), io_uring fixed buffers or the
 // gup_test PIN_LONGTERM_TEST ioctls (R/O or R/W, GUP or GUP-fast).
 const M = 0x400000; // mem: 2 MiB aligned
-const THP = 16 * P; // a 64 KiB mTHP (order 4)
 const N = 0x800000; // where partial-mremap moves the second half
 
 const RUNS = {
@@ -243,57 +242,67 @@ const RUNS = {
     config: { anonOrders: [0], arch: 'generic', batching: true },
     setup: () => ({ steps: [mmap('A', M, P), write('A', M, P), expect('A', M, P, { ...MAPPED, folioOrder: 0 })], size: P }),
   },
-  'whole-folio': {
-    desc: '64 KiB mTHP, PTE-mapped (cow.c THP_RUN_PTE)',
-    config: { anonOrders: [0, 4], arch: 'generic', batching: true },
+  ...thpRuns(2),
+  ...thpRuns(4),
+  ...thpRuns(8), // the largest enabled anon order (PMD_ORDER - 1)
+};
+
+/** The cow.c THP run types for a folio of order k (cow.c uses the PMD size; mTHP runs use each enabled size). */
+function thpRuns(k) {
+  const THP = (1 << k) * P;
+  const kib = (1 << k) * 4;
+  return {
+  [`whole-folio-o${k}`]: {
+    desc: `${kib} KiB mTHP (order ${k}), PTE-mapped (cow.c THP_RUN_PTE)`,
+    config: { anonOrders: [0, k], arch: 'generic', batching: true },
     setup: () => ({
       steps: [
         mmap('A', M, THP), write('A', M, THP),
-        expect('A', M, THP, { ...MAPPED, folioOrder: 4, sameFolioAs: ['A', M] }),
+        expect('A', M, THP, { ...MAPPED, folioOrder: k, sameFolioAs: ['A', M] }),
         // "Trigger PTE-mapping the THP by temporarily mapping a single subpage R/O."
         mprotect('A', M + P, P, 'r'), mprotect('A', M + P, P, 'rw'),
-        expect('A', M, THP, { present: true, folioOrder: 4, sameFolioAs: ['A', M] }),
+        expect('A', M, THP, { present: true, folioOrder: k, sameFolioAs: ['A', M] }),
       ],
       size: THP,
     }),
   },
-  'single-pte': {
-    desc: 'single PTE of a 64 KiB mTHP (cow.c THP_RUN_SINGLE_PTE)',
-    config: { anonOrders: [0, 4], arch: 'generic', batching: true },
+  [`single-pte-o${k}`]: {
+    desc: `single PTE of a ${kib} KiB mTHP (order ${k}) (cow.c THP_RUN_SINGLE_PTE)`,
+    config: { anonOrders: [0, k], arch: 'generic', batching: true },
     setup: () => ({
       steps: [
-        mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: 4 }),
+        mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: k }),
         // "Discard all but a single subpage of that PTE-mapped THP."
         dontneed('A', M + P, THP - P),
-        expect('A', M, P, { ...MAPPED, folioOrder: 4 }), expect('A', M + P, THP - P, { present: false }),
+        expect('A', M, P, { ...MAPPED, folioOrder: k }), expect('A', M + P, THP - P, { present: false }),
       ],
       size: P,
     }),
   },
-  'partial-mremap': {
-    desc: 'partially mremapped 64 KiB mTHP (cow.c THP_RUN_PARTIAL_MREMAP)',
-    config: { anonOrders: [0, 4], arch: 'generic', batching: true },
+  [`partial-mremap-o${k}`]: {
+    desc: `partially mremapped ${kib} KiB mTHP (order ${k}) (cow.c THP_RUN_PARTIAL_MREMAP)`,
+    config: { anonOrders: [0, k], arch: 'generic', batching: true },
     setup: () => ({
       steps: [
-        mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: 4 }),
+        mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: k }),
         // "Remap half of the THP. We need some new memory location for that."
         mmap('A', N, THP / 2, 'none'),
         // mremap(MREMAP_FIXED) unmaps whatever is mapped at the target; the model's mremap wants
         // an empty target (and fails otherwise), so the reservation is unmapped explicitly.
         munmap('A', N, THP / 2),
         mremap('A', M + THP / 2, THP / 2, N),
-        expect('A', N, THP / 2, { present: true, folioOrder: 4, sameFolioAs: ['A', M] }, 'the moved half still maps the same folio'),
+        expect('A', N, THP / 2, { present: true, folioOrder: k, sameFolioAs: ['A', M] }, 'the moved half still maps the same folio'),
         read('A', N, THP / 2), read('A', M, THP / 2),
       ],
       size: THP / 2,
     }),
   },
-  'partial-shared': {
-    desc: 'partially shared 64 KiB mTHP (cow.c THP_RUN_PARTIAL_SHARED)',
-    config: { anonOrders: [0, 4], arch: 'generic', batching: true },
+  [`partial-shared-o${k}`]: {
+    desc: `partially shared ${kib} KiB mTHP (order ${k}) (cow.c THP_RUN_PARTIAL_SHARED)`,
+    config: { anonOrders: [0, k], arch: 'generic', batching: true },
     setup: () => ({
       steps: [
-        mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: 4 }),
+        mmap('A', M, THP), write('A', M, THP), expect('A', M, THP, { ...MAPPED, folioOrder: k }),
         // "Share the first page of the THP with a child and quit the child."
         madvise('A', M + P, THP - P, 'dontfork'),
         fork('A', 'C'),
@@ -301,12 +310,13 @@ const RUNS = {
         exit('C'),
         madvise('A', M + P, THP - P, 'dofork'),
         expect('A', M, P, { present: true, writable: false, exclusive: false }, 'the page that was shared stays R/O and not exclusive'),
-        expect('A', M + P, THP - P, { ...MAPPED, folioOrder: 4 }, 'the pages never shared stay exclusive and writable'),
+        expect('A', M + P, THP - P, { ...MAPPED, folioOrder: k }, 'the pages never shared stay exclusive and writable'),
       ],
       size: THP,
     }),
   },
-};
+  };
+}
 
 /** Each family: (mem, size, fast) -> steps after the run's setup. Comments quote the guarantee cow.c checks. */
 const FAMILIES = {
