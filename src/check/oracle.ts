@@ -180,6 +180,10 @@ export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: 
  * at this vpn, or at the vpn its tag names (content mremap moved here and nobody rewrote since).
  */
 export function tokenBelongs(machine: Machine, mm: number, vpn: number, token: number, tag = tagOf(machine, mm, vpn)): boolean {
+  // what the record itself holds (its value, or the alternative a raced fork or move left) belongs
+  const { m, L } = machine;
+  const i = machine.oracleIndex(mm, vpn);
+  if (token === Atomics.load(m, L.oExp + i) || (Atomics.load(m, L.oAltOk + i) && token === Atomics.load(m, L.oAlt + i))) return true;
   const tv = tokenVpn(token);
   if (tv !== (vpn & 0x3ffff) && tv !== (tag & 0x3ffff) && tv !== (tagOf(machine, mm, vpn) & 0x3ffff)) return false;
   const lineage = Atomics.load(machine.m, machine.mmWord(mm, MM.LINEAGE));

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Violation } from '../../src/engine/cpu.js';
 import {
-  checkRead, collapse, expectOwner, makeToken, ownerOf, recordWrite, tokenMm, tokenVpn, zapAbort, zapBegin, zapEnd, zapGen, zapInFlight,
+  checkRead, collapse, expectOwner, makeToken, ownerOf, recordForkRace, recordWrite, tokenMm, tokenVpn, zapAbort, zapBegin, zapEnd, zapGen, zapInFlight,
 } from '../../src/check/oracle.js';
 import { POISON } from '../../src/model/machine.js';
 import { madvise_dontneed } from '../../src/mm/madvise.js';
@@ -196,4 +196,16 @@ test('oracle end to end: a write racing MADV_DONTNEED is accepted whichever way 
     assert.equal(read(h, 0, out.value, out.g1, out.g2), null);
     assert.deepEqual(checkQuiescent(h.machine), []);
   }
+});
+
+test('oracle: a token the record holds as its alternative (a write that raced a fork) is not foreign, whatever the tag', () => {
+  const h = setup();
+  // the page's data moved here from V + 40 (tag), then a parent's write of this page raced a fork
+  const i = h.machine.oracleIndex(0, V);
+  Atomics.store(h.machine.m, h.machine.L.oTag + i, V + 40);
+  const raced = makeToken(5, 0, V);
+  recordForkRace(h.machine, 0, V, raced);
+  assert.equal(read(h, 1, raced), null, 'the alternative belongs');
+  assert.equal(read(h, 1, makeToken(6, 0, V + 40)), null, 'a token of the tag belongs');
+  assert.equal(read(h, 1, makeToken(7, 0, V + 41)), 'data-foreign', 'anything else is still foreign');
 });
