@@ -86,13 +86,15 @@ export function* pinio_op(cpu: Cpu, op: Op): Gen<void> {
   const got = mmget_not_zero(cpu, p.mm);
   const lw = machine.mmWord(p.mm, MM.MMAP_LOCK);
   if (got) yield* down_read(cpu, lw);
-  // attached: same process incarnation, and no zap of the page in flight at the pin or since
-  const attached = got && !zapInFlight(p.zap) && Atomics.load(m, machine.mmWord(p.mm, MM.STATE)) === MM_LIVE && Atomics.load(m, machine.mmWord(p.mm, MM.GEN)) === p.gen && zapGen(machine, p.mm, p.vpn) === p.zap;
+  // attached: same process incarnation, and no zap of the page in flight at the pin or since.
+  // MADV_DONTNEED runs under the mmap_lock for read too, so bracket the PTE read with the zap word.
+  let attached = got && !zapInFlight(p.zap) && Atomics.load(m, machine.mmWord(p.mm, MM.STATE)) === MM_LIVE && Atomics.load(m, machine.mmWord(p.mm, MM.GEN)) === p.gen && zapGen(machine, p.mm, p.vpn) === p.zap;
   if (attached) {
     // "a pin always refers to the page the pinning process sees"
     const table = machine.tableIndex(p.mm, p.vpn);
     const pte = Atomics.load(m, machine.pgdWord(table)) ? Atomics.load(m, machine.ptep(p.mm, p.vpn)) : 0;
-    if (!pte_present(pte) || pte_pfn(pte) !== p.pfn) {
+    attached = zapGen(machine, p.mm, p.vpn) === p.zap; // a zap that began meanwhile may have cleared it
+    if (attached && (!pte_present(pte) || pte_pfn(pte) !== p.pfn)) {
       cpu.violation('pin-detached', 'pin io', { mm: p.mm, vpn: p.vpn, addr: hex(p.vpn * 4096), pinned: p.pfn, mapped: pte_present(pte) ? pte_pfn(pte) : null });
     }
   }
