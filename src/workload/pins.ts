@@ -12,7 +12,7 @@ import type { Op } from './program.js';
 import { MM, MM_LIVE } from '../model/layout.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE } from '../model/machine.js';
 import { pte_pfn, pte_present } from '../model/pte.js';
-import { vmas } from '../mm/mmap.js';
+import { pickVma } from './target.js';
 import { pin_user_page, unpin_user_page } from '../mm/gup.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import { mmget_not_zero, mmput } from '../kernel/fork.js';
@@ -38,11 +38,9 @@ let version = 0;
 
 /** pin: a page of one of mm's VMAs that this CPU owns, read-only or (writable VMA) read-write. */
 export function* pin_op(cpu: Cpu, mm: number, op: Op): Gen<void> {
-  const list = vmas(cpu.machine, mm);
-  if (!list.length) return;
-  const v = list[op.r1 % list.length];
+  const v = pickVma(cpu, mm, op);
+  if (!v) return;
   const len = v.end - v.start;
-  if (len <= 0) return;
   let vpn = v.start + (op.r2 % len);
   vpn += (cpu.id - ownerOf(cpu.machine, vpn) + cpu.machine.L.cpus) % cpu.machine.L.cpus;
   if (vpn >= v.end) return;

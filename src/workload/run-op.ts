@@ -7,7 +7,8 @@ import type { Op } from './program.js';
 import { VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
 import { pin_op, pinio_op, unpin_op } from './pins.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { do_mmap, do_munmap, vmas } from '../mm/mmap.js';
+import { do_mmap, do_munmap } from '../mm/mmap.js';
+import { pickVma } from './target.js';
 import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
 import { do_mremap } from '../mm/mremap.js';
 import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
@@ -52,10 +53,8 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     }
     case 'munmap':
     case 'dontneed': {
-      const list = vmas(cpu.machine, mm);
-      if (!list.length) break;
-      const v = list[op.r1 % list.length];
-      if (v.end <= v.start) break; // torn lockless read of a VMA being rewritten: skip
+      const v = pickVma(cpu, mm, op);
+      if (!v) break;
       let start = v.start, end = v.end;
       if (op.r2 & 1) {
         const a = v.start + (op.r2 >>> 1) % (v.end - v.start);
@@ -78,10 +77,8 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       break;
     case 'mremap': {
       // move part of a VMA by a multiple of cpus pages (every page keeps its owner CPU)
-      const list = vmas(cpu.machine, mm);
-      if (!list.length) break;
-      const v = list[op.r1 % list.length];
-      if (v.end <= v.start) break;
+      const v = pickVma(cpu, mm, op);
+      if (!v) break;
       const cpus = cpu.machine.L.cpus;
       const start = v.start + (op.r2 % (v.end - v.start));
       const nr = 1 + (op.r3 % (v.end - start));
@@ -91,10 +88,8 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       break;
     }
     case 'dontfork': {
-      const list = vmas(cpu.machine, mm);
-      if (!list.length) break;
-      const v = list[op.r1 % list.length];
-      if (v.end <= v.start) break;
+      const v = pickVma(cpu, mm, op);
+      if (!v) break;
       const a = v.start + (op.r2 % (v.end - v.start));
       const b = a + 1 + (op.r3 % (v.end - a));
       yield* madvise_dontfork(cpu, mm, a, b, op.write); // write bit: DONTFORK, else DOFORK
@@ -118,11 +113,9 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
 
 /** A run of user accesses: the owner of a page writes it (on a write op), everyone else reads. */
 function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
-  const list = vmas(cpu.machine, mm);
-  if (!list.length) return;
-  const v = list[op.r1 % list.length];
+  const v = pickVma(cpu, mm, op);
+  if (!v) return;
   const len = v.end - v.start;
-  if (len <= 0) return; // the workload reads VMAs without the mmap_lock: a torn read is skipped
   const first = v.start + (op.r2 % len);
   const n = Math.min(1 + (op.r3 % cpu.cfg.touchRun), v.end - first);
   const sc = scratchOf(cpu);

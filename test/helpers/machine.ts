@@ -14,7 +14,7 @@ import { mm_alloc } from '../../src/kernel/fork.js';
 import { do_mmap, find_vma, type VmaView } from '../../src/mm/mmap.js';
 import type { VmFault } from '../../src/mm/memory.js';
 import { type AccessOut, ACCESS_OK, user_access } from '../../src/hw/mmu.js';
-import { makeToken, recordWrite } from '../../src/check/oracle.js';
+import { makeToken, ownerOf, recordWrite } from '../../src/check/oracle.js';
 import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present } from '../../src/model/pte.js';
 
@@ -211,4 +211,13 @@ export function total(h: Harness, ev: number): number {
 /** Sorted distinct invariant names of a list of findings. */
 export function invariants(found: readonly { invariant: string }[]): string[] {
   return [...new Set(found.map((f) => f.invariant))].sort();
+}
+
+/** An order-4 folio mapped at [start, start+16) of mm 0 (one VMA), every page written by its owner CPU; the tokens. */
+export function bigFolio(h: Harness, start = 1024): number[] {
+  mapAnon(h, start, 16, { align: 16 });
+  const tokens: number[] = [];
+  for (let v = start; v < start + 16; v++) tokens.push(writePage(h, ownerOf(h.machine, v), 0, v).token);
+  assert.equal(folioAt(h, 0, start)!.order, 4);
+  return tokens;
 }

@@ -14,18 +14,9 @@ import { do_munmap, split_vma, vmas } from '../../src/mm/mmap.js';
 import { ACCESS_OK, user_access } from '../../src/hw/mmu.js';
 import { EV } from '../../src/engine/events.js';
 import { VM_DONTFORK } from '../../src/model/machine.js';
-import { boot, folioAt, type Harness, invariants, mapAnon, newAccessOut, pteAt, run, total, writePage } from '../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, invariants, mapAnon, newAccessOut, pteAt, run, total, writePage } from '../helpers/machine.js';
 
 const B = 1024;
-
-/** An order-4 folio at [B, B+16) (one VMA), every page written by its owner CPU; returns the tokens. */
-function bigFolio(h: Harness): number[] {
-  mapAnon(h, B, 16, { align: 16 });
-  const tokens: number[] = [];
-  for (let v = B; v < B + 16; v++) tokens.push(writePage(h, ownerOf(h.machine, v), 0, v).token);
-  assert.equal(folioAt(h, 0, B)!.order, 4);
-  return tokens;
-}
 
 const layout = (h: Harness, mm = 0) => vmas(h.machine, mm).map((v) => [v.start, v.end, (v.flags & VM_DONTFORK) !== 0]);
 const dontfork = (h: Harness, start: number, end: number, on = true, mm = 0) => run(h, 0, madvise_dontfork(h.cpus[0], mm, start, end, on));

@@ -22,20 +22,11 @@ import { type GenSource, SchedLoop } from '../../src/engine/sched.js';
 import { makeScheduler } from '../../src/engine/scheduler.js';
 import { rng } from '../../src/workload/program.js';
 import { madvise_dontfork, madvise_dontneed } from '../../src/mm/madvise.js';
-import { boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage } from '../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage } from '../helpers/machine.js';
 
 const B = 1024; // start of PTE table 2 of mm 0
 const D = 3072; // another PTE table (table 6)
 const RW_ANON = VM_READ | VM_WRITE | VM_ANON;
-
-/** An order-4 folio at [B, B+16) (one VMA), every page written by its owner CPU; returns the tokens. */
-function bigFolio(h: Harness): number[] {
-  mapAnon(h, B, 16, { align: 16 });
-  const tokens: number[] = [];
-  for (let v = B; v < B + 16; v++) tokens.push(writePage(h, ownerOf(h.machine, v), 0, v).token);
-  assert.equal(folioAt(h, 0, B)!.order, 4);
-  return tokens;
-}
 
 /** A load at (mm, vpn) by CPU cpu, checked by the data oracle like the workload's reads (throws a Violation on a mismatch). */
 function load(h: Harness, cpu: number, mm: number, vpn: number) {
