@@ -4,7 +4,7 @@
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
 import { CPU, G, RING_WORDS } from '../model/layout.js';
-import { EV, EV_COUNT, EV_NAMES } from './events.js';
+import { COST_BASE, COST_KINDS, EV, EV_COUNT, EV_NAMES, costOpIndex } from './events.js';
 import { HistSet } from '../report/histograms.js';
 import { Injections, injectionsFrom } from '../inject/deviations.js';
 import { TraceHash } from './trace.js';
@@ -41,8 +41,20 @@ export class Cpu {
   blockedSince = 0;
   /** Locks held: offset and acquire time, for hold histograms and hang reports. */
   readonly held: { off: number; kind: string; at: number }[] = [];
-  /** The operation currently running (for reports). */
-  curOp = '';
+  private op = '';
+  private costRow = COST_BASE + costOpIndex('') * COST_KINDS.length;
+  /** The operation currently running (for reports, and the bucket cost() counts into). */
+  get curOp(): string {
+    return this.op;
+  }
+  set curOp(name: string) {
+    this.op = name;
+    this.costRow = COST_BASE + costOpIndex(name) * COST_KINDS.length;
+  }
+  /** Count a TLB invalidation or a contpte fold/unfold (COST.*) against the running operation. */
+  cost(kind: number, n = 1): void {
+    this.counters[this.costRow + kind] += n;
+  }
   trace: TraceHash | null = null;
   /** sched: folios whose refcount/mapcount changed this step, for the observer. */
   readonly touched: number[] = [];

@@ -5,7 +5,7 @@
 // drop entries such an access filled from a walk that predates the PTE change.
 import type { Cpu } from '../engine/cpu.js';
 import { type Gen, P } from '../engine/gen.js';
-import { EV } from '../engine/events.js';
+import { COST, EV } from '../engine/events.js';
 import { CPU, G } from '../model/layout.js';
 
 const key = (mm: number, vpn: number): number => ((mm + 1) << 19) | vpn;
@@ -44,8 +44,15 @@ function invalidate(cpu: Cpu, target: number, mm: number, start: number, end: nu
   return dropped;
 }
 
-/** flush_tlb_range(): every CPU drops its entries for [start, end) of mm. */
+/** flush_tlb_range(): every CPU drops its entries for [start, end) of mm (one page: flush_tlb_page). */
 export function* flush_tlb_range(cpu: Cpu, mm: number, start: number, end: number): Gen<void> {
+  cpu.cost(end - start === 1 ? COST.TLBI_PAGE : COST.TLBI_RANGE);
+  yield* shootdown(cpu, mm, start, end);
+  cpu.ev(EV.TLB_FLUSH, start, end - start);
+}
+
+/** The IPI shootdown behind every flush. */
+function* shootdown(cpu: Cpu, mm: number, start: number, end: number): Gen<void> {
   yield P.TLB_FLUSH;
   const machine = cpu.machine;
   const stopW = machine.L.global + G.STOP;
@@ -61,12 +68,12 @@ export function* flush_tlb_range(cpu: Cpu, mm: number, start: number, end: numbe
       dropped += invalidate(cpu, c, mm, start, end);
     }
   }
-  cpu.ev(EV.TLB_FLUSH, start, end - start);
   if (dropped) cpu.counters[EV.TLB_INVALIDATE] += dropped;
 }
 
 /** flush_tlb_mm(): drop every entry of mm on every CPU. */
 export function* flush_tlb_mm(cpu: Cpu, mm: number): Gen<void> {
   cpu.ev(EV.TLB_FLUSH_MM, mm);
-  yield* flush_tlb_range(cpu, mm, 0, 1 << 19);
+  cpu.cost(COST.TLBI_MM);
+  yield* shootdown(cpu, mm, 0, 1 << 19);
 }

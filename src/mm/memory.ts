@@ -11,7 +11,9 @@ import {
 } from '../model/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
-import { clear_full_ptes, ptep_get, ptep_get_and_clear, pte_range_none, set_ptes, wrprotect_ptes } from '../include/linux/pgtable.js';
+import {
+  clear_full_ptes, ptep_clear_flush, ptep_get, ptep_get_and_clear, ptep_set_access_flags, pte_range_none, set_pte_at, set_ptes, wrprotect_ptes,
+} from '../include/linux/pgtable.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_ref_add, folio_ref_sub, folio_put } from './swap.js';
 import { folio_add_new_anon_rmap, folio_mm_mapcount, folio_remove_rmap_ptes, folio_try_dup_anon_rmap_ptes } from './rmap.js';
@@ -213,7 +215,7 @@ function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   if (pte_none(ptep_get(cpu, vmf.ptep))) {
-    Atomics.store(cpu.m, vmf.ptep, entry);
+    yield* set_pte_at(cpu, vmf.ptep, entry);
     cpu.ev(EV.MAP_ZERO, vmf.vpn);
   } else {
     cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
@@ -246,7 +248,7 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       // upgrade needs no TLB flush).
       Atomics.or(m, L.pFlags + pfn, PG_ANON_EXCLUSIVE);
       // an unshare fault only needs the page exclusive; the entry stays read-only
-      if (!vmf.unshare) Atomics.store(m, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+      if (!vmf.unshare) yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
       cpu.ev(EV.WP_REUSE, vmf.vpn, exclusive ? 1 : 0);
       spin_unlock(cpu, vmf.ptl);
       return VM_FAULT_OK;
@@ -295,9 +297,8 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   if (fromZero) Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), 1);
   folio_add_new_anon_rmap(cpu, nf, nf, 1, vmf.mm);
   // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
-  ptep_get_and_clear(cpu, vmf.ptep);
-  yield* flush_tlb_range(cpu, vmf.mm, vmf.vpn, vmf.vpn + 1);
-  Atomics.store(m, vmf.ptep, pfn_pte(nf, vmf.unshare ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
+  yield* ptep_clear_flush(cpu, vmf.ptep);
+  yield* set_pte_at(cpu, vmf.ptep, pfn_pte(nf, vmf.unshare ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
   if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1, vmf.mm);
   cpu.ev(EV.WP_COPY, vmf.vpn, fromZero ? 1 : 0);
   spin_unlock(cpu, vmf.ptl);
@@ -346,7 +347,7 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
   const pfn = pte_pfn(ptent);
   if (pte_special(ptent)) {
     // the zero page: no struct folio accounting
-    ptep_get_and_clear(cpu, ptep);
+    yield* ptep_get_and_clear(cpu, ptep);
     tlb_remove_tlb_entries(tlb, vpn, 1);
     cpu.ev(EV.ZAP_PTES, vpn, 1);
     return 1;
@@ -359,7 +360,7 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
     nr = folio_pte_batch(cpu, cpu.inj.batchPastFolioEnd ? -1 : folio, folioNr, ptep, ptent, cap, FPB_IGNORE_DIRTY | FPB_IGNORE_SOFT_DIRTY).nr;
   }
   checkBatchBounds(cpu, 'zap_present_ptes', pfn, nr, folio, folioNr, vpn, vma);
-  clear_full_ptes(cpu, ptep, nr);
+  yield* clear_full_ptes(cpu, ptep, nr, tlb.fullmm);
   yield P.CLEAR_PTE;
   tlb_remove_tlb_entries(tlb, vpn, nr);
   Atomics.sub(m, cpu.machine.mmWord(tlb.mm, MM.RSS_ANON), nr);
@@ -470,7 +471,7 @@ function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number
   yield P.PTE_READ;
   if (pte_special(pte)) {
     // vm_normal_page() is NULL for the zero page: no folio accounting, copy the (read-only) entry
-    Atomics.store(m, dptep, pte & ~PTE_YOUNG);
+    yield* set_pte_at(cpu, dptep, pte & ~PTE_YOUNG);
     return 1;
   }
   const pfn = pte_pfn(pte);
@@ -525,7 +526,7 @@ function checkBatchBounds(cpu: Cpu, path: string, pfn: number, nr: number, folio
  */
 function* __copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number, pte: number, nr: number): Gen<void> {
   if (pte_write(pte)) {
-    wrprotect_ptes(cpu, sptep, nr);
+    yield* wrprotect_ptes(cpu, sptep, nr);
     pte = pte & ~PTE_WRITE;
   }
   pte = pte & ~PTE_YOUNG;
@@ -542,7 +543,7 @@ function* copy_present_page(cpu: Cpu, ctx: CopyCtx, dptep: number, page: number)
   Atomics.store(m, L.pContent + nf, Atomics.load(m, L.pContent + page)); // copy_mc_user_highpage()
   folio_add_new_anon_rmap(cpu, nf, nf, 1, ctx.dst);
   ctx.rss++;
-  Atomics.store(m, dptep, pfn_pte(nf, PTE_DIRTY | (ctx.vma.flags & VM_WRITE ? PTE_WRITE : 0)));
+  yield* set_pte_at(cpu, dptep, pfn_pte(nf, PTE_DIRTY | (ctx.vma.flags & VM_WRITE ? PTE_WRITE : 0)));
   cpu.ev(EV.FORK_COPY_PAGE, page);
   return 0;
 }

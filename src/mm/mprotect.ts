@@ -12,7 +12,7 @@ import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_READ, VM_WRITE } from '../model/machi
 import { PTE_WRITE, pte_none, pte_pfn, pte_present, pte_special, pte_write } from '../model/pte.js';
 import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
-import { ptep_get, ptep_get_and_clear } from '../include/linux/pgtable.js';
+import { ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
 import { flush_tlb_range } from '../hw/tlb.js';
 import { vma_modify_flags, vmas, type VmaView } from './mmap.js';
 
@@ -69,12 +69,12 @@ function* change_pte_range(cpu: Cpu, mm: number, vma: VmaView, start: number, en
     const pte = ptep_get(cpu, ptep);
     if (pte_none(pte) || !pte_present(pte)) continue;
     // ptep_modify_prot_start(): clear it, keeping the young/dirty bits hardware set until now
-    const old = ptep_get_and_clear(cpu, ptep);
+    const old = yield* ptep_get_and_clear(cpu, ptep);
     yield P.CLEAR_PTE;
     let nw = old & ~PTE_WRITE;
     if (vma.flags & VM_WRITE && !pte_special(old) && can_change_pte_writable(cpu, old)) nw |= PTE_WRITE;
     if (pte_write(old) && !(nw & PTE_WRITE)) downgraded = true;
-    Atomics.store(m, ptep, nw); // ptep_modify_prot_commit()
+    yield* set_pte_at(cpu, ptep, nw); // ptep_modify_prot_commit()
   }
   spin_unlock(cpu, ptl);
   return downgraded;

@@ -17,7 +17,7 @@ import { MM } from '../model/layout.js';
 import { pte_none, pte_present, pteToString } from '../model/pte.js';
 import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
-import { ptep_get, ptep_get_and_clear } from '../include/linux/pgtable.js';
+import { ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
 import { flush_tlb_range } from '../hw/tlb.js';
 import { find_vma, freeVmaSlots, type VmaView, vma_detach_range, vma_insert, vmas } from './mmap.js';
 import { mremapOracleBegin, mremapOracleEnd } from '../check/oracle.js';
@@ -117,11 +117,11 @@ function* move_ptes(cpu: Cpu, mm: number, old: number, oldEnd: number, newStart:
     const cur = ptep_get(cpu, nptep);
     if (!pte_none(cur)) cpu.violation('mremap-target-not-none', 'move_ptes', { mm, vpn: nvpn, pte: pteToString(cur) }); // VM_WARN_ON_ONCE
     if (pte_none(ptep_get(cpu, optep))) continue;
-    const pte = ptep_get_and_clear(cpu, optep);
+    const pte = yield* ptep_get_and_clear(cpu, optep);
     if (pte_none(pte)) continue;
     // a present entry moved: some CPU may still hold it in its TLB (and store through it)
     if (pte_present(pte)) forceFlush = true;
-    Atomics.store(m, nptep, pte); // set_pte_at(): young and dirty kept
+    yield* set_pte_at(cpu, nptep, pte); // young and dirty kept
     moved++;
     if (vpn + 1 < oldEnd) yield P.SET_PTE;
   }

@@ -2,6 +2,19 @@
 import type { Config } from '../config.js';
 import type { HistSummary } from './histograms.js';
 import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
+import { COST_KINDS, COST_OPS } from '../engine/events.js';
+
+/** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
+export interface OpCost {
+  ops: number;
+  tlbiPage: number;
+  tlbiRange: number;
+  tlbiMm: number;
+  contFold: number;
+  contUnfold: number;
+  tlbiPerOp: number;
+  unfoldPerOp: number;
+}
 
 export interface Summary {
   tool: 'foliostorm';
@@ -29,7 +42,7 @@ export interface Summary {
     refaults: number;
   };
   folioOrders: Record<string, number>;
-  tlb: { flushRange: number; flushMm: number; entriesInvalidated: number };
+  tlb: { flushRange: number; flushMm: number; entriesInvalidated: number; byOp: Record<string, OpCost> };
   latency: Record<string, HistSummary>;
   violations: { signature: string; invariant: string; path: string; seed: number; artifact?: string; details: Record<string, unknown> }[];
   signatures: SignatureGroup[];
@@ -67,13 +80,36 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
       refaults: agg.ev('anon.refault'),
     },
     folioOrders: agg.byOrder('anon.mapped'),
-    tlb: { flushRange: agg.ev('tlb.flushRange'), flushMm: agg.ev('tlb.flushMm'), entriesInvalidated: agg.ev('tlb.entriesInvalidated') },
+    tlb: { flushRange: agg.ev('tlb.flushRange'), flushMm: agg.ev('tlb.flushMm'), entriesInvalidated: agg.ev('tlb.entriesInvalidated'), byOp: costByOp(agg) },
     latency: agg.hist.summaries(),
     violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, artifact: v.artifact, details: v.details })),
     signatures: groupBySignature(vs),
     traceHash: agg.traceHash(),
     perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash })),
   };
+}
+
+/** Operations of each cost bucket: faults for "fault", the workload's op counts for the rest. */
+function opsOf(agg: Aggregate, op: string): number {
+  switch (op) {
+    case 'fault': return agg.ev('fault');
+    case 'gup': return (agg.ops.pin ?? 0) + (agg.ops.unpin ?? 0) + (agg.ops.pinio ?? 0);
+    case 'writeback': return (agg.ops.writeback ?? 0) + (agg.ops.sync ?? 0);
+    default: return agg.ops[op] ?? 0;
+  }
+}
+
+function costByOp(agg: Aggregate): Record<string, OpCost> {
+  const out: Record<string, OpCost> = {};
+  for (const op of COST_OPS) {
+    const c = Object.fromEntries(COST_KINDS.map((k) => [k, agg.ev(`cost.${op}.${k}`)])) as Record<(typeof COST_KINDS)[number], number>;
+    const tlbi = c.tlbiPage + c.tlbiRange + c.tlbiMm;
+    if (!tlbi && !c.contFold && !c.contUnfold) continue;
+    const ops = opsOf(agg, op);
+    const per = (n: number): number => (ops ? Math.round((n / ops) * 1000) / 1000 : 0);
+    out[op] = { ops, ...c, tlbiPerOp: per(tlbi), unfoldPerOp: per(c.contUnfold) };
+  }
+  return out;
 }
 
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)));
@@ -91,6 +127,8 @@ export function renderSummary(s: Summary, dir: string): string {
   L.push(`  races     recheck-changed ${fmt(a.recheckChangedTotal)} (pte ${fmt(a.recheckPteChanged)}, range ${orders(a.recheckRangeChanged)})  lost-race-exit ${fmt(a.lostRaceExit)}  retry-lower ${orders(a.retryLower)}  retry-order0 ${fmt(a.retryOrder0)}  refaults ${fmt(a.refaults)}`);
   L.push(`  folios    mapped ${orders(s.folioOrders)}`);
   L.push(`  tlb       range-flushes ${fmt(s.tlb.flushRange)}  mm-flushes ${fmt(s.tlb.flushMm)}  entries-invalidated ${fmt(s.tlb.entriesInvalidated)}`);
+  const costs = Object.entries(s.tlb.byOp).map(([op, c]) => `${op} ${c.tlbiPerOp}${c.contUnfold ? `/${c.unfoldPerOp}u` : ''}`);
+  if (costs.length) L.push(`  tlbi/op   ${costs.join('  ')}${costs.some((c) => c.includes('u')) ? '   (u: contpte unfolds per op)' : ''}`);
   const lat = (k: string) => {
     const h = s.latency[k];
     return h ? `${k} p50 ${fmt(h.p50)} p99 ${fmt(h.p99)} max ${fmt(h.max)}` : '';

@@ -1,11 +1,55 @@
-// Models the generic batched PTE helpers of include/linux/pgtable.h (the per-entry loops an
-// architecture without contpte gets). Every helper takes word indexes into the machine buffer.
+// Models the PTE helpers of include/linux/pgtable.h: the generic batched helpers (per-entry loops,
+// what an architecture without contpte gets) and the single-entry ones they loop over. Every
+// helper takes word indexes into the machine buffer; the (mm, vpn) of an entry follows from its
+// word (ptepAddr). With `arch: "contpte"` each helper dispatches to the arm64 contpte form
+// (arch/arm64/include/asm/pgtable.h, arch/arm64/mm/contpte.c), as the kernel's arch overrides do.
+// Every kernel path writes PTEs only through these helpers; the MMU (hardware) sets young/dirty
+// with its own compare-and-swap on the one entry it uses.
 import type { Cpu } from '../../engine/cpu.js';
 import { type Gen, P } from '../../engine/gen.js';
+import type { Machine } from '../../model/machine.js';
+import { PTRS_PER_PTE } from '../../config.js';
 import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../model/pte.js';
+import { flush_tlb_range } from '../../hw/tlb.js';
+import * as arm64 from '../../arch/arm64/include/asm/pgtable.js';
 
-/** ptep_get(): one lockless read of a PTE. */
+/** The (mm, vpn) an entry word belongs to. */
+export function ptepAddr(machine: Machine, ptep: number): { mm: number; vpn: number } {
+  const i = ptep - machine.L.pte;
+  const per = machine.L.tablesPerMm * PTRS_PER_PTE;
+  return { mm: Math.floor(i / per), vpn: i % per };
+}
+
+const contpte = (cpu: Cpu): boolean => (cpu.cfg.arch as string) === 'contpte';
+
+// ---- the raw entry accessors (the kernel's __ptep_get etc., what an arch builds on) -----------
+
+/** __ptep_get(): one lockless read of one entry, exactly as stored. */
+export function __ptep_get(cpu: Cpu, ptep: number): number {
+  return Atomics.load(cpu.m, ptep);
+}
+/** __set_ptes(): store nr consecutive entries, advancing the PFN; yields between entries. */
+export function* __set_ptes(cpu: Cpu, ptep: number, pte: number, nr: number): Gen<void> {
+  for (let i = 0; i < nr; i++) {
+    Atomics.store(cpu.m, ptep + i, pte);
+    pte = pte_advance_pfn(pte, 1);
+    if (i + 1 < nr) yield P.SET_PTE;
+  }
+}
+/** __ptep_get_and_clear(): atomically clear one entry, returning it with any a/d bits hardware set. */
+export function __ptep_get_and_clear(cpu: Cpu, ptep: number): number {
+  return Atomics.exchange(cpu.m, ptep, 0);
+}
+/** __ptep_set_wrprotect(): one atomic and-not, so a/d bits hardware sets meanwhile are kept. */
+export function __ptep_set_wrprotect(cpu: Cpu, ptep: number): void {
+  Atomics.and(cpu.m, ptep, ~PTE_WRITE);
+}
+
+// ---- the helpers the core kernel paths use ---------------------------------------------------
+
+/** ptep_get(): one lockless read (contpte: a cont entry reads with its block's young/dirty ORed in). */
 export function ptep_get(cpu: Cpu, ptep: number): number {
+  if (contpte(cpu)) return arm64.ptep_get(cpu, ptep);
   return Atomics.load(cpu.m, ptep);
 }
 
@@ -21,40 +65,70 @@ export function pte_range_none(cpu: Cpu, ptep: number, nr: number): boolean {
  * scan in alloc_anon_folio) can observe a half-populated range.
  */
 export function* set_ptes(cpu: Cpu, ptep: number, pte: number, nr: number): Gen<void> {
-  for (let i = 0; i < nr; i++) {
-    Atomics.store(cpu.m, ptep + i, pte);
-    pte = pte_advance_pfn(pte, 1);
-    if (i + 1 < nr) yield P.SET_PTE;
-  }
+  if (contpte(cpu)) return yield* arm64.set_ptes(cpu, ptep, pte, nr);
+  yield* __set_ptes(cpu, ptep, pte, nr);
 }
 
-/** ptep_get_and_clear(): atomically clear one entry and return what it held (with any a/d bits). */
-export function ptep_get_and_clear(cpu: Cpu, ptep: number): number {
-  return Atomics.exchange(cpu.m, ptep, 0);
+/** set_pte_at(): install one entry. */
+export function set_pte_at(cpu: Cpu, ptep: number, pte: number): Gen<void> {
+  return set_ptes(cpu, ptep, pte, 1);
+}
+
+/** ptep_get_and_clear(): clear one entry and return what it held (with any a/d bits). */
+export function* ptep_get_and_clear(cpu: Cpu, ptep: number): Gen<number> {
+  if (contpte(cpu)) return yield* arm64.ptep_get_and_clear(cpu, ptep);
+  return __ptep_get_and_clear(cpu, ptep);
+}
+
+/** ptep_clear_flush(): clear one entry and flush its TLB entries everywhere; returns the old entry. */
+export function* ptep_clear_flush(cpu: Cpu, ptep: number): Gen<number> {
+  const pte = yield* ptep_get_and_clear(cpu, ptep);
+  const { mm, vpn } = ptepAddr(cpu.machine, ptep);
+  yield* flush_tlb_range(cpu, mm, vpn, vpn + 1);
+  return pte;
 }
 
 /**
  * get_and_clear_full_ptes(): clear nr entries and return the first with the young/dirty bits of
  * every entry ORed in, so a bit that hardware set on any entry of the batch is not lost.
  */
-export function get_and_clear_full_ptes(cpu: Cpu, ptep: number, nr: number): number {
-  let pte = ptep_get_and_clear(cpu, ptep);
+export function* get_and_clear_full_ptes(cpu: Cpu, ptep: number, nr: number, full: boolean): Gen<number> {
+  if (contpte(cpu)) return yield* arm64.get_and_clear_full_ptes(cpu, ptep, nr, full);
+  let pte = __ptep_get_and_clear(cpu, ptep);
   for (let i = 1; i < nr; i++) {
-    const t = ptep_get_and_clear(cpu, ptep + i);
+    const t = __ptep_get_and_clear(cpu, ptep + i);
     pte |= t & (PTE_DIRTY | PTE_YOUNG);
   }
   return pte;
 }
 
 /** clear_full_ptes(): clear nr entries, discarding a/d bits (anon folios do not need them). */
-export function clear_full_ptes(cpu: Cpu, ptep: number, nr: number): void {
-  for (let i = 0; i < nr; i++) ptep_get_and_clear(cpu, ptep + i);
+export function* clear_full_ptes(cpu: Cpu, ptep: number, nr: number, full: boolean): Gen<void> {
+  if (contpte(cpu)) return yield* arm64.clear_full_ptes(cpu, ptep, nr, full);
+  for (let i = 0; i < nr; i++) __ptep_get_and_clear(cpu, ptep + i);
 }
 
 /**
  * wrprotect_ptes(): clear the write bit of nr entries, one atomic and-not each (ptep_set_wrprotect),
  * so a dirty or young bit that hardware sets at the same moment is kept.
  */
-export function wrprotect_ptes(cpu: Cpu, ptep: number, nr: number): void {
-  for (let i = 0; i < nr; i++) Atomics.and(cpu.m, ptep + i, ~PTE_WRITE);
+export function* wrprotect_ptes(cpu: Cpu, ptep: number, nr: number): Gen<void> {
+  if (contpte(cpu)) return yield* arm64.wrprotect_ptes(cpu, ptep, nr);
+  for (let i = 0; i < nr; i++) __ptep_set_wrprotect(cpu, ptep + i);
+}
+
+/**
+ * ptep_set_access_flags(): make one present entry more permissive (write, young, dirty: a write
+ * fault that reuses the page). The generic form stores the new entry when it differs; an upgrade
+ * needs no TLB flush. Returns whether the entry changed.
+ */
+export function* ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): Gen<boolean> {
+  if (contpte(cpu)) return yield* arm64.ptep_set_access_flags(cpu, ptep, entry);
+  for (;;) {
+    const old = Atomics.load(cpu.m, ptep);
+    // keep a young/dirty bit hardware set since the caller read the entry
+    const nw = entry | (old & (PTE_DIRTY | PTE_YOUNG));
+    if (old === nw) return false;
+    if (Atomics.compareExchange(cpu.m, ptep, old, nw) === old) return true;
+  }
 }
