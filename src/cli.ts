@@ -165,8 +165,12 @@ export async function main(argv: string[]): Promise<number> {
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (isMain) {
+  // exit only once stdout has drained: a large --json summary on a pipe is written asynchronously
+  const exit = (code: number): void => {
+    process.stdout.write('', () => process.exit(code));
+  };
   main(hideBin(process.argv)).then(
-    (code) => process.exit(code),
+    (code) => exit(code),
     (e) => {
       if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError) {
         process.stderr.write(`foliostorm: ${e.message}\n`);

@@ -22,6 +22,29 @@ const weights = z
     pinio: z.number().min(0).default(3),
     mremap: z.number().min(0).default(2),
     dontfork: z.number().min(0).default(1),
+    /** mmap of a file (shared or private), see `files` */
+    mmapfile: z.number().min(0).default(4),
+    /** writeback of one file: clean the PTEs of its folios, write them to the disk */
+    writeback: z.number().min(0).default(2),
+  })
+  .strict();
+
+export const WRITENOTIFY = ['both', 'on', 'off'] as const;
+const files = z
+  .object({
+    /** Files with a page cache (0: no file mappings). */
+    count: z.number().int().min(0).max(8).default(2),
+    /** Pages per file. */
+    pages: z.number().int().min(16).max(1 << 14).default(256),
+    /** Page-cache folio orders (a fault allocates the largest that fits the file and the empty cache slots). */
+    orders: z.array(z.number().int().min(0).max(PMD_ORDER - 1)).default([0, 2, 4]),
+    /**
+     * Write notification: "on" like disk filesystems (clean PTEs are read-only; the first write
+     * faults and dirties the folio), "off" like tmpfs (a shared writable mapping is writable from
+     * the first fault; until zap or writeback collects it, the PTE's dirty bit is the only record
+     * of a write), "both": odd files on, even files off.
+     */
+    writenotify: z.enum(WRITENOTIFY).default('both'),
   })
   .strict();
 
@@ -48,7 +71,8 @@ export const ConfigSchema = z
     anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
     /** Operations each CPU runs per seed. */
     opsPerCpu: z.number().int().min(1).default(200),
-    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1, fork: 1, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1 }),
+    weights: weights.prefault({}),
+    files: files.prefault({}),
     /** mmap sizes in pages: chosen uniformly in [min, max]. */
     mmapPages: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict().default({ min: 4, max: 256 }),
     /** mmap alignments in pages, one chosen at random per mmap. */
@@ -82,6 +106,7 @@ export const ConfigSchema = z
     if (c.mmapPages.min > c.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['mmapPages', 'min'], message: 'must be <= mmapPages.max' });
     if (c.memoryPages & (c.memoryPages - 1)) ctx.addIssue({ code: 'custom', path: ['memoryPages'], message: 'must be a power of two' });
     for (const [i, a] of c.mmapAlign.entries()) if (a & (a - 1)) ctx.addIssue({ code: 'custom', path: ['mmapAlign', i], message: 'must be a power of two' });
+    if (c.files.count * c.files.pages > 1 << 20) ctx.addIssue({ code: 'custom', path: ['files', 'pages'], message: 'files.count * files.pages must be at most 1048576 (the data oracle\'s file tokens carry 20 bits of file page)' });
   });
 
 export type Config = z.output<typeof ConfigSchema>;

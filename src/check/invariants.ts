@@ -1,11 +1,11 @@
 // The quiescent checker (DESIGN section 2): run when every CPU is idle, it recomputes from the page
 // tables what struct page/folio and the mm counters must say, and compares. Each finding names the
 // invariant and the addresses or folio involved.
-import { Machine, FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_HEAD, PG_RESERVED, ZERO_PFN, POISON } from '../model/machine.js';
+import { Machine, FOLIO_ANON, VM_SHARED, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_HEAD, PG_RESERVED, ZERO_PFN, POISON } from '../model/machine.js';
 import { MM, MM_LIVE, MM_FREE } from '../model/layout.js';
 import { pte_none, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../model/pte.js';
-import { find_vma } from '../mm/mmap.js';
-import { expectAny, expectOwner, hex, tokenBelongs, zapGen, zapInFlight } from './oracle.js';
+import { find_vma, linear_page_index } from '../mm/mmap.js';
+import { expectAny, expectOwner, fileExpected, fileTokenPage, hex, isFileToken, tokenBelongs, zapGen, zapInFlight } from './oracle.js';
 import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
 import { freePages, reservedPages } from '../mm/page_alloc.js';
 import { GUP_PIN_COUNTING_BIAS } from '../include/linux/mm.js';
@@ -28,7 +28,7 @@ export function checkQuiescent(machine: Machine): Finding[] {
   for (let mm = 0; mm < L.maxMms; mm++) {
     const state = Atomics.load(m, machine.mmWord(mm, MM.STATE));
     if (state === MM_FREE) continue;
-    let rss = 0;
+    let rss = 0, rssFile = 0;
     for (let t = 0; t < L.tablesPerMm; t++) {
       const table = mm * L.tablesPerMm + t;
       if (lockIsHeld(m, machine.ptlOf(table))) add('lock-held-at-quiescence', { mm, table, holder: lockHolder(m, machine.ptlOf(table)) });
@@ -54,14 +54,25 @@ export function checkQuiescent(machine: Machine): Finding[] {
         if (flags & PG_BUDDY) add('pte-maps-free-page', { ...where, pfn });
         if (flags & PG_RESERVED) add('pte-maps-reserved-page', { ...where, pfn });
         ptes[pfn]++;
-        rss++;
         const folio = Atomics.load(m, L.pHead + pfn);
         const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
+        const fileFolio = Atomics.load(m, L.fMapping + folio) !== 0;
+        if (fileFolio) rssFile++;
+        else rss++;
         if (anon && pte_write(pte) && !(flags & PG_ANON_EXCLUSIVE)) add('writable-not-exclusive', { ...where, pfn, folio });
+        if (fileFolio) {
+          // a page cache page is mapped only where a VMA maps that very file page
+          const v = find_vma(machine, mm, vpn);
+          const fp = machine.filePageOfPfn(pfn);
+          if (v && (v.file < 0 || machine.filePage(v.file, linear_page_index(v, vpn)) !== fp)) add('pte-wrong-file-page', { ...where, pfn, filePage: fp, vma: [v.start, v.end], vmaFile: v.file });
+          if (v && pte_write(pte) && !(v.flags & VM_SHARED)) add('private-file-page-writable', { ...where, pfn });
+        }
       }
     }
     const rssAnon = Atomics.load(m, machine.mmWord(mm, MM.RSS_ANON));
     if (rssAnon !== rss) add('rss-mismatch', { mm, rssAnon, ptes: rss });
+    const rssF = Atomics.load(m, machine.mmWord(mm, MM.RSS_FILE));
+    if (rssF !== rssFile) add('rss-mismatch', { mm, rssFile: rssF, ptes: rssFile });
     if (state === MM_LIVE) checkData(machine, mm, add);
   }
   // struct page / folio accounting
@@ -98,11 +109,20 @@ export function checkQuiescent(machine: Machine): Finding[] {
     if (ref < total) add('refcount-below-mapcount', { folio, order, refcount: ref, mapcount: total });
     // a pin holds GUP_PIN_COUNTING_BIAS references on a small folio, one on a large folio
     const pinRefs = pins * (order === 0 ? GUP_PIN_COUNTING_BIAS : 1);
-    if (ref >= total && ref !== sum + pinRefs) add('refcount-mismatch', { folio, order, refcount: ref, mappings: sum, pins, why: ref > sum + pinRefs ? 'leaked reference' : 'missing reference' });
+    // the page cache holds one reference per page of a cached folio
+    const cacheRefs = pageCacheHolds(machine, folio) ? nr : 0;
+    const other = pinRefs + cacheRefs;
+    if (ref >= total && ref !== sum + other) add('refcount-mismatch', { folio, order, refcount: ref, mappings: sum, pins, pageCache: cacheRefs, why: ref > sum + other ? 'leaked reference' : 'missing reference' });
     const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
     if (anon && order === 1) add('anon-order1', { folio });
     if (folio & (nr - 1)) add('folio-misaligned', { folio, order });
     pfn += nr;
+  }
+  // the page cache: each slot points at the page of a folio that caches exactly that file page
+  for (let fp = 0; fp < L.files * L.filePages; fp++) {
+    const pfn = Atomics.load(m, L.pcache + fp);
+    if (!pfn) continue;
+    if (machine.filePageOfPfn(pfn) !== fp || (Atomics.load(m, L.pFlags + pfn) & (PG_BUDDY | PG_RESERVED))) add('pagecache-mismatch', { filePage: fp, pfn, caches: machine.filePageOfPfn(pfn), flags: Atomics.load(m, L.pFlags + pfn) });
   }
   return out;
 }
@@ -128,9 +148,31 @@ function checkData(machine: Machine, mm: number, add: (inv: string, d: Record<st
     }
     if (exp === 0 && value === 0) continue;
     if (value === POISON) continue; // reported as pte-maps-free-page
+    const hitFp = pte_present(pte) ? machine.filePageOfPfn(pte_pfn(pte)) : -1;
+    if (hitFp >= 0) {
+      // a page cache page: the file's last write, whatever this mm's record says
+      if (value !== fileExpected(machine, hitFp)) add('data-mismatch', { mm, vpn, addr: hex(vpn * 4096), filePage: hitFp, value: hex(value), expected: [hex(fileExpected(machine, hitFp))], pte: pteToString(pte) });
+      continue;
+    }
+    if (isFileToken(value)) {
+      // an anon copy of a private file page holding file content: fine while the record says "unwritten"
+      const v = find_vma(machine, mm, vpn);
+      const vmaFp = v && v.file >= 0 ? machine.filePage(v.file, linear_page_index(v, vpn)) : -1;
+      const allowed = expectOwner(machine, mm, vpn, g, g);
+      if (fileTokenPage(value) !== vmaFp || !(allowed.includes(0) || expectAny(machine, mm, vpn))) add('data-mismatch', { mm, vpn, addr: hex(vpn * 4096), value: hex(value), vmaFilePage: vmaFp, expected: allowed.map(hex), pte: pteToString(pte) });
+      continue;
+    }
     const allowed = expectOwner(machine, mm, vpn, g, g);
     if (!allowed.includes(value) && !(expectAny(machine, mm, vpn) && (value === 0 || tokenBelongs(machine, mm, vpn, value)))) add(pte_present(pte) ? 'data-mismatch' : 'data-lost', { mm, vpn, addr: hex(vpn * 4096), value: hex(value), expected: allowed.map(hex), pte: pteToString(pte) });
   }
+}
+
+/** Does the page cache hold folio (its head's file page slot points at it)? */
+function pageCacheHolds(machine: Machine, folio: number): boolean {
+  const { m, L } = machine;
+  const mapping = Atomics.load(m, L.fMapping + folio);
+  if (!mapping) return false;
+  return Atomics.load(m, L.pcache + machine.filePage(mapping - 1, Atomics.load(m, L.fIndex + folio))) === folio;
 }
 
 /** After every process has exited: every page is free again except those reserved at boot. */

@@ -21,12 +21,51 @@ const ALT_ANY = 2; // anything this page's lineage wrote is acceptable until the
 
 export const ownerOf = (machine: Machine, vpn: number): number => vpn % machine.L.cpus;
 
-/** A write token: version (10 bits, never 0) | mm (3 bits) | vpn (18 bits). */
+/** A write token: version (10 bits, never 0) | mm (3 bits) | vpn (18 bits). Bit 31 is clear (file tokens set it). */
 export function makeToken(version: number, mm: number, vpn: number): number {
   return ((((version % 1023) + 1) << 21) | ((mm & 7) << 18) | (vpn & 0x3ffff)) | 0;
 }
 export const tokenVpn = (t: number): number => t & 0x3ffff;
 export const tokenMm = (t: number): number => (t >>> 18) & 7;
+export const tokenVersion = (t: number): number => (t >>> 21) & 0x3ff;
+
+// ---- file pages --------------------------------------------------------------------------------
+// A store that lands in a page cache page writes a file token: bit 31 | version (11 bits, never 0) |
+// the global file page (20 bits). The MMU makes it at the store (the workload cannot know whether the
+// page it writes is the file's or an anon COW copy). Each file page has one writer, the CPU that
+// owns it (pgoff % cpus; file mappings are placed so that vpn - pgoff is a multiple of cpus, so it
+// is the owner of the vpn too), and file data is never discarded (no truncation or reclaim), so the
+// file oracle is exact: oFile holds the last token written to each file page. After the final sync
+// the disk must hold it too.
+
+export function makeFileToken(version: number, fp: number): number {
+  return (0x80000000 | (((version % 2047) + 1) << 20) | (fp & 0xfffff)) | 0;
+}
+export const isFileToken = (t: number): boolean => t < 0;
+export const fileTokenPage = (t: number): number => t & 0xfffff;
+
+/** The owner of file page fp stored token in it (called by the MMU inside the store). */
+export function recordFileWrite(machine: Machine, fp: number, token: number): void {
+  Atomics.store(machine.m, machine.L.oFile + fp, token);
+}
+/** The last token written to file page fp (0: never written since boot). */
+export function fileExpected(machine: Machine, fp: number): number {
+  return Atomics.load(machine.m, machine.L.oFile + fp);
+}
+
+/** After the final sync: every file page's last write is on the disk; a write not there is lost (lost-write). */
+export function checkDisk(machine: Machine): { invariant: string; path: string; details: Record<string, unknown> } | null {
+  const { m, L } = machine;
+  const pages: { file: number; pgoff: number; disk: string; expected: string }[] = [];
+  let lost = 0;
+  for (let fp = 0; fp < L.files * L.filePages; fp++) {
+    const exp = Atomics.load(m, L.oFile + fp), got = Atomics.load(m, L.disk + fp);
+    if (exp === got) continue;
+    lost++;
+    if (pages.length < 8) pages.push({ file: Math.floor(fp / L.filePages), pgoff: fp % L.filePages, disk: hex(got), expected: hex(exp) });
+  }
+  return lost ? { invariant: 'lost-write', path: 'sync', details: { pagesLost: lost, pages } } : null;
+}
 
 export function zapGen(machine: Machine, mm: number, vpn: number): number {
   return Atomics.load(machine.m, machine.L.oZapGen + machine.oracleIndex(mm, vpn));
@@ -161,14 +200,33 @@ export function collapse(machine: Machine, mm: number, vpn: number, value: numbe
   Atomics.store(m, L.oWgen + i, g);
 }
 
-/** Check a read: owner exactly, others by token sanity. Raises a data violation. */
-export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: number, g2: number, pfn: number, tag?: number): void {
+/**
+ * Check a read: owner exactly, others by token sanity. Raises a data violation. hitFp is the file
+ * page the load hit (-1: an anon page or the zero page); vmaFp the file page the VMA maps at vpn
+ * (-1: anon), whose content an anon page of a private file mapping may hold (a COW copy, or a
+ * child's copy of its parent's) while its record says "unwritten" (0).
+ */
+export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: number, g2: number, pfn: number, tag?: number, hitFp = -1, vmaFp = -1): void {
   const machine = cpu.machine;
   if (value === POISON) cpu.violation('data-poison', 'user read', { mm, vpn, pfn, value: hex(value) });
+  const owner = ownerOf(machine, vpn) === cpu.id;
+  if (hitFp >= 0) {
+    // a page cache page: the file's data, exact for its owner (the one writer of the page)
+    if (value !== 0 && !(isFileToken(value) && fileTokenPage(value) === hitFp)) cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, filePage: hitFp, read: hex(value) });
+    if (owner && value !== fileExpected(machine, hitFp)) cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, filePage: hitFp, read: hex(value), expected: [hex(fileExpected(machine, hitFp))] });
+    return;
+  }
+  if (isFileToken(value)) {
+    if (fileTokenPage(value) !== vmaFp) cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, read: hex(value), tokenFilePage: fileTokenPage(value), vmaFilePage: vmaFp });
+    if (owner && !expectOwner(machine, mm, vpn, g1, g2).includes(0) && !expectAny(machine, mm, vpn)) {
+      cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, read: hex(value), expected: expectOwner(machine, mm, vpn, g1, g2).map(hex), why: 'file content in a page this process wrote' });
+    }
+    return;
+  }
   if (value !== 0 && !tokenBelongs(machine, mm, vpn, value, tag)) {
     cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, read: hex(value), tokenVpn: tokenVpn(value), tokenMm: tokenMm(value) });
   }
-  if (ownerOf(machine, vpn) === cpu.id) {
+  if (owner) {
     const allowed = expectOwner(machine, mm, vpn, g1, g2);
     if (!allowed.includes(value) && !expectAny(machine, mm, vpn)) cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, read: hex(value), expected: allowed.map(hex) });
     if (!zapInFlight(g1) && g1 === g2) collapse(machine, mm, vpn, value, g1);

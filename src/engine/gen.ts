@@ -23,6 +23,7 @@ export const P = {
   FREE: 14,
   VMA: 15,
   MM: 16,
+  IO: 17,
 } as const;
 
 /** Run a generator to completion without a scheduler (threads engine, tests). */

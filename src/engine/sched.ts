@@ -13,6 +13,9 @@ import { Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
 import { release_pins } from '../workload/pins.js';
 import { checkNoLeaks, checkQuiescent, checkRefVsMap, type Finding } from '../check/invariants.js';
+import { checkDisk } from '../check/oracle.js';
+import { ksys_sync } from '../mm/page-writeback.js';
+import { truncate_inode_pages } from '../mm/filemap.js';
 import { HistSet } from '../report/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
 import { MM, MM_LIVE } from '../model/layout.js';
@@ -157,22 +160,44 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   return { seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0 };
 }
 
-/** Exit every live process on a helper CPU, driving it alone (nothing else runs). */
+/**
+ * Exit every live process on a helper CPU, driving it alone (nothing else runs), then the final
+ * sync: every file is written back and the disk checked against the file oracle (a write not on
+ * disk is lost: violation lost-write), and the page cache is truncated (so the leak check that
+ * follows sees every page free).
+ */
 export function teardown(machine: Machine, clock: Clock, trace: TraceHash): void {
   const cpu = new Cpu(machine, 0, false, clock, machine.cfg);
   cpu.trace = trace;
+  cpu.curOp = 'teardown';
   for (let mm = 0; mm < machine.L.maxMms; mm++) {
     if (Atomics.load(machine.m, machine.mmWord(mm, MM.STATE)) !== MM_LIVE) continue;
     if (!mmget_not_zero(cpu, mm)) continue;
     drain(process_exit(cpu, mm));
     drain(mmput(cpu, mm));
   }
+  const lost = drain(final_sync(cpu));
+  if (lost) throw new Violation(lost.invariant, lost.path, lost.details, -1);
 }
 
-function drain(g: Gen<unknown>): void {
+/**
+ * The end of a run, after every process has exited: sync (ksys_sync), check the disk, then
+ * truncate every file's page cache. Returns the lost-write finding, if any (the page cache is then
+ * left as it is: the run is over).
+ */
+export function* final_sync(cpu: Cpu): Gen<Finding | null> {
+  const machine = cpu.machine;
+  yield* ksys_sync(cpu);
+  const lost = checkDisk(machine);
+  if (lost) return lost;
+  for (let f = 0; f < machine.L.files; f++) yield* truncate_inode_pages(cpu, f);
+  return null;
+}
+
+function drain<T>(g: Gen<T>): T {
   for (;;) {
     const r = g.next();
-    if (r.done) return;
+    if (r.done) return r.value;
     if (r.value === WAIT) throw new Error('teardown blocked: a lock is still held');
   }
 }

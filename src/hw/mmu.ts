@@ -10,7 +10,7 @@ import { PG_BUDDY, ZERO_PFN } from '../model/machine.js';
 import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_pfn, pte_present, pte_write } from '../model/pte.js';
 import { tlb_fill, tlb_lookup } from './tlb.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
-import { mremapRace, recordForkRace, recordWrite, tagOf, zapGen } from '../check/oracle.js';
+import { makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;
 export const ACCESS_SEGV = 1;
@@ -29,6 +29,8 @@ export interface AccessOut {
   forkChild: number;
   /** load only: the page's oracle tag just before the load */
   tag?: number;
+  /** the file page the access hit (a page cache page), or -1 */
+  fp?: number;
 }
 
 export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, token: number, out: AccessOut): Gen<void> {
@@ -82,6 +84,28 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         const rw = machine.mmWord(mm, MM.MREMAP_SEQ);
         const f1 = Atomics.load(m, fw);
         const r1 = Atomics.load(m, rw);
+        const fp = machine.filePageOfPfn(pfn);
+        if (fp >= 0 && (fp % machine.L.filePages) % machine.L.cpus !== vpn % machine.L.cpus) {
+          // file mappings are placed so that a page and its vpn have one owner: a store that lands
+          // in a file page of another owner went through an entry that maps the wrong page
+          Atomics.add(m, seqW, 1);
+          cpu.violation('data-misdirected', 'user store', { mm, vpn, pfn, filePage: fp });
+        }
+        if (fp >= 0) {
+          // a page cache page (a shared file mapping): the token names the file page, and the file
+          // oracle records it; no fork or mremap window applies (every mapping shares this page)
+          const ft = makeFileToken(tokenVersion(token), fp);
+          Atomics.store(m, machine.L.pContent + pfn, ft);
+          recordFileWrite(machine, fp, ft);
+          out.value = ft;
+          out.fp = fp;
+          out.forkRaced = false;
+          out.g2 = zapGen(machine, mm, vpn);
+          Atomics.add(m, seqW, 1);
+          cpu.counters[EV.WRITE]++;
+          out.status = ACCESS_OK;
+          return;
+        }
         Atomics.store(m, machine.L.pContent + pfn, token);
         // Oracle bookkeeping inside the access (tool side), so that it is ordered with a fork:
         // record the write, then look at the fork sequence. Either a fork that starts later copies
@@ -96,10 +120,12 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         const r2 = Atomics.load(m, rw);
         if (((r1 | r2) & 1) !== 0 || r1 !== r2) mremapRace(machine, mm, vpn, token);
         out.value = token;
+        out.fp = -1;
       } else {
         // the page's tag (where its data was written, if it moved) before the load: a non-owner
         // that loads moved data must not see the tag the owner's next write resets
         out.tag = tagOf(machine, mm, vpn);
+        out.fp = machine.filePageOfPfn(pfn);
         out.value = Atomics.load(m, machine.L.pContent + pfn);
       }
       out.g2 = zapGen(machine, mm, vpn);

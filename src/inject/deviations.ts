@@ -17,6 +17,9 @@ export const DEVIATIONS: readonly Deviation[] = [
   { name: 'batch-past-folio-end', path: 'folio_pte_batch', description: "no cap at the folio's last page" },
   { name: 'batch-past-table', path: 'zap_present_ptes/copy_present_ptes', description: 'no cap at the PTE table or VMA end' },
   { name: 'cow-reuse-shared', path: 'do_wp_page', description: 'reuse a page that is not AnonExclusive (nor provably this mm\'s alone)' },
+  { name: 'zap-first-pte-dirty', path: 'zap_present_ptes', description: 'for a file folio, take dirty/young from the first entry of the batch only' },
+  { name: 'zap-clear-without-get', path: 'zap_present_ptes', description: 'clear file PTEs without reading their dirty/young bits (clear_full_ptes, as for anon)' },
+  { name: 'writeback-no-flush', path: 'page_vma_mkclean_one', description: 'write-protect and clean PTEs without flushing the TLBs' },
 ];
 
 export interface Injections {
@@ -30,6 +33,9 @@ export interface Injections {
   batchPastFolioEnd: boolean;
   batchPastTable: boolean;
   cowReuseShared: boolean;
+  zapFirstPteDirty: boolean;
+  zapClearWithoutGet: boolean;
+  writebackNoFlush: boolean;
 }
 
 export function injectionsFrom(names: readonly string[]): Injections {
@@ -46,5 +52,8 @@ export function injectionsFrom(names: readonly string[]): Injections {
     batchPastFolioEnd: on('batch-past-folio-end'),
     batchPastTable: on('batch-past-table'),
     cowReuseShared: on('cow-reuse-shared'),
+    zapFirstPteDirty: on('zap-first-pte-dirty'),
+    zapClearWithoutGet: on('zap-clear-without-get'),
+    writebackNoFlush: on('writeback-no-flush'),
   };
 }

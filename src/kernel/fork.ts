@@ -6,7 +6,7 @@ import type { Gen } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import { MM, MM_CREATING, MM_DYING, MM_FREE, MM_LIVE } from '../model/layout.js';
 import { Machine } from '../model/machine.js';
-import { copyVma, exit_mmap, vmas } from '../mm/mmap.js';
+import { copyVma, exit_mmap, i_mmap_insert, vmas } from '../mm/mmap.js';
 import { copy_page_range } from '../mm/memory.js';
 import { down_write, up_write } from './locking/rwsem.js';
 import { flush_tlb_mm } from '../hw/tlb.js';
@@ -113,6 +113,7 @@ export function* dup_mm(cpu: Cpu, parent: number): Gen<number> {
   for (const v of vmas(machine, parent)) {
     if (v.flags & VM_DONTFORK) continue;
     forkOracle(machine, parent, child, v.start, v.end); // outside copied VMAs the child holds nothing
+    if (v.file >= 0) yield* i_mmap_insert(cpu, v.file, child, v.start, v.end, v.pgoff); // dup_mmap links the file VMA
     copyVma(machine, child, v);
     ret = yield* copy_page_range(cpu, child, parent, v);
     if (ret < 0) break;

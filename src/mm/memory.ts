@@ -1,25 +1,34 @@
-// Models mm/memory.c: the anonymous fault (alloc_anon_folio, do_anonymous_page), the write-protect
-// fault (do_wp_page), and the batched zap (zap_pte_range, zap_present_ptes).
+// Models mm/memory.c: the anonymous fault (alloc_anon_folio, do_anonymous_page), the file faults
+// (do_read_fault, do_cow_fault, do_shared_fault, finish_fault), the write-protect fault
+// (do_wp_page), the batched zap (zap_pte_range, zap_present_ptes) and the fork copy
+// (copy_page_range, copy_present_ptes).
 import type { Cpu } from '../engine/cpu.js';
 import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import { PMD_ORDER, PTRS_PER_PTE } from '../config.js';
-import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_WRITE, ZERO_PFN } from '../model/machine.js';
+import { FOLIO_ANON, FOLIO_REFERENCED, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY, ZERO_PFN } from '../model/machine.js';
 import { MM } from '../model/layout.js';
 import {
-  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write,
+  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write, pte_young,
 } from '../model/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import {
-  clear_full_ptes, ptep_clear_flush, ptep_get, ptep_get_and_clear, ptep_set_access_flags, pte_range_none, set_pte_at, set_ptes, wrprotect_ptes,
+  clear_full_ptes, get_and_clear_full_ptes, ptep_clear_flush, ptep_get, ptep_get_and_clear, ptep_set_access_flags, pte_range_none, set_pte_at,
+  set_ptes, wrprotect_ptes,
 } from '../include/linux/pgtable.js';
+import { filemap_fault } from './filemap.js';
+import { folio_mark_dirty } from './page-writeback.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_ref_add, folio_ref_sub, folio_put } from './swap.js';
-import { folio_add_new_anon_rmap, folio_mm_mapcount, folio_remove_rmap_ptes, folio_try_dup_anon_rmap_ptes } from './rmap.js';
-import { find_vma, type VmaView } from './mmap.js';
+import {
+  folio_add_file_rmap_ptes, folio_add_new_anon_rmap, folio_dup_file_rmap_ptes, folio_mm_mapcount, folio_remove_rmap_ptes, folio_try_dup_anon_rmap_ptes,
+} from './rmap.js';
+import { find_vma, linear_page_index, type VmaView } from './mmap.js';
 import { FPB_IGNORE_DIRTY, FPB_IGNORE_SOFT_DIRTY, folio_pte_batch } from './internal.js';
-import { type MmuGather, tlb_flush_mmu, tlb_remove_folio_pages, tlb_remove_tlb_entries } from './mmu_gather.js';
+import {
+  type MmuGather, tlb_delay_rmap, tlb_flush_mmu, tlb_flush_mmu_tlbonly, tlb_flush_rmaps, tlb_remove_folio_pages, tlb_remove_folio_pages_delayed, tlb_remove_tlb_entries,
+} from './mmu_gather.js';
 import { flush_tlb_range } from '../hw/tlb.js';
 
 export const VM_FAULT_OK = 0;
@@ -80,7 +89,7 @@ function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
   vmf.orig = ptep_get(cpu, vmf.ptep);
   if (pte_none(vmf.orig)) {
     if (vmf.vma.flags & VM_ANON) return yield* do_anonymous_page(cpu, vmf);
-    return VM_FAULT_SIGSEGV; // file mappings arrive with issue #4
+    return yield* do_fault(cpu, vmf);
   }
   if ((vmf.write || vmf.unshare) && !pte_write(vmf.orig)) return yield* do_wp_page(cpu, vmf);
   // present and permitted: another CPU resolved it first; the access simply retries.
@@ -224,6 +233,120 @@ function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   return VM_FAULT_OK;
 }
 
+// ---- file faults ---------------------------------------------------------------------------
+
+/** do_fault(): a fault on a none PTE of a file VMA. */
+function* do_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
+  cpu.ev(EV.FILE_FAULT, vmf.vpn, vmf.write ? 1 : 0);
+  const pgoff = linear_page_index(vmf.vma, vmf.vpn);
+  if (pgoff >= cpu.machine.L.filePages) return VM_FAULT_SIGSEGV; // beyond EOF: SIGBUS
+  if (!vmf.write) return yield* do_read_fault(cpu, vmf, pgoff);
+  if (!(vmf.vma.flags & VM_SHARED)) return yield* do_cow_fault(cpu, vmf, pgoff);
+  return yield* do_shared_fault(cpu, vmf, pgoff);
+}
+
+/** do_read_fault(): map the page cache page (or, per finish_fault, its whole folio). */
+function* do_read_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
+  const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff); // __do_fault()
+  if (folio < 0) return VM_FAULT_OOM;
+  return yield* finish_fault(cpu, vmf, folio, folio + (pgoff - Atomics.load(cpu.m, cpu.machine.L.fIndex + folio)), -1);
+}
+
+/** do_cow_fault(): a write to a private file mapping: copy the file page into a new anon page. */
+function* do_cow_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
+  const { m, L } = cpu.machine;
+  const cow = yield* alloc_folio(cpu, 0);
+  if (cow < 0) return VM_FAULT_OOM;
+  const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff);
+  if (folio < 0) {
+    yield* folio_put(cpu, cow);
+    return VM_FAULT_OOM;
+  }
+  const page = folio + (pgoff - Atomics.load(m, L.fIndex + folio));
+  Atomics.store(m, L.pContent + cow, Atomics.load(m, L.pContent + page)); // copy_user_highpage()
+  yield P.ALLOC;
+  const r = yield* finish_fault(cpu, vmf, folio, page, cow);
+  yield* folio_put(cpu, folio); // the page cache page was only read
+  cpu.ev(EV.FILE_COW, vmf.vpn);
+  return r;
+}
+
+/** do_shared_fault(): a write to a shared file mapping maps the page cache page writable and dirties the folio. */
+function* do_shared_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
+  const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff);
+  if (folio < 0) return VM_FAULT_OOM;
+  // do_page_mkwrite(): a write-notify filesystem dirties the folio before the PTE becomes writable
+  if (vmf.vma.flags & VM_WRITENOTIFY) folio_mark_dirty(cpu, folio);
+  const r = yield* finish_fault(cpu, vmf, folio, folio + (pgoff - Atomics.load(cpu.m, cpu.machine.L.fIndex + folio)), -1);
+  folio_mark_dirty(cpu, folio); // fault_dirty_shared_page()
+  return r;
+}
+
+/**
+ * finish_fault(): under the PTL, map page of folio (we hold one reference to folio), or for a COW
+ * fault the new anon page cow. A large folio is mapped whole (set_ptes of every page) when it lies
+ * inside the VMA and the PTE table and its entries all read none — the kernel does this for shmem,
+ * and for read faults do_fault_around maps the cached folio's pages alike; a write fault on a
+ * write-notify (disk filesystem) mapping maps the one page. With batching off, one page always.
+ * Otherwise one page, if its entry still reads none. The entry is writable only on a write fault,
+ * or on a shared mapping without write notification (vm_page_prot carries write there).
+ */
+function* finish_fault(cpu: Cpu, vmf: VmFault, folio: number, page: number, cow: number): Gen<number> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const vma = vmf.vma;
+  const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
+  let nr = 1, first = page, vpn0 = vmf.vpn;
+  const idx = page - folio;
+  if (cow < 0 && folioNr > 1 && cpu.cfg.batching && !(vmf.write && vma.flags & VM_WRITENOTIFY)) {
+    const vmaOff = vmf.vpn - vma.start, pteOff = vmf.vpn % PTRS_PER_PTE;
+    // the folio's range must lie inside the VMA and the PTE table ("fallback to per-page fault")
+    if (!(vmaOff < idx || vmaOff + (folioNr - idx) > vma.end - vma.start || pteOff < idx || pteOff + (folioNr - idx) > PTRS_PER_PTE)) {
+      nr = folioNr;
+      first = folio;
+      vpn0 = vmf.vpn - idx;
+    }
+  }
+  const shared = (vma.flags & VM_SHARED) !== 0;
+  const writable = cow >= 0 || (vmf.write && shared) || (shared && !(vma.flags & VM_WRITENOTIFY) && (vma.flags & VM_WRITE) !== 0);
+  const dirty = vmf.write; // maybe_mkwrite(pte_mkdirty(entry)) on a write fault
+  for (;;) {
+    const ptep0 = vmf.ptep - (vmf.vpn - vpn0);
+    yield* spin_lock(cpu, vmf.ptl);
+    yield P.LOCKED;
+    if (nr === 1 ? !pte_none(ptep_get(cpu, vmf.ptep)) : !pte_range_none(cpu, ptep0, nr)) {
+      spin_unlock(cpu, vmf.ptl);
+      if (nr > 1) {
+        nr = 1; // needs_fallback: map the one page
+        first = page;
+        vpn0 = vmf.vpn;
+        continue;
+      }
+      // vmf_pte_changed(): another CPU mapped it; the access retries
+      cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
+      if (cow >= 0) yield* folio_put(cpu, cow);
+      else yield* folio_put(cpu, folio);
+      return VM_FAULT_OK;
+    }
+    if (cow >= 0) {
+      folio_add_new_anon_rmap(cpu, cow, cow, 1, vmf.mm);
+      Atomics.add(m, machine.mmWord(vmf.mm, MM.RSS_ANON), 1);
+      yield P.RMAP;
+      yield* set_pte_at(cpu, vmf.ptep, pfn_pte(cow, PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
+    } else {
+      // references before mapcounts (our fault reference becomes the first mapping's)
+      folio_ref_add(cpu, folio, nr - 1);
+      folio_add_file_rmap_ptes(cpu, folio, first, nr);
+      Atomics.add(m, machine.mmWord(vmf.mm, MM.RSS_FILE), nr);
+      yield P.RMAP;
+      yield* set_ptes(cpu, ptep0, pfn_pte(first, PTE_YOUNG | (dirty ? PTE_DIRTY : 0) | (writable ? PTE_WRITE : 0)), nr);
+      cpu.counters[EV.FILE_MAPPED] += nr;
+    }
+    spin_unlock(cpu, vmf.ptl);
+    return VM_FAULT_OK;
+  }
+}
+
 /**
  * do_wp_page(): a write to a present read-only PTE. Reuse the page when it is AnonExclusive, or
  * when wp_can_reuse_anon_folio() says the folio is this mm's alone; else copy it into a new
@@ -239,6 +362,19 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     return VM_FAULT_OK;
   }
   const pfn = pte_pfn(pte);
+  if (!pte_special(pte) && vmf.vma.flags & VM_SHARED) {
+    // wp_page_shared(): a write to a clean, write-protected entry of a shared file mapping (after
+    // writeback or mprotect): page_mkwrite dirties the folio, then wp_page_reuse makes the entry
+    // writable and dirty, then fault_dirty_shared_page dirties the folio again (the kernel drops
+    // the PTL around page_mkwrite and rechecks; here the PTL is held throughout).
+    const folio = Atomics.load(m, L.pHead + pfn);
+    if (vmf.vma.flags & VM_WRITENOTIFY) folio_mark_dirty(cpu, folio);
+    yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+    cpu.ev(EV.WP_SHARED, vmf.vpn);
+    spin_unlock(cpu, vmf.ptl);
+    folio_mark_dirty(cpu, folio);
+    return VM_FAULT_OK;
+  }
   if (!pte_special(pte)) {
     const folio = Atomics.load(m, L.pHead + pfn);
     const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
@@ -294,7 +430,9 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
     if (oldFolio >= 0) yield* folio_put(cpu, oldFolio);
     return VM_FAULT_OK;
   }
-  if (fromZero) Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), 1);
+  // the new page is anon; a page copied from the page cache (a private file mapping) leaves MM_FILEPAGES
+  if (fromZero || !(Atomics.load(m, L.fFlags + oldFolio) & FOLIO_ANON)) Atomics.add(m, cpu.machine.mmWord(vmf.mm, MM.RSS_ANON), 1);
+  if (!fromZero && !(Atomics.load(m, L.fFlags + oldFolio) & FOLIO_ANON)) Atomics.sub(m, cpu.machine.mmWord(vmf.mm, MM.RSS_FILE), 1);
   folio_add_new_anon_rmap(cpu, nf, nf, 1, vmf.mm);
   // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
   yield* ptep_clear_flush(cpu, vmf.ptep);
@@ -332,6 +470,11 @@ export function* zap_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: nu
     }
     vpn += yield* zap_present_ptes(cpu, tlb, vma, ptep, ptent, vpn, end - vpn);
   }
+  // "Do the actual TLB flush before dropping ptl" when rmaps were delayed (dirty file folios)
+  if (tlb.delayed.length) {
+    yield* tlb_flush_mmu_tlbonly(cpu, tlb);
+    tlb_flush_rmaps(cpu, tlb);
+  }
   spin_unlock(cpu, ptl);
   yield* tlb_flush_mmu(cpu, tlb);
 }
@@ -360,12 +503,37 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
     nr = folio_pte_batch(cpu, cpu.inj.batchPastFolioEnd ? -1 : folio, folioNr, ptep, ptent, cap, FPB_IGNORE_DIRTY | FPB_IGNORE_SOFT_DIRTY).nr;
   }
   checkBatchBounds(cpu, 'zap_present_ptes', pfn, nr, folio, folioNr, vpn, vma);
-  yield* clear_full_ptes(cpu, ptep, nr, tlb.fullmm);
+  let delayRmap = false;
+  if (!(Atomics.load(m, L.fFlags + folio) & FOLIO_ANON)) {
+    // zap_present_folio_ptes() for a file folio: the young/dirty bits of EVERY entry of the batch
+    // (hardware may have set them on any one) move to the folio, or a write is lost at writeback.
+    let pte: number;
+    if (cpu.inj.zapClearWithoutGet) {
+      yield* clear_full_ptes(cpu, ptep, nr, tlb.fullmm); // deviation: the a/d bits are dropped
+      pte = 0;
+    } else if (cpu.inj.zapFirstPteDirty) {
+      pte = yield* ptep_get_and_clear(cpu, ptep); // deviation: only the first entry's a/d bits
+      if (nr > 1) yield* clear_full_ptes(cpu, ptep + 1, nr - 1, tlb.fullmm);
+    } else pte = yield* get_and_clear_full_ptes(cpu, ptep, nr, tlb.fullmm);
+    if (pte_dirty(pte)) {
+      folio_mark_dirty(cpu, folio);
+      cpu.ev(EV.ZAP_DIRTY, vpn, nr);
+      delayRmap = tlb_delay_rmap(tlb);
+    }
+    if (pte_young(pte)) Atomics.or(m, L.fFlags + folio, FOLIO_REFERENCED); // folio_mark_accessed()
+    Atomics.sub(m, cpu.machine.mmWord(tlb.mm, MM.RSS_FILE), nr);
+  } else {
+    // "We don't need up-to-date accessed/dirty bits."
+    yield* clear_full_ptes(cpu, ptep, nr, tlb.fullmm);
+    Atomics.sub(m, cpu.machine.mmWord(tlb.mm, MM.RSS_ANON), nr);
+  }
   yield P.CLEAR_PTE;
   tlb_remove_tlb_entries(tlb, vpn, nr);
-  Atomics.sub(m, cpu.machine.mmWord(tlb.mm, MM.RSS_ANON), nr);
-  folio_remove_rmap_ptes(cpu, folio, pfn, nr, tlb.mm);
-  tlb_remove_folio_pages(tlb, folio, nr);
+  if (delayRmap) tlb_remove_folio_pages_delayed(tlb, folio, pfn, nr);
+  else {
+    folio_remove_rmap_ptes(cpu, folio, pfn, nr, tlb.mm);
+    tlb_remove_folio_pages(tlb, folio, nr);
+  }
   cpu.ev(EV.ZAP_BATCH, vpn, nr);
   cpu.counters[EV.ZAP_PTES] += nr;
   return nr;
@@ -392,7 +560,8 @@ interface CopyCtx {
   dst: number;
   src: number;
   vma: VmaView;
-  rss: number;
+  rss: number; // MM_ANONPAGES added to dst
+  rssFile: number; // MM_FILEPAGES added to dst
   prealloc: number; // folio or -1
 }
 
@@ -402,6 +571,9 @@ interface CopyCtx {
  */
 export function* copy_page_range(cpu: Cpu, dst: number, src: number, vma: VmaView): Gen<number> {
   const machine = cpu.machine;
+  // vma_needs_copy(): a shared file mapping is not copied; the child faults its pages in from the
+  // page cache. (A private file VMA is copied as if it had an anon_vma.)
+  if (vma.file >= 0 && vma.flags & VM_SHARED) return 0;
   const seq = machine.mmWord(src, MM.WRITE_PROTECT_SEQ);
   Atomics.add(cpu.m, seq, 1); // raw_write_seqcount_begin()
   let ret = 0;
@@ -422,7 +594,7 @@ export function* copy_page_range(cpu: Cpu, dst: number, src: number, vma: VmaVie
 function* copy_pte_range(cpu: Cpu, dst: number, src: number, vma: VmaView, addr: number, end: number): Gen<number> {
   const machine = cpu.machine;
   const m = cpu.m;
-  const ctx: CopyCtx = { dst, src, vma, rss: 0, prealloc: -1 };
+  const ctx: CopyCtx = { dst, src, vma, rss: 0, rssFile: 0, prealloc: -1 };
   const dtable = machine.tableIndex(dst, addr), stable = machine.tableIndex(src, addr);
   if (!Atomics.load(m, machine.pgdWord(stable))) return 0;
   for (;;) {
@@ -447,7 +619,9 @@ function* copy_pte_range(cpu: Cpu, dst: number, src: number, vma: VmaView, addr:
     }
     spin_unlock(cpu, machine.ptlOf(stable));
     Atomics.add(m, machine.mmWord(dst, MM.RSS_ANON), ctx.rss); // add_mm_rss_vec()
+    Atomics.add(m, machine.mmWord(dst, MM.RSS_FILE), ctx.rssFile);
     ctx.rss = 0;
+    ctx.rssFile = 0;
     spin_unlock(cpu, machine.ptlOf(dtable));
     if (ret === EAGAIN) {
       ctx.prealloc = yield* alloc_folio(cpu, 0); // folio_prealloc(), without any PTL held
@@ -477,6 +651,21 @@ function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number
   const pfn = pte_pfn(pte);
   const folio = Atomics.load(m, L.pHead + pfn);
   const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
+  if (!(Atomics.load(m, L.fFlags + folio) & FOLIO_ANON)) {
+    // a page cache folio of a private file mapping: folio_dup_file_rmap_ptes() cannot fail (no
+    // exclusivity to give up); the entries are read-only already (private file pages never are writable)
+    let nr = 1;
+    if (folioNr > 1 && max_nr !== 1 && cpu.cfg.batching) {
+      nr = folio_pte_batch(cpu, cpu.inj.batchPastFolioEnd ? -1 : folio, folioNr, sptep, pte, cpu.inj.batchPastTable ? PTRS_PER_PTE : max_nr, FPB_IGNORE_SOFT_DIRTY).nr;
+      checkBatchBounds(cpu, 'copy_present_ptes', pfn, nr, folio, folioNr, addr, ctx.vma);
+    }
+    folio_ref_add(cpu, folio, nr); // references before mapcounts
+    yield P.RMAP;
+    folio_dup_file_rmap_ptes(cpu, folio, pfn, nr);
+    ctx.rssFile += nr;
+    yield* __copy_present_ptes(cpu, ctx, dptep, sptep, pte, nr);
+    return nr;
+  }
   if (ctx.prealloc < 0 && folioNr > 1 && max_nr !== 1 && cpu.cfg.batching) {
     const cap = cpu.inj.batchPastTable ? PTRS_PER_PTE : max_nr; // deviation: no table/VMA cap
     const b = folio_pte_batch(cpu, cpu.inj.batchPastFolioEnd ? -1 : folio, folioNr, sptep, pte, cap, FPB_IGNORE_SOFT_DIRTY);

@@ -26,8 +26,8 @@ import { mremapOracleBegin, mremapOracleEnd } from '../check/oracle.js';
  * mremap() of nr pages at start to newStart (MREMAP_MAYMOVE | MREMAP_FIXED, same size) under the
  * mmap_lock held for write. Returns newStart, or -1: nr < 1, the source not inside one VMA
  * (EFAULT), the destination overlapping the source (EINVAL), outside the address space, or not
- * unmapped (the model's simplification of MREMAP_FIXED), or no free VMA slot (ENOMEM). A failure
- * changes nothing.
+ * unmapped (the model's simplification of MREMAP_FIXED), or no free VMA slot (ENOMEM), or a file
+ * mapping (not modelled yet). A failure changes nothing.
  */
 export function* do_mremap(cpu: Cpu, mm: number, start: number, nr: number, newStart: number): Gen<number> {
   const machine = cpu.machine;
@@ -48,6 +48,8 @@ function* mremap_to(cpu: Cpu, mm: number, start: number, nr: number, newStart: n
   if (newStart < end && start < newEnd) return -1; // EINVAL: the ranges overlap
   const v = find_vma(machine, mm, start); // vma_lookup(addr)
   if (!v || end > v.end) return -1; // EFAULT: the old range is not inside one VMA
+  // Moving a file mapping is not modelled (it would move its i_mmap entry and the rmap walk with it).
+  if (v.file >= 0) return -1;
   if (vmas(machine, mm).some((w) => w.start < newEnd && newStart < w.end)) return -1;
   // move_vma(): "We'd prefer to avoid failure later on in do_munmap": the new VMA takes a slot, and
   // detaching the middle of v another one. Check both now, so a move never fails half way.

@@ -117,6 +117,8 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   Atomics.store(m, L.fMmId + pfn * 2, 0);
   Atomics.store(m, L.fMmId + pfn * 2 + 1, 0);
   Atomics.store(m, L.fFlags + pfn, order > 0 ? FOLIO_LARGE : 0);
+  Atomics.store(m, L.fMapping + pfn, 0);
+  Atomics.store(m, L.fIndex + pfn, 0);
   Atomics.store(m, L.fRef + pfn, 1);
   return pfn;
 }
@@ -127,6 +129,7 @@ export function* free_folio(cpu: Cpu, head: number): Gen<void> {
   const order = Atomics.load(m, L.fOrder + head);
   cpu.ev(EV.FOLIO_FREE + order, head, order);
   Atomics.store(m, L.fFlags + head, 0);
+  Atomics.store(m, L.fMapping + head, 0);
   yield* spin_lock(cpu, L.zoneLock);
   free_one_page(cpu.machine, head, order);
   spin_unlock(cpu, L.zoneLock);

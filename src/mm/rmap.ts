@@ -1,11 +1,20 @@
-// Models mm/rmap.c for anon folios: per-page mapcount, the folio's total mapcount, AnonExclusive,
-// and the CONFIG_MM_ID bookkeeping (two per-folio slots: which mm maps how many pages) that lets a
-// write fault tell whether a large folio is mapped by this mm alone.
+// Models mm/rmap.c: per-page mapcount, the folio's total mapcount, AnonExclusive, and the
+// CONFIG_MM_ID bookkeeping (two per-folio slots: which mm maps how many pages) that lets a write
+// fault tell whether a large anon folio is mapped by this mm alone; for file folios the rmap add/dup
+// and folio_mkclean(), the rmap walk writeback uses to write-protect and clean every PTE of a folio.
 import type { Cpu } from '../engine/cpu.js';
 import type { Machine } from '../model/machine.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../model/machine.js';
 import { MM } from '../model/layout.js';
 import { folio_maybe_dma_pinned } from '../include/linux/mm.js';
+import { type Gen, P } from '../engine/gen.js';
+import { EV } from '../engine/events.js';
+import { PTRS_PER_PTE } from '../config.js';
+import { pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_wrprotect, pte_write } from '../model/pte.js';
+import { ptep_clear_flush, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { down_read, up_read } from '../kernel/locking/rwsem.js';
+import { i_mmap_entries } from './mmap.js';
 
 const MMID_SHIFT = 20;
 const MMID_COUNT = (1 << MMID_SHIFT) - 1;
@@ -67,6 +76,17 @@ export function folio_add_new_anon_rmap(cpu: Cpu, folio: number, page: number, n
   cpu.noteFolio(folio);
 }
 
+/** folio_add_file_rmap_ptes(): map nr pages of a file folio starting at page (no exclusivity, no mm id). */
+export function folio_add_file_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number): void {
+  const { m, L } = cpu.machine;
+  for (let i = 0; i < nr; i++) Atomics.add(m, L.pMapcount + page + i, 1);
+  Atomics.add(m, L.fMapcount + folio, nr);
+  cpu.noteFolio(folio);
+}
+
+/** folio_dup_file_rmap_ptes(): fork maps nr pages of a file folio into the child too. */
+export const folio_dup_file_rmap_ptes = folio_add_file_rmap_ptes;
+
 /** folio_remove_rmap_ptes(): unmap nr pages of folio starting at page, mapped by mm. */
 export function folio_remove_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number, mm: number): void {
   const { m, L } = cpu.machine;
@@ -76,7 +96,7 @@ export function folio_remove_rmap_ptes(cpu: Cpu, folio: number, page: number, nr
   }
   const t = Atomics.sub(m, L.fMapcount + folio, nr) - nr;
   if (t < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, totalMapcount: t });
-  mm_id_sub(cpu.machine, folio, mm, nr);
+  if (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) mm_id_sub(cpu.machine, folio, mm, nr);
   cpu.noteFolio(folio);
 }
 
@@ -108,3 +128,64 @@ export function folio_try_dup_anon_rmap_ptes(cpu: Cpu, folio: number, page: numb
 
 /** MMF_HAS_PINNED: this mm has had pages pinned (set by GUP, never cleared). */
 export const MMF_HAS_PINNED = 1 << 0;
+
+// ---- folio_mkclean: the rmap walk of writeback ---------------------------------------------------
+
+/**
+ * folio_mkclean(): write-protect and clean every PTE that maps file folio, found through the file's
+ * i_mmap under i_mmap_rwsem (read); returns how many entries were dirty or writable (the caller marks
+ * the folio dirty if any). Each mapping's entries are visited under its PTL (PVMW_SYNC), so a zap
+ * holding the PTL finishes its flush first.
+ */
+export function* folio_mkclean(cpu: Cpu, folio: number): Gen<number> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const file = Atomics.load(m, L.fMapping + folio) - 1;
+  if (file < 0) return 0;
+  const index = Atomics.load(m, L.fIndex + folio);
+  const nr = 1 << Atomics.load(m, L.fOrder + folio);
+  const lw = L.immapLock + file;
+  yield* down_read(cpu, lw, 'i_mmap_rwsem(read)');
+  let cleaned = 0;
+  for (const e of i_mmap_entries(machine, file)) {
+    // the pages of the folio this mapping covers (vma_address() for each end)
+    const lo = Math.max(index, e.pgoff), hi = Math.min(index + nr, e.pgoff + (e.end - e.start));
+    if (lo >= hi) continue;
+    cleaned += yield* page_vma_mkclean_one(cpu, e.mm, e.start + (lo - e.pgoff), hi - lo, folio, nr);
+  }
+  up_read(cpu, lw);
+  return cleaned;
+}
+
+/**
+ * page_vma_mkclean_one(): entries [vpn, vpn + n) of mm, per PTE table under its PTL: each one that
+ * maps the folio and is dirty or writable is cleared and flushed (ptep_clear_flush: no CPU may
+ * keep storing through a writable TLB entry once the folio is written back as clean), then set
+ * again write-protected and clean. The deviation writeback-no-flush skips the flush.
+ */
+function* page_vma_mkclean_one(cpu: Cpu, mm: number, vpn: number, n: number, folio: number, nr: number): Gen<number> {
+  const machine = cpu.machine;
+  let cleaned = 0;
+  for (let s = vpn, end = vpn + n; s < end; ) {
+    const e = Math.min(end, (s & ~(PTRS_PER_PTE - 1)) + PTRS_PER_PTE);
+    const table = machine.tableIndex(mm, s);
+    if (Atomics.load(machine.m, machine.pgdWord(table))) {
+      const ptl = machine.ptlOf(table);
+      yield* spin_lock(cpu, ptl);
+      yield P.LOCKED;
+      for (let v = s; v < e; v++) {
+        const ptep = machine.ptep(mm, v);
+        const pte = ptep_get(cpu, ptep);
+        if (!pte_present(pte) || pte_pfn(pte) < folio || pte_pfn(pte) >= folio + nr) continue;
+        if (!pte_dirty(pte) && !pte_write(pte)) continue;
+        const old = cpu.inj.writebackNoFlush ? yield* ptep_get_and_clear(cpu, ptep) : yield* ptep_clear_flush(cpu, ptep);
+        yield* set_pte_at(cpu, ptep, pte_mkclean(pte_wrprotect(old)));
+        cleaned++;
+      }
+      spin_unlock(cpu, ptl);
+    }
+    s = e;
+  }
+  cpu.counters[EV.MKCLEAN_PTES] += cleaned;
+  return cleaned;
+}

@@ -6,7 +6,9 @@ import { type Config, PTRS_PER_PTE } from '../config.js';
 export const LOCK_WORDS = 4; // NEXT ticket, OWNER ticket, HOLDER cpu+1, HOLD_START (step)
 
 /** Words of one VMA slot. */
-export const VMA_WORDS = 4; // START vpn, END vpn (exclusive), FLAGS, spare
+export const VMA_WORDS = 6; // START vpn, END vpn (exclusive), FLAGS, FILE (file + 1, 0: anon), PGOFF (file page at START), spare
+/** Words of one i_mmap entry: MM + 1 (0: free slot), START, END, PGOFF. */
+export const IMAP_WORDS = 4;
 /** Per-mm scalar words. */
 export const MM = {
   STATE: 0, // MM_FREE / MM_CREATING / MM_LIVE / MM_DYING
@@ -71,6 +73,8 @@ export interface Layout {
   fPin: number;
   fFlags: number;
   fMmId: number; // 2 words per folio (at head): CONFIG_MM_ID slots, (mm+1) << 20 | mapcount of that mm
+  fMapping: number; // file folios: file + 1 (folio->mapping); 0 for anon and free folios
+  fIndex: number; // file folios: the file page of the head (folio->index)
 
   // buddy allocator
   buddyNext: number;
@@ -84,6 +88,16 @@ export interface Layout {
   pgd: number; // maxMms * tablesPerMm: 1 if the PTE table is populated
   pte: number; // maxMms * tablesPerMm * PTRS_PER_PTE
   ptl: number; // maxMms * tablesPerMm * LOCK_WORDS
+  // files (struct address_space): page cache, locks, i_mmap, and the modelled disk
+  files: number;
+  filePages: number;
+  pcache: number; // files * filePages: pfn of the page caching each file page (0: not cached; pfn 0 is the zero page)
+  disk: number; // files * filePages: the content word on disk
+  xaLock: number; // files * LOCK_WORDS: mapping->i_pages lock (page cache insertion)
+  immapLock: number; // files: i_mmap_rwsem
+  wbLock: number; // files: writeback of the file in progress (tool: stands for the folio lock + PG_writeback)
+  imap: number; // files * maxMms * maxVmas * IMAP_WORDS: i_mmap, the mappings of each file
+  imapSlots: number; // per file
   // data oracle (per mm, per virtual page)
   oExp: number;
   oAlt: number;
@@ -91,6 +105,7 @@ export interface Layout {
   oWgen: number;
   oZapGen: number;
   oTag: number; // the vpn the page's current token was written at (mremap moved it here); 0 = this very vpn
+  oFile: number; // files * filePages: the last token written to each file page (through any shared mapping)
   // cpus
   cpu: number;
   tlb: number; // cpus * tlbEntries * 2 (key, pte)
@@ -98,12 +113,14 @@ export interface Layout {
   words: number;
 }
 
-export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize'>): Layout {
+export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize' | 'files'>): Layout {
   const pages = c.memoryPages;
   const vaPages = c.vaSize >>> 12;
   const tablesPerMm = vaPages / PTRS_PER_PTE;
   const maxMms = c.processes;
   const maxOrder = Math.min(10, Math.log2(pages));
+  const files = c.files.count, filePages = c.files.pages;
+  const imapSlots = maxMms * c.maxVmas;
   let off = 0;
   const take = (n: number): number => {
     const o = off;
@@ -115,14 +132,19 @@ export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'proces
     global: take(G.WORDS),
     pFlags: take(pages), pMapcount: take(pages), pContent: take(pages), pHead: take(pages), pPin: take(pages),
     fOrder: take(pages), fRef: take(pages), fMapcount: take(pages), fPin: take(pages), fFlags: take(pages), fMmId: take(pages * 2),
+    fMapping: take(pages), fIndex: take(pages),
     buddyNext: take(pages), buddyPrev: take(pages), freeHead: take(maxOrder + 1), freeCount: take(maxOrder + 1), zoneLock: take(LOCK_WORDS),
     mm: take(maxMms * MM.WORDS),
     vma: take(maxMms * c.maxVmas * VMA_WORDS),
     pgd: take(maxMms * tablesPerMm),
     pte: take(maxMms * tablesPerMm * PTRS_PER_PTE),
     ptl: take(maxMms * tablesPerMm * LOCK_WORDS),
+    files, filePages, imapSlots,
+    pcache: take(files * filePages), disk: take(files * filePages), xaLock: take(files * LOCK_WORDS), immapLock: take(files), wbLock: take(files),
+    imap: take(files * imapSlots * IMAP_WORDS),
     oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oAltOk: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
     oTag: take(maxMms * vaPages),
+    oFile: take(files * filePages),
     cpu: take(c.cpus * CPU.WORDS),
     tlb: take(c.cpus * c.tlbEntries * 2),
     ring: take(c.cpus * c.ringSize * RING_WORDS),

@@ -3,7 +3,7 @@
 // Every worker thread wraps the same buffer in a Machine; all shared words go through Atomics.
 import type { Config } from '../config.js';
 import { PTRS_PER_PTE } from '../config.js';
-import { computeLayout, type Layout, LOCK_WORDS, MM, VMA_WORDS, CPU } from './layout.js';
+import { computeLayout, type Layout, LOCK_WORDS, MM, VMA_WORDS, CPU, IMAP_WORDS } from './layout.js';
 
 // struct page flags (per pfn)
 export const PG_HEAD = 1 << 0;
@@ -18,6 +18,7 @@ export const FOLIO_DIRTY = 1 << 1;
 export const FOLIO_UPTODATE = 1 << 2;
 export const FOLIO_LRU = 1 << 3;
 export const FOLIO_LARGE = 1 << 4;
+export const FOLIO_REFERENCED = 1 << 5;
 
 // VMA flags
 export const VM_READ = 1 << 0;
@@ -26,6 +27,8 @@ export const VM_ANON = 1 << 2;
 export const VM_SHARED = 1 << 3;
 export const VM_LIVE = 1 << 4; // slot in use
 export const VM_DONTFORK = 1 << 5;
+/** vma_wants_writenotify(): a shared file mapping whose clean PTEs stay read-only (disk filesystems). */
+export const VM_WRITENOTIFY = 1 << 6;
 
 /** Content word of a freed page: a read or write through a stale mapping finds it. */
 export const POISON = 0x6badf00d;
@@ -101,5 +104,26 @@ export class Machine {
   }
   isFree(pfn: number): boolean {
     return (this.pageFlags(pfn) & PG_BUDDY) !== 0;
+  }
+
+  // ---- files ------------------------------------------------------------------------------
+  /** Does file f want write notification (disk filesystem) or not (tmpfs-like)? */
+  fileWritenotify(f: number): boolean {
+    const w = this.cfg.files.writenotify;
+    return w === 'on' || (w === 'both' && (f & 1) === 1);
+  }
+  /** Global index of page pgoff of file f (page cache, disk and file oracle arrays). */
+  filePage(f: number, pgoff: number): number {
+    return f * this.L.filePages + pgoff;
+  }
+  /** The file page a physical page caches, or -1 (anon, free, zero page). */
+  filePageOfPfn(pfn: number): number {
+    const folio = Atomics.load(this.m, this.L.pHead + pfn);
+    const mapping = Atomics.load(this.m, this.L.fMapping + folio);
+    if (!mapping) return -1;
+    return this.filePage(mapping - 1, Atomics.load(this.m, this.L.fIndex + folio) + (pfn - folio));
+  }
+  imapBase(f: number, slot: number): number {
+    return this.L.imap + (f * this.L.imapSlots + slot) * IMAP_WORDS;
   }
 }

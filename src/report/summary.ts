@@ -128,7 +128,7 @@ export function renderSummary(s: Summary, dir: string): string {
   L.push(`  folios    mapped ${orders(s.folioOrders)}`);
   L.push(`  tlb       range-flushes ${fmt(s.tlb.flushRange)}  mm-flushes ${fmt(s.tlb.flushMm)}  entries-invalidated ${fmt(s.tlb.entriesInvalidated)}`);
   const costs = Object.entries(s.tlb.byOp).map(([op, c]) => `${op} ${c.tlbiPerOp}${c.contUnfold ? `/${c.unfoldPerOp}u` : ''}`);
-  if (costs.length) L.push(`  tlbi/op   ${costs.join('  ')}${costs.some((c) => c.includes('u')) ? '   (u: contpte unfolds per op)' : ''}`);
+  if (costs.length) L.push(`  tlbi/op   ${costs.join('  ')}${Object.values(s.tlb.byOp).some((c) => c.contUnfold) ? '   (u: contpte unfolds per op)' : ''}`);
   const lat = (k: string) => {
     const h = s.latency[k];
     return h ? `${k} p50 ${fmt(h.p50)} p99 ${fmt(h.p99)} max ${fmt(h.max)}` : '';

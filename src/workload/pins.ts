@@ -39,6 +39,7 @@ let version = 0;
 /** pin: a page of one of mm's VMAs that this CPU owns, read-only or (writable VMA) read-write. */
 export function* pin_op(cpu: Cpu, mm: number, op: Op): Gen<void> {
   const v = pickVma(cpu, mm, op);
+  if (v && v.file >= 0) return; // GUP of file pages is not modelled
   if (!v) return;
   const len = v.end - v.start;
   let vpn = v.start + (op.r2 % len);

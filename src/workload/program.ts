@@ -4,8 +4,8 @@
 import seedrandom from 'seedrandom';
 import type { Config } from '../config.js';
 
-export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork';
-export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork'];
+export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork' | 'mmapfile' | 'writeback';
+export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork', 'mmapfile', 'writeback'];
 
 export interface Op {
   kind: OpKind;

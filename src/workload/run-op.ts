@@ -4,10 +4,11 @@ import type { Cpu } from '../engine/cpu.js';
 import { type Gen, P } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
 import type { Op } from './program.js';
-import { VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
+import { VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../model/machine.js';
 import { pin_op, pinio_op, unpin_op } from './pins.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { do_mmap, do_munmap } from '../mm/mmap.js';
+import { do_mmap, do_munmap, linear_page_index } from '../mm/mmap.js';
+import { write_cache_pages } from '../mm/page-writeback.js';
 import { pickVma } from './target.js';
 import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
 import { do_mremap } from '../mm/mremap.js';
@@ -95,6 +96,12 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       yield* madvise_dontfork(cpu, mm, a, b, op.write); // write bit: DONTFORK, else DOFORK
       break;
     }
+    case 'mmapfile':
+      yield* mmap_file(cpu, mm, op);
+      break;
+    case 'writeback':
+      if (cpu.machine.L.files) yield* write_cache_pages(cpu, op.r1 % cpu.machine.L.files);
+      break;
     case 'pin':
       yield* pin_op(cpu, mm, op);
       break;
@@ -128,6 +135,29 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
     cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);
     if (out.status !== ACCESS_OK) return; // SIGSEGV (VMA gone under us) or OOM: the op ends
     // a write is recorded in the oracle by the MMU, inside the access (see user_access)
-    if (!write) checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag);
+    if (!write) checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag, out.fp, v.file >= 0 ? cpu.machine.filePage(v.file, linear_page_index(v, vpn)) : -1);
   }
+}
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+/**
+ * mmap of file pages [pgoff, pgoff + len): shared (write notification as the file's kind says) or
+ * private, read/write. Placed so that vpn - pgoff is a multiple of the alignment chosen and of
+ * cpus: large folios can be mapped whole (and contpte-folded), and a file page and every vpn
+ * mapping it have one owner CPU (the data oracle's one writer).
+ */
+function* mmap_file(cpu: Cpu, mm: number, op: Op): Gen<void> {
+  const machine = cpu.machine;
+  const L = machine.L;
+  if (!L.files) return;
+  const c = cpu.cfg;
+  const file = op.r1 % L.files;
+  const len = Math.min(L.filePages, c.mmapPages.min + ((op.r1 >>> 8) % (c.mmapPages.max - c.mmapPages.min + 1)));
+  const a = c.mmapAlign[op.r2 % c.mmapAlign.length];
+  const align = (a / gcd(a, L.cpus)) * L.cpus; // lcm(a, cpus)
+  const pgoff = op.r2 % 3 === 0 ? 0 : (op.r3 >>> 4) % (L.filePages - len + 1);
+  const shared = (op.r3 & 1) === 0;
+  const flags = VM_READ | VM_WRITE | (shared ? VM_SHARED | (machine.fileWritenotify(file) ? VM_WRITENOTIFY : 0) : 0);
+  yield* do_mmap(cpu, mm, len, align, op.r3 % L.vaPages, flags, false, file, pgoff);
 }

@@ -8,7 +8,7 @@ import { Violation } from '../../src/engine/cpu.js';
 import { checkNoLeaks, checkQuiescent, checkRefVsMap } from '../../src/check/invariants.js';
 import { checkRead, ownerOf, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { MM } from '../../src/model/layout.js';
-import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_TAIL, POISON } from '../../src/model/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_TAIL, POISON } from '../../src/model/machine.js';
 import { PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_pfn, pte_special } from '../../src/model/pte.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/mm/memory.js';
 import { madvise_dontneed } from '../../src/mm/madvise.js';
@@ -17,7 +17,8 @@ import { user_access } from '../../src/hw/mmu.js';
 import { process_exit } from '../../src/kernel/fork.js';
 import { spin_lock } from '../../src/kernel/locking/spinlock.js';
 import { find_vma } from '../../src/mm/mmap.js';
-import { boot, cpuWithConfig, folioAt, type Harness, invariants, mapAnon, newAccessOut, run, token, writePage } from '../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, type Harness, invariants, mapAnon, mapFile, newAccessOut, readPage, run, token, writePage } from '../helpers/machine.js';
+import { final_sync } from '../../src/engine/sched.js';
 
 const B = 1024;
 
@@ -346,6 +347,68 @@ invTest('data-foreign (checkRead): a non-owner reads a token written for another
   assert.equal(readAs(w, other, B + 2), null, 'control: a token of this very page is fine');
   Atomics.store(w.m, w.h.machine.L.pContent + w.big + 2, token(0, B + 1));
   assert.equal(readAs(w, other, B + 2)?.invariant, 'data-foreign');
+});
+
+// ---- file mappings -----------------------------------------------------------------------------
+
+/** A correct state with file mappings: a shared mapping of file 0 [0, 16) at B and a private one of file 1 at B+512, both faulted. */
+function fileWorld(): World & { shared: number; priv: number } {
+  const h = boot({ cpus: 1, files: { count: 2, pages: 64, orders: [0, 2, 4] } });
+  mapFile(h, B, 16);
+  mapFile(h, B + 512, 16, { file: 1, shared: false });
+  writePage(h, 0, 0, B + 1);
+  readPage(h, 0, 0, B + 512);
+  const w = { h, m: h.machine.m, big: 0, small: 0, zeroVpn: 0, ptep: (vpn: number) => h.machine.ptep(0, vpn), shared: folioAt(h, 0, B)!.folio, priv: folioAt(h, 0, B + 512)!.folio };
+  clean(w);
+  return w;
+}
+
+invTest('pte-wrong-file-page: a PTE of a file VMA maps another page of the file', () => {
+  const w = fileWorld();
+  const pte = Atomics.load(w.m, w.ptep(B + 3));
+  Atomics.store(w.m, w.ptep(B + 3), pfn_pte(pte_pfn(pte) + 1, pte & 0xff)); // maps file page 4 at vpn B+3
+  // page 4 is now mapped twice and page 3 not at all
+  expectFindings(w, ['mapcount-mismatch', 'pte-wrong-file-page']);
+});
+
+invTest('private-file-page-writable: a private file mapping maps the page cache page writable', () => {
+  const w = fileWorld();
+  Atomics.or(w.m, w.ptep(B + 512 + 2), PTE_WRITE);
+  expectFindings(w, ['private-file-page-writable']);
+});
+
+invTest('pagecache-mismatch: a page cache slot points at a page that caches another file page', () => {
+  const w = fileWorld();
+  const L = w.h.machine.L;
+  const slot = L.pcache + w.h.machine.filePage(0, 5);
+  Atomics.store(w.m, slot, Atomics.load(w.m, slot) + 1);
+  expectFindings(w, ['pagecache-mismatch']);
+});
+
+invTest('lost-write (final sync): the disk misses the last write of a file page', () => {
+  const w = fileWorld();
+  drive(process_exit(w.h.cpus[0], 0));
+  assert.equal(drive(final_sync(w.h.cpus[0])), null, 'control: the sync writes every page');
+  const w2 = fileWorld();
+  drive(process_exit(w2.h.cpus[0], 0));
+  // the write reached the file page but its folio is clean: no record that it must be written
+  Atomics.and(w2.m, w2.h.machine.L.fFlags + w2.shared, ~FOLIO_DIRTY);
+  assert.equal(drive(final_sync(w2.h.cpus[0]))?.invariant, 'lost-write');
+});
+
+invTest('data-misdirected (MMU): a store lands in a file page another CPU owns', () => {
+  const h = boot({ cpus: 2, files: { count: 1, pages: 64, orders: [0] } });
+  mapFile(h, B, 16);
+  readPage(h, 0, 0, B); // CPU0 owns the even pages
+  // point the entry of B (owned by CPU0) at file page 1 (owned by CPU1)
+  const pte = Atomics.load(h.machine.m, h.machine.ptep(0, B));
+  const other = folioAt(h, 0, B + 1);
+  assert.equal(other, null, 'order 0: B+1 is not mapped yet');
+  readPage(h, 1, 0, B + 1);
+  const p1 = pte_pfn(Atomics.load(h.machine.m, h.machine.ptep(0, B + 1)));
+  Atomics.store(h.machine.m, h.machine.ptep(0, B), pfn_pte(p1, pte & 0xff));
+  const out = newAccessOut();
+  assert.throws(() => run(h, 0, user_access(h.cpus[0], 0, B, true, token(0, B), out)), (e: unknown) => e instanceof Violation && e.invariant === 'data-misdirected');
 });
 
 // ---- coverage --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 // (refcount >= mapcount for the folios that step touched), as the sched engine does.
 import assert from 'node:assert/strict';
 import { type Config, type ConfigInput, defaultConfig } from '../../src/config.js';
-import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../../src/model/machine.js';
+import { Machine, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../src/model/machine.js';
 import { mem_init, freePages } from '../../src/mm/page_alloc.js';
 import { Cpu, type Clock } from '../../src/engine/cpu.js';
 import { type Gen, WAIT, drive } from '../../src/engine/gen.js';
@@ -14,7 +14,7 @@ import { mm_alloc } from '../../src/kernel/fork.js';
 import { do_mmap, find_vma, type VmaView } from '../../src/mm/mmap.js';
 import type { VmFault } from '../../src/mm/memory.js';
 import { type AccessOut, ACCESS_OK, user_access } from '../../src/hw/mmu.js';
-import { makeToken, ownerOf, recordWrite } from '../../src/check/oracle.js';
+import { checkRead, makeToken, ownerOf, recordWrite } from '../../src/check/oracle.js';
 import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present } from '../../src/model/pte.js';
 
@@ -70,6 +70,22 @@ export function mapAnon(h: Harness, start: number, len: number, opts: { mm?: num
   assert.equal(got, start, `do_mmap landed at ${got}, wanted ${start}`);
   const v = find_vma(h.machine, mm, start);
   assert.ok(v && v.start === start && v.end === start + len);
+  return v;
+}
+
+/**
+ * Map file pages [pgoff, pgoff + len) of file at exactly vpn start through the real do_mmap: shared
+ * (default) or private, read/write, write notification as asked (default off: tmpfs-like).
+ */
+export function mapFile(h: Harness, start: number, len: number, opts: { mm?: number; file?: number; pgoff?: number; shared?: boolean; writenotify?: boolean } = {}): VmaView {
+  const mm = opts.mm ?? 0;
+  const shared = opts.shared ?? true;
+  const flags = VM_READ | VM_WRITE | (shared ? VM_SHARED | (opts.writenotify ? VM_WRITENOTIFY : 0) : 0);
+  const pgoff = opts.pgoff ?? 0;
+  const got = drive(do_mmap(h.cpus[0], mm, len, 1, start, flags, true, opts.file ?? 0, pgoff));
+  assert.equal(got, start, `do_mmap(file) landed at ${got}, wanted ${start}`);
+  const v = find_vma(h.machine, mm, start)!;
+  assert.equal(v.file, opts.file ?? 0);
   return v;
 }
 
@@ -183,8 +199,20 @@ export function writePage(h: Harness, cpu: number | Cpu, mm: number, vpn: number
   const tok = token(mm, vpn);
   run(h, cpu, user_access(typeof cpu === 'number' ? h.cpus[cpu] : cpu, mm, vpn, true, tok, out));
   assert.equal(out.status, ACCESS_OK, `write at vpn ${vpn}`);
-  recordWrite(h.machine, mm, vpn, tok, out.g1, out.g2);
-  return { ...out, token: tok };
+  // a store into a page cache page was recorded in the file oracle by the MMU, with a file token
+  if (!(out.fp !== undefined && out.fp >= 0)) recordWrite(h.machine, mm, vpn, tok, out.g1, out.g2);
+  return { ...out, token: out.value };
+}
+
+/** A user load through the MMU, checked by the data oracle as the workload's touch checks it. */
+export function readPage(h: Harness, cpu: number | Cpu, mm: number, vpn: number): AccessOut {
+  const c = typeof cpu === 'number' ? h.cpus[cpu] : cpu;
+  const out = newAccessOut();
+  run(h, c, user_access(c, mm, vpn, false, 0, out));
+  assert.equal(out.status, ACCESS_OK, `read at vpn ${vpn}`);
+  const v = find_vma(h.machine, mm, vpn)!;
+  checkRead(c, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag, out.fp, v.file >= 0 ? h.machine.filePage(v.file, v.pgoff + vpn - v.start) : -1);
+  return out;
 }
 
 /** The PTE word at (mm, vpn) (0 when its table is not populated). */

@@ -14,11 +14,14 @@ const SPINS = 200;
 /** The lock at off as a person reads it: "ptl[17]" (the PTL of PTE table 17) or "zone->lock". */
 export function lockName(machine: Machine, off: number): string {
   if (off === machine.L.zoneLock) return 'zone->lock';
+  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return `i_pages[file ${(off - machine.L.xaLock) / LOCK_WORDS}]`;
   return `ptl[${(off - machine.L.ptl) / LOCK_WORDS}]`;
 }
-/** Histogram prefix of the lock at off: the PTLs and the zone lock are reported apart. */
+/** Histogram prefix of the lock at off: the PTLs, the zone lock and the page-cache locks are reported apart. */
 function lockKind(machine: Machine, off: number): string {
-  return off === machine.L.zoneLock ? 'zone_lock' : 'ptl';
+  if (off === machine.L.zoneLock) return 'zone_lock';
+  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return 'xa_lock';
+  return 'ptl';
 }
 
 /** spin_lock(): take a ticket and wait until it is served. */
