@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PENDING = join(HERE, 'pending');
 /** Ops (registry keys) the scenario runner can execute today: mirror of OPS in src/scenario/ops.ts. */
-const RUNNABLE = new Set(['mmap', 'mprotect', 'munmap', 'madvise:dontneed', 'read', 'write', 'fork', 'exit', 'expect', 'pin', 'unpin', 'pin-read', 'pin-write', 'mremap', 'madvise:dontfork', 'madvise:dofork']);
+const RUNNABLE = new Set(['mmap', 'mmap:file', 'mprotect', 'munmap', 'madvise:dontneed', 'read', 'write', 'fork', 'exit', 'expect', 'pin', 'unpin', 'pin-read', 'pin-write', 'mremap', 'madvise:dontfork', 'madvise:dofork', 'writeback', 'sync']);
 
 const P = 0x1000;
 const hx = (n) => '0x' + n.toString(16);
@@ -19,6 +19,10 @@ const key = (s) => (s.op === 'madvise' ? `madvise:${s.advice}` : s.op === 'mmap'
 
 // ---- step builders ---------------------------------------------------------------------------
 const mmap = (proc, addr, len, prot = 'rw', comment) => ({ op: 'mmap', proc, addr: hx(addr), len: hx(len), prot, kind: 'anon', ...(comment ? { comment } : {}) });
+/** mmap of file pages [offset, offset + len) of the named file: shared unless opts.shared false; tmpfs-like unless opts.writenotify. */
+const mmapFile = (proc, addr, len, file, opts = {}) => ({ op: 'mmap', proc, addr: hx(addr), len: hx(len), prot: opts.prot ?? 'rw', kind: 'file', file, offset: hx(opts.offset ?? 0), shared: opts.shared ?? true, ...(opts.writenotify ? { writenotify: true } : {}), ...(opts.comment ? { comment: opts.comment } : {}) });
+const writeback = (file, comment) => ({ op: 'writeback', file, ...(comment ? { comment } : {}) });
+const sync = () => ({ op: 'sync' });
 const rangeOp = (op) => (proc, addr, len, extra = {}) => ({ op, proc, addr: hx(addr), len: hx(len), ...extra });
 const write = rangeOp('write');
 const read = rangeOp('read');
@@ -225,6 +229,83 @@ emit('fork-mixed-write-bits.json', {
     read('C', M0, 16 * P, { comment: 'the child never sees the parent\'s store' }),
     read('A', M0, 16 * P),
     exit('C'),
+  ],
+});
+
+// ---- file mappings -----------------------------------------------------------------------------
+// The page cache holds folios of orders 0, 2 and 4; a tmpfs-like file (no write notification) is
+// mapped writable from the first read fault, so a store's only record is the PTE dirty bit until a
+// zap, mprotect or writeback collects it. Every scenario ends (teardown) with a final sync and a
+// check that the disk holds the last write of every file page.
+const FILE_CONFIG = { files: { count: 2, pages: 64, orders: [0, 2, 4] }, arch: 'generic', batching: true };
+
+emit('file-shared-dirty-bit-zap.json', {
+  name: 'tmpfs-like shared mapping: a store dirties one PTE of a 64 KiB folio; munmap must move that dirty bit to the folio',
+  comment: 'The read fault maps the whole order-4 folio writable and clean (finish_fault); the store to page 9 sets only that entry\'s dirty bit. zap_present_ptes clears the batch of 16 with get_and_clear_full_ptes, whose result ORs every entry\'s dirty bit, and marks the folio dirty: the final sync writes it (catches --inject zap-first-pte-dirty and zap-clear-without-get).',
+  config: FILE_CONFIG,
+  steps: [
+    mmapFile('A', M0, 16 * P, 'f'),
+    read('A', M0, P),
+    expect('A', M0, 16 * P, { present: true, writable: true, dirty: false, folioOrder: 4, sameFolioAs: ['A', M0] }),
+    write('A', M0 + 9 * P, P),
+    expect('A', M0 + 9 * P, P, { dirty: true }),
+    expect('A', M0 + 8 * P, P, { dirty: false }),
+    munmap('A', M0, 16 * P),
+    mmapFile('A', M0, 16 * P, 'f'),
+    read('A', M0, 16 * P, { comment: 'the page cache still holds the write' }),
+  ],
+});
+
+emit('file-writenotify-writeback.json', {
+  name: 'write-notify shared mapping: writeback cleans and write-protects the PTE, the next store faults and dirties the folio again',
+  comment: 'A disk filesystem: clean PTEs are read-only, the first store faults (wp_page_shared) and dirties the folio. writeback write-protects and cleans every PTE of the folio under its PTL and flushes the TLBs before copying the folio to disk; the next store must fault again, or it would go unrecorded (catches --inject writeback-no-flush).',
+  config: FILE_CONFIG,
+  steps: [
+    mmapFile('A', M0, 16 * P, 'g', { writenotify: true }),
+    read('A', M0, 16 * P),
+    expect('A', M0, 16 * P, { present: true, writable: false, dirty: false }),
+    write('A', M0 + 4 * P, P),
+    expect('A', M0 + 4 * P, P, { writable: true, dirty: true }),
+    expect('A', M0 + 5 * P, P, { writable: false }),
+    writeback('g'),
+    expect('A', M0 + 4 * P, P, { present: true, writable: false, dirty: false }),
+    write('A', M0 + 4 * P, P),
+    expect('A', M0 + 4 * P, P, { writable: true, dirty: true }),
+  ],
+});
+
+emit('file-private-cow.json', {
+  name: 'private file mapping: a store copies the page into an anon page; the file and a shared mapping of it are untouched',
+  comment: 'do_cow_fault / wp_page_copy: the private mapping reads the page cache until it writes; its store goes to a new exclusive anon page, never to the file.',
+  config: FILE_CONFIG,
+  steps: [
+    mmapFile('A', M0, 16 * P, 'f'),
+    write('A', M0, 16 * P),
+    mmapFile('A', M0 + 0x200000, 16 * P, 'f', { shared: false }),
+    read('A', M0 + 0x200000, 16 * P),
+    expect('A', M0 + 0x200000, 16 * P, { present: true, writable: false, exclusive: false, sameFolioAs: ['A', M0] }),
+    write('A', M0 + 0x200000 + 3 * P, P),
+    expect('A', M0 + 0x200000 + 3 * P, P, { present: true, writable: true, exclusive: true, folioOrder: 0 }),
+    read('A', M0, 16 * P, { comment: 'the shared mapping still sees the file' }),
+    read('A', M0 + 0x200000, 16 * P),
+  ],
+});
+
+emit('file-shared-fork.json', {
+  name: 'fork with a shared file mapping: the child faults the same page cache pages; writes by either reach the file',
+  comment: 'vma_needs_copy(): a shared file VMA is not copied at fork; the child maps the page cache folio on its first access and sees the parent\'s writes and the parent sees its own.',
+  config: FILE_CONFIG,
+  steps: [
+    mmapFile('A', M0, 16 * P, 'f'),
+    write('A', M0, 16 * P),
+    fork('A', 'B'),
+    expect('B', M0, P, { present: false }),
+    read('B', M0, 16 * P),
+    expect('B', M0, 16 * P, { present: true, sameFolioAs: ['A', M0] }),
+    write('B', M0 + 2 * P, P),
+    read('A', M0, 16 * P),
+    exit('B'),
+    sync(),
   ],
 });
 

@@ -11,7 +11,7 @@ export const PAGE_SIZE = 4096;
 /** The data oracle's tokens carry 3 bits of mm: at most 8 process slots (also the config's max). */
 export const MAX_PROCESSES = 8;
 
-export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect'] as const;
+export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 export const PROTS = ['none', 'r', 'rw'] as const;
 export type Prot = (typeof PROTS)[number];
@@ -35,8 +35,22 @@ export interface MmapStep extends StepBase {
   prot: Prot;
   kind: 'anon' | 'file';
   file?: string;
+  /** file: the file's index in the run (names number 0, 1, ... in order of first use) */
+  fileIndex?: number;
   offset: number;
   shared: boolean;
+  /** file: write notification (a disk filesystem); false: tmpfs-like */
+  writenotify: boolean;
+}
+/** Write back one file's dirty folios (cleaning their PTEs first). */
+export interface WritebackStep extends StepBase {
+  op: 'writeback';
+  file: string;
+  fileIndex: number;
+}
+/** sync(2): write back every file. */
+export interface SyncStep extends StepBase {
+  op: 'sync';
 }
 export interface RangeStep extends StepBase {
   op: 'munmap';
@@ -112,7 +126,7 @@ export interface ExpectStep extends StepBase {
   /** Every page of the range belongs to the same folio as the one page at (sameFolioAs.proc, sameFolioAs.addr). */
   sameFolioAs?: { proc: string; addr: number };
 }
-export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep;
+export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep;
 
 export interface Scenario {
   file: string;
@@ -143,7 +157,9 @@ export const hexAddr = (n: number): string => '0x' + n.toString(16);
 const COMMON = ['op', 'comment'];
 /** Keys each op accepts (besides op and comment); the first group is required. */
 const KEYS: Record<OpName, { required: string[]; optional: string[] }> = {
-  mmap: { required: ['proc', 'addr', 'len', 'prot', 'kind'], optional: ['file', 'offset', 'shared'] },
+  mmap: { required: ['proc', 'addr', 'len', 'prot', 'kind'], optional: ['file', 'offset', 'shared', 'writenotify'] },
+  writeback: { required: ['file'], optional: [] },
+  sync: { required: [], optional: [] },
   munmap: { required: ['proc', 'addr', 'len'], optional: [] },
   mprotect: { required: ['proc', 'addr', 'len', 'prot'], optional: [] },
   madvise: { required: ['proc', 'addr', 'len', 'advice'], optional: [] },
@@ -245,6 +261,17 @@ class World {
   readonly dead = new Map<string, number>(); // name -> step that exited it
   readonly order: string[] = [];
   readonly pins = new Map<string, { step: number; mode: 'ro' | 'rw' }>(); // id -> the pin step
+  readonly files = new Map<string, number>(); // file name -> index, in order of first use
+  constructor(private readonly maxFiles: number) {}
+
+  file(r: StepReader, field: string, name: string, mayCreate: boolean): number {
+    const i = this.files.get(name);
+    if (i !== undefined) return i;
+    if (!mayCreate) r.err(field, `unknown file "${name}" (a file is named by the first mmap of kind "file" that maps it)`);
+    if (this.files.size >= this.maxFiles) r.err(field, `too many files: the config has files.count ${this.maxFiles}`);
+    this.files.set(name, this.files.size);
+    return this.files.size - 1;
+  }
 
   proc(r: StepReader, field: string, name: unknown): string {
     if (typeof name !== 'string' || name === '') r.err(field, `must be a process name such as "A" (got ${show(name)})`);
@@ -291,7 +318,7 @@ export function parseScenario(text: string, file: string): Scenario {
 
   if (raw.steps === undefined) throw new ScenarioFormatError(file, 'missing', undefined, undefined, 'steps');
   if (!Array.isArray(raw.steps) || raw.steps.length === 0) throw new ScenarioFormatError(file, 'must be a non-empty array of steps', undefined, undefined, 'steps');
-  const world = new World();
+  const world = new World(config.files.count);
   const steps: Step[] = raw.steps.map((s: unknown, i: number) => parseStep(file, i, s, config, world));
   return { file, name, config: { ...config, processes: Math.max(1, world.order.length) }, steps, procs: world.order };
 }
@@ -318,21 +345,33 @@ function parseStep(file: string, index: number, s: unknown, cfg: Config, world: 
       const prot = r.oneOf('prot', PROTS);
       const kind = r.oneOf('kind', ['anon', 'file'] as const);
       let file: string | undefined;
+      let fileIndex: number | undefined;
       let offset = 0;
       let shared = false;
+      let writenotify = false;
       if (kind === 'file') {
         file = r.str('file');
+        fileIndex = world.file(r, 'file', file, true);
         if (r.has('offset')) offset = r.aligned('offset');
         shared = r.bool('shared', false);
+        writenotify = r.bool('writenotify', false);
+        const pages = cfg.files.pages;
+        if ((offset + len) / PAGE_SIZE > pages) r.err('len', `the mapping ends at file page ${(offset + len) / PAGE_SIZE}, beyond the file (config files.pages ${pages})`);
       } else {
-        for (const k of ['file', 'offset']) if (r.has(k)) r.err(k, 'only for kind "file"');
+        for (const k of ['file', 'offset', 'writenotify']) if (r.has(k)) r.err(k, 'only for kind "file"');
         if (r.bool('shared', false)) r.err('shared', 'shared anonymous mappings (shmem) are not modelled; use kind "file" with shared true');
       }
       // the first mmap of a name creates the process
       if (typeof s.proc !== 'string' || s.proc === '') r.err('proc', `must be a process name such as "A" (got ${show(s.proc)})`);
       if (!world.live.has(s.proc)) world.create(r, 'proc', s.proc);
-      return { ...base, op, proc: s.proc, addr, len, prot, kind, ...(file !== undefined ? { file } : {}), offset, shared };
+      return { ...base, op, proc: s.proc, addr, len, prot, kind, ...(file !== undefined ? { file, fileIndex } : {}), offset, shared, writenotify };
     }
+    case 'writeback': {
+      const file = r.str('file');
+      return { ...base, op, file, fileIndex: world.file(r, 'file', file, false) };
+    }
+    case 'sync':
+      return { ...base, op };
     case 'munmap': {
       const proc = world.proc(r, 'proc', s.proc);
       const addr = r.addr('addr');

@@ -10,17 +10,18 @@ import { gup_slow, pin_user_page, unpin_user_page } from '../mm/gup.js';
 import type { Cpu } from '../engine/cpu.js';
 import type { Gen } from '../engine/gen.js';
 import { MM, MM_FREE } from '../model/layout.js';
-import { Machine, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
+import { Machine, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../model/machine.js';
 import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pte_young, pteToString } from '../model/pte.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { do_mmap, do_munmap } from '../mm/mmap.js';
+import { do_mmap, do_munmap, find_vma, linear_page_index } from '../mm/mmap.js';
+import { ksys_sync, write_cache_pages } from '../mm/page-writeback.js';
 import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
 import { do_mremap } from '../mm/mremap.js';
 import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../hw/mmu.js';
 import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
 import {
   type AccessStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
-  type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step,
+  type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step, type WritebackStep,
 } from './format.js';
 
 /** A step did not do what the scenario says (exit 1); `invariant` names what failed. */
@@ -118,7 +119,7 @@ export class Unsupported {
 /** The registry key of a step: the op, refined where support differs by a field. */
 export type OpKey =
   | 'mmap' | 'mmap:file' | 'munmap' | 'mprotect' | 'madvise:dontneed' | 'madvise:dontfork' | 'madvise:dofork' | 'mremap'
-  | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect';
+  | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect' | 'writeback' | 'sync';
 export function opKey(s: Step): OpKey {
   if (s.op === 'mmap' && s.kind === 'file') return 'mmap:file';
   if (s.op === 'madvise') return `madvise:${s.advice}`;
@@ -158,6 +159,16 @@ export function vmFlagsOf(prot: Prot): number {
 
 /** mmap(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE); the first mmap of a name creates the process. */
 function* mmapAnon(x: Exec, s: MmapStep): Gen<void> {
+  yield* mmapWith(x, s, VM_ANON | vmFlagsOf(s.prot), -1, 0);
+}
+
+/** mmap(MAP_SHARED or MAP_PRIVATE | MAP_FIXED_NOREPLACE) of a file at its byte offset. */
+function* mmapFile(x: Exec, s: MmapStep): Gen<void> {
+  const flags = vmFlagsOf(s.prot) | (s.shared ? VM_SHARED | (s.writenotify ? VM_WRITENOTIFY : 0) : 0);
+  yield* mmapWith(x, s, flags, s.fileIndex!, s.offset / PAGE_SIZE);
+}
+
+function* mmapWith(x: Exec, s: MmapStep, flags: number, file: number, pgoff: number): Gen<void> {
   if (!x.procs.has(s.proc)) {
     const { machine } = x;
     let slot = -1;
@@ -166,7 +177,7 @@ function* mmapAnon(x: Exec, s: MmapStep): Gen<void> {
     x.procs.set(s.proc, slot);
   }
   yield* withMm(x, s.proc, function* (mm) {
-    const r = yield* do_mmap(x.cpu, mm, pagesOf(s.len), 1, vpnOf(s.addr), VM_ANON | vmFlagsOf(s.prot), true);
+    const r = yield* do_mmap(x.cpu, mm, pagesOf(s.len), 1, vpnOf(s.addr), flags, true, file, pgoff);
     if (r < 0) x.fail('syscall-failed', `mmap ${range(s)} in ${s.proc} failed: the range overlaps a mapping, or all ${x.machine.L.maxVmas} VMA slots are used (config maxVmas)`);
   });
 }
@@ -211,10 +222,15 @@ function* access(x: Exec, s: AccessStep): Gen<void> {
       if (out.status !== ACCESS_OK) x.fail('oom', `${write ? 'store' : 'load'} at ${at}: the fault ran out of memory (config memoryPages ${x.machine.L.pages})`);
       if (s.expectFault) x.fail('missing-fault', `${write ? 'store' : 'load'} at ${at} succeeded, but the step expects SIGSEGV`, { addr: hexAddr(vpn * PAGE_SIZE), pfn: hex(out.pfn) });
       if (write) {
+        // a store into a page cache page was recorded in the file oracle by the MMU (a file token)
+        if (out.fp !== undefined && out.fp >= 0) continue;
         recordWrite(x.machine, mm, vpn, token, out.g1, out.g2);
         if (out.forkRaced && out.forkChild >= 0) recordForkRace(x.machine, out.forkChild, vpn, token); // never with steps in sequence; as touch does
         x.notePinnerWrite(mm, vpn, token);
-      } else checkRead(x.cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn);
+      } else {
+        const v = find_vma(x.machine, mm, vpn);
+        checkRead(x.cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag, out.fp, v && v.file >= 0 ? x.machine.filePage(v.file, linear_page_index(v, vpn)) : -1);
+      }
     }
   });
 }
@@ -438,7 +454,13 @@ const NOT_YET = 'is not modelled yet';
 /** Every op -> its executor. To plug in a kernel op, replace its Unsupported with the factory line. */
 export const OPS: Registry = {
   mmap: op(mmapAnon),
-  'mmap:file': new Unsupported(`file mappings ${NOT_YET} (they arrive with the file-mapping issue)`),
+  'mmap:file': op(mmapFile),
+  writeback: op(function* (x: Exec, s: WritebackStep) {
+    yield* write_cache_pages(x.cpu, s.fileIndex);
+  }),
+  sync: op(function* (x: Exec) {
+    yield* ksys_sync(x.cpu);
+  }),
   munmap: op(munmap),
   // mprotect: op(mprotectWith(<mprotect_fixup/change_protection driver>)),
   mprotect: op(mprotectWith(do_mprotect)),

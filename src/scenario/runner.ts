@@ -8,7 +8,7 @@ import { Machine } from '../model/machine.js';
 import { mem_init } from '../mm/page_alloc.js';
 import { Cpu, type Clock, Violation } from '../engine/cpu.js';
 import type { Gen } from '../engine/gen.js';
-import { SchedLoop } from '../engine/sched.js';
+import { SchedLoop, final_sync } from '../engine/sched.js';
 import { makeScheduler } from '../engine/scheduler.js';
 import { rng } from '../workload/program.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
@@ -144,6 +144,13 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
       if (err) return failed(end, 'teardown', err);
     }
   }
+  // the final sync: every file written back, the disk checked (lost-write), the page cache truncated
+  const sync: { lost: Finding | null } = { lost: null };
+  const syncErr = runGen((function* () {
+    sync.lost = yield* final_sync(cpu);
+  })());
+  if (syncErr) return failed(end, 'teardown', syncErr);
+  if (sync.lost) return findings(end, 'teardown', [sync.lost]);
   const found = [...checkQuiescent(machine), ...checkNoLeaks(machine)];
   if (found.length) return findings(end, 'teardown', found);
   return { ...base, status: 'pass', exitCode: 0, message: `${sc.file}: ${sc.name} (${sc.steps.length} steps)`, stepsRun: sc.steps.length };

@@ -98,8 +98,20 @@ test('mmap: file fields only for kind "file"; shared anon is refused; file mappi
   refuses(JSON.stringify({ steps: [{ ...mmapA, shared: true }] }), { step: 0, field: 'shared' }, /shared anonymous/);
   refuses(JSON.stringify({ steps: [{ ...mmapA, kind: 'file' }] }), { step: 0, field: 'file' }, /missing/);
   refuses(JSON.stringify({ steps: [{ ...mmapA, kind: 'file', file: 'f', offset: '0x10' }] }), { step: 0, field: 'offset' }, /not a multiple of 4096/);
+  refuses(JSON.stringify({ steps: [{ ...mmapA, writenotify: true }] }), { step: 0, field: 'writenotify' }, /only for kind "file"/);
+  refuses(JSON.stringify({ steps: [{ ...mmapA, kind: 'file', file: 'f', offset: '0xff000' }] }), { step: 0, field: 'len' }, /beyond the file \(config files.pages 256\)/);
   const sc = parseScenario(JSON.stringify({ steps: [{ ...mmapA, kind: 'file', file: 'data', offset: '0x2000', shared: true }] }), FILE);
-  assert.deepEqual(sc.steps[0], { index: 0, op: 'mmap', proc: 'A', addr: 0x400000, len: 0x10000, prot: 'rw', kind: 'file', file: 'data', offset: 0x2000, shared: true });
+  assert.deepEqual(sc.steps[0], { index: 0, op: 'mmap', proc: 'A', addr: 0x400000, len: 0x10000, prot: 'rw', kind: 'file', file: 'data', fileIndex: 0, offset: 0x2000, shared: true, writenotify: false });
+});
+
+test('files: named by their first mapping, at most config files.count; writeback names a mapped file; sync takes nothing', () => {
+  const fileA = (name: string, addr: string) => ({ ...mmapA, addr, kind: 'file', file: name });
+  refuses(JSON.stringify({ steps: [fileA('f', '0x400000'), { op: 'writeback', file: 'g' }] }), { step: 1, field: 'file' }, /unknown file "g"/);
+  refuses(JSON.stringify({ steps: [fileA('f', '0x400000'), fileA('g', '0x600000'), fileA('h', '0x800000')] }), { step: 2, field: 'file' }, /too many files: the config has files.count 2/);
+  refuses(JSON.stringify({ steps: [fileA('f', '0x400000'), { op: 'sync', file: 'f' }] }), { step: 1, field: 'file' }, /unknown key/);
+  const sc = parseScenario(JSON.stringify({ steps: [fileA('f', '0x400000'), fileA('g', '0x600000'), { op: 'writeback', file: 'g' }, { op: 'sync' }] }), FILE);
+  assert.deepEqual(sc.steps[2], { index: 2, op: 'writeback', file: 'g', fileIndex: 1 });
+  assert.deepEqual(sc.steps[3], { index: 3, op: 'sync' });
 });
 
 test('processes: created by mmap or fork, gone after exit, names not reused, at most 8', () => {
