@@ -51,6 +51,8 @@ const files = z
 export const ConfigSchema = z
   .object({
     name: z.string().default('unnamed'),
+    /** Free text for the reader of a config file. */
+    comment: z.string().optional(),
     engine: z.enum(['sched', 'threads']).default('sched'),
     arch: z.enum(['generic']).default('generic'),
     batching: z.boolean().default(true),
