@@ -17,6 +17,9 @@ export const DEVIATIONS: readonly Deviation[] = [
   { name: 'batch-past-folio-end', path: 'folio_pte_batch', description: "no cap at the folio's last page" },
   { name: 'batch-past-table', path: 'zap_present_ptes/copy_present_ptes', description: 'no cap at the PTE table or VMA end' },
   { name: 'cow-reuse-shared', path: 'do_wp_page', description: 'reuse a page that is not AnonExclusive (nor provably this mm\'s alone)' },
+  { name: 'prot-start-first-only', path: 'modify_prot_start_ptes', description: 'return the young/dirty bits of the first entry only, not of every entry of the batch' },
+  { name: 'prot-commit-stale-old', path: 'modify_prot_commit_ptes', description: "hand every entry the first entry's old PTE (old_pte's PFN not advanced)" },
+  { name: 'prot-exclusive-from-head', path: 'commit_anon_folio_batch', description: "decide the writable upgrade of the whole batch from the folio's head page, not per AnonExclusive sub-batch" },
 ];
 
 export interface Injections {
@@ -30,6 +33,9 @@ export interface Injections {
   batchPastFolioEnd: boolean;
   batchPastTable: boolean;
   cowReuseShared: boolean;
+  protStartFirstOnly: boolean;
+  protCommitStaleOld: boolean;
+  protExclusiveFromHead: boolean;
 }
 
 export function injectionsFrom(names: readonly string[]): Injections {
@@ -46,5 +52,8 @@ export function injectionsFrom(names: readonly string[]): Injections {
     batchPastFolioEnd: on('batch-past-folio-end'),
     batchPastTable: on('batch-past-table'),
     cowReuseShared: on('cow-reuse-shared'),
+    protStartFirstOnly: on('prot-start-first-only'),
+    protCommitStaleOld: on('prot-commit-stale-old'),
+    protExclusiveFromHead: on('prot-exclusive-from-head'),
   };
 }

@@ -514,7 +514,7 @@ function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number
 }
 
 /** No batch crosses a folio, VMA or PTE-table boundary. */
-function checkBatchBounds(cpu: Cpu, path: string, pfn: number, nr: number, folio: number, folioNr: number, vpn: number, vma: VmaView): void {
+export function checkBatchBounds(cpu: Cpu, path: string, pfn: number, nr: number, folio: number, folioNr: number, vpn: number, vma: VmaView): void {
   if (pfn + nr > folio + folioNr || vpn < vma.start || vpn + nr > vma.end || (vpn >>> 9) !== ((vpn + nr - 1) >>> 9)) {
     cpu.violation('batch-bounds', path, { vpn, nr, folio, folioNr, vma: [vma.start, vma.end] });
   }
