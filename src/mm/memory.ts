@@ -7,7 +7,7 @@ import { PMD_ORDER, PTRS_PER_PTE } from '../config.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_WRITE, ZERO_PFN } from '../model/machine.js';
 import { MM } from '../model/layout.js';
 import {
-  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write,
+  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write,
 } from '../model/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
@@ -190,6 +190,12 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       yield* folio_put(cpu, folio);
       return VM_FAULT_OK;
     }
+    if (!cpu.cfg.batching && nr > 1) {
+      yield* map_anon_folio_per_entry(cpu, vmf, folio, ptep0, entry, nr);
+      cpu.ev(EV.MAP_ANON + order, base, order);
+      spin_unlock(cpu, vmf.ptl);
+      return VM_FAULT_OK;
+    }
     if (!cpu.inj.faultRefcountLate) {
       // References before mapcounts: refcount >= mapcount must hold at every instant, because
       // lockless observers (GUP-fast, the refcount-freezing paths) compare the two.
@@ -206,6 +212,29 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     cpu.ev(EV.MAP_ANON + order, base, order);
     spin_unlock(cpu, vmf.ptl);
     return VM_FAULT_OK;
+  }
+}
+
+/**
+ * The per-entry reference form of the mapping step of do_anonymous_page() (batching: false): each
+ * page of the new folio gets its own reference, rmap and set_pte_at, in that order (references
+ * before mapcounts, as the batched form), instead of one folio_ref_add/rmap/set_ptes for all nr.
+ * The allocation's reference covers page 0. PTL held. Yields between entries, where a lockless
+ * walker can see the range half populated, as set_ptes does.
+ */
+function* map_anon_folio_per_entry(cpu: Cpu, vmf: VmFault, folio: number, ptep0: number, entry: number, nr: number): Gen<void> {
+  const rss = cpu.machine.mmWord(vmf.mm, MM.RSS_ANON);
+  for (let i = 0; i < nr; i++) {
+    if (i > 0) yield P.SET_PTE;
+    if (i > 0 && !cpu.inj.faultRefcountLate) folio_ref_add(cpu, folio, 1);
+    Atomics.add(cpu.m, rss, 1);
+    folio_add_new_anon_rmap(cpu, folio, folio + i, 1, vmf.mm);
+    yield* set_pte_at(cpu, ptep0 + i, entry);
+    if (i > 0 && cpu.inj.faultRefcountLate) {
+      yield P.RMAP; // deviation: the mapping is visible before its reference exists
+      folio_ref_add(cpu, folio, 1);
+    }
+    entry = pte_advance_pfn(entry, 1);
   }
 }
 
