@@ -22,6 +22,7 @@ const weights = z
     pinio: z.number().min(0).default(3),
     mremap: z.number().min(0).default(2),
     dontfork: z.number().min(0).default(1),
+    mprotect: z.number().min(0).default(2),
   })
   .strict();
 
@@ -48,7 +49,7 @@ export const ConfigSchema = z
     anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
     /** Operations each CPU runs per seed. */
     opsPerCpu: z.number().int().min(1).default(200),
-    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1, fork: 1, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1 }),
+    weights: weights.default({ touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 1, fork: 1, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1, mprotect: 2 }),
     /** mmap sizes in pages: chosen uniformly in [min, max]. */
     mmapPages: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict().default({ min: 4, max: 256 }),
     /** mmap alignments in pages, one chosen at random per mmap. */

@@ -11,6 +11,7 @@ import { do_mmap, do_munmap } from '../mm/mmap.js';
 import { pickVma } from './target.js';
 import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
 import { do_mremap } from '../mm/mremap.js';
+import { do_mprotect } from '../mm/mprotect.js';
 import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 
@@ -93,6 +94,19 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       const a = v.start + (op.r2 % (v.end - v.start));
       const b = a + 1 + (op.r3 % (v.end - a));
       yield* madvise_dontfork(cpu, mm, a, b, op.write); // write bit: DONTFORK, else DOFORK
+      break;
+    }
+    case 'mprotect': {
+      // toggle VM_WRITE on a VMA or part of it: read-only (write bit clear) or read-write
+      const v = pickVma(cpu, mm, op);
+      if (!v) break;
+      let start = v.start, end = v.end;
+      if (op.r2 & 1) {
+        start = v.start + (op.r2 >>> 1) % (v.end - v.start);
+        end = start + 1 + (op.r3 % (v.end - start));
+      }
+      // -ENOMEM (the VMA changed since we looked, or no free VMA slot for a split) changes nothing
+      yield* do_mprotect(cpu, mm, start, end, op.write ? VM_READ | VM_WRITE : VM_READ);
       break;
     }
     case 'pin':
