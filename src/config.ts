@@ -66,7 +66,9 @@ export const ConfigSchema = z
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /** Scheduler for the sched engine. */
-    scheduler: z.enum(['random']).default('random'),
+    /** random: any runnable CPU at every step; ops: one whole workload op at a time, the next CPU
+     * chosen at random (the interleaving of ops only, as the batching-equivalence test needs). */
+    scheduler: z.enum(['random', 'ops']).default('random'),
     /** Named deviations from the kernel algorithm to switch on (see `foliostorm bugs`). */
     inject: z.array(z.string()).default([]),
     seed: z.number().int().min(0).default(1),

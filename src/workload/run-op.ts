@@ -28,6 +28,15 @@ function scratchOf(cpu: Cpu): Scratch {
   return s;
 }
 
+/**
+ * The next write version of this CPU (part of every token it writes, by touch or by a device
+ * through its pins): per CPU, so that a seed writes the same tokens however many runs this
+ * thread made before (a module-wide counter did not).
+ */
+export function nextWriteVersion(cpu: Cpu): number {
+  return ++scratchOf(cpu).version;
+}
+
 export function* run_op(cpu: Cpu, op: Op): Gen<void> {
   yield P.OP;
   const t0 = cpu.now();
@@ -136,7 +145,7 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
   const out = sc.out;
   for (let vpn = first; vpn < first + n; vpn++) {
     const write = op.write && ownerOf(cpu.machine, vpn) === cpu.id && (v.flags & VM_WRITE) !== 0;
-    const token = write ? makeToken(++sc.version, mm, vpn) : 0;
+    const token = write ? makeToken(nextWriteVersion(cpu), mm, vpn) : 0;
     const ta = cpu.now();
     yield* user_access(cpu, mm, vpn, write, token, out);
     cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);
