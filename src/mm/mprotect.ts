@@ -247,7 +247,7 @@ function can_change_shared_pte_writable(vma: VmaView, pte: number): boolean {
  * can_change_pte_writable(): private mappings upgrade only an exclusive anon page (a shared one
  * must be copied first: the write fault would do that); shared ones a dirty entry.
  */
-function can_change_pte_writable(cpu: Cpu, vma: VmaView, pte: number): boolean {
+export function can_change_pte_writable(cpu: Cpu, vma: VmaView, pte: number): boolean {
   if (!(vma.flags & VM_SHARED)) {
     if (!maybe_change_pte_writable(vma, pte) || pte_special(pte)) return false; // vm_normal_page(): none for the zero page
     const { m, L } = cpu.machine;
