@@ -26,6 +26,7 @@ const weights = z
     mmapfile: z.number().min(0).default(4),
     /** writeback of one file: clean the PTEs of its folios, write them to the disk */
     writeback: z.number().min(0).default(2),
+    mprotect: z.number().min(0).default(2),
   })
   .strict();
 
@@ -91,7 +92,9 @@ export const ConfigSchema = z
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /** Scheduler for the sched engine. */
-    scheduler: z.enum(['random']).default('random'),
+    /** random: any runnable CPU at every step; ops: one whole workload op at a time, the next CPU
+     * chosen at random (the interleaving of ops only, as the batching-equivalence test needs). */
+    scheduler: z.enum(['random', 'ops']).default('random'),
     /** Named deviations from the kernel algorithm to switch on (see `foliostorm bugs`). */
     inject: z.array(z.string()).default([]),
     seed: z.number().int().min(0).default(1),

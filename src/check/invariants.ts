@@ -194,3 +194,14 @@ export function checkRefVsMap(machine: Machine, folio: number): Finding | null {
   if (ref >= map) return null;
   return { invariant: 'refcount-below-mapcount', path: 'observer', details: { folio: hex(folio), refcount: ref, mapcount: map } };
 }
+
+/**
+ * The contract of ptep_modify_prot_commit() (tool side): old_pte is the slot's value before
+ * ptep_modify_prot_start, so it maps the same page as the new pte for that slot. A batched commit
+ * that hands every entry the first entry's old_pte (not advancing its PFN) breaks it; powerpc
+ * radix would then decide its write-upgrade flush from another page's entry.
+ */
+export function checkProtCommit(oldPte: number, pte: number): Finding | null {
+  if (pte_present(oldPte) && pte_pfn(oldPte) === pte_pfn(pte)) return null;
+  return { invariant: 'prot-commit-old-mismatch', path: 'ptep_modify_prot_commit', details: { oldPte: pteToString(oldPte), pte: pteToString(pte) } };
+}

@@ -26,6 +26,11 @@ export interface SchedOptions {
   scheduler?: Scheduler;
   /** Keep the whole schedule (for artifacts); on by default. */
   record?: boolean;
+  /**
+   * Called once every program has ended and the quiescent check found nothing, just before
+   * teardown exits every process: the last moment the processes' state can be read.
+   */
+  beforeTeardown?: (machine: Machine) => void;
 }
 
 /** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
@@ -85,10 +90,13 @@ export class SchedLoop {
         s.gen = s.next(s.cpu);
         if (!s.gen) {
           s.done = true;
+          sched.yielded?.(c, null);
           continue;
         }
       }
-      if (s.gen.next().done) s.gen = null;
+      const r = s.gen.next();
+      if (r.done) s.gen = null;
+      sched.yielded?.(c, r.done ? null : r.value);
       // the observer: refcount >= mapcount for every folio this step touched
       const t = s.cpu.touched;
       for (let i = 0; i < t.length; i++) {
@@ -139,6 +147,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     const found = checkQuiescent(machine);
     for (const f of found) record(f, -1);
     if (!found.length) {
+      opts.beforeTeardown?.(machine);
       teardown(machine, clock, trace);
       for (const f of checkNoLeaks(machine)) record(f, -1);
     }

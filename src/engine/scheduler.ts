@@ -1,6 +1,7 @@
 // The scheduler interface of the sched engine (after awslabs/shuttle): the engine asks which
 // runnable CPU advances next. PCT and replay (issue #5) implement the same three methods.
 import { rng } from '../workload/program.js';
+import { OpScheduler } from './op-scheduler.js';
 
 export interface Scheduler {
   readonly name: string;
@@ -10,6 +11,12 @@ export interface Scheduler {
   pick(runnable: readonly number[], step: number): number;
   /** Any further randomness the engine needs, from the scheduler's own stream. */
   random(): number;
+  /**
+   * Optional: told after every step of cpu the point it yielded at (P.*, or WAIT), or null when
+   * its kernel path (one workload op) has ended. Strategies that schedule by program structure
+   * (ops) use it; the others ignore it.
+   */
+  yielded?(cpu: number, point: number | null): void;
 }
 
 /** Uniformly random choice at every step, from the seed's "sched" stream. */
@@ -34,6 +41,8 @@ export function makeScheduler(name: string, seed: number): Scheduler {
   switch (name) {
     case 'random':
       return new RandomScheduler(seed);
+    case 'ops':
+      return new OpScheduler(seed);
     default:
       throw new Error(`unknown scheduler "${name}"`);
   }

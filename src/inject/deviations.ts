@@ -20,6 +20,9 @@ export const DEVIATIONS: readonly Deviation[] = [
   { name: 'zap-first-pte-dirty', path: 'zap_present_ptes', description: 'for a file folio, take dirty/young from the first entry of the batch only' },
   { name: 'zap-clear-without-get', path: 'zap_present_ptes', description: 'clear file PTEs without reading their dirty/young bits (clear_full_ptes, as for anon)' },
   { name: 'writeback-no-flush', path: 'page_vma_mkclean_one', description: 'write-protect and clean PTEs without flushing the TLBs' },
+  { name: 'prot-start-first-only', path: 'modify_prot_start_ptes', description: 'return the young/dirty bits of the first entry only, not of every entry of the batch' },
+  { name: 'prot-commit-stale-old', path: 'modify_prot_commit_ptes', description: "hand every entry the first entry's old PTE (old_pte's PFN not advanced)" },
+  { name: 'prot-exclusive-from-head', path: 'commit_anon_folio_batch', description: "decide the writable upgrade of the whole batch from the folio's head page, not per AnonExclusive sub-batch" },
 ];
 
 export interface Injections {
@@ -36,6 +39,9 @@ export interface Injections {
   zapFirstPteDirty: boolean;
   zapClearWithoutGet: boolean;
   writebackNoFlush: boolean;
+  protStartFirstOnly: boolean;
+  protCommitStaleOld: boolean;
+  protExclusiveFromHead: boolean;
 }
 
 export function injectionsFrom(names: readonly string[]): Injections {
@@ -55,5 +61,8 @@ export function injectionsFrom(names: readonly string[]): Injections {
     zapFirstPteDirty: on('zap-first-pte-dirty'),
     zapClearWithoutGet: on('zap-clear-without-get'),
     writebackNoFlush: on('writeback-no-flush'),
+    protStartFirstOnly: on('prot-start-first-only'),
+    protCommitStaleOld: on('prot-commit-stale-old'),
+    protExclusiveFromHead: on('prot-exclusive-from-head'),
   };
 }

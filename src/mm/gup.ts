@@ -50,7 +50,10 @@ function* ungrab(cpu: Cpu, page: number): Gen<void> {
  */
 function gup_must_unshare(cpu: Cpu, pte: number, vmaFlags: number, write: boolean): boolean {
   if (write) return false; // a writable PTE of an anon page maps an exclusive page already
-  if (pte_special(pte)) return (vmaFlags & VM_WRITE) !== 0 && !(vmaFlags & VM_SHARED); // is_cow_mapping()
+  // is_cow_mapping(): private and VM_MAYWRITE. The model has no VM_MAYWRITE: every private mapping
+  // may be made writable (mprotect changes VM_WRITE only), so a private one made read-only by
+  // mprotect is still a COW mapping, and a pin of its zero page must unshare it too.
+  if (pte_special(pte)) return !(vmaFlags & VM_SHARED);
   const { m, L } = cpu.machine;
   const pfn = pte_pfn(pte);
   const folio = Atomics.load(m, L.pHead + pfn);

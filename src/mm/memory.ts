@@ -9,7 +9,7 @@ import { PMD_ORDER, PTRS_PER_PTE } from '../config.js';
 import { FOLIO_ANON, FOLIO_REFERENCED, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY, ZERO_PFN } from '../model/machine.js';
 import { MM } from '../model/layout.js';
 import {
-  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write, pte_young,
+  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write, pte_young,
 } from '../model/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
@@ -199,6 +199,12 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       yield* folio_put(cpu, folio);
       return VM_FAULT_OK;
     }
+    if (!cpu.cfg.batching && nr > 1) {
+      yield* map_anon_folio_per_entry(cpu, vmf, folio, ptep0, entry, nr);
+      cpu.ev(EV.MAP_ANON + order, base, order);
+      spin_unlock(cpu, vmf.ptl);
+      return VM_FAULT_OK;
+    }
     if (!cpu.inj.faultRefcountLate) {
       // References before mapcounts: refcount >= mapcount must hold at every instant, because
       // lockless observers (GUP-fast, the refcount-freezing paths) compare the two.
@@ -215,6 +221,29 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     cpu.ev(EV.MAP_ANON + order, base, order);
     spin_unlock(cpu, vmf.ptl);
     return VM_FAULT_OK;
+  }
+}
+
+/**
+ * The per-entry reference form of the mapping step of do_anonymous_page() (batching: false): each
+ * page of the new folio gets its own reference, rmap and set_pte_at, in that order (references
+ * before mapcounts, as the batched form), instead of one folio_ref_add/rmap/set_ptes for all nr.
+ * The allocation's reference covers page 0. PTL held. Yields between entries, where a lockless
+ * walker can see the range half populated, as set_ptes does.
+ */
+function* map_anon_folio_per_entry(cpu: Cpu, vmf: VmFault, folio: number, ptep0: number, entry: number, nr: number): Gen<void> {
+  const rss = cpu.machine.mmWord(vmf.mm, MM.RSS_ANON);
+  for (let i = 0; i < nr; i++) {
+    if (i > 0) yield P.SET_PTE;
+    if (i > 0 && !cpu.inj.faultRefcountLate) folio_ref_add(cpu, folio, 1);
+    Atomics.add(cpu.m, rss, 1);
+    folio_add_new_anon_rmap(cpu, folio, folio + i, 1, vmf.mm);
+    yield* set_pte_at(cpu, ptep0 + i, entry);
+    if (i > 0 && cpu.inj.faultRefcountLate) {
+      yield P.RMAP; // deviation: the mapping is visible before its reference exists
+      folio_ref_add(cpu, folio, 1);
+    }
+    entry = pte_advance_pfn(entry, 1);
   }
 }
 
@@ -287,7 +316,8 @@ function* do_shared_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
  * fault the new anon page cow. A large folio is mapped whole (set_ptes of every page) when it lies
  * inside the VMA and the PTE table and its entries all read none — the kernel does this for shmem,
  * and for read faults do_fault_around maps the cached folio's pages alike; a write fault on a
- * write-notify (disk filesystem) mapping maps the one page. With batching off, one page always.
+ * write-notify (disk filesystem) mapping maps the one page. With batching off the same range is
+ * mapped entry by entry (a reference, an rmap and a set_pte_at per page).
  * Otherwise one page, if its entry still reads none. The entry is writable only on a write fault,
  * or on a shared mapping without write notification (vm_page_prot carries write there).
  */
@@ -298,7 +328,7 @@ function* finish_fault(cpu: Cpu, vmf: VmFault, folio: number, page: number, cow:
   const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
   let nr = 1, first = page, vpn0 = vmf.vpn;
   const idx = page - folio;
-  if (cow < 0 && folioNr > 1 && cpu.cfg.batching && !(vmf.write && vma.flags & VM_WRITENOTIFY)) {
+  if (cow < 0 && folioNr > 1 && !(vmf.write && vma.flags & VM_WRITENOTIFY)) {
     const vmaOff = vmf.vpn - vma.start, pteOff = vmf.vpn % PTRS_PER_PTE;
     // the folio's range must lie inside the VMA and the PTE table ("fallback to per-page fault")
     if (!(vmaOff < idx || vmaOff + (folioNr - idx) > vma.end - vma.start || pteOff < idx || pteOff + (folioNr - idx) > PTRS_PER_PTE)) {
@@ -334,12 +364,25 @@ function* finish_fault(cpu: Cpu, vmf: VmFault, folio: number, page: number, cow:
       yield P.RMAP;
       yield* set_pte_at(cpu, vmf.ptep, pfn_pte(cow, PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
     } else {
-      // references before mapcounts (our fault reference becomes the first mapping's)
-      folio_ref_add(cpu, folio, nr - 1);
-      folio_add_file_rmap_ptes(cpu, folio, first, nr);
-      Atomics.add(m, machine.mmWord(vmf.mm, MM.RSS_FILE), nr);
-      yield P.RMAP;
-      yield* set_ptes(cpu, ptep0, pfn_pte(first, PTE_YOUNG | (dirty ? PTE_DIRTY : 0) | (writable ? PTE_WRITE : 0)), nr);
+      const entry = pfn_pte(first, PTE_YOUNG | (dirty ? PTE_DIRTY : 0) | (writable ? PTE_WRITE : 0));
+      if (cpu.cfg.batching || nr === 1) {
+        // references before mapcounts (our fault reference becomes the first mapping's)
+        folio_ref_add(cpu, folio, nr - 1);
+        folio_add_file_rmap_ptes(cpu, folio, first, nr);
+        Atomics.add(m, machine.mmWord(vmf.mm, MM.RSS_FILE), nr);
+        yield P.RMAP;
+        yield* set_ptes(cpu, ptep0, entry, nr);
+      } else {
+        for (let i = 0; i < nr; i++) {
+          if (i > 0) {
+            yield P.SET_PTE;
+            folio_ref_add(cpu, folio, 1);
+          }
+          folio_add_file_rmap_ptes(cpu, folio, first + i, 1);
+          Atomics.add(m, machine.mmWord(vmf.mm, MM.RSS_FILE), 1);
+          yield* set_pte_at(cpu, ptep0 + i, pte_advance_pfn(entry, i));
+        }
+      }
       cpu.counters[EV.FILE_MAPPED] += nr;
     }
     spin_unlock(cpu, vmf.ptl);
@@ -703,7 +746,7 @@ function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number
 }
 
 /** No batch crosses a folio, VMA or PTE-table boundary. */
-function checkBatchBounds(cpu: Cpu, path: string, pfn: number, nr: number, folio: number, folioNr: number, vpn: number, vma: VmaView): void {
+export function checkBatchBounds(cpu: Cpu, path: string, pfn: number, nr: number, folio: number, folioNr: number, vpn: number, vma: VmaView): void {
   if (pfn + nr > folio + folioNr || vpn < vma.start || vpn + nr > vma.end || (vpn >>> 9) !== ((vpn + nr - 1) >>> 9)) {
     cpu.violation('batch-bounds', path, { vpn, nr, folio, folioNr, vma: [vma.start, vma.end] });
   }

@@ -49,3 +49,9 @@ export function pteToString(pte: number): string {
   if (pte & PTE_UFFD_WP) f.push('UW');
   return `pfn=0x${pte_pfn(pte).toString(16)} ${f.join(' ')}`;
 }
+
+/**
+ * pte_modify(): the entry with its protection replaced by newprot (a pgprot: here only the write
+ * bit, PROT_NONE is not modelled), keeping the PFN, young/dirty and the software bits.
+ */
+export const pte_modify = (pte: number, newprot: number): number => ((pte & ~PTE_WRITE) | (newprot & PTE_WRITE)) | 0;

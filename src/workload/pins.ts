@@ -5,6 +5,7 @@
 // device read must see what the process last wrote (pin-stale otherwise). Device accesses take
 // the pinner's mmap_lock for read: a tool-side simplification that orders them with fork, munmap
 // and mremap for the oracle (a real device takes no lock); zaps under the read lock still race it.
+import { nextWriteVersion } from './run-op.js';
 import type { Cpu } from '../engine/cpu.js';
 import type { Gen } from '../engine/gen.js';
 import { EV } from '../engine/events.js';
@@ -34,7 +35,6 @@ function pins(cpu: Cpu): Pin[] {
   if (!p) pinsOf.set(cpu, (p = []));
   return p;
 }
-let version = 0;
 
 /** pin: a page of one of mm's VMAs that this CPU owns, read-only or (writable VMA) read-write. */
 export function* pin_op(cpu: Cpu, mm: number, op: Op): Gen<void> {
@@ -104,7 +104,7 @@ export function* pinio_op(cpu: Cpu, op: Op): Gen<void> {
   }
   if (p.write && op.write) {
     if (attached) {
-      const token = makeToken(++version, p.mm, p.vpn);
+      const token = makeToken(nextWriteVersion(cpu), p.mm, p.vpn);
       const g1 = zapGen(machine, p.mm, p.vpn);
       Atomics.store(m, L.pContent + p.pfn, token);
       recordWrite(machine, p.mm, p.vpn, token, g1, zapGen(machine, p.mm, p.vpn));

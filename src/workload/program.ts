@@ -4,8 +4,10 @@
 import seedrandom from 'seedrandom';
 import type { Config } from '../config.js';
 
-export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork' | 'mmapfile' | 'writeback';
-export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork', 'mmapfile', 'writeback'];
+export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork' | 'mmapfile' | 'writeback' | 'mprotect';
+// New kinds go at the end: an op is drawn by its cumulative weight, so appending keeps the draws
+// of the existing kinds wherever the new kind's weight is 0.
+export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork', 'mmapfile', 'writeback', 'mprotect'];
 
 export interface Op {
   kind: OpKind;

@@ -12,6 +12,7 @@ import { write_cache_pages } from '../mm/page-writeback.js';
 import { pickVma } from './target.js';
 import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
 import { do_mremap } from '../mm/mremap.js';
+import { do_mprotect } from '../mm/mprotect.js';
 import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 
@@ -26,6 +27,15 @@ function scratchOf(cpu: Cpu): Scratch {
   let s = scratch.get(cpu);
   if (!s) scratch.set(cpu, (s = { out: { status: 0, value: 0, pfn: 0, g1: 0, g2: 0, faults: 0, forkRaced: false, forkChild: -1 }, version: 0 }));
   return s;
+}
+
+/**
+ * The next write version of this CPU (part of every token it writes, by touch or by a device
+ * through its pins): per CPU, so that a seed writes the same tokens however many runs this
+ * thread made before (a module-wide counter did not).
+ */
+export function nextWriteVersion(cpu: Cpu): number {
+  return ++scratchOf(cpu).version;
 }
 
 export function* run_op(cpu: Cpu, op: Op): Gen<void> {
@@ -102,6 +112,19 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'writeback':
       if (cpu.machine.L.files) yield* write_cache_pages(cpu, op.r1 % cpu.machine.L.files);
       break;
+    case 'mprotect': {
+      // toggle VM_WRITE on a VMA or part of it: read-only (write bit clear) or read-write
+      const v = pickVma(cpu, mm, op);
+      if (!v) break;
+      let start = v.start, end = v.end;
+      if (op.r2 & 1) {
+        start = v.start + (op.r2 >>> 1) % (v.end - v.start);
+        end = start + 1 + (op.r3 % (v.end - start));
+      }
+      // -ENOMEM (the VMA changed since we looked, or no free VMA slot for a split) changes nothing
+      yield* do_mprotect(cpu, mm, start, end, op.write ? VM_READ | VM_WRITE : VM_READ);
+      break;
+    }
     case 'pin':
       yield* pin_op(cpu, mm, op);
       break;
@@ -129,7 +152,7 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
   const out = sc.out;
   for (let vpn = first; vpn < first + n; vpn++) {
     const write = op.write && ownerOf(cpu.machine, vpn) === cpu.id && (v.flags & VM_WRITE) !== 0;
-    const token = write ? makeToken(++sc.version, mm, vpn) : 0;
+    const token = write ? makeToken(nextWriteVersion(cpu), mm, vpn) : 0;
     const ta = cpu.now();
     yield* user_access(cpu, mm, vpn, write, token, out);
     cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);

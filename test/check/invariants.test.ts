@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { drive } from '../../src/engine/gen.js';
 import { Violation } from '../../src/engine/cpu.js';
-import { checkNoLeaks, checkQuiescent, checkRefVsMap } from '../../src/check/invariants.js';
+import { checkNoLeaks, checkProtCommit, checkQuiescent, checkRefVsMap } from '../../src/check/invariants.js';
+import { ptep_modify_prot_commit } from '../../src/include/linux/pgtable.js';
 import { checkRead, ownerOf, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { MM } from '../../src/model/layout.js';
 import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_TAIL, POISON } from '../../src/model/machine.js';
@@ -277,6 +278,23 @@ invTest('folio-misaligned: a folio whose head is not aligned to its order', () =
   Atomics.store(w.m, w.h.machine.L.fOrder + w.small, 2);
   const [f] = expectFindings(w, ['folio-misaligned']);
   assert.equal(f.details.folio, w.small);
+});
+
+// ---- checkProtCommit (the ptep_modify_prot_commit contract) ----------------------------------
+
+invTest('prot-commit-old-mismatch: a commit handed an old_pte that maps another page than its new pte', () => {
+  const w = world();
+  const ptep = w.ptep(B + 3);
+  const old3 = Atomics.load(w.m, ptep);
+  const old2 = Atomics.load(w.m, w.ptep(B + 2));
+  const c = w.h.cpus[0];
+  // control: old_pte of this very slot (as modify_prot_commit_ptes advances it), made read-only
+  assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE), null);
+  drive(ptep_modify_prot_commit(c, ptep, old3, old3 & ~PTE_WRITE));
+  assert.equal(Atomics.load(w.m, ptep), old3 & ~PTE_WRITE);
+  // the previous slot's old PTE (its PFN not advanced) is another page's entry
+  assert.equal(checkProtCommit(old2, old3)?.invariant, 'prot-commit-old-mismatch');
+  assert.throws(() => drive(ptep_modify_prot_commit(c, ptep, old2, old3)), (e: unknown) => e instanceof Violation && e.invariant === 'prot-commit-old-mismatch' && e.path === 'ptep_modify_prot_commit');
 });
 
 // ---- checkRefVsMap (the continuous observer) -------------------------------------------------

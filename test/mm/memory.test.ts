@@ -12,7 +12,7 @@ import { checkQuiescent } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present, pte_special, pte_write } from '../../src/model/pte.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../src/model/machine.js';
 import { MM } from '../../src/model/layout.js';
-import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run } from '../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run, stepper } from '../helpers/machine.js';
 
 const B = 1024; // a vpn aligned to 512 (start of PTE table 2 of mm 0)
 
@@ -242,4 +242,44 @@ test('do_anonymous_page: a read fault maps the shared zero page read-only; a lat
   assert.ok(f && f.pfn !== 0 && f.order === 0);
   assert.ok(pte_write(pteAt(h, 0, B + 3)));
   assert.deepEqual(checkQuiescent(h.machine), []);
+});
+
+/** The mapping state of [B, B+16) and its folio: PTEs, page mapcounts, AnonExclusive, refcount, total mapcount, RSS. */
+function mapState(h: Harness, folio: number) {
+  const { m, L } = h.machine;
+  const pages = [...Array(16).keys()].map((i) => ({
+    pte: pteAt(h, 0, B + i),
+    mapcount: Atomics.load(m, L.pMapcount + folio + i),
+    exclusive: (Atomics.load(m, L.pFlags + folio + i) & PG_ANON_EXCLUSIVE) !== 0,
+  }));
+  return { pages, ref: Atomics.load(m, L.fRef + folio), mapcount: Atomics.load(m, L.fMapcount + folio), rss: Atomics.load(m, h.machine.mmWord(0, MM.RSS_ANON)) };
+}
+
+test('do_anonymous_page batching: false maps an order-4 folio entry by entry (ref, rmap, set_pte_at per page) to the same end state', () => {
+  const end: ReturnType<typeof mapState>[] = [];
+  for (const batching of [true, false]) {
+    const h = boot({ anonOrders: [0, 4], batching });
+    mapAnon(h, B, 16, { align: 16 });
+    const s = stepper(h, 0, handle_mm_fault(h.cpus[0], 0, B + 3, true));
+    s.until(() => pte_present(pteAt(h, 0, B)), 'the first entry is set');
+    const folio = h.machine.folioOf(pte_pfn(pteAt(h, 0, B)));
+    const mid = mapState(h, folio);
+    if (batching) {
+      // one rmap and one reference add for all 16 before set_ptes starts
+      assert.deepEqual(mid.pages.map((p) => p.mapcount), Array(16).fill(1));
+      assert.equal(mid.ref, 16);
+    } else {
+      // only page 0 so far: its mapcount and the allocation's reference; page 1 untouched
+      assert.deepEqual(mid.pages.map((p) => p.mapcount), [1, ...Array(15).fill(0)]);
+      assert.deepEqual([mid.ref, mid.mapcount, mid.rss], [1, 1, 1]);
+      assert.equal(mid.pages[1].pte, 0);
+    }
+    assert.equal(s.finish(), VM_FAULT_OK);
+    assert.deepEqual(h.observed, [], 'refcount >= mapcount at every step');
+    assert.deepEqual(checkQuiescent(h.machine), []);
+    end.push(mapState(h, folio));
+  }
+  assert.deepEqual(end[1], end[0]);
+  assert.equal(end[0].ref, 16);
+  assert.ok(end[0].pages.every((p) => p.exclusive && p.mapcount === 1 && pte_write(p.pte)));
 });

@@ -12,6 +12,7 @@ import { PTRS_PER_PTE } from '../../config.js';
 import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../model/pte.js';
 import { flush_tlb_range } from '../../hw/tlb.js';
 import * as arm64 from '../../arch/arm64/include/asm/pgtable.js';
+import { checkProtCommit } from '../../check/invariants.js';
 
 /** The (mm, vpn) an entry word belongs to. */
 export function ptepAddr(machine: Machine, ptep: number): { mm: number; vpn: number } {
@@ -130,5 +131,62 @@ export function* ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): G
     const nw = entry | (old & (PTE_DIRTY | PTE_YOUNG));
     if (old === nw) return false;
     if (Atomics.compareExchange(cpu.m, ptep, old, nw) === old) return true;
+  }
+}
+
+// ---- the protection read-modify-write transaction (mprotect) ---------------------------------
+// arm64 overrides modify_prot_start_ptes/modify_prot_commit_ptes (contpte: one unfold per block,
+// arch/arm64/mm/mmu.c). The generic forms below reach the arm64 code only through the dispatch in
+// ptep_get_and_clear and set_pte_at; a direct `if (contpte(cpu)) return yield* arm64.X(...)` for
+// the two batched helpers belongs with the arm64 branch (its module does not define them yet).
+
+/**
+ * ptep_modify_prot_start(): begin a protection change of one entry: clear it (so hardware cannot
+ * set young/dirty on it behind our back) and return what it held, with every a/d bit set so far.
+ */
+export function ptep_modify_prot_start(cpu: Cpu, ptep: number): Gen<number> {
+  return ptep_get_and_clear(cpu, ptep);
+}
+
+/**
+ * ptep_modify_prot_commit(): finish it: install pte. old_pte is the slot's value before start
+ * (powerpc radix compares the two to decide a flush on a write upgrade). Tool side, the model
+ * checks that contract: old_pte must map the page pte maps (prot-commit-old-mismatch).
+ */
+export function* ptep_modify_prot_commit(cpu: Cpu, ptep: number, oldPte: number, pte: number): Gen<void> {
+  const f = checkProtCommit(oldPte, pte);
+  if (f) cpu.violation(f.invariant, 'ptep_modify_prot_commit', { ...f.details, ...ptepAddr(cpu.machine, ptep) });
+  yield* set_pte_at(cpu, ptep, pte);
+}
+
+/**
+ * modify_prot_start_ptes(): ptep_modify_prot_start over nr entries of one folio, returning the
+ * first entry with the young/dirty bits of every entry ORed in. We yield between entries: the PTL
+ * does not stop the MMU, which may set dirty on an entry not cleared yet; that bit must reach the
+ * result (seeds/003: "start gathers a/d of every entry").
+ */
+export function* modify_prot_start_ptes(cpu: Cpu, ptep: number, nr: number): Gen<number> {
+  let pte = yield* ptep_modify_prot_start(cpu, ptep);
+  for (let i = 1; i < nr; i++) {
+    yield P.CLEAR_PTE;
+    const t = yield* ptep_modify_prot_start(cpu, ptep + i);
+    // deviation prot-start-first-only: the a/d bits of entries 1..nr-1 are dropped
+    if (!cpu.inj.protStartFirstOnly) pte |= t & (PTE_DIRTY | PTE_YOUNG);
+  }
+  return pte;
+}
+
+/**
+ * modify_prot_commit_ptes(): ptep_modify_prot_commit per entry, advancing the PFN of BOTH old_pte
+ * and pte: old_pte is not "the previous entry" but this slot's value before start, so it must map
+ * this slot's page (seeds/003). Yields between entries (a lockless walker sees a partial commit).
+ */
+export function* modify_prot_commit_ptes(cpu: Cpu, ptep: number, oldPte: number, pte: number, nr: number): Gen<void> {
+  for (let i = 0; i < nr; i++) {
+    if (i > 0) yield P.SET_PTE;
+    yield* ptep_modify_prot_commit(cpu, ptep + i, oldPte, pte);
+    // deviation prot-commit-stale-old: every entry is handed the first entry's old PTE
+    if (!cpu.inj.protCommitStaleOld) oldPte = pte_advance_pfn(oldPte, 1);
+    pte = pte_advance_pfn(pte, 1);
   }
 }
