@@ -9,6 +9,8 @@ import { expectAny, expectOwner, hex, tokenBelongs, zapGen, zapInFlight } from '
 import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
 import { freePages, reservedPages } from '../mm/page_alloc.js';
 import { GUP_PIN_COUNTING_BIAS } from '../include/linux/mm.js';
+import { CONT_PTES } from '../arch/arm64/mm/contpte.js';
+import { contpteBlockDetails, contpteBlockProblem } from './contpte.js';
 
 export interface Finding {
   invariant: string;
@@ -25,6 +27,7 @@ export function checkQuiescent(machine: Machine): Finding[] {
     if (out.length < MAX_FINDINGS) out.push({ invariant, path: 'quiescent', details });
   };
   const ptes = new Int32Array(L.pages); // present PTEs mapping each page, over all mms
+  const contArch = machine.cfg.arch === 'contpte';
   for (let mm = 0; mm < L.maxMms; mm++) {
     const state = Atomics.load(m, machine.mmWord(mm, MM.STATE));
     if (state === MM_FREE) continue;
@@ -58,6 +61,13 @@ export function checkQuiescent(machine: Machine): Finding[] {
         const folio = Atomics.load(m, L.pHead + pfn);
         const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
         if (anon && pte_write(pte) && !(flags & PG_ANON_EXCLUSIVE)) add('writable-not-exclusive', { ...where, pfn, folio });
+      }
+      if (contArch) {
+        for (let b = 0; b < 512; b += CONT_PTES) {
+          const start = machine.ptep(mm, t * 512 + b);
+          const why = contpteBlockProblem(machine, start);
+          if (why) add('contpte-inconsistent', contpteBlockDetails(machine, start, why));
+        }
       }
     }
     const rssAnon = Atomics.load(m, machine.mmWord(mm, MM.RSS_ANON));

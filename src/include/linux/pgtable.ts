@@ -20,7 +20,7 @@ export function ptepAddr(machine: Machine, ptep: number): { mm: number; vpn: num
   return { mm: Math.floor(i / per), vpn: i % per };
 }
 
-const contpte = (cpu: Cpu): boolean => (cpu.cfg.arch as string) === 'contpte';
+const contpte = (cpu: Cpu): boolean => cpu.cfg.arch === 'contpte';
 
 // ---- the raw entry accessors (the kernel's __ptep_get etc., what an arch builds on) -----------
 
