@@ -20,6 +20,7 @@ import { madvise_dontneed } from '../../../../src/mm/madvise.js';
 import { do_munmap } from '../../../../src/mm/mmap.js';
 import { do_mremap } from '../../../../src/mm/mremap.js';
 import { alloc_folio } from '../../../../src/mm/page_alloc.js';
+import { FPB_IGNORE_DIRTY, folio_pte_batch } from '../../../../src/mm/internal.js';
 import { user_access } from '../../../../src/hw/mmu.js';
 import { flush_tlb_range, tlb_lookup } from '../../../../src/hw/tlb.js';
 import {
@@ -292,6 +293,20 @@ test('contpte: a hardware dirty bit on entry 7 is seen through entry 0 and kept 
   assert.equal(cost(h, 'contFold'), 1);
   for (let v = B; v < B + 16; v++) assert.ok(pte_dirty(pteAt(h, 0, v)), `entry ${v - B} dirty after the fold`);
   assert.ok(pte_dirty(ptep_get(cpu, ptep(h, B + 3))));
+});
+
+test('contpte: folio_pte_batch reads through ptep_get, so a cont block batches whole though hardware dirtied one entry', () => {
+  const h = contBoot();
+  const cpu = h.cpus[0];
+  const f = folio(h, 5);
+  run(h, cpu, locked(cpu, B, set_ptes(cpu, ptep(h, B), pfn_pte(f, PTE_WRITE), 32)));
+  Atomics.or(h.machine.m, ptep(h, B + 7), PTE_DIRTY); // the MMU's store on entry 7
+  // dirty respected (fork's flags): the raw entries differ at 7, the block's reads do not
+  const b = folio_pte_batch(cpu, f, 32, ptep(h, B), ptep_get(cpu, ptep(h, B)), 32, 0);
+  assert.equal(b.nr, 16, 'the first block batches whole; the second block is clean, so the batch stops there');
+  assert.ok(b.anyDirty);
+  const b2 = folio_pte_batch(cpu, f, 32, ptep(h, B), ptep_get(cpu, ptep(h, B)), 32, FPB_IGNORE_DIRTY);
+  assert.equal(b2.nr, 32);
 });
 
 test('contpte: a store that finds its block cleared mid-unfold faults, waits for the PTL, and lands in the folio', () => {
