@@ -207,13 +207,12 @@ export function* contpte_wrprotect_ptes(cpu: Cpu, ptep: number, nr: number): Gen
  * through a read-only or clean entry and walks again, so a stale read-only entry cannot be used.
  */
 export function __ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): boolean {
+  if (Atomics.load(cpu.m, ptep) === entry) return false; // pte_same()
+  // only the access flags and the write permission of entry are consumed
   const add = entry & (PTE_YOUNG | PTE_DIRTY | PTE_WRITE);
   for (;;) {
     const old = Atomics.load(cpu.m, ptep);
-    if (old === entry) return false; // pte_same()
-    const nw = old | add;
-    if (nw === old) return false;
-    if (Atomics.compareExchange(cpu.m, ptep, old, nw) === old) return true;
+    if (Atomics.compareExchange(cpu.m, ptep, old, old | add) === old) return true;
   }
 }
 
