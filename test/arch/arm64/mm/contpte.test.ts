@@ -17,6 +17,7 @@ import { ownerOf, recordWrite, zapBegin, zapEnd } from '../../../../src/check/or
 import { spin_lock, spin_unlock } from '../../../../src/kernel/locking/spinlock.js';
 import { dup_mm } from '../../../../src/kernel/fork.js';
 import { madvise_dontneed } from '../../../../src/mm/madvise.js';
+import { handle_mm_fault, VM_FAULT_OK } from '../../../../src/mm/memory.js';
 import { do_munmap } from '../../../../src/mm/mmap.js';
 import { do_mremap } from '../../../../src/mm/mremap.js';
 import { alloc_folio } from '../../../../src/mm/page_alloc.js';
@@ -24,7 +25,7 @@ import { FPB_IGNORE_DIRTY, folio_pte_batch } from '../../../../src/mm/internal.j
 import { user_access } from '../../../../src/hw/mmu.js';
 import { flush_tlb_range, tlb_lookup } from '../../../../src/hw/tlb.js';
 import {
-  PTE_CONT, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_cont, pte_dirty, pte_none, pte_pfn, pte_present, pte_young,
+  PTE_CONT, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_cont, pte_dirty, pte_none, pte_pfn, pte_mkspecial, pte_present, pte_special, pte_young,
 } from '../../../../src/model/pte.js';
 import { ptep_get, ptep_get_and_clear, set_pte_at, set_ptes, wrprotect_ptes } from '../../../../src/include/linux/pgtable.js';
 import { boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, writePage } from '../../../helpers/machine.js';
@@ -98,6 +99,11 @@ test('contpte: an order-5 folio gets two cont blocks; order 2 and the zero page 
   mapAnon(h2, B, 16, { align: 16 });
   for (let v = B; v < B + 16; v += 4) writePage(h2, 0, 0, v);
   assert.equal(contMap(h2, B, 16), NONE_C, 'four order-2 folios: not one folio, no cont');
+  // read faults map the shared zero page, one special entry at a time: never cont
+  mapAnon(h2, B + 64, 16, { align: 16 });
+  for (let v = B + 64; v < B + 80; v++) assert.equal(run(h2, 0, handle_mm_fault(h2.cpus[0], 0, v, false)), VM_FAULT_OK);
+  assert.equal(contMap(h2, B + 64, 16), NONE_C);
+  assert.ok(pte_special(pteAt(h2, 0, B + 79)));
   clean(h);
   clean(h2);
 });
@@ -256,6 +262,10 @@ test('contpte: entries written one by one fold on the block\'s last entry; not w
   assert.ok(lo !== undefined, `a pair of order-3 buddies among ${q}`);
   for (let i = 0; i < 16; i++) run(h, cpu, locked(cpu, B + 48, set_pte_at(cpu, ptep(h, B + 48 + i), pfn_pte(lo + i, PTE_WRITE))));
   assert.equal(contMap(h, B + 48, 16), NONE_C, 'two folios');
+  // special entries (no folio behind them) never fold, even with aligned, contiguous PFNs of one folio
+  const sp = folio(h, 4);
+  for (let i = 0; i < 16; i++) run(h, cpu, locked(cpu, B + 64, set_pte_at(cpu, ptep(h, B + 64 + i), pte_mkspecial(pfn_pte(sp + i, PTE_YOUNG)))));
+  assert.equal(contMap(h, B + 64, 16), NONE_C, 'special');
   assert.equal(cost(h, 'contFold'), 1);
 });
 
