@@ -28,6 +28,7 @@ import {
   PTE_CONT, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_cont, pte_dirty, pte_none, pte_pfn, pte_mkspecial, pte_present, pte_special, pte_young,
 } from '../../../../src/model/pte.js';
 import { ptep_get, ptep_get_and_clear, set_pte_at, set_ptes, wrprotect_ptes } from '../../../../src/include/linux/pgtable.js';
+import * as arm64 from '../../../../src/arch/arm64/include/asm/pgtable.js';
 import { boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, writePage } from '../../../helpers/machine.js';
 
 const B = 1024; // PTE table 2 of mm 0, 16- and 32-aligned
@@ -317,6 +318,30 @@ test('contpte: folio_pte_batch reads through ptep_get, so a cont block batches w
   assert.ok(b.anyDirty);
   const b2 = folio_pte_batch(cpu, f, 32, ptep(h, B), ptep_get(cpu, ptep(h, B)), 32, FPB_IGNORE_DIRTY);
   assert.equal(b2.nr, 32);
+});
+
+test('contpte: arm64 modify_prot_start_ptes/commit_ptes (for batched mprotect): clear with a/d gathered, partial blocks unfolded; commit refolds whole blocks', () => {
+  const h = contBoot();
+  const cpu = h.cpus[0];
+  const f = folio(h, 5);
+  run(h, cpu, locked(cpu, B, set_ptes(cpu, ptep(h, B), pfn_pte(f, PTE_WRITE), 32)));
+  Atomics.or(h.machine.m, ptep(h, B + 20), PTE_DIRTY);
+  // [B+8, B+32): the first block in part (one unfold), the second whole (cleared as it is)
+  const old = run(h, cpu, locked(cpu, B, arm64.modify_prot_start_ptes(cpu, ptep(h, B + 8), 24)));
+  assert.equal(cost(h, 'contUnfold'), 1);
+  assert.ok(pte_dirty(old), 'the dirty bit of entry 20 is in the returned entry');
+  assert.equal(pte_pfn(old), f + 8);
+  assert.equal(contMap(h, B, 32), '.'.repeat(8) + '_'.repeat(24));
+  // commit read-only: the whole second block comes back cont, the first block's half does not
+  run(h, cpu, locked(cpu, B, arm64.modify_prot_commit_ptes(cpu, ptep(h, B + 8), old, old & ~PTE_WRITE, 24)));
+  assert.equal(contMap(h, B, 32), NONE_C + ALL_C);
+  assert.ok(!(pteAt(h, 0, B + 20) & PTE_WRITE) && pte_pfn(pteAt(h, 0, B + 31)) === f + 31);
+  // a single entry: start unfolds its block, commit (set_ptes of 1) refolds it when it is the last
+  const o15 = run(h, cpu, locked(cpu, B, arm64.modify_prot_start_ptes(cpu, ptep(h, B + 31), 1)));
+  assert.equal(contMap(h, B + 16, 16), '.'.repeat(15) + '_');
+  run(h, cpu, locked(cpu, B, arm64.modify_prot_commit_ptes(cpu, ptep(h, B + 31), o15, o15, 1)));
+  assert.equal(contMap(h, B + 16, 16), ALL_C);
+  assert.equal(cost(h, 'contFold'), 1);
 });
 
 test('contpte: a store that finds its block cleared mid-unfold faults, waits for the PTL, and lands in the folio', () => {
