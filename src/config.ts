@@ -55,7 +55,8 @@ export const ConfigSchema = z
     /** Free text for the reader of a config file. */
     comment: z.string().optional(),
     engine: z.enum(['sched', 'threads']).default('sched'),
-    arch: z.enum(['generic']).default('generic'),
+    /** PTE layer: generic per-entry helpers, or arm64's contpte (16-entry blocks, fold/unfold). */
+    arch: z.enum(['generic', 'contpte']).default('generic'),
     batching: z.boolean().default(true),
     /** Simulated CPUs per machine (sched); threads engine uses one worker thread per CPU. */
     cpus: z.number().int().min(1).max(16).default(2),

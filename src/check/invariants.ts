@@ -9,6 +9,8 @@ import { expectAny, expectOwner, fileExpected, fileTokenPage, hex, isFileToken, 
 import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
 import { freePages, reservedPages } from '../mm/page_alloc.js';
 import { GUP_PIN_COUNTING_BIAS } from '../include/linux/mm.js';
+import { CONT_PTES } from '../arch/arm64/mm/contpte.js';
+import { contpteBlockDetails, contpteBlockProblem } from './contpte.js';
 
 export interface Finding {
   invariant: string;
@@ -25,6 +27,7 @@ export function checkQuiescent(machine: Machine): Finding[] {
     if (out.length < MAX_FINDINGS) out.push({ invariant, path: 'quiescent', details });
   };
   const ptes = new Int32Array(L.pages); // present PTEs mapping each page, over all mms
+  const contArch = machine.cfg.arch === 'contpte';
   for (let mm = 0; mm < L.maxMms; mm++) {
     const state = Atomics.load(m, machine.mmWord(mm, MM.STATE));
     if (state === MM_FREE) continue;
@@ -66,6 +69,13 @@ export function checkQuiescent(machine: Machine): Finding[] {
           const fp = machine.filePageOfPfn(pfn);
           if (v && (v.file < 0 || machine.filePage(v.file, linear_page_index(v, vpn)) !== fp)) add('pte-wrong-file-page', { ...where, pfn, filePage: fp, vma: [v.start, v.end], vmaFile: v.file });
           if (v && pte_write(pte) && !(v.flags & VM_SHARED)) add('private-file-page-writable', { ...where, pfn });
+        }
+      }
+      if (contArch) {
+        for (let b = 0; b < 512; b += CONT_PTES) {
+          const start = machine.ptep(mm, t * 512 + b);
+          const why = contpteBlockProblem(machine, start);
+          if (why) add('contpte-inconsistent', contpteBlockDetails(machine, start, why));
         }
       }
     }

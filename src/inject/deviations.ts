@@ -16,6 +16,8 @@ export const DEVIATIONS: readonly Deviation[] = [
   { name: 'fork-no-merge-write', path: 'copy_present_ptes', description: 'decide write-protection from the first PTE of the batch only' },
   { name: 'batch-past-folio-end', path: 'folio_pte_batch', description: "no cap at the folio's last page" },
   { name: 'batch-past-table', path: 'zap_present_ptes/copy_present_ptes', description: 'no cap at the PTE table or VMA end' },
+  { name: 'contpte-fold-first-only', path: '__contpte_try_fold', description: 'fold a contpte block after checking only its first entry (not all 16)' },
+  { name: 'contpte-no-unfold', path: 'set_ptes/ptep_get_and_clear/clear_full_ptes/wrprotect_ptes/ptep_set_access_flags', description: 'change a single entry of a contpte block without unfolding the block first' },
   { name: 'cow-reuse-shared', path: 'do_wp_page', description: 'reuse a page that is not AnonExclusive (nor provably this mm\'s alone)' },
   { name: 'zap-first-pte-dirty', path: 'zap_present_ptes', description: 'for a file folio, take dirty/young from the first entry of the batch only' },
   { name: 'zap-clear-without-get', path: 'zap_present_ptes', description: 'clear file PTEs without reading their dirty/young bits (clear_full_ptes, as for anon)' },
@@ -42,6 +44,8 @@ export interface Injections {
   protStartFirstOnly: boolean;
   protCommitStaleOld: boolean;
   protExclusiveFromHead: boolean;
+  contpteFoldFirstOnly: boolean;
+  contpteNoUnfold: boolean;
 }
 
 export function injectionsFrom(names: readonly string[]): Injections {
@@ -64,5 +68,7 @@ export function injectionsFrom(names: readonly string[]): Injections {
     protStartFirstOnly: on('prot-start-first-only'),
     protCommitStaleOld: on('prot-commit-stale-old'),
     protExclusiveFromHead: on('prot-exclusive-from-head'),
+    contpteFoldFirstOnly: on('contpte-fold-first-only'),
+    contpteNoUnfold: on('contpte-no-unfold'),
   };
 }

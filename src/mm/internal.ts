@@ -1,6 +1,7 @@
 // Models mm/internal.h helpers used by the batched paths.
 import type { Cpu } from '../engine/cpu.js';
 import { PTE_DIRTY, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn, pte_pfn } from '../model/pte.js';
+import { ptep_get } from '../include/linux/pgtable.js';
 
 export const FPB_IGNORE_DIRTY = 1;
 export const FPB_IGNORE_SOFT_DIRTY = 2;
@@ -28,7 +29,11 @@ export function folio_pte_batch(cpu: Cpu, folio: number, folioNr: number, ptep: 
   let expected = pte_advance_pfn(pte & ~ignore, 1);
   let nr = 1;
   while (nr < max_nr) {
-    const p = Atomics.load(cpu.m, ptep + nr);
+    // ptep_get(), as the kernel's loop does: under contpte a cont entry reads with its block's
+    // young/dirty ORed in, so entries of one block compare alike (a raw read would see the bits
+    // hardware set per entry). The kernel's pte_batch_hint() skip over a cont block is left out:
+    // it only saves reads.
+    const p = ptep_get(cpu, ptep + nr);
     if ((p & ~ignore) !== expected) break;
     anyWritable ||= (p & PTE_WRITE) !== 0;
     anyYoung ||= (p & PTE_YOUNG) !== 0;

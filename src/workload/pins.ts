@@ -16,6 +16,7 @@ import { pte_pfn, pte_present } from '../model/pte.js';
 import { pickVma } from './target.js';
 import { pin_user_page, unpin_user_page } from '../mm/gup.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { mmget_not_zero, mmput } from '../kernel/fork.js';
 import { expectAny, expectOwner, hex, makeToken, ownerOf, recordWrite, tokenBelongs, zapGen, zapInFlight } from '../check/oracle.js';
 
@@ -91,7 +92,14 @@ export function* pinio_op(cpu: Cpu, op: Op): Gen<void> {
   if (attached) {
     // "a pin always refers to the page the pinning process sees"
     const table = machine.tableIndex(p.mm, p.vpn);
+    // arch contpte: an unfold or fold of the page's block (a zap, wp fault or mremap of a
+    // neighbouring page) clears all 16 entries for a moment under the PTL ("break-before-make"),
+    // so a lockless read can see none for a page still mapped; what the process sees is what a
+    // user access sees after it faults and waits for that PTL, so read the entry under it.
+    const ptl = cpu.cfg.arch === 'contpte' && Atomics.load(m, machine.pgdWord(table)) ? machine.ptlOf(table) : -1;
+    if (ptl >= 0) yield* spin_lock(cpu, ptl);
     const pte = Atomics.load(m, machine.pgdWord(table)) ? Atomics.load(m, machine.ptep(p.mm, p.vpn)) : 0;
+    if (ptl >= 0) spin_unlock(cpu, ptl);
     attached = zapGen(machine, p.mm, p.vpn) === p.zap; // a zap that began meanwhile may have cleared it
     if (attached && (!pte_present(pte) || pte_pfn(pte) !== p.pfn)) {
       cpu.violation('pin-detached', 'pin io', { mm: p.mm, vpn: p.vpn, addr: hex(p.vpn * 4096), pinned: p.pfn, mapped: pte_present(pte) ? pte_pfn(pte) : null });

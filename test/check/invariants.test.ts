@@ -10,13 +10,14 @@ import { ptep_modify_prot_commit } from '../../src/include/linux/pgtable.js';
 import { checkRead, ownerOf, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { MM } from '../../src/model/layout.js';
 import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_TAIL, POISON } from '../../src/model/machine.js';
-import { PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_mkspecial, pte_pfn, pte_special } from '../../src/model/pte.js';
+import { PTE_CONT, PTE_DIRTY, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_cont, pte_mkspecial, pte_pfn, pte_special } from '../../src/model/pte.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/mm/memory.js';
 import { madvise_dontneed } from '../../src/mm/madvise.js';
 import { alloc_folio, free_folio } from '../../src/mm/page_alloc.js';
 import { user_access } from '../../src/hw/mmu.js';
 import { process_exit } from '../../src/kernel/fork.js';
-import { spin_lock } from '../../src/kernel/locking/spinlock.js';
+import { spin_lock, spin_unlock } from '../../src/kernel/locking/spinlock.js';
+import { contpteBlockProblem } from '../../src/check/contpte.js';
 import { find_vma } from '../../src/mm/mmap.js';
 import { boot, cpuWithConfig, folioAt, type Harness, invariants, mapAnon, mapFile, newAccessOut, readPage, run, token, writePage } from '../helpers/machine.js';
 import { final_sync } from '../../src/engine/sched.js';
@@ -325,6 +326,89 @@ invTest('leaked-folio: a folio still allocated after every process exited', () =
   assert.equal(found[0].details.leakedPages, 16);
 });
 
+// ---- contpte (arch: "contpte") ----------------------------------------------------------------
+
+/** The world of world(), under arch contpte: [B, B+16) is one cont block, B+24 an order-0 page. */
+function contWorld(): World {
+  const h = boot({ arch: 'contpte', anonOrders: [0, 2, 4], cpus: 2 });
+  mapAnon(h, B, 32, { align: 16 });
+  writePage(h, 0, 0, B + 1);
+  writePage(h, cpuWithConfig(h, 1, { anonOrders: [0] }), 0, B + 24);
+  const big = folioAt(h, 0, B + 1)!;
+  assert.equal(big.order, 4);
+  const w: World = { h, m: h.machine.m, big: big.folio, small: folioAt(h, 0, B + 24)!.folio, zeroVpn: -1, ptep: (vpn) => h.machine.ptep(0, vpn) };
+  for (let v = B; v < B + 16; v++) assert.ok(pte_cont(Atomics.load(w.m, w.ptep(v))), 'the order-4 folio is mapped cont');
+  assert.ok(!pte_cont(Atomics.load(w.m, w.ptep(B + 24))));
+  clean(w);
+  return w;
+}
+
+invTest('contpte-inconsistent: PTE_CONT on part of a block, on mixed permissions, on a block of small folios', () => {
+  // hardware young/dirty may differ between the entries of a block: still consistent
+  const ok = contWorld();
+  Atomics.and(ok.m, ok.ptep(B + 3), ~(PTE_YOUNG | PTE_DIRTY));
+  Atomics.and(ok.m, ok.ptep(B + 11), ~PTE_DIRTY);
+  clean(ok);
+  // one entry lost its cont bit: the other 15 claim a block that is not whole
+  const a = contWorld();
+  Atomics.and(a.m, a.ptep(B + 5), ~PTE_CONT);
+  expectFindings(a, ['contpte-inconsistent']);
+  // one entry read-only inside a cont block (a single-entry wrprotect that did not unfold)
+  const b = contWorld();
+  Atomics.and(b.m, b.ptep(B + 9), ~PTE_WRITE);
+  const found = expectFindings(b, ['contpte-inconsistent']);
+  assert.match(String(found[0].details.why), /entry 9 has other permissions/);
+  // a cont bit on the order-0 page's entry: its block is mostly none
+  const c = contWorld();
+  Atomics.or(c.m, c.ptep(B + 24), PTE_CONT);
+  expectFindings(c, ['contpte-inconsistent']);
+  // under arch generic the quiescent check leaves cont bits alone (it never writes them)
+  const g = world();
+  Atomics.or(g.m, g.ptep(B + 24), PTE_CONT);
+  clean(g);
+});
+
+invTest('contpte-inconsistent (contpteBlockProblem): misaligned PFN, non-contiguous PFNs, two folios, special entries', () => {
+  const w = contWorld();
+  const m = w.m;
+  const D = B + 256; // an unused part of the same table
+  const fill = (pfn: (i: number) => number, flags = PTE_WRITE | PTE_CONT) => {
+    for (let i = 0; i < 16; i++) Atomics.store(m, w.ptep(D + i), pfn_pte(pfn(i), flags));
+    return contpteBlockProblem(w.h.machine, w.ptep(D));
+  };
+  const f = w.big;
+  assert.equal(fill((i) => f + i), null, 'control: the big folio\'s 16 pages');
+  assert.equal(fill((i) => f + i, PTE_WRITE), null, 'control: no cont bit, nothing to check');
+  assert.match(String(fill((i) => (i === 7 ? f + 8 : f + i))), /not physically contiguous/);
+  assert.match(String(fill((i) => f + 8 + i)), /not 16-aligned/);
+  assert.match(String(fill((i) => f + i, PTE_CONT | PTE_SPECIAL)), /special/);
+  // the same 16 pages, but the folio said to be order 3: they span two folios' worth
+  const L = w.h.machine.L;
+  Atomics.store(m, L.fOrder + f, 3);
+  assert.match(String(fill((i) => f + i)), /not inside one folio/);
+  Atomics.store(m, L.fOrder + f, 4);
+  for (let i = 0; i < 16; i++) Atomics.store(m, w.ptep(D + i), 0);
+});
+
+invTest('contpte-inconsistent (spin_unlock): the blocks changed under a PTL are checked when it is released', () => {
+  const w = contWorld();
+  const cpu = w.h.cpus[0];
+  const table = w.h.machine.tableIndex(0, B);
+  const ptl = w.h.machine.ptlOf(table);
+  const other = w.h.machine.ptep(0, 4 * 512); // a block of another table (its own PTL)
+  // control: a consistent touched block passes
+  run(w.h, cpu, spin_lock(cpu, ptl));
+  cpu.contTouched.push(w.ptep(B), other);
+  spin_unlock(cpu, ptl);
+  assert.deepEqual(cpu.contTouched, [other], 'the other table\'s block waits for its own PTL');
+  cpu.contTouched.length = 0;
+  // a single-entry change without unfolding, noted by the arch layer, is caught at the release
+  run(w.h, cpu, spin_lock(cpu, ptl));
+  Atomics.and(w.m, w.ptep(B + 2), ~PTE_WRITE);
+  cpu.contTouched.push(w.ptep(B));
+  assert.throws(() => spin_unlock(cpu, ptl), (e: unknown) => e instanceof Violation && e.invariant === 'contpte-inconsistent' && e.details.vpn === B);
+});
+
 // ---- checkRead (the data oracle on every user read) ----------------------------------------
 
 /** A user load by CPU cpu at vpn, checked by the oracle as the workload does. Returns the violation, if any. */
@@ -431,9 +515,9 @@ invTest('data-misdirected (MMU): a store lands in a file page another CPU owns',
 
 // ---- coverage --------------------------------------------------------------------------------
 
-test('every invariant name in src/check/invariants.ts and src/check/oracle.ts has a test here', () => {
+test('every invariant name in src/check/invariants.ts, oracle.ts and contpte.ts has a test here', () => {
   const names = new Set<string>();
-  for (const f of ['invariants.ts', 'oracle.ts']) {
+  for (const f of ['invariants.ts', 'oracle.ts', 'contpte.ts']) {
     const text = readFileSync(new URL(`../../../src/check/${f}`, import.meta.url), 'utf8');
     for (const m of text.matchAll(/'([a-z0-9]+(?:-[a-z0-9]+)+)'/g)) names.add(m[1]);
   }

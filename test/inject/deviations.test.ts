@@ -9,7 +9,9 @@ import { runSched } from '../../src/engine/sched.js';
 import { EV } from '../../src/engine/events.js';
 import { Violation } from '../../src/engine/cpu.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
-import { checkRead, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
+import { checkRead, ownerOf, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
+import { do_mremap } from '../../src/mm/mremap.js';
+import { pte_cont } from '../../src/model/pte.js';
 import { dup_mm, process_exit } from '../../src/kernel/fork.js';
 import { pin_user_page } from '../../src/mm/gup.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/mm/memory.js';
@@ -20,7 +22,7 @@ import { do_mprotect } from '../../src/mm/mprotect.js';
 import { drive } from '../../src/engine/gen.js';
 import { PTE_DIRTY, pte_dirty } from '../../src/model/pte.js';
 import { VM_READ, VM_WRITE } from '../../src/model/machine.js';
-import { boot, cpuWithConfig, folioAt, invariants, mapAnon, mapFile, newAccessOut, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, invariants, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
 import { do_munmap } from '../../src/mm/mmap.js';
 import { write_cache_pages } from '../../src/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
@@ -301,6 +303,47 @@ function upgradeAfterReuse(inject: string[]): string[] {
   });
 }
 
+/** arch contpte: an order-4 folio at [B, B+16), every page written: one cont block. */
+function contBlock(inject: string[]) {
+  const h = bigFolio(inject, { arch: 'contpte' });
+  for (let v = B; v < B + 16; v++) assert.ok(pte_cont(pteAt(h, 0, v)), 'mapped cont');
+  return h;
+}
+
+/** contpte-no-unfold: MADV_DONTNEED of one page of a cont block must unfold it first. */
+function contDontneedOne(inject: string[]): string[] {
+  const h = contBlock(inject);
+  return caught(h, () => {
+    zapBegin(h.machine, 0, B + 6, B + 7);
+    run(h, 1, madvise_dontneed(h.cpus[1], 0, B + 6, B + 7));
+    zapEnd(h.machine, 0, B + 6, B + 7);
+  });
+}
+
+/** contpte-no-unfold: after fork the parent's write to one page copies it (ptep_clear_flush on one cont entry). */
+function contWpFault(inject: string[]): string[] {
+  const h = contBlock(inject);
+  assert.ok(run(h, 0, dup_mm(h.cpus[0], 0)) > 0);
+  return caught(h, () => writePage(h, ownerOf(h.machine, B + 3), 0, B + 3));
+}
+
+/**
+ * contpte-fold-first-only: MADV_DONTNEED of B+5 (the block unfolds; B+5 none), then mremap of the 16
+ * pages to D, one entry at a time: the last set_pte_at tries to fold D's block. Entry D+5 is none,
+ * so the block must not fold; folding anyway maps page 5 again from nowhere.
+ */
+function contFoldHole(inject: string[]): string[] {
+  const h = contBlock(inject);
+  const D = 3072;
+  return caught(h, () => {
+    zapBegin(h.machine, 0, B + 5, B + 6);
+    run(h, 1, madvise_dontneed(h.cpus[1], 0, B + 5, B + 6));
+    zapEnd(h.machine, 0, B + 5, B + 6);
+    assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B, 16, D)), D);
+    assert.equal(pte_cont(pteAt(h, 0, D)), inject.includes('contpte-fold-first-only'), 'folded only under the deviation');
+  });
+}
+
 const CASES: Record<string, Case> = {
   'zap-first-pte-dirty': {
     scenarios: [['munmap of a folio dirtied by hardware on entry 9', zapDirtyBit, ['lost-write']]],
@@ -355,6 +398,17 @@ const CASES: Record<string, Case> = {
   'cow-reuse-shared': {
     scenarios: [['parent write after fork, child read', cowAfterFork, ['data-mismatch']]],
     sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mmapfile: 0, writeback: 0, mprotect: 0 } }, seeds: 40, expect: 'exclusive-page-shared' },
+  },
+  'contpte-no-unfold': {
+    scenarios: [
+      ['MADV_DONTNEED of one page of a cont block', contDontneedOne, ['contpte-inconsistent']],
+      ['wp fault (copy) on one page of a cont block after fork', contWpFault, ['contpte-inconsistent']],
+    ],
+    sweep: { over: { arch: 'contpte', anonOrders: [0, 2, 4, 5] }, seeds: 10, expect: 'contpte-inconsistent' },
+  },
+  'contpte-fold-first-only': {
+    scenarios: [['mremap one entry at a time of a cont block with a hole', contFoldHole, ['data-mismatch', 'mapcount-mismatch', 'rss-mismatch']]],
+    sweep: null,
   },
   'fault-no-recheck': {
     scenarios: [

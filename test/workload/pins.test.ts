@@ -2,13 +2,14 @@
 // pin-detached, pin-stale, pin-use-after-free, pinned-not-exclusive (at pin I/O).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { boot, mapAnon, run, writePage, type Harness } from '../helpers/machine.js';
+import { boot, mapAnon, pteAt, run, stepper, writePage, type Harness } from '../helpers/machine.js';
+import { madvise_dontneed } from '../../src/mm/madvise.js';
 import { pin_op, pinio_op, release_pins } from '../../src/workload/pins.js';
 import type { Op } from '../../src/workload/program.js';
 import { Violation } from '../../src/engine/cpu.js';
 import { PG_ANON_EXCLUSIVE, PG_BUDDY } from '../../src/model/machine.js';
-import { pte_pfn } from '../../src/model/pte.js';
-import { makeToken, recordWrite } from '../../src/check/oracle.js';
+import { pte_cont, pte_pfn } from '../../src/model/pte.js';
+import { makeToken, ownerOf, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { checkNoLeaks } from '../../src/check/invariants.js';
 import { process_exit } from '../../src/kernel/fork.js';
 
@@ -77,4 +78,24 @@ test('pinned-not-exclusive (pin io): a pinned anon page lost AnonExclusive', () 
   const { h, pfn } = pinned();
   Atomics.and(h.machine.m, h.machine.L.pFlags + pfn, ~PG_ANON_EXCLUSIVE);
   assert.equal(caught(() => run(h, 0, pinio_op(h.cpus[0], op(false)))), 'pinned-not-exclusive');
+});
+
+test('pin-detached is not raised while a neighbour\'s zap unfolds the pinned page\'s contpte block (the entry is none only under the PTL)', () => {
+  const h = boot({ cpus: 2, arch: 'contpte', anonOrders: [0, 4] });
+  mapAnon(h, B, 16, { align: 16 });
+  for (let v = B; v < B + 16; v++) writePage(h, ownerOf(h.machine, v), 0, v);
+  const [c0, c1] = h.cpus;
+  run(h, c0, pin_op(c0, 0, op(true, 2)));
+  const vpn = [...Array(16).keys()].map((i) => B + i).find((v) => Atomics.load(h.machine.m, h.machine.L.pPin + pte_pfn(pteAt(h, 0, v))) === 1)!;
+  assert.ok(vpn !== undefined && pte_cont(pteAt(h, 0, vpn)), 'a page of the cont block is pinned');
+  const other = vpn === B + 9 ? B + 10 : B + 9;
+  zapBegin(h.machine, 0, other, other + 1);
+  const z = stepper(h, c1, madvise_dontneed(c1, 0, other, other + 1));
+  z.until(() => pteAt(h, 0, vpn) === 0, 'the unfold cleared the pinned page\'s entry for a moment');
+  const io = stepper(h, c0, pinio_op(c0, op(false)));
+  io.until(() => !io.runnable(), 'the pin check waits for the PTL');
+  z.finish();
+  zapEnd(h.machine, 0, other, other + 1);
+  assert.equal(caught(() => io.finish()), 'none');
+  assert.equal(pte_pfn(pteAt(h, 0, vpn)), pte_pfn(pteAt(h, 0, B)) + vpn - B);
 });

@@ -21,7 +21,7 @@ export function ptepAddr(machine: Machine, ptep: number): { mm: number; vpn: num
   return { mm: Math.floor(i / per), vpn: i % per };
 }
 
-const contpte = (cpu: Cpu): boolean => (cpu.cfg.arch as string) === 'contpte';
+const contpte = (cpu: Cpu): boolean => cpu.cfg.arch === 'contpte';
 
 // ---- the raw entry accessors (the kernel's __ptep_get etc., what an arch builds on) -----------
 
@@ -135,10 +135,8 @@ export function* ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): G
 }
 
 // ---- the protection read-modify-write transaction (mprotect) ---------------------------------
-// arm64 overrides modify_prot_start_ptes/modify_prot_commit_ptes (contpte: one unfold per block,
-// arch/arm64/mm/mmu.c). The generic forms below reach the arm64 code only through the dispatch in
-// ptep_get_and_clear and set_pte_at; a direct `if (contpte(cpu)) return yield* arm64.X(...)` for
-// the two batched helpers belongs with the arm64 branch (its module does not define them yet).
+// arm64 overrides modify_prot_start_ptes/modify_prot_commit_ptes (contpte: get_and_clear_ptes and
+// set_ptes over the batch, so only partly covered blocks unfold; arch/arm64/mm/mmu.c).
 
 /**
  * ptep_modify_prot_start(): begin a protection change of one entry: clear it (so hardware cannot
@@ -166,6 +164,8 @@ export function* ptep_modify_prot_commit(cpu: Cpu, ptep: number, oldPte: number,
  * result (seeds/003: "start gathers a/d of every entry").
  */
 export function* modify_prot_start_ptes(cpu: Cpu, ptep: number, nr: number): Gen<number> {
+  // (under the deviation the generic loop runs on contpte too: it is where the bug lives)
+  if (contpte(cpu) && !cpu.inj.protStartFirstOnly) return yield* arm64.modify_prot_start_ptes(cpu, ptep, nr);
   let pte = yield* ptep_modify_prot_start(cpu, ptep);
   for (let i = 1; i < nr; i++) {
     yield P.CLEAR_PTE;
@@ -182,6 +182,16 @@ export function* modify_prot_start_ptes(cpu: Cpu, ptep: number, nr: number): Gen
  * this slot's page (seeds/003). Yields between entries (a lockless walker sees a partial commit).
  */
 export function* modify_prot_commit_ptes(cpu: Cpu, ptep: number, oldPte: number, pte: number, nr: number): Gen<void> {
+  if (contpte(cpu)) {
+    // arm64 does not read old_pte, but the caller's contract is the same on every architecture
+    for (let i = 0, o = oldPte, p = pte; i < nr; i++) {
+      const f = checkProtCommit(o, p);
+      if (f) cpu.violation(f.invariant, 'modify_prot_commit_ptes', { ...f.details, ...ptepAddr(cpu.machine, ptep + i) });
+      if (!cpu.inj.protCommitStaleOld) o = pte_advance_pfn(o, 1);
+      p = pte_advance_pfn(p, 1);
+    }
+    return yield* arm64.modify_prot_commit_ptes(cpu, ptep, oldPte, pte, nr);
+  }
   for (let i = 0; i < nr; i++) {
     if (i > 0) yield P.SET_PTE;
     yield* ptep_modify_prot_commit(cpu, ptep + i, oldPte, pte);

@@ -7,6 +7,7 @@ import type { Cpu } from '../../engine/cpu.js';
 import { G, LOCK_WORDS } from '../../model/layout.js';
 import type { Machine } from '../../model/machine.js';
 import { EV } from '../../engine/events.js';
+import { contpte_check_unlock } from '../../check/contpte.js';
 
 const NEXT = 0, OWNER = 1, HOLDER = 2, HOLD_START = 3;
 const SPINS = 200;
@@ -65,6 +66,9 @@ export function spin_unlock(cpu: Cpu, off: number): void {
   const m = cpu.m;
   const i = cpu.held.findIndex((h) => h.off === off);
   if (i < 0) cpu.violation('lock-not-held', 'spin_unlock', { lock: off });
+  // arch contpte: the blocks changed under this PTL must be consistent by the time it is released
+  // (checked while still held, so no other path is changing them); empty in generic mode
+  if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
   const h = cpu.held[i];
   cpu.held.splice(i, 1);
   cpu.hist.record(`${h.kind}.hold`, cpu.now() - h.at);
