@@ -92,11 +92,12 @@ export function* pinio_op(cpu: Cpu, op: Op): Gen<void> {
   if (attached) {
     // "a pin always refers to the page the pinning process sees"
     const table = machine.tableIndex(p.mm, p.vpn);
-    // arch contpte: an unfold or fold of the page's block (a zap, wp fault or mremap of a
-    // neighbouring page) clears all 16 entries for a moment under the PTL ("break-before-make"),
-    // so a lockless read can see none for a page still mapped; what the process sees is what a
-    // user access sees after it faults and waits for that PTL, so read the entry under it.
-    const ptl = cpu.cfg.arch === 'contpte' && Atomics.load(m, machine.pgdWord(table)) ? machine.ptlOf(table) : -1;
+    // Read the entry under its PTL: kernel paths may clear an entry for a moment while they hold the
+    // PTL (arch contpte: an unfold or fold of the page's block for a zap, wp fault or mremap of a
+    // neighbouring page, "break-before-make"; writeback's ptep_clear_flush), so a lockless read can
+    // see none for a page still mapped. What the process sees is what a user access sees after it
+    // faults and waits for that PTL.
+    const ptl = Atomics.load(m, machine.pgdWord(table)) ? machine.ptlOf(table) : -1;
     if (ptl >= 0) yield* spin_lock(cpu, ptl);
     const pte = Atomics.load(m, machine.pgdWord(table)) ? Atomics.load(m, machine.ptep(p.mm, p.vpn)) : 0;
     if (ptl >= 0) spin_unlock(cpu, ptl);

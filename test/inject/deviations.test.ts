@@ -397,7 +397,7 @@ const CASES: Record<string, Case> = {
   },
   'cow-reuse-shared': {
     scenarios: [['parent write after fork, child read', cowAfterFork, ['data-mismatch']]],
-    sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mmapfile: 0, writeback: 0, mprotect: 0 } }, seeds: 40, expect: 'exclusive-page-shared' },
+    sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mmapfile: 0, writeback: 0, mprotect: 0 } }, seeds: 40, expect: 'data-mismatch' },
   },
   'contpte-no-unfold': {
     scenarios: [
