@@ -9,6 +9,7 @@ import { DEVIATIONS } from './inject/deviations.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, runCampaign } from './engine/coordinator.js';
 import { ArtifactError, loadArtifact } from './report/artifact.js';
 import { runSched } from './engine/sched.js';
+import { SCHEDULERS } from './engine/scheduler.js';
 import { renderEventsByCpu } from './report/events.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 
@@ -36,6 +37,7 @@ interface RunArgs {
   out: string;
   inject?: string[];
   scheduler?: string;
+  pctDepth?: number;
   json: boolean;
 }
 
@@ -51,12 +53,13 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
   if (a.duration !== undefined) over.duration = parseDuration(a.duration);
   else if (a.seeds !== undefined) over.duration = 0; // --seeds alone: run exactly those seeds
   if (a.scheduler !== undefined) over.scheduler = a.scheduler;
+  if (a.pctDepth !== undefined) over.pctDepth = a.pctDepth;
   if (a.inject?.length) {
     for (const n of a.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
     over.inject = [...base.inject, ...a.inject];
   }
   for (const n of base.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject": unknown deviation "${n}"`);
-  for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k}: not a number`);
+  for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not a number`);
   const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
   return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
 }
@@ -131,7 +134,8 @@ export async function main(argv: string[]): Promise<number> {
         .option('duration', { type: 'string', describe: 'wall-clock budget: 90s, 30m, 2h' })
         .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
         .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
-        .option('scheduler', { choices: ['random'], describe: 'sched engine scheduler' })
+        .option('scheduler', { choices: [...SCHEDULERS], describe: 'sched engine scheduler: random, pct (probabilistic concurrency testing) or ops (whole ops only)' })
+        .option('pct-depth', { type: 'number', describe: 'pct: the bug depth d (d-1 priority change points per run; default 3)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);

@@ -1,6 +1,7 @@
 // Run configuration: the schema (zod), defaults, and a loader whose errors name the file and field.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { SCHEDULERS } from './engine/scheduler.js';
 
 export const ANON_FALLBACKS = ['refault', 'retry-lower', 'preferred-or-0'] as const;
 export type AnonFallback = (typeof ANON_FALLBACKS)[number];
@@ -92,10 +93,17 @@ export const ConfigSchema = z
     lockHoldLimitSteps: z.number().int().min(100).default(200_000),
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
-    /** Scheduler for the sched engine. */
-    /** random: any runnable CPU at every step; ops: one whole workload op at a time, the next CPU
-     * chosen at random (the interleaving of ops only, as the batching-equivalence test needs). */
-    scheduler: z.enum(['random', 'ops']).default('random'),
+    /**
+     * Scheduler of the sched engine. random: any runnable CPU at every step; pct: probabilistic
+     * concurrency testing (priorities with pctDepth-1 change points over pctSteps steps); ops: one
+     * whole workload op at a time, the next CPU chosen at random (the interleaving of ops only, as
+     * the batching-equivalence test needs).
+     */
+    scheduler: z.enum(SCHEDULERS).default('random'),
+    /** pct: the bug depth d (d-1 priority change points per run). */
+    pctDepth: z.number().int().min(1).max(10).default(3),
+    /** pct: the estimate k of a run's steps the change points are drawn from; 0 = measure it (a random-scheduler run of seed 0). */
+    pctSteps: z.number().int().min(0).default(0),
     /** Named deviations from the kernel algorithm to switch on (see `foliostorm bugs`). */
     inject: z.array(z.string()).default([]),
     seed: z.number().int().min(0).default(1),
@@ -131,7 +139,7 @@ export function parseConfig(raw: unknown, source = 'config', flagKeys: readonly 
   if (!r.success) {
     const lines = r.error.issues.map((i) => {
       const field = i.path.length ? i.path.join('.') : '(top level)';
-      if (flagKeys.includes(String(i.path[0]))) return `--${String(i.path[0])}: ${i.message}`;
+      if (flagKeys.includes(String(i.path[0]))) return `--${String(i.path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`;
       return `${source}: field "${field}": ${i.message}`;
     });
     throw new ConfigError(lines.join('\n'));

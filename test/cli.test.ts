@@ -48,6 +48,8 @@ test('--inject fault-no-recheck exits 1 with an artifact, and repro of it exits 
   assert.equal(r.status, 1, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(onlyDir(out), 'summary.json'), 'utf8'));
   assert.ok(s.violations.length > 0);
+  // the signature names the deviation: the same invariant broken by two mutants is two findings
+  for (const v of s.violations) assert.match(v.signature, /^[\w-]+@[\w/]+\[fault-no-recheck\]$/);
   const art = s.violations.find((v: { artifact?: string }) => v.artifact).artifact as string;
   const a = JSON.parse(readFileSync(art, 'utf8'));
   for (const k of ['version', 'config', 'seed', 'engine', 'schedule', 'invariant', 'signature', 'events']) assert.ok(k in a, `artifact lacks ${k}`);
@@ -59,6 +61,21 @@ test('--inject fault-no-recheck exits 1 with an artifact, and repro of it exits 
   const clean = join(tmp(), 'clean.json');
   writeFileSync(clean, JSON.stringify(a));
   assert.equal(run(['repro', clean]).status, 1);
+});
+
+test('run --scheduler pct records the measured step estimate and prints the PCT bound', () => {
+  const out = tmp();
+  const r = run(['run', '--scheduler', 'pct', '--pct-depth', '2', '--seeds', '2', '--out', out]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /pct +depth 2, 3 cpus, k=[\d.k]+ steps: .* p >= 1\/\(n\*k\^\(d-1\)\) = [\d.e+-]+; 99% confidence needs/);
+  const s = JSON.parse(readFileSync(join(onlyDir(out), 'summary.json'), 'utf8'));
+  assert.equal(s.config.scheduler, 'pct');
+  assert.ok(s.config.pctSteps > 0, 'the estimate is resolved before the run and recorded');
+  assert.equal(s.pct.depth, 2);
+  assert.equal(s.pct.probability, 1 / (3 * s.pct.steps));
+  const bad = run(['run', '--scheduler', 'pct', '--pct-depth', '0']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--pct-depth: /);
 });
 
 test('bad config and bad flags exit 2 and name the file and field', () => {

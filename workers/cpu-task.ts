@@ -4,7 +4,7 @@
 import type { Config } from '../src/config.js';
 import { Machine } from '../src/model/machine.js';
 import { G } from '../src/model/layout.js';
-import { Cpu, readRing, Violation } from '../src/engine/cpu.js';
+import { Cpu, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
 import { drive } from '../src/engine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';
@@ -55,7 +55,7 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
       Atomics.store(m, g + G.STOP, 2);
       Atomics.add(m, g + G.VIOLATIONS, 1);
       violation = {
-        invariant: e.invariant, path: e.path, signature: e.signature, details: { ...e.details, during: cpu.curOp },
+        invariant: e.invariant, path: e.path, signature: signatureOf(e.invariant, e.path, task.cfg.inject), details: { ...e.details, during: cpu.curOp },
         cpu: e.cpu, seed: task.seed, engine: 'threads', step: Atomics.load(m, g + G.SEQ),
         events: Array.from({ length: machine.L.cpus }, (_, c) => readRing(machine, c)),
       };

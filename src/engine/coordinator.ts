@@ -8,6 +8,7 @@ import { buildSummary, renderSummary, type Summary } from '../report/summary.js'
 import { makeRunId, ResultsWriter } from '../report/results.js';
 import { Progress } from '../report/progress.js';
 import { runThreads } from './threads.js';
+import { resolvePctSteps } from './sched.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
 
@@ -32,6 +33,8 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   const t0 = performance.now();
   // threads: one simulated CPU per worker thread; summary and artifacts must record that machine
   if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
+  // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
+  else cfg = resolvePctSteps(cfg);
   const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns');
   const progress = new Progress(cfg, opts.quiet, opts.log);
   const onResult = (r: RunResult) => {

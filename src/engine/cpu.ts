@@ -19,10 +19,17 @@ export class Violation extends Error {
     super(`${invariant} in ${path}: ${JSON.stringify(details)}`);
     this.name = 'Violation';
   }
-  get signature(): string {
-    return `${this.invariant}@${this.path}`;
-  }
 }
+
+/**
+ * A violation's signature, the key duplicates are grouped by: invariant, kernel path, and the
+ * deviations switched on (the same invariant broken by two different mutants is two findings).
+ */
+export function signatureOf(invariant: string, path: string, inject: readonly string[]): string {
+  return inject.length ? `${invariant}@${path}[${inject.join('+')}]` : `${invariant}@${path}`;
+}
+
+export type EventHook = (cpu: number, code: number, a: number, b: number, c: number) => void;
 
 /** The engine-side clock and step counter (sched) shared by all CPUs of one machine. */
 export interface Clock {
@@ -102,7 +109,11 @@ export class Cpu {
     m[r + 4] = c;
     m[r + 5] = this.threaded ? 0 : this.clock.step;
     if (this.trace) this.trace.mix4(code, a, b, c);
+    if (this.evHook !== null) this.evHook(this.id, code, a, b, c);
   }
+
+  /** sched: told of every event as it is recorded (a scheduler that follows events, an event log). */
+  evHook: EventHook | null = null;
 
   /** Raise a violation: the engine records it and stops the run. */
   violation(invariant: string, path: string, details: Record<string, unknown>): never {

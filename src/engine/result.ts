@@ -15,7 +15,7 @@ export interface ViolationRecord {
   events: RingEvent[][];
   /** sched: the run-length encoded schedule up to the violation. */
   schedule?: number[];
-  /** threads: the ops each CPU had started, per CPU (its stream is a function of the seed). */
+  /** The ops each CPU had started, per CPU (its stream is a function of the seed, or the run's explicit programs). */
   opsStarted?: number[];
   artifact?: string;
 }
@@ -31,4 +31,6 @@ export interface RunResult {
   /** sched only: hash over every scheduling choice and event. */
   traceHash?: string;
   wallMs: number;
+  /** sched: how the scheduler fared, when it says (replay: where it diverged). */
+  scheduler?: { name: string } & Record<string, unknown>;
 }

@@ -4,12 +4,12 @@
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
 import { mem_init } from '../mm/page_alloc.js';
-import { Cpu, readRing, Violation, type Clock } from './cpu.js';
+import { Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from './cpu.js';
 import { type Gen, WAIT } from './gen.js';
 import { EV_COUNT, EV_NAMES } from './events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
 import { TraceHash } from './trace.js';
-import { Program, rng } from '../workload/program.js';
+import { type Op, Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
 import { release_pins } from '../workload/pins.js';
 import { checkNoLeaks, checkQuiescent, checkRefVsMap, type Finding } from '../check/invariants.js';
@@ -31,6 +31,13 @@ export interface SchedOptions {
    * teardown exits every process: the last moment the processes' state can be read.
    */
   beforeTeardown?: (machine: Machine) => void;
+  /**
+   * Each CPU's ops as an explicit list instead of the seeded stream (a shrunk failure, a threads
+   * failure's recorded streams). A CPU without a list (or with null) runs the seeded stream.
+   */
+  programs?: (readonly Op[] | null)[];
+  /** Told of every event as it is recorded (an event log for the interleaving view). */
+  onEvent?: EventHook;
 }
 
 /** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
@@ -62,6 +69,13 @@ export class SchedLoop {
       return { cpu, next: sources[i], gen: null, done: false };
     });
     sched.start(cpus.length);
+    if (sched.event) {
+      const ev = sched.event.bind(sched);
+      for (const cpu of cpus) {
+        const prev = cpu.evHook;
+        cpu.evHook = prev ? (id, code, a, b, c) => (prev(id, code, a, b, c), ev(id, code)) : (id, code) => ev(id, code);
+      }
+    }
   }
 
   /** Run to completion; throws Violation on a hang, deadlock, step limit, or a checker finding. */
@@ -108,26 +122,53 @@ export class SchedLoop {
   }
 }
 
+/** pctSteps measured for a workload config (a pure function of it), per worker thread. */
+const pctStepsCache = new Map<string, number>();
+
+/**
+ * A config whose pct step estimate is resolved: pctSteps 0 means "measure it", as the steps of
+ * seed 0 under the random scheduler. The same config always resolves to the same value, and the
+ * resolved config is what summaries and artifacts record, so a replay needs no measurement.
+ */
+export function resolvePctSteps(cfg: Config): Config {
+  if (cfg.scheduler !== 'pct' || cfg.pctSteps > 0) return cfg;
+  const probe: Config = { ...cfg, scheduler: 'random', seed: 0, seeds: 1, duration: 0 };
+  const key = JSON.stringify(probe);
+  let steps = pctStepsCache.get(key);
+  if (steps === undefined) {
+    steps = Math.max(1, runSched(probe, 0, { record: false }).steps);
+    pctStepsCache.set(key, steps);
+  }
+  return { ...cfg, pctSteps: steps };
+}
+
 export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): RunResult {
   const t0 = performance.now();
+  cfg = opts.scheduler ? cfg : resolvePctSteps(cfg);
   const machine = new Machine(cfg);
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();
   trace.mixString(JSON.stringify(cfg));
   trace.mix(seed);
-  const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed);
+  const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed, cfg);
   const cpus: Cpu[] = [];
   const sources: GenSource[] = [];
+  const opsStarted: number[] = [];
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg);
     cpu.trace = trace;
+    if (opts.onEvent) cpu.evHook = opts.onEvent;
     cpus.push(cpu);
-    const prog = new Program(cfg, seed, i);
+    const next = opSource(cfg, seed, i, opts.programs?.[i] ?? null);
+    opsStarted.push(0);
     let released = false;
     sources.push((c) => {
-      const op = prog.next();
-      if (op) return run_op(c, op);
+      const op = next();
+      if (op) {
+        opsStarted[i]++;
+        return run_op(c, op);
+      }
       if (released) return null;
       released = true;
       return release_pins(c); // the program is over: its pins go too
@@ -137,8 +178,8 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const violations: ViolationRecord[] = [];
   const record = (f: Finding, cpu: number) => {
     violations.push({
-      invariant: f.invariant, path: f.path, signature: `${f.invariant}@${f.path}`, details: f.details, cpu, seed, engine: 'sched', step: clock.step,
-      events: cpus.map((c) => readRing(machine, c.id)), schedule: loop.rec.encode(),
+      invariant: f.invariant, path: f.path, signature: signatureOf(f.invariant, f.path, cfg.inject), details: f.details, cpu, seed, engine: 'sched', step: clock.step,
+      events: cpus.map((c) => readRing(machine, c.id)), schedule: loop.rec.encode(), opsStarted: [...opsStarted],
     });
   };
   try {
@@ -166,7 +207,21 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   for (let i = 0; i < EV_COUNT; i++) if (counters[i]) events[EV_NAMES[i]] = counters[i];
   for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;
   for (const v of violations) trace.mixString(v.signature);
-  return { seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0 };
+  const outcome = sched.outcome?.();
+  return {
+    seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0,
+    ...(outcome ? { scheduler: { name: sched.name, ...outcome } } : {}),
+  };
+}
+
+/** CPU i's next op: from its explicit list if it has one, else from the seeded stream. */
+function opSource(cfg: Config, seed: number, i: number, list: readonly Op[] | null): () => Op | null {
+  if (list) {
+    let n = 0;
+    return () => (n < list.length ? list[n++] : null);
+  }
+  const prog = new Program(cfg, seed, i);
+  return () => prog.next();
 }
 
 /**

@@ -1,7 +1,8 @@
 // The scheduler interface of the sched engine (after awslabs/shuttle): the engine asks which
-// runnable CPU advances next. PCT and replay (issue #5) implement the same three methods.
-import { rng } from '../workload/program.js';
-import { OpScheduler } from './op-scheduler.js';
+// runnable CPU advances next. One file per strategy in schedulers/: random, pct, replay, ops.
+import { OpScheduler } from './schedulers/ops.js';
+import { PctScheduler } from './schedulers/pct.js';
+import { RandomScheduler } from './schedulers/random.js';
 
 export interface Scheduler {
   readonly name: string;
@@ -17,32 +18,31 @@ export interface Scheduler {
    * (ops) use it; the others ignore it.
    */
   yielded?(cpu: number, point: number | null): void;
+  /** Optional: told of every event a CPU records (EV.* code), as it happens. */
+  event?(cpu: number, code: number): void;
+  /** Optional: how the strategy fared (replay: where it diverged), for the run's result. */
+  outcome?(): object;
 }
 
-/** Uniformly random choice at every step, from the seed's "sched" stream. */
-export class RandomScheduler implements Scheduler {
-  readonly name = 'random';
-  private rand: () => number;
-  constructor(private readonly seed: number) {
-    this.rand = rng(seed, 'sched');
-  }
-  start(_ncpus: number): void {
-    this.rand = rng(this.seed, 'sched');
-  }
-  pick(runnable: readonly number[]): number {
-    return runnable.length === 1 ? runnable[0] : runnable[Math.floor(this.rand() * runnable.length)];
-  }
-  random(): number {
-    return this.rand();
-  }
+/** The strategies a config can name (replay needs a recorded schedule: repro and shrink make it). */
+export const SCHEDULERS = ['random', 'pct', 'ops'] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
+
+export interface PctOptions {
+  pctDepth: number;
+  /** the step-count estimate k (resolved: > 0) */
+  pctSteps: number;
 }
 
-export function makeScheduler(name: string, seed: number): Scheduler {
+export function makeScheduler(name: string, seed: number, pct: PctOptions = { pctDepth: 3, pctSteps: 0 }): Scheduler {
   switch (name) {
     case 'random':
       return new RandomScheduler(seed);
     case 'ops':
       return new OpScheduler(seed);
+    case 'pct':
+      if (!(pct.pctSteps > 0)) throw new Error('pct: the step estimate (pctSteps) must be resolved before the run');
+      return new PctScheduler(seed, pct.pctDepth, pct.pctSteps);
     default:
       throw new Error(`unknown scheduler "${name}"`);
   }

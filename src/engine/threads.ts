@@ -11,7 +11,7 @@ import { Machine } from '../model/machine.js';
 import { G } from '../model/layout.js';
 import { mem_init } from '../mm/page_alloc.js';
 import { rng } from '../workload/program.js';
-import { readRing, Violation } from './cpu.js';
+import { readRing, signatureOf, Violation } from './cpu.js';
 import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
@@ -140,7 +140,7 @@ async function observe(machine: Machine, seed: number, settled: () => boolean, t
 function toRecord(machine: Machine, f: Finding, cpu: number, seed: number, opsStarted: number[]): ViolationRecord {
   const { m, L } = machine;
   return {
-    invariant: f.invariant, path: f.path, signature: `${f.invariant}@${f.path}`, details: f.details, cpu, seed, engine: 'threads',
+    invariant: f.invariant, path: f.path, signature: signatureOf(f.invariant, f.path, machine.cfg.inject), details: f.details, cpu, seed, engine: 'threads',
     step: Atomics.load(m, L.global + G.SEQ), events: Array.from({ length: L.cpus }, (_, c) => readRing(machine, c)), opsStarted,
   };
 }

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { parseConfig } from '../config.js';
 import type { ViolationRecord } from '../engine/result.js';
-import type { RingEvent } from '../engine/cpu.js';
+import { type RingEvent, signatureOf } from '../engine/cpu.js';
 
-export const ARTIFACT_VERSION = 1;
+/** 2: signatures name the deviations switched on (version 1 artifacts are read and upgraded). */
+export const ARTIFACT_VERSION = 2;
 
 export interface Artifact {
   version: number;
@@ -48,11 +49,17 @@ export function loadArtifact(file: string): Artifact {
     if (!ok) throw new ArtifactError(`${file}: field "${field}" is missing or malformed`);
   };
   need('tool', a.tool === 'foliostorm');
-  need('version', a.version === ARTIFACT_VERSION);
+  need('version', a.version === ARTIFACT_VERSION || a.version === 1);
   need('engine', a.engine === 'sched' || a.engine === 'threads');
   need('seed', Number.isInteger(a.seed));
   need('signature', typeof a.signature === 'string');
   need('config', typeof a.config === 'object' && a.config !== null);
   a.config = parseConfig(a.config, `${file} (config)`);
+  if (a.version === 1) {
+    need('invariant', typeof a.invariant === 'string');
+    need('path', typeof a.path === 'string');
+    a.signature = signatureOf(a.invariant!, a.path!, a.config.inject);
+    a.version = ARTIFACT_VERSION;
+  }
   return a as Artifact;
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { HistSummary } from './histograms.js';
 import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
 import { COST_KINDS, COST_OPS } from '../engine/events.js';
+import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -47,6 +48,8 @@ export interface Summary {
   violations: { signature: string; invariant: string; path: string; seed: number; artifact?: string; details: Record<string, unknown> }[];
   signatures: SignatureGroup[];
   traceHash?: string;
+  /** sched: the PCT bound for the observed CPUs and steps (the largest run's), at the configured depth. */
+  pct?: PctGuarantee & { scheduler: string };
   perSeed: { seed: number; steps: number; violations: number; traceHash?: string }[];
 }
 
@@ -85,6 +88,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, artifact: v.artifact, details: v.details })),
     signatures: groupBySignature(vs),
     traceHash: agg.traceHash(),
+    pct: engine === 'sched' && rs.length ? { scheduler: cfg.scheduler, ...pctGuarantee(cfg.pctDepth, cfg.cpus, Math.max(...rs.map((r) => r.steps))) } : undefined,
     perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash })),
   };
 }
@@ -112,6 +116,13 @@ function costByOp(agg: Aggregate): Record<string, OpCost> {
   return out;
 }
 
+/** "pct d=3: ..." : the PCT bound, and what it means for this run's scheduler. */
+export function renderPct(p: PctGuarantee & { scheduler: string }): string {
+  const runs = p.runsFor99 >= 1e7 ? p.runsFor99.toExponential(2) : fmt(p.runsFor99);
+  const note = p.scheduler === 'pct' ? '' : ` (this run used ${p.scheduler}; the bound holds for --scheduler pct)`;
+  return `pct       depth ${p.depth}, ${p.cpus} cpus, k=${fmt(p.steps)} steps: a depth-${p.depth} bug is found per run with p >= 1/(n*k^(d-1)) = ${p.probability.toExponential(2)}; 99% confidence needs ${runs} runs${note}`;
+}
+
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)));
 const orders = (r: Record<string, number>): string => Object.entries(r).map(([o, n]) => `o${o}:${fmt(n)}`).join(' ') || '-';
 
@@ -135,6 +146,7 @@ export function renderSummary(s: Summary, dir: string): string {
   };
   const unit = s.engine === 'sched' ? 'steps' : 'ns';
   L.push(`  latency   (${unit}) ${[lat('fault'), lat('ptl.wait'), lat('ptl.hold')].filter(Boolean).join(' | ')}`);
+  if (s.pct) L.push(`  ${renderPct(s.pct)}`);
   if (s.traceHash) L.push(`  traceHash ${s.traceHash}`);
   for (const g of s.signatures.slice(0, 10)) {
     L.push(`  VIOLATION ${g.signature} x${g.count} (smallest seed ${g.smallestSeed})`);

@@ -87,7 +87,7 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
   mem_init(machine, rng(cfg.seed, 'boot'));
   const clock: Clock = { step: 0 };
   const cpu = new Cpu(machine, 0, false, clock, cfg);
-  const sched = makeScheduler(cfg.scheduler, cfg.seed);
+  const sched = makeScheduler(cfg.scheduler, cfg.seed, { pctDepth: cfg.pctDepth, pctSteps: cfg.pctSteps || 1 }) // one CPU: any strategy runs it alone;
   const x = new Exec(machine, cpu);
 
   /** Run one kernel-path generator to completion on the scenario's CPU; returns the failure, if any. */

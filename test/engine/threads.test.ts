@@ -48,7 +48,7 @@ test('threads: fault-refcount-late (references after the mapping) is caught by t
   const rs = await runThreads(cfg, { seeds: null, durationSec: 15, workers: 2, signal: ac.signal, onRound: (r) => r.violations.length && ac.abort() });
   const v = rs.flatMap((r) => r.violations)[0];
   assert.ok(v, `not caught in ${rs.length} rounds`);
-  assert.equal(v.signature, 'refcount-below-mapcount@observer');
+  assert.equal(v.signature, 'refcount-below-mapcount@observer[fault-refcount-late]');
   assert.equal(v.engine, 'threads');
   assert.ok((v.details.mapcount as number) > (v.details.refcount as number));
   assert.equal(v.opsStarted?.length, 2);

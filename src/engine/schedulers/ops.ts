@@ -3,8 +3,8 @@
 // stream. Kernel paths never interleave, only whole ops do, so the op order depends on the seed
 // alone and not on how many yields a path makes: batching: true and false run the same ops in the
 // same order (test/engine/equivalence.test.ts). Races are out of its reach by construction.
-import { rng } from '../workload/program.js';
-import type { Scheduler } from './scheduler.js';
+import { rng } from '../../workload/program.js';
+import type { Scheduler } from '../scheduler.js';
 
 export class OpScheduler implements Scheduler {
   readonly name = 'ops';
