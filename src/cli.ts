@@ -10,6 +10,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, runCampaign } f
 import { ArtifactError, loadArtifact } from './report/artifact.js';
 import { runSched } from './engine/sched.js';
 import { SCHEDULERS } from './engine/scheduler.js';
+import { ReplayScheduler } from './engine/schedulers/replay.js';
 import { renderEventsByCpu } from './report/events.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 
@@ -91,13 +92,18 @@ function cmdBugs(): number {
 function cmdRepro(file: string, json: boolean): number {
   const art = loadArtifact(file);
   const cfg = { ...art.config, engine: 'sched' as const };
-  const r = runSched(cfg, art.seed);
+  // a sched artifact's recorded schedule is followed step by step (the seed alone would give the
+  // same run, but a shrunk artifact's schedule is not the seed's)
+  const scheduler = art.engine === 'sched' && art.schedule ? new ReplayScheduler(art.schedule, art.seed) : undefined;
+  const r = runSched(cfg, art.seed, { scheduler, programs: art.programs });
   const hit = r.violations.find((v) => v.signature === art.signature);
+  const div = r.scheduler?.divergedAt !== undefined ? r.scheduler : undefined;
   if (json) {
-    process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, reproduced: !!hit, violations: r.violations.map((v) => v.signature), traceHash: r.traceHash }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, reproduced: !!hit, violations: r.violations.map((v) => v.signature), traceHash: r.traceHash, scheduler: r.scheduler }, null, 2) + '\n');
     return hit ? EXIT_OK : EXIT_VIOLATIONS;
   }
   const src = art.engine === 'threads' ? ' (threads artifact replayed in the sched engine with the same seed and op streams)' : '';
+  if (div) process.stdout.write(`replay diverged at step ${div.divergedAt}: ${div.reason}; went on with a seeded random scheduler\n`);
   if (!hit) {
     process.stdout.write(`NOT reproduced: ${art.signature} (seed ${art.seed})${src}\n`);
     process.stdout.write(r.violations.length ? `  other violations: ${r.violations.map((v) => v.signature).join(', ')}\n` : '  the run was clean\n');

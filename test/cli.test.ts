@@ -56,6 +56,11 @@ test('--inject fault-no-recheck exits 1 with an artifact, and repro of it exits 
   const p = run(['repro', art]);
   assert.equal(p.status, 0, p.stdout + p.stderr);
   assert.match(p.stdout, /reproduced:/);
+  // a schedule that cannot be followed: repro says where it diverged and finishes the run
+  const div = join(tmp(), 'diverged.json');
+  writeFileSync(div, JSON.stringify({ ...a, schedule: [9, 1, ...a.schedule] }));
+  const d = run(['repro', div]);
+  assert.match(d.stdout, /replay diverged at step 0: recorded CPU 9 cannot run/);
   // the same artifact without the deviation does not reproduce: repro can fail
   a.config.inject = [];
   const clean = join(tmp(), 'clean.json');

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { parseConfig } from '../config.js';
 import type { ViolationRecord } from '../engine/result.js';
+import { type Op, OP_KINDS } from '../workload/program.js';
 import { type RingEvent, signatureOf } from '../engine/cpu.js';
 
 /** 2: signatures name the deviations switched on (version 1 artifacts are read and upgraded). */
@@ -22,6 +23,11 @@ export interface Artifact {
   step: number;
   schedule?: number[];
   opsStarted?: number[];
+  /**
+   * Each CPU's ops as an explicit list (a shrunk failure; a threads failure's streams). Absent:
+   * the ops are the seeded stream of (seed, cpu).
+   */
+  programs?: Op[][];
   events: RingEvent[][];
   replay: string;
 }
@@ -55,6 +61,8 @@ export function loadArtifact(file: string): Artifact {
   need('signature', typeof a.signature === 'string');
   need('config', typeof a.config === 'object' && a.config !== null);
   a.config = parseConfig(a.config, `${file} (config)`);
+  need('schedule', a.schedule === undefined || (Array.isArray(a.schedule) && a.schedule.length % 2 === 0 && a.schedule.every((x) => Number.isInteger(x) && x >= 0)));
+  need('programs', a.programs === undefined || (Array.isArray(a.programs) && a.programs.length === a.config.cpus && a.programs.every((p) => Array.isArray(p) && p.every(isOp))));
   if (a.version === 1) {
     need('invariant', typeof a.invariant === 'string');
     need('path', typeof a.path === 'string');
@@ -62,4 +70,10 @@ export function loadArtifact(file: string): Artifact {
     a.version = ARTIFACT_VERSION;
   }
   return a as Artifact;
+}
+
+function isOp(o: unknown): o is Op {
+  const x = o as Op;
+  return typeof x === 'object' && x !== null && (OP_KINDS as readonly string[]).includes(x.kind) && Number.isInteger(x.proc) && x.proc >= 0 &&
+    typeof x.write === 'boolean' && [x.r1, x.r2, x.r3].every((r) => Number.isInteger(r) && r >= 0 && r <= 0xffffffff);
 }

@@ -17,7 +17,7 @@ export function writeAtomic(file: string, data: string): void {
 }
 
 export function signatureId(signature: string): string {
-  return signature.replace(/[^A-Za-z0-9_.-]+/g, '_');
+  return signature.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
 export class ResultsWriter {
