@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, bugs, repro, scenario.
+// The foliostorm command line (yargs): run, hunt, bugs, repro, scenario.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { type Config, ConfigError, loadConfigFile, parseConfig } from './config.js';
+import { type Config, ConfigError, type ConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { DEVIATIONS } from './inject/deviations.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, runCampaign } from './engine/coordinator.js';
 import { ArtifactError, loadArtifact } from './report/artifact.js';
 import { runSched } from './engine/sched.js';
 import { SCHEDULERS } from './engine/scheduler.js';
 import { ReplayScheduler } from './engine/schedulers/replay.js';
+import { type HuntResult, runHunt, selectDeviations } from './hunt/hunt.js';
+import { huntJson, renderHuntTable } from './hunt/report.js';
+import { makeRunId, ResultsWriter } from './report/results.js';
 import { renderEventsByCpu } from './report/events.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 
@@ -83,6 +86,59 @@ async function cmdRun(a: RunArgs): Promise<number> {
   return r.exitCode;
 }
 
+interface HuntArgs {
+  config?: string;
+  budget: string;
+  inject?: string[];
+  scheduler: string[];
+  engine: string[];
+  workers?: number;
+  out: string;
+  json: boolean;
+}
+
+async function cmdHunt(a: HuntArgs): Promise<number> {
+  const budget = parseDuration(a.budget);
+  if (!(budget > 0)) throw new UsageError('--budget: must be more than 0 seconds');
+  for (const n of a.inject ?? []) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+  if (a.config && !existsSync(a.config)) throw new ConfigError(`--config: file "${a.config}" does not exist`);
+  const base = a.config ? (JSON.parse(readFileSync(a.config, 'utf8')) as ConfigInput) : {};
+  if (a.config) loadConfigFile(a.config); // validate, naming the file and field
+  const { inject: _inject, seeds: _seeds, seed: _seed, duration: _duration, ...baseMix } = base;
+  const workers = a.workers ?? base.workers ?? 2;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError('--workers: an integer from 1 to 64');
+  const ac = new AbortController();
+  const onSig = () => {
+    if (!a.json) process.stderr.write('\n[foliostorm] stopping the hunt: writing what was found (press Ctrl-C again to quit at once)\n');
+    if (ac.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    ac.abort();
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  const t0 = performance.now();
+  const w = new ResultsWriter(a.out, makeRunId('hunt', 1));
+  let h: HuntResult;
+  try {
+    h = await runHunt({
+      base: baseMix, deviations: selectDeviations(a.inject ?? []), schedulers: a.scheduler, engines: a.engine as ('sched' | 'threads')[],
+      budget, workers, signal: ac.signal,
+      onCell: (c, i, n) => {
+        // each detection's artifact, as soon as its cell ends (nothing lost on Ctrl-C)
+        if (c.violation) w.artifact(c.config, c.violation, `${c.scheduler === '-' ? '' : `${c.scheduler}-`}${c.engine}`);
+        if (!a.json) process.stderr.write(`[hunt] ${i + 1}/${n} ${c.deviation ?? 'control'} ${c.scheduler}/${c.engine}: ${c.detected ? `${c.deviation ? 'detected' : 'FALSE POSITIVE'} at seed ${c.violation!.seed} in ${c.secondsToDetection ?? c.seconds}s (${c.violation!.signature})` : `${c.deviation ? 'not detected' : 'clean'} in ${c.seedsRun} seeds, ${c.seconds}s`}\n`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+  const json = huntJson(h, { version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: a.config ?? '(defaults)', wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
+  w.json('hunt.json', json);
+  if (a.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  else process.stdout.write(`${renderHuntTable(h)}\n  results   ${w.dir}\n`);
+  return h.interrupted ? EXIT_INTERRUPTED : h.pass ? EXIT_OK : EXIT_VIOLATIONS;
+}
+
 function cmdBugs(): number {
   const w = Math.max(...DEVIATIONS.map((d) => d.name.length));
   for (const d of DEVIATIONS) process.stdout.write(`${d.name.padEnd(w)}  ${d.path}: ${d.description}\n`);
@@ -146,6 +202,19 @@ export async function main(argv: string[]): Promise<number> {
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);
       })
+    .command('hunt', 'for every deviation and scheduler/engine, run seeds of its provoking mix until the first violation or the budget; then the unmodified model as the control. Exit 0 only if every deviation is detected and the control is clean', (y) =>
+      y
+        .option('budget', { type: 'string', default: '60', describe: 'seconds per cell (90s, 2m, ...)' })
+        .option('inject', { type: 'string', array: true, describe: 'only these deviations (default: every one `bugs` lists)' })
+        .option('scheduler', { type: 'string', array: true, choices: [...SCHEDULERS], default: ['random', 'pct'], describe: 'sched engine schedulers' })
+        .option('engine', { type: 'string', array: true, choices: ['sched', 'threads'], default: ['sched'], describe: 'engines' })
+        .option('config', { alias: 'c', type: 'string', describe: 'base config the provoking mixes are laid over (default: the schema defaults)' })
+        .option('workers', { type: 'number', describe: 'worker threads (default 2)' })
+        .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
+        .option('json', { type: 'boolean', default: false, describe: 'print hunt.json to stdout, nothing else' }),
+      async (a) => {
+        code = await cmdHunt(a as unknown as HuntArgs);
+      })
     .command('bugs', 'list the named deviations --inject can switch on', () => {}, () => {
       code = cmdBugs();
     })
@@ -162,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, bugs, repro or scenario')
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro or scenario')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

@@ -1,9 +1,13 @@
 // The catalogue of named deviations from the kernel algorithm (mutants). `--inject NAME` switches
 // one on; each must be caught by the checker (see test/inject/). Kernel paths read the flags below.
+import type { ConfigInput } from '../config.js';
+
 export interface Deviation {
   name: string;
   path: string;
   description: string;
+  /** The config mix (overrides of the defaults) that provokes it: what the hunt and the seed sweeps run. */
+  provoke?: ConfigInput;
 }
 
 export const DEVIATIONS: readonly Deviation[] = [

@@ -41,14 +41,17 @@ export class ResultsWriter {
   histograms(h: HistSet): string[] {
     return h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
   }
-  /** Write the artifact of v (unless its signature already has enough); sets v.artifact. */
-  artifact(cfg: Config, v: ViolationRecord): string | undefined {
+  /**
+   * Write the artifact of v (unless its signature already has enough); sets v.artifact. tag tells
+   * apart artifacts of one seed found under different settings (the hunt: scheduler, engine).
+   */
+  artifact(cfg: Config, v: ViolationRecord, tag = ''): string | undefined {
     const n = this.perSig.get(v.signature) ?? 0;
     if (n >= ARTIFACTS_PER_SIGNATURE) return undefined;
     this.perSig.set(v.signature, n + 1);
     const dir = join(this.dir, 'failures', signatureId(v.signature));
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `seed-${v.seed}.json`);
+    const file = join(dir, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`);
     const shown = relative(process.cwd(), file) || file;
     v.artifact = shown;
     writeAtomic(file, JSON.stringify(makeArtifact(cfg, v, shown), null, 1) + '\n');
@@ -56,6 +59,7 @@ export class ResultsWriter {
   }
 }
 
+/** A results folder name: UTC time, what ran (engine or command), first seed, pid. */
 export function makeRunId(engine: string, seed: number, now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const t = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
