@@ -26,7 +26,11 @@ export function renderHuntTable(h: HuntResult): string {
     ? 'INTERRUPTED'
     : h.pass
       ? `PASS: every deviation detected (${h.cells.filter((c) => c.detected).length}/${h.cells.length} cells), controls clean`
-      : `FAIL:${h.undetected.length ? ` undetected: ${h.undetected.join(', ')};` : ''}${h.controls.some((c) => c.detected) ? ' a control found violations (false positives)' : ''}`;
+      : `FAIL: ${[
+          h.undetected.length ? `undetected: ${h.undetected.join(', ')}` : '',
+          h.controls.some((c) => c.detected) ? 'a control found violations (false positives)' : '',
+          h.controls.length ? '' : 'no control ran',
+        ].filter(Boolean).join('; ')}`;
   out.push(verdict);
   return out.join('\n');
 }
