@@ -11,7 +11,7 @@ import { ArtifactError, loadArtifact } from './report/artifact.js';
 import { runSched } from './engine/sched.js';
 import { SCHEDULERS } from './engine/scheduler.js';
 import { ReplayScheduler } from './engine/schedulers/replay.js';
-import { type HuntResult, runHunt, selectDeviations } from './hunt/hunt.js';
+import { type CellResult, type HuntResult, runHunt, selectDeviations, verdict } from './hunt/hunt.js';
 import { huntJson, renderHuntTable } from './hunt/report.js';
 import { makeRunId, ResultsWriter } from './report/results.js';
 import { renderEventsByCpu } from './report/events.js';
@@ -118,13 +118,20 @@ async function cmdHunt(a: HuntArgs): Promise<number> {
   const t0 = performance.now();
   const w = new ResultsWriter(a.out, makeRunId('hunt', 1));
   let h: HuntResult;
+  const done: CellResult[] = [];
+  const meta = () => ({ version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: a.config ?? '(defaults)', wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
+  const deviations = selectDeviations(a.inject ?? []);
   try {
     h = await runHunt({
-      base: baseMix, deviations: selectDeviations(a.inject ?? []), schedulers: a.scheduler, engines: a.engine as ('sched' | 'threads')[],
+      base: baseMix, deviations, schedulers: a.scheduler, engines: a.engine as ('sched' | 'threads')[],
       budget, workers, signal: ac.signal,
       onCell: (c, i, n) => {
         // each detection's artifact, as soon as its cell ends (nothing lost on Ctrl-C)
         if (c.violation) w.artifact(c.config, c.violation, `${c.scheduler === '-' ? '' : `${c.scheduler}-`}${c.engine}`);
+        // hunt.json after every cell, marked incomplete until the end: a crash keeps what was found
+        done.push(c);
+        const partial = verdict(deviations.map((d) => d.name), done.filter((x) => x.deviation), done.filter((x) => !x.deviation), false);
+        w.json('hunt.json', { ...(huntJson(partial, meta()) as object), pass: false, complete: false });
         if (!a.json) process.stderr.write(`[hunt] ${i + 1}/${n} ${c.deviation ?? 'control'} ${c.scheduler}/${c.engine}: ${c.detected ? `${c.deviation ? 'detected' : 'FALSE POSITIVE'} at seed ${c.violation!.seed} in ${c.secondsToDetection ?? c.seconds}s (${c.violation!.signature})` : `${c.deviation ? 'not detected' : 'clean'} in ${c.seedsRun} seeds, ${c.seconds}s`}\n`);
       },
     });
@@ -132,7 +139,7 @@ async function cmdHunt(a: HuntArgs): Promise<number> {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
   }
-  const json = huntJson(h, { version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: a.config ?? '(defaults)', wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
+  const json = { ...(huntJson(h, meta()) as object), complete: !h.interrupted };
   w.json('hunt.json', json);
   if (a.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   else process.stdout.write(`${renderHuntTable(h)}\n  results   ${w.dir}\n`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,7 @@ test('hunt (CLI): table, hunt.json and an artifact per detection that repro repr
   const dir = join(out, readdirSync(out)[0]);
   const j = JSON.parse(readFileSync(join(dir, 'hunt.json'), 'utf8'));
   assert.equal(j.pass, true);
+  assert.equal(j.complete, true);
   assert.equal(j.cells[0].deviation, 'fault-order1');
   assert.equal(j.controls[0].detected, false);
   const art = j.cells[0].artifact as string;
@@ -103,4 +104,25 @@ test('hunt (CLI): table, hunt.json and an artifact per detection that repro repr
   assert.equal(p.status, 0, p.stdout + p.stderr);
   assert.equal(cli(['hunt', '--inject', 'no-such-bug']).status, 2);
   assert.equal(cli(['hunt', '--budget', 'soon']).status, 2);
+});
+
+test('hunt (CLI): SIGINT stops it, keeps the cells found so far in hunt.json marked interrupted, exits 3', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'foliostorm-hunt-'));
+  const child = spawn(process.execPath, [CLI, 'hunt', '--budget', '30', '--inject', 'fault-order1', '--scheduler', 'random', '--out', out]);
+  let err = '';
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      // the deviation's cell is done (seed 1 detects it); the control has 30 s to go
+      if (/\[hunt\] 1\/2 /.test(err) && !child.killed) child.kill('SIGINT');
+    });
+    child.on('exit', (c) => resolve(c));
+  });
+  assert.equal(code, 3, err);
+  const j = JSON.parse(readFileSync(join(out, readdirSync(out)[0], 'hunt.json'), 'utf8'));
+  assert.equal(j.interrupted, true);
+  assert.equal(j.complete, false);
+  assert.equal(j.pass, false);
+  assert.equal(j.cells[0].detected, true);
+  assert.ok(j.controls[0].seconds < 30, 'the control was cut short');
 });
