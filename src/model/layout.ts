@@ -113,11 +113,14 @@ export interface Layout {
   words: number;
 }
 
-export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize' | 'files'>): Layout {
+export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize' | 'files' | 'weights'>): Layout {
   const pages = c.memoryPages;
   const vaPages = c.vaSize >>> 12;
   const tablesPerMm = vaPages / PTRS_PER_PTE;
-  const maxMms = c.processes;
+  // the process slots ops target, and with the forkexit op one more that only its short-lived
+  // children take (ops would respawn a free slot among the targeted ones at once, and a fork
+  // needs a free slot)
+  const maxMms = c.processes + (c.weights.forkexit ? 1 : 0);
   const maxOrder = Math.min(10, Math.log2(pages));
   const files = c.files.count, filePages = c.files.pages;
   const imapSlots = maxMms * c.maxVmas;
