@@ -113,9 +113,11 @@ function enabledAnonOrders(cpu: Cpu): number[] {
  * Returns the folio's head pfn (its order is in struct folio) or -1 when even order 0 fails.
  */
 export function* alloc_anon_folio(cpu: Cpu, vmf: VmFault, maxOrder: number): Gen<number> {
-  // thp_vma_suitable_orders(): naturally aligned and inside the VMA
+  // thp_vma_suitable_orders(): naturally aligned and inside the VMA (deviation fault-past-vma:
+  // the VMA is not looked at; the aligned range still lies in the faulting PTE table)
   let orders = enabledAnonOrders(cpu).filter((o) => {
     if (o > maxOrder) return false;
+    if (cpu.inj.faultPastVma) return true;
     const base = vmf.vpn & ~((1 << o) - 1);
     return base >= vmf.vma.start && base + (1 << o) <= vmf.vma.end;
   });
@@ -158,7 +160,16 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     // "We may have been granted less than we asked for."
     const order = Atomics.load(m, L.fOrder + folio);
     const nr = 1 << order;
-    const base = vmf.vpn & ~(nr - 1);
+    // addr = ALIGN_DOWN(vmf->address, nr_pages * PAGE_SIZE): the range the recheck and set_ptes
+    // use (deviation fault-unaligned: the faulting address itself, though alloc_anon_folio judged
+    // the aligned range)
+    const base = cpu.inj.faultUnaligned ? vmf.vpn : vmf.vpn & ~(nr - 1);
+    if ((base + nr - 1) >>> 9 !== vmf.vpn >>> 9) {
+      // The kernel would read (pte_range_none) and write (set_ptes) past the end of the PTE table
+      // page, into memory the model does not have (its tables lie side by side; the kernel's do
+      // not): reported before any access, as zap_pte_range does for a range that crosses a table.
+      cpu.violation('batch-bounds', 'do_anonymous_page', { mm: vmf.mm, vpn: vmf.vpn, base, nr, folio, why: 'range crosses a PTE table' });
+    }
     const ptep0 = vmf.ptep - (vmf.vpn - base);
     const entry = pfn_pte(folio, PTE_YOUNG | PTE_DIRTY | (vmf.vma.flags & VM_WRITE ? PTE_WRITE : 0));
 
