@@ -80,7 +80,7 @@ test('deadlock: two CPUs taking two PTLs in opposite orders are reported with ea
   };
   const v = violationOf(loop(h, [ab(h, 1, 2, 'fork'), ab(h, 2, 1, 'munmap')]));
   assert.equal(v.invariant, 'deadlock');
-  assert.equal(v.signature, 'deadlock@sched');
+  assert.equal(`${v.invariant}@${v.path}`, 'deadlock@sched');
   const waits = (v.details.waits as string[]).join('\n');
   assert.match(waits, new RegExp(`CPU 0 \\(fork\\) waits for ptl\\[2\\] since step ${h.cpus[0].blockedSince}, held by CPU 1`));
   assert.match(waits, new RegExp(`CPU 1 \\(munmap\\) waits for ptl\\[1\\] since step ${h.cpus[1].blockedSince}, held by CPU 0`));
@@ -113,7 +113,7 @@ test('lock-hang (wait): a CPU waiting on a PTL past lockHoldLimitSteps: the repo
   ];
   const h = boot({ cpus: 2, lockHoldLimitSteps: 100 });
   const v = violationOf(loop(h, script(h, 1000)));
-  assert.equal(v.signature, 'lock-hang@ptl');
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@ptl');
   assert.equal(v.details.lock, 'ptl[3]');
   assert.equal(v.details.waiter, 1);
   assert.equal(v.details.unit, 'scheduler step');
@@ -151,7 +151,7 @@ test('lock-hang (hold): a PTL held past lockHoldLimitSteps of its holder\'s own 
   for (const waiter of [true, false]) {
     const h = boot({ cpus: 2, lockHoldLimitSteps: 1000 });
     const v = violationOf(loop(h, script(h, 3000, waiter)));
-    assert.equal(v.signature, 'lock-hang@ptl');
+    assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@ptl');
     assert.equal(v.details.holdsTooLong, 0);
     assert.deepEqual(v.details.holder, { cpu: 0, op: 'fork', since: took });
     assert.match(v.details.why as string, new RegExp(`CPU 0 held it for \\d+ of its own steps \\(lockHoldLimitSteps 1000\\) since step ${took}`));
@@ -209,7 +209,7 @@ test('lock-hang (hold): an mmap_lock held for write past the deadline names its 
       },
     ]),
   );
-  assert.equal(v.signature, 'lock-hang@mmap_lock(write)');
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@mmap_lock(write)');
   assert.equal(v.details.lock, 'mmap_lock[mm 0]');
   assert.deepEqual(v.details.holders, [{ cpu: 0, op: 'mremap', since: took, mode: 'write' }]);
   assert.deepEqual((v.details.waiters as Party[]).map((p) => [p.cpu, p.op]), [[1, 'touch']]);
@@ -236,7 +236,7 @@ test('fault-livelock: an access whose fault never makes the page present is repo
   const before = h.clock.step;
   h.cpus[0].curOp = 'touch';
   const v = violationOf(() => run(h, 0, user_access(h.cpus[0], 0, 1025, true, 7, out)));
-  assert.equal(v.signature, 'fault-livelock@handle_mm_fault');
+  assert.equal(`${v.invariant}@${v.path}`, 'fault-livelock@handle_mm_fault');
   const d = v.details;
   assert.deepEqual([d.mm, d.vpn, d.addr, d.write, d.faults, d.refaults, d.unit, d.op], [0, 1025, '0x401000', true, 21, 20, 'scheduler step', 'touch']);
   assert.ok((d.firstFault as number) > before && (d.firstFault as number) < (d.now as number));

@@ -44,7 +44,7 @@ test('lock-hang (threads): a PTL waited for past lockWaitLimitMs names the holde
   b.ev(EV.FAULT);
   const waitSeq = seq();
   const v = violationOf(() => drive(spin_lock(b, ptl)));
-  assert.equal(v.signature, 'lock-hang@ptl');
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@ptl');
   const d = v.details;
   assert.equal(d.lock, 'ptl[7]');
   assert.equal(d.unit, 'event sequence number (G.SEQ)');
@@ -75,7 +75,7 @@ test('lock-hang (threads): an mmap_lock held for write while a reader waits past
   b.ev(EV.FAULT);
   const waitSeq = seq();
   const v = violationOf(() => drive(down_read(b, w)));
-  assert.equal(v.signature, 'lock-hang@mmap_lock(read)');
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@mmap_lock(read)');
   assert.equal(v.details.lock, 'mmap_lock[mm 1]');
   assert.deepEqual(v.details.holders, [{ cpu: 0, op: 'fork', since: holdSeq, mode: 'write' }]);
   assert.deepEqual(v.details.waiters, [{ cpu: 1, op: 'pin', since: waitSeq }]);
