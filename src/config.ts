@@ -28,6 +28,12 @@ const weights = z
     /** writeback of one file: clean the PTEs of its folios, write them to the disk */
     writeback: z.number().min(0).default(2),
     mprotect: z.number().min(0).default(2),
+    /**
+     * fork, and the child exits at once (fork then _exit or exec): the parent's anon folios were
+     * shared for a moment and are its own again, read-only and no longer AnonExclusive until a
+     * write reuses them. Optional (absent = 0): a config without it keeps its trace hash.
+     */
+    forkexit: z.number().min(0).optional(),
   })
   .strict();
 

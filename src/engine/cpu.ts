@@ -3,11 +3,12 @@
 // violations. The same class serves both engines.
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
-import { CPU, G, RING_WORDS } from '../model/layout.js';
+import { CPU, G, RING_WORDS, RW_SLOTS } from '../model/layout.js';
 import { COST_BASE, COST_KINDS, EV, EV_COUNT, EV_NAMES, costOpIndex } from './events.js';
 import { HistSet } from '../report/histograms.js';
 import { Injections, injectionsFrom } from '../inject/deviations.js';
 import { TraceHash } from './trace.js';
+import { opCode } from './hang.js';
 
 export class Violation extends Error {
   constructor(
@@ -43,11 +44,28 @@ export class Cpu {
   readonly inj: Injections;
   /** sched: non-null while blocked; the scheduler resumes the CPU once it returns true. */
   waitFor: (() => boolean) | null = null;
-  /** What the CPU is blocked on, for hang reports. */
+  /** What the CPU is blocked on, for hang reports: its name, and the lock's word (-1: none). */
   waitWhat: string = '';
+  waitOff = -1;
   blockedSince = 0;
   /** Locks held: offset and acquire time, for hold histograms and hang reports. */
-  readonly held: { off: number; kind: string; at: number }[] = [];
+  readonly held: { off: number; kind: string; at: number; own: number }[] = [];
+  /**
+   * sched: the steps this CPU has run (the scheduler counts them). A hold's deadline is measured in
+   * the holder's own steps: a holder the scheduler does not pick (PCT starves low priorities) is
+   * not hanging, a holder that keeps running with the lock held is.
+   */
+  steps = 0;
+  /**
+   * Why this CPU's last fault returned without mapping the page (set where a fault gives up, cleared
+   * when a fault begins): the reason, and the entry it found (vpn, PTE value; -1/0 when none), for
+   * the fault-livelock report.
+   */
+  faultMiss = '';
+  faultMissVpn = -1;
+  faultMissPte = 0;
+  /** sched: this CPU's own step count when it took the semaphore in each RW_HELD slot. */
+  readonly rwOwn: number[] = new Array<number>(RW_SLOTS).fill(0);
   private op = '';
   private costRow = COST_BASE + costOpIndex('') * COST_KINDS.length;
   /** The operation currently running (for reports, and the bucket cost() counts into). */
@@ -57,6 +75,11 @@ export class Cpu {
   set curOp(name: string) {
     this.op = name;
     this.costRow = COST_BASE + costOpIndex(name) * COST_KINDS.length;
+    Atomics.store(this.m, this.machine.cpuWord(this.id, CPU.OP), opCode(name)); // for hang reports from any thread
+  }
+  /** When a hold or wait begins, in the unit of hang reports: the scheduler step (sched) or G.SEQ (threads). */
+  stamp(): number {
+    return this.threaded ? Atomics.load(this.m, this.machine.L.global + G.SEQ) : this.clock.step;
   }
   /** Count a TLB invalidation or a contpte fold/unfold (COST.*) against the running operation. */
   cost(kind: number, n = 1): void {

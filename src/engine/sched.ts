@@ -18,9 +18,9 @@ import { ksys_sync } from '../mm/page-writeback.js';
 import { truncate_inode_pages } from '../mm/filemap.js';
 import { HistSet } from '../report/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
-import { MM, MM_LIVE } from '../model/layout.js';
+import { CPU, MM, MM_LIVE, RW_SLOTS } from '../model/layout.js';
 import { mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { lockHolder } from '../kernel/locking/spinlock.js';
+import { heldLocks, holdersOf, lockClass, lockHangDetails, lockKind, lockName, UNIT_STEP } from './hang.js';
 
 export interface SchedOptions {
   scheduler?: Scheduler;
@@ -89,16 +89,23 @@ export class SchedLoop {
         if (s.done) continue;
         live++;
         if (s.cpu.waitFor === null || s.cpu.waitFor()) runnable.push(s.cpu.id);
-        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw hang(machine, s, clock.step);
+        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw waitHang(machine, s, clock.step);
       }
       if (live === 0) return;
-      if (runnable.length === 0) throw deadlock(machine, states);
+      if (runnable.length === 0) throw deadlock(machine, states, clock.step);
+      // a lock held past the deadline, even while its waiters are within theirs (or it has none):
+      // looked for every 1024 steps, so the loop stays cheap
+      if ((clock.step & 1023) === 0) {
+        const v = holdHang(machine, states, clock.step);
+        if (v) throw v;
+      }
       if (clock.step >= cfg.stepLimit) throw new Violation('step-limit', 'sched', { steps: clock.step, limit: cfg.stepLimit }, -1);
       const c = sched.pick(runnable, clock.step);
       trace?.mix(c);
       if (this.record) this.rec.push(c);
       clock.step++;
       const s = states[c];
+      s.cpu.steps++;
       s.cpu.waitFor = null;
       if (!s.gen) {
         s.gen = s.next(s.cpu);
@@ -266,25 +273,59 @@ function drain<T>(g: Gen<T>): T {
   }
 }
 
-function hang(machine: Machine, s: CpuState, step: number): Violation {
-  // the signature names the kind of lock (ptl, zone->lock, mmap_lock), the details name which one
-  return new Violation('lock-hang', s.cpu.waitWhat.replace(/\[\d+\]/, ''), { waiter: s.cpu.id, waitingOn: s.cpu.waitWhat, since: s.cpu.blockedSince, step, holders: holders(machine) }, s.cpu.id);
+/** A CPU blocked on a lock longer than lockHoldLimitSteps: lock-hang@<lock kind>, with its holders and waiters. */
+function waitHang(machine: Machine, s: CpuState, step: number): Violation {
+  const cpu = s.cpu;
+  const limit = machine.cfg.lockHoldLimitSteps;
+  const why = `CPU ${cpu.id} waited more than lockHoldLimitSteps (${limit} steps) since step ${cpu.blockedSince}`;
+  if (cpu.waitOff < 0) return new Violation('lock-hang', cpu.waitWhat, { why, waiter: cpu.id, waitingOn: cpu.waitWhat, since: cpu.blockedSince, now: step, unit: UNIT_STEP, held: heldLocks(machine, UNIT_STEP) }, cpu.id);
+  const d = lockHangDetails(machine, cpu.waitOff, why, step, UNIT_STEP, limit);
+  return new Violation('lock-hang', lockSig(machine, cpu.waitOff, cpu.waitWhat), { ...d, waiter: cpu.id }, cpu.id);
 }
 
-function deadlock(machine: Machine, states: CpuState[]): Violation {
-  const waits = states.filter((s) => !s.done).map((s) => `CPU ${s.cpu.id} waits for ${s.cpu.waitWhat} since step ${s.cpu.blockedSince}`);
-  return new Violation('deadlock', 'sched', { waits, holders: holders(machine) }, -1);
+/** The signature path of a hang on the lock at off: its kind, and for a semaphore the mode asked for. */
+function lockSig(machine: Machine, off: number, waitWhat: string): string {
+  return lockClass(machine, off) === 'spin' ? lockKind(lockName(machine, off)) : waitWhat;
 }
 
-function holders(machine: Machine): string[] {
-  const out: string[] = [];
-  const { m, L } = machine;
-  for (let t = 0; t < L.maxMms * L.tablesPerMm; t++) {
-    const off = machine.ptlOf(t);
-    const h = lockHolder(m, off);
-    if (h >= 0) out.push(`ptl[${t}] held by CPU ${h} since step ${Atomics.load(m, off + 3)}`);
+/**
+ * A lock held for more than lockHoldLimitSteps of its holder's own steps (spinlocks from each CPU's
+ * held list, semaphores from its RW_HELD slots): lock-hang@<lock kind>, naming the holder, the op
+ * it runs, the (scheduler) step its hold began and the waiters. Own steps, not scheduler steps: a
+ * holder that is simply not scheduled (PCT starves low priorities) is not hanging. null when every
+ * hold is within the deadline.
+ */
+function holdHang(machine: Machine, states: CpuState[], step: number): Violation | null {
+  const limit = machine.cfg.lockHoldLimitSteps;
+  for (const s of states) {
+    const cpu = s.cpu;
+    for (const h of cpu.held) {
+      if (cpu.steps - h.own <= limit) continue;
+      const why = `CPU ${cpu.id} held it for ${cpu.steps - h.own} of its own steps (lockHoldLimitSteps ${limit}) since step ${h.at}`;
+      return new Violation('lock-hang', lockKind(lockName(machine, h.off)), { ...lockHangDetails(machine, h.off, why, step, UNIT_STEP, limit), holdsTooLong: cpu.id }, cpu.id);
+    }
+    const base = machine.cpuWord(cpu.id, CPU.RW_HELD);
+    for (let k = 0; k < RW_SLOTS; k++) {
+      const w = Atomics.load(machine.m, base + 2 * k);
+      if (w === 0 || cpu.steps - cpu.rwOwn[k] <= limit) continue;
+      const off = (w >>> 1) - 1, mode = w & 1 ? 'write' : 'read';
+      const since = Atomics.load(machine.m, base + 2 * k + 1);
+      const why = `CPU ${cpu.id} held it for ${mode} for ${cpu.steps - cpu.rwOwn[k]} of its own steps (lockHoldLimitSteps ${limit}) since step ${since}`;
+      return new Violation('lock-hang', `${lockKind(lockName(machine, off))}(${mode})`, { ...lockHangDetails(machine, off, why, step, UNIT_STEP, limit), holdsTooLong: cpu.id }, cpu.id);
+    }
   }
-  const z = lockHolder(m, L.zoneLock);
-  if (z >= 0) out.push(`zone->lock held by CPU ${z}`);
-  return out;
+  return null;
+}
+
+/** No CPU can run: every live one is blocked. deadlock@sched, with every waiter and every lock held. */
+function deadlock(machine: Machine, states: CpuState[], step: number): Violation {
+  const blocked = states.filter((s) => !s.done);
+  const waiters = blocked.map((s) => {
+    const holders = s.cpu.waitOff >= 0 ? holdersOf(machine, s.cpu.waitOff) : [];
+    return { cpu: s.cpu.id, op: s.cpu.curOp, waitingOn: s.cpu.waitWhat, since: s.cpu.blockedSince, heldBy: holders.map((h) => h.cpu) };
+  });
+  const waits = waiters.map(
+    (w) => `CPU ${w.cpu}${w.op ? ` (${w.op})` : ''} waits for ${w.waitingOn} since step ${w.since}` + (w.heldBy.length ? `, held by CPU ${w.heldBy.join(', CPU ')}` : ''),
+  );
+  return new Violation('deadlock', 'sched', { summary: waits.join('; '), waits, waiters, holders: heldLocks(machine, UNIT_STEP), now: step, unit: UNIT_STEP }, -1);
 }

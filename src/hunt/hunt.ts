@@ -90,7 +90,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       if (o.signal?.aborted) break;
       let r: CellResult;
       if (p.deviation) {
-        const cfg = cellConfig(o.base, p.deviation.provoke ?? {}, [p.deviation.name], p.engine, p.scheduler, o.workers);
+        const cfg = cellConfig(o.base, p.deviation.provoke, [p.deviation.name], p.engine, p.scheduler, o.workers);
         r = p.engine === 'sched' ? await schedCell(pool!, () => cfg, o, true) : await threadsCell(cfg, o, true);
         r.deviation = p.deviation.name;
       } else {
@@ -118,7 +118,7 @@ export function verdict(deviations: readonly string[], cells: CellResult[], cont
 export function controlMixes(devs: readonly Deviation[]): ConfigInput[] {
   const seen = new Map<string, ConfigInput>();
   seen.set('{}', {});
-  for (const d of devs) seen.set(JSON.stringify(d.provoke ?? {}), d.provoke ?? {});
+  for (const d of devs) seen.set(JSON.stringify(d.provoke), d.provoke);
   return [...seen.values()];
 }
 

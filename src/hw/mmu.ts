@@ -10,6 +10,9 @@ import { PG_BUDDY, ZERO_PFN } from '../model/machine.js';
 import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_pfn, pte_present, pte_write } from '../model/pte.js';
 import { tlb_fill, tlb_lookup } from './tlb.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
+import { UNIT_SEQ, UNIT_STEP } from '../engine/hang.js';
+import { hex } from '../check/oracle.js';
+import { pteToString } from '../model/pte.js';
 import { makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;
@@ -40,6 +43,7 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
   const ptep = machine.ptep(mm, vpn);
   const pgd = machine.pgdWord(machine.tableIndex(mm, vpn));
   out.faults = 0;
+  let firstFault = 0;
   for (;;) {
     yield P.ACCESS;
     // The access itself is one indivisible step: a TLB-shootdown IPI waits for it (ACCESS_SEQ odd).
@@ -137,12 +141,30 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
     Atomics.add(m, seqW, 1);
     // Page fault. A fault that returns without mapping the page (a lost race) faults again.
     out.faults++;
+    if (out.faults === 1) firstFault = cpu.stamp();
     if (out.faults > 1) cpu.ev(EV.REFAULT, vpn, out.faults);
-    if (out.faults > cpu.cfg.refaultLimit) cpu.violation('fault-livelock', 'handle_mm_fault', { mm, vpn, write, faults: out.faults });
+    if (out.faults > cpu.cfg.refaultLimit) cpu.violation('fault-livelock', 'handle_mm_fault', livelockDetails(cpu, mm, vpn, write, out.faults, firstFault));
     const r = yield* handle_mm_fault(cpu, mm, vpn, write);
     if (r !== VM_FAULT_OK) {
       out.status = r === 1 ? ACCESS_SEGV : ACCESS_OOM;
       return;
     }
   }
+}
+
+/**
+ * The fault-livelock report: the address and mm, how often it faulted, when the first fault began
+ * (scheduler step in sched, G.SEQ in threads) and why the last fault gave up without mapping the
+ * page (the recheck that failed and the entry it found), or that it had mapped it and the entry
+ * was gone again before the access retried.
+ */
+function livelockDetails(cpu: Cpu, mm: number, vpn: number, write: boolean, faults: number, firstFault: number): Record<string, unknown> {
+  const unit = cpu.threaded ? UNIT_SEQ : UNIT_STEP;
+  const lastMiss = cpu.faultMiss || 'none recorded: the last fault returned as if it had resolved the access, and the access found no usable entry again';
+  const found = cpu.faultMiss && cpu.faultMissVpn >= 0 ? { vpn: cpu.faultMissVpn, addr: hex(cpu.faultMissVpn * 4096), pte: pteToString(cpu.faultMissPte) } : null;
+  const summary =
+    `CPU ${cpu.id}${cpu.curOp ? ` (${cpu.curOp})` : ''}: a ${write ? 'write' : 'read'} of mm ${mm} ${hex(vpn * 4096)} faulted ${faults} times ` +
+    `(refaultLimit ${cpu.cfg.refaultLimit}) since ${unit === UNIT_STEP ? 'step' : 'seq'} ${firstFault}; the last fault: ${lastMiss}` +
+    (found ? ` (found ${found.pte} at ${found.addr})` : '');
+  return { mm, vpn, addr: hex(vpn * 4096), write, faults, refaults: faults - 1, firstFault, now: cpu.stamp(), unit, op: cpu.curOp, lastMiss, found, summary };
 }

@@ -6,35 +6,246 @@ export interface Deviation {
   name: string;
   path: string;
   description: string;
-  /** The config mix (overrides of the defaults) that provokes it: what the hunt and the seed sweeps run. */
-  provoke?: ConfigInput;
+  /**
+   * The provoking config ("hunt profile"): overrides on top of the defaults (src/config.ts) under
+   * which runSched with the random scheduler detects the deviation within a few seeds, while the
+   * same config without it stays clean. The hunt and test/inject/deviations.test.ts both run it.
+   */
+  provoke: ConfigInput;
+  /** The invariants a detection under `provoke` trips (a detection reports at least one of them). */
+  expect: readonly string[];
 }
 
+/** A file-heavy mix: tmpfs-like and write-notify files, shared and private mappings, writeback. */
+const FILE_MIX: ConfigInput = {
+  cpus: 3,
+  memoryPages: 4096,
+  fragmentation: 0.2,
+  files: { count: 2, pages: 128, orders: [0, 2, 4], writenotify: 'both' },
+  weights: { touch: 60, mmap: 2, munmap: 4, dontneed: 4, exit: 1, fork: 1, pin: 0, unpin: 0, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 10, writeback: 6 },
+};
+
+/**
+ * Anon folios made shared for a moment and the parent's again: fork + the child's exit at once
+ * (forkexit), so later writes reuse pages one by one (wp_can_reuse_anon_folio) and a folio ends
+ * up with exclusive, writable pages next to read-only shared ones. Two processes, one region of
+ * 16-aligned VMAs of 16..48 pages (order-4 folios), touch writes by two CPUs (CPU 0 writes the
+ * even pages, CPU 1 the odd ones), no mprotect, munmap or file ops.
+ */
+const FORKEXIT_MIX: ConfigInput = {
+  processes: 2,
+  vaSize: 4 << 20,
+  anonOrders: [0, 4],
+  mmapPages: { min: 16, max: 48 },
+  mmapAlign: [16],
+  touchRun: 16,
+  opsPerCpu: 100,
+  writeRatio: 0.7,
+  weights: { touch: 40, mmap: 3, munmap: 0, dontneed: 0, exit: 0, fork: 0, pin: 0, unpin: 0, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, forkexit: 10 },
+};
+
 export const DEVIATIONS: readonly Deviation[] = [
-  { name: 'fault-no-recheck', path: 'do_anonymous_page', description: 'trust the lockless scan: no pte_range_none/vmf_pte_changed recheck under the PTL' },
-  { name: 'fault-order1', path: 'alloc_anon_folio', description: 'allow order-1 anon folios' },
-  { name: 'fault-refcount-late', path: 'do_anonymous_page', description: 'raise mapcounts and set PTEs before taking the extra folio references' },
-  { name: 'zap-free-before-flush', path: 'zap_pte_range', description: 'drop folio references before the TLB flush' },
-  { name: 'fork-mapcount-before-ref', path: 'copy_present_ptes', description: 'raise mapcounts before taking the folio references' },
-  { name: 'fork-dup-pinned', path: 'folio_try_dup_anon_rmap_ptes', description: 'share a maybe-pinned batch with the child instead of backing off to copying' },
-  { name: 'fork-no-merge-write', path: 'copy_present_ptes', description: 'decide write-protection from the first PTE of the batch only' },
-  { name: 'batch-past-folio-end', path: 'folio_pte_batch', description: "no cap at the folio's last page" },
-  { name: 'batch-past-table', path: 'zap_present_ptes/copy_present_ptes', description: 'no cap at the PTE table or VMA end' },
-  { name: 'contpte-fold-first-only', path: '__contpte_try_fold', description: 'fold a contpte block after checking only its first entry (not all 16)' },
-  { name: 'contpte-no-unfold', path: 'set_ptes/ptep_get_and_clear/clear_full_ptes/wrprotect_ptes/ptep_set_access_flags', description: 'change a single entry of a contpte block without unfolding the block first' },
-  { name: 'cow-reuse-shared', path: 'do_wp_page', description: 'reuse a page that is not AnonExclusive (nor provably this mm\'s alone)' },
-  { name: 'zap-first-pte-dirty', path: 'zap_present_ptes', description: 'for a file folio, take dirty/young from the first entry of the batch only' },
-  { name: 'zap-clear-without-get', path: 'zap_present_ptes', description: 'clear file PTEs without reading their dirty/young bits (clear_full_ptes, as for anon)' },
-  { name: 'writeback-no-flush', path: 'page_vma_mkclean_one', description: 'write-protect and clean PTEs without flushing the TLBs' },
-  { name: 'prot-start-first-only', path: 'modify_prot_start_ptes', description: 'return the young/dirty bits of the first entry only, not of every entry of the batch' },
-  { name: 'prot-commit-stale-old', path: 'modify_prot_commit_ptes', description: "hand every entry the first entry's old PTE (old_pte's PFN not advanced)" },
-  { name: 'prot-exclusive-from-head', path: 'commit_anon_folio_batch', description: "decide the writable upgrade of the whole batch from the folio's head page, not per AnonExclusive sub-batch" },
+  {
+    name: 'fault-no-recheck',
+    path: 'do_anonymous_page',
+    description: 'trust the lockless scan: no pte_range_none/vmf_pte_changed recheck under the PTL',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 23 of 100 seeds detect it, ~118 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { weights: { mmapfile: 0, writeback: 0, mprotect: 0 } },
+    expect: ['rss-mismatch', 'mapcount-mismatch', 'data-mismatch'],
+  },
+  {
+    name: 'fault-order1',
+    path: 'alloc_anon_folio',
+    description: 'allow order-1 anon folios',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 90 of 100 seeds detect it, ~83 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { opsPerCpu: 100 },
+    expect: ['anon-order1'],
+  },
+  {
+    name: 'fault-unaligned',
+    path: 'do_anonymous_page',
+    description:
+      'map the folio at the faulting address instead of ALIGN_DOWN(addr, nr_pages * PAGE_SIZE) (the one line in do_anonymous_page that aligns the range): ' +
+      "alloc_anon_folio's suitability checks (thp_vma_suitable_orders, the pte_range_none scan) still judged the aligned range, but the PTL recheck and " +
+      'set_ptes use the unaligned one, so the folio can run past the VMA end (or the PTE table), and a range overlapping a present entry fails the recheck on every refault',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 94 of 100 seeds detect it, ~480 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: {},
+    expect: ['pte-outside-vma', 'rss-mismatch', 'fault-livelock', 'batch-bounds'],
+  },
+  {
+    name: 'fault-past-vma',
+    path: 'alloc_anon_folio',
+    description: 'thp_vma_suitable_orders without the VMA check: an order whose aligned range runs past the VMA start or end is chosen, and the folio is mapped partly outside the VMA',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 100 of 100 seeds detect it, ~33 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: {},
+    expect: ['pte-outside-vma', 'rss-mismatch'],
+  },
+  {
+    name: 'fault-refcount-late',
+    path: 'do_anonymous_page',
+    description: 'raise mapcounts and set PTEs before taking the extra folio references',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 100 of 100 seeds detect it, ~16 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { opsPerCpu: 100 },
+    expect: ['refcount-below-mapcount'],
+  },
+  {
+    name: 'zap-free-before-flush',
+    path: 'zap_pte_range',
+    description: 'drop folio references before the TLB flush',
+    // a small, zap-heavy workload on one process with a large TLB, so stale entries get used
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 4, 31 of 100 seeds detect it, ~39 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { processes: 1, tlbEntries: 64, mmapPages: { min: 4, max: 32 }, weights: { touch: 60, mmap: 4, munmap: 2, dontneed: 20, exit: 0, mmapfile: 0, writeback: 0 } },
+    expect: ['use-after-free'],
+  },
+  {
+    name: 'fork-mapcount-before-ref',
+    path: 'copy_present_ptes',
+    description: 'raise mapcounts before taking the folio references',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 3, 25 of 100 seeds detect it, ~106 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4 } },
+    expect: ['refcount-below-mapcount'],
+  },
+  {
+    name: 'fork-dup-pinned',
+    path: 'folio_try_dup_anon_rmap_ptes',
+    description: 'share a maybe-pinned batch with the child instead of backing off to copying',
+    // a fork- and pin-heavy mix: pinned pages must stay exclusive to the parent
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 2, 18 of 100 seeds detect it, ~84 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { weights: { touch: 40, mmap: 8, munmap: 2, dontneed: 2, exit: 3, fork: 6, pin: 6, unpin: 1, pinio: 6 } },
+    expect: ['pinned-not-exclusive'],
+  },
+  {
+    name: 'fork-no-merge-write',
+    path: 'copy_present_ptes',
+    description: 'decide write-protection from the first PTE of the batch only',
+    // forkexit leaves folios whose pages later writes reuse one by one: a batch whose first entry is
+    // read-only and a later one writable, which the next fork must write-protect as a whole
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 98 of 100 seeds detect it, ~48 ms/seed on a loaded 2-core machine; without it: 0 violations in seeds 1-2300
+    provoke: FORKEXIT_MIX,
+    expect: ['writable-not-exclusive', 'data-mismatch'],
+  },
+  {
+    name: 'batch-past-folio-end',
+    path: 'folio_pte_batch',
+    description: "no cap at the folio's last page",
+    // no fragmentation: the allocator hands out buddies, so neighbouring large folios are physically adjacent
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 100 of 100 seeds detect it, ~77 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { fragmentation: 0, anonOrders: [0, 2, 4] },
+    expect: ['batch-bounds'],
+  },
+  {
+    name: 'batch-past-table',
+    path: 'zap_present_ptes/copy_present_ptes',
+    description: 'no cap at the PTE table or VMA end',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 67 of 100 seeds detect it, ~98 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { weights: { mprotect: 0 } },
+    expect: ['batch-bounds', 'data-lost', 'data-mismatch'],
+  },
+  {
+    name: 'contpte-fold-first-only',
+    path: '__contpte_try_fold',
+    description: 'fold a contpte block after checking only its first entry (not all 16)',
+    // caught by its consequence: the fold rewrites the block as 16 contiguous entries, so an entry that
+    // was none (or mapped another folio) now maps a page nobody accounted for (mapcount, RSS)
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 15 of 100 seeds detect it, ~92 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { arch: 'contpte' },
+    expect: ['mapcount-mismatch', 'rss-mismatch', 'mapcount-underflow', 'data-mismatch'],
+  },
+  {
+    name: 'contpte-no-unfold',
+    path: 'set_ptes/ptep_get_and_clear/clear_full_ptes/wrprotect_ptes/ptep_set_access_flags',
+    description: 'change a single entry of a contpte block without unfolding the block first',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 100 of 100 seeds detect it, ~22 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { arch: 'contpte', anonOrders: [0, 2, 4, 5] },
+    expect: ['contpte-inconsistent'],
+  },
+  {
+    name: 'cow-reuse-shared',
+    path: 'do_wp_page',
+    description: "reuse a page that is not AnonExclusive (nor provably this mm's alone)",
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 23 of 100 seeds detect it, ~80 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mmapfile: 0, writeback: 0, mprotect: 0 } },
+    expect: ['data-foreign', 'data-mismatch', 'exclusive-page-shared'],
+  },
+  {
+    name: 'zap-first-pte-dirty',
+    path: 'zap_present_ptes',
+    description: 'for a file folio, take dirty/young from the first entry of the batch only',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 3, 61 of 100 seeds detect it, ~288 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: FILE_MIX,
+    expect: ['lost-write'],
+  },
+  {
+    name: 'zap-clear-without-get',
+    path: 'zap_present_ptes',
+    description: 'clear file PTEs without reading their dirty/young bits (clear_full_ptes, as for anon)',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 3, 63 of 100 seeds detect it, ~169 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: FILE_MIX,
+    expect: ['lost-write'],
+  },
+  {
+    name: 'writeback-no-flush',
+    path: 'page_vma_mkclean_one',
+    description: 'write-protect and clean PTEs without flushing the TLBs',
+    // a 64-entry TLB keeps the writable entry writeback did not flush until its owner stores again;
+    // one process, writeback-heavy
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 2, 60 of 100 seeds detect it, ~182 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: {
+      ...FILE_MIX,
+      processes: 1,
+      tlbEntries: 64,
+      touchRun: 16,
+      writeRatio: 0.9,
+      opsPerCpu: 100,
+      weights: { ...FILE_MIX.weights, munmap: 0, dontneed: 0, exit: 0, mmapfile: 20, writeback: 24 },
+    },
+    expect: ['lost-write'],
+  },
+  {
+    name: 'prot-start-first-only',
+    path: 'modify_prot_start_ptes',
+    description: 'return the young/dirty bits of the first entry only, not of every entry of the batch',
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 4, 10 of 100 seeds detect it, ~126 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { ...FILE_MIX, weights: { ...FILE_MIX.weights, mprotect: 8 } },
+    expect: ['lost-write'],
+  },
+  {
+    name: 'prot-commit-stale-old',
+    path: 'modify_prot_commit_ptes',
+    description: "hand every entry the first entry's old PTE (old_pte's PFN not advanced)",
+    // an mprotect-heavy mix: any batch of two or more entries trips the commit contract
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 1, 96 of 100 seeds detect it, ~34 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mprotect: 8 } },
+    expect: ['prot-commit-old-mismatch'],
+  },
+  {
+    name: 'prot-exclusive-from-head',
+    path: 'commit_anon_folio_batch',
+    description: "decide the writable upgrade of the whole batch from the folio's head page, not per AnonExclusive sub-batch",
+    // forkexit, then a write reuses the pages it touches (CPU 0 owns the head), then mprotect R/O and
+    // R/W: the upgrade must skip the pages still shared. The bad state (a writable page that is not
+    // AnonExclusive) is harmless to data once the child is gone and is checked at quiescence only;
+    // the next mprotect R/O or fork of the range erases it. Counted in the model (seeds 1-200): the
+    // deviation upgrades a mixed batch in 20 seeds, and the state survives to the end in 9 of them.
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 13, 6 of 100 seeds detect it, ~70 ms/seed on a loaded 2-core machine; without it: 0 violations in seeds 1-2300
+    provoke: {
+      ...FORKEXIT_MIX,
+      opsPerCpu: 200,
+      writeRatio: 0.9,
+      anonOrders: [0, 4, 5],
+      mmapPages: { min: 16, max: 32 },
+      weights: { ...FORKEXIT_MIX.weights, touch: 20, mprotect: 60, forkexit: 2 },
+    },
+    expect: ['writable-not-exclusive'],
+  },
 ];
 
 export interface Injections {
   faultNoRecheck: boolean;
   faultOrder1: boolean;
   faultRefcountLate: boolean;
+  faultUnaligned: boolean;
+  faultPastVma: boolean;
   zapFreeBeforeFlush: boolean;
   forkMapcountBeforeRef: boolean;
   forkDupPinned: boolean;
@@ -59,6 +270,8 @@ export function injectionsFrom(names: readonly string[]): Injections {
     faultNoRecheck: on('fault-no-recheck'),
     faultOrder1: on('fault-order1'),
     faultRefcountLate: on('fault-refcount-late'),
+    faultUnaligned: on('fault-unaligned'),
+    faultPastVma: on('fault-past-vma'),
     zapFreeBeforeFlush: on('zap-free-before-flush'),
     forkMapcountBeforeRef: on('fork-mapcount-before-ref'),
     forkDupPinned: on('fork-dup-pinned'),

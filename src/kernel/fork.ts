@@ -86,12 +86,14 @@ export function* mmput(cpu: Cpu, mm: number): Gen<void> {
  * (write) every VMA without VM_DONTFORK is copied and its PTEs copied by copy_page_range(); the
  * parent's TLBs are flushed (flush_tlb_mm) before the lock is dropped, so no CPU keeps writing
  * through an entry fork write-protected. Returns the child's slot, or -1 (no slot, or ENOMEM).
+ * The child takes a free slot of [slots[0], slots[1]): by default the slots ops target.
  */
-export function* dup_mm(cpu: Cpu, parent: number): Gen<number> {
+export function* dup_mm(cpu: Cpu, parent: number, slots: readonly [number, number] = [0, cpu.cfg.processes]): Gen<number> {
   const machine = cpu.machine;
   const m = machine.m;
   let child = -1;
-  for (let s = 0; s < machine.L.maxMms && child < 0; s++) {
+  // slots: the process slots a child may take, [from, to) (forkexit's children: the spare slot)
+  for (let s = slots[0]; s < slots[1] && child < 0; s++) {
     if (s !== parent && Atomics.compareExchange(m, machine.mmWord(s, MM.STATE), MM_FREE, MM_CREATING) === MM_FREE) child = s;
   }
   if (child < 0) {

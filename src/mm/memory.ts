@@ -32,6 +32,14 @@ import {
 import { flush_tlb_range } from '../hw/tlb.js';
 
 export const VM_FAULT_OK = 0;
+
+/** A fault gives up without mapping the page (the access will fault again): say why, for a livelock report. */
+function faultMiss(cpu: Cpu, why: string, vpn: number, pte: number): void {
+  cpu.faultMiss = why;
+  cpu.faultMissVpn = vpn;
+  cpu.faultMissPte = pte;
+}
+
 export const VM_FAULT_SIGSEGV = 1;
 export const VM_FAULT_OOM = 2;
 
@@ -52,6 +60,7 @@ export interface VmFault {
 /** handle_mm_fault() (with lock_mm_and_find_vma): returns VM_FAULT_*. */
 export function* handle_mm_fault(cpu: Cpu, mm: number, vpn: number, write: boolean): Gen<number> {
   yield P.FAULT;
+  cpu.faultMiss = '';
   const t0 = cpu.now();
   const lockw = cpu.machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_read(cpu, lockw);
@@ -94,6 +103,7 @@ function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
   if ((vmf.write || vmf.unshare) && !pte_write(vmf.orig)) return yield* do_wp_page(cpu, vmf);
   // present and permitted: another CPU resolved it first; the access simply retries.
   cpu.ev(EV.FAULT_SPURIOUS, vmf.vpn);
+  faultMiss(cpu, 'handle_pte_fault: spurious (the entry read permits the access)', vmf.vpn, vmf.orig);
   return VM_FAULT_OK;
 }
 
@@ -113,9 +123,11 @@ function enabledAnonOrders(cpu: Cpu): number[] {
  * Returns the folio's head pfn (its order is in struct folio) or -1 when even order 0 fails.
  */
 export function* alloc_anon_folio(cpu: Cpu, vmf: VmFault, maxOrder: number): Gen<number> {
-  // thp_vma_suitable_orders(): naturally aligned and inside the VMA
+  // thp_vma_suitable_orders(): naturally aligned and inside the VMA (deviation fault-past-vma:
+  // the VMA is not looked at; the aligned range still lies in the faulting PTE table)
   let orders = enabledAnonOrders(cpu).filter((o) => {
     if (o > maxOrder) return false;
+    if (cpu.inj.faultPastVma) return true;
     const base = vmf.vpn & ~((1 << o) - 1);
     return base >= vmf.vma.start && base + (1 << o) <= vmf.vma.end;
   });
@@ -158,7 +170,16 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     // "We may have been granted less than we asked for."
     const order = Atomics.load(m, L.fOrder + folio);
     const nr = 1 << order;
-    const base = vmf.vpn & ~(nr - 1);
+    // addr = ALIGN_DOWN(vmf->address, nr_pages * PAGE_SIZE): the range the recheck and set_ptes
+    // use (deviation fault-unaligned: the faulting address itself, though alloc_anon_folio judged
+    // the aligned range)
+    const base = cpu.inj.faultUnaligned ? vmf.vpn : vmf.vpn & ~(nr - 1);
+    if ((base + nr - 1) >>> 9 !== vmf.vpn >>> 9) {
+      // The kernel would read (pte_range_none) and write (set_ptes) past the end of the PTE table
+      // page, into memory the model does not have (its tables lie side by side; the kernel's do
+      // not): reported before any access, as zap_pte_range does for a range that crosses a table.
+      cpu.violation('batch-bounds', 'do_anonymous_page', { mm: vmf.mm, vpn: vmf.vpn, base, nr, folio, why: 'range crosses a PTE table' });
+    }
     const ptep0 = vmf.ptep - (vmf.vpn - base);
     const entry = pfn_pte(folio, PTE_YOUNG | PTE_DIRTY | (vmf.vma.flags & VM_WRITE ? PTE_WRITE : 0));
 
@@ -169,6 +190,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       if (nr === 1) {
         if (!pte_none(ptep_get(cpu, vmf.ptep))) {
           cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
+          faultMiss(cpu, 'do_anonymous_page: pte changed under the PTL (order 0)', vmf.vpn, ptep_get(cpu, vmf.ptep));
           lost = true;
         }
       } else if (!pte_range_none(cpu, ptep0, nr)) {
@@ -190,6 +212,9 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
           continue;
         }
         if (!pte_none(ptep_get(cpu, vmf.ptep))) cpu.ev(EV.LOST_RACE_EXIT, vmf.vpn);
+        let k = 0;
+        while (k < nr - 1 && pte_none(ptep_get(cpu, ptep0 + k))) k++; // the entry the recheck found
+        faultMiss(cpu, `do_anonymous_page: vpns [${base}, ${base + nr}) of an order-${order} folio were not all none under the PTL`, base + k, ptep_get(cpu, ptep0 + k));
         lost = true;
       }
     }
@@ -257,6 +282,7 @@ function* map_zero_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     cpu.ev(EV.MAP_ZERO, vmf.vpn);
   } else {
     cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
+    faultMiss(cpu, 'map_zero_page: pte changed under the PTL', vmf.vpn, ptep_get(cpu, vmf.ptep));
   }
   spin_unlock(cpu, vmf.ptl);
   return VM_FAULT_OK;
@@ -354,6 +380,7 @@ function* finish_fault(cpu: Cpu, vmf: VmFault, folio: number, page: number, cow:
       }
       // vmf_pte_changed(): another CPU mapped it; the access retries
       cpu.ev(EV.RECHECK_PTE_CHANGED, vmf.vpn);
+      faultMiss(cpu, 'finish_fault: pte changed under the PTL', vmf.vpn, ptep_get(cpu, vmf.ptep));
       if (cow >= 0) yield* folio_put(cpu, cow);
       else yield* folio_put(cpu, folio);
       return VM_FAULT_OK;
@@ -401,6 +428,7 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   yield P.LOCKED;
   const pte = ptep_get(cpu, vmf.ptep);
   if (pte !== vmf.orig && (pte_none(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(vmf.orig))) {
+    faultMiss(cpu, 'do_wp_page: the entry changed before the PTL was taken', vmf.vpn, pte);
     spin_unlock(cpu, vmf.ptl); // raced: the access retries
     return VM_FAULT_OK;
   }
@@ -468,6 +496,7 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   if (ptep_get(cpu, vmf.ptep) !== orig && (ptep_get(cpu, vmf.ptep) & ~PTE_YOUNG & ~PTE_DIRTY) !== (orig & ~PTE_YOUNG & ~PTE_DIRTY)) {
+    faultMiss(cpu, 'wp_page_copy: the entry changed while the page was copied', vmf.vpn, ptep_get(cpu, vmf.ptep));
     spin_unlock(cpu, vmf.ptl);
     yield* folio_put(cpu, nf);
     if (oldFolio >= 0) yield* folio_put(cpu, oldFolio);

@@ -36,7 +36,7 @@ export function* write_cache_pages(cpu: Cpu, file: number): Gen<void> {
   const machine = cpu.machine;
   const { m, L } = machine;
   const lw = L.wbLock + file;
-  yield* down_write(cpu, lw, `writeback(file ${file})`);
+  yield* down_write(cpu, lw);
   for (let p = 0; p < L.filePages; ) {
     const pfn = Atomics.load(m, L.pcache + machine.filePage(file, p));
     if (!pfn) {

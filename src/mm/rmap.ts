@@ -145,7 +145,7 @@ export function* folio_mkclean(cpu: Cpu, folio: number): Gen<number> {
   const index = Atomics.load(m, L.fIndex + folio);
   const nr = 1 << Atomics.load(m, L.fOrder + folio);
   const lw = L.immapLock + file;
-  yield* down_read(cpu, lw, 'i_mmap_rwsem(read)');
+  yield* down_read(cpu, lw); // i_mmap_lock_read()
   let cleaned = 0;
   for (const e of i_mmap_entries(machine, file)) {
     // the pages of the folio this mapping covers (vma_address() for each end)

@@ -34,8 +34,19 @@ export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 export const CPU = {
   ACCESS_SEQ: 0, // odd while a user access is in flight (TLB shootdown waits for it)
   RING_POS: 1, // next flight-recorder slot
-  WORDS: 2,
+  // For hang reports, readable from every thread: the lock this CPU waits for (its word offset
+  // + 1; 0 while it waits for none) and since when (sched: scheduler step; threads: G.SEQ), and
+  // the workload op it runs (OP_KINDS index + 1; 0: none or not a workload op).
+  WAIT_ON: 2,
+  WAIT_SINCE: 3,
+  OP: 4,
+  // RW_SLOTS pairs: a reader/writer semaphore this CPU holds ((word + 1) << 1 | 1 if for write;
+  // 0: free slot) and since when (as WAIT_SINCE). A CPU holds at most two at once (fork: the
+  // parent's mmap_lock, then a file's i_mmap_rwsem); a third hold would go unrecorded.
+  RW_HELD: 5,
+  WORDS: 11,
 } as const;
+export const RW_SLOTS = 3;
 export const RING_WORDS = 6; // seq, code, a, b, c, time
 
 /** Global words. */
@@ -113,11 +124,14 @@ export interface Layout {
   words: number;
 }
 
-export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize' | 'files'>): Layout {
+export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize' | 'files' | 'weights'>): Layout {
   const pages = c.memoryPages;
   const vaPages = c.vaSize >>> 12;
   const tablesPerMm = vaPages / PTRS_PER_PTE;
-  const maxMms = c.processes;
+  // the process slots ops target, and with the forkexit op one more that only its short-lived
+  // children take (ops would respawn a free slot among the targeted ones at once, and a fork
+  // needs a free slot)
+  const maxMms = c.processes + (c.weights.forkexit ? 1 : 0);
   const maxOrder = Math.min(10, Math.log2(pages));
   const files = c.files.count, filePages = c.files.pages;
   const imapSlots = maxMms * c.maxVmas;

@@ -4,10 +4,10 @@
 import seedrandom from 'seedrandom';
 import type { Config } from '../config.js';
 
-export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork' | 'mmapfile' | 'writeback' | 'mprotect';
+export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork' | 'mmapfile' | 'writeback' | 'mprotect' | 'forkexit';
 // New kinds go at the end: an op is drawn by its cumulative weight, so appending keeps the draws
 // of the existing kinds wherever the new kind's weight is 0.
-export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork', 'mmapfile', 'writeback', 'mprotect'];
+export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork', 'mmapfile', 'writeback', 'mprotect', 'forkexit'];
 
 export interface Op {
   kind: OpKind;
@@ -31,7 +31,7 @@ export class Program {
   constructor(private readonly cfg: Config, seed: number, readonly cpu: number) {
     this.rand = rng(seed, `cpu${cpu}/ops`);
     let acc = 0;
-    this.cum = OP_KINDS.map((k) => (acc += cfg.weights[k]));
+    this.cum = OP_KINDS.map((k) => (acc += cfg.weights[k] ?? 0)); // an optional weight absent: 0
     this.total = acc;
   }
   private u32(): number {

@@ -86,6 +86,18 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'fork':
       yield* dup_mm(cpu, mm);
       break;
+    case 'forkexit': {
+      // fork, then the child exits at once (as after fork + _exit, or exec, which drops the old mm
+      // alike): the parent's entries stay write-protected and its pages lose AnonExclusive, so its
+      // next writes reuse them one by one (wp_can_reuse_anon_folio) and a large folio ends up with
+      // exclusive and shared pages side by side. The labels put the costs under fork and exit.
+      cpu.curOp = 'forkexit(fork)';
+      const child = yield* dup_mm(cpu, mm, [cpu.cfg.processes, cpu.machine.L.maxMms]); // the spare slot
+      cpu.curOp = 'forkexit(exit)';
+      if (child >= 0) yield* process_exit(cpu, child);
+      cpu.curOp = op.kind;
+      break;
+    }
     case 'mremap': {
       // move part of a VMA by a multiple of cpus pages (every page keeps its owner CPU)
       const v = pickVma(cpu, mm, op);

@@ -9,7 +9,7 @@ import type { Scheduler } from '../../src/engine/scheduler.js';
 import { Violation, type Cpu } from '../../src/engine/cpu.js';
 import { type Gen, drive } from '../../src/engine/gen.js';
 import { spin_lock, spin_unlock } from '../../src/kernel/locking/spinlock.js';
-import { down_read, up_read } from '../../src/kernel/locking/rwsem.js';
+import { down_read, down_write, up_read, up_write } from '../../src/kernel/locking/rwsem.js';
 import { folio_remove_rmap_ptes } from '../../src/mm/rmap.js';
 import { folio_put_refs } from '../../src/mm/swap.js';
 import { alloc_folio } from '../../src/mm/page_alloc.js';
@@ -18,7 +18,7 @@ import { zap_pte_range } from '../../src/mm/memory.js';
 import { tlb_gather_mmu } from '../../src/mm/mmu_gather.js';
 import { user_access, ACCESS_OK } from '../../src/hw/mmu.js';
 import { MM } from '../../src/model/layout.js';
-import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte } from '../../src/model/pte.js';
+import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pteToString } from '../../src/model/pte.js';
 import { ZERO_PFN } from '../../src/model/machine.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { zapBegin, zapEnd } from '../../src/check/oracle.js';
@@ -59,34 +59,53 @@ function violationOf(fn: () => unknown): Violation {
 
 const ptl = (h: Harness, t: number) => h.machine.ptlOf(t);
 
-test('deadlock: two CPUs taking two PTLs in opposite orders are reported with the waits and holders', () => {
+interface Party {
+  cpu: number;
+  op: string;
+  since: number;
+  mode?: string;
+}
+
+test('deadlock: two CPUs taking two PTLs in opposite orders are reported with each waiter, the lock it waits for, its holder and the steps', () => {
   const h = boot({ cpus: 2 });
-  const ab = (h: Harness, a: number, b: number) => function* (cpu: Cpu): Gen<void> {
+  const took: number[] = [];
+  const ab = (h: Harness, a: number, b: number, op: string) => function* (cpu: Cpu): Gen<void> {
+    cpu.curOp = op;
     yield* spin_lock(cpu, ptl(h, a));
+    took[cpu.id] = h.clock.step;
     yield 0;
     yield* spin_lock(cpu, ptl(h, b));
     spin_unlock(cpu, ptl(h, b));
     spin_unlock(cpu, ptl(h, a));
   };
-  const v = violationOf(loop(h, [ab(h, 1, 2), ab(h, 2, 1)]));
+  const v = violationOf(loop(h, [ab(h, 1, 2, 'fork'), ab(h, 2, 1, 'munmap')]));
   assert.equal(v.invariant, 'deadlock');
+  assert.equal(`${v.invariant}@${v.path}`, 'deadlock@sched');
   const waits = (v.details.waits as string[]).join('\n');
-  assert.match(waits, /CPU 0 waits for ptl\[2\]/);
-  assert.match(waits, /CPU 1 waits for ptl\[1\]/);
-  assert.match((v.details.holders as string[]).join('\n'), /ptl\[1\] held by CPU 0 since step \d+/);
+  assert.match(waits, new RegExp(`CPU 0 \\(fork\\) waits for ptl\\[2\\] since step ${h.cpus[0].blockedSince}, held by CPU 1`));
+  assert.match(waits, new RegExp(`CPU 1 \\(munmap\\) waits for ptl\\[1\\] since step ${h.cpus[1].blockedSince}, held by CPU 0`));
+  const waiters = v.details.waiters as { cpu: number; op: string; waitingOn: string; heldBy: number[] }[];
+  assert.deepEqual(waiters.map((w) => [w.cpu, w.op, w.waitingOn, w.heldBy]), [[0, 'fork', 'ptl[2]', [1]], [1, 'munmap', 'ptl[1]', [0]]]);
+  const held = (v.details.holders as string[]).join('\n');
+  assert.match(held, new RegExp(`ptl\\[1\\] held by CPU 0 \\(fork\\) since step ${took[0]}`));
+  assert.match(held, new RegExp(`ptl\\[2\\] held by CPU 1 \\(munmap\\) since step ${took[1]}`));
   // control: the same locks in the same order on both CPUs
   const h2 = boot({ cpus: 2 });
-  assert.doesNotThrow(loop(h2, [ab(h2, 1, 2), ab(h2, 1, 2)]));
+  assert.doesNotThrow(loop(h2, [ab(h2, 1, 2, 'fork'), ab(h2, 1, 2, 'munmap')]));
 });
 
-test('lock-hang: a PTL held past lockHoldLimitSteps names the waiter, the holder and since when', () => {
+test('lock-hang (wait): a CPU waiting on a PTL past lockHoldLimitSteps: the report names the lock, its holder, the op it runs, the step its hold began, and every waiter since when', () => {
+  let took = -1;
   const script = (h: Harness, steps: number) => [
     function* (cpu: Cpu): Gen<void> {
+      cpu.curOp = 'mprotect';
       yield* spin_lock(cpu, ptl(h, 3));
+      took = h.clock.step;
       for (let i = 0; i < steps; i++) yield 0;
       spin_unlock(cpu, ptl(h, 3));
     },
     function* (cpu: Cpu): Gen<void> {
+      cpu.curOp = 'touch';
       yield 0;
       yield* spin_lock(cpu, ptl(h, 3));
       spin_unlock(cpu, ptl(h, 3));
@@ -94,12 +113,106 @@ test('lock-hang: a PTL held past lockHoldLimitSteps names the waiter, the holder
   ];
   const h = boot({ cpus: 2, lockHoldLimitSteps: 100 });
   const v = violationOf(loop(h, script(h, 1000)));
-  assert.equal(v.invariant, 'lock-hang');
-  assert.equal(v.path, 'ptl');
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@ptl');
+  assert.equal(v.details.lock, 'ptl[3]');
   assert.equal(v.details.waiter, 1);
-  assert.match((v.details.holders as string[]).join('\n'), /ptl\[3\] held by CPU 0 since step \d+/);
+  assert.equal(v.details.unit, 'scheduler step');
+  assert.deepEqual(v.details.holder, { cpu: 0, op: 'mprotect', since: took });
+  assert.equal(v.details.holdStart, took);
+  const since = h.cpus[1].blockedSince;
+  assert.ok(since > took);
+  assert.deepEqual(v.details.waiters, [{ cpu: 1, op: 'touch', since }]);
+  assert.match(v.details.why as string, new RegExp(`CPU 1 waited more than lockHoldLimitSteps \\(100 steps\\) since step ${since}`));
+  assert.equal(v.details.summary, `ptl[3]: ${v.details.why}; held by CPU 0 (mprotect) since step ${took}; waiters: CPU 1 (touch) since step ${since}`);
+  assert.ok((v.details.now as number) - since > 100);
   const h2 = boot({ cpus: 2, lockHoldLimitSteps: 100 });
   assert.doesNotThrow(loop(h2, script(h2, 50)));
+});
+
+test('lock-hang (hold): a PTL held past lockHoldLimitSteps of its holder\'s own steps is reported while its waiter is still within its deadline, and with no waiter at all', () => {
+  let took = -1;
+  const script = (h: Harness, holdSteps: number, waiter: boolean) => [
+    function* (cpu: Cpu): Gen<void> {
+      cpu.curOp = 'fork';
+      yield* spin_lock(cpu, ptl(h, 5));
+      took = h.clock.step;
+      for (let i = 0; i < holdSteps; i++) yield 0;
+      spin_unlock(cpu, ptl(h, 5));
+    },
+    function* (cpu: Cpu): Gen<void> {
+      cpu.curOp = 'dontneed';
+      for (let i = 0; i < 900; i++) yield 0; // about global step 1800: 250 steps before the check at 2048
+      if (waiter) {
+        yield* spin_lock(cpu, ptl(h, 5));
+        spin_unlock(cpu, ptl(h, 5));
+      }
+    },
+  ];
+  for (const waiter of [true, false]) {
+    const h = boot({ cpus: 2, lockHoldLimitSteps: 1000 });
+    const v = violationOf(loop(h, script(h, 3000, waiter)));
+    assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@ptl');
+    assert.equal(v.details.holdsTooLong, 0);
+    assert.deepEqual(v.details.holder, { cpu: 0, op: 'fork', since: took });
+    assert.match(v.details.why as string, new RegExp(`CPU 0 held it for \\d+ of its own steps \\(lockHoldLimitSteps 1000\\) since step ${took}`));
+    const waiters = v.details.waiters as Party[];
+    if (waiter) {
+      assert.deepEqual(waiters.map((w) => [w.cpu, w.op]), [[1, 'dontneed']]);
+      assert.ok((v.details.now as number) - waiters[0].since <= 1000, 'the waiter is still within its own deadline');
+    } else assert.deepEqual(waiters, []);
+    // control: a hold of 500 own steps
+    const h2 = boot({ cpus: 2, lockHoldLimitSteps: 1000 });
+    assert.doesNotThrow(loop(h2, script(h2, 500, waiter)));
+  }
+});
+
+test('lock-hang (hold): the deadline counts the holder\'s own steps, so a holder the scheduler starves is not reported', () => {
+  const h = boot({ cpus: 2, lockHoldLimitSteps: 1000 });
+  // CPU 0 runs first and takes the PTL; from then on the scheduler picks CPU 1 whenever it can, so
+  // CPU 0 holds the lock for 5000 scheduler steps having run only a handful of its own
+  const starve0: Scheduler = { name: 'starve-0', start() {}, pick: (r, step) => (step < 3 || !r.includes(1) ? r[0] : 1), random: () => 0 };
+  const cpus = [h.cpus[0], h.cpus[1]];
+  const scripts = [
+    function* (cpu: Cpu): Gen<void> {
+      yield* spin_lock(cpu, ptl(h, 5));
+      yield 0;
+      spin_unlock(cpu, ptl(h, 5));
+    },
+    function* (): Gen<void> {
+      for (let i = 0; i < 5000; i++) yield 0;
+    },
+  ];
+  const l = new SchedLoop(h.machine, cpus, scripts.map((s, i) => once(() => s(cpus[i]))), starve0, h.clock, null);
+  assert.doesNotThrow(() => l.run());
+  assert.ok(h.clock.step > 5000);
+  assert.ok(h.cpus[0].steps < 10);
+});
+
+test('lock-hang (hold): an mmap_lock held for write past the deadline names its holder and a reader waiting for it', () => {
+  let took = -1;
+  const h = boot({ cpus: 2, lockHoldLimitSteps: 1000 });
+  const w = h.machine.mmWord(0, MM.MMAP_LOCK);
+  const v = violationOf(
+    loop(h, [
+      function* (cpu: Cpu): Gen<void> {
+        cpu.curOp = 'mremap';
+        yield* down_write(cpu, w);
+        took = h.clock.step;
+        for (let i = 0; i < 3000; i++) yield 0;
+        up_write(cpu, w);
+      },
+      function* (cpu: Cpu): Gen<void> {
+        cpu.curOp = 'touch';
+        for (let i = 0; i < 900; i++) yield 0;
+        yield* down_read(cpu, w);
+        up_read(cpu, w);
+      },
+    ]),
+  );
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@mmap_lock(write)');
+  assert.equal(v.details.lock, 'mmap_lock[mm 0]');
+  assert.deepEqual(v.details.holders, [{ cpu: 0, op: 'mremap', since: took, mode: 'write' }]);
+  assert.deepEqual((v.details.waiters as Party[]).map((p) => [p.cpu, p.op]), [[1, 'touch']]);
 });
 
 test('step-limit: a run past cfg.stepLimit is stopped and reported', () => {
@@ -112,7 +225,7 @@ test('step-limit: a run past cfg.stepLimit is stopped and reported', () => {
   assert.doesNotThrow(loop(h2, [spin(500)]));
 });
 
-test('fault-livelock: an access whose fault never makes the page present is reported', () => {
+test('fault-livelock: an access whose fault never makes the page present is reported with the address, the faults, the step of the first and why the last one gave up', () => {
   const h = boot({ cpus: 1, refaultLimit: 20 });
   mapAnon(h, 1024, 16, { align: 16 });
   writePage(h, 0, 0, 1024); // control: an ordinary write fault makes the page present at once
@@ -120,9 +233,27 @@ test('fault-livelock: an access whose fault never makes the page present is repo
   // it "writable" (spurious) and returns without mapping anything, forever
   Atomics.store(h.machine.m, h.machine.ptep(0, 1025), PTE_WRITE);
   const out = newAccessOut();
+  const before = h.clock.step;
+  h.cpus[0].curOp = 'touch';
   const v = violationOf(() => run(h, 0, user_access(h.cpus[0], 0, 1025, true, 7, out)));
+  assert.equal(`${v.invariant}@${v.path}`, 'fault-livelock@handle_mm_fault');
+  const d = v.details;
+  assert.deepEqual([d.mm, d.vpn, d.addr, d.write, d.faults, d.refaults, d.unit, d.op], [0, 1025, '0x401000', true, 21, 20, 'scheduler step', 'touch']);
+  assert.ok((d.firstFault as number) > before && (d.firstFault as number) < (d.now as number));
+  assert.match(d.lastMiss as string, /^handle_pte_fault: spurious/);
+  assert.deepEqual(d.found, { vpn: 1025, addr: '0x401000', pte: pteToString(PTE_WRITE) });
+  assert.match(d.summary as string, /^CPU 0 \(touch\): a write of mm 0 0x401000 faulted 21 times \(refaultLimit 20\) since step \d+; the last fault: handle_pte_fault: spurious/);
+});
+
+test('fault-livelock: the last reason names the recheck that failed and the entry it found (fault-unaligned: the unaligned range holds a present entry)', () => {
+  const h = boot({ cpus: 2, anonOrders: [0, 4], refaultLimit: 30, inject: ['fault-unaligned'] });
+  mapAnon(h, 1024, 32, { align: 16 });
+  writePage(h, 0, 0, 1024 + 20); // an order-4 folio at [1044, 1060) (mapped unaligned too)
+  const out = newAccessOut();
+  const v = violationOf(() => run(h, 1, user_access(h.cpus[1], 0, 1024 + 5, true, 9, out)));
   assert.equal(v.invariant, 'fault-livelock');
-  assert.equal(v.details.vpn, 1025);
+  assert.equal(v.details.lastMiss, 'do_anonymous_page: vpns [1029, 1045) of an order-4 folio were not all none under the PTL');
+  assert.equal((v.details.found as { vpn: number }).vpn, 1044, 'the first present entry of the range');
 });
 
 test('lock-not-held: spin_unlock of a lock this CPU does not hold', () => {

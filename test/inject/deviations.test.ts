@@ -1,6 +1,7 @@
 // Every named deviation (mutant) in DEVIATIONS is caught: a scripted scenario that shows the
-// checker catching it deterministically, and a bounded sweep of runSched seeds; each paired with
-// the same scenario / seeds without the deviation, which must stay clean.
+// checker catching it deterministically, and runSched over seeds of its catalogue profile
+// (`provoke`, the mix the hunt runs) until the first detection; each paired with the same scenario
+// / seeds without the deviation, which must stay clean.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ConfigInput, defaultConfig } from '../../src/config.js';
@@ -28,6 +29,8 @@ import { write_cache_pages } from '../../src/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
 
 const B = 1024;
+/** The control runs at least this many seeds of a profile (the seeds to the first detection, if more). */
+const CONTROL_SEEDS = 3;
 
 /** Run seeds [1, n] of a config; the distinct invariants of all violations, and how many seeds had any. */
 function sweep(over: ConfigInput, n: number): { hits: number; invariants: string[] } {
@@ -35,11 +38,21 @@ function sweep(over: ConfigInput, n: number): { hits: number; invariants: string
   let hits = 0;
   const inv = new Set<string>();
   for (let s = 1; s <= n; s++) {
-    const r = runSched(cfg, s);
+    const r = runSched(cfg, s, { record: false });
     if (r.violations.length) hits++;
     for (const v of r.violations) inv.add(v.invariant);
   }
   return { hits, invariants: [...inv].sort() };
+}
+
+/** Run seeds 1, 2, ... of a config until one has a violation (at most n): that seed and its invariants (seed -1: none). */
+function firstDetection(over: ConfigInput, n: number): { seed: number; invariants: string[] } {
+  const cfg = defaultConfig(over);
+  for (let s = 1; s <= n; s++) {
+    const r = runSched(cfg, s, { record: false });
+    if (r.violations.length) return { seed: s, invariants: [...new Set(r.violations.map((v) => v.invariant))].sort() };
+  }
+  return { seed: -1, invariants: [] };
 }
 
 /** A scripted scenario with or without the deviation: the invariants it reports. */
@@ -128,8 +141,11 @@ function staleTlbStore(inject: string[]): string[] {
 
 interface Case {
   scenarios: [string, Scenario, string[]][]; // name, scenario, invariants expected with the deviation
-  /** null: the random workload does not reach it often enough; the scripted scenarios must do */
-  sweep: { over: ConfigInput; seeds: number; expect: string } | null;
+  /**
+   * At most this many seeds of the deviation's `provoke` profile until the first detection (the
+   * run is deterministic: the bound leaves room above the seed measured today, noted alongside).
+   */
+  seeds: number;
 }
 
 /**
@@ -253,15 +269,6 @@ function writebackStaleTlb(inject: string[]): string[] {
   return invariants([...(lost ? [lost] : []), ...checkQuiescent(h.machine)]);
 }
 
-/** A file-heavy workload: tmpfs-like and write-notify files, shared and private mappings, writeback. */
-const FILE_MIX: ConfigInput = {
-  cpus: 3,
-  memoryPages: 4096,
-  fragmentation: 0.2,
-  files: { count: 2, pages: 128, orders: [0, 2, 4], writenotify: 'both' },
-  weights: { touch: 60, mmap: 2, munmap: 4, dontneed: 4, exit: 1, fork: 1, pin: 0, unpin: 0, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 10, writeback: 6 },
-};
-
 /**
  * prot-start-first-only, end to end: a tmpfs-like shared mapping of an order-4 folio, mapped
  * writable and clean by a read fault; a store sets the dirty bit of entry 5 only (the folio stays
@@ -344,71 +351,131 @@ function contFoldHole(inject: string[]): string[] {
   });
 }
 
+/**
+ * fault-unaligned: a write fault 5 pages into a 16-page VMA. The order-4 range the suitability
+ * checks judged, [B, B+16), fits; mapped at the faulting address, the folio covers [B+5, B+21).
+ */
+function unalignedAtVmaEnd(inject: string[]): string[] {
+  const h = boot({ anonOrders: [0, 4], inject });
+  mapAnon(h, B, 16, { align: 16 });
+  return caught(h, () => {
+    writePage(h, 1, 0, B + 5);
+    assert.equal(folioAt(h, 0, B + 5)!.order, 4);
+    assert.equal(folioAt(h, 0, B + 5)!.pfn & 15, inject.length ? 0 : 5, 'the faulting page is the head only when mapped unaligned');
+  });
+}
+
+/**
+ * fault-unaligned: a write fault 12 pages before the end of a PTE table (the VMA goes on into the
+ * next table): the unaligned order-4 range would run 4 entries past the table's last one.
+ */
+function unalignedAtTableEnd(inject: string[]): string[] {
+  const h = boot({ anonOrders: [0, 4], inject });
+  mapAnon(h, B, 1024, { align: 16 });
+  const next = h.machine.ptep(0, B + 512);
+  const r = caught(h, () => writePage(h, 0, 0, B + 500));
+  assert.equal(Atomics.load(h.machine.m, next), 0, 'nothing written in the next table');
+  return r;
+}
+
+/**
+ * fault-unaligned: CPU 0 wrote B+20 (an order-4 folio at [B+16, B+32)); CPU 1 then writes B+5.
+ * The scan finds [B, B+16) none and picks order 4; the recheck looks at [B+5, B+21), which holds
+ * B+16..B+20, and gives up; the access faults again, forever (the refault policy).
+ */
+function unalignedOverlap(inject: string[]): string[] {
+  const h = boot({ anonOrders: [0, 4], inject, refaultLimit: 50 });
+  mapAnon(h, B, 32, { align: 16 });
+  return caught(h, () => {
+    writePage(h, 0, 0, B + 20);
+    writePage(h, 1, 0, B + 5);
+  });
+}
+
+/**
+ * fault-past-vma: a write fault in a 12-page VMA [B+2, B+14): the only order whose aligned range
+ * fits is 2 ([B+4, B+8)); without the VMA check order 4 maps [B, B+16), 4 pages outside the VMA.
+ */
+function pastVma(inject: string[]): string[] {
+  const h = boot({ anonOrders: [0, 2, 4], inject });
+  mapAnon(h, B + 2, 12, { align: 2 });
+  return caught(h, () => {
+    writePage(h, 1, 0, B + 5);
+    assert.equal(folioAt(h, 0, B + 5)!.order, inject.length ? 4 : 2);
+  });
+}
+
 const CASES: Record<string, Case> = {
+  'fault-unaligned': {
+    scenarios: [
+      ['write fault 5 pages into a 16-page VMA', unalignedAtVmaEnd, ['pte-outside-vma']],
+      ['write fault 12 pages before the end of a PTE table', unalignedAtTableEnd, ['batch-bounds']],
+      ['the unaligned range holds a present entry: the recheck fails on every refault', unalignedOverlap, ['fault-livelock']],
+    ],
+    seeds: 10, // first detection today: seed 1
+  },
+  'fault-past-vma': {
+    scenarios: [['write fault in a 12-page VMA not aligned to 16', pastVma, ['pte-outside-vma']]],
+    seeds: 10, // first detection today: seed 1
+  },
   'zap-first-pte-dirty': {
     scenarios: [['munmap of a folio dirtied by hardware on entry 9', zapDirtyBit, ['lost-write']]],
-    sweep: { over: FILE_MIX, seeds: 6, expect: 'lost-write' },
+    seeds: 10, // first detection today: seed 3
   },
   'zap-clear-without-get': {
     scenarios: [['munmap of a folio dirtied by hardware on entry 9', zapDirtyBit, ['lost-write']]],
-    sweep: { over: FILE_MIX, seeds: 6, expect: 'lost-write' },
+    seeds: 10, // first detection today: seed 3
   },
   'writeback-no-flush': {
     scenarios: [['store through the TLB entry writeback did not flush', writebackStaleTlb, ['lost-write']]],
-    // about one seed in 27 of this mix (foliostorm run, 300 seeds: 11); seed 36 is the first
-    sweep: { over: FILE_MIX, seeds: 40, expect: 'lost-write' },
+    seeds: 10, // first detection today: seed 2
   },
   'prot-start-first-only': {
     scenarios: [['a tmpfs-like folio dirtied by hardware on entry 5, mprotect R/O, munmap', dirtyBitThroughMprotect, ['lost-write']]],
-    sweep: { over: { ...FILE_MIX, weights: { ...FILE_MIX.weights, mprotect: 8 } }, seeds: 20, expect: 'lost-write' },
+    seeds: 15, // first detection today: seed 4
   },
   'prot-commit-stale-old': {
     scenarios: [['mprotect R/O of an order-4 folio', mprotectBatch, ['prot-commit-old-mismatch']]],
-    // an mprotect-heavy mix: any batch of two or more entries trips the commit contract
-    sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mprotect: 8 } }, seeds: 10, expect: 'prot-commit-old-mismatch' },
+    seeds: 10, // first detection today: seed 1
   },
   'prot-exclusive-from-head': {
     scenarios: [['mprotect R/O then R/W after an in-place reuse of page 0', upgradeAfterReuse, ['writable-not-exclusive']]],
-    // needs a reused head page among shared ones, then R/O and R/W: 0 of 40 seeds of an
-    // mprotect/fork-heavy mix got there
-    sweep: null,
+    seeds: 60, // first detection today: seed 13
   },
   'fork-mapcount-before-ref': {
     scenarios: [['observer during fork of an order-4 folio', forkObserved, ['refcount-below-mapcount']]],
-    sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4 } }, seeds: 10, expect: 'refcount-below-mapcount' },
+    seeds: 10, // first detection today: seed 3
   },
   'fork-dup-pinned': {
     scenarios: [['R/W pin then fork', pinThenFork, ['pinned-not-exclusive']]],
-    // a fork- and pin-heavy mix: pinned pages must stay exclusive to the parent
-    sweep: { over: { weights: { touch: 40, mmap: 8, munmap: 2, dontneed: 2, exit: 3, fork: 6, pin: 6, unpin: 1, pinio: 6 } }, seeds: 12, expect: 'pinned-not-exclusive' },
+    seeds: 10, // first detection today: seed 2
   },
   'fork-no-merge-write': {
     scenarios: [['fork after an in-place reuse of one page', mixedWriteBits, ['writable-not-exclusive']]],
-    sweep: null,
+    seeds: 10, // first detection today: seed 1
   },
   'batch-past-folio-end': {
     scenarios: [['zap of two adjacent order-2 folios', adjacentFolios, ['batch-bounds']]],
-    sweep: { over: { anonOrders: [0, 2, 4] }, seeds: 60, expect: 'batch-bounds' },
+    seeds: 10, // first detection today: seed 1
   },
   'batch-past-table': {
     scenarios: [['MADV_DONTNEED of part of a large folio', partialZap, ['data-lost']]],
-    // the mix this sweep was tuned on, before mprotect joined the workload (with it, batch-bounds comes first)
-    sweep: { over: { weights: { mprotect: 0 } }, seeds: 10, expect: 'data-lost' },
+    seeds: 10, // first detection today: seed 1
   },
   'cow-reuse-shared': {
     scenarios: [['parent write after fork, child read', cowAfterFork, ['data-mismatch']]],
-    sweep: { over: { weights: { touch: 60, mmap: 8, munmap: 4, dontneed: 6, exit: 2, fork: 4, mmapfile: 0, writeback: 0, mprotect: 0 } }, seeds: 40, expect: 'data-mismatch' },
+    seeds: 10, // first detection today: seed 1
   },
   'contpte-no-unfold': {
     scenarios: [
       ['MADV_DONTNEED of one page of a cont block', contDontneedOne, ['contpte-inconsistent']],
       ['wp fault (copy) on one page of a cont block after fork', contWpFault, ['contpte-inconsistent']],
     ],
-    sweep: { over: { arch: 'contpte', anonOrders: [0, 2, 4, 5] }, seeds: 10, expect: 'contpte-inconsistent' },
+    seeds: 10, // first detection today: seed 1
   },
   'contpte-fold-first-only': {
     scenarios: [['mremap one entry at a time of a cont block with a hole', contFoldHole, ['data-mismatch', 'mapcount-mismatch', 'rss-mismatch']]],
-    sweep: null,
+    seeds: 20, // first detection today: seed 1
   },
   'fault-no-recheck': {
     scenarios: [
@@ -416,24 +483,19 @@ const CASES: Record<string, Case> = {
       ['large folio: range changed', lostRaceLarge, ['data-mismatch', 'mapcount-mismatch', 'rss-mismatch']],
       ['order 0: pte changed', lostRaceOrder0, ['data-mismatch', 'mapcount-mismatch', 'rss-mismatch']],
     ],
-    sweep: { over: { weights: { mmapfile: 0, writeback: 0, mprotect: 0 } }, seeds: 12, expect: 'rss-mismatch' },
+    seeds: 10, // first detection today: seed 1
   },
   'fault-order1': {
     scenarios: [['2-page VMA', twoPageVma, ['anon-order1']]],
-    sweep: { over: { opsPerCpu: 100 }, seeds: 4, expect: 'anon-order1' },
+    seeds: 10, // first detection today: seed 1
   },
   'fault-refcount-late': {
     scenarios: [['observer during an order-4 fault', observedFault, ['refcount-below-mapcount']]],
-    sweep: { over: { opsPerCpu: 100 }, seeds: 4, expect: 'refcount-below-mapcount' },
+    seeds: 10, // first detection today: seed 1
   },
   'zap-free-before-flush': {
     scenarios: [['store through a stale TLB entry', staleTlbStore, ['use-after-free']]],
-    // a small, zap-heavy workload on one process with a large TLB, so stale entries get used
-    sweep: {
-      over: { processes: 1, tlbEntries: 64, mmapPages: { min: 4, max: 32 }, weights: { touch: 60, mmap: 4, munmap: 2, dontneed: 20, exit: 0, mmapfile: 0, writeback: 0 } },
-      seeds: 10,
-      expect: 'use-after-free',
-    },
+    seeds: 15, // first detection today: seed 4
   },
 };
 
@@ -450,14 +512,11 @@ for (const d of DEVIATIONS) {
       assert.deepEqual(scenario([d.name]), expected);
     });
   }
-  const sw = c.sweep;
-  if (!sw) continue;
-  test(`deviation ${d.name}: caught by runSched within ${sw.seeds} seeds; the same seeds are clean without it`, () => {
-    const bad = sweep({ ...sw.over, inject: [d.name] }, sw.seeds);
-    assert.ok(bad.hits > 0, `no violation in ${sw.seeds} seeds`);
-    assert.ok(bad.invariants.includes(sw.expect), `found ${bad.invariants.join(', ')}`);
-    const good = sweep(sw.over, sw.seeds);
-    assert.deepEqual(good, { hits: 0, invariants: [] });
+  test(`deviation ${d.name}: caught by runSched on its provoke profile within ${c.seeds} seeds (${d.expect.join(' or ')}); the same seeds are clean without it`, () => {
+    const bad = firstDetection({ ...d.provoke, inject: [d.name] }, c.seeds);
+    assert.ok(bad.seed > 0, `no violation in ${c.seeds} seeds`);
+    assert.ok(bad.invariants.some((i) => d.expect.includes(i)), `seed ${bad.seed} found ${bad.invariants.join(', ')}, expected one of ${d.expect.join(', ')}`);
+    assert.deepEqual(sweep(d.provoke, Math.max(bad.seed, CONTROL_SEEDS)), { hits: 0, invariants: [] });
   });
 }
 

@@ -1,10 +1,13 @@
 // The emulated kernel spinlock (models a ticket spinlock, arch_spinlock_t): fair FIFO order,
 // bounded spinning then Atomics.wait in the threads engine, a WAIT yield in the sched engine.
-// It records wait and hold time and its holder, so a hang can name who holds what since when.
+// It records wait and hold time and its holder (HOLDER, HOLD_START: the scheduler step in sched,
+// G.SEQ in threads), and a waiting CPU records the lock in its WAIT_ON word, so a hang can name
+// who holds what since when and who waits (engine/hang.ts).
 // One implementation serves every lock: each PTE table's PTL (split ptlock) and the zone lock.
 import { type Gen, P, WAIT } from '../../engine/gen.js';
 import type { Cpu } from '../../engine/cpu.js';
-import { G, LOCK_WORDS } from '../../model/layout.js';
+import { CPU, G, LOCK_WORDS } from '../../model/layout.js';
+import { lockHangDetails, lockKind as lockKindOf, lockName, UNIT_SEQ } from '../../engine/hang.js';
 import type { Machine } from '../../model/machine.js';
 import { EV } from '../../engine/events.js';
 import { contpte_check_unlock } from '../../check/contpte.js';
@@ -12,12 +15,6 @@ import { contpte_check_unlock } from '../../check/contpte.js';
 const NEXT = 0, OWNER = 1, HOLDER = 2, HOLD_START = 3;
 const SPINS = 200;
 
-/** The lock at off as a person reads it: "ptl[17]" (the PTL of PTE table 17) or "zone->lock". */
-export function lockName(machine: Machine, off: number): string {
-  if (off === machine.L.zoneLock) return 'zone->lock';
-  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return `i_pages[file ${(off - machine.L.xaLock) / LOCK_WORDS}]`;
-  return `ptl[${(off - machine.L.ptl) / LOCK_WORDS}]`;
-}
 /** Histogram prefix of the lock at off: the PTLs, the zone lock and the page-cache locks are reported apart. */
 function lockKind(machine: Machine, off: number): string {
   if (off === machine.L.zoneLock) return 'zone_lock';
@@ -33,21 +30,26 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
   const ticket = Atomics.add(m, off + NEXT, 1);
   if (Atomics.load(m, off + OWNER) !== ticket) {
     cpu.counters[EV.PTL_CONTENDED]++;
+    const waitW = cpu.machine.cpuWord(cpu.id, CPU.WAIT_ON);
+    Atomics.store(m, waitW + 1, cpu.stamp()); // WAIT_SINCE, before WAIT_ON names the lock
+    Atomics.store(m, waitW, off + 1);
     if (cpu.threaded) {
       waitTicketThreaded(cpu, off, ticket);
     } else {
       cpu.waitFor = () => Atomics.load(m, off + OWNER) === ticket;
       cpu.waitWhat = lockName(cpu.machine, off);
+      cpu.waitOff = off;
       cpu.blockedSince = cpu.clock.step;
       yield WAIT;
     }
+    Atomics.store(m, waitW, 0);
   }
   const at = cpu.now();
   const kind = lockKind(cpu.machine, off);
   cpu.hist.record(`${kind}.wait`, at - t0);
   Atomics.store(m, off + HOLDER, cpu.id + 1);
-  Atomics.store(m, off + HOLD_START, cpu.threaded ? 0 : cpu.clock.step);
-  cpu.held.push({ off, kind, at });
+  Atomics.store(m, off + HOLD_START, cpu.stamp());
+  cpu.held.push({ off, kind, at, own: cpu.steps });
 }
 
 /** spin_trylock(): take the lock only if it is free right now. */
@@ -56,8 +58,8 @@ export function spin_trylock(cpu: Cpu, off: number): boolean {
   const owner = Atomics.load(m, off + OWNER);
   if (Atomics.compareExchange(m, off + NEXT, owner, owner + 1) !== owner) return false;
   Atomics.store(m, off + HOLDER, cpu.id + 1);
-  Atomics.store(m, off + HOLD_START, cpu.threaded ? 0 : cpu.clock.step);
-  cpu.held.push({ off, kind: lockKind(cpu.machine, off), at: cpu.now() });
+  Atomics.store(m, off + HOLD_START, cpu.stamp());
+  cpu.held.push({ off, kind: lockKind(cpu.machine, off), at: cpu.now(), own: cpu.steps });
   return true;
 }
 
@@ -78,6 +80,8 @@ export function spin_unlock(cpu: Cpu, off: number): void {
 }
 
 /** Who holds the lock at off: cpu id or -1. */
+export { lockName };
+
 export function lockHolder(m: Int32Array, off: number): number {
   return Atomics.load(m, off + HOLDER) - 1;
 }
@@ -98,9 +102,9 @@ function waitTicketThreaded(cpu: Cpu, off: number, ticket: number): void {
     Atomics.wait(m, off + OWNER, cur, 20);
     if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
     if (performance.now() - start > cpu.cfg.lockWaitLimitMs) {
-      const holder = lockHolder(m, off);
-      const name = lockName(cpu.machine, off);
-      cpu.violation('lock-hang', name.replace(/\[\d+\]/, ''), { waiter: cpu.id, holder, waitedMs: Math.round(performance.now() - start), lock: name });
+      const waited = Math.round(performance.now() - start);
+      const d = lockHangDetails(cpu.machine, off, `CPU ${cpu.id} waited ${waited} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs})`, cpu.stamp(), UNIT_SEQ, cpu.cfg.lockWaitLimitMs);
+      cpu.violation('lock-hang', lockKindOf(lockName(cpu.machine, off)), { ...d, waiter: cpu.id, waitedMs: waited });
     }
   }
 }
