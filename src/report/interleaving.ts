@@ -166,15 +166,19 @@ export interface InterleavingOptions {
 export function renderInterleaving(events: readonly LoggedEvent[], v: ViolationRecord, cfg: Config, opts: InterleavingOptions = {}): string[] {
   const ctx: Ctx = { cfg, programs: opts.programs };
   const rows: { step: number; cpu: number; text: string }[] = [];
+  const lastRow = new Map<number, { text: string }>(); // per CPU
   for (const e of events) {
     if (e.code === EV.NOTE_TOUCH) {
       // the run the touch resolved to belongs on its op row
-      const last = [...rows].reverse().find((r) => r.cpu === e.cpu);
+      const last = lastRow.get(e.cpu);
       if (last && last.text.startsWith(`op ${e.op}: touch`)) last.text += ` ${hex(e.a)} +${e.b}p`;
       continue;
     }
     const text = describe(e, ctx);
-    if (text !== null) rows.push({ step: e.step, cpu: e.cpu, text });
+    if (text === null) continue;
+    const row = { step: e.step, cpu: e.cpu, text };
+    rows.push(row);
+    lastRow.set(e.cpu, row);
   }
   const max = opts.maxRows ?? 400;
   const cut = Math.max(0, rows.length - max);

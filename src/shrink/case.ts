@@ -62,13 +62,18 @@ export const guideOf = (c: ShrinkCase): Guide => ({ cpus: expandSchedule(c.sched
 export function cutGuide(c: ShrinkCase, removed: ReadonlySet<number>[], dropCpu = -1): Guide {
   const g = guideOf(c);
   const out: Guide = { cpus: [], labels: [] };
-  const gone = removed.map((s) => [...s].sort((a, b) => a - b));
+  // below[cpu][label]: how many removed ops of cpu come before op `label`
+  const below = c.programs.map((p, cpu) => {
+    const n = new Array<number>(p.length + 3).fill(0);
+    for (let l = 1; l < n.length; l++) n[l] = n[l - 1] + (removed[cpu]?.has(l - 1) ? 1 : 0);
+    return n;
+  });
   for (let i = 0; i < g.cpus.length; i++) {
     const cpu = g.cpus[i];
     const label = g.labels[i];
     if (cpu === dropCpu || removed[cpu]?.has(label)) continue;
     out.cpus.push(dropCpu >= 0 && cpu > dropCpu ? cpu - 1 : cpu);
-    out.labels.push(label - (gone[cpu]?.filter((r) => r < label).length ?? 0));
+    out.labels.push(label - (below[cpu]?.[Math.min(label, below[cpu].length - 1)] ?? 0));
   }
   return out;
 }
@@ -80,22 +85,25 @@ export function cutGuide(c: ShrinkCase, removed: ReadonlySet<number>[], dropCpu 
  * undone first, so the indices of earlier ones still hold.
  */
 export function unpreempt(g: Guide, points: readonly number[]): Guide {
-  let cpus = g.cpus;
-  let labels = g.labels;
-  for (const at of [...points].sort((a, b) => b - a)) {
-    const cpu = cpus[at];
-    const op = labels[at];
-    const head = { cpus: cpus.slice(0, at + 1), labels: labels.slice(0, at + 1) };
-    const rest: Guide = { cpus: [], labels: [] };
-    for (let i = at + 1; i < cpus.length; i++) {
-      const to = cpus[i] === cpu && labels[i] === op ? head : rest;
-      to.cpus.push(cpus[i]);
-      to.labels.push(labels[i]);
-    }
-    cpus = [...head.cpus, ...rest.cpus];
-    labels = [...head.labels, ...rest.labels];
+  // Undoing a later point first and an earlier one after gives, per op, this: every step of that op
+  // after its earliest point follows that point directly. One pass over the steps builds it.
+  const key = (i: number) => `${g.cpus[i]}/${g.labels[i]}`;
+  const earliest = new Map<string, number>();
+  for (const at of points) if (!(earliest.get(key(at))! <= at)) earliest.set(key(at), at);
+  const later = new Map<string, number[]>(); // the steps after the earliest point of each op
+  for (let i = 0; i < g.cpus.length; i++) {
+    const e = earliest.get(key(i));
+    if (e !== undefined && i > e) (later.get(key(i)) ?? later.set(key(i), []).get(key(i))!).push(i);
   }
-  return { cpus, labels };
+  const out: Guide = { cpus: [], labels: [] };
+  const emit = (i: number) => (out.cpus.push(g.cpus[i]), out.labels.push(g.labels[i]));
+  for (let i = 0; i < g.cpus.length; i++) {
+    const e = earliest.get(key(i));
+    if (e !== undefined && i > e) continue; // moved up already
+    emit(i);
+    if (e === i) for (const j of later.get(key(i)) ?? []) emit(j);
+  }
+  return out;
 }
 
 /**

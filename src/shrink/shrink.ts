@@ -80,7 +80,7 @@ export function shrinkArtifact(art: Artifact, file: string, opts: ShrinkOptions)
   } catch (e) {
     if (!(e instanceof OutOfTime)) throw e;
     finished = false;
-    c = tester.best ?? c;
+    keep('(budget spent)', tester.best ?? c);
   }
   try {
     tester.deadline = t0 + budgetMs;
@@ -88,7 +88,7 @@ export function shrinkArtifact(art: Artifact, file: string, opts: ShrinkOptions)
   } catch (e) {
     if (!(e instanceof OutOfTime)) throw e;
     finished = false;
-    c = tester.best ?? c;
+    keep('(budget spent)', tester.best ?? c);
   }
   const others = tester.hitsByTry.slice(1).reduce((a, n) => a + (n ?? 0), 0);
   say(`${tester.runs} runs; candidates reproduced: ${tester.hitsByTry[0] ?? 0} following the guide, ${others} under other schedulers (preemption passes not counted)`);
