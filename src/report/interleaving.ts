@@ -199,9 +199,9 @@ export function renderInterleaving(events: readonly LoggedEvent[], v: ViolationR
   return out;
 }
 
-/** Details as `key value, ...`, addresses of vpn fields in hex. */
+/** Details as `key value, ...`; a vpn also as its address. */
 function compact(d: Record<string, unknown>): string {
   return Object.entries(d)
-    .map(([k, x]) => `${k} ${k === 'vpn' && typeof x === 'number' ? hex(x) : typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
+    .map(([k, x]) => `${k} ${k === 'vpn' && typeof x === 'number' ? `${x} (${hex(x)})` : typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
     .join(', ');
 }

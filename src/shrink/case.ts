@@ -139,6 +139,3 @@ export function preemptionPoints(g: Guide): number[] {
   for (let i = 0; i + 1 < cpus.length; i++) if (cpus[i + 1] !== cpus[i] && nextLabel[i] === labels[i]) out.push(i);
   return out;
 }
-
-/** The first n steps of g. */
-export const truncateGuide = (g: Guide, n: number): Guide => ({ cpus: g.cpus.slice(0, n), labels: g.labels.slice(0, n) });

@@ -1,6 +1,7 @@
-// Shrinking the programs: fewer CPUs (their ops dropped or merged into another CPU), fewer ops (chunk removal, halving the chunk down to single
-// ops), and smaller ops (shorter touch runs, smaller mmaps). Each pass keeps a candidate only if it
-// reproduces the signature; the schedule it then reproduced under becomes the current one.
+// Shrinking the programs: fewer CPUs (their ops dropped or merged into another CPU's), fewer ops
+// (chunk removal, halving the chunk down to single ops), and smaller ops (shorter touch runs,
+// smaller mmaps). Each pass keeps a candidate only if it reproduces the signature; the schedule it
+// then reproduced under becomes the current one.
 import type { Op } from '../workload/program.js';
 import type { Candidate, Effort, Tester } from './attempt.js';
 import { cutGuide, type Guide, guideOf, opsOf, type ShrinkCase } from './case.js';
@@ -26,7 +27,7 @@ export function fewerCpus(t: Tester, c: ShrinkCase, effort: Effort): ShrinkCase 
 }
 
 /** The candidate without CPU k, its ops dropped (into < 0) or merged into CPU `into`. */
-export function withoutCpu(c: ShrinkCase, k: number, into: number): Candidate {
+function withoutCpu(c: ShrinkCase, k: number, into: number): Candidate {
   const g = guideOf(c);
   const cpus = c.cfg.cpus - 1;
   const newId = (cpu: number) => (cpu > k ? cpu - 1 : cpu);
