@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, hunt, bugs, repro, scenario.
+// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -13,8 +13,11 @@ import { SCHEDULERS } from './engine/scheduler.js';
 import { ReplayScheduler } from './engine/schedulers/replay.js';
 import { type CellResult, type HuntResult, runHunt, selectDeviations, verdict } from './hunt/hunt.js';
 import { huntJson, renderHuntTable } from './hunt/report.js';
-import { makeRunId, ResultsWriter } from './report/results.js';
+import { makeRunId, ResultsWriter, writeAtomic } from './report/results.js';
 import { renderEventsByCpu } from './report/events.js';
+import { EventLog, renderInterleaving } from './report/interleaving.js';
+import { ObservedScheduler } from './engine/schedulers/observed.js';
+import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -157,8 +160,11 @@ function cmdRepro(file: string, json: boolean): number {
   const cfg = { ...art.config, engine: 'sched' as const };
   // a sched artifact's recorded schedule is followed step by step (the seed alone would give the
   // same run, but a shrunk artifact's schedule is not the seed's)
-  const scheduler = art.engine === 'sched' && art.schedule ? new ReplayScheduler(art.schedule, art.seed) : undefined;
-  const r = runSched(cfg, art.seed, { scheduler, programs: art.programs });
+  const replay = art.engine === 'sched' && art.schedule ? new ReplayScheduler(art.schedule, art.seed) : undefined;
+  // explicit programs (a shrunk failure): small enough to show as an interleaving, op by op
+  const scheduler = replay && art.programs ? new ObservedScheduler(replay) : replay;
+  const log = scheduler instanceof ObservedScheduler ? new EventLog(scheduler) : undefined;
+  const r = runSched(cfg, art.seed, { scheduler, programs: art.programs, onEvent: log?.hook });
   const hit = r.violations.find((v) => v.signature === art.signature);
   const div = r.scheduler?.divergedAt !== undefined ? r.scheduler : undefined;
   if (json) {
@@ -174,7 +180,45 @@ function cmdRepro(file: string, json: boolean): number {
   }
   process.stdout.write(`reproduced: ${hit.signature} at step ${hit.step} (seed ${art.seed})${src}\n`);
   process.stdout.write(`  details: ${JSON.stringify(hit.details)}\n`);
-  process.stdout.write(renderEventsByCpu(hit.events) + '\n');
+  if (log) process.stdout.write(renderInterleaving(log.events, hit, cfg, { programs: art.programs }).join('\n') + '\n');
+  else process.stdout.write(renderEventsByCpu(hit.events) + '\n');
+  return EXIT_OK;
+}
+
+/** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
+function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): number {
+  let seconds = 60;
+  try {
+    if (budget !== undefined) seconds = parseDuration(budget);
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace('--duration', '--budget'));
+  }
+  if (!(seconds > 0)) throw new UsageError(`--budget: must be more than 0 seconds (got ${budget})`);
+  const art = loadArtifact(file);
+  const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
+  let r;
+  try {
+    r = shrinkArtifact(art, file, { budgetSeconds: seconds, out: dest, progress: json ? undefined : (l) => process.stderr.write(`[shrink] ${l}\n`) });
+  } catch (e) {
+    if (!(e instanceof NotReproduced)) throw e;
+    process.stderr.write(`foliostorm: ${e.message}\n`);
+    return EXIT_VIOLATIONS;
+  }
+  writeAtomic(dest, JSON.stringify(r.artifact, null, 1) + '\n');
+  if (json) {
+    process.stdout.write(JSON.stringify({ artifact: dest, signature: art.signature, shrunk: r.record, interleaving: r.interleaving }, null, 2) + '\n');
+    return EXIT_OK;
+  }
+  const { before: b, after: a } = r.record;
+  const row = (k: keyof typeof a) => `  ${k.padEnd(12)} ${String(b[k]).padStart(7)} -> ${a[k]}`;
+  process.stdout.write([
+    `shrunk ${art.signature} in ${r.record.seconds} s (${r.record.runs} runs${r.record.finished ? '' : ', budget spent before the last pass ended'}):`,
+    ...(['cpus', 'processes', 'ops', 'steps', 'preemptions'] as const).map(row),
+    '',
+    ...r.interleaving,
+    '',
+    `wrote ${dest}; replay: ${r.artifact.replay}`,
+  ].join('\n') + '\n');
   return EXIT_OK;
 }
 
@@ -230,6 +274,15 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdRepro(a.artifact as string, a.json as boolean);
       })
+    .command('shrink <artifact>', 'minimise a sched failure (fewer CPUs, processes, ops, smaller sizes, fewer preemptions), keeping its signature; write the shrunk artifact and print its interleaving', (y) =>
+      y
+        .positional('artifact', { type: 'string', demandOption: true })
+        .option('budget', { type: 'string', describe: 'wall-clock budget for the search: 60 (seconds, the default), 90s, 5m' })
+        .option('out', { type: 'string', describe: 'where to write the shrunk artifact (default: ARTIFACT.shrunk.json)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON, nothing else' }),
+      (a) => {
+        code = cmdShrink(a.artifact as string, a.budget as string | undefined, a.out as string | undefined, a.json as boolean);
+      })
     .command('scenario <files..>', 'run scripted scenarios (JSON step lists, e.g. configs/scenarios/*.json); exit 0 all pass, 1 a failure, 2 a malformed file', (y) =>
       y
         .positional('files', { type: 'string', array: true, demandOption: true, describe: 'scenario files' })
@@ -238,7 +291,7 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro or scenario')
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink or scenario')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

@@ -138,6 +138,15 @@ export class Cpu {
   /** sched: told of every event as it is recorded (a scheduler that follows events, an event log). */
   evHook: EventHook | null = null;
 
+  /**
+   * Tell an observer (the interleaving view) something no counter, flight recorder or trace hash
+   * needs (EV.NOTE_*): one null check when nobody listens.
+   */
+  note(code: number, a = 0, b = 0, c = 0): void {
+    if (this.noteHook !== null) this.noteHook(this.id, code, a, b, c);
+  }
+  noteHook: EventHook | null = null;
+
   /** Raise a violation: the engine records it and stops the run. */
   violation(invariant: string, path: string, details: Record<string, unknown>): never {
     this.ev(EV.VIOLATION);

@@ -86,7 +86,19 @@ export const EV = {
   READ: ev('access.read'),
   WRITE: ev('access.write'),
   VIOLATION: ev('violation'),
+  // Notes: told to an event hook only (the interleaving view), never counted, recorded in the
+  // flight recorder or mixed into the trace hash; appended here so no recorded code moves.
+  /** a spinlock was taken: a = lock kind (NOTE_LOCK_PTL, _ZONE, _XA), b = index (PTE table, file) */
+  NOTE_LOCK: ev('note.lock'),
+  /** a spinlock was released: a, b as NOTE_LOCK */
+  NOTE_UNLOCK: ev('note.unlock'),
+  /** a touch op resolved its run: a = first vpn, b = pages, c = 1 for a write */
+  NOTE_TOUCH: ev('note.touch'),
 } as const;
+
+export const NOTE_LOCK_PTL = 0;
+export const NOTE_LOCK_ZONE = 1;
+export const NOTE_LOCK_XA = 2;
 
 /**
  * Cost accounting (issue #4): TLB invalidations by kind and contpte folds/unfolds, counted per

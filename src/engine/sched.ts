@@ -36,7 +36,7 @@ export interface SchedOptions {
    * failure's recorded streams). A CPU without a list (or with null) runs the seeded stream.
    */
   programs?: (readonly Op[] | null)[];
-  /** Told of every event as it is recorded (an event log for the interleaving view). */
+  /** Told of every event as it is recorded, and of every note (EV.NOTE_*: an event log for the interleaving view). */
   onEvent?: EventHook;
 }
 
@@ -165,7 +165,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg);
     cpu.trace = trace;
-    if (opts.onEvent) cpu.evHook = opts.onEvent;
+    if (opts.onEvent) cpu.evHook = cpu.noteHook = opts.onEvent;
     cpus.push(cpu);
     const next = opSource(cfg, seed, i, opts.programs?.[i] ?? null);
     opsStarted.push(0);

@@ -226,7 +226,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     }
     if (!cpu.cfg.batching && nr > 1) {
       yield* map_anon_folio_per_entry(cpu, vmf, folio, ptep0, entry, nr);
-      cpu.ev(EV.MAP_ANON + order, base, order);
+      cpu.ev(EV.MAP_ANON + order, base, order, folio);
       spin_unlock(cpu, vmf.ptl);
       return VM_FAULT_OK;
     }
@@ -243,7 +243,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       yield P.RMAP; // deviation: the mapping is visible before its references exist
       folio_ref_add(cpu, folio, nr - 1);
     }
-    cpu.ev(EV.MAP_ANON + order, base, order);
+    cpu.ev(EV.MAP_ANON + order, base, order, folio);
     spin_unlock(cpu, vmf.ptl);
     return VM_FAULT_OK;
   }

@@ -30,6 +30,34 @@ export interface Artifact {
   programs?: Op[][];
   events: RingEvent[][];
   replay: string;
+  /** The interleaving view (one column per CPU, ending at the violation), when the artifact has one. */
+  interleaving?: string[];
+  /** A shrunk artifact: what it was shrunk from and how far. */
+  shrunk?: ShrinkRecord;
+}
+
+/** The sizes of a failing case: what shrinking makes smaller. */
+export interface CaseSize {
+  cpus: number;
+  processes: number;
+  /** ops in all programs (started before the violation) */
+  ops: number;
+  /** scheduler steps up to the violation */
+  steps: number;
+  /** switches away from a CPU in the middle of an op that could still run */
+  preemptions: number;
+}
+
+export interface ShrinkRecord {
+  /** the artifact shrunk */
+  from: string;
+  before: CaseSize;
+  after: CaseSize;
+  /** candidate runs made, and the wall-clock seconds they took */
+  runs: number;
+  seconds: number;
+  /** true when every pass ran to its end; false when the budget ran out first */
+  finished: boolean;
 }
 
 export function makeArtifact(cfg: Config, v: ViolationRecord, file: string): Artifact {
@@ -62,6 +90,7 @@ export function loadArtifact(file: string): Artifact {
   need('config', typeof a.config === 'object' && a.config !== null);
   a.config = parseConfig(a.config, `${file} (config)`);
   need('schedule', a.schedule === undefined || (Array.isArray(a.schedule) && a.schedule.length % 2 === 0 && a.schedule.every((x) => Number.isInteger(x) && x >= 0)));
+  need('interleaving', a.interleaving === undefined || (Array.isArray(a.interleaving) && a.interleaving.every((l) => typeof l === 'string')));
   need('programs', a.programs === undefined || (Array.isArray(a.programs) && a.programs.length === a.config.cpus && a.programs.every((p) => Array.isArray(p) && p.every(isOp))));
   if (a.version === 1) {
     need('invariant', typeof a.invariant === 'string');

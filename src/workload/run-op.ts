@@ -160,6 +160,7 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
   const len = v.end - v.start;
   const first = v.start + (op.r2 % len);
   const n = Math.min(1 + (op.r3 % cpu.cfg.touchRun), v.end - first);
+  cpu.note(EV.NOTE_TOUCH, first, n, op.write ? 1 : 0);
   const sc = scratchOf(cpu);
   const out = sc.out;
   for (let vpn = first; vpn < first + n; vpn++) {

@@ -9,11 +9,19 @@ import type { Cpu } from '../../engine/cpu.js';
 import { CPU, G, LOCK_WORDS } from '../../model/layout.js';
 import { lockHangDetails, lockKind as lockKindOf, lockName, UNIT_SEQ } from '../../engine/hang.js';
 import type { Machine } from '../../model/machine.js';
-import { EV } from '../../engine/events.js';
+import { EV, NOTE_LOCK_PTL, NOTE_LOCK_XA, NOTE_LOCK_ZONE } from '../../engine/events.js';
 import { contpte_check_unlock } from '../../check/contpte.js';
 
 const NEXT = 0, OWNER = 1, HOLDER = 2, HOLD_START = 3;
 const SPINS = 200;
+
+/** Tell an observer (the interleaving view) which lock was taken or released: its kind and index. */
+function noteLock(cpu: Cpu, code: number, off: number): void {
+  const L = cpu.machine.L;
+  if (off === L.zoneLock) cpu.note(code, NOTE_LOCK_ZONE, 0);
+  else if (off >= L.xaLock && off < L.xaLock + L.files * LOCK_WORDS) cpu.note(code, NOTE_LOCK_XA, (off - L.xaLock) / LOCK_WORDS);
+  else cpu.note(code, NOTE_LOCK_PTL, (off - L.ptl) / LOCK_WORDS);
+}
 
 /** Histogram prefix of the lock at off: the PTLs, the zone lock and the page-cache locks are reported apart. */
 function lockKind(machine: Machine, off: number): string {
@@ -50,6 +58,7 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
   cpu.held.push({ off, kind, at, own: cpu.steps });
+  if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
 }
 
 /** spin_trylock(): take the lock only if it is free right now. */
@@ -60,6 +69,7 @@ export function spin_trylock(cpu: Cpu, off: number): boolean {
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
   cpu.held.push({ off, kind: lockKind(cpu.machine, off), at: cpu.now(), own: cpu.steps });
+  if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
   return true;
 }
 
@@ -76,6 +86,7 @@ export function spin_unlock(cpu: Cpu, off: number): void {
   cpu.hist.record(`${h.kind}.hold`, cpu.now() - h.at);
   Atomics.store(m, off + HOLDER, 0);
   Atomics.add(m, off + OWNER, 1);
+  if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_UNLOCK, off);
   if (cpu.threaded) Atomics.notify(m, off + OWNER);
 }
 
