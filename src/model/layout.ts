@@ -33,7 +33,7 @@ export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 /** Per-CPU scalar words. */
 export const CPU = {
   ACCESS_SEQ: 0, // odd while a user access is in flight (TLB shootdown waits for it)
-  RING_POS: 1, // next flight-recorder slot
+  RING_POS: 1, // the CPU's events recorded so far (its next event's number); the slot is this mod ringSize
   WORDS: 2,
 } as const;
 export const RING_WORDS = 6; // seq, code, a, b, c, time
