@@ -11,8 +11,8 @@ export function describeFollow(o: FollowOutcome): string {
   const e = o.events;
   const div = o.firstDivergence ? `first divergence at step ${o.firstDivergence.step}: ${o.firstDivergence.reason} (${o.divergences} in all)` : 'no divergence';
   return `ops started ${o.ops.started}/${o.ops.recorded} recorded, ${o.ops.inOrder} in the recorded order; ` +
-    `window events matched ${e.matched}/${e.recorded} (${e.inOrder} in order, ${e.missed} skipped, ${e.extra} extra); ` +
-    `picks ${o.picks.guided} guided (${o.picks.blocked} with the earliest CPU blocked), ${o.picks.unguided} unguided; ${div}`;
+    `window events matched ${e.matched}/${e.recorded} (${e.inOrder} in order, ${e.coarse} out of it within one step, ${e.missed} skipped, ${e.extra} extra); ` +
+    `picks ${o.picks.guided} by the recorded clock, ${o.picks.unguided} with nothing recorded left, ${o.picks.blocked} with an earlier CPU blocked; ${div}`;
 }
 
 function runLine(r: ReproRun): string {

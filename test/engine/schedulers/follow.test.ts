@@ -70,7 +70,7 @@ test('follow: ops start in the recorded global order, and the window events come
     assert.ok(recorded.some((k, i) => i > 0 && k[0] !== recorded[i - 1][0]));
     const o = f.outcome!;
     assert.deepEqual(o.ops, { recorded: 24, started: 24, inOrder: 24 });
-    assert.deepEqual(o.events, { recorded: 2 * window, matched: 2 * window, inOrder: 2 * window, missed: 0, extra: 0 });
+    assert.deepEqual(o.events, { recorded: 2 * window, matched: 2 * window, inOrder: 2 * window, coarse: 0, missed: 0, extra: 0 });
     assert.equal(o.divergences, 0);
     assert.equal(o.firstDivergence, undefined);
   }
@@ -96,7 +96,7 @@ test('follow: an event the replay does not record is a divergence, counted, and 
   const o = f.outcome!;
   assert.equal(o.firstDivergence!.reason, 'CPU 1 recorded mmap where the recording has fork');
   // the replay's mmap is extra, the recorded fork is skipped, everything else matches
-  assert.deepEqual(o.events, { recorded: 20, matched: 19, inOrder: 19, missed: 1, extra: 1 });
+  assert.deepEqual(o.events, { recorded: 20, matched: 19, inOrder: 19, coarse: 0, missed: 1, extra: 1 });
   assert.equal(o.divergences, 2);
   assert.deepEqual(opOrder(f), opOrder(rec), 'the op order is still followed');
 });
@@ -132,4 +132,30 @@ test('follow: deterministic per attempt; further attempts change only what the r
     assert.equal(a.outcome!.attempt, attempt);
   }
   assert.ok(hashes.size > 1, 'the attempts interleave the unrecorded steps differently');
+});
+
+test('follow: events the threads run interleaved inside one sched step are counted as coarse, not as divergence', () => {
+  const rec = logged(new RandomScheduler(77));
+  // The first CPU's first step records its op start and the spawn of its process: claim that the
+  // other CPU's first op start came between the two (a threads CPU can be preempted anywhere, a
+  // sched CPU only at a yield)
+  const first = rec.log[0].cpu;
+  const a = rec.log.filter((e) => e.cpu === first);
+  assert.deepEqual([a[0].event, a[1].event], ['op.start', 'spawn']);
+  const moved = rec.log.find((e) => e.cpu !== first)!;
+  assert.equal(moved.event, 'op.start');
+  const order = rec.log.filter((e) => e !== moved);
+  order.splice(1, 0, moved);
+  const log = order.map((e, seq) => ({ ...e, seq }));
+  const opStarts = (c: number) => log.filter((e) => e.cpu === c && e.event === 'op.start');
+  const r: FollowRecording = {
+    opSeqs: [0, 1].map((c) => opStarts(c).map((e) => e.seq)),
+    opEventNos: [0, 1].map((c) => opStarts(c).map((e) => e.n)),
+    events: [0, 1].map((c) => log.filter((e) => e.cpu === c)),
+    endSeq: log.length,
+  };
+  const o = logged(new FollowScheduler(r, SEED)).outcome!;
+  assert.deepEqual(o.events, { recorded: log.length, matched: log.length, inOrder: log.length - 1, coarse: 1, missed: 0, extra: 0 });
+  assert.equal(o.divergences, 0);
+  assert.equal(o.ops.inOrder, 24);
 });
