@@ -8,16 +8,13 @@ import { type Config, ConfigError, type ConfigInput, loadConfigFile, parseConfig
 import { DEVIATIONS } from './inject/deviations.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, runCampaign } from './engine/coordinator.js';
 import { ArtifactError, loadArtifact } from './report/artifact.js';
-import { runSched } from './engine/sched.js';
 import { SCHEDULERS } from './engine/scheduler.js';
-import { ReplayScheduler } from './engine/schedulers/replay.js';
 import { type CellResult, type HuntResult, runHunt, selectDeviations, verdict } from './hunt/hunt.js';
 import { huntJson, renderHuntTable } from './hunt/report.js';
 import { makeRunId, ResultsWriter, writeAtomic } from './report/results.js';
-import { renderEventsByCpu } from './report/events.js';
-import { EventLog, renderInterleaving } from './report/interleaving.js';
-import { ObservedScheduler } from './engine/schedulers/observed.js';
 import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
+import { reproduce } from './engine/repro.js';
+import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -155,34 +152,17 @@ function cmdBugs(): number {
   return EXIT_OK;
 }
 
-function cmdRepro(file: string, json: boolean): number {
+function cmdRepro(file: string, json: boolean, attempts: number): number {
+  if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts: must be an integer >= 1 (got ${attempts})`);
   const art = loadArtifact(file);
-  const cfg = { ...art.config, engine: 'sched' as const };
-  // a sched artifact's recorded schedule is followed step by step (the seed alone would give the
-  // same run, but a shrunk artifact's schedule is not the seed's)
-  const replay = art.engine === 'sched' && art.schedule ? new ReplayScheduler(art.schedule, art.seed) : undefined;
-  // explicit programs (a shrunk failure): small enough to show as an interleaving, op by op
-  const scheduler = replay && art.programs ? new ObservedScheduler(replay) : replay;
-  const log = scheduler instanceof ObservedScheduler ? new EventLog(scheduler) : undefined;
-  const r = runSched(cfg, art.seed, { scheduler, programs: art.programs, onEvent: log?.hook });
-  const hit = r.violations.find((v) => v.signature === art.signature);
-  const div = r.scheduler?.divergedAt !== undefined ? r.scheduler : undefined;
+  const res = reproduce(art, { attempts });
+  const last = res.runs[res.runs.length - 1];
   if (json) {
-    process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, reproduced: !!hit, violations: r.violations.map((v) => v.signature), traceHash: r.traceHash, scheduler: r.scheduler }, null, 2) + '\n');
-    return hit ? EXIT_OK : EXIT_VIOLATIONS;
-  }
-  const src = art.engine === 'threads' ? ' (threads artifact replayed in the sched engine with the same seed and op streams)' : '';
-  if (div) process.stdout.write(`replay diverged at step ${div.divergedAt}: ${div.reason}; went on with a seeded random scheduler\n`);
-  if (!hit) {
-    process.stdout.write(`NOT reproduced: ${art.signature} (seed ${art.seed})${src}\n`);
-    process.stdout.write(r.violations.length ? `  other violations: ${r.violations.map((v) => v.signature).join(', ')}\n` : '  the run was clean\n');
-    return EXIT_VIOLATIONS;
-  }
-  process.stdout.write(`reproduced: ${hit.signature} at step ${hit.step} (seed ${art.seed})${src}\n`);
-  process.stdout.write(`  details: ${JSON.stringify(hit.details)}\n`);
-  if (log) process.stdout.write(renderInterleaving(log.events, hit, cfg, { programs: art.programs }).join('\n') + '\n');
-  else process.stdout.write(renderEventsByCpu(hit.events) + '\n');
-  return EXIT_OK;
+    const runs = res.runs.map((r) => ({ attempt: r.attempt, reproduced: !!r.hit, violations: r.result.violations.map((v) => v.signature), traceHash: r.result.traceHash, scheduler: r.result.scheduler }));
+    process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, mode: res.mode, reproduced: res.reproduced, attempt: res.reproduced ? last.attempt : undefined,
+      violations: last.result.violations.map((v) => v.signature), traceHash: last.result.traceHash, scheduler: last.result.scheduler, runs, events: last.hit?.events }, null, 2) + '\n');
+  } else process.stdout.write(renderRepro(art, res) + '\n');
+  return res.reproduced ? EXIT_OK : EXIT_VIOLATIONS;
 }
 
 /** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
@@ -270,9 +250,12 @@ export async function main(argv: string[]): Promise<number> {
       code = cmdBugs();
     })
     .command('repro <artifact>', 're-run a failure artifact; exit 0 if the same signature recurs', (y) =>
-      y.positional('artifact', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+      y
+        .positional('artifact', { type: 'string', demandOption: true })
+        .option('attempts', { type: 'number', default: 5, describe: 'threads artifacts: at most this many seeded tries (the first follows the recording as it is; the others differ only where it is silent)' })
+        .option('json', { type: 'boolean', default: false }),
       (a) => {
-        code = cmdRepro(a.artifact as string, a.json as boolean);
+        code = cmdRepro(a.artifact as string, a.json as boolean, a.attempts as number);
       })
     .command('shrink <artifact>', 'minimise a sched failure (fewer CPUs, processes, ops, smaller sizes, fewer preemptions), keeping its signature; write the shrunk artifact and print its interleaving', (y) =>
       y

@@ -4,7 +4,7 @@
 import type { Config } from '../src/config.js';
 import { Machine } from '../src/model/machine.js';
 import { G } from '../src/model/layout.js';
-import { Cpu, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
+import { Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
 import { drive } from '../src/engine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';
@@ -25,6 +25,8 @@ export interface CpuTaskResult {
   counters: Record<string, number>;
   hist: EncodedHists;
   opsStarted: number;
+  /** Per op started: the global sequence number and this CPU's event number of its OP_START (Cpu.evOpStart). */
+  opLog: OpLog;
   /** Without opsStarted: the coordinator adds every CPU's count. */
   violation?: ViolationRecord;
 }
@@ -33,6 +35,8 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
   const machine = new Machine(task.cfg, task.sab);
   const cpu = new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg);
   const prog = new Program(task.cfg, task.seed, task.cpu);
+  const opLog: OpLog = { seqs: [], eventNos: [] };
+  cpu.opLog = opLog; // two numbers per op: cheap next to the op, and what a replay needs
   const g = machine.L.global;
   const m = machine.m;
   let opsStarted = 0;
@@ -65,7 +69,7 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
       throw e;
     }
   }
-  return { cpu: task.cpu, counters: cpu.counterMap(), hist: cpu.hist.encode(), opsStarted, violation };
+  return { cpu: task.cpu, counters: cpu.counterMap(), hist: cpu.hist.encode(), opsStarted, opLog, violation };
 }
 
 /** Every CPU of the round checks in at G.READY; none starts its ops before all have arrived. */

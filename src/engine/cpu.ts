@@ -94,6 +94,8 @@ export class Cpu {
    */
   readonly contTouched: number[] = [];
   private readonly t0 = performance.now();
+  /** The word holding this CPU's event count (CPU.RING_POS). */
+  private readonly posW: number;
 
   constructor(
     readonly machine: Machine,
@@ -103,6 +105,7 @@ export class Cpu {
     readonly cfg: Config = machine.cfg,
   ) {
     this.m = machine.m;
+    this.posW = machine.cpuWord(id, CPU.RING_POS);
     this.hist = new HistSet(threaded ? 'ns' : 'steps');
     this.inj = injectionsFrom(cfg.inject);
   }
@@ -116,16 +119,17 @@ export class Cpu {
     if (!this.threaded) this.touched.push(folio);
   }
 
-  /** Record an event: counters, flight recorder, trace hash. */
-  ev(code: number, a = 0, b = 0, c = 0): void {
+  /** Record an event: counters, flight recorder, trace hash. Returns its global sequence number. */
+  ev(code: number, a = 0, b = 0, c = 0): number {
     this.counters[code]++;
     const m = this.m;
     const L = this.machine.L;
-    const posW = this.machine.cpuWord(this.id, CPU.RING_POS);
-    const pos = m[posW];
-    m[posW] = (pos + 1) % L.ringSize;
-    const r = L.ring + (this.id * L.ringSize + pos) * RING_WORDS;
-    m[r] = Atomics.add(m, L.global + G.SEQ, 1);
+    const posW = this.posW;
+    const n = m[posW];
+    m[posW] = n + 1;
+    const r = L.ring + (this.id * L.ringSize + (n % L.ringSize)) * RING_WORDS;
+    const seq = Atomics.add(m, L.global + G.SEQ, 1);
+    m[r] = seq;
     m[r + 1] = code;
     m[r + 2] = a;
     m[r + 3] = b;
@@ -133,7 +137,26 @@ export class Cpu {
     m[r + 5] = this.threaded ? 0 : this.clock.step;
     if (this.trace) this.trace.mix4(code, a, b, c);
     if (this.evHook !== null) this.evHook(this.id, code, a, b, c);
+    return seq;
   }
+
+  /**
+   * The first event of every workload op (EV.OP_START). With an op log (threads), also notes the
+   * op's global sequence number and this CPU's event number: a threads failure is replayed from
+   * them (each CPU's op starts in the global order, the flight recorder placed within its ops).
+   */
+  evOpStart(proc: number, r1: number): void {
+    const log = this.opLog;
+    if (log === null) {
+      this.ev(EV.OP_START, proc, r1);
+      return;
+    }
+    log.eventNos.push(this.m[this.posW]);
+    log.seqs.push(this.ev(EV.OP_START, proc, r1));
+  }
+
+  /** threads: the op log (see evOpStart); null: not kept (sched). */
+  opLog: OpLog | null = null;
 
   /** sched: told of every event as it is recorded (a scheduler that follows events, an event log). */
   evHook: EventHook | null = null;
@@ -164,8 +187,16 @@ export class Cpu {
   }
 }
 
+/** Per op a CPU started, in order: the global sequence number and the CPU's event number of its OP_START. */
+export interface OpLog {
+  seqs: number[];
+  eventNos: number[];
+}
+
 export interface RingEvent {
   seq: number;
+  /** this CPU's event number (0: its first event of the run); ops start at the numbers of OpLog.eventNos */
+  n: number;
   cpu: number;
   event: string;
   a: number;
@@ -174,16 +205,31 @@ export interface RingEvent {
   step: number;
 }
 
-/** Read one CPU's flight recorder, oldest first. */
+/**
+ * Read one CPU's flight recorder, oldest first: its last min(events, ringSize) events. In the
+ * threads engine a ring may be read while its CPU still runs: the slot being written may still
+ * hold an old event, and the oldest slots may already hold new ones; only the longest run of
+ * events with ascending sequence numbers is kept (a quiet ring reads whole).
+ */
 export function readRing(machine: Machine, cpu: number): RingEvent[] {
   const { m, L } = machine;
-  const pos = m[machine.cpuWord(cpu, CPU.RING_POS)];
+  const count = m[machine.cpuWord(cpu, CPU.RING_POS)];
   const out: RingEvent[] = [];
-  for (let i = 0; i < L.ringSize; i++) {
-    const slot = (pos + i) % L.ringSize;
-    const r = L.ring + (cpu * L.ringSize + slot) * RING_WORDS;
-    if (m[r + 1] === 0 && m[r] === 0 && m[r + 5] === 0) continue;
-    out.push({ seq: m[r], cpu, event: EV_NAMES[m[r + 1]] ?? String(m[r + 1]), a: m[r + 2], b: m[r + 3], c: m[r + 4], step: m[r + 5] });
+  for (let n = Math.max(0, count - L.ringSize); n < count; n++) {
+    const r = L.ring + (cpu * L.ringSize + (n % L.ringSize)) * RING_WORDS;
+    out.push({ seq: m[r], n, cpu, event: EV_NAMES[m[r + 1]] ?? String(m[r + 1]), a: m[r + 2], b: m[r + 3], c: m[r + 4], step: m[r + 5] });
   }
-  return out;
+  return ascendingRun(out);
+}
+
+/** The longest run of consecutive events (by n) with ascending sequence numbers. */
+export function ascendingRun<E extends Pick<RingEvent, 'seq' | 'n'>>(events: readonly E[]): E[] {
+  let from = 0, to = 0;
+  for (let i = 0; i < events.length; ) {
+    let j = i + 1;
+    while (j < events.length && events[j].n === events[j - 1].n + 1 && events[j].seq > events[j - 1].seq) j++;
+    if (j - i > to - from) (from = i), (to = j);
+    i = j;
+  }
+  return events.slice(from, to);
 }

@@ -1,6 +1,7 @@
 // What one run of one seed produces, in either engine; the coordinator merges these.
 import type { EncodedHists } from '../report/histograms.js';
 import type { RingEvent } from './cpu.js';
+import type { Op } from '../workload/program.js';
 
 export interface ViolationRecord {
   invariant: string;
@@ -17,6 +18,14 @@ export interface ViolationRecord {
   schedule?: number[];
   /** The ops each CPU had started, per CPU (its stream is a function of the seed, or the run's explicit programs). */
   opsStarted?: number[];
+  /**
+   * threads: the ops each CPU started before the violation was detected (a prefix of its seeded
+   * stream), and per op the global sequence number and the CPU's event number (RingEvent.n) of its
+   * OP_START: what repro needs to replay the failure in the sched engine in the recorded order.
+   */
+  programs?: Op[][];
+  opSeqs?: number[][];
+  opEventNos?: number[][];
   artifact?: string;
 }
 

@@ -1,5 +1,6 @@
 // The scheduler interface of the sched engine (after awslabs/shuttle): the engine asks which
-// runnable CPU advances next. One file per strategy in schedulers/: random, pct, replay, ops.
+// runnable CPU advances next. One file per strategy in schedulers/: random, pct, replay, ops,
+// follow (a threads recording).
 import { OpScheduler } from './schedulers/ops.js';
 import { PctScheduler } from './schedulers/pct.js';
 import { RandomScheduler } from './schedulers/random.js';

@@ -14,6 +14,7 @@ import { rng } from '../workload/program.js';
 import { readRing, signatureOf, Violation } from './cpu.js';
 import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
+import { recordOps } from './recording.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { Observer } from '../check/observer.js';
 import { HistSet } from '../report/histograms.js';
@@ -90,6 +91,7 @@ async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => 
   if (failed) throw (failed as PromiseRejectedResult).reason;
   const outs = outcomes.map((o) => (o as PromiseFulfilledResult<CpuTaskResult>).value).sort((a, b) => a.cpu - b.cpu);
   const opsStarted = outs.map((o) => o.opsStarted);
+  const logs = outs.map((o) => o.opLog);
 
   const violations: ViolationRecord[] = [];
   const record = (f: Finding, cpu: number) => violations.push(toRecord(machine, f, cpu, seed, opsStarted));
@@ -110,6 +112,8 @@ async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => 
       record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
     }
   }
+  // every CPU's ops up to the detection, for a replay in the sched engine (repro)
+  for (const v of violations) Object.assign(v, recordOps(cfg, seed, logs, v.step));
   return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0 };
 }
 

@@ -33,7 +33,7 @@ export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 /** Per-CPU scalar words. */
 export const CPU = {
   ACCESS_SEQ: 0, // odd while a user access is in flight (TLB shootdown waits for it)
-  RING_POS: 1, // next flight-recorder slot
+  RING_POS: 1, // the CPU's events recorded so far (its next event's number); the slot is this mod ringSize
   // For hang reports, readable from every thread: the lock this CPU waits for (its word offset
   // + 1; 0 while it waits for none) and since when (sched: scheduler step; threads: G.SEQ), and
   // the workload op it runs (OP_KINDS index + 1; 0: none or not a workload op).

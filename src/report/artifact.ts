@@ -28,6 +28,10 @@ export interface Artifact {
    * the ops are the seeded stream of (seed, cpu).
    */
   programs?: Op[][];
+  /** threads: per CPU, per op of programs, the global sequence number of its OP_START (ascending). */
+  opSeqs?: number[][];
+  /** threads: per CPU, per op of programs, the CPU's event number of its OP_START (as events[].n). */
+  opEventNos?: number[][];
   events: RingEvent[][];
   replay: string;
   /** The interleaving view (one column per CPU, ending at the violation), when the artifact has one. */
@@ -64,7 +68,8 @@ export function makeArtifact(cfg: Config, v: ViolationRecord, file: string): Art
   return {
     version: ARTIFACT_VERSION, tool: 'foliostorm', engine: v.engine, seed: v.seed, config: cfg,
     invariant: v.invariant, path: v.path, signature: v.signature, details: v.details, cpu: v.cpu, step: v.step,
-    schedule: v.schedule, opsStarted: v.opsStarted, events: v.events, replay: `npx foliostorm repro ${file}`,
+    schedule: v.schedule, opsStarted: v.opsStarted, programs: v.programs, opSeqs: v.opSeqs, opEventNos: v.opEventNos, events: v.events,
+    replay: `npx foliostorm repro ${file}`,
   };
 }
 
@@ -92,6 +97,11 @@ export function loadArtifact(file: string): Artifact {
   need('schedule', a.schedule === undefined || (Array.isArray(a.schedule) && a.schedule.length % 2 === 0 && a.schedule.every((x) => Number.isInteger(x) && x >= 0)));
   need('interleaving', a.interleaving === undefined || (Array.isArray(a.interleaving) && a.interleaving.every((l) => typeof l === 'string')));
   need('programs', a.programs === undefined || (Array.isArray(a.programs) && a.programs.length === a.config.cpus && a.programs.every((p) => Array.isArray(p) && p.every(isOp))));
+  // per op of programs, ascending (seqs strictly: one global counter; event numbers strictly: one CPU's)
+  const perOp = (x: unknown) => x === undefined || (Array.isArray(x) && a.programs !== undefined && x.length === a.programs.length &&
+    x.every((l, c) => Array.isArray(l) && l.length === a.programs![c].length && l.every((n, i) => Number.isInteger(n) && n >= 0 && (i === 0 || n > l[i - 1]))));
+  need('opSeqs', perOp(a.opSeqs));
+  need('opEventNos', perOp(a.opEventNos) && (a.opSeqs === undefined) === (a.opEventNos === undefined));
   if (a.version === 1) {
     need('invariant', typeof a.invariant === 'string');
     need('path', typeof a.path === 'string');

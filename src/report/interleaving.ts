@@ -137,7 +137,7 @@ export function describe(e: LoggedEvent, ctx: Ctx): string | null {
     case EV.VIOLATION:
       return null; // the last row says it, with its details
   }
-  return formatEvent({ seq: 0, cpu: e.cpu, event: EV_NAMES[code] ?? String(code), a, b, c, step: e.step });
+  return formatEvent({ seq: 0, n: 0, cpu: e.cpu, event: EV_NAMES[code] ?? String(code), a, b, c, step: e.step });
 }
 
 /** The PTL of PTE table t, named by the process and the 2 MiB range it covers. */

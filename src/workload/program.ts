@@ -54,3 +54,15 @@ export class Program {
     };
   }
 }
+
+/** The first n ops of CPU cpu's seeded stream (fewer if its budget is smaller). */
+export function programPrefix(cfg: Config, seed: number, cpu: number, n: number): Op[] {
+  const prog = new Program(cfg, seed, cpu);
+  const out: Op[] = [];
+  while (out.length < n) {
+    const op = prog.next();
+    if (!op) break;
+    out.push(op);
+  }
+  return out;
+}

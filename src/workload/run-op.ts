@@ -42,7 +42,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
   yield P.OP;
   const t0 = cpu.now();
   cpu.curOp = op.kind;
-  cpu.ev(EV.OP_START, op.proc, op.r1);
+  cpu.evOpStart(op.proc, op.r1);
   const mm = op.proc;
   if (!mmget_not_zero(cpu, mm)) {
     // the process is gone: a new one takes the slot (if nobody is still tearing it down)
