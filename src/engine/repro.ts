@@ -54,7 +54,7 @@ export function reproduce(art: Artifact, opts: { attempts?: number } = {}): Repr
       log = new EventLog(obs);
       scheduler = obs;
     }
-    const result = runSched(cfg, art.seed, { scheduler, programs: art.programs, onEvent: log?.hook });
+    const result = runSched(cfg, art.seed, { scheduler, programs: art.programs, onEvent: log?.hook, onNote: log?.hook });
     const hit = result.violations.find((v) => v.signature === art.signature);
     runs.push({ attempt, result, hit, log });
     if (hit) break;

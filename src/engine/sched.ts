@@ -36,8 +36,10 @@ export interface SchedOptions {
    * failure's recorded streams). A CPU without a list (or with null) runs the seeded stream.
    */
   programs?: (readonly Op[] | null)[];
-  /** Told of every event as it is recorded, and of every note (EV.NOTE_*: an event log for the interleaving view). */
+  /** Told of every event as it is recorded. */
   onEvent?: EventHook;
+  /** Told of every note (EV.NOTE_*: what only an event log for the interleaving view needs; never counted, ringed or hashed). */
+  onNote?: EventHook;
 }
 
 /** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
@@ -165,7 +167,8 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg);
     cpu.trace = trace;
-    if (opts.onEvent) cpu.evHook = cpu.noteHook = opts.onEvent;
+    if (opts.onEvent) cpu.evHook = opts.onEvent;
+    if (opts.onNote) cpu.noteHook = opts.onNote;
     cpus.push(cpu);
     const next = opSource(cfg, seed, i, opts.programs?.[i] ?? null);
     opsStarted.push(0);

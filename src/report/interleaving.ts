@@ -24,7 +24,7 @@ export interface LoggedEvent {
 export const PREEMPTED = -1;
 
 /**
- * Collects every event and note of a run (pass `hook` as runSched's onEvent) and every preemption,
+ * Collects every event and note of a run (pass `hook` as runSched's onEvent and onNote) and every preemption,
  * stamped with the step and op by the observed scheduler.
  */
 export class EventLog {

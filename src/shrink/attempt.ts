@@ -72,10 +72,10 @@ export class Tester {
     const obs = new ObservedScheduler(scheduler, true);
     // where each touch landed (its first page), for moves that must keep a page's owner CPU
     const touchFirst: number[][] = programs.map(() => []);
-    const onEvent = (cpu: number, code: number, a: number) => {
+    const onNote = (cpu: number, code: number, a: number) => {
       if (code === EV.NOTE_TOUCH) touchFirst[cpu][obs.opIndex[cpu]] = a;
     };
-    const r = runSched(cfg, this.seed, { scheduler: obs, programs, onEvent });
+    const r = runSched(cfg, this.seed, { scheduler: obs, programs, onNote });
     const v = r.violations.find((x) => x.signature === this.signature);
     if (!v || !v.schedule || !v.opsStarted) return null;
     const started = v.opsStarted;

@@ -126,7 +126,7 @@ function finish(art: Artifact, file: string, out: string, c: ShrinkCase, record:
   const cfg: Config = { ...c.cfg, opsPerCpu: Math.max(1, ...c.programs.map((p) => p.length)) };
   const obs = new ObservedScheduler(new ReplayScheduler(c.schedule, art.seed));
   const log = new EventLog(obs);
-  const r = runSched(cfg, art.seed, { scheduler: obs, programs: c.programs, onEvent: log.hook });
+  const r = runSched(cfg, art.seed, { scheduler: obs, programs: c.programs, onEvent: log.hook, onNote: log.hook });
   const v = r.violations.find((x) => x.signature === art.signature);
   if (!v) throw new Error(`shrink: the shrunk case of ${file} did not reproduce on its final replay (a determinism bug)`);
   const interleaving = renderInterleaving(log.events, v, cfg, { programs: c.programs });

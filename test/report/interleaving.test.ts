@@ -16,7 +16,7 @@ test('event log: listening changes nothing in the run (the same trace hash); it 
   const plain = runSched(cfg, 7, { scheduler: new RandomScheduler(7) });
   const obs = new ObservedScheduler(new RandomScheduler(7));
   const log = new EventLog(obs);
-  const heard = runSched(cfg, 7, { scheduler: obs, onEvent: log.hook });
+  const heard = runSched(cfg, 7, { scheduler: obs, onEvent: log.hook, onNote: log.hook });
   assert.equal(heard.traceHash, plain.traceHash);
   assert.deepEqual(heard.events, plain.events, 'notes are never counted');
   const codes = new Set(log.events.map((e) => e.code));
