@@ -59,7 +59,7 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
   if (a.scheduler !== undefined) over.scheduler = a.scheduler;
   if (a.pctDepth !== undefined) over.pctDepth = a.pctDepth;
   if (a.inject?.length) {
-    for (const n of a.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+    checkDeviations(a.inject);
     over.inject = [...base.inject, ...a.inject];
   }
   for (const n of base.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject": unknown deviation "${n}"`);
@@ -68,19 +68,35 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
   return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
 }
 
-async function cmdRun(a: RunArgs): Promise<number> {
-  const { cfg, seedsGiven } = resolveConfig(a);
+/**
+ * Run job with Ctrl-C and SIGTERM handled: the first asks it (through the signal) to stop and write
+ * what it has; a second quits at once.
+ */
+async function interruptible<T>(what: string, quiet: boolean, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
   const onSig = () => {
-    if (!a.json) process.stderr.write('\n[foliostorm] stopping: finishing the summary (press Ctrl-C again to quit at once)\n');
+    if (!quiet) process.stderr.write(`\n[foliostorm] stopping: ${what} (press Ctrl-C again to quit at once)\n`);
     if (ac.signal.aborted) process.exit(EXIT_INTERRUPTED);
     ac.abort();
   };
   process.on('SIGINT', onSig);
   process.on('SIGTERM', onSig);
-  const r = await runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal: ac.signal });
-  process.off('SIGINT', onSig);
-  process.off('SIGTERM', onSig);
+  try {
+    return await job(ac.signal);
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}
+
+/** Every name must be a deviation `bugs` lists. */
+function checkDeviations(names: readonly string[], flag = '--inject'): void {
+  for (const n of names) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`${flag}: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+}
+
+async function cmdRun(a: RunArgs): Promise<number> {
+  const { cfg, seedsGiven } = resolveConfig(a);
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -100,31 +116,23 @@ interface HuntArgs {
 async function cmdHunt(a: HuntArgs): Promise<number> {
   const budget = parseDuration(a.budget);
   if (!(budget > 0)) throw new UsageError('--budget: must be more than 0 seconds');
-  for (const n of a.inject ?? []) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+  checkDeviations(a.inject ?? []);
   if (a.config && !existsSync(a.config)) throw new ConfigError(`--config: file "${a.config}" does not exist`);
+  if (a.config) loadConfigFile(a.config); // validate first: errors name the file and field
+  // the file as written (not its defaults) is the base the provoking mixes are laid over
   const base = a.config ? (JSON.parse(readFileSync(a.config, 'utf8')) as ConfigInput) : {};
-  if (a.config) loadConfigFile(a.config); // validate, naming the file and field
   const { inject: _inject, seeds: _seeds, seed: _seed, duration: _duration, ...baseMix } = base;
   const workers = a.workers ?? base.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError('--workers: an integer from 1 to 64');
-  const ac = new AbortController();
-  const onSig = () => {
-    if (!a.json) process.stderr.write('\n[foliostorm] stopping the hunt: writing what was found (press Ctrl-C again to quit at once)\n');
-    if (ac.signal.aborted) process.exit(EXIT_INTERRUPTED);
-    ac.abort();
-  };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
   const t0 = performance.now();
   const w = new ResultsWriter(a.out, makeRunId('hunt', 1));
-  let h: HuntResult;
   const done: CellResult[] = [];
   const meta = () => ({ version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: a.config ?? '(defaults)', wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
   const deviations = selectDeviations(a.inject ?? []);
-  try {
-    h = await runHunt({
+  const h: HuntResult = await interruptible('writing what the hunt found', a.json, (signal) =>
+    runHunt({
       base: baseMix, deviations, schedulers: a.scheduler, engines: a.engine as ('sched' | 'threads')[],
-      budget, workers, signal: ac.signal,
+      budget, workers, signal,
       onCell: (c, i, n) => {
         // each detection's artifact, as soon as its cell ends (nothing lost on Ctrl-C)
         if (c.violation) w.artifact(c.config, c.violation, `${c.scheduler === '-' ? '' : `${c.scheduler}-`}${c.engine}`);
@@ -134,11 +142,7 @@ async function cmdHunt(a: HuntArgs): Promise<number> {
         w.json('hunt.json', { ...(huntJson(partial, meta()) as object), pass: false, complete: false });
         if (!a.json) process.stderr.write(`[hunt] ${i + 1}/${n} ${c.deviation ?? 'control'} ${c.scheduler}/${c.engine}: ${c.detected ? `${c.deviation ? 'detected' : 'FALSE POSITIVE'} at seed ${c.violation!.seed} in ${c.secondsToDetection ?? c.seconds}s (${c.violation!.signature})` : `${c.deviation ? 'not detected' : 'clean'} in ${c.seedsRun} seeds, ${c.seconds}s`}\n`);
       },
-    });
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
+    }));
   const json = { ...(huntJson(h, meta()) as object), complete: !h.interrupted };
   w.json('hunt.json', json);
   if (a.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
@@ -204,7 +208,7 @@ function cmdShrink(file: string, budget: string | number | undefined, out: strin
 
 /** Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not modelled yet, else 1 if any failed. */
 function cmdScenario(files: string[], inject: string[], json: boolean): number {
-  for (const n of inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`--inject: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
+  checkDeviations(inject);
   const results = files.map((f) => runScenarioFile(f, { inject }));
   const code = Math.max(EXIT_OK, ...results.map((r) => r.exitCode));
   if (json) process.stdout.write(JSON.stringify({ exitCode: code, inject, results }, null, 2) + '\n');

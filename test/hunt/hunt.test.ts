@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +104,11 @@ test('hunt (CLI): table, hunt.json and an artifact per detection that repro repr
   assert.equal(p.status, 0, p.stdout + p.stderr);
   assert.equal(cli(['hunt', '--inject', 'no-such-bug']).status, 2);
   assert.equal(cli(['hunt', '--budget', 'soon']).status, 2);
+  const bad = join(out, 'bad.json');
+  writeFileSync(bad, '{ "cpus": ');
+  const b = cli(['hunt', '--config', bad]);
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /bad\.json: not valid JSON/);
 });
 
 test('hunt (CLI): SIGINT stops it, keeps the cells found so far in hunt.json marked interrupted, exits 3', async () => {
