@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { runSched } from '../engine/sched.js';
 import { ObservedScheduler } from '../engine/schedulers/observed.js';
 import { ReplayScheduler } from '../engine/schedulers/replay.js';
+import { followRecording, reproduce } from '../engine/repro.js';
 import { type Artifact, ArtifactError, makeArtifact, type ShrinkRecord } from '../report/artifact.js';
 import { EventLog, renderInterleaving } from '../report/interleaving.js';
 import { type Op, Program } from '../workload/program.js';
@@ -41,9 +42,11 @@ const MAX_ROUNDS = 12;
 /** When a round with the guide schedule alone changes nothing: fresh schedulers per candidate. */
 const WIDE: Effort = { replay: true, random: 3, pct: 3 };
 const FIRST: Effort = { ...GUIDE_ONLY, replay: true };
+/** A threads failure: the follow replays tried before giving up (as repro's default). */
+const THREADS_ATTEMPTS = 5;
 
 export function shrinkArtifact(art: Artifact, file: string, opts: ShrinkOptions): ShrinkOutcome {
-  if (art.engine !== 'sched') throw new ArtifactError(`${file}: a ${art.engine} artifact cannot be shrunk: shrink needs a sched failure (its recorded schedule)`);
+  if (art.engine === 'threads') art = schedFailureOf(art, file);
   if (!art.schedule) throw new ArtifactError(`${file}: field "schedule" is missing: shrink needs the recorded schedule of a sched failure`);
   const t0 = performance.now();
   const budgetMs = (opts.budgetSeconds ?? 60) * 1000;
@@ -95,6 +98,19 @@ export function shrinkArtifact(art: Artifact, file: string, opts: ShrinkOptions)
   return finish(art, file, opts.out, c, {
     from: file, before, after: sizeOf(c), runs: tester.runs, seconds: Math.round((performance.now() - t0) / 100) / 10, finished,
   });
+}
+
+/**
+ * A threads failure as a sched one: replayed in the sched engine along its recorded order (repro's
+ * follow replay, its attempts); the run that brought the signature back, with the recorded
+ * programs and the schedule it took, is the sched failure to shrink.
+ */
+export function schedFailureOf(art: Artifact, file: string): Artifact {
+  if (!followRecording(art)) throw new ArtifactError(`${file}: a threads artifact without its recorded order (programs, opSeqs, opEventNos) cannot be shrunk`);
+  const res = reproduce(art, { attempts: THREADS_ATTEMPTS });
+  const hit = res.runs[res.runs.length - 1].hit;
+  if (!hit) throw new NotReproduced(`${file}: ${art.signature} did not recur when replayed in the sched engine along its recorded order (${res.runs.length} attempts); nothing to shrink`);
+  return makeArtifact({ ...art.config, engine: 'sched' }, { ...hit, programs: art.programs }, file);
 }
 
 /**

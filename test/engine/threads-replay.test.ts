@@ -126,3 +126,18 @@ test('threads artifact: repro exits 1 when the signature does not recur, after t
   assert.equal(out.reproduced, false);
   assert.deepEqual(out.runs.map((r: { attempt: number }) => r.attempt), [0, 1]);
 });
+
+test('threads artifact: shrink replays it in sched along the recorded order, then shrinks that failure; repro of the result reproduces', async () => {
+  const file = await artifactFile();
+  const out = join(mkdtempSync(join(tmpdir(), 'foliostorm-threads-shrink-')), 'shrunk.json');
+  const r = spawnSync(process.execPath, [cli, 'shrink', file, '--budget', '3', '--out', out, '--json'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.signature, loadArtifact(file).signature);
+  const shrunk = loadArtifact(out);
+  assert.equal(shrunk.engine, 'sched');
+  assert.ok(shrunk.programs && shrunk.schedule);
+  assert.ok(j.shrunk.after.ops <= j.shrunk.before.ops);
+  const p = spawnSync(process.execPath, [cli, 'repro', out], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(p.status, 0, p.stdout + p.stderr);
+});

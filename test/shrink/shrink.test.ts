@@ -113,14 +113,14 @@ test('shrink: every pass keeps only candidates that reproduce; with a signature 
   assert.equal(t.attempt({ cfg: c.cfg, programs: c.programs.map((p, i) => (i === 0 ? [] : p)), guide: guideOf(c) }), null);
 });
 
-test('shrink: refuses a threads artifact, an unreadable file (exit 2, the file named) and a bad budget; an artifact that does not reproduce is not shrunk', () => {
+test('shrink: refuses a threads artifact without its recorded order, an unreadable file (exit 2, the file named) and a bad budget; an artifact that does not reproduce is not shrunk', () => {
   const dir = tmp();
   const art = original();
   const threads = join(dir, 'threads.json');
   writeFileSync(threads, JSON.stringify({ ...art, engine: 'threads' }));
   const r = cli(['shrink', threads]);
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, new RegExp(`${threads.replace(/[.]/g, '\\.')}: a threads artifact cannot be shrunk`));
+  assert.match(r.stderr, new RegExp(`${threads.replace(/[.]/g, '\\.')}: a threads artifact without its recorded order .* cannot be shrunk`));
   const missing = join(dir, 'missing.json');
   const m = cli(['shrink', missing]);
   assert.equal(m.status, 2);
