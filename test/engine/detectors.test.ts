@@ -3,7 +3,7 @@
 // mapcount/refcount/rwsem/mm-users underflow, batch-bounds, zero-page-written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { boot, mapAnon, newAccessOut, run, writePage, type Harness } from '../helpers/machine.js';
+import { boot, mapAnon, newAccessOut, run, violationOf, writePage, type Harness } from '../helpers/machine.js';
 import { SchedLoop, type GenSource } from '../../src/engine/sched.js';
 import type { Scheduler } from '../../src/engine/scheduler.js';
 import { Violation, type Cpu } from '../../src/engine/cpu.js';
@@ -45,16 +45,6 @@ function loop(h: Harness, scripts: ((cpu: Cpu) => Gen<void>)[]): () => void {
   const cpus = scripts.map((_, i) => h.cpus[i]);
   const l = new SchedLoop(h.machine, cpus, scripts.map((s, i) => once(() => s(cpus[i]))), new RoundRobin(), h.clock, null);
   return () => l.run();
-}
-
-function violationOf(fn: () => unknown): Violation {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Violation) return e;
-    throw e;
-  }
-  assert.fail('expected a Violation');
 }
 
 const ptl = (h: Harness, t: number) => h.machine.ptlOf(t);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type Config, type ConfigInput, defaultConfig } from '../../src/config.js';
 import { Machine, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../src/model/machine.js';
 import { mem_init, freePages } from '../../src/mm/page_alloc.js';
-import { Cpu, type Clock } from '../../src/engine/cpu.js';
+import { Cpu, type Clock, Violation } from '../../src/engine/cpu.js';
 import { type Gen, WAIT, drive } from '../../src/engine/gen.js';
 import { rng } from '../../src/workload/program.js';
 import { mm_alloc } from '../../src/kernel/fork.js';
@@ -248,4 +248,15 @@ export function bigFolio(h: Harness, start = 1024): number[] {
   for (let v = start; v < start + 16; v++) tokens.push(writePage(h, ownerOf(h.machine, v), 0, v).token);
   assert.equal(folioAt(h, 0, start)!.order, 4);
   return tokens;
+}
+
+/** The Violation fn throws (any other exception passes through; no exception fails the test). */
+export function violationOf(fn: () => unknown): Violation {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof Violation) return e;
+    throw e;
+  }
+  assert.fail('expected a Violation');
 }

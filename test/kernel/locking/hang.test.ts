@@ -13,22 +13,13 @@ import { EV } from '../../../src/engine/events.js';
 import { CPU, G, MM } from '../../../src/model/layout.js';
 import { spin_lock, spin_unlock } from '../../../src/kernel/locking/spinlock.js';
 import { down_read, down_write, up_read, up_write } from '../../../src/kernel/locking/rwsem.js';
+import { violationOf } from '../../helpers/machine.js';
 
 function threadedPair() {
   const cfg = defaultConfig({ cpus: 3, lockWaitLimitMs: 10 });
   const machine = new Machine(cfg);
   const cpus = [0, 1, 2].map((i) => new Cpu(machine, i, true, { step: 0 }, cfg));
   return { machine, cpus, seq: () => Atomics.load(machine.m, machine.L.global + G.SEQ) };
-}
-
-function violationOf(fn: () => unknown): Violation {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Violation) return e;
-    throw e;
-  }
-  assert.fail('expected a Violation');
 }
 
 test('lock-hang (threads): a PTL waited for past lockWaitLimitMs names the holder, its op, the G.SEQ its hold began, and the waiter since when', () => {
