@@ -1,4 +1,5 @@
-// The one results writer: every run writes one folder (summary.json, .hgrm files, failures/).
+// The one results writer: every run writes one folder (summary.json, .hgrm files, histograms.json,
+// failures/).
 // Files are written to a temporary name and renamed, so a crash never leaves half a summary.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -9,6 +10,9 @@ import type { HistSet } from './histograms.js';
 
 /** Keep at most this many artifacts per signature (the smallest seeds come first in seed order). */
 export const ARTIFACTS_PER_SIGNATURE = 3;
+
+/** The addable histograms of a results folder: { format, unit, h: { name: base64 } } (EncodedHists). */
+export const HISTOGRAMS_FILE = 'histograms.json';
 
 export function writeAtomic(file: string, data: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -37,9 +41,15 @@ export class ResultsWriter {
     writeAtomic(f, s);
     return f;
   }
-  /** One .hgrm per histogram: "op.touch" -> op.touch.hgrm */
+  /**
+   * One .hgrm per histogram ("op.touch" -> op.touch.hgrm: percentiles, for people; not addable),
+   * and histograms.json: every histogram encoded (HdrHistogram compressed base64) with the unit,
+   * so results folders (shards) merge by HdrHistogram addition (HistSet.decode, add).
+   */
   histograms(h: HistSet): string[] {
-    return h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
+    const files = h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
+    files.push(this.json(HISTOGRAMS_FILE, { format: 'HdrHistogram compressed base64 (hdr-histogram-js encodeIntoCompressedBase64)', ...h.encode() }));
+    return files;
   }
   /**
    * Write the artifact of v (unless its signature already has enough); sets v.artifact. tag tells
