@@ -16,6 +16,7 @@ import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { reproduce } from './engine/repro.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
+import { parseShard, ShardError } from './engine/shard.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -42,6 +43,7 @@ interface RunArgs {
   inject?: string[];
   scheduler?: string;
   pctDepth?: number;
+  shard?: string;
   json: boolean;
 }
 
@@ -89,14 +91,24 @@ async function interruptible<T>(what: string, quiet: boolean, job: (signal: Abor
   }
 }
 
+/** Run f; an error of class E (bad input a module reports) becomes a usage error (exit 2). */
+function asUsage<T>(E: new (...a: never[]) => Error, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof E ? new UsageError(e.message) : e;
+  }
+}
+
 /** Every name must be a deviation `bugs` lists. */
 function checkDeviations(names: readonly string[], flag = '--inject'): void {
   for (const n of names) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`${flag}: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
 }
 
 async function cmdRun(a: RunArgs): Promise<number> {
+  const shard = a.shard === undefined ? undefined : asUsage(ShardError, () => parseShard(a.shard!));
   const { cfg, seedsGiven } = resolveConfig(a);
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal }));
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -233,6 +245,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
         .option('scheduler', { choices: [...SCHEDULERS], describe: 'sched engine scheduler: random, pct (probabilistic concurrency testing) or ops (whole ops only)' })
         .option('pct-depth', { type: 'number', describe: 'pct: the bug depth d (d-1 priority change points per run; default 3)' })
+        .option('shard', { type: 'string', describe: 'K/N: run the K-th of N disjoint slices of the seeds (seed s is in shard ((s - first) mod N) + 1; --seeds counts the whole run\'s seeds); auto/N: K = $JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Job)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);
