@@ -17,6 +17,8 @@ import { reproduce } from './engine/repro.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 import { parseShard, ShardError } from './engine/shard.js';
+import { mergeFolders } from './report/merge.js';
+import { ResultsInputError } from './report/folder.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -218,6 +220,14 @@ function cmdShrink(file: string, budget: string | number | undefined, out: strin
   return EXIT_OK;
 }
 
+/** Merge results folders (shards) into --out; exit as a run with the merged results would. */
+function cmdMerge(dirs: string[], out: string, json: boolean): number {
+  const r = asUsage(ResultsInputError, () => mergeFolders(dirs, { out, version: VERSION }));
+  for (const w of r.warnings) process.stderr.write(`foliostorm merge: warning: ${w}\n`);
+  process.stdout.write((json ? JSON.stringify(r.summary, null, 2) : r.text) + '\n');
+  return r.exitCode;
+}
+
 /** Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not modelled yet, else 1 if any failed. */
 function cmdScenario(files: string[], inject: string[], json: boolean): number {
   checkDeviations(inject);
@@ -291,7 +301,15 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink or scenario')
+    .command('merge <dirs..>', 'combine results folders of one config (the shards of a run) into one results folder: counts and histograms add, violations group by signature; exit 0 clean, 1 violations, 3 an input was interrupted, 2 bad input', (y) =>
+      y
+        .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'results folders (each with summary.json and histograms.json)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'the merged results folder to create (must not exist, or be empty)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json, nothing else' }),
+      (a) => {
+        code = cmdMerge(a.dirs as string[], a.out as string, a.json as boolean);
+      })
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, merge or compare')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

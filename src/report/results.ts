@@ -56,15 +56,23 @@ export class ResultsWriter {
    * apart artifacts of one seed found under different settings (the hunt: scheduler, engine).
    */
   artifact(cfg: Config, v: ViolationRecord, tag = ''): string | undefined {
-    const n = this.perSig.get(v.signature) ?? 0;
+    const shown = this.placeArtifact(v.signature, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`, (shown) => makeArtifact(cfg, v, shown));
+    if (shown) v.artifact = shown;
+    return shown;
+  }
+  /**
+   * Write failures/<signature-id>/<name> with what make returns for the path it is shown under
+   * (the replay command names it), unless the signature already has ARTIFACTS_PER_SIGNATURE.
+   */
+  placeArtifact(signature: string, name: string, make: (shown: string) => unknown): string | undefined {
+    const n = this.perSig.get(signature) ?? 0;
     if (n >= ARTIFACTS_PER_SIGNATURE) return undefined;
-    this.perSig.set(v.signature, n + 1);
-    const dir = join(this.dir, 'failures', signatureId(v.signature));
+    this.perSig.set(signature, n + 1);
+    const dir = join(this.dir, 'failures', signatureId(signature));
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`);
+    const file = join(dir, name);
     const shown = relative(process.cwd(), file) || file;
-    v.artifact = shown;
-    writeAtomic(file, JSON.stringify(makeArtifact(cfg, v, shown), null, 1) + '\n');
+    writeAtomic(file, JSON.stringify(make(shown), null, 1) + '\n');
     return shown;
   }
 }
