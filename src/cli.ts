@@ -18,6 +18,7 @@ import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 import { parseShard, ShardError } from './engine/shard.js';
 import { mergeFolders } from './report/merge.js';
+import { compareFolders, renderComparison } from './report/compare.js';
 import { ResultsInputError } from './report/folder.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -228,6 +229,13 @@ function cmdMerge(dirs: string[], out: string, json: boolean): number {
   return r.exitCode;
 }
 
+/** Compare two results folders; with --max-regression, exit 1 on a regression. */
+function cmdCompare(base: string, cur: string, maxRegression: number | undefined, json: boolean): number {
+  const c = asUsage(ResultsInputError, () => compareFolders(base, cur, { maxRegression }));
+  process.stdout.write((json ? JSON.stringify(c, null, 2) : renderComparison(c)) + '\n');
+  return c.pass ? EXIT_OK : EXIT_VIOLATIONS;
+}
+
 /** Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not modelled yet, else 1 if any failed. */
 function cmdScenario(files: string[], inject: string[], json: boolean): number {
   checkDeviations(inject);
@@ -308,6 +316,15 @@ export async function main(argv: string[]): Promise<number> {
         .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json, nothing else' }),
       (a) => {
         code = cmdMerge(a.dirs as string[], a.out as string, a.json as boolean);
+      })
+    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% or NEW has a deviation-free signature BASE had not', (y) =>
+      y
+        .positional('base', { type: 'string', demandOption: true, describe: 'the baseline results folder' })
+        .positional('new', { type: 'string', demandOption: true, describe: 'the results folder to judge' })
+        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this, or a new deviation-free signature appears' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON, nothing else' }),
+      (a) => {
+        code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);
       })
     .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, merge or compare')
     .strict()

@@ -29,7 +29,7 @@ const SummaryShape = z.looseObject({
   ops: counts,
   events: counts,
   anonFault: z.looseObject({ faults: z.number(), refaults: z.number(), recheckChangedTotal: z.number(), lostRaceExit: z.number(), allocFallback: counts }),
-  tlb: z.looseObject({ byOp: z.record(z.string(), opCost) }),
+  tlb: z.looseObject({ flushRange: z.number(), flushMm: z.number(), byOp: z.record(z.string(), opCost) }),
   latency: z.record(z.string(), hist),
   violations: z.array(violation),
   signatures: z.array(signature),

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
+import { configDifferences, shownValue } from './config-diff.js';
 import type { RunResult, ViolationRecord } from '../engine/result.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../engine/coordinator.js';
 import { type Shard, shardLabel } from '../engine/shard.js';
@@ -42,37 +43,13 @@ interface Input {
   hist: HistSet;
 }
 
-/** The first path at which a and b differ ("weights.touch"), or undefined. */
-function firstDifference(a: unknown, b: unknown, path: string[] = []): string[] | undefined {
-  if (Object.is(a, b)) return undefined;
-  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    for (const k of keys) {
-      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, k]);
-      if (d) return d;
-    }
-    return undefined;
-  }
-  return path;
-}
-
-const shown = (v: unknown): string => (v === undefined ? '(absent)' : JSON.stringify(v));
-
 /** Every input must come from the same config, apart from MERGE_FREE_FIELDS; errors name both folders and the field. */
 function checkCompatible(inputs: Input[]): void {
   const [a] = inputs;
-  const strip = (c: Config) => {
-    const o: Record<string, unknown> = { ...c };
-    for (const k of MERGE_FREE_FIELDS) delete o[k];
-    return o;
-  };
   for (const b of inputs.slice(1)) {
     if (a.summary.engine !== b.summary.engine) throw new ResultsInputError(`${a.dir} and ${b.dir} cannot be merged: field "engine" is "${a.summary.engine}" in one and "${b.summary.engine}" in the other (histograms in ${unitOf(a.summary)} and ${unitOf(b.summary)})`);
-    const d = firstDifference(strip(a.summary.config), strip(b.summary.config));
-    if (d) {
-      const get = (s: Summary) => d.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], s.config);
-      throw new ResultsInputError(`${a.dir} and ${b.dir} cannot be merged: config field "${d.join('.')}" is ${shown(get(a.summary))} in one and ${shown(get(b.summary))} in the other (only ${MERGE_FREE_FIELDS.join(', ')} and the shard may differ)`);
-    }
+    const [d] = configDifferences(a.summary.config, b.summary.config, MERGE_FREE_FIELDS);
+    if (d) throw new ResultsInputError(`${a.dir} and ${b.dir} cannot be merged: config field "${d.field}" is ${shownValue(d.a)} in one and ${shownValue(d.b)} in the other (only ${MERGE_FREE_FIELDS.join(', ')} and the shard may differ)`);
   }
 }
 

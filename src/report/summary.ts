@@ -97,13 +97,13 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
   };
 }
 
-/** Operations of each cost bucket: faults for "fault", the workload's op counts for the rest. */
-function opsOf(agg: Aggregate, op: string): number {
+/** Operations of each cost bucket: faults for "fault", the workload's op counts for the rest (of a run, or of a summary). */
+export function opsOf(c: { ops: Record<string, number>; events: Record<string, number> }, op: string): number {
   switch (op) {
-    case 'fault': return agg.ev('fault');
-    case 'gup': return (agg.ops.pin ?? 0) + (agg.ops.unpin ?? 0) + (agg.ops.pinio ?? 0);
-    case 'writeback': return (agg.ops.writeback ?? 0) + (agg.ops.sync ?? 0);
-    default: return agg.ops[op] ?? 0;
+    case 'fault': return c.events.fault ?? 0;
+    case 'gup': return (c.ops.pin ?? 0) + (c.ops.unpin ?? 0) + (c.ops.pinio ?? 0);
+    case 'writeback': return (c.ops.writeback ?? 0) + (c.ops.sync ?? 0);
+    default: return c.ops[op] ?? 0;
   }
 }
 
