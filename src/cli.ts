@@ -16,6 +16,10 @@ import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { reproduce } from './engine/repro.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
+import { parseShard, ShardError } from './engine/shard.js';
+import { mergeFolders } from './report/merge.js';
+import { compareFolders, renderComparison } from './report/compare.js';
+import { ResultsInputError } from './report/folder.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -42,6 +46,7 @@ interface RunArgs {
   inject?: string[];
   scheduler?: string;
   pctDepth?: number;
+  shard?: string;
   json: boolean;
 }
 
@@ -89,14 +94,24 @@ async function interruptible<T>(what: string, quiet: boolean, job: (signal: Abor
   }
 }
 
+/** Run f; an error of class E (bad input a module reports) becomes a usage error (exit 2). */
+function asUsage<T>(E: new (...a: never[]) => Error, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof E ? new UsageError(e.message) : e;
+  }
+}
+
 /** Every name must be a deviation `bugs` lists. */
 function checkDeviations(names: readonly string[], flag = '--inject'): void {
   for (const n of names) if (!DEVIATIONS.some((d) => d.name === n)) throw new UsageError(`${flag}: unknown deviation "${n}" (list them with: npx foliostorm bugs)`);
 }
 
 async function cmdRun(a: RunArgs): Promise<number> {
+  const shard = a.shard === undefined ? undefined : asUsage(ShardError, () => parseShard(a.shard!));
   const { cfg, seedsGiven } = resolveConfig(a);
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal }));
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -206,6 +221,21 @@ function cmdShrink(file: string, budget: string | number | undefined, out: strin
   return EXIT_OK;
 }
 
+/** Merge results folders (shards) into --out; exit as a run with the merged results would. */
+function cmdMerge(dirs: string[], out: string, json: boolean): number {
+  const r = asUsage(ResultsInputError, () => mergeFolders(dirs, { out, version: VERSION }));
+  for (const w of r.warnings) process.stderr.write(`foliostorm merge: warning: ${w}\n`);
+  process.stdout.write((json ? JSON.stringify(r.summary, null, 2) : r.text) + '\n');
+  return r.exitCode;
+}
+
+/** Compare two results folders; with --max-regression, exit 1 on a regression. */
+function cmdCompare(base: string, cur: string, maxRegression: number | undefined, json: boolean): number {
+  const c = asUsage(ResultsInputError, () => compareFolders(base, cur, { maxRegression }));
+  process.stdout.write((json ? JSON.stringify(c, null, 2) : renderComparison(c)) + '\n');
+  return c.pass ? EXIT_OK : EXIT_VIOLATIONS;
+}
+
 /** Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not modelled yet, else 1 if any failed. */
 function cmdScenario(files: string[], inject: string[], json: boolean): number {
   checkDeviations(inject);
@@ -233,6 +263,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
         .option('scheduler', { choices: [...SCHEDULERS], describe: 'sched engine scheduler: random, pct (probabilistic concurrency testing) or ops (whole ops only)' })
         .option('pct-depth', { type: 'number', describe: 'pct: the bug depth d (d-1 priority change points per run; default 3)' })
+        .option('shard', { type: 'string', describe: 'K/N: run the K-th of N disjoint slices of the seeds (seed s is in shard ((s - first) mod N) + 1; --seeds counts the whole run\'s seeds); auto/N: K = $JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Job)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);
@@ -278,7 +309,24 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink or scenario')
+    .command('merge <dirs..>', 'combine results folders of one config (the shards of a run) into one results folder: counts and histograms add, violations group by signature; exit 0 clean, 1 violations, 3 an input was interrupted, 2 bad input', (y) =>
+      y
+        .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'results folders (each with summary.json and histograms.json)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'the merged results folder to create (must not exist, or be empty)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the merged summary.json, nothing else' }),
+      (a) => {
+        code = cmdMerge(a.dirs as string[], a.out as string, a.json as boolean);
+      })
+    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% or NEW has a deviation-free signature BASE had not', (y) =>
+      y
+        .positional('base', { type: 'string', demandOption: true, describe: 'the baseline results folder' })
+        .positional('new', { type: 'string', demandOption: true, describe: 'the results folder to judge' })
+        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this, or a new deviation-free signature appears' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON, nothing else' }),
+      (a) => {
+        code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);
+      })
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, merge or compare')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

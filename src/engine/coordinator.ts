@@ -9,6 +9,7 @@ import { makeRunId, ResultsWriter } from '../report/results.js';
 import { Progress } from '../report/progress.js';
 import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
+import { type Shard, shardSeed, shardSeedCount, shardSeeds } from './shard.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
 
@@ -20,6 +21,8 @@ export interface CampaignOptions {
   version: string;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** --shard K/N: run only the K-th slice of the seeds (src/engine/shard.ts); cfg.seeds counts the whole run's */
+  shard?: Shard;
 }
 
 export interface CampaignResult {
@@ -45,18 +48,18 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   if (cfg.engine === 'sched') interrupted = await runSchedSeeds(cfg, opts, onResult);
   else interrupted = await runThreadsRounds(cfg, opts, onResult);
   progress.done();
-  const runId = makeRunId(cfg.engine, cfg.seed);
+  const runId = makeRunId(opts.shard ? `${cfg.engine}-shard${opts.shard.index}of${opts.shard.count}` : cfg.engine, cfg.seed);
   const w = new ResultsWriter(opts.out, runId);
   // artifacts in seed order, so the smallest seeds of each signature are the ones kept
   for (const v of agg.violations) w.artifact(cfg, v);
   w.histograms(agg.hist);
-  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted });
+  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted, shard: opts.shard });
   w.json('summary.json', summary);
   const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
   return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode };
 }
 
-/** Seeds cfg.seed, cfg.seed+1, ... over a piscina pool, until cfg.seeds are done or time is up. */
+/** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over a piscina pool, until cfg.seeds are done or time is up. */
 async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
   const pool = new Piscina({
     filename: new URL('../../workers/sched-task.js', import.meta.url).href,
@@ -64,15 +67,13 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
     maxThreads: cfg.workers,
   });
   const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
-  const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : cfg.seeds;
-  let next = cfg.seed;
+  const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
   let started = 0;
   let interrupted = false;
   const more = () => started < limit && performance.now() < deadline && !opts.signal?.aborted;
   const lane = async (): Promise<void> => {
     while (more()) {
-      const seed = next++;
-      started++;
+      const seed = shardSeed(cfg.seed, opts.shard, started++);
       try {
         onResult(await pool.run({ cfg, seed }, { signal: opts.signal }));
       } catch (e) {
@@ -93,7 +94,7 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
 }
 
 async function runThreadsRounds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
-  const seeds = cfg.duration > 0 && !opts.seedsGiven ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
-  await runThreads(cfg, { seeds, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal });
+  const seeds = cfg.duration > 0 && !opts.seedsGiven ? null : shardSeeds(cfg.seed, cfg.seeds, opts.shard);
+  await runThreads(cfg, { seeds, seedAt: (i) => shardSeed(cfg.seed, opts.shard, i), durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal });
   return !!opts.signal?.aborted;
 }

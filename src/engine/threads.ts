@@ -24,6 +24,8 @@ import type { CpuTask, CpuTaskResult } from '../../workers/cpu-task.js';
 export interface ThreadsOptions {
   /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... until time is up. */
   seeds: number[] | null;
+  /** seeds null: the i-th round's seed (a shard's slice); default cfg.seed + i. */
+  seedAt?: (i: number) => number;
   /** Wall-clock budget in seconds (0 = none); with seeds, whichever ends first. */
   durationSec: number;
   /** Worker threads = simulated CPUs (overrides cfg.cpus). */
@@ -66,7 +68,7 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   try {
     for (let i = 0; seeds === null || i < seeds.length; i++) {
       if (timeUp()) break;
-      const r = await runRound(pool, rcfg, seeds ? seeds[i] : cfg.seed + i, timeUp, pace);
+      const r = await runRound(pool, rcfg, seeds ? seeds[i] : (opts.seedAt?.(i) ?? cfg.seed + i), timeUp, pace);
       results.push(r);
       opts.onRound?.(r);
     }

@@ -17,9 +17,18 @@ export class Aggregate {
   add(r: RunResult): void {
     this.results.push(r);
     this.steps += r.steps;
-    for (const [k, v] of Object.entries(r.ops)) this.ops[k] = (this.ops[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(r.events)) this.events[k] = (this.events[k] ?? 0) + v;
+    addCounts(this.ops, r.ops);
+    addCounts(this.events, r.events);
     this.hist.add(HistSet.decode(r.hist));
+  }
+  /**
+   * Counts and histograms of seeds aggregated elsewhere (a results folder being merged): the seeds
+   * themselves come through add() with empty counts, so results, steps and traceHash stay per seed.
+   */
+  addTotals(t: { ops: Record<string, number>; events: Record<string, number>; hist: HistSet }): void {
+    addCounts(this.ops, t.ops);
+    addCounts(this.events, t.events);
+    this.hist.add(t.hist);
   }
   get violations(): ViolationRecord[] {
     return this.sorted().flatMap((r) => r.violations);
@@ -53,6 +62,10 @@ export class Aggregate {
   sumOrders(prefix: string): number {
     return Object.values(this.byOrder(prefix)).reduce((a, b) => a + b, 0);
   }
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
 export interface SignatureGroup {

@@ -1,4 +1,5 @@
-// The one results writer: every run writes one folder (summary.json, .hgrm files, failures/).
+// The one results writer: every run writes one folder (summary.json, .hgrm files, histograms.json,
+// failures/).
 // Files are written to a temporary name and renamed, so a crash never leaves half a summary.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -9,6 +10,9 @@ import type { HistSet } from './histograms.js';
 
 /** Keep at most this many artifacts per signature (the smallest seeds come first in seed order). */
 export const ARTIFACTS_PER_SIGNATURE = 3;
+
+/** The addable histograms of a results folder: { format, unit, h: { name: base64 } } (EncodedHists). */
+export const HISTOGRAMS_FILE = 'histograms.json';
 
 export function writeAtomic(file: string, data: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -37,24 +41,38 @@ export class ResultsWriter {
     writeAtomic(f, s);
     return f;
   }
-  /** One .hgrm per histogram: "op.touch" -> op.touch.hgrm */
+  /**
+   * One .hgrm per histogram ("op.touch" -> op.touch.hgrm: percentiles, for people; not addable),
+   * and histograms.json: every histogram encoded (HdrHistogram compressed base64) with the unit,
+   * so results folders (shards) merge by HdrHistogram addition (HistSet.decode, add).
+   */
   histograms(h: HistSet): string[] {
-    return h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
+    const files = h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
+    files.push(this.json(HISTOGRAMS_FILE, { format: 'HdrHistogram compressed base64 (hdr-histogram-js encodeIntoCompressedBase64)', ...h.encode() }));
+    return files;
   }
   /**
    * Write the artifact of v (unless its signature already has enough); sets v.artifact. tag tells
    * apart artifacts of one seed found under different settings (the hunt: scheduler, engine).
    */
   artifact(cfg: Config, v: ViolationRecord, tag = ''): string | undefined {
-    const n = this.perSig.get(v.signature) ?? 0;
+    const shown = this.placeArtifact(v.signature, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`, (shown) => makeArtifact(cfg, v, shown));
+    if (shown) v.artifact = shown;
+    return shown;
+  }
+  /**
+   * Write failures/<signature-id>/<name> with what make returns for the path it is shown under
+   * (the replay command names it), unless the signature already has ARTIFACTS_PER_SIGNATURE.
+   */
+  placeArtifact(signature: string, name: string, make: (shown: string) => unknown): string | undefined {
+    const n = this.perSig.get(signature) ?? 0;
     if (n >= ARTIFACTS_PER_SIGNATURE) return undefined;
-    this.perSig.set(v.signature, n + 1);
-    const dir = join(this.dir, 'failures', signatureId(v.signature));
+    this.perSig.set(signature, n + 1);
+    const dir = join(this.dir, 'failures', signatureId(signature));
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`);
+    const file = join(dir, name);
     const shown = relative(process.cwd(), file) || file;
-    v.artifact = shown;
-    writeAtomic(file, JSON.stringify(makeArtifact(cfg, v, shown), null, 1) + '\n');
+    writeAtomic(file, JSON.stringify(make(shown), null, 1) + '\n');
     return shown;
   }
 }

@@ -4,6 +4,7 @@ import type { HistSummary } from './histograms.js';
 import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
 import { COST_KINDS, COST_OPS } from '../engine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
+import type { Shard } from '../engine/shard.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -24,6 +25,8 @@ export interface Summary {
   engine: 'sched' | 'threads';
   interrupted: boolean;
   config: Config;
+  /** --shard K/N: this folder holds shard `index` (1-based) of `count`: seeds s with (s - config.seed) mod count = index - 1 */
+  shard?: Shard;
   seeds: { first: number; count: number; list: number[] };
   wallSeconds: number;
   steps?: number;
@@ -53,7 +56,7 @@ export interface Summary {
   perSeed: { seed: number; steps: number; violations: number; traceHash?: string }[];
 }
 
-export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean }): Summary {
+export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard }): Summary {
   const rs = agg.sorted();
   const vs = agg.violations;
   const engine = cfg.engine;
@@ -64,6 +67,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     engine,
     interrupted: meta.interrupted,
     config: cfg,
+    shard: meta.shard,
     seeds: { first: rs.length ? rs[0].seed : cfg.seed, count: rs.length, list: rs.map((r) => r.seed) },
     wallSeconds: Math.round(meta.wallSeconds * 100) / 100,
     steps: engine === 'sched' ? agg.steps : undefined,
@@ -93,13 +97,13 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
   };
 }
 
-/** Operations of each cost bucket: faults for "fault", the workload's op counts for the rest. */
-function opsOf(agg: Aggregate, op: string): number {
+/** Operations of each cost bucket: faults for "fault", the workload's op counts for the rest (of a run, or of a summary). */
+export function opsOf(c: { ops: Record<string, number>; events: Record<string, number> }, op: string): number {
   switch (op) {
-    case 'fault': return agg.ev('fault');
-    case 'gup': return (agg.ops.pin ?? 0) + (agg.ops.unpin ?? 0) + (agg.ops.pinio ?? 0);
-    case 'writeback': return (agg.ops.writeback ?? 0) + (agg.ops.sync ?? 0);
-    default: return agg.ops[op] ?? 0;
+    case 'fault': return c.events.fault ?? 0;
+    case 'gup': return (c.ops.pin ?? 0) + (c.ops.unpin ?? 0) + (c.ops.pinio ?? 0);
+    case 'writeback': return (c.ops.writeback ?? 0) + (c.ops.sync ?? 0);
+    default: return c.ops[op] ?? 0;
   }
 }
 
@@ -132,7 +136,7 @@ export function renderSummary(s: Summary, dir: string): string {
   const L: string[] = [];
   const status = s.violations.length ? `FAIL: ${s.violations.length} violation(s), ${s.signatures.length} signature(s)` : 'PASS: no violations';
   L.push(`foliostorm ${s.engine} run "${s.config.name}"${s.interrupted ? ' (INTERRUPTED)' : ''}: ${status}`);
-  L.push(`  seeds     ${s.seeds.count} (from ${s.seeds.first})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
+  L.push(`  seeds     ${s.seeds.count} (${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${[0, 1, 2].map((i) => s.config.seed + s.shard!.index - 1 + i * s.shard!.count).join(', ')}, ...` : `from ${s.seeds.first}`})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
   L.push(`  ops       ${Object.entries(s.ops).map(([k, v]) => `${k}:${fmt(v)}`).join(' ')}`);
   L.push(`  anon      faults ${fmt(a.faults)}  scan-chose ${orders(a.scanOrder)}  alloc-fallback ${orders(a.allocFallback)}`);
   L.push(`  races     recheck-changed ${fmt(a.recheckChangedTotal)} (pte ${fmt(a.recheckPteChanged)}, range ${orders(a.recheckRangeChanged)})  lost-race-exit ${fmt(a.lostRaceExit)}  retry-lower ${orders(a.retryLower)}  retry-order0 ${fmt(a.retryOrder0)}  refaults ${fmt(a.refaults)}`);

@@ -1,0 +1,241 @@
+// foliostorm compare BASE NEW: two results folders side by side, for a nightly regression gate.
+// Per histogram (operations, fault, locks) count and p50/p99/max in both with the change; event
+// rates (refaults per fault, recheck-changed per fault, TLB invalidations and contpte unfolds per
+// operation, ...); the signatures NEW found that BASE did not. With a threshold, the regressions:
+// a p99 or a rate worse by more than it, or a new deviation-free signature (a real finding: no
+// deviation was switched on to cause it). Reads summary.json only.
+import type { HistSummary, Unit } from './histograms.js';
+import { readSummary, ResultsInputError, unitOf } from './folder.js';
+import { type OpCost, opsOf, type Summary } from './summary.js';
+import { configDifferences, type FieldDifference, shownValue } from './config-diff.js';
+
+export interface RunInfo {
+  dir: string;
+  name: string;
+  engine: Summary['engine'];
+  seeds: number;
+  interrupted: boolean;
+}
+
+/** A change in percent; null: BASE was 0 and NEW is not (no ratio; any growth from zero). */
+export type Change = number | null;
+
+export interface LatencyRow {
+  name: string;
+  base?: HistSummary;
+  new?: HistSummary;
+  change?: { count: Change; p50: Change; p99: Change; max: Change };
+  /** p99 worse by more than the threshold (only when both runs have the histogram) */
+  regression: boolean;
+}
+
+export interface RateRow {
+  /** "refaults/fault", "tlbi/op fork" */
+  name: string;
+  /** what it counts, for the reader */
+  what: string;
+  /** undefined: the run has none of the denominator (no faults, no such operation) */
+  base?: number;
+  new?: number;
+  change?: Change;
+  regression: boolean;
+}
+
+export interface NewSignature {
+  signature: string;
+  count: number;
+  smallestSeed: number;
+  artifact?: string;
+  /** no deviation switched on: a real finding (a signature "inv@path[dev+...]" names the deviations that cause it) */
+  deviationFree: boolean;
+}
+
+export interface Comparison {
+  base: RunInfo;
+  new: RunInfo;
+  unit: Unit;
+  /** config fields that differ (what changed between the runs), seeds and duration included */
+  config: FieldDifference[];
+  latency: LatencyRow[];
+  rates: RateRow[];
+  newSignatures: NewSignature[];
+  /** signatures BASE found and NEW did not */
+  goneSignatures: string[];
+  /** --max-regression PCT, if given */
+  maxRegression?: number;
+  /** what worsened beyond maxRegression (empty without it) */
+  regressions: string[];
+  pass: boolean;
+}
+
+/** (new - base) / base in percent, one decimal; 0 when equal; null from a base of 0. */
+export function change(base: number, now: number): Change {
+  if (base === now) return 0;
+  if (base === 0) return null;
+  return Math.round(((now - base) / base) * 1000) / 10;
+}
+
+/** Worse (larger) by more than pct percent; from zero, any growth. */
+function worse(base: number, now: number, pct: number): boolean {
+  const c = change(base, now);
+  return c === null ? now > base : c > pct;
+}
+
+/** A signature with no "[deviation+...]" suffix: nothing was injected to cause it. */
+export function isDeviationFree(signature: string): boolean {
+  return !/\[[^\]]+\]$/.test(signature);
+}
+
+/** Histograms in reading order: operations, faults and accesses, then locks. */
+function histRank(name: string): number {
+  if (name.startsWith('op.')) return 0;
+  if (name === 'fault' || name.startsWith('fault.')) return 1;
+  if (name.startsWith('access.')) return 2;
+  return 3;
+}
+
+function latencyRows(b: Summary, n: Summary, pct: number | undefined): LatencyRow[] {
+  const names = [...new Set([...Object.keys(b.latency), ...Object.keys(n.latency)])].sort((x, y) => histRank(x) - histRank(y) || x.localeCompare(y));
+  return names.map((name) => {
+    const x = b.latency[name], y = n.latency[name];
+    if (!x || !y) return { name, base: x, new: y, regression: false };
+    const c = { count: change(x.count, y.count), p50: change(x.p50, y.p50), p99: change(x.p99, y.p99), max: change(x.max, y.max) };
+    return { name, base: x, new: y, change: c, regression: pct !== undefined && x.count > 0 && y.count > 0 && worse(x.p99, y.p99, pct) };
+  });
+}
+
+interface RateDef {
+  name: string;
+  what: string;
+  of: (s: Summary) => number | undefined;
+}
+
+const ratio = (num: number, den: number): number | undefined => (den > 0 ? num / den : undefined);
+const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+const totalOps = (s: Summary): number => sum(s.ops);
+
+/** The event rates compared: each a count per fault or per operation (higher is worse). */
+function rateDefs(b: Summary, n: Summary): RateDef[] {
+  const defs: RateDef[] = [
+    { name: 'refaults/fault', what: 'anon faults that returned to fault again (lost the race, refault policy)', of: (s) => ratio(s.anonFault.refaults, s.anonFault.faults) },
+    { name: 'recheck-changed/fault', what: 'anon faults whose recheck under the PTL found the PTEs changed', of: (s) => ratio(s.anonFault.recheckChangedTotal, s.anonFault.faults) },
+    { name: 'lost-race-exit/fault', what: 'anon faults that released their folio after losing the race', of: (s) => ratio(s.anonFault.lostRaceExit, s.anonFault.faults) },
+    { name: 'alloc-fallback/fault', what: 'anon faults whose allocation fell back to a lower order', of: (s) => ratio(sum(s.anonFault.allocFallback), s.anonFault.faults) },
+    { name: 'tlb-flushes/op', what: 'range and mm TLB flushes per workload operation', of: (s) => ratio(s.tlb.flushRange + s.tlb.flushMm, totalOps(s)) },
+  ];
+  // tlb.byOp leaves out an operation type without invalidations, folds or unfolds: there its rates are 0 (if it ran)
+  const perOp = (s: Summary, op: string, count: (c: OpCost) => number) => {
+    const c = s.tlb.byOp[op];
+    return c ? ratio(count(c), c.ops) : ratio(0, opsOf(s, op));
+  };
+  const ops = [...new Set([...Object.keys(b.tlb.byOp), ...Object.keys(n.tlb.byOp)])].sort();
+  for (const op of ops) defs.push({ name: `tlbi/op ${op}`, what: `TLB invalidations (page, range, mm) per ${op}`, of: (s) => perOp(s, op, (c) => c.tlbiPage + c.tlbiRange + c.tlbiMm) });
+  for (const op of ops) {
+    if (!b.tlb.byOp[op]?.contUnfold && !n.tlb.byOp[op]?.contUnfold) continue;
+    defs.push({ name: `unfold/op ${op}`, what: `contpte block unfolds per ${op}`, of: (s) => perOp(s, op, (c) => c.contUnfold) });
+  }
+  return defs;
+}
+
+function rateRows(b: Summary, n: Summary, pct: number | undefined): RateRow[] {
+  // a rate neither run has (no such operation ran) is no row
+  return rateDefs(b, n).filter((d) => d.of(b) !== undefined || d.of(n) !== undefined).map((d) => {
+    const x = d.of(b), y = d.of(n);
+    if (x === undefined || y === undefined) return { name: d.name, what: d.what, base: x, new: y, regression: false };
+    return { name: d.name, what: d.what, base: x, new: y, change: change(x, y), regression: pct !== undefined && worse(x, y, pct) };
+  });
+}
+
+const info = (dir: string, s: Summary): RunInfo => ({ dir, name: s.config.name, engine: s.engine, seeds: s.seeds.count, interrupted: s.interrupted });
+
+/**
+ * Compare the results folders base and cur. maxRegression (percent) turns on the gate. Throws
+ * ResultsInputError for a missing folder or summary, or runs in different units (sched vs threads).
+ */
+export function compareFolders(baseDir: string, newDir: string, opts: { maxRegression?: number } = {}): Comparison {
+  const pct = opts.maxRegression;
+  if (pct !== undefined && !(Number.isFinite(pct) && pct >= 0)) throw new ResultsInputError(`--max-regression: must be a percentage >= 0 (got ${pct})`);
+  const b = readSummary(baseDir), n = readSummary(newDir);
+  if (unitOf(b) !== unitOf(n)) throw new ResultsInputError(`${baseDir} is a ${b.engine} run (latency in ${unitOf(b)}) and ${newDir} a ${n.engine} run (latency in ${unitOf(n)}): their latencies cannot be compared`);
+  const latency = latencyRows(b, n, pct);
+  const rates = rateRows(b, n, pct);
+  const known = new Set(b.signatures.map((g) => g.signature));
+  const newSignatures = n.signatures.filter((g) => !known.has(g.signature)).map((g) => ({ signature: g.signature, count: g.count, smallestSeed: g.smallestSeed, artifact: g.artifacts[0], deviationFree: isDeviationFree(g.signature) }));
+  const now = new Set(n.signatures.map((g) => g.signature));
+  const goneSignatures = b.signatures.filter((g) => !now.has(g.signature)).map((g) => g.signature);
+  const regressions: string[] = [];
+  if (pct !== undefined) {
+    const by = (c: Change | undefined) => (c === null ? 'from 0' : `${fmtChange(c)} > ${pct}%`);
+    for (const r of latency) if (r.regression) regressions.push(`p99 of ${r.name}: ${r.base!.p99} -> ${r.new!.p99} ${unitOf(b)} (${by(r.change!.p99)})`);
+    for (const r of rates) if (r.regression) regressions.push(`${r.name}: ${fmtRate(r.base)} -> ${fmtRate(r.new)} (${by(r.change)})`);
+    for (const g of newSignatures) if (g.deviationFree) regressions.push(`new deviation-free signature ${g.signature} (x${g.count}, smallest seed ${g.smallestSeed})`);
+  }
+  return {
+    base: info(baseDir, b), new: info(newDir, n), unit: unitOf(b),
+    config: configDifferences(b.config, n.config),
+    latency, rates, newSignatures, goneSignatures, maxRegression: pct, regressions, pass: regressions.length === 0,
+  };
+}
+
+function fmtChange(c: Change | undefined): string {
+  if (c === undefined) return '';
+  if (c === null) return 'new';
+  return `${c > 0 ? '+' : ''}${c}%`;
+}
+
+function fmtRate(x: number | undefined): string {
+  if (x === undefined) return '-';
+  return x === 0 ? '0' : x >= 100 ? x.toFixed(1) : x.toPrecision(3);
+}
+
+const fmtNum = (x: number | undefined): string => (x === undefined ? '-' : String(x));
+
+/** "4064 -> 4100 (+0.9%)" */
+function cell(a: number | undefined, b: number | undefined, c: Change | undefined): string {
+  if (a === undefined || b === undefined) return `${fmtNum(a)} -> ${fmtNum(b)}`;
+  return `${a} -> ${b} (${fmtChange(c)})`;
+}
+
+function table(rows: string[][]): string[] {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => ('  ' + r.map((x, i) => x.padEnd(w[i])).join('  ')).trimEnd());
+}
+
+/** What compare prints. */
+export function renderComparison(c: Comparison): string {
+  const L: string[] = [];
+  const run = (r: RunInfo) => `${r.dir} (${r.engine} "${r.name}", ${r.seeds} seeds${r.interrupted ? ', INTERRUPTED' : ''})`;
+  L.push(`foliostorm compare`);
+  L.push(`  BASE  ${run(c.base)}`);
+  L.push(`  NEW   ${run(c.new)}`);
+  if (c.config.length) L.push(`  config changed: ${c.config.map((d) => `${d.field} ${shownValue(d.a)} -> ${shownValue(d.b)}`).join(', ')}`);
+  L.push('', `latency (${c.unit}), BASE -> NEW:`);
+  L.push(...table([
+    ['histogram', 'count', 'p50', 'p99', 'max', ''],
+    ...c.latency.map((r) => [
+      r.name,
+      cell(r.base?.count, r.new?.count, r.change?.count),
+      cell(r.base?.p50, r.new?.p50, r.change?.p50),
+      cell(r.base?.p99, r.new?.p99, r.change?.p99),
+      cell(r.base?.max, r.new?.max, r.change?.max),
+      r.regression ? 'REGRESSION' : !r.base ? '(only in NEW)' : !r.new ? '(only in BASE)' : '',
+    ]),
+  ]));
+  L.push('', 'event rates, BASE -> NEW:');
+  L.push(...table(c.rates.map((r) => [r.name, `${fmtRate(r.base)} -> ${fmtRate(r.new)}`, r.change === undefined ? '' : `(${fmtChange(r.change)})`, r.regression ? 'REGRESSION' : ''])));
+  L.push('');
+  if (!c.newSignatures.length) L.push('new violations: none (no signature in NEW that BASE did not have)');
+  else {
+    L.push('new violations (signatures in NEW, not in BASE):');
+    for (const g of c.newSignatures) {
+      L.push(`  ${g.signature} x${g.count} (smallest seed ${g.smallestSeed}): ${g.deviationFree ? 'deviation-free: a REAL FINDING' : 'caused by the injected deviation(s) named in brackets'}`);
+      if (g.artifact) L.push(`    replay: npx foliostorm repro ${g.artifact}`);
+    }
+  }
+  if (c.goneSignatures.length) L.push(`gone (in BASE, not in NEW): ${c.goneSignatures.join(', ')}`);
+  L.push('');
+  if (c.maxRegression === undefined) L.push('no gate: give --max-regression PCT to fail on a p99 or rate worse by more than PCT% or a new deviation-free signature');
+  else if (c.pass) L.push(`PASS (--max-regression ${c.maxRegression}%): no p99 or event rate worse by more than ${c.maxRegression}%, no new deviation-free signature`);
+  else L.push(`FAIL (--max-regression ${c.maxRegression}%): ${c.regressions.length} regression(s)`, ...c.regressions.map((r) => `  ${r}`));
+  return L.join('\n');
+}

@@ -1,0 +1,161 @@
+// foliostorm compare BASE NEW: synthetic results folders (summary.json built from made-up runs)
+// showing a pass, a p99 regression, a rate regression, new signatures, and bad input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../../src/config.js';
+import type { RunResult, ViolationRecord } from '../../src/engine/result.js';
+import { Aggregate } from '../../src/report/aggregate.js';
+import { HistSet } from '../../src/report/histograms.js';
+import { buildSummary } from '../../src/report/summary.js';
+import { change, compareFolders, isDeviationFree, renderComparison } from '../../src/report/compare.js';
+import { ResultsInputError } from '../../src/report/folder.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'foliostorm-compare-'));
+
+interface Fake {
+  engine?: 'sched' | 'threads';
+  /** fault latencies: 1..1000 times this factor */
+  faultScale?: number;
+  refaults?: number;
+  forkTlbi?: number;
+  violations?: string[];
+  fragmentation?: number;
+}
+
+/** A results folder whose summary.json is what a run of these made-up numbers would write. */
+function folder(name: string, f: Fake = {}): string {
+  const engine = f.engine ?? 'sched';
+  const h = new HistSet(engine === 'sched' ? 'steps' : 'ns');
+  for (let i = 1; i <= 1000; i++) h.record('fault', Math.round(i * (f.faultScale ?? 1)));
+  for (let i = 0; i < 1000; i++) h.record('ptl.wait', i % 50);
+  for (let i = 0; i < 200; i++) h.record('op.fork', 100 + (i % 20));
+  const violations = (f.violations ?? []).map((signature): ViolationRecord => ({ signature, invariant: signature.split('@')[0], path: 'quiescent', details: {}, cpu: 0, seed: 1, engine, step: 5, events: [] }));
+  const r: RunResult = {
+    seed: 1, engine, steps: 10_000, wallMs: 1,
+    ops: { touch: 800, fork: 200 },
+    events: { fault: 1000, 'fault.anon': 1000, 'anon.refault': f.refaults ?? 10, 'anon.recheckPteChanged': 20, 'cost.fork.tlbiRange': f.forkTlbi ?? 50, 'tlb.flushRange': 300 },
+    hist: h.encode(), violations, traceHash: engine === 'sched' ? '0123456789abcdef' : undefined,
+  };
+  const agg = new Aggregate(h.unit);
+  agg.add(r);
+  const cfg = parseConfig({ name: 'cmp', engine, fragmentation: f.fragmentation ?? 0.05 });
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify(buildSummary(cfg, agg, { runId: name, version: 'test', wallSeconds: 1, interrupted: false })));
+  return dir;
+}
+
+const base = folder('base');
+
+test('change() in percent; from zero it is null', () => {
+  assert.equal(change(100, 150), 50);
+  assert.equal(change(80, 60), -25);
+  assert.equal(change(0, 0), 0);
+  assert.equal(change(0, 3), null);
+  assert.ok(isDeviationFree('mapcount-mismatch@quiescent'));
+  assert.ok(!isDeviationFree('mapcount-mismatch@quiescent[fault-no-recheck]'));
+});
+
+test('two runs of the same numbers pass, and the table has every histogram and the rates', () => {
+  const c = compareFolders(base, folder('same'), { maxRegression: 5 });
+  assert.equal(c.pass, true);
+  assert.deepEqual(c.regressions, []);
+  assert.deepEqual(c.latency.map((r) => r.name), ['op.fork', 'fault', 'ptl.wait']);
+  const fault = c.latency.find((r) => r.name === 'fault')!;
+  assert.equal(fault.base!.count, 1000);
+  assert.deepEqual(fault.change, { count: 0, p50: 0, p99: 0, max: 0 });
+  const rates = Object.fromEntries(c.rates.map((r) => [r.name, r.base]));
+  assert.equal(rates['refaults/fault'], 0.01);
+  assert.equal(rates['recheck-changed/fault'], 0.02);
+  assert.equal(rates['tlbi/op fork'], 0.25);
+  assert.match(renderComparison(c), /PASS \(--max-regression 5%\)/);
+});
+
+test('a p99 worse by more than PCT fails the gate, naming the histogram; within PCT it passes', () => {
+  const slow = folder('slow', { faultScale: 1.3 });
+  const c = compareFolders(base, slow, { maxRegression: 10 });
+  assert.equal(c.pass, false);
+  const fault = c.latency.find((r) => r.name === 'fault')!;
+  assert.equal(fault.regression, true);
+  assert.ok(fault.change!.p99! > 25 && fault.change!.p99! < 35, String(fault.change!.p99));
+  assert.equal(c.regressions.length, 1);
+  assert.match(c.regressions[0], /^p99 of fault: \d+ -> \d+ steps \(\+\d+(\.\d)?% > 10%\)$/);
+  assert.match(renderComparison(c), /FAIL \(--max-regression 10%\): 1 regression/);
+  // the same pair with a threshold above the change passes; without a threshold there is no gate
+  assert.equal(compareFolders(base, slow, { maxRegression: 40 }).pass, true);
+  const ungated = compareFolders(base, slow);
+  assert.equal(ungated.pass, true);
+  assert.equal(ungated.latency.find((r) => r.name === 'fault')!.regression, false);
+  // a faster NEW is no regression
+  assert.equal(compareFolders(slow, base, { maxRegression: 10 }).pass, true);
+});
+
+test('an event rate worse by more than PCT fails the gate: refaults per fault, TLB invalidations per fork', () => {
+  const c = compareFolders(base, folder('refaulty', { refaults: 30, forkTlbi: 56 }), { maxRegression: 20 });
+  assert.equal(c.pass, false);
+  const r = Object.fromEntries(c.rates.map((x) => [x.name, x]));
+  assert.equal(r['refaults/fault'].new, 0.03);
+  assert.equal(r['refaults/fault'].change, 200);
+  assert.equal(r['refaults/fault'].regression, true);
+  assert.equal(r['tlbi/op fork'].change, 12);
+  assert.equal(r['tlbi/op fork'].regression, false, '+12% is within 20%');
+  assert.deepEqual(c.regressions, ['refaults/fault: 0.0100 -> 0.0300 (+200% > 20%)']);
+  // a rate growing from zero is a regression at any threshold
+  const z = compareFolders(folder('norefault', { refaults: 0 }), base, { maxRegression: 1000 });
+  assert.deepEqual(z.regressions, ['refaults/fault: 0 -> 0.0100 (from 0)']);
+});
+
+test('new signatures are listed; a new deviation-free one fails the gate, one caused by an injected deviation does not', () => {
+  const withBug = folder('bug', { violations: ['mapcount-mismatch@quiescent', 'rss-mismatch@quiescent[fault-no-recheck]'] });
+  const c = compareFolders(base, withBug, { maxRegression: 10 });
+  assert.deepEqual(c.newSignatures.map((g) => [g.signature, g.deviationFree, g.count, g.smallestSeed]), [
+    ['mapcount-mismatch@quiescent', true, 1, 1],
+    ['rss-mismatch@quiescent[fault-no-recheck]', false, 1, 1],
+  ]);
+  assert.equal(c.pass, false);
+  assert.deepEqual(c.regressions, ['new deviation-free signature mapcount-mismatch@quiescent (x1, smallest seed 1)']);
+  assert.match(renderComparison(c), /mapcount-mismatch@quiescent x1 \(smallest seed 1\): deviation-free: a REAL FINDING/);
+  const injected = compareFolders(base, folder('injected', { violations: ['rss-mismatch@quiescent[fault-no-recheck]'] }), { maxRegression: 10 });
+  assert.equal(injected.newSignatures.length, 1);
+  assert.equal(injected.pass, true);
+  // a signature both runs have is not new; one only BASE had is gone
+  const back = compareFolders(withBug, base, { maxRegression: 10 });
+  assert.deepEqual(back.newSignatures, []);
+  assert.deepEqual(back.goneSignatures, ['mapcount-mismatch@quiescent', 'rss-mismatch@quiescent[fault-no-recheck]']);
+  assert.equal(back.pass, true);
+});
+
+test('compare names the config fields that changed', () => {
+  const c = compareFolders(base, folder('frag', { fragmentation: 0.5 }));
+  assert.deepEqual(c.config, [{ field: 'fragmentation', a: 0.05, b: 0.5 }]);
+  assert.match(renderComparison(c), /config changed: fragmentation 0\.05 -> 0\.5/);
+});
+
+test('bad input: a missing folder, a folder without summary.json, sched against threads', () => {
+  const bad = (b: string, n: string, msg: RegExp) => assert.throws(() => compareFolders(b, n), (e: Error) => e instanceof ResultsInputError && msg.test(e.message));
+  bad(base, join(root, 'nope'), /nope: no such results folder/);
+  const empty = join(root, 'empty');
+  mkdirSync(empty);
+  bad(empty, base, /empty: no summary\.json/);
+  bad(base, folder('threads', { engine: 'threads' }), /is a sched run \(latency in steps\) and .*threads a threads run \(latency in ns\): their latencies cannot be compared/);
+  assert.throws(() => compareFolders(base, base, { maxRegression: -1 }), /--max-regression: must be a percentage >= 0/);
+});
+
+test('the CLI: exit 1 on a regression with --max-regression (--json), 2 on bad input', () => {
+  const slow = folder('cli-slow', { faultScale: 2 });
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, 'compare', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = cli([base, slow, '--max-regression', '10', '--json']);
+  assert.equal(r.status, 1, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.pass, false);
+  assert.match(j.regressions[0], /^p99 of fault/);
+  const m = cli([base, join(root, 'missing')]);
+  assert.equal(m.status, 2, m.stderr);
+  assert.match(m.stderr, /missing: no such results folder/);
+});
