@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario.
+// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario, report.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -16,6 +16,8 @@ import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { reproduce } from './engine/repro.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
+import { writeReportHtml } from './report/html.js';
+import { ResultsFolderError } from './report/results-folder.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -216,6 +218,12 @@ function cmdScenario(files: string[], inject: string[], json: boolean): number {
   return code;
 }
 
+/** Write DIR/report.html from the results folder DIR. */
+function cmdReport(dir: string): number {
+  process.stdout.write(`${writeReportHtml(dir)}\n`);
+  return EXIT_OK;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const y = yargs(argv)
@@ -278,7 +286,12 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink or scenario')
+    .command('report <dir>', 'write DIR/report.html (plots, violations, replay commands) from a results folder; run writes it too', (y) =>
+      y.positional('dir', { type: 'string', demandOption: true, describe: 'results folder of one run (results/<run-id>)' }),
+      (a) => {
+        code = cmdReport(a.dir as string);
+      })
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario or report')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
@@ -298,7 +311,7 @@ if (isMain) {
   main(hideBin(process.argv)).then(
     (code) => exit(code),
     (e) => {
-      if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError) {
+      if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError || e instanceof ResultsFolderError) {
         process.stderr.write(`foliostorm: ${e.message}\n`);
         process.exit(EXIT_USAGE);
       }
