@@ -6,6 +6,7 @@ import type { RunResult } from './result.js';
 import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import { JUNIT_FILE, renderJunit } from '../report/junit.js';
 import { writeReportHtml } from '../report/html.js';
 import { Progress } from '../report/progress.js';
 import { runThreads } from './threads.js';
@@ -53,7 +54,8 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   w.histograms(agg.hist);
   const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted });
   w.json('summary.json', summary);
-  // report.html, from what was just written (no extra run)
+  // for CI and for people: junit.xml and report.html, from what was just written (no extra run)
+  w.text(JUNIT_FILE, renderJunit(summary));
   writeReportHtml(w.dir, summary);
   const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
   return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode };

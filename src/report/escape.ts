@@ -19,6 +19,11 @@ export function escapeXml(text: unknown): string {
     .replace(/[&<>"']/g, (c) => ENTITY[c]);
 }
 
+/** escapeXml for element content only: quotes stay as they are (readable bodies in junit.xml). */
+export function escapeXmlText(text: unknown): string {
+  return escapeXml(text).replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+}
+
 /** escapeXml, and line breaks as character references: for attributes whose newlines must survive parsing. */
 export function escapeXmlAttr(text: unknown): string {
   return escapeXml(text).replace(/\r/g, '&#13;').replace(/\n/g, '&#10;').replace(/\t/g, '&#9;');
