@@ -18,7 +18,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'foliostorm-html-'));
 
 // one real run with a deviation: violations, artifacts and every histogram of the smoke mix
 const out = tmp();
-const ran = cli(['run', '--inject', 'fault-order1', '--seeds', '3', '--out', out]);
+const ran = cli(['run', '--inject', 'fault-order1', '--seeds', '2', '--out', out]);
 const dir = join(out, readdirSync(out)[0]);
 const summary = (): Summary => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
 const svgs = (html: string): string[] => html.match(/<svg\b[\s\S]*?<\/svg>/g) ?? [];
