@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario.
+// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario, report.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -20,6 +20,7 @@ import { parseShard, ShardError } from './engine/shard.js';
 import { mergeFolders } from './report/merge.js';
 import { compareFolders, renderComparison } from './report/compare.js';
 import { ResultsInputError } from './report/folder.js';
+import { writeReportHtml } from './report/html.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -246,6 +247,12 @@ function cmdScenario(files: string[], inject: string[], json: boolean): number {
   return code;
 }
 
+/** Write DIR/report.html from the results folder DIR. */
+function cmdReport(dir: string): number {
+  process.stdout.write(`${writeReportHtml(dir)}\n`);
+  return EXIT_OK;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const y = yargs(argv)
@@ -326,7 +333,12 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, merge or compare')
+        .command('report <dir>', 'write DIR/report.html (plots, violations, replay commands) from a results folder; run writes it too', (y) =>
+      y.positional('dir', { type: 'string', demandOption: true, describe: 'results folder of one run (results/<run-id>)' }),
+      (a) => {
+        code = cmdReport(a.dir as string);
+      })
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge or compare')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
@@ -346,7 +358,7 @@ if (isMain) {
   main(hideBin(process.argv)).then(
     (code) => exit(code),
     (e) => {
-      if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError) {
+      if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError || e instanceof ResultsInputError) {
         process.stderr.write(`foliostorm: ${e.message}\n`);
         process.exit(EXIT_USAGE);
       }

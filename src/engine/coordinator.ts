@@ -6,6 +6,7 @@ import type { RunResult } from './result.js';
 import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import { writeSummaryOutputs } from '../report/outputs.js';
 import { Progress } from '../report/progress.js';
 import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
@@ -54,7 +55,8 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   for (const v of agg.violations) w.artifact(cfg, v);
   w.histograms(agg.hist);
   const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted, shard: opts.shard });
-  w.json('summary.json', summary);
+  // summary.json, and from it junit.xml and report.html (no extra run)
+  writeSummaryOutputs(w, summary);
   const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
   return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode };
 }

@@ -1,11 +1,13 @@
-// Reading results folders back (merge, compare): summary.json and histograms.json, checked enough
-// that a wrong folder or a hand-edited file gives an error naming the folder, file and field.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// Reading results folders back (report, merge, compare): summary.json, histograms.json and the
+// .hgrm files, checked enough that a wrong folder or a hand-edited file gives an error naming the
+// folder, file and field.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Summary } from './summary.js';
 import type { EncodedHists, Unit } from './histograms.js';
 import { HISTOGRAMS_FILE } from './results.js';
+import { type Hgrm, parseHgrm } from './hgrm.js';
 
 /** Bad input: a missing folder, a missing or malformed file, folders that do not go together. */
 export class ResultsInputError extends Error {}
@@ -51,9 +53,9 @@ function issues(file: string, e: z.ZodError): string {
 
 /** A results folder's summary.json; errors name the folder (missing), file and field. */
 export function readSummary(dir: string): Summary {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ResultsInputError(`${dir}: no such results folder`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ResultsInputError(`${dir}: no such results folder (give the folder a run prints, results/<run-id>/)`);
   const file = join(dir, 'summary.json');
-  if (!existsSync(file)) throw new ResultsInputError(`${dir}: no summary.json (a results folder is the one a run prints, results/<run-id>/)`);
+  if (!existsSync(file)) throw new ResultsInputError(`${dir}: no summary.json (${file} does not exist; a results folder is the one a run prints, results/<run-id>/)`);
   const r = SummaryShape.safeParse(readJson(file));
   if (!r.success) throw new ResultsInputError(issues(file, r.error));
   return r.data as unknown as Summary;
@@ -72,4 +74,14 @@ export function readHistograms(dir: string, s: Summary): EncodedHists {
   if (!r.success) throw new ResultsInputError(issues(file, r.error));
   if (r.data.unit !== unitOf(s)) throw new ResultsInputError(`${file}: field "unit": "${r.data.unit}", but summary.json says engine ${s.engine} (unit ${unitOf(s)})`);
   return r.data;
+}
+
+/** Every DIR/*.hgrm, by histogram name ("ptl.wait.hgrm" -> "ptl.wait"). */
+export function readHgrms(dir: string): Map<string, Hgrm> {
+  const out = new Map<string, Hgrm>();
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.hgrm')).sort()) {
+    const name = f.slice(0, -'.hgrm'.length);
+    out.set(name, parseHgrm(name, readFileSync(join(dir, f), 'utf8')));
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ import { type Shard, shardLabel } from '../engine/shard.js';
 import { Aggregate } from './aggregate.js';
 import { HistSet } from './histograms.js';
 import { readHistograms, readSummary, ResultsInputError, unitOf } from './folder.js';
+import { writeSummaryOutputs } from './outputs.js';
 import { ResultsWriter, signatureId } from './results.js';
 import { buildSummary, renderSummary, type Summary } from './summary.js';
 
@@ -134,7 +135,7 @@ export function mergeFolders(dirs: string[], opts: { out: string; version: strin
       missingShards,
     },
   };
-  w.json('summary.json', summary);
+  writeSummaryOutputs(w, summary);
   const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
   const shards = inputs.filter((i) => i.summary.shard).map((i) => shardLabel(i.summary.shard!));
   const text = `${renderSummary(summary, w.dir)}\n  merged    ${inputs.length} folder(s)${shards.length ? ` (shards ${shards.join(', ')})` : ''}${warnings.map((x) => `\n  WARNING   ${x}`).join('')}`;

@@ -3,6 +3,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { renderJunit } from '../../src/report/junit.js';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -52,6 +53,9 @@ test('4 shards merged equal one unsharded sched run of the same 16 seeds: counts
   assert.equal(r.exitCode, EXIT_VIOLATIONS);
   assert.deepEqual(r.warnings, []);
   assert.deepEqual(readJson(join(out, 'summary.json')), JSON.parse(JSON.stringify(m)), 'what merge returns is what it wrote');
+  // like a run's, the merged folder has junit.xml and report.html, made from the merged summary
+  assert.equal(readFileSync(join(out, 'junit.xml'), 'utf8'), renderJunit(m));
+  for (const g of m.signatures) assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes(g.signature.replace(/&/g, '&amp;').replace(/</g, '&lt;')), g.signature);
   for (const k of ['seeds', 'steps', 'ops', 'events', 'anonFault', 'folioOrders', 'tlb', 'latency', 'perSeed', 'pct', 'config', 'interrupted'] as const) assert.deepEqual(m[k], s[k], k);
   assert.equal(m.traceHash, s.traceHash);
   assert.match(m.traceHash!, /^[0-9a-f]{16}$/);

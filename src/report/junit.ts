@@ -1,0 +1,93 @@
+// junit.xml: the run as JUnit XML, the format CI test-report readers take (GitHub Actions report
+// actions, GitLab `artifacts:reports:junit`, Jenkins `junit`): <testsuites> holding one <testsuite>
+// with one test case for the configuration and one per violation signature.
+//
+// - config case ("foliostorm.config", named after the config and engine): passes when the run had
+//   no violations; <failure> when it had any (also when it was interrupted: what was found is
+//   real); <error type="interrupted"> when it was interrupted with no violations, because the
+//   planned seeds did not all run (the exit code is 3 then, so the report is not green either).
+// - signature cases ("foliostorm.signature", named after the signature, stable from night to
+//   night so CI history can follow one finding): always <failure>; message = invariant, kernel path
+//   and the details of the smallest seed; body = count, smallest seed, details and the replay
+//   command of each artifact.
+import { escapeXmlText as esc, escapeXmlAttr as attr } from './escape.js';
+import type { SignatureGroup } from './aggregate.js';
+import type { Summary } from './summary.js';
+
+export const JUNIT_FILE = 'junit.xml';
+
+/** Longest message attribute; the full text is in the element body. */
+const MESSAGE_MAX = 300;
+
+const clip = (s: string, n = MESSAGE_MAX): string => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+const secs = (n: number): string => (Number.isFinite(n) && n > 0 ? n.toFixed(3) : '0.000');
+
+/** The run id starts with its UTC start time (makeRunId): YYYYMMDD-HHMMSS -> ISO 8601, as the schema wants. */
+export function runTimestamp(runId: string): string | undefined {
+  const m = /^(\d{4})(\d\d)(\d\d)-(\d\d)(\d\d)(\d\d)-/.exec(runId);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}` : undefined;
+}
+
+export function configCaseName(s: Summary): string {
+  return `${s.config?.name ?? 'config'} [${s.engine}]`;
+}
+
+export function renderJunit(s: Summary): string {
+  const nv = s.violations.length;
+  const cfgOutcome: 'pass' | 'failure' | 'error' = nv ? 'failure' : s.interrupted ? 'error' : 'pass';
+  const failures = s.signatures.length + (cfgOutcome === 'failure' ? 1 : 0);
+  const errors = cfgOutcome === 'error' ? 1 : 0;
+  const tests = s.signatures.length + 1;
+  const seedRange = s.seeds.count ? (s.seeds.count > 1 && s.seeds.list.length ? `${Math.min(...s.seeds.list)}..${Math.max(...s.seeds.list)}` : String(s.seeds.first)) : 'none';
+  const seedsLine = `${s.seeds.count} seed(s) ${seedRange} in ${s.wallSeconds} s`;
+  const runLine = `${seedsLine}${s.interrupted ? ', interrupted before the planned end' : ''}`;
+
+  const cfgCase = (): string => {
+    const open = `    <testcase classname="foliostorm.config" name="${attr(configCaseName(s))}" time="${secs(s.wallSeconds)}">`;
+    const out = `      <system-out>${esc(`run ${s.runId}: ${runLine}\nconfig: ${JSON.stringify(s.config)}`)}</system-out>`;
+    if (cfgOutcome === 'pass') return `${open}\n${out}\n    </testcase>`;
+    if (cfgOutcome === 'error') {
+      return `${open}\n      <error type="interrupted" message="${attr(`run interrupted after ${seedsLine}; no violations until then`)}">${esc(`The run was stopped (Ctrl-C/SIGTERM) before its planned seeds or duration ended; exit code 3.\n${runLine}`)}</error>\n${out}\n    </testcase>`;
+    }
+    const msg = `${nv} violation(s) in ${s.signatures.length} signature(s)${s.interrupted ? ' (run interrupted)' : ''}: ${s.signatures.map((g) => g.signature).join(', ')}`;
+    const body = [`${runLine}`, ...s.signatures.map((g) => `${g.signature} x${g.count}, smallest seed ${g.smallestSeed}${g.artifacts[0] ? `: npx foliostorm repro ${g.artifacts[0]}` : ''}`)].join('\n');
+    return `${open}\n      <failure type="violations" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
+  };
+
+  const sigCase = (g: SignatureGroup): string => {
+    const first = s.violations.find((v) => v.signature === g.signature && v.seed === g.smallestSeed) ?? s.violations.find((v) => v.signature === g.signature);
+    const details = JSON.stringify(first?.details ?? {});
+    const msg = `${g.invariant} at ${g.path}: ${details}`;
+    const body = [
+      `signature:     ${g.signature}`,
+      `invariant:     ${g.invariant}`,
+      `kernel path:   ${g.path}`,
+      `count:         ${g.count}`,
+      `smallest seed: ${g.smallestSeed}`,
+      `details:       ${details}`,
+      ...(g.artifacts.length ? ['replay:', ...[...new Set(g.artifacts)].map((a) => `  npx foliostorm repro ${a}`)] : ['replay:        no artifact was written for this signature']),
+    ].join('\n');
+    return `    <testcase classname="foliostorm.signature" name="${attr(g.signature)}" time="0.000">\n      <failure type="${attr(g.invariant)}" message="${attr(clip(msg))}">${esc(body)}</failure>\n    </testcase>`;
+  };
+
+  const props: [string, unknown][] = [
+    ['runId', s.runId], ['engine', s.engine], ['config', s.config?.name], ['arch', s.config?.arch], ['anonFallback', s.config?.anonFallback],
+    ['batching', s.config?.batching], ['inject', (s.config?.inject ?? []).join(',')], ['seeds.first', s.seeds.first], ['seeds.count', s.seeds.count],
+    ['interrupted', s.interrupted], ['traceHash', s.traceHash ?? ''], ['version', s.version],
+  ];
+  const ts = runTimestamp(s.runId);
+  const counts = `tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${secs(s.wallSeconds)}"`;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="foliostorm" ${counts}>`,
+    `  <testsuite name="${attr(`foliostorm.${s.config?.name ?? 'run'}`)}" ${counts}${ts ? ` timestamp="${ts}"` : ''}>`,
+    '    <properties>',
+    ...props.map(([k, v]) => `      <property name="${attr(k)}" value="${attr(v ?? '')}"/>`),
+    '    </properties>',
+    cfgCase(),
+    ...s.signatures.map(sigCase),
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
