@@ -16,6 +16,7 @@ import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { reproduce } from './engine/repro.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
+import { DurationError, parseDuration as parseSeconds } from './duration.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -23,12 +24,14 @@ export const DEFAULT_CONFIG = `${pkgRoot}configs/smoke.json`;
 
 class UsageError extends Error {}
 
-/** "90s", "30m", "2h", "1.5h" or a plain number of seconds. */
-export function parseDuration(s: string | number): number {
-  if (typeof s === 'number') return s;
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/.exec(String(s).trim());
-  if (!m) throw new UsageError(`--duration: "${s}" is not a duration (examples: 90s, 30m, 2h, 45)`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? 's'] ?? 1);
+/** "90s", "30m", "2h", "1.5h" or a plain number of seconds (src/duration.ts); errors name the flag. */
+export function parseDuration(s: string | number, flag = '--duration'): number {
+  try {
+    return parseSeconds(s);
+  } catch (e) {
+    if (e instanceof DurationError) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
 }
 
 interface RunArgs {
@@ -62,7 +65,7 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
     checkDeviations(a.inject);
     over.inject = [...base.inject, ...a.inject];
   }
-  for (const n of base.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject": unknown deviation "${n}"`);
+  for (const [i, n] of base.inject.entries()) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject.${i}": unknown deviation "${n}" (expected a name that npx foliostorm bugs lists)`);
   for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not a number`);
   const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
   return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
@@ -114,7 +117,7 @@ interface HuntArgs {
 }
 
 async function cmdHunt(a: HuntArgs): Promise<number> {
-  const budget = parseDuration(a.budget);
+  const budget = parseDuration(a.budget, '--budget');
   if (!(budget > 0)) throw new UsageError('--budget: must be more than 0 seconds');
   checkDeviations(a.inject ?? []);
   if (a.config && !existsSync(a.config)) throw new ConfigError(`--config: file "${a.config}" does not exist`);
@@ -171,12 +174,7 @@ function cmdRepro(file: string, json: boolean, attempts: number): number {
 
 /** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
 function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): number {
-  let seconds = 60;
-  try {
-    if (budget !== undefined) seconds = parseDuration(budget);
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace('--duration', '--budget'));
-  }
+  const seconds = budget !== undefined ? parseDuration(budget, '--budget') : 60;
   if (!(seconds > 0)) throw new UsageError(`--budget: must be more than 0 seconds (got ${budget})`);
   const art = loadArtifact(file);
   const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
