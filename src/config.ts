@@ -62,6 +62,23 @@ const ARCH = z.enum(['generic', 'contpte']);
 const FRAGMENTATION = z.number().min(0).max(0.9);
 const ANON_ORDERS = z.array(z.number().int().min(0).max(PMD_ORDER - 1));
 
+/**
+ * One model variant of a config with `variants`: the fields it sets replace the config's for the
+ * seeds it runs (seed s runs variant s mod the number of variants; src/engine/variants.ts).
+ */
+const variant = z
+  .object({
+    /** Shown in summaries, progress and artifact config names (default: its values, e.g. "contpte+retry-lower"). */
+    name: z.string().regex(/^[\w.+-]+$/, 'expected letters, digits and . + - _ only').optional(),
+    arch: ARCH.optional(),
+    anonFallback: z.enum(ANON_FALLBACKS).optional(),
+    batching: z.boolean().optional(),
+    anonOrders: ANON_ORDERS.optional(),
+    fragmentation: FRAGMENTATION.optional(),
+  })
+  .strict();
+export type Variant = z.output<typeof variant>;
+
 export const ConfigSchema = z
   .object({
     name: z.string().default('unnamed'),
@@ -134,6 +151,12 @@ export const ConfigSchema = z
       .default(0),
     workers: z.number().int().min(1).max(64).default(2),
     ringSize: z.number().int().min(16).max(4096).default(64),
+    /**
+     * Model variants the run rotates through, seed by seed: seed s runs the config with variant
+     * s mod V laid over it (arch, anonFallback, batching, anonOrders, fragmentation). Absent: one
+     * model. A seed's run, its summary entry and its artifact carry the variant it ran.
+     */
+    variants: z.array(variant).min(1).max(64).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -142,6 +165,7 @@ export const ConfigSchema = z
       if (orders.includes(1)) ctx.addIssue({ code: 'custom', path, input: orders, message: 'order 1 is never used for anon folios (THP needs order >= 2): expected orders 0 and 2 to 8' });
     };
     noOrder1(c.anonOrders, ['anonOrders']);
+    for (const [i, v] of (c.variants ?? []).entries()) if (v.anonOrders) noOrder1(v.anonOrders, ['variants', i, 'anonOrders']);
     if (c.mmapPages.min > c.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['mmapPages', 'min'], input: c.mmapPages.min, message: `expected at most mmapPages.max (${c.mmapPages.max})` });
     if (c.memoryPages > 0 && c.memoryPages & (c.memoryPages - 1)) ctx.addIssue({ code: 'custom', path: ['memoryPages'], input: c.memoryPages, message: 'expected a power of two' });
     for (const [i, a] of c.mmapAlign.entries()) if (a > 0 && a & (a - 1)) ctx.addIssue({ code: 'custom', path: ['mmapAlign', i], input: a, message: 'expected a power of two' });

@@ -9,6 +9,7 @@ import { makeRunId, ResultsWriter } from '../report/results.js';
 import { Progress } from '../report/progress.js';
 import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
+import { configForSeed } from './variants.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
 
@@ -48,7 +49,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   const runId = makeRunId(cfg.engine, cfg.seed);
   const w = new ResultsWriter(opts.out, runId);
   // artifacts in seed order, so the smallest seeds of each signature are the ones kept
-  for (const v of agg.violations) w.artifact(cfg, v);
+  for (const v of agg.violations) w.artifact(configForSeed(cfg, v.seed), v); // a variant's seed: the config it ran
   w.histograms(agg.hist);
   const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted });
   w.json('summary.json', summary);

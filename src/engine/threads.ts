@@ -15,6 +15,7 @@ import { readRing, signatureOf, Violation } from './cpu.js';
 import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
 import { recordOps } from './recording.js';
+import { configForSeed, variantOf } from './variants.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { Observer } from '../check/observer.js';
 import { HistSet } from '../report/histograms.js';
@@ -77,8 +78,10 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
 }
 
 /** One seed on one machine: boot, race the CPUs under the observer, check, tear down, check. */
-async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace): Promise<RunResult> {
+async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace): Promise<RunResult> {
   const t0 = performance.now();
+  const variant = variantOf(rcfg, seed);
+  const cfg = configForSeed(rcfg, seed); // a config with variants: this round's
   const machine = new Machine(cfg);
   mem_init(machine, rng(seed, 'boot'));
   const tasks: Promise<CpuTaskResult>[] = [];
@@ -113,8 +116,8 @@ async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => 
     }
   }
   // every CPU's ops up to the detection, for a replay in the sched engine (repro)
-  for (const v of violations) Object.assign(v, recordOps(cfg, seed, logs, v.step));
-  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0 };
+  for (const v of violations) Object.assign(v, recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
+  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}) };
 }
 
 /**
