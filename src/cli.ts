@@ -45,6 +45,7 @@ interface RunArgs {
   inject?: string[];
   scheduler?: string;
   pctDepth?: number;
+  maxFailures?: number;
   json: boolean;
 }
 
@@ -99,7 +100,8 @@ function checkDeviations(names: readonly string[], flag = '--inject'): void {
 
 async function cmdRun(a: RunArgs): Promise<number> {
   const { cfg, seedsGiven } = resolveConfig(a);
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal }));
+  if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, maxFailures: a.maxFailures }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -231,6 +233,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
         .option('scheduler', { choices: [...SCHEDULERS], describe: 'sched engine scheduler: random, pct (probabilistic concurrency testing) or ops (whole ops only)' })
         .option('pct-depth', { type: 'number', describe: 'pct: the bug depth d (d-1 priority change points per run; default 3)' })
+        .option('max-failures', { type: 'number', describe: 'stop once this many violations are found (exit 1; the summary says why it stopped)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);

@@ -10,6 +10,8 @@ import { Progress } from '../report/progress.js';
 import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
 import { configForSeed } from './variants.js';
+import { RunStop } from './stop.js';
+import { LiveArtifacts } from '../report/live-artifacts.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
 
@@ -21,6 +23,8 @@ export interface CampaignOptions {
   version: string;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Stop once this many violations are found (--max-failures). */
+  maxFailures?: number;
 }
 
 export interface CampaignResult {
@@ -36,22 +40,33 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
   // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
   else cfg = resolvePctSteps(cfg);
+  const runCfg = cfg;
   const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns');
   const progress = new Progress(cfg, opts.quiet, opts.log);
-  const onResult = (r: RunResult) => {
-    agg.add(r);
-    progress.update(agg);
-  };
-  let interrupted = false;
-  if (cfg.engine === 'sched') interrupted = await runSchedSeeds(cfg, opts, onResult);
-  else interrupted = await runThreadsRounds(cfg, opts, onResult);
-  progress.done();
+  const stop = new RunStop({ signal: opts.signal, maxFailures: opts.maxFailures });
   const runId = makeRunId(cfg.engine, cfg.seed);
   const w = new ResultsWriter(opts.out, runId);
-  // artifacts in seed order, so the smallest seeds of each signature are the ones kept
-  for (const v of agg.violations) w.artifact(configForSeed(cfg, v.seed), v); // a variant's seed: the config it ran
+  // each violation's artifact as soon as its seed ends (a variant's seed: the config it ran)
+  const artifacts = new LiveArtifacts(w, (v) => configForSeed(runCfg, v.seed));
+  let failures = 0;
+  const onResult = (r: RunResult) => {
+    agg.add(r);
+    for (const v of r.violations) artifacts.add(v);
+    stop.failuresFound((failures += r.violations.length));
+    progress.update(agg);
+  };
+  const engineOpts = { ...opts, signal: stop.signal };
+  try {
+    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult);
+    else await runThreadsRounds(cfg, engineOpts, onResult);
+  } finally {
+    progress.done();
+  }
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
+  const interrupted = stop.interrupted;
   w.histograms(agg.hist);
-  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted });
+  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, stop: stopped });
   w.json('summary.json', summary);
   const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
   return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode };

@@ -1,6 +1,6 @@
 // The one results writer: every run writes one folder (summary.json, .hgrm files, failures/).
 // Files are written to a temporary name and renamed, so a crash never leaves half a summary.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config } from '../config.js';
 import type { ViolationRecord } from '../engine/result.js';
@@ -10,10 +10,26 @@ import type { HistSet } from './histograms.js';
 /** Keep at most this many artifacts per signature (the smallest seeds come first in seed order). */
 export const ARTIFACTS_PER_SIGNATURE = 3;
 
+/**
+ * Write file whole or not at all: the data goes to a temporary name in the same folder, is flushed
+ * to the disk (fsync), then renamed over file. A crash, a kill or a full disk leaves the old file
+ * or none, never half of one (and no temporary file when the write itself fails).
+ */
 export function writeAtomic(file: string, data: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 export function signatureId(signature: string): string {
@@ -49,6 +65,10 @@ export class ResultsWriter {
     const n = this.perSig.get(v.signature) ?? 0;
     if (n >= ARTIFACTS_PER_SIGNATURE) return undefined;
     this.perSig.set(v.signature, n + 1);
+    return this.writeArtifact(cfg, v, tag);
+  }
+  /** Write the artifact of v whatever its signature's count (the caller chooses which to keep); sets v.artifact. */
+  writeArtifact(cfg: Config, v: ViolationRecord, tag = ''): string {
     const dir = join(this.dir, 'failures', signatureId(v.signature));
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`);
@@ -56,6 +76,11 @@ export class ResultsWriter {
     v.artifact = shown;
     writeAtomic(file, JSON.stringify(makeArtifact(cfg, v, shown), null, 1) + '\n');
     return shown;
+  }
+  /** Remove the artifact of v written earlier (a smaller seed took its place); clears v.artifact. */
+  removeArtifact(v: ViolationRecord): void {
+    if (v.artifact) rmSync(v.artifact, { force: true });
+    v.artifact = undefined;
   }
 }
 

@@ -4,6 +4,7 @@ import type { HistSummary } from './histograms.js';
 import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
 import { COST_KINDS, COST_OPS } from '../engine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
+import type { StopInfo } from '../engine/stop.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -23,6 +24,8 @@ export interface Summary {
   runId: string;
   engine: 'sched' | 'threads';
   interrupted: boolean;
+  /** Why the run ended (every seed ran, the duration ran out, --max-failures, a signal). */
+  stop?: StopInfo;
   config: Config;
   seeds: { first: number; count: number; list: number[] };
   wallSeconds: number;
@@ -53,7 +56,7 @@ export interface Summary {
   perSeed: { seed: number; steps: number; violations: number; traceHash?: string; variant?: string }[];
 }
 
-export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean }): Summary {
+export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; stop?: StopInfo }): Summary {
   const rs = agg.sorted();
   const vs = agg.violations;
   const engine = cfg.engine;
@@ -63,6 +66,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     runId: meta.runId,
     engine,
     interrupted: meta.interrupted,
+    stop: meta.stop,
     config: cfg,
     seeds: { first: rs.length ? rs[0].seed : cfg.seed, count: rs.length, list: rs.map((r) => r.seed) },
     wallSeconds: Math.round(meta.wallSeconds * 100) / 100,
@@ -140,6 +144,7 @@ export function renderSummary(s: Summary, dir: string): string {
   const L: string[] = [];
   const status = s.violations.length ? `FAIL: ${s.violations.length} violation(s), ${s.signatures.length} signature(s)` : 'PASS: no violations';
   L.push(`foliostorm ${s.engine} run "${s.config.name}"${s.interrupted ? ' (INTERRUPTED)' : ''}: ${status}`);
+  if (s.stop && (s.stop.reason === 'max-failures' || s.stop.reason === 'interrupted')) L.push(`  stopped   early: ${s.stop.detail}`);
   L.push(`  seeds     ${s.seeds.count} (from ${s.seeds.first})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.variants ? 'per variant' : s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
   if (s.config.variants) L.push(`  variants  ${variantCounts(s).join('  ')}   (seed s runs variant s mod ${s.config.variants.length})`);
   L.push(`  ops       ${Object.entries(s.ops).map(([k, v]) => `${k}:${fmt(v)}`).join(' ')}`);

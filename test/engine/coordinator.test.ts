@@ -1,0 +1,52 @@
+// The coordinator on long runs: --max-failures stops early and says why; artifacts are written as
+// seeds end (the smallest seeds of each signature kept, whatever order seeds end in).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig } from '../../src/config.js';
+import { EXIT_VIOLATIONS, runCampaign } from '../../src/engine/coordinator.js';
+import { LiveArtifacts } from '../../src/report/live-artifacts.js';
+import { ResultsWriter } from '../../src/report/results.js';
+import type { ViolationRecord } from '../../src/engine/result.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'foliostorm-coord-'));
+
+test('--max-failures 2: the run stops once 2 violations are found, exits 1 and says why in the summary', async () => {
+  // fault-order1's provoking mix: most seeds detect it, each in a few ms
+  const cfg = defaultConfig({ inject: ['fault-order1'], opsPerCpu: 100, seeds: 400, workers: 2 });
+  const out = tmp();
+  const r = await runCampaign(cfg, { out, seedsGiven: true, quiet: true, version: 't', maxFailures: 2 });
+  assert.equal(r.exitCode, EXIT_VIOLATIONS);
+  const s = JSON.parse(readFileSync(join(r.dir, 'summary.json'), 'utf8'));
+  assert.deepEqual(s.stop, { reason: 'max-failures', detail: `--max-failures 2 reached (${s.violations.length} violations)`, maxFailures: 2 });
+  assert.equal(s.interrupted, false);
+  assert.ok(s.violations.length >= 2);
+  assert.ok(s.seeds.count < 400, `stopped early: ${s.seeds.count} seeds`);
+  for (const v of s.violations) if (v.artifact) assert.ok(existsSync(v.artifact), v.artifact);
+  assert.match(r.text, /stopped {3}early: --max-failures 2 reached/);
+});
+
+test('a run without early stop says it ran every seed', async () => {
+  const r = await runCampaign(defaultConfig({ seeds: 2, opsPerCpu: 40 }), { out: tmp(), seedsGiven: true, quiet: true, version: 't' });
+  assert.equal(r.exitCode, 0);
+  assert.deepEqual(r.summary.stop, { reason: 'seeds', detail: 'every seed ran' });
+  assert.doesNotMatch(r.text, /stopped/);
+});
+
+test('artifacts as seeds end: per signature the smallest 3 seeds are kept, a smaller seed displacing a larger one on disk', () => {
+  const w = new ResultsWriter(tmp(), 'run');
+  const cfg = defaultConfig();
+  const live = new LiveArtifacts(w, () => cfg);
+  const v = (seed: number, signature = 'a@b'): ViolationRecord => ({ invariant: 'a', path: 'b', signature, details: {}, cpu: 0, seed, engine: 'sched', step: 1, events: [] });
+  const vs = [v(9), v(7), v(8), v(5), v(5), v(12), v(2, 'c@d'), v(1)];
+  for (const x of vs) live.add(x);
+  const files = (sig: string) => readdirSync(join(w.dir, 'failures', sig)).sort();
+  assert.deepEqual(files('a_b'), ['seed-1.json', 'seed-5.json', 'seed-7.json']);
+  assert.deepEqual(files('c_d'), ['seed-2.json']);
+  // the records point at the files kept, and only those
+  assert.deepEqual(vs.filter((x) => x.artifact).map((x) => x.seed).sort((a, b) => a - b), [1, 2, 5, 7]);
+  for (const x of vs) if (x.artifact) assert.equal(JSON.parse(readFileSync(x.artifact, 'utf8')).seed, x.seed);
+  assert.equal(vs[4].artifact, undefined, 'one artifact per seed and signature');
+});
