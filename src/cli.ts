@@ -46,6 +46,7 @@ interface RunArgs {
   scheduler?: string;
   pctDepth?: number;
   maxFailures?: number;
+  progressEvery?: string;
   json: boolean;
 }
 
@@ -100,8 +101,9 @@ function checkDeviations(names: readonly string[], flag = '--inject'): void {
 
 async function cmdRun(a: RunArgs): Promise<number> {
   const { cfg, seedsGiven } = resolveConfig(a);
+  const progressEveryMs = a.progressEvery !== undefined ? parseDuration(a.progressEvery, '--progress-every') * 1000 : undefined;
   if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, maxFailures: a.maxFailures }));
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, maxFailures: a.maxFailures, progressEveryMs }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -233,7 +235,8 @@ export async function main(argv: string[]): Promise<number> {
         .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
         .option('scheduler', { choices: [...SCHEDULERS], describe: 'sched engine scheduler: random, pct (probabilistic concurrency testing) or ops (whole ops only)' })
         .option('pct-depth', { type: 'number', describe: 'pct: the bug depth d (d-1 priority change points per run; default 3)' })
-        .option('max-failures', { type: 'number', describe: 'stop once this many violations are found (exit 1; the summary says why it stopped)' })
+        .option('max-failures', { type: 'number', describe: 'stop once this many seeds (threads: rounds) have failed (exit 1; the summary says why it stopped)' })
+        .option('progress-every', { type: 'string', describe: 'off a terminal (CI logs): a progress line this often (default 10s)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);

@@ -6,7 +6,7 @@ import type { RunResult } from './result.js';
 import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
-import { Progress } from '../report/progress.js';
+import { Progress, type ProgressSink } from '../report/progress.js';
 import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
 import { configForSeed } from './variants.js';
@@ -22,8 +22,11 @@ export interface CampaignOptions {
   quiet: boolean;
   version: string;
   signal?: AbortSignal;
-  log?: (line: string) => void;
-  /** Stop once this many violations are found (--max-failures). */
+  /** Where progress lines go (default stderr; none when quiet). */
+  progress?: ProgressSink;
+  /** Off a terminal: a progress line at most this often (default 10 s). */
+  progressEveryMs?: number;
+  /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
   maxFailures?: number;
 }
 
@@ -42,19 +45,22 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   else cfg = resolvePctSteps(cfg);
   const runCfg = cfg;
   const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns');
-  const progress = new Progress(cfg, opts.quiet, opts.log);
+  const seedLimit = cfg.duration > 0 && !opts.seedsGiven ? null : cfg.seeds;
+  const progress = new Progress(cfg, { quiet: opts.quiet, sink: opts.progress, everyMs: opts.progressEveryMs, seedLimit });
   const stop = new RunStop({ signal: opts.signal, maxFailures: opts.maxFailures });
   const runId = makeRunId(cfg.engine, cfg.seed);
   const w = new ResultsWriter(opts.out, runId);
   // each violation's artifact as soon as its seed ends (a variant's seed: the config it ran)
   const artifacts = new LiveArtifacts(w, (v) => configForSeed(runCfg, v.seed));
-  let failures = 0;
+  let failedSeeds = 0;
   const onResult = (r: RunResult) => {
     agg.add(r);
     for (const v of r.violations) artifacts.add(v);
-    stop.failuresFound((failures += r.violations.length));
-    progress.update(agg);
+    progress.add(r);
+    stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
+    progress.tick(agg);
   };
+  progress.start(agg, w.dir);
   const engineOpts = { ...opts, signal: stop.signal };
   try {
     if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult);

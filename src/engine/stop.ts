@@ -4,14 +4,14 @@
 
 /**
  * seeds: every seed asked for ran; duration: the wall-clock budget ran out; max-failures: that
- * many violations were found; interrupted: a signal asked the run to stop.
+ * many seeds (threads: rounds) failed; interrupted: a signal asked the run to stop.
  */
 export type StopReason = 'seeds' | 'duration' | 'max-failures' | 'interrupted';
 
 /** summary.json `stop`. */
 export interface StopInfo {
   reason: StopReason;
-  /** The same, as a person reads it: "--max-failures 3 reached (4 violations)". */
+  /** The same, as a person reads it: "--max-failures 3 reached (3 failed seeds)". */
   detail: string;
   /** --max-failures, when given. */
   maxFailures?: number;
@@ -30,7 +30,10 @@ export class RunStop {
     else user?.addEventListener('abort', () => this.stop('interrupted'), { once: true });
   }
 
-  /** Told the number of violations found so far; stops the run once --max-failures is reached. */
+  /**
+   * Told the number of failed seeds so far (seeds with at least one violation; one seed can report
+   * dozens, say every folio its quiescent check flags); stops the run at --max-failures.
+   */
   failuresFound(n: number): void {
     this.failures = n;
     if (this.opts.maxFailures !== undefined && n >= this.opts.maxFailures) this.stop('max-failures');
@@ -47,7 +50,7 @@ export class RunStop {
     const detail = {
       'seeds': 'every seed ran',
       'duration': 'the duration ran out',
-      'max-failures': `--max-failures ${max} reached (${this.failures} violation${this.failures === 1 ? '' : 's'})`,
+      'max-failures': `--max-failures ${max} reached (${this.failures} failed seed${this.failures === 1 ? '' : 's'})`,
       'interrupted': 'interrupted by a signal',
     }[reason];
     return { reason, detail, ...(max !== undefined ? { maxFailures: max } : {}) };
