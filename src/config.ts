@@ -123,6 +123,12 @@ export const ConfigSchema = z
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /**
+     * Milliseconds a worker thread may go without recording an event before it is reported as
+     * worker-hang and replaced (sched: the seed's machine; threads: each CPU). Optional, so configs
+     * without it keep their trace hashes; absent: 60 s, or twice lockWaitLimitMs if that is longer.
+     */
+    workerHangMs: z.number().int().min(100).optional(),
+    /**
      * Scheduler of the sched engine. random: any runnable CPU at every step; pct: probabilistic
      * concurrency testing (priorities with pctDepth-1 change points over pctSteps steps); ops: one
      * whole workload op at a time, the next CPU chosen at random (the interleaving of ops only, as

@@ -73,7 +73,7 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
 }
 
 /** Every CPU of the round checks in at G.READY; none starts its ops before all have arrived. */
-function startBarrier(machine: Machine): void {
+export function startBarrier(machine: Machine): void {
   const m = machine.m;
   const w = machine.L.global + G.READY;
   const n = machine.L.cpus;

@@ -11,6 +11,7 @@ import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
 import { configForSeed } from './variants.js';
 import { RunStop } from './stop.js';
+import { runSchedSeedWatched, workerHangMs } from './worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
@@ -26,6 +27,9 @@ export interface CampaignOptions {
   progress?: ProgressSink;
   /** Off a terminal: a progress line at most this often (default 10 s). */
   progressEveryMs?: number;
+  /** The piscina task files (tests: ones that hang or crash on purpose); default workers/sched-task.js and workers/cpu-task.js. */
+  schedTask?: URL;
+  cpuTask?: URL;
   /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
   maxFailures?: number;
 }
@@ -81,12 +85,13 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
 /** Seeds cfg.seed, cfg.seed+1, ... over a piscina pool, until cfg.seeds are done or time is up. */
 async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
   const pool = new Piscina({
-    filename: new URL('../../workers/sched-task.js', import.meta.url).href,
+    filename: (opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url)).href,
     minThreads: cfg.workers,
     maxThreads: cfg.workers,
   });
   const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
   const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : cfg.seeds;
+  const hangMs = workerHangMs(cfg);
   let next = cfg.seed;
   let started = 0;
   let interrupted = false;
@@ -96,7 +101,8 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
       const seed = next++;
       started++;
       try {
-        onResult(await pool.run({ cfg, seed }, { signal: opts.signal }));
+        // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
+        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs));
       } catch (e) {
         if (opts.signal?.aborted) {
           interrupted = true;
@@ -116,6 +122,6 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
 
 async function runThreadsRounds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
   const seeds = cfg.duration > 0 && !opts.seedsGiven ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
-  await runThreads(cfg, { seeds, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal });
+  await runThreads(cfg, { seeds, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal, taskFile: opts.cpuTask });
   return !!opts.signal?.aborted;
 }

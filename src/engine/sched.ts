@@ -41,6 +41,8 @@ export interface SchedOptions {
   onEvent?: EventHook;
   /** Told of every note (EV.NOTE_*: what only an event log for the interleaving view needs; never counted, ringed or hashed). */
   onNote?: EventHook;
+  /** Build the machine on this (zeroed) buffer: the coordinator keeps it to watch the run's progress and read its flight recorders. */
+  sab?: SharedArrayBuffer;
 }
 
 /** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
@@ -157,7 +159,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const variant = variantOf(cfg, seed);
   cfg = configForSeed(cfg, seed); // a config with variants: this seed's (the same object without)
   cfg = opts.scheduler ? cfg : resolvePctSteps(cfg);
-  const machine = new Machine(cfg);
+  const machine = new Machine(cfg, opts.sab);
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();

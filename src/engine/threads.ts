@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
-import { G } from '../model/layout.js';
+import { CPU, G } from '../model/layout.js';
 import { mem_init } from '../mm/page_alloc.js';
 import { rng } from '../workload/program.js';
 import { readRing, signatureOf, Violation } from './cpu.js';
@@ -16,6 +16,7 @@ import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
 import { recordOps } from './recording.js';
 import { configForSeed, variantOf } from './variants.js';
+import { errorDetails, ProgressWatch, workerFinding, workerHangMs } from './worker-watch.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { Observer } from '../check/observer.js';
 import { HistSet } from '../report/histograms.js';
@@ -34,6 +35,8 @@ export interface ThreadsOptions {
   signal?: AbortSignal;
   /** How the observer shares the machine; default: 'continuous' if a core is left over for it. */
   observer?: ObserverPace;
+  /** The piscina task file (tests: one that hangs or crashes on purpose); default workers/cpu-task.js. */
+  taskFile?: URL;
 }
 
 /**
@@ -53,12 +56,13 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   const rcfg: Config = { ...cfg, engine: 'threads', cpus: opts.workers };
   // min = max = workers: every CPU task of a round must run at once. A task queued behind one
   // that spins on a lock it holds would never run, and the round would deadlock.
-  const pool = new Piscina({
-    filename: new URL('../../workers/cpu-task.js', import.meta.url).href,
+  const newPool = () => new Piscina({
+    filename: (opts.taskFile ?? new URL('../../workers/cpu-task.js', import.meta.url)).href,
     minThreads: opts.workers,
     maxThreads: opts.workers,
     idleTimeout: Infinity,
   });
+  let pool = newPool();
   const deadline = opts.durationSec > 0 ? performance.now() + opts.durationSec * 1000 : Infinity;
   const timeUp = () => performance.now() >= deadline || !!opts.signal?.aborted;
   const seeds = opts.seeds ?? (opts.durationSec > 0 ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i));
@@ -70,6 +74,11 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
       const r = await runRound(pool, rcfg, seeds ? seeds[i] : cfg.seed + i, timeUp, pace);
       results.push(r);
       opts.onRound?.(r);
+      // a worker hung (terminated) or died: the next round gets a whole fresh pool, every CPU's thread at once
+      if (r.violations.some((v) => v.invariant === 'worker-hang' || v.invariant === 'worker-crash')) {
+        await pool.destroy();
+        pool = newPool();
+      }
     }
   } finally {
     await pool.destroy();
@@ -84,22 +93,48 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
   const cfg = configForSeed(rcfg, seed); // a config with variants: this round's
   const machine = new Machine(cfg);
   mem_init(machine, rng(seed, 'boot'));
+  const { m, L } = machine;
+  // Each CPU's task with its own AbortSignal: a CPU that records no event for workerHangMs is
+  // terminated (worker-hang@threads); a task that fails (worker-crash@threads: a tool bug, or its
+  // thread died) stops the others at once, since they may wait for it (the start barrier, a lock).
+  const hangMs = workerHangMs(cfg);
+  const aborts = Array.from({ length: cfg.cpus }, () => new AbortController());
+  const ended = Array<boolean>(cfg.cpus).fill(false);
   const tasks: Promise<CpuTaskResult>[] = [];
-  for (let cpu = 0; cpu < cfg.cpus; cpu++) tasks.push(pool.run({ sab: machine.sab, cfg, seed, cpu } satisfies CpuTask));
+  for (let cpu = 0; cpu < cfg.cpus; cpu++) {
+    const t = pool.run({ sab: machine.sab, cfg, seed, cpu } satisfies CpuTask, { signal: aborts[cpu].signal });
+    t.then(() => (ended[cpu] = true), () => {
+      ended[cpu] = true;
+      Atomics.store(m, L.global + G.STOP, 2);
+    });
+    tasks.push(t);
+  }
+  let hung: number[] = [];
+  const watch = new ProgressWatch(cfg.cpus, (c) => Atomics.load(m, machine.cpuWord(c, CPU.RING_POS)), (c) => !ended[c], hangMs, (stuck) => {
+    hung = stuck;
+    Atomics.store(m, L.global + G.STOP, 2);
+    for (const c of stuck) aborts[c].abort(new Error(`worker-hang: CPU ${c}`));
+  });
   let settled = false;
   const all = Promise.allSettled(tasks).finally(() => (settled = true));
   const observed = await observe(machine, seed, () => settled, timeUp, pace);
   const outcomes = await all;
-  const failed = outcomes.find((o) => o.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  const outs = outcomes.map((o) => (o as PromiseFulfilledResult<CpuTaskResult>).value).sort((a, b) => a.cpu - b.cpu);
-  const opsStarted = outs.map((o) => o.opsStarted);
+  watch.stop();
+  const workers: ViolationRecord[] = [];
+  for (const [c, o] of outcomes.entries()) {
+    if (o.status === 'fulfilled') continue;
+    if (hung.includes(c)) workers.push(workerFinding('hang', machine, seed, { why: `CPU ${c} recorded no event for ${hangMs} ms (workerHangMs): its worker thread was terminated`, workerHangMs: hangMs }, c));
+    else workers.push(workerFinding('crash', machine, seed, { why: `CPU ${c}'s worker died`, ...errorDetails(o.reason) }, c));
+  }
+  const outs = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])).sort((a, b) => a.cpu - b.cpu);
+  const opsStarted = Array.from({ length: cfg.cpus }, (_, c) => outs.find((o) => o.cpu === c)?.opsStarted ?? 0);
   const logs = outs.map((o) => o.opLog);
 
   const violations: ViolationRecord[] = [];
   const record = (f: Finding, cpu: number) => violations.push(toRecord(machine, f, cpu, seed, opsStarted));
   if (observed) violations.push({ ...observed, opsStarted });
   for (const o of outs) if (o.violation) violations.push({ ...o.violation, opsStarted });
+  violations.push(...workers); // a CPU that hung or died: the machine is not quiescent, not checked further
   violations.sort((a, b) => a.step - b.step); // first detected first (G.SEQ at detection)
   if (!violations.length) {
     // Quiescent: every task has returned, so no CPU runs and no lock is held.
@@ -115,8 +150,9 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
       record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
     }
   }
-  // every CPU's ops up to the detection, for a replay in the sched engine (repro)
-  for (const v of violations) Object.assign(v, recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
+  // every CPU's ops up to the detection, for a replay in the sched engine (repro); a CPU's ops
+  // are not known when its worker hung or died
+  for (const v of violations) Object.assign(v, workers.length ? {} : recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
   return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}) };
 }
 
