@@ -14,6 +14,7 @@ import { huntJson, renderHuntTable } from './hunt/report.js';
 import { makeRunId, ResultsWriter, writeAtomic } from './report/results.js';
 import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { reproduce } from './engine/repro.js';
+import { isWorkerFault, renderWorkerRepro, reproduceWorkerFault } from './engine/repro-worker.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 import { DurationError, parseDuration as parseSeconds } from './duration.js';
@@ -163,9 +164,16 @@ function cmdBugs(): number {
   return EXIT_OK;
 }
 
-function cmdRepro(file: string, json: boolean, attempts: number): number {
+async function cmdRepro(file: string, json: boolean, attempts: number): Promise<number> {
   if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts: must be an integer >= 1 (got ${attempts})`);
   const art = loadArtifact(file);
+  if (isWorkerFault(art)) {
+    // a worker that hung or died: its seed again, in a watched worker (never in this thread)
+    const w = await reproduceWorkerFault(art);
+    if (json) process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, mode: 'worker', reproduced: w.reproduced, violations: w.result.violations.map((v) => v.signature), details: w.result.violations.find((v) => v.signature === art.signature)?.details }, null, 2) + '\n');
+    else process.stdout.write(renderWorkerRepro(art, file, w) + '\n');
+    return w.reproduced ? EXIT_OK : EXIT_VIOLATIONS;
+  }
   const res = reproduce(art, { attempts });
   const last = res.runs[res.runs.length - 1];
   if (json) {
@@ -262,8 +270,8 @@ export async function main(argv: string[]): Promise<number> {
         .positional('artifact', { type: 'string', demandOption: true })
         .option('attempts', { type: 'number', default: 5, describe: 'threads artifacts: at most this many seeded tries (the first follows the recording as it is; the others differ only where it is silent)' })
         .option('json', { type: 'boolean', default: false }),
-      (a) => {
-        code = cmdRepro(a.artifact as string, a.json as boolean, a.attempts as number);
+      async (a) => {
+        code = await cmdRepro(a.artifact as string, a.json as boolean, a.attempts as number);
       })
     .command('shrink <artifact>', 'minimise a sched failure (fewer CPUs, processes, ops, smaller sizes, fewer preemptions), keeping its signature; write the shrunk artifact and print its interleaving', (y) =>
       y

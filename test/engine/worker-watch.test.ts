@@ -12,6 +12,8 @@ import { defaultConfig } from '../../src/config.js';
 import { EXIT_VIOLATIONS, runCampaign } from '../../src/engine/coordinator.js';
 import { CRASH_SEED, EXIT_SEED, HANG_SEED } from '../helpers/faulty-sched-task.js';
 import { CRASH_ROUND, HANG_ROUND } from '../helpers/faulty-cpu-task.js';
+import { reproduceWorkerFault } from '../../src/engine/repro-worker.js';
+import { loadArtifact } from '../../src/report/artifact.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'foliostorm-watch-'));
 type V = { signature: string; seed: number; artifact?: string; details: Record<string, unknown> };
@@ -35,6 +37,12 @@ test('sched: a hung worker and two dead ones are findings of their seeds; every 
   const crash = s.violations.find((v: V) => v.seed === CRASH_SEED && v.signature.startsWith('worker-crash'))!;
   assert.equal(crash.details.error, 'TypeError: deliberate crash in the test task');
   assert.match(String(crash.details.stack), /faulty-sched-task/);
+  // repro re-runs the seed in a watched worker: the hang recurs with the faulty task, not with the real one
+  const again = await reproduceWorkerFault(loadArtifact(hang.artifact!), { taskFile: new URL('../helpers/faulty-sched-task.js', import.meta.url) });
+  assert.equal(again.reproduced, true);
+  const real = await reproduceWorkerFault(loadArtifact(hang.artifact!));
+  assert.equal(real.reproduced, false);
+  assert.ok(real.result.steps > 0 && real.result.violations.every((v) => !v.signature.startsWith('worker-')), 'the real task runs the seed to its end');
   const exit = s.violations.find((v: V) => v.seed === EXIT_SEED)!;
   assert.ok(existsSync(exit.artifact!));
   assert.match(String(exit.details.error), /exit/i);
