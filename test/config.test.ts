@@ -7,7 +7,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfigFile, parseConfig } from '../src/config.js';
+import { ANON_FALLBACKS, ConfigError, loadConfigFile, parseConfig } from '../src/config.js';
+import { configForSeed } from '../src/engine/variants.js';
+import { OP_KINDS } from '../src/workload/program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'foliostorm-config-'));
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -93,4 +95,16 @@ test('config: an unknown deviation in a config file is refused by run (exit 2), 
   const r = spawnSync(process.execPath, [CLI, 'run', '--config', f], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr.trim(), `foliostorm: ${f}: field "inject.1": unknown deviation "no-such-bug" (expected a name that npx foliostorm bugs lists)`);
+});
+
+test('configs/nightly.json: every operation family weighted, both PTE layers, every fallback policy and the per-PTE paths across its variants', () => {
+  const cfg = loadConfigFile(fileURLToPath(new URL('../../configs/nightly.json', import.meta.url)));
+  for (const k of OP_KINDS) assert.ok((cfg.weights[k] ?? 0) > 0, `weight ${k}`);
+  assert.ok(cfg.files.count > 0 && cfg.files.writenotify === 'both', 'file mappings of both write-notify kinds');
+  const vs = Array.from({ length: cfg.variants!.length }, (_, s) => configForSeed(cfg, s));
+  assert.deepEqual(new Set(vs.map((c) => c.arch)), new Set(['generic', 'contpte']));
+  assert.deepEqual(new Set(vs.map((c) => c.anonFallback)), new Set(ANON_FALLBACKS));
+  for (const arch of ['generic', 'contpte']) assert.ok(vs.some((c) => c.arch === arch && !c.batching), `per-PTE paths on ${arch}`);
+  assert.equal(new Set(vs.map((c) => c.name)).size, vs.length, 'variants tell apart by name');
+  assert.ok(cfg.duration >= 3600 && cfg.seeds >= 1e6, 'sized for a long run: the duration bounds it');
 });
