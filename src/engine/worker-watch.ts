@@ -109,7 +109,8 @@ export interface SchedTask {
  */
 export async function runSchedSeedWatched(pool: Piscina, cfg: Config, seed: number, signal: AbortSignal | undefined, hangMs: number): Promise<RunResult> {
   const t0 = performance.now();
-  const machine = new Machine(configForSeed(cfg, seed), new SharedArrayBuffer(computeLayout(configForSeed(cfg, seed)).words * 4));
+  const seedCfg = configForSeed(cfg, seed);
+  const machine = new Machine(seedCfg, new SharedArrayBuffer(computeLayout(seedCfg).words * 4));
   const started = new Int32Array(new SharedArrayBuffer(4));
   const ac = new AbortController();
   const onStop = () => ac.abort(signal?.reason);

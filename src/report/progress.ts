@@ -95,7 +95,8 @@ export class Progress {
     let left = '';
     if (this.cfg.duration > 0) left = `, ${formatDuration(Math.max(0, this.cfg.duration - el))} left`;
     else if (this.opts.seedLimit && done > 0) left = `, ~${formatDuration(((this.opts.seedLimit - done) * el) / done)} left`;
-    const seeds = this.opts.seedLimit != null ? `${done}/${this.opts.seedLimit}` : String(done);
+    // out of the limit when the seeds bound the run (with a duration, the time left says more)
+    const seeds = this.opts.seedLimit != null && !(this.cfg.duration > 0) ? `${done}/${this.opts.seedLimit}` : String(done);
     const ops = Object.values(agg.ops).reduce((a, b) => a + b, 0);
     return `[foliostorm] ${formatDuration(el)}${left}  seeds ${seeds}  ops/s ${short(el > 0 ? ops / el : 0)}  failed ${this.failuresText()}`;
   }

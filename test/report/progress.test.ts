@@ -61,6 +61,12 @@ test('progress bounded by seeds: seeds done out of the limit, and the time left 
   t = 4000;
   p.tick(agg);
   assert.deepEqual(s.out, ['[foliostorm] 4s, ~16s left  seeds 2/10  ops/s 5  failed 0\n']);
+  // with a duration too (a config's huge seed count, as nightly.json's), the time left is what bounds it
+  const d = sink(false);
+  const q = new Progress(defaultConfig({ duration: 60 }), { quiet: false, sink: d, now: () => t, everyMs: 1000, seedLimit: 1e9 });
+  t += 1000;
+  q.tick(agg);
+  assert.deepEqual(d.out, ['[foliostorm] 1s, 59s left  seeds 2  ops/s 20  failed 0\n']);
 });
 
 test('progress on a terminal: one line rewritten in place, cut to the terminal width; the end leaves it on its own line', () => {
