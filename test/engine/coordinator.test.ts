@@ -31,13 +31,6 @@ test('--max-failures 2: the run stops once 2 seeds have failed, exits 1 and says
   assert.match(r.text, /stopped {3}early: --max-failures 2 reached/);
 });
 
-test('a run without early stop says it ran every seed', async () => {
-  const r = await runCampaign(defaultConfig({ seeds: 2, opsPerCpu: 40 }), { out: tmp(), seedsGiven: true, quiet: true, version: 't' });
-  assert.equal(r.exitCode, 0);
-  assert.deepEqual(r.summary.stop, { reason: 'seeds', detail: 'every seed ran' });
-  assert.doesNotMatch(r.text, /stopped/);
-});
-
 test('artifacts as seeds end: per signature the smallest 3 seeds are kept, a smaller seed displacing a larger one on disk', () => {
   const w = new ResultsWriter(tmp(), 'run');
   const cfg = defaultConfig();
