@@ -121,7 +121,8 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
 }
 
 async function runThreadsRounds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
-  const seeds = cfg.duration > 0 && !opts.seedsGiven ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
-  await runThreads(cfg, { seeds, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal, taskFile: opts.cpuTask });
+  // a count of rounds from cfg.seed, not a list: nightly.json's seeds (1e9) with --seed would not fit in memory
+  const count = cfg.duration > 0 && !opts.seedsGiven ? Infinity : cfg.seeds;
+  await runThreads(cfg, { seeds: null, count, durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal, taskFile: opts.cpuTask });
   return !!opts.signal?.aborted;
 }

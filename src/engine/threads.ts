@@ -24,8 +24,13 @@ import type { RunResult, ViolationRecord } from './result.js';
 import type { CpuTask, CpuTaskResult } from '../../workers/cpu-task.js';
 
 export interface ThreadsOptions {
-  /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... until time is up. */
+  /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... (see count) until time is up. */
   seeds: number[] | null;
+  /**
+   * seeds null: at most this many rounds (default: unbounded with a duration, else cfg.seeds). A
+   * count, not a list: a nightly config's seed count (1e9) is a bound, not an array to allocate.
+   */
+  count?: number;
   /** Wall-clock budget in seconds (0 = none); with seeds, whichever ends first. */
   durationSec: number;
   /** Worker threads = simulated CPUs (overrides cfg.cpus). */
@@ -65,11 +70,12 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   let pool = newPool();
   const deadline = opts.durationSec > 0 ? performance.now() + opts.durationSec * 1000 : Infinity;
   const timeUp = () => performance.now() >= deadline || !!opts.signal?.aborted;
-  const seeds = opts.seeds ?? (opts.durationSec > 0 ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i));
+  const seeds = opts.seeds;
+  const rounds = seeds ? seeds.length : (opts.count ?? (opts.durationSec > 0 ? Infinity : cfg.seeds));
   const pace = opts.observer ?? (availableParallelism() > opts.workers ? 'continuous' : 'shared');
   const results: RunResult[] = [];
   try {
-    for (let i = 0; seeds === null || i < seeds.length; i++) {
+    for (let i = 0; i < rounds; i++) {
       if (timeUp()) break;
       const r = await runRound(pool, rcfg, seeds ? seeds[i] : cfg.seed + i, timeUp, pace);
       results.push(r);

@@ -31,6 +31,16 @@ test('--max-failures 2: the run stops once 2 seeds have failed, exits 1 and says
   assert.match(r.text, /stopped {3}early: --max-failures 2 reached/);
 });
 
+test('threads: a seed count far beyond the duration (nightly.json\'s 1e9, with --seed) is a bound, not a list of rounds', async () => {
+  // the rounds used to be listed up front: 1e9 seeds ran the coordinator out of memory
+  const cfg = defaultConfig({ engine: 'threads', seed: 7, seeds: 1e9, duration: 1, opsPerCpu: 50, workers: 2 });
+  const r = await runCampaign(cfg, { out: tmp(), seedsGiven: true, quiet: true, version: 't' });
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.summary.seeds.first, 7);
+  assert.ok(r.summary.seeds.count >= 1);
+  assert.equal(r.summary.stop?.reason, 'duration');
+});
+
 test('artifacts as seeds end: per signature the smallest 3 seeds are kept, a smaller seed displacing a larger one on disk', () => {
   const w = new ResultsWriter(tmp(), 'run');
   const cfg = defaultConfig();
