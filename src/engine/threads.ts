@@ -106,9 +106,11 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
   const hangMs = workerHangMs(cfg);
   const aborts = Array.from({ length: cfg.cpus }, () => new AbortController());
   const ended = Array<boolean>(cfg.cpus).fill(false);
+  // set by each task when it starts: a task still queued, or whose fresh thread is still loading, is not hanging
+  const started = new Int32Array(new SharedArrayBuffer(4 * cfg.cpus));
   const tasks: Promise<CpuTaskResult>[] = [];
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
-    const t = pool.run({ sab: machine.sab, cfg, seed, cpu } satisfies CpuTask, { signal: aborts[cpu].signal });
+    const t = pool.run({ sab: machine.sab, cfg, seed, cpu, started: started.buffer as SharedArrayBuffer } satisfies CpuTask, { signal: aborts[cpu].signal });
     t.then(() => (ended[cpu] = true), () => {
       ended[cpu] = true;
       Atomics.store(m, L.global + G.STOP, 2);
@@ -116,7 +118,7 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
     tasks.push(t);
   }
   let hung: number[] = [];
-  const watch = new ProgressWatch(cfg.cpus, (c) => Atomics.load(m, machine.cpuWord(c, CPU.RING_POS)), (c) => !ended[c], hangMs, (stuck) => {
+  const watch = new ProgressWatch(cfg.cpus, (c) => Atomics.load(m, machine.cpuWord(c, CPU.RING_POS)), (c) => !ended[c] && Atomics.load(started, c) === 1, hangMs, (stuck) => {
     hung = stuck;
     Atomics.store(m, L.global + G.STOP, 2);
     for (const c of stuck) aborts[c].abort(new Error(`worker-hang: CPU ${c}`));

@@ -5,12 +5,13 @@
 import { Machine } from '../../src/model/machine.js';
 import { Cpu } from '../../src/engine/cpu.js';
 import { EV } from '../../src/engine/events.js';
-import cpuTask, { type CpuTask, type CpuTaskResult, startBarrier } from '../../workers/cpu-task.js';
+import cpuTask, { type CpuTask, type CpuTaskResult, markStarted, startBarrier } from '../../workers/cpu-task.js';
 
 export const HANG_ROUND = 2, CRASH_ROUND = 4;
 
 export default function faultyCpuTask(task: CpuTask): CpuTaskResult {
   if (task.seed === HANG_ROUND && task.cpu === 1) {
+    markStarted(task);
     const machine = new Machine(task.cfg, task.sab);
     startBarrier(machine);
     new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg).ev(EV.OP_START, 0, 0);
