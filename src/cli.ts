@@ -14,6 +14,7 @@ import { huntJson, renderHuntTable } from './hunt/report.js';
 import { makeRunId, ResultsWriter, writeAtomic } from './report/results.js';
 import { NotReproduced, shrinkArtifact } from './shrink/shrink.js';
 import { reproduce } from './engine/repro.js';
+import { isWorkerFault, renderWorkerRepro, reproduceWorkerFault } from './engine/repro-worker.js';
 import { renderRepro } from './report/repro.js';
 import { formatResult, runScenarioFile } from './scenario/runner.js';
 import { parseShard, ShardError } from './engine/shard.js';
@@ -21,6 +22,7 @@ import { mergeFolders } from './report/merge.js';
 import { compareFolders, renderComparison } from './report/compare.js';
 import { ResultsInputError } from './report/folder.js';
 import { writeReportHtml } from './report/html.js';
+import { DurationError, parseDuration as parseSeconds } from './duration.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -28,12 +30,14 @@ export const DEFAULT_CONFIG = `${pkgRoot}configs/smoke.json`;
 
 class UsageError extends Error {}
 
-/** "90s", "30m", "2h", "1.5h" or a plain number of seconds. */
-export function parseDuration(s: string | number): number {
-  if (typeof s === 'number') return s;
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/.exec(String(s).trim());
-  if (!m) throw new UsageError(`--duration: "${s}" is not a duration (examples: 90s, 30m, 2h, 45)`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? 's'] ?? 1);
+/** "90s", "30m", "2h", "1.5h" or a plain number of seconds (src/duration.ts); errors name the flag. */
+export function parseDuration(s: string | number, flag = '--duration'): number {
+  try {
+    return parseSeconds(s);
+  } catch (e) {
+    if (e instanceof DurationError) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
 }
 
 interface RunArgs {
@@ -48,6 +52,8 @@ interface RunArgs {
   scheduler?: string;
   pctDepth?: number;
   shard?: string;
+  maxFailures?: number;
+  progressEvery?: string;
   json: boolean;
 }
 
@@ -68,7 +74,7 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
     checkDeviations(a.inject);
     over.inject = [...base.inject, ...a.inject];
   }
-  for (const n of base.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject": unknown deviation "${n}"`);
+  for (const [i, n] of base.inject.entries()) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject.${i}": unknown deviation "${n}" (expected a name that npx foliostorm bugs lists)`);
   for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not a number`);
   const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
   return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
@@ -112,7 +118,9 @@ function checkDeviations(names: readonly string[], flag = '--inject'): void {
 async function cmdRun(a: RunArgs): Promise<number> {
   const shard = a.shard === undefined ? undefined : asUsage(ShardError, () => parseShard(a.shard!));
   const { cfg, seedsGiven } = resolveConfig(a);
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard }));
+  const progressEveryMs = a.progressEvery !== undefined ? parseDuration(a.progressEvery, '--progress-every') * 1000 : undefined;
+  if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -130,7 +138,7 @@ interface HuntArgs {
 }
 
 async function cmdHunt(a: HuntArgs): Promise<number> {
-  const budget = parseDuration(a.budget);
+  const budget = parseDuration(a.budget, '--budget');
   if (!(budget > 0)) throw new UsageError('--budget: must be more than 0 seconds');
   checkDeviations(a.inject ?? []);
   if (a.config && !existsSync(a.config)) throw new ConfigError(`--config: file "${a.config}" does not exist`);
@@ -172,9 +180,16 @@ function cmdBugs(): number {
   return EXIT_OK;
 }
 
-function cmdRepro(file: string, json: boolean, attempts: number): number {
+async function cmdRepro(file: string, json: boolean, attempts: number): Promise<number> {
   if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts: must be an integer >= 1 (got ${attempts})`);
   const art = loadArtifact(file);
+  if (isWorkerFault(art)) {
+    // a worker that hung or died: its seed again, in a watched worker (never in this thread)
+    const w = await reproduceWorkerFault(art);
+    if (json) process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, mode: 'worker', reproduced: w.reproduced, violations: w.result.violations.map((v) => v.signature), details: w.result.violations.find((v) => v.signature === art.signature)?.details }, null, 2) + '\n');
+    else process.stdout.write(renderWorkerRepro(art, file, w) + '\n');
+    return w.reproduced ? EXIT_OK : EXIT_VIOLATIONS;
+  }
   const res = reproduce(art, { attempts });
   const last = res.runs[res.runs.length - 1];
   if (json) {
@@ -187,12 +202,7 @@ function cmdRepro(file: string, json: boolean, attempts: number): number {
 
 /** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
 function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): number {
-  let seconds = 60;
-  try {
-    if (budget !== undefined) seconds = parseDuration(budget);
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace('--duration', '--budget'));
-  }
+  const seconds = budget !== undefined ? parseDuration(budget, '--budget') : 60;
   if (!(seconds > 0)) throw new UsageError(`--budget: must be more than 0 seconds (got ${budget})`);
   const art = loadArtifact(file);
   const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
@@ -271,6 +281,8 @@ export async function main(argv: string[]): Promise<number> {
         .option('scheduler', { choices: [...SCHEDULERS], describe: 'sched engine scheduler: random, pct (probabilistic concurrency testing) or ops (whole ops only)' })
         .option('pct-depth', { type: 'number', describe: 'pct: the bug depth d (d-1 priority change points per run; default 3)' })
         .option('shard', { type: 'string', describe: 'K/N: run the K-th of N disjoint slices of the seeds (seed s is in shard ((s - first) mod N) + 1; --seeds counts the whole run\'s seeds); auto/N: K = $JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Job)' })
+        .option('max-failures', { type: 'number', describe: 'stop once this many seeds (threads: rounds) have failed (exit 1; the summary says why it stopped)' })
+        .option('progress-every', { type: 'string', describe: 'off a terminal (CI logs): a progress line this often (default 10s)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);
@@ -296,8 +308,8 @@ export async function main(argv: string[]): Promise<number> {
         .positional('artifact', { type: 'string', demandOption: true })
         .option('attempts', { type: 'number', default: 5, describe: 'threads artifacts: at most this many seeded tries (the first follows the recording as it is; the others differ only where it is silent)' })
         .option('json', { type: 'boolean', default: false }),
-      (a) => {
-        code = cmdRepro(a.artifact as string, a.json as boolean, a.attempts as number);
+      async (a) => {
+        code = await cmdRepro(a.artifact as string, a.json as boolean, a.attempts as number);
       })
     .command('shrink <artifact>', 'minimise a sched failure (fewer CPUs, processes, ops, smaller sizes, fewer preemptions), keeping its signature; write the shrunk artifact and print its interleaving', (y) =>
       y

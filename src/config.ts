@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SCHEDULERS } from './engine/scheduler.js';
+import { parseDuration } from './duration.js';
+import { issueLines } from './config-issues.js';
 
 export const ANON_FALLBACKS = ['refault', 'retry-lower', 'preferred-or-0'] as const;
 export type AnonFallback = (typeof ANON_FALLBACKS)[number];
@@ -56,6 +58,27 @@ const files = z
   })
   .strict();
 
+const ARCH = z.enum(['generic', 'contpte']);
+const FRAGMENTATION = z.number().min(0).max(0.9);
+const ANON_ORDERS = z.array(z.number().int().min(0).max(PMD_ORDER - 1));
+
+/**
+ * One model variant of a config with `variants`: the fields it sets replace the config's for the
+ * seeds it runs (seed s runs variant s mod the number of variants; src/engine/variants.ts).
+ */
+const variant = z
+  .object({
+    /** Shown in summaries, progress and artifact config names (default: its values, e.g. "contpte+retry-lower"). */
+    name: z.string().regex(/^[\w.+-]+$/, 'expected letters, digits and . + - _ only').optional(),
+    arch: ARCH.optional(),
+    anonFallback: z.enum(ANON_FALLBACKS).optional(),
+    batching: z.boolean().optional(),
+    anonOrders: ANON_ORDERS.optional(),
+    fragmentation: FRAGMENTATION.optional(),
+  })
+  .strict();
+export type Variant = z.output<typeof variant>;
+
 export const ConfigSchema = z
   .object({
     name: z.string().default('unnamed'),
@@ -63,7 +86,7 @@ export const ConfigSchema = z
     comment: z.string().optional(),
     engine: z.enum(['sched', 'threads']).default('sched'),
     /** PTE layer: generic per-entry helpers, or arm64's contpte (16-entry blocks, fold/unfold). */
-    arch: z.enum(['generic', 'contpte']).default('generic'),
+    arch: ARCH.default('generic'),
     batching: z.boolean().default(true),
     /** Simulated CPUs per machine (sched); threads engine uses one worker thread per CPU. */
     cpus: z.number().int().min(1).max(16).default(2),
@@ -72,13 +95,13 @@ export const ConfigSchema = z
     /** Physical memory in 4 KiB pages (pfn 0 is the shared zero page). */
     memoryPages: z.number().int().min(1024).max(1 << 22).default(8192),
     /** Fraction of order-0 pages held back at boot, scattered, to fragment high orders. */
-    fragmentation: z.number().min(0).max(0.9).default(0.05),
+    fragmentation: FRAGMENTATION.default(0.05),
     /** Virtual address space per mm in bytes (multiple of 2 MiB). */
     vaSize: z.number().int().min(2 << 20).max(1 << 30).default(32 << 20),
     maxVmas: z.number().int().min(2).max(64).default(12),
     tlbEntries: z.number().int().min(1).max(256).default(16),
     /** Enabled anon mTHP orders (0 is always the last resort; 1 is rejected as the kernel does). */
-    anonOrders: z.array(z.number().int().min(0).max(PMD_ORDER - 1)).default([0, 2, 4]),
+    anonOrders: ANON_ORDERS.default([0, 2, 4]),
     anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
     /** Operations each CPU runs per seed. */
     opsPerCpu: z.number().int().min(1).default(200),
@@ -100,6 +123,12 @@ export const ConfigSchema = z
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /**
+     * Milliseconds a worker thread may go without recording an event before it is reported as
+     * worker-hang and replaced (sched: the seed's machine; threads: each CPU). Optional, so configs
+     * without it keep their trace hashes; absent: 60 s, or twice lockWaitLimitMs if that is longer.
+     */
+    workerHangMs: z.number().int().min(100).optional(),
+    /**
      * Scheduler of the sched engine. random: any runnable CPU at every step; pct: probabilistic
      * concurrency testing (priorities with pctDepth-1 change points over pctSteps steps); ops: one
      * whole workload op at a time, the next CPU chosen at random (the interleaving of ops only, as
@@ -114,19 +143,39 @@ export const ConfigSchema = z
     inject: z.array(z.string()).default([]),
     seed: z.number().int().min(0).default(1),
     seeds: z.number().int().min(1).default(1),
-    /** Wall-clock budget in seconds for the whole run (0 = run all seeds). */
-    duration: z.number().min(0).default(0),
+    /** Wall-clock budget for the whole run (0 = run all seeds): seconds, or "90s", "30m", "2h". */
+    duration: z
+      .union([z.number(), z.string()])
+      .transform((v, ctx) => {
+        try {
+          return parseDuration(v);
+        } catch {
+          ctx.issues.push({ code: 'custom', input: v, message: 'expected seconds (a number >= 0) or a duration such as "90s", "30m", "2h"' });
+          return z.NEVER;
+        }
+      })
+      .default(0),
     workers: z.number().int().min(1).max(64).default(2),
     ringSize: z.number().int().min(16).max(4096).default(64),
+    /**
+     * Model variants the run rotates through, seed by seed: seed s runs the config with variant
+     * s mod V laid over it (arch, anonFallback, batching, anonOrders, fragmentation). Absent: one
+     * model. A seed's run, its summary entry and its artifact carry the variant it ran.
+     */
+    variants: z.array(variant).min(1).max(64).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.vaSize % (2 << 20) !== 0) ctx.addIssue({ code: 'custom', path: ['vaSize'], message: 'must be a multiple of 2 MiB (2097152)' });
-    if (c.anonOrders.includes(1)) ctx.addIssue({ code: 'custom', path: ['anonOrders'], message: 'order 1 is never used for anon folios (THP needs order >= 2)' });
-    if (c.mmapPages.min > c.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['mmapPages', 'min'], message: 'must be <= mmapPages.max' });
-    if (c.memoryPages & (c.memoryPages - 1)) ctx.addIssue({ code: 'custom', path: ['memoryPages'], message: 'must be a power of two' });
-    for (const [i, a] of c.mmapAlign.entries()) if (a & (a - 1)) ctx.addIssue({ code: 'custom', path: ['mmapAlign', i], message: 'must be a power of two' });
-    if (c.files.count * c.files.pages > 1 << 20) ctx.addIssue({ code: 'custom', path: ['files', 'pages'], message: 'files.count * files.pages must be at most 1048576 (the data oracle\'s file tokens carry 20 bits of file page)' });
+    if (c.vaSize % (2 << 20) !== 0) ctx.addIssue({ code: 'custom', path: ['vaSize'], input: c.vaSize, message: 'expected a multiple of 2 MiB (2097152)' });
+    const noOrder1 = (orders: number[], path: (string | number)[]) => {
+      if (orders.includes(1)) ctx.addIssue({ code: 'custom', path, input: orders, message: 'order 1 is never used for anon folios (THP needs order >= 2): expected orders 0 and 2 to 8' });
+    };
+    noOrder1(c.anonOrders, ['anonOrders']);
+    for (const [i, v] of (c.variants ?? []).entries()) if (v.anonOrders) noOrder1(v.anonOrders, ['variants', i, 'anonOrders']);
+    if (c.mmapPages.min > c.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['mmapPages', 'min'], input: c.mmapPages.min, message: `expected at most mmapPages.max (${c.mmapPages.max})` });
+    if (c.memoryPages > 0 && c.memoryPages & (c.memoryPages - 1)) ctx.addIssue({ code: 'custom', path: ['memoryPages'], input: c.memoryPages, message: 'expected a power of two' });
+    for (const [i, a] of c.mmapAlign.entries()) if (a > 0 && a & (a - 1)) ctx.addIssue({ code: 'custom', path: ['mmapAlign', i], input: a, message: 'expected a power of two' });
+    if (c.files.count * c.files.pages > 1 << 20) ctx.addIssue({ code: 'custom', path: ['files', 'pages'], input: c.files.pages, message: `expected files.count * files.pages at most 1048576 (the data oracle's file tokens carry 20 bits of file page; files.count is ${c.files.count})` });
   });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -139,14 +188,17 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validate a plain object; `source` names the file (or "--flag") in every error. */
+/**
+ * Validate a plain object; `source` names the file in every error, with the field's path inside it,
+ * what was expected and what was found (`smoke.json: field "weights.touch": expected at least 0,
+ * found -1`). A field given by a command-line flag (flagKeys) is named as the flag.
+ */
 export function parseConfig(raw: unknown, source = 'config', flagKeys: readonly string[] = []): Config {
-  const r = ConfigSchema.safeParse(raw);
+  const r = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!r.success) {
-    const lines = r.error.issues.map((i) => {
-      const field = i.path.length ? i.path.join('.') : '(top level)';
-      if (flagKeys.includes(String(i.path[0]))) return `--${String(i.path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`;
-      return `${source}: field "${field}": ${i.message}`;
+    const lines = r.error.issues.flatMap((issue) => issueLines(issue, ConfigSchema)).map(({ path, text }) => {
+      if (path.length && flagKeys.includes(String(path[0]))) return `--${String(path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${text}`;
+      return path.length ? `${source}: field "${path.join('.')}": ${text}` : `${source}: ${text}`;
     });
     throw new ConfigError(lines.join('\n'));
   }

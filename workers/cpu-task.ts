@@ -18,6 +18,13 @@ export interface CpuTask {
   cfg: Config;
   seed: number;
   cpu: number;
+  /** Int32 word per CPU: set to 1 when this CPU's task starts running (before: queued or its thread starting, not hanging). */
+  started?: SharedArrayBuffer;
+}
+
+/** Tell the coordinator's watchdog this CPU's task runs (src/engine/worker-watch.ts). */
+export function markStarted(task: CpuTask): void {
+  if (task.started) Atomics.store(new Int32Array(task.started), task.cpu, 1);
 }
 
 export interface CpuTaskResult {
@@ -32,6 +39,7 @@ export interface CpuTaskResult {
 }
 
 export default function cpuTask(task: CpuTask): CpuTaskResult {
+  markStarted(task);
   const machine = new Machine(task.cfg, task.sab);
   const cpu = new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg);
   const prog = new Program(task.cfg, task.seed, task.cpu);
@@ -73,7 +81,7 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
 }
 
 /** Every CPU of the round checks in at G.READY; none starts its ops before all have arrived. */
-function startBarrier(machine: Machine): void {
+export function startBarrier(machine: Machine): void {
   const m = machine.m;
   const w = machine.L.global + G.READY;
   const n = machine.L.cpus;

@@ -7,10 +7,14 @@ import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
 import { writeSummaryOutputs } from '../report/outputs.js';
-import { Progress } from '../report/progress.js';
+import { Progress, type ProgressSink } from '../report/progress.js';
 import { runThreads } from './threads.js';
 import { resolvePctSteps } from './sched.js';
-import { type Shard, shardSeed, shardSeedCount, shardSeeds } from './shard.js';
+import { type Shard, shardSeed, shardSeedCount } from './shard.js';
+import { configForSeed } from './variants.js';
+import { RunStop } from './stop.js';
+import { runSchedSeedWatched, workerHangMs } from './worker-watch.js';
+import { LiveArtifacts } from '../report/live-artifacts.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
 
@@ -21,9 +25,17 @@ export interface CampaignOptions {
   quiet: boolean;
   version: string;
   signal?: AbortSignal;
-  log?: (line: string) => void;
   /** --shard K/N: run only the K-th slice of the seeds (src/engine/shard.ts); cfg.seeds counts the whole run's */
   shard?: Shard;
+  /** Where progress lines go (default stderr; none when quiet). */
+  progress?: ProgressSink;
+  /** Off a terminal: a progress line at most this often (default 10 s). */
+  progressEveryMs?: number;
+  /** The piscina task files (tests: ones that hang or crash on purpose); default workers/sched-task.js and workers/cpu-task.js. */
+  schedTask?: URL;
+  cpuTask?: URL;
+  /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
+  maxFailures?: number;
 }
 
 export interface CampaignResult {
@@ -39,22 +51,36 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
   // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
   else cfg = resolvePctSteps(cfg);
+  const runCfg = cfg;
   const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns');
-  const progress = new Progress(cfg, opts.quiet, opts.log);
-  const onResult = (r: RunResult) => {
-    agg.add(r);
-    progress.update(agg);
-  };
-  let interrupted = false;
-  if (cfg.engine === 'sched') interrupted = await runSchedSeeds(cfg, opts, onResult);
-  else interrupted = await runThreadsRounds(cfg, opts, onResult);
-  progress.done();
+  const seedLimit = cfg.duration > 0 && !opts.seedsGiven ? null : cfg.seeds;
+  const progress = new Progress(cfg, { quiet: opts.quiet, sink: opts.progress, everyMs: opts.progressEveryMs, seedLimit });
+  const stop = new RunStop({ signal: opts.signal, maxFailures: opts.maxFailures });
   const runId = makeRunId(opts.shard ? `${cfg.engine}-shard${opts.shard.index}of${opts.shard.count}` : cfg.engine, cfg.seed);
   const w = new ResultsWriter(opts.out, runId);
-  // artifacts in seed order, so the smallest seeds of each signature are the ones kept
-  for (const v of agg.violations) w.artifact(cfg, v);
+  // each violation's artifact as soon as its seed ends (a variant's seed: the config it ran)
+  const artifacts = new LiveArtifacts(w, (v) => configForSeed(runCfg, v.seed));
+  let failedSeeds = 0;
+  const onResult = (r: RunResult) => {
+    agg.add(r);
+    for (const v of r.violations) artifacts.add(v);
+    progress.add(r);
+    stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
+    progress.tick(agg);
+  };
+  progress.start(agg, w.dir);
+  const engineOpts = { ...opts, signal: stop.signal };
+  try {
+    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult);
+    else await runThreadsRounds(cfg, engineOpts, onResult);
+  } finally {
+    progress.done();
+  }
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
+  const interrupted = stop.interrupted;
   w.histograms(agg.hist);
-  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds: (performance.now() - t0) / 1000, interrupted, shard: opts.shard });
+  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped });
   // summary.json, and from it junit.xml and report.html (no extra run)
   writeSummaryOutputs(w, summary);
   const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
@@ -64,12 +90,13 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
 /** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over a piscina pool, until cfg.seeds are done or time is up. */
 async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
   const pool = new Piscina({
-    filename: new URL('../../workers/sched-task.js', import.meta.url).href,
+    filename: (opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url)).href,
     minThreads: cfg.workers,
     maxThreads: cfg.workers,
   });
   const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
   const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
+  const hangMs = workerHangMs(cfg);
   let started = 0;
   let interrupted = false;
   const more = () => started < limit && performance.now() < deadline && !opts.signal?.aborted;
@@ -77,7 +104,8 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
     while (more()) {
       const seed = shardSeed(cfg.seed, opts.shard, started++);
       try {
-        onResult(await pool.run({ cfg, seed }, { signal: opts.signal }));
+        // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
+        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs));
       } catch (e) {
         if (opts.signal?.aborted) {
           interrupted = true;
@@ -96,7 +124,8 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
 }
 
 async function runThreadsRounds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
-  const seeds = cfg.duration > 0 && !opts.seedsGiven ? null : shardSeeds(cfg.seed, cfg.seeds, opts.shard);
-  await runThreads(cfg, { seeds, seedAt: (i) => shardSeed(cfg.seed, opts.shard, i), durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal });
+  // a count of rounds (a shard: of its slice), not a list: nightly.json's seeds (1e9) with --seed would not fit in memory
+  const count = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
+  await runThreads(cfg, { seeds: null, count, seedAt: (i) => shardSeed(cfg.seed, opts.shard, i), durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal, taskFile: opts.cpuTask });
   return !!opts.signal?.aborted;
 }

@@ -27,6 +27,8 @@ export interface ViolationRecord {
   opSeqs?: number[][];
   opEventNos?: number[][];
   artifact?: string;
+  /** A config with variants: the label of the one this seed ran (its artifact records that variant's config). */
+  variant?: string;
 }
 
 export interface RunResult {
@@ -42,4 +44,6 @@ export interface RunResult {
   wallMs: number;
   /** sched: how the scheduler fared, when it says (replay: where it diverged). */
   scheduler?: { name: string } & Record<string, unknown>;
+  /** A config with variants: the label of the one this seed ran. */
+  variant?: string;
 }

@@ -21,6 +21,7 @@ import type { RunResult, ViolationRecord } from './result.js';
 import { CPU, MM, MM_LIVE, RW_SLOTS } from '../model/layout.js';
 import { mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
 import { heldLocks, holdersOf, lockClass, lockHangDetails, lockKind, lockName, UNIT_STEP } from './hang.js';
+import { configForSeed, variantOf } from './variants.js';
 
 export interface SchedOptions {
   scheduler?: Scheduler;
@@ -40,6 +41,8 @@ export interface SchedOptions {
   onEvent?: EventHook;
   /** Told of every note (EV.NOTE_*: what only an event log for the interleaving view needs; never counted, ringed or hashed). */
   onNote?: EventHook;
+  /** Build the machine on this (zeroed) buffer: the coordinator keeps it to watch the run's progress and read its flight recorders. */
+  sab?: SharedArrayBuffer;
 }
 
 /** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
@@ -153,8 +156,10 @@ export function resolvePctSteps(cfg: Config): Config {
 
 export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): RunResult {
   const t0 = performance.now();
+  const variant = variantOf(cfg, seed);
+  cfg = configForSeed(cfg, seed); // a config with variants: this seed's (the same object without)
   cfg = opts.scheduler ? cfg : resolvePctSteps(cfg);
-  const machine = new Machine(cfg);
+  const machine = new Machine(cfg, opts.sab);
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();
@@ -188,7 +193,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const violations: ViolationRecord[] = [];
   const record = (f: Finding, cpu: number) => {
     violations.push({
-      invariant: f.invariant, path: f.path, signature: signatureOf(f.invariant, f.path, cfg.inject), details: f.details, cpu, seed, engine: 'sched', step: clock.step,
+      invariant: f.invariant, path: f.path, signature: signatureOf(f.invariant, f.path, cfg.inject), details: f.details, cpu, seed, engine: 'sched', step: clock.step, ...(variant ? { variant } : {}),
       events: cpus.map((c) => readRing(machine, c.id)), schedule: loop.rec.encode(), opsStarted: [...opsStarted],
     });
   };
@@ -219,7 +224,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   for (const v of violations) trace.mixString(v.signature);
   const outcome = sched.outcome?.();
   return {
-    seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0,
+    seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0, ...(variant ? { variant } : {}),
     ...(outcome ? { scheduler: { name: sched.name, ...outcome } } : {}),
   };
 }

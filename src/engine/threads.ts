@@ -8,13 +8,15 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
-import { G } from '../model/layout.js';
+import { CPU, G } from '../model/layout.js';
 import { mem_init } from '../mm/page_alloc.js';
 import { rng } from '../workload/program.js';
 import { readRing, signatureOf, Violation } from './cpu.js';
 import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
 import { recordOps } from './recording.js';
+import { configForSeed, variantOf } from './variants.js';
+import { errorDetails, ProgressWatch, workerFinding, workerHangMs } from './worker-watch.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { Observer } from '../check/observer.js';
 import { HistSet } from '../report/histograms.js';
@@ -22,10 +24,15 @@ import type { RunResult, ViolationRecord } from './result.js';
 import type { CpuTask, CpuTaskResult } from '../../workers/cpu-task.js';
 
 export interface ThreadsOptions {
-  /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... until time is up. */
+  /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... (see count) until time is up. */
   seeds: number[] | null;
   /** seeds null: the i-th round's seed (a shard's slice); default cfg.seed + i. */
   seedAt?: (i: number) => number;
+  /**
+   * seeds null: at most this many rounds (default: unbounded with a duration, else cfg.seeds). A
+   * count, not a list: a nightly config's seed count (1e9) is a bound, not an array to allocate.
+   */
+  count?: number;
   /** Wall-clock budget in seconds (0 = none); with seeds, whichever ends first. */
   durationSec: number;
   /** Worker threads = simulated CPUs (overrides cfg.cpus). */
@@ -35,6 +42,8 @@ export interface ThreadsOptions {
   signal?: AbortSignal;
   /** How the observer shares the machine; default: 'continuous' if a core is left over for it. */
   observer?: ObserverPace;
+  /** The piscina task file (tests: one that hangs or crashes on purpose); default workers/cpu-task.js. */
+  taskFile?: URL;
 }
 
 /**
@@ -54,23 +63,30 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   const rcfg: Config = { ...cfg, engine: 'threads', cpus: opts.workers };
   // min = max = workers: every CPU task of a round must run at once. A task queued behind one
   // that spins on a lock it holds would never run, and the round would deadlock.
-  const pool = new Piscina({
-    filename: new URL('../../workers/cpu-task.js', import.meta.url).href,
+  const newPool = () => new Piscina({
+    filename: (opts.taskFile ?? new URL('../../workers/cpu-task.js', import.meta.url)).href,
     minThreads: opts.workers,
     maxThreads: opts.workers,
     idleTimeout: Infinity,
   });
+  let pool = newPool();
   const deadline = opts.durationSec > 0 ? performance.now() + opts.durationSec * 1000 : Infinity;
   const timeUp = () => performance.now() >= deadline || !!opts.signal?.aborted;
-  const seeds = opts.seeds ?? (opts.durationSec > 0 ? null : Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i));
+  const seeds = opts.seeds;
+  const rounds = seeds ? seeds.length : (opts.count ?? (opts.durationSec > 0 ? Infinity : cfg.seeds));
   const pace = opts.observer ?? (availableParallelism() > opts.workers ? 'continuous' : 'shared');
   const results: RunResult[] = [];
   try {
-    for (let i = 0; seeds === null || i < seeds.length; i++) {
+    for (let i = 0; i < rounds; i++) {
       if (timeUp()) break;
       const r = await runRound(pool, rcfg, seeds ? seeds[i] : (opts.seedAt?.(i) ?? cfg.seed + i), timeUp, pace);
       results.push(r);
       opts.onRound?.(r);
+      // a worker hung (terminated) or died: the next round gets a whole fresh pool, every CPU's thread at once
+      if (r.violations.some((v) => v.invariant === 'worker-hang' || v.invariant === 'worker-crash')) {
+        await pool.destroy();
+        pool = newPool();
+      }
     }
   } finally {
     await pool.destroy();
@@ -79,26 +95,56 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
 }
 
 /** One seed on one machine: boot, race the CPUs under the observer, check, tear down, check. */
-async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace): Promise<RunResult> {
+async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace): Promise<RunResult> {
   const t0 = performance.now();
+  const variant = variantOf(rcfg, seed);
+  const cfg = configForSeed(rcfg, seed); // a config with variants: this round's
   const machine = new Machine(cfg);
   mem_init(machine, rng(seed, 'boot'));
+  const { m, L } = machine;
+  // Each CPU's task with its own AbortSignal: a CPU that records no event for workerHangMs is
+  // terminated (worker-hang@threads); a task that fails (worker-crash@threads: a tool bug, or its
+  // thread died) stops the others at once, since they may wait for it (the start barrier, a lock).
+  const hangMs = workerHangMs(cfg);
+  const aborts = Array.from({ length: cfg.cpus }, () => new AbortController());
+  const ended = Array<boolean>(cfg.cpus).fill(false);
+  // set by each task when it starts: a task still queued, or whose fresh thread is still loading, is not hanging
+  const started = new Int32Array(new SharedArrayBuffer(4 * cfg.cpus));
   const tasks: Promise<CpuTaskResult>[] = [];
-  for (let cpu = 0; cpu < cfg.cpus; cpu++) tasks.push(pool.run({ sab: machine.sab, cfg, seed, cpu } satisfies CpuTask));
+  for (let cpu = 0; cpu < cfg.cpus; cpu++) {
+    const t = pool.run({ sab: machine.sab, cfg, seed, cpu, started: started.buffer as SharedArrayBuffer } satisfies CpuTask, { signal: aborts[cpu].signal });
+    t.then(() => (ended[cpu] = true), () => {
+      ended[cpu] = true;
+      Atomics.store(m, L.global + G.STOP, 2);
+    });
+    tasks.push(t);
+  }
+  let hung: number[] = [];
+  const watch = new ProgressWatch(cfg.cpus, (c) => Atomics.load(m, machine.cpuWord(c, CPU.RING_POS)), (c) => !ended[c] && Atomics.load(started, c) === 1, hangMs, (stuck) => {
+    hung = stuck;
+    Atomics.store(m, L.global + G.STOP, 2);
+    for (const c of stuck) aborts[c].abort(new Error(`worker-hang: CPU ${c}`));
+  });
   let settled = false;
   const all = Promise.allSettled(tasks).finally(() => (settled = true));
   const observed = await observe(machine, seed, () => settled, timeUp, pace);
   const outcomes = await all;
-  const failed = outcomes.find((o) => o.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  const outs = outcomes.map((o) => (o as PromiseFulfilledResult<CpuTaskResult>).value).sort((a, b) => a.cpu - b.cpu);
-  const opsStarted = outs.map((o) => o.opsStarted);
+  watch.stop();
+  const workers: ViolationRecord[] = [];
+  for (const [c, o] of outcomes.entries()) {
+    if (o.status === 'fulfilled') continue;
+    if (hung.includes(c)) workers.push(workerFinding('hang', machine, seed, { why: `CPU ${c} recorded no event for ${hangMs} ms (workerHangMs): its worker thread was terminated`, workerHangMs: hangMs }, c));
+    else workers.push(workerFinding('crash', machine, seed, { why: `CPU ${c}'s worker died`, ...errorDetails(o.reason) }, c));
+  }
+  const outs = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])).sort((a, b) => a.cpu - b.cpu);
+  const opsStarted = Array.from({ length: cfg.cpus }, (_, c) => outs.find((o) => o.cpu === c)?.opsStarted ?? 0);
   const logs = outs.map((o) => o.opLog);
 
   const violations: ViolationRecord[] = [];
   const record = (f: Finding, cpu: number) => violations.push(toRecord(machine, f, cpu, seed, opsStarted));
   if (observed) violations.push({ ...observed, opsStarted });
   for (const o of outs) if (o.violation) violations.push({ ...o.violation, opsStarted });
+  violations.push(...workers); // a CPU that hung or died: the machine is not quiescent, not checked further
   violations.sort((a, b) => a.step - b.step); // first detected first (G.SEQ at detection)
   if (!violations.length) {
     // Quiescent: every task has returned, so no CPU runs and no lock is held.
@@ -114,9 +160,10 @@ async function runRound(pool: Piscina, cfg: Config, seed: number, timeUp: () => 
       record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
     }
   }
-  // every CPU's ops up to the detection, for a replay in the sched engine (repro)
-  for (const v of violations) Object.assign(v, recordOps(cfg, seed, logs, v.step));
-  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0 };
+  // every CPU's ops up to the detection, for a replay in the sched engine (repro); a CPU's ops
+  // are not known when its worker hung or died
+  for (const v of violations) Object.assign(v, workers.length ? {} : recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
+  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}) };
 }
 
 /**

@@ -121,7 +121,16 @@ export function mergeFolders(dirs: string[], opts: { out: string; version: strin
   const w = new ResultsWriter(dirname(out), basename(out));
   // artifacts in seed order (agg.violations is), so the smallest seeds of each signature are kept
   const from = new Map(inputs.flatMap((inp) => inp.summary.perSeed.map((p) => [p.seed, inp] as const)));
+  // one artifact per signature and seed, like the run's (LiveArtifacts): a seed that broke an
+  // invariant twice shows it once
+  const placed = new Set<string>();
   for (const v of agg.violations) {
+    const key = `${v.signature}\0${v.seed}`;
+    if (placed.has(key)) {
+      v.artifact = undefined;
+      continue;
+    }
+    placed.add(key);
     const src = inputArtifact(from.get(v.seed)!, v);
     v.artifact = src ? w.placeArtifact(v.signature, basename(src), (shownAs) => ({ ...(JSON.parse(readFileSync(src, 'utf8')) as object), replay: `npx foliostorm repro ${shownAs}` })) : undefined;
   }

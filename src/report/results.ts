@@ -1,7 +1,7 @@
 // The one results writer: every run writes one folder (summary.json, .hgrm files, histograms.json,
 // failures/).
 // Files are written to a temporary name and renamed, so a crash never leaves half a summary.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Config } from '../config.js';
 import type { ViolationRecord } from '../engine/result.js';
@@ -14,10 +14,26 @@ export const ARTIFACTS_PER_SIGNATURE = 3;
 /** The addable histograms of a results folder: { format, unit, h: { name: base64 } } (EncodedHists). */
 export const HISTOGRAMS_FILE = 'histograms.json';
 
+/**
+ * Write file whole or not at all: the data goes to a temporary name in the same folder, is flushed
+ * to the disk (fsync), then renamed over file. A crash, a kill or a full disk leaves the old file
+ * or none, never half of one (and no temporary file when the write itself fails).
+ */
 export function writeAtomic(file: string, data: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 export function signatureId(signature: string): string {
@@ -68,12 +84,27 @@ export class ResultsWriter {
     const n = this.perSig.get(signature) ?? 0;
     if (n >= ARTIFACTS_PER_SIGNATURE) return undefined;
     this.perSig.set(signature, n + 1);
+    return this.writeFailureFile(signature, name, make);
+  }
+  /** Write the artifact of v whatever its signature's count (the caller chooses which to keep); sets v.artifact. */
+  writeArtifact(cfg: Config, v: ViolationRecord, tag = ''): string {
+    const shown = this.writeFailureFile(v.signature, `seed-${v.seed}${tag ? `-${tag}` : ''}.json`, (shown) => makeArtifact(cfg, v, shown));
+    v.artifact = shown;
+    return shown;
+  }
+  /** failures/<signature-id>/<name>, holding what make returns for the path it is shown under. */
+  private writeFailureFile(signature: string, name: string, make: (shown: string) => unknown): string {
     const dir = join(this.dir, 'failures', signatureId(signature));
     mkdirSync(dir, { recursive: true });
     const file = join(dir, name);
     const shown = relative(process.cwd(), file) || file;
     writeAtomic(file, JSON.stringify(make(shown), null, 1) + '\n');
     return shown;
+  }
+  /** Remove the artifact of v written earlier (a smaller seed took its place); clears v.artifact. */
+  removeArtifact(v: ViolationRecord): void {
+    if (v.artifact) rmSync(v.artifact, { force: true });
+    v.artifact = undefined;
   }
 }
 

@@ -5,6 +5,7 @@ import { type Aggregate, groupBySignature, type SignatureGroup } from './aggrega
 import { COST_KINDS, COST_OPS } from '../engine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
+import type { StopInfo } from '../engine/stop.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -24,6 +25,8 @@ export interface Summary {
   runId: string;
   engine: 'sched' | 'threads';
   interrupted: boolean;
+  /** Why the run ended (every seed ran, the duration ran out, --max-failures, a signal). */
+  stop?: StopInfo;
   config: Config;
   /** --shard K/N: this folder holds shard `index` (1-based) of `count`: seeds s with (s - config.seed) mod count = index - 1 */
   shard?: Shard;
@@ -48,15 +51,15 @@ export interface Summary {
   folioOrders: Record<string, number>;
   tlb: { flushRange: number; flushMm: number; entriesInvalidated: number; byOp: Record<string, OpCost> };
   latency: Record<string, HistSummary>;
-  violations: { signature: string; invariant: string; path: string; seed: number; artifact?: string; details: Record<string, unknown> }[];
+  violations: { signature: string; invariant: string; path: string; seed: number; variant?: string; artifact?: string; details: Record<string, unknown> }[];
   signatures: SignatureGroup[];
   traceHash?: string;
   /** sched: the PCT bound for the observed CPUs and steps (the largest run's), at the configured depth. */
   pct?: PctGuarantee & { scheduler: string };
-  perSeed: { seed: number; steps: number; violations: number; traceHash?: string }[];
+  perSeed: { seed: number; steps: number; violations: number; traceHash?: string; variant?: string }[];
 }
 
-export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard }): Summary {
+export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard; stop?: StopInfo }): Summary {
   const rs = agg.sorted();
   const vs = agg.violations;
   const engine = cfg.engine;
@@ -66,6 +69,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     runId: meta.runId,
     engine,
     interrupted: meta.interrupted,
+    stop: meta.stop,
     config: cfg,
     shard: meta.shard,
     seeds: { first: rs.length ? rs[0].seed : cfg.seed, count: rs.length, list: rs.map((r) => r.seed) },
@@ -89,11 +93,11 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     folioOrders: agg.byOrder('anon.mapped'),
     tlb: { flushRange: agg.ev('tlb.flushRange'), flushMm: agg.ev('tlb.flushMm'), entriesInvalidated: agg.ev('tlb.entriesInvalidated'), byOp: costByOp(agg) },
     latency: agg.hist.summaries(),
-    violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, artifact: v.artifact, details: v.details })),
+    violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, variant: v.variant, artifact: v.artifact, details: v.details })),
     signatures: groupBySignature(vs),
     traceHash: agg.traceHash(),
     pct: engine === 'sched' && rs.length ? { scheduler: cfg.scheduler, ...pctGuarantee(cfg.pctDepth, cfg.cpus, Math.max(...rs.map((r) => r.steps))) } : undefined,
-    perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash })),
+    perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash, variant: r.variant })),
   };
 }
 
@@ -130,13 +134,23 @@ export function renderPct(p: PctGuarantee & { scheduler: string }): string {
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)));
 const orders = (r: Record<string, number>): string => Object.entries(r).map(([o, n]) => `o${o}:${fmt(n)}`).join(' ') || '-';
 
+/** "contpte+refault 12 seeds (2 violations)" per variant that ran (in the order of their first seeds). */
+function variantCounts(s: Summary): string[] {
+  const seeds = new Map<string, number>(), bad = new Map<string, number>();
+  for (const p of s.perSeed) if (p.variant) seeds.set(p.variant, (seeds.get(p.variant) ?? 0) + 1);
+  for (const v of s.violations) if (v.variant) bad.set(v.variant, (bad.get(v.variant) ?? 0) + 1);
+  return [...seeds].map(([name, n]) => `${name} ${n} seed${n === 1 ? '' : 's'}${bad.get(name) ? ` (${bad.get(name)} violation${bad.get(name) === 1 ? '' : 's'})` : ''}`);
+}
+
 /** The human summary printed at the end of a run. */
 export function renderSummary(s: Summary, dir: string): string {
   const a = s.anonFault;
   const L: string[] = [];
   const status = s.violations.length ? `FAIL: ${s.violations.length} violation(s), ${s.signatures.length} signature(s)` : 'PASS: no violations';
   L.push(`foliostorm ${s.engine} run "${s.config.name}"${s.interrupted ? ' (INTERRUPTED)' : ''}: ${status}`);
-  L.push(`  seeds     ${s.seeds.count} (${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${[0, 1, 2].map((i) => s.config.seed + s.shard!.index - 1 + i * s.shard!.count).join(', ')}, ...` : `from ${s.seeds.first}`})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
+  if (s.stop && (s.stop.reason === 'max-failures' || s.stop.reason === 'interrupted')) L.push(`  stopped   early: ${s.stop.detail}`);
+  L.push(`  seeds     ${s.seeds.count} (${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${[0, 1, 2].map((i) => s.config.seed + s.shard!.index - 1 + i * s.shard!.count).join(', ')}, ...` : `from ${s.seeds.first}`})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.variants ? 'per variant' : s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
+  if (s.config.variants) L.push(`  variants  ${variantCounts(s).join('  ')}   (seed s runs variant s mod ${s.config.variants.length})`);
   L.push(`  ops       ${Object.entries(s.ops).map(([k, v]) => `${k}:${fmt(v)}`).join(' ')}`);
   L.push(`  anon      faults ${fmt(a.faults)}  scan-chose ${orders(a.scanOrder)}  alloc-fallback ${orders(a.allocFallback)}`);
   L.push(`  races     recheck-changed ${fmt(a.recheckChangedTotal)} (pte ${fmt(a.recheckPteChanged)}, range ${orders(a.recheckRangeChanged)})  lost-race-exit ${fmt(a.lostRaceExit)}  retry-lower ${orders(a.retryLower)}  retry-order0 ${fmt(a.retryOrder0)}  refaults ${fmt(a.refaults)}`);
