@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario, report.
+// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario, report, merge,
+// compare, experiment.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -23,6 +24,7 @@ import { compareFolders, renderComparison } from './report/compare.js';
 import { ResultsInputError } from './report/folder.js';
 import { writeReportHtml } from './report/html.js';
 import { DurationError, parseDuration as parseSeconds } from './duration.js';
+import { BatchingUsageError, experimentBatching } from './experiment/batching.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -263,6 +265,30 @@ function cmdReport(dir: string): number {
   return EXIT_OK;
 }
 
+interface ExperimentArgs {
+  name: string;
+  size?: string;
+  quick?: boolean;
+  orders?: string;
+  reps?: number;
+  check?: boolean;
+  out: string;
+  json: boolean;
+}
+
+/** The experiments `experiment <name>` runs, by name: each prints its tables (or JSON) and returns the exit code. */
+const EXPERIMENTS: Record<string, (a: ExperimentArgs, argv: string[]) => number> = {
+  batching: (a, argv) => {
+    const r = asUsage(BatchingUsageError, () => experimentBatching(a, {
+      version: VERSION,
+      command: `npx foliostorm ${argv.join(' ')}`,
+      progress: a.json ? undefined : (l) => process.stderr.write(`[batching] ${l}\n`),
+    }));
+    process.stdout.write(r.stdout + '\n');
+    return r.exitCode;
+  },
+};
+
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const y = yargs(argv)
@@ -350,7 +376,20 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdReport(a.dir as string);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge or compare')
+    .command('experiment <name>', 'run a design experiment (issue #7) and write its tables and plot to results/experiment-<name>-<id>/. batching: fork, munmap and mprotect of 1 GiB of anon memory with folios of 4K to 2M, generic and contpte, batched vs per-PTE; exit 1 if the two designs end in different states', (y) =>
+      y
+        .positional('name', { type: 'string', choices: Object.keys(EXPERIMENTS), demandOption: true, describe: 'the experiment' })
+        .option('size', { type: 'string', describe: 'batching: the region, a multiple of 2M up to 1G (default 1G; --quick: 16M)' })
+        .option('quick', { type: 'boolean', default: false, describe: 'a small, fast run (batching: 16M, folios 4K, 16K, 64K, 2M, no warm-up): for tests, not for the figures' })
+        .option('orders', { type: 'string', describe: 'batching: folio orders, comma-separated (0 = 4K, 4 = 64K, 9 = 2M; default 0,2,3,4,5,6,7,8,9)' })
+        .option('reps', { type: 'number', describe: 'batching: runs of each operation; wall time is the median (default 1)' })
+        .option('check', { type: 'boolean', default: false, describe: 'batching: run the quiescent invariant checker after every operation (slow at 1G)' })
+        .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the results JSON to stdout, nothing else' }),
+      (a) => {
+        code = EXPERIMENTS[a.name as string](a as unknown as ExperimentArgs, argv);
+      })
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge, compare or experiment')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
