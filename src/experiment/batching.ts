@@ -15,6 +15,8 @@
 // After each run a digest of the kernel-visible state (PTEs without PTE_CONT, struct pages and
 // folios, RSS, VMAs, free pages per order) is taken: batched and per-PTE must end the same.
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Config, defaultConfig, PMD_ORDER, PTRS_PER_PTE } from '../config.js';
 import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
 import { computeLayout, MM } from '../model/layout.js';
@@ -86,6 +88,8 @@ export interface Measure {
   contPtes: number;
   /** wall-clock nanoseconds of the operation in this process (median over reps; not deterministic) */
   wallNs: number;
+  /** CPU nanoseconds this process spent on it (user + system; median over reps; not deterministic, but blind to other processes' load) */
+  cpuNs: number;
   /** sha256 (16 hex) of the kernel-visible state after the operation, PTE_CONT masked */
   state: string;
 }
@@ -98,7 +102,7 @@ export interface Cell {
   batched: Measure;
   perPte: Measure;
   /** per-PTE / batched (how many times the per-PTE form costs the batched one); null where batched is 0 and per-PTE is not */
-  perPteOverBatched: { tlbi: number | null; contUnfold: number | null; ptlHoldSteps: number | null; steps: number | null; folioUpdates: number | null; wallNs: number | null };
+  perPteOverBatched: { tlbi: number | null; contUnfold: number | null; ptlHoldSteps: number | null; steps: number | null; folioUpdates: number | null; wallNs: number | null; cpuNs: number | null };
   /** batched and per-PTE ended in the same kernel-visible state (PTE_CONT aside) */
   sameState: boolean;
 }
@@ -258,9 +262,13 @@ function measureOnce(populated: Machine, cfg: Config, op: BatchingOp, pages: num
   cpu.curOp = op;
   const updates = { n: 0 };
   const g = countingFolioUpdates(cpu, opGen(cpu, op, pages), updates);
+  collectGarbage(); // the populate's and the last operation's garbage, not in this operation's time
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const steps = runToCompletion(machine, cpu, clock, g);
   const wallNs = Math.round((performance.now() - t0) * 1e6);
+  const cu = process.cpuUsage(c0);
+  const cpuNs = (cu.user + cu.system) * 1000;
   if (check) {
     const found = checkQuiescent(machine);
     if (found.length) throw new Error(`${cfg.name} ${op}: the quiescent check found ${found[0].invariant}: ${JSON.stringify(found[0].details)}`);
@@ -278,7 +286,7 @@ function measureOnce(populated: Machine, cfg: Config, op: BatchingOp, pages: num
     tlbi: tlbiPage + tlbiRange + tlbiMm, tlbiPage, tlbiRange, tlbiMm,
     contUnfold: cost(COST.CONT_UNFOLD), contFold: cost(COST.CONT_FOLD),
     ptlHolds: holds, ptlHoldSteps: Math.round(mean * holds), ptlHoldMean: Math.round(mean * 100) / 100, ptlHoldMax: hold ? hold.maxValue : 0,
-    steps, folioUpdates: updates.n, contPtes: contPtes(machine), wallNs, state: stateDigest(machine),
+    steps, folioUpdates: updates.n, contPtes: contPtes(machine), wallNs, cpuNs, state: stateDigest(machine),
   };
 }
 
@@ -286,11 +294,26 @@ function measureOnce(populated: Machine, cfg: Config, op: BatchingOp, pages: num
 export function measureOp(populated: Machine, cfg: Config, op: BatchingOp, pages: number, reps = 1, check = false, sab?: SharedArrayBuffer): Measure {
   const runs: Measure[] = [];
   for (let r = 0; r < reps; r++) runs.push(measureOnce(populated, cfg, op, pages, check && r === 0, sab));
-  const strip = ({ wallNs: _w, ...rest }: Measure) => JSON.stringify(rest);
+  const strip = ({ wallNs: _w, cpuNs: _c, ...rest }: Measure) => JSON.stringify(rest);
   for (const x of runs.slice(1)) if (strip(x) !== strip(runs[0])) throw new Error(`${cfg.name} ${op}: two runs of the same operation differ: ${strip(runs[0])} vs ${strip(x)}`);
-  const walls = runs.map((x) => x.wallNs).sort((a, b) => a - b);
-  return { ...runs[0], wallNs: walls[Math.floor((walls.length - 1) / 2)] };
+  const median = (k: 'wallNs' | 'cpuNs') => runs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
+  return { ...runs[0], wallNs: median('wallNs'), cpuNs: median('cpuNs') };
 }
+
+/**
+ * A full garbage collection, when V8 lets us have one (--expose-gc set at run time, taken from a
+ * fresh context); a no-op otherwise. Only the wall and CPU times depend on it.
+ */
+const collectGarbage: () => void = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    if (typeof gc === 'function') return () => void gc();
+  } catch {
+    // no gc: times may include a collection
+  }
+  return () => {};
+})();
 
 /** a / b rounded to 4 decimals; 1 when both are 0; null when only b is 0. */
 const over = (a: number, b: number): number | null => (b === 0 ? (a === 0 ? 1 : null) : Math.round((a / b) * 10000) / 10000);
@@ -335,7 +358,7 @@ export function runBatchingExperiment(o: BatchingOptions): BatchingResult {
           op, arch, order, folioKiB: 4 << order, batched: b, perPte: p,
           perPteOverBatched: {
             tlbi: over(p.tlbi, b.tlbi), contUnfold: over(p.contUnfold, b.contUnfold), ptlHoldSteps: over(p.ptlHoldSteps, b.ptlHoldSteps),
-            steps: over(p.steps, b.steps), folioUpdates: over(p.folioUpdates, b.folioUpdates), wallNs: over(p.wallNs, b.wallNs),
+            steps: over(p.steps, b.steps), folioUpdates: over(p.folioUpdates, b.folioUpdates), wallNs: over(p.wallNs, b.wallNs), cpuNs: over(p.cpuNs, b.cpuNs),
           },
           sameState: b.state === p.state,
         });
@@ -432,11 +455,11 @@ export function renderBatchingTables(r: BatchingResult): string {
   for (const op of r.ops) {
     out.push(`### ${op}`);
     out.push('');
-    out.push('| arch | folio | TLBIs b / p | contpte unfolds b / p | folds b / p | PTL holds | PTL hold steps b / p (x) | steps b / p (x) | folio updates b / p (x) | wall ms b / p (x) | same state |');
-    out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    out.push('| arch | folio | TLBIs b / p | contpte unfolds b / p | folds b / p | PTL holds | PTL hold steps b / p (x) | steps b / p (x) | folio updates b / p (x) | CPU ms b / p (x) | wall ms b / p (x) | same state |');
+    out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const c of r.cells.filter((x) => x.op === op)) {
       const b = c.batched, p = c.perPte, x = c.perPteOverBatched;
-      out.push(`| ${c.arch} | ${kib(c.order)} | ${bp(b.tlbi, p.tlbi)} | ${bp(b.contUnfold, p.contUnfold)} | ${bp(b.contFold, p.contFold)} | ${b.ptlHolds === p.ptlHolds ? b.ptlHolds : bp(b.ptlHolds, p.ptlHolds)} | ${bp(b.ptlHoldSteps, p.ptlHoldSteps)} (${fmtRatio(x.ptlHoldSteps)}) | ${bp(b.steps, p.steps)} (${fmtRatio(x.steps)}) | ${bp(b.folioUpdates, p.folioUpdates)} (${fmtRatio(x.folioUpdates)}) | ${(b.wallNs / 1e6).toFixed(1)} / ${(p.wallNs / 1e6).toFixed(1)} (${fmtRatio(x.wallNs)}) | ${c.sameState ? 'yes' : 'NO'}${c.arch === 'contpte' && b.contPtes !== p.contPtes ? `; cont PTEs ${b.contPtes} / ${p.contPtes}` : ''} |`);
+      out.push(`| ${c.arch} | ${kib(c.order)} | ${bp(b.tlbi, p.tlbi)} | ${bp(b.contUnfold, p.contUnfold)} | ${bp(b.contFold, p.contFold)} | ${b.ptlHolds === p.ptlHolds ? b.ptlHolds : bp(b.ptlHolds, p.ptlHolds)} | ${bp(b.ptlHoldSteps, p.ptlHoldSteps)} (${fmtRatio(x.ptlHoldSteps)}) | ${bp(b.steps, p.steps)} (${fmtRatio(x.steps)}) | ${bp(b.folioUpdates, p.folioUpdates)} (${fmtRatio(x.folioUpdates)}) | ${(b.cpuNs / 1e6).toFixed(1)} / ${(p.cpuNs / 1e6).toFixed(1)} (${fmtRatio(x.cpuNs)}) | ${(b.wallNs / 1e6).toFixed(1)} / ${(p.wallNs / 1e6).toFixed(1)} (${fmtRatio(x.wallNs)}) | ${c.sameState ? 'yes' : 'NO'}${c.arch === 'contpte' && b.contPtes !== p.contPtes ? `; cont PTEs ${b.contPtes} / ${p.contPtes}` : ''} |`);
     }
     out.push('');
   }
@@ -444,13 +467,13 @@ export function renderBatchingTables(r: BatchingResult): string {
   out.push('');
   out.push('Speedup from batching = time without / time with (kernel), per-PTE / batched (model).');
   out.push('');
-  out.push('| op | folio | kernel | kernel speedup | model steps (same arch) | model wall (same arch) |');
-  out.push('| --- | --- | --- | ---: | ---: | ---: |');
+  out.push('| op | folio | kernel | kernel speedup | model arch | model steps | model CPU | model wall |');
+  out.push('| --- | --- | --- | ---: | --- | ---: | ---: | ---: |');
   for (const s of PUBLISHED) {
     for (const [k, pt] of Object.entries(s.points)) {
       const c = r.cells.find((x) => x.op === s.op && x.arch === s.arch && x.order === Number(k));
       if (!c) continue;
-      out.push(`| ${s.op} | ${kib(Number(k))} | ${s.label.replace(/ \(\w+\)$/, '')} | ${fmtRatio(publishedSpeedup(pt))} | ${fmtRatio(c.perPteOverBatched.steps)} (${s.arch}) | ${fmtRatio(c.perPteOverBatched.wallNs)} (${s.arch}) |`);
+      out.push(`| ${s.op} | ${kib(Number(k))} | ${s.label.replace(/ \(\w+\)$/, '')} | ${fmtRatio(publishedSpeedup(pt))} | ${s.arch} | ${fmtRatio(c.perPteOverBatched.steps)} | ${fmtRatio(c.perPteOverBatched.cpuNs)} | ${fmtRatio(c.perPteOverBatched.wallNs)} |`);
     }
   }
   out.push('');
@@ -465,7 +488,7 @@ export function renderBatchingMarkdown(r: BatchingResult, o: { command: string; 
     `# Batching experiment (${o.runId})`,
     '',
     `\`${o.command}\` (foliostorm ${o.version}): ${r.ops.join(', ')} of ${bytesLabel(r.bytes)} on ${r.arches.join(' and ')} with folios of ${r.orders.map(kib).join(', ')}; ${r.reps} run(s) per operation; ${r.wallSeconds} s.`,
-    'b = batched (config batching: true), p = per-PTE reference form (batching: false). TLBIs: flush_tlb_page/range/mm calls. PTL hold steps: ptl.hold histogram count x mean. Steps and wall ms: the whole operation. Folio updates: struct folio refcount/mapcount updates. Same state: batched and per-PTE ended in the same kernel-visible state (PTE_CONT aside). Everything but wall ms is deterministic.',
+    'b = batched (config batching: true), p = per-PTE reference form (batching: false). TLBIs: flush_tlb_page/range/mm calls. PTL hold steps: ptl.hold histogram count x mean. Steps, CPU ms and wall ms: the whole operation (CPU: this process\'s user + system time; wall: elapsed). Folio updates: struct folio refcount/mapcount updates. Same state: batched and per-PTE ended in the same kernel-visible state (PTE_CONT aside). Everything but the CPU and wall times is deterministic.',
     '',
     renderBatchingTables(r),
     '',
@@ -486,7 +509,7 @@ export function renderBatchingSvg(r: BatchingResult): string {
     r.arches.forEach((arch, ai) => {
       const cells = r.orders.map((k) => r.cells.find((c) => c.op === op && c.arch === arch && c.order === k));
       series.push({ name: `model steps, ${arch}`, values: cells.map((c) => c?.perPteOverBatched.steps ?? null), color: ai });
-      series.push({ name: `model wall, ${arch}`, values: cells.map((c) => c?.perPteOverBatched.wallNs ?? null), color: ai, dashed: true });
+      series.push({ name: `model CPU time, ${arch}`, values: cells.map((c) => c?.perPteOverBatched.cpuNs ?? null), color: ai, dashed: true });
     });
     for (const s of PUBLISHED.filter((x) => x.op === op)) {
       series.push({ name: s.label.replace(` (${op})`, ''), values: r.orders.map((k) => (s.points[k] ? publishedSpeedup(s.points[k]) : null)), color: s.arch === 'generic' ? 2 : 3, pointsOnly: Object.keys(s.points).length < 4 });
@@ -496,7 +519,7 @@ export function renderBatchingSvg(r: BatchingResult): string {
   return standaloneSvg(charts, {
     heading: `foliostorm experiment batching: ${bytesLabel(r.bytes)}, one CPU; above 1: batching is cheaper`,
     notes: [
-      'Model: scheduler steps and in-process wall time of the whole operation, per-PTE form / batched form. Kernel: time without / with batching, from the series cover letters (docs/experiments.md).',
+      'Model: scheduler steps and the CPU time this process spent on the whole operation, per-PTE form / batched form. Kernel: time without / with batching, from the series cover letters (docs/experiments.md).',
       'x86: David Hildenbrand, fork and unmap/zap batching (2024). arm64 contpte: Ryan Roberts, contpte v5 (2024), contpte-basic / contpte-batch. M3: Dev Jain, mprotect batching v4 (2025).',
     ],
   });

@@ -42,7 +42,7 @@ test('experiment batching --quick produces every cell and writes batching.json, 
     const c = r.cells.find((x) => x.op === op && x.arch === arch && x.order === order);
     assert.ok(c, `no cell for ${op} ${arch} order ${order}`);
     for (const m of [c.batched, c.perPte]) {
-      for (const k of ['tlbi', 'contUnfold', 'contFold', 'ptlHolds', 'ptlHoldSteps', 'steps', 'folioUpdates', 'wallNs'] as const) assert.equal(typeof m[k], 'number', `${op} ${arch} ${order}: ${k}`);
+      for (const k of ['tlbi', 'contUnfold', 'contFold', 'ptlHolds', 'ptlHoldSteps', 'steps', 'folioUpdates', 'wallNs', 'cpuNs'] as const) assert.equal(typeof m[k], 'number', `${op} ${arch} ${order}: ${k}`);
       assert.ok(m.steps > 0 && m.ptlHolds > 0 && m.wallNs > 0);
     }
   }
@@ -122,9 +122,9 @@ test('batched and per-PTE end in the same state (PTE_CONT aside), after the faul
 test('the counts are deterministic: two runs (with the invariant checker after every operation) agree on everything but wall time', () => {
   const o = { bytes: 4 << 20, orders: [0, 4, 9], warmup: false, check: true };
   const strip = (r: BatchingResult) => r.cells.map((c) => {
-    const { wallNs: _a, ...b } = c.batched;
-    const { wallNs: _b, ...p } = c.perPte;
-    const { wallNs: _c, ...x } = c.perPteOverBatched;
+    const { wallNs: _a, cpuNs: _e, ...b } = c.batched;
+    const { wallNs: _b, cpuNs: _f, ...p } = c.perPte;
+    const { wallNs: _c, cpuNs: _d, ...x } = c.perPteOverBatched;
     return { op: c.op, arch: c.arch, order: c.order, b, p, x, same: c.sameState };
   });
   const a = runBatchingExperiment(o), b = runBatchingExperiment({ ...o, reps: 2 });
