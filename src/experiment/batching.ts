@@ -11,7 +11,9 @@
 //
 // Each (arch, folio size, batching) gets one machine: the region is mapped and faulted in with
 // write faults (order 9, a PTE-mapped THP, by do_huge_pmd_anonymous_page), and each operation then
-// runs on its own copy of that machine's buffer, so all three start from the same populated state.
+// runs on its own copy of that machine's buffer, so all three start from the same populated state;
+// the batched and the per-PTE run of an operation take turns (--reps), so a change in the load of
+// the machine the experiment runs on falls on both.
 // After each run a digest of the kernel-visible state (PTEs without PTE_CONT, struct pages and
 // folios, RSS, VMAs, free pages per order) is taken: batched and per-PTE must end the same.
 import { createHash } from 'node:crypto';
@@ -290,14 +292,19 @@ function measureOnce(populated: Machine, cfg: Config, op: BatchingOp, pages: num
   };
 }
 
-/** reps runs of op, each on a fresh copy (on sab when given): the deterministic figures must agree; wall time is the median. */
+/** Runs of one operation on one design: the deterministic figures must agree; the times are their medians. */
+function combine(runs: readonly Measure[], what: string): Measure {
+  const strip = ({ wallNs: _w, cpuNs: _c, ...rest }: Measure) => JSON.stringify(rest);
+  for (const x of runs.slice(1)) if (strip(x) !== strip(runs[0])) throw new Error(`${what}: two runs of the same operation differ: ${strip(runs[0])} vs ${strip(x)}`);
+  const median = (k: 'wallNs' | 'cpuNs') => runs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
+  return { ...runs[0], wallNs: median('wallNs'), cpuNs: median('cpuNs') };
+}
+
+/** reps runs of op, each on a fresh copy (on sab when given), combined (see combine). */
 export function measureOp(populated: Machine, cfg: Config, op: BatchingOp, pages: number, reps = 1, check = false, sab?: SharedArrayBuffer): Measure {
   const runs: Measure[] = [];
   for (let r = 0; r < reps; r++) runs.push(measureOnce(populated, cfg, op, pages, check && r === 0, sab));
-  const strip = ({ wallNs: _w, cpuNs: _c, ...rest }: Measure) => JSON.stringify(rest);
-  for (const x of runs.slice(1)) if (strip(x) !== strip(runs[0])) throw new Error(`${cfg.name} ${op}: two runs of the same operation differ: ${strip(runs[0])} vs ${strip(x)}`);
-  const median = (k: 'wallNs' | 'cpuNs') => runs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
-  return { ...runs[0], wallNs: median('wallNs'), cpuNs: median('cpuNs') };
+  return combine(runs, `${cfg.name} ${op}`);
 }
 
 /**
@@ -332,25 +339,29 @@ export function runBatchingExperiment(o: BatchingOptions): BatchingResult {
   const cells: Cell[] = [];
   const populateSame: BatchingResult['populateSame'] = [];
   let memoryPages = 0;
-  // two buffers for the whole run: the populated machine, and the copy each operation runs on
-  // (every cell's config has the same layout: arch, batching and orders do not change it)
+  // three buffers for the whole run: the two populated machines (batched, per-PTE) and the copy
+  // each operation runs on (every cell's config has the same layout: arch, batching and orders do
+  // not change it)
   const bytesOf = computeLayout(experimentConfig(pages, arches[0], true, orders[0])).words * 4;
-  const popSab = new SharedArrayBuffer(bytesOf), opSab = new SharedArrayBuffer(bytesOf);
+  const popSab = [new SharedArrayBuffer(bytesOf), new SharedArrayBuffer(bytesOf)], opSab = new SharedArrayBuffer(bytesOf);
   for (const arch of arches) {
     for (const order of orders) {
-      const per: Record<'batched' | 'perPte', Measure[]> = { batched: [], perPte: [] };
-      const pop: { state: string; cont: number }[] = [];
-      for (const batching of [true, false]) {
+      const designs = [true, false].map((batching, i) => {
         const cfg = experimentConfig(pages, arch, batching, order);
         memoryPages = cfg.memoryPages;
-        const tp = performance.now();
-        const populated = populate(cfg, pages, order, popSab);
-        pop.push({ state: stateDigest(populated), cont: contPtes(populated) });
-        const popMs = performance.now() - tp;
-        const list = per[batching ? 'batched' : 'perPte'];
-        for (const op of ops) list.push(measureOp(populated, cfg, op, pages, reps, o.check, opSab));
-        o.progress?.(`${arch} ${kib(order)} ${batching ? 'batched' : 'per-PTE'}: populated in ${fmtMs(popMs * 1e6)}; ${ops.map((op, i) => `${op} ${list[i].steps} steps, ${fmtMs(list[i].wallNs)}`).join('; ')}`);
+        const populated = populate(cfg, pages, order, popSab[i]);
+        return { cfg, populated, state: stateDigest(populated), cont: contPtes(populated) };
+      });
+      const pop = designs;
+      // the two designs take turns, run by run, so a change in the machine's load falls on both
+      const per: Record<'batched' | 'perPte', Measure[]> = { batched: [], perPte: [] };
+      for (const op of ops) {
+        const runs: Measure[][] = [[], []];
+        for (let r = 0; r < reps; r++) designs.forEach((d, i) => runs[i].push(measureOnce(d.populated, d.cfg, op, pages, !!o.check && r === 0, opSab)));
+        per.batched.push(combine(runs[0], `${designs[0].cfg.name} ${op}`));
+        per.perPte.push(combine(runs[1], `${designs[1].cfg.name} ${op}`));
       }
+      o.progress?.(`${arch} ${kib(order)}: ${ops.map((op, i) => `${op} ${per.batched[i].steps} / ${per.perPte[i].steps} steps, ${fmtMs(per.batched[i].cpuNs)} / ${fmtMs(per.perPte[i].cpuNs)} CPU`).join('; ')} (batched / per-PTE)`);
       populateSame.push({ arch, order, same: pop[0].state === pop[1].state, contPtesBatched: pop[0].cont, contPtesPerPte: pop[1].cont });
       ops.forEach((op, i) => {
         const b = per.batched[i], p = per.perPte[i];
