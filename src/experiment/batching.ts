@@ -353,11 +353,14 @@ export function runBatchingExperiment(o: BatchingOptions): BatchingResult {
         return { cfg, populated, state: stateDigest(populated), cont: contPtes(populated) };
       });
       const pop = designs;
-      // the two designs take turns, run by run, so a change in the machine's load falls on both
+      // the two designs take turns, run by run, so a change in the machine's load falls on both;
+      // which goes first alternates (batched first, then per-PTE first, ...)
       const per: Record<'batched' | 'perPte', Measure[]> = { batched: [], perPte: [] };
       for (const op of ops) {
         const runs: Measure[][] = [[], []];
-        for (let r = 0; r < reps; r++) designs.forEach((d, i) => runs[i].push(measureOnce(d.populated, d.cfg, op, pages, !!o.check && r === 0, opSab)));
+        for (let r = 0; r < reps; r++) {
+          for (const i of r % 2 ? [1, 0] : [0, 1]) runs[i].push(measureOnce(designs[i].populated, designs[i].cfg, op, pages, !!o.check && r === 0, opSab));
+        }
         per.batched.push(combine(runs[0], `${designs[0].cfg.name} ${op}`));
         per.perPte.push(combine(runs[1], `${designs[1].cfg.name} ${op}`));
       }
