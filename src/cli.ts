@@ -77,7 +77,8 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
   for (const [i, n] of base.inject.entries()) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject.${i}": unknown deviation "${n}" (expected a name that npx foliostorm bugs lists)`);
   for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not a number`);
   const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
-  return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
+  // --seed alone moves the start, not the bound: a config with a duration still runs until time is up
+  return { cfg, seedsGiven: a.seeds !== undefined };
 }
 
 /**

@@ -154,7 +154,7 @@ const info = (dir: string, s: Summary): RunInfo => ({ dir, name: s.config.name, 
  */
 export function compareFolders(baseDir: string, newDir: string, opts: { maxRegression?: number } = {}): Comparison {
   const pct = opts.maxRegression;
-  if (pct !== undefined && !(Number.isFinite(pct) && pct >= 0)) throw new ResultsInputError(`--max-regression: must be a percentage >= 0 (got ${pct})`);
+  if (pct !== undefined && !(Number.isFinite(pct) && pct >= 0)) throw new ResultsInputError(`--max-regression: must be a percentage >= 0, found ${Number.isNaN(pct) ? 'something that is not a number' : pct}`);
   const b = readSummary(baseDir), n = readSummary(newDir);
   if (unitOf(b) !== unitOf(n)) throw new ResultsInputError(`${baseDir} is a ${b.engine} run (latency in ${unitOf(b)}) and ${newDir} a ${n.engine} run (latency in ${unitOf(n)}): their latencies cannot be compared`);
   const latency = latencyRows(b, n, pct);

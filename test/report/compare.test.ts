@@ -158,4 +158,7 @@ test('the CLI: exit 1 on a regression with --max-regression (--json), 2 on bad i
   const m = cli([base, join(root, 'missing')]);
   assert.equal(m.status, 2, m.stderr);
   assert.match(m.stderr, /missing: no such results folder/);
+  const n = cli([base, slow, '--max-regression', 'abc']);
+  assert.equal(n.status, 2, n.stderr);
+  assert.match(n.stderr, /--max-regression: must be a percentage >= 0, found something that is not a number/);
 });
