@@ -337,11 +337,11 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdMerge(a.dirs as string[], a.out as string, a.json as boolean);
       })
-    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% or NEW has a deviation-free signature BASE had not', (y) =>
+    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% (and beyond sampling noise) or NEW has a deviation-free signature BASE had not', (y) =>
       y
         .positional('base', { type: 'string', demandOption: true, describe: 'the baseline results folder' })
         .positional('new', { type: 'string', demandOption: true, describe: 'the results folder to judge' })
-        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this, or a new deviation-free signature appears' })
+        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this (and beyond sampling noise), or a new deviation-free signature appears' })
         .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON, nothing else' }),
       (a) => {
         code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);
