@@ -4,7 +4,7 @@
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
 import { mem_init } from '../mm/page_alloc.js';
-import { Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from './cpu.js';
+import { allocFailStream, Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from './cpu.js';
 import { type Gen, WAIT } from './gen.js';
 import { EV_COUNT, EV_NAMES } from './events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
@@ -172,6 +172,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg);
     cpu.trace = trace;
+    if (cfg.allocFailRate) cpu.allocFailRand = allocFailStream(seed, i);
     if (opts.onEvent) cpu.evHook = opts.onEvent;
     if (opts.onNote) cpu.noteHook = opts.onNote;
     cpus.push(cpu);
