@@ -6,7 +6,9 @@
 //
 // Contention is the number of CPUs faulting one region (one process with one anon VMA) at once:
 // low 1 (each CPU faults its own process), medium 2, high 4. The machine always has 4 CPUs and the
-// same total work, so scheduler steps (the latency unit) mean the same in every cell. The data
+// same total work in every cell (a blocked CPU takes no steps, so latencies in steps still compare
+// best within one contention level). A violation is reported with its seed, not as an artifact
+// (setup ops are not recorded): runFallbackSeed replays it. The data
 // oracle gives page p to CPU p mod 4 (only its owner writes it), so a CPU cannot write every page
 // of a region: every level writes one page per 4-page group instead, the groups of a region dealt
 // round-robin to the CPUs sharing it. Any aligned range of order >= 2 is whole groups, so every
@@ -515,6 +517,7 @@ export async function runFallbackExperiment(o: RunOptions): Promise<FallbackRepo
     if (pool) {
       // every task queued at once (the pool keeps both threads busy); cells fold in grid order
       const pending = grid.map((cell) => Promise.all(seedList.map((seed) => runSeed({ cell, seed, pagesPerCpu: W, firstSeed: o.firstSeed, seeds: o.seeds }))));
+      for (const p of pending) p.catch(() => {}); // a failure surfaces where its cell is awaited, not as an unhandled rejection
       for (const [i, p] of pending.entries()) {
         const c = aggregateCell(grid[i], await p);
         out.push(c);
