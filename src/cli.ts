@@ -78,7 +78,8 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
   for (const [i, n] of base.inject.entries()) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject.${i}": unknown deviation "${n}" (expected a name that npx foliostorm bugs lists)`);
   for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not a number`);
   const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
-  return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
+  // --seed alone moves the start, not the bound: a config with a duration still runs until time is up
+  return { cfg, seedsGiven: a.seeds !== undefined };
 }
 
 /**
@@ -357,11 +358,11 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdMerge(a.dirs as string[], a.out as string, a.json as boolean);
       })
-    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% or NEW has a deviation-free signature BASE had not', (y) =>
+    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% (and beyond sampling noise) or NEW has a deviation-free signature BASE had not', (y) =>
       y
         .positional('base', { type: 'string', demandOption: true, describe: 'the baseline results folder' })
         .positional('new', { type: 'string', demandOption: true, describe: 'the results folder to judge' })
-        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this, or a new deviation-free signature appears' })
+        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this (and beyond sampling noise), or a new deviation-free signature appears' })
         .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON, nothing else' }),
       (a) => {
         code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);

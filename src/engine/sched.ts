@@ -8,7 +8,7 @@ import { allocFailStream, Cpu, type EventHook, readRing, signatureOf, Violation,
 import { type Gen, WAIT } from './gen.js';
 import { EV_COUNT, EV_NAMES } from './events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
-import { TraceHash } from './trace.js';
+import { modelKey, TraceHash } from './trace.js';
 import { type Op, Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
 import { release_pins } from '../workload/pins.js';
@@ -170,7 +170,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();
-  trace.mixString(JSON.stringify(cfg));
+  trace.mixString(modelKey(cfg));
   trace.mix(seed);
   const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed, cfg);
   const cpus: Cpu[] = [];
