@@ -23,6 +23,7 @@ import { compareFolders, renderComparison } from './report/compare.js';
 import { ResultsInputError } from './report/folder.js';
 import { writeReportHtml } from './report/html.js';
 import { DurationError, parseDuration as parseSeconds } from './duration.js';
+import { cmdFallback, type FallbackArgs, FallbackUsageError } from './experiment/fallback.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -258,6 +259,26 @@ function cmdScenario(files: string[], inject: string[], json: boolean): number {
   return code;
 }
 
+/** The design experiments (issue 7): `experiment <name>`, one module each under src/experiment/. */
+export const EXPERIMENTS = ['fallback'] as const;
+
+async function cmdExperiment(name: string, a: Record<string, unknown>): Promise<number> {
+  switch (name) {
+    case 'fallback':
+      return await asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION));
+    default:
+      throw new UsageError(`experiment: unknown name "${name}" (expected one of: ${EXPERIMENTS.join(', ')})`);
+  }
+}
+
+async function asUsageAsync<T>(E: new (...a: never[]) => Error, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw e instanceof E ? new UsageError(e.message) : e;
+  }
+}
+
 /** Write DIR/report.html from the results folder DIR. */
 function cmdReport(dir: string): number {
   process.stdout.write(`${writeReportHtml(dir)}\n`);
@@ -346,12 +367,25 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);
       })
+    .command('experiment <name>', 'run a design experiment over a fixed set of sched seeds; print its table, write results/experiment-<name>-<id>/ (JSON, Markdown table, SVG plot). fallback: anon-fault fallback policy x contention x high-order allocation failure rate', (y) =>
+      y
+        .positional('name', { type: 'string', choices: [...EXPERIMENTS], demandOption: true, describe: 'which experiment' })
+        .option('seeds', { type: 'number', describe: 'seeds per cell (fallback: default 32; --quick 2)' })
+        .option('seed', { type: 'number', describe: 'first seed (default 1)' })
+        .option('pages-per-cpu', { type: 'number', describe: 'fallback: pages each CPU writes per pass, a multiple of 16 (default 256; --quick 32)' })
+        .option('quick', { type: 'boolean', default: false, describe: 'a small run (tests, a first look): fewer seeds, a smaller workload' })
+        .option('workers', { type: 'number', describe: 'worker threads running seeds in parallel (default 2; 1: in this thread)' })
+        .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the results JSON to stdout, nothing else' }),
+      async (a) => {
+        code = await cmdExperiment(a.name as string, a as unknown as Record<string, unknown>);
+      })
         .command('report <dir>', 'write DIR/report.html (plots, violations, replay commands) from a results folder; run writes it too', (y) =>
       y.positional('dir', { type: 'string', demandOption: true, describe: 'results folder of one run (results/<run-id>)' }),
       (a) => {
         code = cmdReport(a.dir as string);
       })
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge or compare')
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge, compare or experiment')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
