@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario, report, merge,
-// compare, experiment.
+// The foliostorm command line (yargs): run, hunt, bugs, repro, shrink, scenario, report.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -24,7 +23,8 @@ import { compareFolders, renderComparison } from './report/compare.js';
 import { ResultsInputError } from './report/folder.js';
 import { writeReportHtml } from './report/html.js';
 import { DurationError, parseDuration as parseSeconds } from './duration.js';
-import { BatchingUsageError, experimentBatching } from './experiment/batching.js';
+import { cmdFallback, type FallbackArgs, FallbackUsageError } from './experiment/fallback.js';
+import { type BatchingArgs, BatchingUsageError, experimentBatching } from './experiment/batching.js';
 
 const pkgRoot = fileURLToPath(new URL('../../', import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(`${pkgRoot}package.json`, 'utf8')).version;
@@ -79,7 +79,8 @@ function resolveConfig(a: RunArgs): { cfg: Config; seedsGiven: boolean } {
   for (const [i, n] of base.inject.entries()) if (!DEVIATIONS.some((d) => d.name === n)) throw new ConfigError(`${file}: field "inject.${i}": unknown deviation "${n}" (expected a name that npx foliostorm bugs lists)`);
   for (const [k, v] of Object.entries(over)) if (typeof v === 'number' && !Number.isFinite(v)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not a number`);
   const cfg = parseConfig({ ...base, ...over }, file, Object.keys(over));
-  return { cfg, seedsGiven: a.seeds !== undefined || a.seed !== undefined };
+  // --seed alone moves the start, not the bound: a config with a duration still runs until time is up
+  return { cfg, seedsGiven: a.seeds !== undefined };
 }
 
 /**
@@ -259,35 +260,47 @@ function cmdScenario(files: string[], inject: string[], json: boolean): number {
   return code;
 }
 
+/** The design experiments (issue 7): `experiment <name>`, one module each under src/experiment/. */
+export const EXPERIMENTS = ['fallback', 'batching'] as const;
+
+async function cmdExperiment(name: string, a: Record<string, unknown>, argv: readonly string[]): Promise<number> {
+  switch (name) {
+    case 'fallback':
+      return await asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION));
+    case 'batching':
+      return cmdBatching(a as unknown as BatchingArgs & Record<string, unknown>, argv);
+    default:
+      throw new UsageError(`experiment: unknown name "${name}" (expected one of: ${EXPERIMENTS.join(', ')})`);
+  }
+}
+
+/** experiment batching: fork, munmap and mprotect batched vs per-PTE (src/experiment/batching.ts); progress on stderr. */
+function cmdBatching(a: BatchingArgs & Record<string, unknown>, argv: readonly string[]): number {
+  for (const k of ['seeds', 'seed', 'pagesPerCpu', 'workers']) {
+    if (a[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not an option of experiment batching (it runs one seed, in this thread)`);
+  }
+  const r = asUsage(BatchingUsageError, () => experimentBatching(a, {
+    version: VERSION,
+    command: `npx foliostorm ${argv.join(' ')}`,
+    progress: a.json ? undefined : (l) => process.stderr.write(`[batching] ${l}\n`),
+  }));
+  process.stdout.write(r.stdout + '\n');
+  return r.exitCode;
+}
+
+async function asUsageAsync<T>(E: new (...a: never[]) => Error, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw e instanceof E ? new UsageError(e.message) : e;
+  }
+}
+
 /** Write DIR/report.html from the results folder DIR. */
 function cmdReport(dir: string): number {
   process.stdout.write(`${writeReportHtml(dir)}\n`);
   return EXIT_OK;
 }
-
-interface ExperimentArgs {
-  name: string;
-  size?: string;
-  quick?: boolean;
-  orders?: string;
-  reps?: number;
-  check?: boolean;
-  out: string;
-  json: boolean;
-}
-
-/** The experiments `experiment <name>` runs, by name: each prints its tables (or JSON) and returns the exit code. */
-const EXPERIMENTS: Record<string, (a: ExperimentArgs, argv: string[]) => number> = {
-  batching: (a, argv) => {
-    const r = asUsage(BatchingUsageError, () => experimentBatching(a, {
-      version: VERSION,
-      command: `npx foliostorm ${argv.join(' ')}`,
-      progress: a.json ? undefined : (l) => process.stderr.write(`[batching] ${l}\n`),
-    }));
-    process.stdout.write(r.stdout + '\n');
-    return r.exitCode;
-  },
-};
 
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
@@ -362,32 +375,36 @@ export async function main(argv: string[]): Promise<number> {
       (a) => {
         code = cmdMerge(a.dirs as string[], a.out as string, a.json as boolean);
       })
-    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% or NEW has a deviation-free signature BASE had not', (y) =>
+    .command('compare <base> <new>', 'compare two results folders: per histogram count and p50/p99/max, event rates, new signatures; with --max-regression PCT exit 1 when a p99 or a rate worsens by more than PCT% (and beyond sampling noise) or NEW has a deviation-free signature BASE had not', (y) =>
       y
         .positional('base', { type: 'string', demandOption: true, describe: 'the baseline results folder' })
         .positional('new', { type: 'string', demandOption: true, describe: 'the results folder to judge' })
-        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this, or a new deviation-free signature appears' })
+        .option('max-regression', { type: 'number', describe: 'percent: exit 1 when any p99 or event rate is worse by more than this (and beyond sampling noise), or a new deviation-free signature appears' })
         .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON, nothing else' }),
       (a) => {
         code = cmdCompare(a.base as string, a.new as string, a.maxRegression as number | undefined, a.json as boolean);
+      })
+    .command('experiment <name>', 'run a design experiment; print its table, write results/experiment-<name>-<id>/ (JSON, Markdown table, SVG plot). fallback: anon-fault fallback policy x contention x high-order allocation failure rate, over a fixed set of sched seeds. batching: fork, munmap and mprotect of 1 GiB of anon memory with folios of 4K to 2M, generic and contpte, batched vs per-PTE, on one CPU (exit 1 if the two designs end in different states)', (y) =>
+      y
+        .positional('name', { type: 'string', choices: [...EXPERIMENTS], demandOption: true, describe: 'which experiment' })
+        .option('seeds', { type: 'number', describe: 'seeds per cell (fallback: default 32; --quick 2)' })
+        .option('seed', { type: 'number', describe: 'first seed (default 1)' })
+        .option('pages-per-cpu', { type: 'number', describe: 'fallback: pages each CPU writes per pass, a multiple of 16 (default 256; --quick 32)' })
+        .option('quick', { type: 'boolean', default: false, describe: 'a small run (tests, a first look): fewer seeds, a smaller workload (batching: 16M, folios 4K, 16K, 64K, 2M, no warm-up)' })
+        .option('size', { type: 'string', describe: 'batching: the region, a multiple of 2M up to 1G (default 1G; --quick: 16M)' })
+        .option('orders', { type: 'string', describe: 'batching: folio orders, comma-separated (0 = 4K, 4 = 64K, 9 = 2M; default 0,2,3,4,5,6,7,8,9)' })
+        .option('reps', { type: 'number', describe: 'batching: runs of each operation, the two designs taking turns; CPU and wall time are medians (default 1)' })
+        .option('check', { type: 'boolean', describe: 'batching: run the quiescent invariant checker after every operation (slow at 1G)' })
+        .option('workers', { type: 'number', describe: 'worker threads running seeds in parallel (default 2; 1: in this thread)' })
+        .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the results JSON to stdout, nothing else' }),
+      async (a) => {
+        code = await cmdExperiment(a.name as string, a as unknown as Record<string, unknown>, argv);
       })
         .command('report <dir>', 'write DIR/report.html (plots, violations, replay commands) from a results folder; run writes it too', (y) =>
       y.positional('dir', { type: 'string', demandOption: true, describe: 'results folder of one run (results/<run-id>)' }),
       (a) => {
         code = cmdReport(a.dir as string);
-      })
-    .command('experiment <name>', 'run a design experiment (issue #7) and write its tables and plot to results/experiment-<name>-<id>/. batching: fork, munmap and mprotect of 1 GiB of anon memory with folios of 4K to 2M, generic and contpte, batched vs per-PTE; exit 1 if the two designs end in different states', (y) =>
-      y
-        .positional('name', { type: 'string', choices: Object.keys(EXPERIMENTS), demandOption: true, describe: 'the experiment' })
-        .option('size', { type: 'string', describe: 'batching: the region, a multiple of 2M up to 1G (default 1G; --quick: 16M)' })
-        .option('quick', { type: 'boolean', default: false, describe: 'a small, fast run (batching: 16M, folios 4K, 16K, 64K, 2M, no warm-up): for tests, not for the figures' })
-        .option('orders', { type: 'string', describe: 'batching: folio orders, comma-separated (0 = 4K, 4 = 64K, 9 = 2M; default 0,2,3,4,5,6,7,8,9)' })
-        .option('reps', { type: 'number', describe: 'batching: runs of each operation; wall time is the median (default 1)' })
-        .option('check', { type: 'boolean', default: false, describe: 'batching: run the quiescent invariant checker after every operation (slow at 1G)' })
-        .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
-        .option('json', { type: 'boolean', default: false, describe: 'print the results JSON to stdout, nothing else' }),
-      (a) => {
-        code = EXPERIMENTS[a.name as string](a as unknown as ExperimentArgs, argv);
       })
     .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge, compare or experiment')
     .strict()

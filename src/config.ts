@@ -60,6 +60,7 @@ const files = z
 
 const ARCH = z.enum(['generic', 'contpte']);
 const FRAGMENTATION = z.number().min(0).max(0.9);
+const ALLOC_FAIL_RATE = z.number().min(0).max(1);
 const ANON_ORDERS = z.array(z.number().int().min(0).max(PMD_ORDER - 1));
 
 /**
@@ -75,6 +76,7 @@ const variant = z
     batching: z.boolean().optional(),
     anonOrders: ANON_ORDERS.optional(),
     fragmentation: FRAGMENTATION.optional(),
+    allocFailRate: ALLOC_FAIL_RATE.optional(),
   })
   .strict();
 export type Variant = z.output<typeof variant>;
@@ -96,6 +98,13 @@ export const ConfigSchema = z
     memoryPages: z.number().int().min(1024).max(1 << 22).default(8192),
     /** Fraction of order-0 pages held back at boot, scattered, to fragment high orders. */
     fragmentation: FRAGMENTATION.default(0.05),
+    /**
+     * Probability that an allocation of order > 0 (anon or page cache) fails, drawn per attempt
+     * from the CPU's own seeded stream: a direct "high orders fail at this rate" knob, where
+     * fragmentation is a boot-time scatter whose failure rate depends on the order and the run.
+     * Optional (absent = 0, no draw): a config without it keeps its trace hash.
+     */
+    allocFailRate: ALLOC_FAIL_RATE.optional(),
     /** Virtual address space per mm in bytes (multiple of 2 MiB). */
     vaSize: z.number().int().min(2 << 20).max(1 << 30).default(32 << 20),
     maxVmas: z.number().int().min(2).max(64).default(12),

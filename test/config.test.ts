@@ -39,6 +39,8 @@ const CASES: [string, unknown, string][] = [
   ['duration garbage', { duration: 'soon' }, 'field "duration": expected seconds (a number >= 0) or a duration such as "90s", "30m", "2h", found "soon"'],
   ['negative duration', { duration: -5 }, 'field "duration": expected seconds (a number >= 0) or a duration such as "90s", "30m", "2h", found -5'],
   ['unknown key at top level (a typo)', { anonFalback: 'refault' }, 'field "anonFalback": unknown key (did you mean "anonFallback"?)'],
+  ['unknown key with two letters swapped', { engnie: 'sched' }, 'field "engnie": unknown key (did you mean "engine"?)'],
+  ['an enum value with a typo', { engine: 'thread' }, 'field "engine": expected one of "sched", "threads", found "thread" (did you mean "threads"?)'],
   ['unknown key nested', { weights: { touch: 10, zap: 3 } }, 'field "weights.zap": unknown key (allowed: touch, mmap, munmap, dontneed, exit, fork, pin, unpin, pinio, mremap, dontfork, mmapfile, writeback, mprotect, forkexit)'],
   ['mmapPages min > max', { mmapPages: { min: 64, max: 16 } }, 'field "mmapPages.min": expected at most mmapPages.max (16), found 64'],
   ['a required nested field missing', { mmapPages: { min: 4 } }, 'field "mmapPages.max": expected a number, found nothing (the field is missing)'],

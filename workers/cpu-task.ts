@@ -4,7 +4,7 @@
 import type { Config } from '../src/config.js';
 import { Machine } from '../src/model/machine.js';
 import { G } from '../src/model/layout.js';
-import { Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
+import { allocFailStream, Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
 import { drive } from '../src/engine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';
@@ -42,6 +42,7 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
   markStarted(task);
   const machine = new Machine(task.cfg, task.sab);
   const cpu = new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg);
+  if (task.cfg.allocFailRate) cpu.allocFailRand = allocFailStream(task.seed, task.cpu);
   const prog = new Program(task.cfg, task.seed, task.cpu);
   const opLog: OpLog = { seqs: [], eventNos: [] };
   cpu.opLog = opLog; // two numbers per op: cheap next to the op, and what a replay needs

@@ -9,6 +9,7 @@ import { HistSet } from '../report/histograms.js';
 import { Injections, injectionsFrom } from '../inject/deviations.js';
 import { TraceHash } from './trace.js';
 import { opCode } from './hang.js';
+import { rng } from '../workload/program.js';
 
 export class Violation extends Error {
   constructor(
@@ -35,6 +36,11 @@ export type EventHook = (cpu: number, code: number, a: number, b: number, c: num
 /** The engine-side clock and step counter (sched) shared by all CPUs of one machine. */
 export interface Clock {
   step: number;
+}
+
+/** The seeded stream a CPU's allocFailRate draws come from: a function of (seed, cpu) only. */
+export function allocFailStream(seed: number, cpu: number): () => number {
+  return rng(seed, `cpu${cpu}/allocFail`);
 }
 
 export class Cpu {
@@ -94,6 +100,18 @@ export class Cpu {
    */
   readonly contTouched: number[] = [];
   private readonly t0 = performance.now();
+  /**
+   * The stream cfg.allocFailRate draws from (one per CPU). The engines seed it from the run's seed
+   * (allocFailStream); a CPU they did not seed (a helper) falls back to the config's seed.
+   */
+  allocFailRand: (() => number) | null = null;
+  /** allocFailRate: does this order > 0 allocation attempt fail? No draw at all when the rate is absent or 0. */
+  allocFails(): boolean {
+    const rate = this.cfg.allocFailRate;
+    if (!rate) return false;
+    this.allocFailRand ??= allocFailStream(this.cfg.seed, this.id);
+    return this.allocFailRand() < rate;
+  }
   /** The word holding this CPU's event count (CPU.RING_POS). */
   private readonly posW: number;
 

@@ -4,11 +4,11 @@
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
 import { mem_init } from '../mm/page_alloc.js';
-import { Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from './cpu.js';
+import { allocFailStream, Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from './cpu.js';
 import { type Gen, WAIT } from './gen.js';
 import { EV_COUNT, EV_NAMES } from './events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
-import { TraceHash } from './trace.js';
+import { modelKey, TraceHash } from './trace.js';
 import { type Op, Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
 import { release_pins } from '../workload/pins.js';
@@ -43,6 +43,13 @@ export interface SchedOptions {
   onNote?: EventHook;
   /** Build the machine on this (zeroed) buffer: the coordinator keeps it to watch the run's progress and read its flight recorders. */
   sab?: SharedArrayBuffer;
+  /**
+   * Ops run to completion, in order, on a helper CPU alone before the scheduling loop starts (a
+   * scripted starting state, e.g. the mappings a workload then races on, as teardown runs alone
+   * after it). Their events go into the trace hash but are not counted; they take no scheduler
+   * steps. Not recorded in failure artifacts: a caller that uses it replays by calling runSched again.
+   */
+  setup?: readonly Op[];
 }
 
 /** Where a CPU gets its next kernel-path generator from: an op stream, or a test's script. */
@@ -163,7 +170,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();
-  trace.mixString(JSON.stringify(cfg));
+  trace.mixString(modelKey(cfg));
   trace.mix(seed);
   const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed, cfg);
   const cpus: Cpu[] = [];
@@ -172,6 +179,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg);
     cpu.trace = trace;
+    if (cfg.allocFailRate) cpu.allocFailRand = allocFailStream(seed, i);
     if (opts.onEvent) cpu.evHook = opts.onEvent;
     if (opts.onNote) cpu.noteHook = opts.onNote;
     cpus.push(cpu);
@@ -198,6 +206,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     });
   };
   try {
+    if (opts.setup?.length) runSetup(machine, clock, trace, opts.setup);
     loop.run();
     // quiescent: every CPU idle
     const found = checkQuiescent(machine);
@@ -237,6 +246,13 @@ function opSource(cfg: Config, seed: number, i: number, list: readonly Op[] | nu
   }
   const prog = new Program(cfg, seed, i);
   return () => prog.next();
+}
+
+/** SchedOptions.setup: the ops on a helper CPU, driven alone (nothing else runs, so nothing blocks). */
+function runSetup(machine: Machine, clock: Clock, trace: TraceHash, ops: readonly Op[]): void {
+  const cpu = new Cpu(machine, 0, false, clock, machine.cfg);
+  cpu.trace = trace;
+  for (const op of ops) drain(run_op(cpu, op));
 }
 
 /**

@@ -1,5 +1,20 @@
 // Trace hash of a sched run: a 64-bit FNV-1a style mix (two 32-bit lanes) over every scheduling
 // choice and every event, so two runs with the same seed and config can be compared byte for byte.
+import type { Config } from '../config.js';
+
+/**
+ * Config fields that say how a run is organised, not what a seed does: which seeds, how long, how
+ * many workers, names, the hang watchdog. A seed's trace hash leaves them out, so seed 42 hashes
+ * the same alone, in a run of 5000 seeds, in shard 3/4 or under another config name.
+ */
+const RUN_FIELDS = ['name', 'comment', 'seed', 'seeds', 'duration', 'workers', 'workerHangMs', 'variants'] as const;
+
+/** The part of cfg that decides a sched run, as the text the trace hash starts from. */
+export function modelKey(cfg: Config): string {
+  const model: Record<string, unknown> = { ...cfg };
+  for (const k of RUN_FIELDS) delete model[k];
+  return JSON.stringify(model);
+}
 export class TraceHash {
   private h1 = 0x811c9dc5 | 0;
   private h2 = 0x01000193 | 0;

@@ -20,6 +20,7 @@ export function variantLabel(v: Variant): string {
   if (v.batching !== undefined) parts.push(v.batching ? 'batch' : 'nobatch');
   if (v.anonOrders) parts.push(`orders${v.anonOrders.join('.')}`);
   if (v.fragmentation !== undefined) parts.push(`frag${v.fragmentation}`);
+  if (v.allocFailRate !== undefined) parts.push(`allocfail${v.allocFailRate}`);
   return parts.join('+') || 'base';
 }
 

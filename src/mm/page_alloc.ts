@@ -100,7 +100,9 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   const machine = cpu.machine;
   const { m, L } = machine;
   yield* spin_lock(cpu, L.zoneLock);
-  const pfn = rmqueue(machine, order);
+  // cfg.allocFailRate (tool knob): this order > 0 request finds no free block, as under
+  // fragmentation, with the given probability
+  const pfn = order > 0 && cpu.allocFails() ? -1 : rmqueue(machine, order);
   spin_unlock(cpu, L.zoneLock);
   if (pfn < 0) return -1;
   // prep_new_page(): struct pages first, then the refcount that publishes the folio.

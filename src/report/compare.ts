@@ -3,9 +3,15 @@
 // rates (refaults per fault, recheck-changed per fault, TLB invalidations and contpte unfolds per
 // operation, ...); the signatures NEW found that BASE did not. With a threshold, the regressions:
 // a p99 or a rate worse by more than it, or a new deviation-free signature (a real finding: no
-// deviation was switched on to cause it). Reads summary.json only.
-import type { HistSummary, Unit } from './histograms.js';
-import { readSummary, ResultsInputError, unitOf } from './folder.js';
+// deviation was switched on to cause it). A p99 or a rate only counts as worse when the change
+// is also beyond sampling noise (the runs' seeds are samples: two runs of one config on other
+// seeds, or of different lengths, differ by chance): see p99Interval and rateZ. Reads
+// summary.json, and histograms.json for the p99 intervals.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HistSet, type HistSummary, type Unit } from './histograms.js';
+import { readHistograms, readSummary, ResultsInputError, unitOf } from './folder.js';
+import { HISTOGRAMS_FILE } from './results.js';
 import { type OpCost, opsOf, type Summary } from './summary.js';
 import { configDifferences, type FieldDifference, shownValue } from './config-diff.js';
 
@@ -25,7 +31,15 @@ export interface LatencyRow {
   base?: HistSummary;
   new?: HistSummary;
   change?: { count: Change; p50: Change; p99: Change; max: Change };
-  /** p99 worse by more than the threshold (only when both runs have the histogram) */
+  /**
+   * The values between which each run's p99 lies with 99.7% confidence (order statistics: the
+   * rank of the 99th percentile of n samples is 0.99n +- 3 sqrt(0.0099 n)); absent when a folder
+   * has no histograms.json.
+   */
+  p99Interval?: { base: [number, number]; new: [number, number] };
+  /** NEW's p99 interval lies wholly above BASE's (undefined: no intervals, judged on p99 alone) */
+  significant?: boolean;
+  /** p99 worse by more than the threshold and beyond noise (only when both runs have the histogram) */
   regression: boolean;
 }
 
@@ -38,6 +52,8 @@ export interface RateRow {
   base?: number;
   new?: number;
   change?: Change;
+  /** (new - base) in standard errors, the counted events taken as Poisson (see rateZ) */
+  z?: number;
   regression: boolean;
 }
 
@@ -63,6 +79,8 @@ export interface Comparison {
   goneSignatures: string[];
   /** --max-regression PCT, if given */
   maxRegression?: number;
+  /** both folders had histograms.json, so p99s were tested against sampling noise (rates always are) */
+  noiseTest: boolean;
   /** what worsened beyond maxRegression (empty without it) */
   regressions: string[];
   pass: boolean;
@@ -81,6 +99,33 @@ function worse(base: number, now: number, pct: number): boolean {
   return c === null ? now > base : c > pct;
 }
 
+/** z of a change the gate believes: about 1 in 740 for one row by chance (one-sided, normal). */
+export const NOISE_Z = 3;
+
+/** The percentiles bounding the 99th percentile of n samples at NOISE_Z (order statistics, normal approximation). */
+export function p99Bounds(n: number): [number, number] {
+  const half = NOISE_Z * Math.sqrt((0.99 * 0.01) / n);
+  return [Math.max(0, 100 * (0.99 - half)), Math.min(100, 100 * (0.99 + half))];
+}
+
+/** The values between which a histogram's p99 lies (see p99Bounds). */
+function p99Interval(h: HistSet, name: string): [number, number] | undefined {
+  const x = h.get(name);
+  if (!x || x.totalCount === 0) return undefined;
+  const [lo, hi] = p99Bounds(x.totalCount);
+  return [x.getValueAtPercentile(lo), hi >= 100 ? x.maxValue : x.getValueAtPercentile(hi)];
+}
+
+/**
+ * How many standard errors rate b2/d2 lies above b1/d1, the event counts taken as Poisson
+ * (variance of k/d is k/d^2). Events that come in bursts (an exit's many invalidations) vary more
+ * than that, so this errs towards calling a change real. 0 when neither run counted any.
+ */
+export function rateZ(k1: number, d1: number, k2: number, d2: number): number {
+  const v = k1 / (d1 * d1) + k2 / (d2 * d2);
+  return v > 0 ? (k2 / d2 - k1 / d1) / Math.sqrt(v) : 0;
+}
+
 /** A signature with no "[deviation+...]" suffix: nothing was injected to cause it. */
 export function isDeviationFree(signature: string): boolean {
   return !/\[[^\]]+\]$/.test(signature);
@@ -94,23 +139,27 @@ function histRank(name: string): number {
   return 3;
 }
 
-function latencyRows(b: Summary, n: Summary, pct: number | undefined): LatencyRow[] {
+function latencyRows(b: Summary, n: Summary, hb: HistSet | undefined, hn: HistSet | undefined, pct: number | undefined): LatencyRow[] {
   const names = [...new Set([...Object.keys(b.latency), ...Object.keys(n.latency)])].sort((x, y) => histRank(x) - histRank(y) || x.localeCompare(y));
   return names.map((name) => {
     const x = b.latency[name], y = n.latency[name];
     if (!x || !y) return { name, base: x, new: y, regression: false };
     const c = { count: change(x.count, y.count), p50: change(x.p50, y.p50), p99: change(x.p99, y.p99), max: change(x.max, y.max) };
-    return { name, base: x, new: y, change: c, regression: pct !== undefined && x.count > 0 && y.count > 0 && worse(x.p99, y.p99, pct) };
+    const ib = hb && p99Interval(hb, name), inew = hn && p99Interval(hn, name);
+    const interval = ib && inew ? { base: ib, new: inew } : undefined;
+    const significant = interval ? interval.new[0] > interval.base[1] : undefined;
+    return { name, base: x, new: y, change: c, p99Interval: interval, significant, regression: pct !== undefined && x.count > 0 && y.count > 0 && worse(x.p99, y.p99, pct) && significant !== false };
   });
 }
 
 interface RateDef {
   name: string;
   what: string;
-  of: (s: Summary) => number | undefined;
+  /** [events, denominator]; undefined when the run has none of the denominator */
+  of: (s: Summary) => [number, number] | undefined;
 }
 
-const ratio = (num: number, den: number): number | undefined => (den > 0 ? num / den : undefined);
+const ratio = (num: number, den: number): [number, number] | undefined => (den > 0 ? [num, den] : undefined);
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 const totalOps = (s: Summary): number => sum(s.ops);
 
@@ -140,9 +189,11 @@ function rateDefs(b: Summary, n: Summary): RateDef[] {
 function rateRows(b: Summary, n: Summary, pct: number | undefined): RateRow[] {
   // a rate neither run has (no such operation ran) is no row
   return rateDefs(b, n).filter((d) => d.of(b) !== undefined || d.of(n) !== undefined).map((d) => {
-    const x = d.of(b), y = d.of(n);
-    if (x === undefined || y === undefined) return { name: d.name, what: d.what, base: x, new: y, regression: false };
-    return { name: d.name, what: d.what, base: x, new: y, change: change(x, y), regression: pct !== undefined && worse(x, y, pct) };
+    const xb = d.of(b), xn = d.of(n);
+    const x = xb && xb[0] / xb[1], y = xn && xn[0] / xn[1];
+    if (!xb || !xn || x === undefined || y === undefined) return { name: d.name, what: d.what, base: x, new: y, regression: false };
+    const z = Math.round(rateZ(xb[0], xb[1], xn[0], xn[1]) * 10) / 10;
+    return { name: d.name, what: d.what, base: x, new: y, change: change(x, y), z, regression: pct !== undefined && worse(x, y, pct) && z > NOISE_Z };
   });
 }
 
@@ -154,10 +205,12 @@ const info = (dir: string, s: Summary): RunInfo => ({ dir, name: s.config.name, 
  */
 export function compareFolders(baseDir: string, newDir: string, opts: { maxRegression?: number } = {}): Comparison {
   const pct = opts.maxRegression;
-  if (pct !== undefined && !(Number.isFinite(pct) && pct >= 0)) throw new ResultsInputError(`--max-regression: must be a percentage >= 0 (got ${pct})`);
+  if (pct !== undefined && !(Number.isFinite(pct) && pct >= 0)) throw new ResultsInputError(`--max-regression: must be a percentage >= 0, found ${Number.isNaN(pct) ? 'something that is not a number' : pct}`);
   const b = readSummary(baseDir), n = readSummary(newDir);
   if (unitOf(b) !== unitOf(n)) throw new ResultsInputError(`${baseDir} is a ${b.engine} run (latency in ${unitOf(b)}) and ${newDir} a ${n.engine} run (latency in ${unitOf(n)}): their latencies cannot be compared`);
-  const latency = latencyRows(b, n, pct);
+  const hists = (dir: string, s: Summary) => (existsSync(join(dir, HISTOGRAMS_FILE)) ? HistSet.decode(readHistograms(dir, s)) : undefined);
+  const hb = hists(baseDir, b), hn = hists(newDir, n);
+  const latency = latencyRows(b, n, hb, hn, pct);
   const rates = rateRows(b, n, pct);
   const known = new Set(b.signatures.map((g) => g.signature));
   const newSignatures = n.signatures.filter((g) => !known.has(g.signature)).map((g) => ({ signature: g.signature, count: g.count, smallestSeed: g.smallestSeed, artifact: g.artifacts[0], deviationFree: isDeviationFree(g.signature) }));
@@ -166,13 +219,15 @@ export function compareFolders(baseDir: string, newDir: string, opts: { maxRegre
   const regressions: string[] = [];
   if (pct !== undefined) {
     const by = (c: Change | undefined) => (c === null ? 'from 0' : `${fmtChange(c)} > ${pct}%`);
-    for (const r of latency) if (r.regression) regressions.push(`p99 of ${r.name}: ${r.base!.p99} -> ${r.new!.p99} ${unitOf(b)} (${by(r.change!.p99)})`);
-    for (const r of rates) if (r.regression) regressions.push(`${r.name}: ${fmtRate(r.base)} -> ${fmtRate(r.new)} (${by(r.change)})`);
+    const range = (r: LatencyRow) => (r.p99Interval ? `; p99 within [${r.p99Interval.base.join(', ')}] -> [${r.p99Interval.new.join(', ')}]` : '');
+    for (const r of latency) if (r.regression) regressions.push(`p99 of ${r.name}: ${r.base!.p99} -> ${r.new!.p99} ${unitOf(b)} (${by(r.change!.p99)}${range(r)})`);
+    for (const r of rates) if (r.regression) regressions.push(`${r.name}: ${fmtRate(r.base)} -> ${fmtRate(r.new)} (${by(r.change)}, z ${r.z})`);
     for (const g of newSignatures) if (g.deviationFree) regressions.push(`new deviation-free signature ${g.signature} (x${g.count}, smallest seed ${g.smallestSeed})`);
   }
   return {
     base: info(baseDir, b), new: info(newDir, n), unit: unitOf(b),
     config: configDifferences(b.config, n.config),
+    noiseTest: !!(hb && hn),
     latency, rates, newSignatures, goneSignatures, maxRegression: pct, regressions, pass: regressions.length === 0,
   };
 }
@@ -218,11 +273,12 @@ export function renderComparison(c: Comparison): string {
       cell(r.base?.p50, r.new?.p50, r.change?.p50),
       cell(r.base?.p99, r.new?.p99, r.change?.p99),
       cell(r.base?.max, r.new?.max, r.change?.max),
-      r.regression ? 'REGRESSION' : !r.base ? '(only in NEW)' : !r.new ? '(only in BASE)' : '',
+      r.regression ? 'REGRESSION' : !r.base ? '(only in NEW)' : !r.new ? '(only in BASE)' : c.maxRegression !== undefined && r.significant === false && worse(r.base.p99, r.new.p99, c.maxRegression) ? '(within noise)' : '',
     ]),
   ]));
   L.push('', 'event rates, BASE -> NEW:');
-  L.push(...table(c.rates.map((r) => [r.name, `${fmtRate(r.base)} -> ${fmtRate(r.new)}`, r.change === undefined ? '' : `(${fmtChange(r.change)})`, r.regression ? 'REGRESSION' : ''])));
+  L.push(...table(c.rates.map((r) => [r.name, `${fmtRate(r.base)} -> ${fmtRate(r.new)}`, r.change === undefined ? '' : `(${fmtChange(r.change)})`, r.z === undefined ? '' : `z ${r.z}`, r.regression ? 'REGRESSION' : c.maxRegression !== undefined && r.base !== undefined && r.new !== undefined && worse(r.base, r.new, c.maxRegression) ? '(within noise)' : ''])));
+  L.push(`  (a change counts only beyond sampling noise: rates at z > ${NOISE_Z}, the events taken as Poisson; p99 when NEW's 99.7% interval lies above BASE's${c.noiseTest ? '' : ' -- not tested here: a folder has no histograms.json, so p99s are compared as they are'})`);
   L.push('');
   if (!c.newSignatures.length) L.push('new violations: none (no signature in NEW that BASE did not have)');
   else {

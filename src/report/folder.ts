@@ -14,7 +14,7 @@ export class ResultsInputError extends Error {}
 
 const counts = z.record(z.string(), z.number());
 const hist = z.object({ count: z.number(), p50: z.number(), p90: z.number(), p99: z.number(), max: z.number(), unit: z.enum(['steps', 'ns']) });
-const violation = z.object({ signature: z.string(), invariant: z.string(), path: z.string(), seed: z.number().int(), artifact: z.string().optional(), details: z.record(z.string(), z.unknown()) });
+const violation = z.looseObject({ signature: z.string(), invariant: z.string(), path: z.string(), seed: z.number().int(), artifact: z.string().optional(), variant: z.string().optional(), details: z.record(z.string(), z.unknown()) });
 const signature = z.object({ signature: z.string(), invariant: z.string(), path: z.string(), count: z.number().int(), smallestSeed: z.number().int(), artifacts: z.array(z.string()) });
 const opCost = z.object({ ops: z.number(), tlbiPage: z.number(), tlbiRange: z.number(), tlbiMm: z.number(), contFold: z.number(), contUnfold: z.number(), tlbiPerOp: z.number(), unfoldPerOp: z.number() });
 
@@ -36,7 +36,7 @@ const SummaryShape = z.looseObject({
   violations: z.array(violation),
   signatures: z.array(signature),
   traceHash: z.string().optional(),
-  perSeed: z.array(z.object({ seed: z.number().int(), steps: z.number(), violations: z.number().int(), traceHash: z.string().optional() })),
+  perSeed: z.array(z.looseObject({ seed: z.number().int(), steps: z.number(), violations: z.number().int(), traceHash: z.string().optional(), variant: z.string().optional() })),
 });
 
 function readJson(file: string): unknown {

@@ -7,7 +7,7 @@ import type { Hgrm } from './hgrm.js';
 import type { HistSummary } from './histograms.js';
 import { writeAtomic } from './results.js';
 import { readHgrms, readSummary } from './folder.js';
-import type { Summary } from './summary.js';
+import { type Summary, variantCounts } from './summary.js';
 import { type BarRow, barChart, columnChart, fmtNum, percentilePlot } from './svg.js';
 
 export const REPORT_FILE = 'report.html';
@@ -95,6 +95,11 @@ function section(id: string, title: string, content: string): string {
   return `<section id="${esc(id)}">\n<h2>${esc(title)}</h2>\n${content}\n</section>`;
 }
 
+/** A config field as the header shows it: "per variant" when the run's variants set it (the base value applies to none or only some seeds). */
+function byVariant(c: Summary['config'], field: 'arch' | 'anonFallback' | 'batching' | 'anonOrders', base: unknown): unknown {
+  return c.variants?.some((v) => v[field] !== undefined) ? 'per variant (see variants)' : base;
+}
+
 function header(s: Summary, status: RunStatus): string {
   const c = s.config ?? ({} as Summary['config']);
   const seeds = s.seeds.count ? `${s.seeds.count} (${s.seeds.list.length && s.seeds.count > 1 ? `${Math.min(...s.seeds.list)}..${Math.max(...s.seeds.list)}` : s.seeds.first})` : '0';
@@ -104,10 +109,11 @@ function header(s: Summary, status: RunStatus): string {
   const rows: [string, unknown][] = [
     ['run id', s.runId], ['engine', s.engine],
     ['config', c.name], ['seeds', seeds],
-    ['wall time', `${s.wallSeconds} s`], ['arch', c.arch],
-    ['cpus', c.cpus], ['fallback policy', c.anonFallback],
-    ['batching', c.batching], ['scheduler', s.engine === 'sched' ? c.scheduler : '(real concurrency)'],
-    ['anon orders', (c.anonOrders ?? []).join(', ')], ['inject', c.inject?.length ? c.inject.join(', ') : 'none'],
+    ['wall time', `${s.wallSeconds} s`], ['arch', byVariant(c, 'arch', c.arch)],
+    ['cpus', c.cpus], ['fallback policy', byVariant(c, 'anonFallback', c.anonFallback)],
+    ['batching', byVariant(c, 'batching', c.batching)], ['scheduler', s.engine === 'sched' ? c.scheduler : '(real concurrency)'],
+    ['anon orders', byVariant(c, 'anonOrders', (c.anonOrders ?? []).join(', '))], ['inject', c.inject?.length ? c.inject.join(', ') : 'none'],
+    ...(c.variants?.length ? [['variants', `${variantCounts(s).join(', ')} (seed s runs variant s mod ${c.variants.length})`] as [string, unknown]] : []),
     ...(s.steps !== undefined ? [['steps', fmtNum(s.steps)] as [string, unknown]] : []),
     ['latency unit', s.engine === 'sched' ? 'scheduler steps' : 'ns'],
     ...(s.traceHash ? [['traceHash', s.traceHash] as [string, unknown]] : []),
@@ -183,7 +189,7 @@ function anonFault(s: Summary): string {
     { label: 'refaults', parts: [a.refaults] },
     { label: 'allocation failed (oom)', parts: [a.oom] },
   ];
-  return `<p>${fmtNum(a.faults)} anonymous faults, policy <code>${esc(s.config?.anonFallback)}</code>; the recheck under the PTL found the range changed ${fmtNum(a.recheckChangedTotal)} times.</p>
+  return `<p>${fmtNum(a.faults)} anonymous faults, policy <code>${esc(s.config ? byVariant(s.config, 'anonFallback', s.config.anonFallback) : undefined)}</code>; the recheck under the PTL found the range changed ${fmtNum(a.recheckChangedTotal)} times.</p>
 <div class="grid">
 ${barChart(scan, { name: 'anon-scan-order', title: 'Order chosen by the lockless scan; allocations of that order that failed', series: ['scan chose', 'allocation failed, lower order'], grouped: true })}
 ${barChart(outcomes, { name: 'anon-fallback-outcomes', title: 'Fallback outcomes', series: ['count'] })}
@@ -204,10 +210,10 @@ function tlb(s: Summary): string {
   const cont = ops.filter(([, c]) => c.contFold || c.contUnfold).map(([op, c]) => ({ label: op, parts: [c.contUnfold, c.contFold], note: `${fmtNum(c.contUnfold)} unfolds (${c.unfoldPerOp}/op), ${fmtNum(c.contFold)} folds` }));
   const table = `<table><tr><th>operation</th><th class="n">ops</th><th class="n">tlbi page</th><th class="n">tlbi range</th><th class="n">tlbi mm</th><th class="n">tlbi / op</th><th class="n">cont unfold</th><th class="n">cont fold</th><th class="n">unfolds / op</th></tr>
 ${ops.map(([op, c]) => `<tr><td>${esc(op)}</td>${[c.ops, c.tlbiPage, c.tlbiRange, c.tlbiMm, c.tlbiPerOp, c.contUnfold, c.contFold, c.unfoldPerOp].map((v) => `<td class="n">${esc(fmtNum(v))}</td>`).join('')}</tr>`).join('\n')}</table>`;
-  return `<p>${fmtNum(t.flushRange)} range flushes, ${fmtNum(t.flushMm)} mm flushes, ${fmtNum(t.entriesInvalidated)} TLB entries invalidated (arch <code>${esc(s.config?.arch)}</code>).</p>
+  return `<p>${fmtNum(t.flushRange)} range flushes, ${fmtNum(t.flushMm)} mm flushes, ${fmtNum(t.entriesInvalidated)} TLB entries invalidated (arch <code>${esc(s.config ? byVariant(s.config, 'arch', s.config.arch) : undefined)}</code>).</p>
 <div class="grid">
 ${barChart(tlbi, { name: 'tlb-invalidations', title: 'TLB invalidations per operation type', series: ['tlbi page', 'tlbi range', 'tlbi mm'] })}
-${cont.length ? barChart(cont, { name: 'contpte', title: 'contpte unfolds and folds per operation type', series: ['unfold', 'fold'] }) : `<p class="muted">No contpte folds or unfolds${s.config?.arch === 'contpte' ? '' : ' (arch is not contpte)'}.</p>`}
+${cont.length ? barChart(cont, { name: 'contpte', title: 'contpte unfolds and folds per operation type', series: ['unfold', 'fold'] }) : `<p class="muted">No contpte folds or unfolds${s.config?.arch === 'contpte' || s.config?.variants?.some((v) => v.arch === 'contpte') ? '' : ' (arch is not contpte)'}.</p>`}
 </div>
 ${table}`;
 }

@@ -62,7 +62,7 @@ function seedResults(inp: Input): RunResult[] {
     // the summary's fields of each violation; cpu, step and events live in its artifact, copied as is
     const violations: ViolationRecord[] = s.violations.filter((v) => v.seed === p.seed).map((v) => ({ ...v, engine: s.engine, cpu: -1, step: -1, events: [] }));
     if (violations.length !== p.violations) throw new ResultsInputError(`${join(inp.dir, 'summary.json')}: field "perSeed": seed ${p.seed} has ${p.violations} violation(s), field "violations" lists ${violations.length}`);
-    return { seed: p.seed, engine: s.engine, steps: p.steps, ops: {}, events: {}, hist: empty, violations, traceHash: p.traceHash, wallMs: 0 };
+    return { seed: p.seed, engine: s.engine, steps: p.steps, ops: {}, events: {}, hist: empty, violations, traceHash: p.traceHash, wallMs: 0, ...(p.variant ? { variant: p.variant } : {}) };
   });
 }
 

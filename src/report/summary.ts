@@ -135,7 +135,7 @@ const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >=
 const orders = (r: Record<string, number>): string => Object.entries(r).map(([o, n]) => `o${o}:${fmt(n)}`).join(' ') || '-';
 
 /** "contpte+refault 12 seeds (2 violations)" per variant that ran (in the order of their first seeds). */
-function variantCounts(s: Summary): string[] {
+export function variantCounts(s: Summary): string[] {
   const seeds = new Map<string, number>(), bad = new Map<string, number>();
   for (const p of s.perSeed) if (p.variant) seeds.set(p.variant, (seeds.get(p.variant) ?? 0) + 1);
   for (const v of s.violations) if (v.variant) bad.set(v.variant, (bad.get(v.variant) ?? 0) + 1);

@@ -66,11 +66,15 @@ export interface PercentilePlotOptions {
  * linear from 0. The 100% row (the max) is drawn at the right edge.
  */
 export function percentilePlot(rows: readonly HgrmRow[], o: PercentilePlotOptions): string {
-  const W = o.width ?? 400, H = o.height ?? 240, L = 58, R = 28, T = 28, B = 42;
-  const pw = W - L - R, ph = H - T - B;
+  const W = o.width ?? 400, H = o.height ?? 240, L = 58, R = 28, T = 28;
+  const pw = W - L - R;
   const finite = rows.filter((r) => r.percentile < 1);
   const maxInv = Math.max(1, ...finite.map((r) => 1 / (1 - r.percentile)));
   const decades = Math.min(9, Math.max(2, Math.ceil(Math.log10(maxInv) - 1e-9)));
+  // labels such as "99.9999%" need about 50 px: closer than that, every other one goes a line lower
+  const staggered = pw / decades < 60;
+  const B = staggered ? 52 : 42;
+  const ph = H - T - B;
   const xOfP = (p: number): number => L + (pw * (p >= 1 ? decades : Math.min(decades, Math.log10(1 / (1 - p))))) / decades;
   const vmax = Math.max(0, ...rows.map((r) => r.value), o.marks?.max ?? 0);
   const u = displayUnit(o.unit, vmax);
@@ -84,7 +88,7 @@ export function percentilePlot(rows: readonly HgrmRow[], o: PercentilePlotOption
   for (let k = 0; k <= decades; k++) {
     const x = f1(L + (pw * k) / decades);
     out.push(`<line class="grid" x1="${x}" y1="${T}" x2="${x}" y2="${T + ph}"/>`);
-    out.push(`<text class="tick" x="${x}" y="${T + ph + 14}" text-anchor="middle">${decadeLabel(k)}</text>`);
+    out.push(`<text class="tick" x="${x}" y="${T + ph + 14 + (staggered && k % 2 ? 11 : 0)}" text-anchor="middle">${decadeLabel(k)}</text>`);
   }
   for (let v = 0; v <= ax.top + 1e-9; v += ax.step) {
     const y = f1(T + ph - (ph * v) / ax.top);

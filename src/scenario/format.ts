@@ -1,10 +1,16 @@
 // Scripted scenarios: the JSON format, and a parser whose every error names the file, the step
-// index (0-based, as in `steps[N]`) and the field. Parsing is static: it also checks that every
-// process an op names exists at that point (created by its first mmap or as a fork child, gone
-// after its exit) and that every pin id is held, so a scenario that parses can only fail at run
-// time for a reason the kernel model gives.
+// index (0-based, as in `steps[N]`), the field, what was expected and what was found. Two passes:
+// a zod schema checks the structure (the top level, the run config, and each step as a strict
+// object chosen by its op: types, enums, page-aligned byte values, integer ranges, defaults;
+// unknown keys are errors) and reports every problem it finds, worded by src/config-issues.ts as
+// run configs are. Then a static walk checks what needs context: every process an op names exists
+// at that point (created by its first mmap or as a fork child, gone after its exit), every pin id
+// is held, every file is known, ranges fit the config's address space and files. A scenario that
+// parses can only fail at run time for a reason the kernel model gives.
 import { basename } from 'node:path';
-import { type Config, ConfigError, PMD_ORDER, parseConfig } from '../config.js';
+import { z } from 'zod';
+import { type Config, ConfigSchema, PMD_ORDER } from '../config.js';
+import { issueLines } from '../config-issues.js';
 import { DEVIATIONS } from '../inject/deviations.js';
 
 export const PAGE_SIZE = 4096;
@@ -146,145 +152,230 @@ export class ScenarioFormatError extends Error {
     readonly step?: number,
     readonly op?: string,
     readonly field?: string,
+    /** The other problems the schema found, one whole line each (`FILE: step 4 (op "read"): field "len": ...`). */
+    readonly more: readonly string[] = [],
   ) {
-    super(`${file}: ${step !== undefined ? `step ${step}${op ? ` (op "${op}")` : ''}: ` : ''}${field !== undefined ? `field "${field}": ` : ''}${detail}`);
+    super([formatLine(file, detail, step, op, field), ...more].join('\n'));
     this.name = 'ScenarioFormatError';
   }
 }
 
-export const hexAddr = (n: number): string => '0x' + n.toString(16);
-
-const COMMON = ['op', 'comment'];
-/** Keys each op accepts (besides op and comment); the first group is required. */
-const KEYS: Record<OpName, { required: string[]; optional: string[] }> = {
-  mmap: { required: ['proc', 'addr', 'len', 'prot', 'kind'], optional: ['file', 'offset', 'shared', 'writenotify'] },
-  writeback: { required: ['file'], optional: [] },
-  sync: { required: [], optional: [] },
-  munmap: { required: ['proc', 'addr', 'len'], optional: [] },
-  mprotect: { required: ['proc', 'addr', 'len', 'prot'], optional: [] },
-  madvise: { required: ['proc', 'addr', 'len', 'advice'], optional: [] },
-  mremap: { required: ['proc', 'addr', 'len', 'newAddr'], optional: [] },
-  read: { required: ['proc', 'addr', 'len'], optional: ['expectFault'] },
-  write: { required: ['proc', 'addr', 'len'], optional: ['expectFault'] },
-  fork: { required: ['proc', 'child'], optional: [] },
-  exit: { required: ['proc'], optional: [] },
-  pin: { required: ['proc', 'addr', 'len', 'mode', 'id'], optional: ['fast'] },
-  unpin: { required: ['id'], optional: [] },
-  'pin-write': { required: ['id'], optional: [] },
-  'pin-read': { required: ['id'], optional: [] },
-  expect: { required: ['proc', 'addr'], optional: ['len', ...EXPECT_FLAGS, 'folioOrder', 'sameFolioAs'] },
-};
-const TOP_KEYS = ['name', 'comment', 'config', 'steps'];
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
-
-/** Read one step's fields; every error names the file, step, op and field. */
-class StepReader {
-  constructor(
-    private readonly file: string,
-    readonly index: number,
-    readonly op: OpName,
-    private readonly raw: Record<string, unknown>,
-    private readonly vaSize: number,
-  ) {}
-
-  err(field: string | undefined, detail: string): never {
-    throw new ScenarioFormatError(this.file, detail, this.index, this.op, field);
-  }
-  has(k: string): boolean {
-    return this.raw[k] !== undefined;
-  }
-  private get(k: string, required: boolean): unknown {
-    const v = this.raw[k];
-    if (v === undefined && required) this.err(k, 'missing');
-    return v;
-  }
-  str(k: string): string {
-    const v = this.get(k, true);
-    if (typeof v !== 'string' || v === '') this.err(k, `must be a non-empty string (got ${show(v)})`);
-    return v;
-  }
-  bool(k: string, def: boolean): boolean {
-    const v = this.get(k, false);
-    if (v === undefined) return def;
-    if (typeof v !== 'boolean') this.err(k, `must be true or false (got ${show(v)})`);
-    return v;
-  }
-  oneOf<T extends string>(k: string, values: readonly T[]): T {
-    const v = this.get(k, true);
-    if (typeof v !== 'string' || !values.includes(v as T)) this.err(k, `must be one of ${values.map((x) => `"${x}"`).join(', ')} (got ${show(v)})`);
-    return v as T;
-  }
-  /** A byte address or length: a number, or a hex string "0x...". */
-  number(k: string, v: unknown = this.get(k, true)): number {
-    let n: number;
-    if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v) || v < 0) this.err(k, `${show(v)} is not a non-negative integer`);
-      n = v;
-    } else if (typeof v === 'string') {
-      if (!/^0x[0-9a-f]+$/i.test(v.trim())) this.err(k, `"${v}" is not a hex number (write it as "0x400000", or as a plain number)`);
-      n = parseInt(v.trim().slice(2), 16);
-      if (!Number.isSafeInteger(n)) this.err(k, `"${v}" is too large`);
-    } else {
-      this.err(k, `must be a hex string such as "0x400000" or a number (got ${show(v)})`);
-    }
-    return n;
-  }
-  aligned(k: string, v?: unknown): number {
-    const n = this.number(k, v ?? this.get(k, true));
-    if (n % PAGE_SIZE !== 0) this.err(k, `${hexAddr(n)} is not a multiple of ${PAGE_SIZE}`);
-    return n;
-  }
-  addr(k: string, v?: unknown): number {
-    const n = this.aligned(k, v);
-    if (n >= this.vaSize) this.err(k, `${hexAddr(n)} is beyond the address space (config vaSize ${hexAddr(this.vaSize)})`);
-    return n;
-  }
-  len(k: string, addr: number, def?: number): number {
-    if (def !== undefined && !this.has(k)) return def;
-    const n = this.aligned(k);
-    if (n === 0) this.err(k, `must be at least ${hexAddr(PAGE_SIZE)}`);
-    if (addr + n > this.vaSize) this.err(k, `the range ${hexAddr(addr)}-${hexAddr(addr + n)} ends beyond the address space (config vaSize ${hexAddr(this.vaSize)})`);
-    return n;
-  }
-  int(k: string, min: number, max: number): number {
-    const v = this.get(k, true);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.err(k, `must be an integer from ${min} to ${max} (got ${show(v)})`);
-    return v;
-  }
+/** `FILE: step N (op "mmap"): field "len": detail`, leaving out what is not known. */
+function formatLine(file: string, detail: string, step?: number, op?: string, field?: string): string {
+  return `${file}: ${step !== undefined ? `step ${step}${op ? ` (op "${op}")` : ''}: ` : ''}${field !== undefined ? `field "${field}": ` : ''}${detail}`;
 }
 
-/** Which processes and pins exist at each step (static). */
+export const hexAddr = (n: number): string => '0x' + n.toString(16);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// ---- the schema: structure only, no context ----------------------------------------------------
+
+/**
+ * A byte address, length or offset: a non-negative integer or a hex string "0x...", a multiple of
+ * the page size (a length: at least one page). The output is the number.
+ */
+function bytes(what: string, example: string, nonZero = false) {
+  return z.union([z.number(), z.string()], { error: `expected ${what}: a number or a hex string such as "${example}"` }).transform((v, ctx) => {
+    const refuse = (message: string): never => {
+      ctx.issues.push({ code: 'custom', input: v, message });
+      return z.NEVER;
+    };
+    let n: number;
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v) || v < 0) return refuse(`expected a non-negative integer (or a hex string such as "${example}")`);
+      n = v;
+    } else {
+      if (!/^0x[0-9a-f]+$/i.test(v.trim())) return refuse(`expected a hex string such as "${example}" (or a plain number)`);
+      n = parseInt(v.trim().slice(2), 16);
+      if (!Number.isSafeInteger(n)) return refuse(`expected at most ${hexAddr(Number.MAX_SAFE_INTEGER)}`);
+    }
+    if (n % PAGE_SIZE !== 0) return refuse(`expected a multiple of ${PAGE_SIZE} (${hexAddr(PAGE_SIZE)})`);
+    if (nonZero && n === 0) return refuse(`expected at least ${hexAddr(PAGE_SIZE)} (one page)`);
+    return n;
+  });
+}
+const ADDR = bytes('a byte address', '0x400000');
+const LEN = bytes('a byte length', '0x10000', true);
+const OFFSET = bytes('a byte offset in the file', '0x2000');
+
+/** A non-empty name: a process, a pin id, a file. */
+const named = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+const PROC = named('a process name such as "A"');
+const PIN_ID = named('a pin id such as "p"');
+const FILE_NAME = named('a file name such as "data"');
+const COMMENT = z.string().optional();
+const FLAG = z.boolean().optional();
+
+const MMAP = z
+  .strictObject({
+    op: z.literal('mmap'),
+    proc: PROC,
+    addr: ADDR,
+    len: LEN,
+    prot: z.enum(PROTS),
+    kind: z.enum(['anon', 'file']),
+    /** kind "file": the file's name (files number 0, 1, ... in order of first use) */
+    file: FILE_NAME.optional(),
+    /** kind "file": byte offset in the file (default 0) */
+    offset: OFFSET.optional(),
+    /** kind "file": MAP_SHARED (default false: private) */
+    shared: FLAG,
+    /** kind "file": write notification, a disk filesystem (default false: tmpfs-like) */
+    writenotify: FLAG,
+    comment: COMMENT,
+  })
+  .superRefine((s, ctx) => {
+    if (s.kind === 'file') {
+      if (s.file === undefined) ctx.addIssue({ code: 'custom', path: ['file'], input: undefined, message: 'expected a file name such as "data" (kind "file" maps a file)' });
+      return;
+    }
+    const only = { file: 'names a file', offset: 'has an offset', writenotify: 'has write notification' } as const;
+    for (const k of ['file', 'offset', 'writenotify'] as const) {
+      if (s[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], input: s[k], message: `expected kind "file" (only a file mapping ${only[k]})`, params: { found: `kind "${s.kind}"` } });
+    }
+    if (s.shared) ctx.addIssue({ code: 'custom', path: ['shared'], input: s.shared, message: 'expected false with kind "anon" (shared anonymous mappings, shmem, are not modelled: use kind "file" with shared true)' });
+  })
+  .transform((s) => ({ ...s, offset: s.offset ?? 0, shared: s.shared ?? false, writenotify: s.writenotify ?? false }));
+const RANGE = { proc: PROC, addr: ADDR, len: LEN };
+const EXPECTS = [...EXPECT_FLAGS, 'folioOrder', 'sameFolioAs'] as const;
+const EXPECT = z
+  .strictObject({
+    op: z.literal('expect'),
+    proc: PROC,
+    addr: ADDR,
+    /** Every page of [addr, addr + len) is checked. */
+    len: LEN.default(PAGE_SIZE),
+    present: FLAG,
+    writable: FLAG,
+    exclusive: FLAG,
+    dirty: FLAG,
+    young: FLAG,
+    cont: FLAG,
+    folioOrder: z.number().int().min(0).max(PMD_ORDER).optional(),
+    sameFolioAs: z.strictObject({ proc: PROC, addr: ADDR }, { error: 'expected an object such as {"proc": "B", "addr": "0x400000"}' }).optional(),
+    comment: COMMENT,
+  })
+  .superRefine((s, ctx) => {
+    if (!EXPECTS.some((k) => s[k] !== undefined)) ctx.addIssue({ code: 'custom', path: [], input: undefined, message: `expected at least one of ${EXPECTS.join(', ')}`, params: { found: 'none' } });
+  });
+
+/** One step: a strict object per op (listed in OP_NAMES order, so an unknown op's message lists them so). */
+const STEP = z.discriminatedUnion(
+  'op',
+  [
+    MMAP,
+    z.strictObject({ op: z.literal('munmap'), ...RANGE, comment: COMMENT }),
+    z.strictObject({ op: z.literal('mprotect'), ...RANGE, prot: z.enum(PROTS), comment: COMMENT }),
+    z.strictObject({ op: z.literal('madvise'), ...RANGE, advice: z.enum(ADVICES), comment: COMMENT }),
+    z.strictObject({ op: z.literal('mremap'), ...RANGE, newAddr: ADDR, comment: COMMENT }),
+    z.strictObject({ op: z.enum(['read', 'write']), ...RANGE, expectFault: z.boolean().default(false), comment: COMMENT }),
+    z.strictObject({ op: z.literal('fork'), proc: PROC, child: named('a process name such as "B"'), comment: COMMENT }),
+    z.strictObject({ op: z.literal('exit'), proc: PROC, comment: COMMENT }),
+    z.strictObject({ op: z.literal('pin'), ...RANGE, mode: z.enum(['ro', 'rw']), id: PIN_ID, fast: z.boolean().default(false), comment: COMMENT }),
+    z.strictObject({ op: z.enum(['unpin', 'pin-write', 'pin-read']), id: PIN_ID, comment: COMMENT }),
+    EXPECT,
+    z.strictObject({ op: z.literal('writeback'), file: FILE_NAME, comment: COMMENT }),
+    z.strictObject({ op: z.literal('sync'), comment: COMMENT }),
+  ],
+  // (zod types this union's issues as invalid_union only; a step that is not an object is invalid_type)
+  { error: (issue) => ((issue as { code: string }).code === 'invalid_type' ? 'expected an object such as {"op": "write", ...}' : undefined) },
+);
+type ParsedStep = z.output<typeof STEP>;
+
+/** The run config: the run-config schema, with the scenario runner's own fixed choices. */
+const SCENARIO_CONFIG = z
+  .preprocess((rc, ctx) => {
+    if (!isObject(rc)) return rc; // the run-config schema says "expected an object"
+    if (rc.cpus !== undefined && rc.cpus !== 1) ctx.addIssue({ code: 'custom', path: ['cpus'], input: rc.cpus, message: 'expected 1 or no key (a scenario runs on one simulated CPU, so the data oracle is exact)' });
+    // fragmentation 0 unless asked: a scenario states folio orders, so high orders must not fail
+    return { fragmentation: 0, ...rc, cpus: 1 };
+  }, ConfigSchema)
+  .prefault({});
+
+export const ScenarioSchema = z.strictObject(
+  {
+    /** Default: the file name without .json. */
+    name: z.string().optional(),
+    comment: COMMENT,
+    config: SCENARIO_CONFIG,
+    steps: z.array(STEP).min(1, { error: 'expected at least one step' }),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'expected an object with "steps" (and optionally "name", "comment", "config")' : undefined) },
+);
+
+/** Every schema problem, one line each; the first names the error's step, op and field. */
+function schemaError(file: string, raw: unknown, issues: readonly z.core.$ZodIssue[]): ScenarioFormatError {
+  const steps = isObject(raw) && Array.isArray(raw.steps) ? raw.steps : [];
+  const problems = issues.flatMap((issue) => issueLines(issue, ScenarioSchema, raw)).map(({ path, text }) => {
+    const p = path.map(String);
+    if (p[0] === 'steps' && typeof path[1] === 'number') {
+      const s: unknown = steps[path[1]];
+      const op = isObject(s) && (OP_NAMES as readonly unknown[]).includes(s.op) ? (s.op as string) : undefined;
+      return { step: path[1], op, field: p.length > 2 ? p.slice(2).join('.') : undefined, text };
+    }
+    return { step: undefined, op: undefined, field: p.length ? p.join('.') : undefined, text };
+  });
+  const [first, ...rest] = problems;
+  return new ScenarioFormatError(file, first.text, first.step, first.op, first.field, rest.map((x) => formatLine(file, x.text, x.step, x.op, x.field)));
+}
+
+// ---- the static walk: what needs context --------------------------------------------------------
+
+type At = { index: number; op: OpName };
+const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+
+/** Which processes, pins and files exist at each step, and the config's bounds. */
 class World {
   readonly live = new Map<string, number>(); // name -> step that created it
   readonly dead = new Map<string, number>(); // name -> step that exited it
   readonly order: string[] = [];
   readonly pins = new Map<string, { step: number; mode: 'ro' | 'rw' }>(); // id -> the pin step
+  readonly unpinned = new Map<string, number>(); // id -> the unpin step
   readonly files = new Map<string, number>(); // file name -> index, in order of first use
-  constructor(private readonly maxFiles: number) {}
+  constructor(
+    private readonly path: string,
+    readonly config: Config,
+  ) {}
 
-  file(r: StepReader, field: string, name: string, mayCreate: boolean): number {
+  err(at: At | undefined, field: string | undefined, detail: string): never {
+    throw new ScenarioFormatError(this.path, detail, at?.index, at?.op, field);
+  }
+
+  file(at: At, field: string, name: string, mayCreate: boolean): number {
     const i = this.files.get(name);
     if (i !== undefined) return i;
-    if (!mayCreate) r.err(field, `unknown file "${name}" (a file is named by the first mmap of kind "file" that maps it)`);
-    if (this.files.size >= this.maxFiles) r.err(field, `too many files: the config has files.count ${this.maxFiles}`);
+    if (!mayCreate) this.err(at, field, `expected a file that an earlier mmap of kind "file" named, found "${name}"`);
+    const max = this.config.files.count;
+    if (this.files.size >= max) this.err(at, field, `expected at most ${max} file${max === 1 ? '' : 's'} (config files.count), found a ${ordinal(this.files.size + 1)}, "${name}"`);
     this.files.set(name, this.files.size);
     return this.files.size - 1;
   }
 
-  proc(r: StepReader, field: string, name: unknown): string {
-    if (typeof name !== 'string' || name === '') r.err(field, `must be a process name such as "A" (got ${show(name)})`);
+  proc(at: At, field: string, name: string): string {
     if (this.live.has(name)) return name;
-    if (this.dead.has(name)) r.err(field, `process "${name}" exited at step ${this.dead.get(name)}`);
-    r.err(field, `unknown process "${name}" (a process is created by its first mmap, or as the child of a fork)`);
+    if (this.dead.has(name)) this.err(at, field, `expected a live process, found "${name}", which exited at step ${this.dead.get(name)}`);
+    this.err(at, field, `expected a process that an earlier step created (by its first mmap, or as a fork's child), found "${name}"`);
   }
-  create(r: StepReader, field: string, name: string): void {
-    if (this.live.has(name)) r.err(field, `process "${name}" already exists (created at step ${this.live.get(name)})`);
-    if (this.dead.has(name)) r.err(field, `process "${name}" exited at step ${this.dead.get(name)}; a name is not reused`);
-    if (this.order.length >= MAX_PROCESSES) r.err(field, `too many processes: at most ${MAX_PROCESSES} names per scenario`);
-    this.live.set(name, r.index);
+  create(at: At, field: string, name: string): void {
+    if (this.live.has(name)) this.err(at, field, `expected a new process name, found "${name}", which already exists (created at step ${this.live.get(name)})`);
+    if (this.dead.has(name)) this.err(at, field, `expected a new process name, found "${name}", which exited at step ${this.dead.get(name)} (a name is not reused)`);
+    if (this.order.length >= MAX_PROCESSES) this.err(at, field, `expected at most ${MAX_PROCESSES} processes per scenario, found a ${ordinal(this.order.length + 1)}, "${name}"`);
+    this.live.set(name, at.index);
     this.order.push(name);
+  }
+
+  /** An address inside the address space. */
+  addr(at: At, field: string, addr: number): number {
+    const va = this.config.vaSize;
+    if (addr >= va) this.err(at, field, `expected an address below the end of the address space (config vaSize ${hexAddr(va)}), found ${hexAddr(addr)}`);
+    return addr;
+  }
+  /** A range [addr, addr + len) inside the address space; field names what moves its end. */
+  range(at: At, field: string, addr: number, len: number): number {
+    const va = this.config.vaSize;
+    if (addr + len > va) this.err(at, field, `expected a range that ends within the address space (config vaSize ${hexAddr(va)}), found ${hexAddr(addr)}-${hexAddr(addr + len)}`);
+    return len;
   }
 }
 
@@ -296,170 +387,123 @@ export function parseScenario(text: string, file: string): Scenario {
   } catch (e) {
     throw new ScenarioFormatError(file, `not valid JSON: ${(e as Error).message}`);
   }
-  if (!isObject(raw)) throw new ScenarioFormatError(file, 'a scenario must be a JSON object with "name", "config" and "steps"');
-  for (const k of Object.keys(raw)) if (!TOP_KEYS.includes(k)) throw new ScenarioFormatError(file, `unknown key (a scenario has ${TOP_KEYS.map((x) => `"${x}"`).join(', ')})`, undefined, undefined, k);
-  if (raw.name !== undefined && typeof raw.name !== 'string') throw new ScenarioFormatError(file, 'must be a string', undefined, undefined, 'name');
-  if (raw.comment !== undefined && typeof raw.comment !== 'string') throw new ScenarioFormatError(file, 'must be a string', undefined, undefined, 'comment');
-  const name = (raw.name as string | undefined) ?? basename(file).replace(/\.json$/, '');
-
-  // config: the run config's schema, with the scenario runner's own fixed choices
-  const rc = raw.config ?? {};
-  if (!isObject(rc)) throw new ScenarioFormatError(file, 'must be an object with run-config keys (see configs/smoke.json)', undefined, undefined, 'config');
-  if (rc.cpus !== undefined && rc.cpus !== 1) throw new ScenarioFormatError(file, `scenarios run on one simulated CPU, so the data oracle is exact (got ${show(rc.cpus)}; drop the key)`, undefined, undefined, 'config.cpus');
-  let config: Config;
-  try {
-    // fragmentation 0 unless asked: a scenario states folio orders, so high orders must not fail
-    config = parseConfig({ fragmentation: 0, ...rc, cpus: 1 }, `${file}: config`);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    throw new ScenarioFormatError(file, e.message.replace(`${file}: `, ''));
+  const r = ScenarioSchema.safeParse(raw, { reportInput: true });
+  if (!r.success) throw schemaError(file, raw, r.error.issues);
+  const { config } = r.data;
+  const world = new World(file, config);
+  for (const [i, n] of config.inject.entries()) {
+    if (!DEVIATIONS.some((d) => d.name === n)) world.err(undefined, `config.inject.${i}`, `expected a deviation that \`npx foliostorm bugs\` lists, found "${n}"`);
   }
-  for (const n of config.inject) if (!DEVIATIONS.some((d) => d.name === n)) throw new ScenarioFormatError(file, `unknown deviation "${n}" (list them with: npx foliostorm bugs)`, undefined, undefined, 'config.inject');
-
-  if (raw.steps === undefined) throw new ScenarioFormatError(file, 'missing', undefined, undefined, 'steps');
-  if (!Array.isArray(raw.steps) || raw.steps.length === 0) throw new ScenarioFormatError(file, 'must be a non-empty array of steps', undefined, undefined, 'steps');
-  const world = new World(config.files.count);
-  const steps: Step[] = raw.steps.map((s: unknown, i: number) => parseStep(file, i, s, config, world));
+  const steps = r.data.steps.map((s, index) => checkStep(world, index, s));
+  const name = r.data.name ?? basename(file).replace(/\.json$/, '');
   return { file, name, config: { ...config, processes: Math.max(1, world.order.length) }, steps, procs: world.order };
 }
 
-function parseStep(file: string, index: number, s: unknown, cfg: Config, world: World): Step {
-  if (!isObject(s)) throw new ScenarioFormatError(file, `must be an object such as {"op": "write", ...} (got ${show(s)})`, index);
-  if (s.op === undefined) throw new ScenarioFormatError(file, 'missing', index, undefined, 'op');
-  if (typeof s.op !== 'string' || !(OP_NAMES as readonly string[]).includes(s.op)) {
-    throw new ScenarioFormatError(file, `unknown op ${show(s.op)} (ops: ${OP_NAMES.join(', ')})`, index, undefined, 'op');
-  }
-  const op = s.op as OpName;
-  const r: StepReader = new StepReader(file, index, op, s, cfg.vaSize);
-  const keys = KEYS[op];
-  const allowed = [...COMMON, ...keys.required, ...keys.optional];
-  for (const k of Object.keys(s)) if (!allowed.includes(k)) r.err(k, `unknown key for op "${op}" (it takes: ${[...keys.required, ...keys.optional, 'comment'].join(', ')})`);
-  for (const k of keys.required) if (s[k] === undefined) r.err(k, 'missing');
-  if (s.comment !== undefined && typeof s.comment !== 'string') r.err('comment', 'must be a string');
-  const base = { index, ...(s.comment !== undefined ? { comment: s.comment as string } : {}) };
-
-  switch (op) {
+/** The step as the runner takes it, once its processes, pins, files and ranges check out. */
+function checkStep(world: World, index: number, s: ParsedStep): Step {
+  const at: At = { index, op: s.op };
+  const base = { index, ...(s.comment !== undefined ? { comment: s.comment } : {}) };
+  switch (s.op) {
     case 'mmap': {
-      const addr = r.addr('addr');
-      const len = r.len('len', addr);
-      const prot = r.oneOf('prot', PROTS);
-      const kind = r.oneOf('kind', ['anon', 'file'] as const);
-      let file: string | undefined;
-      let fileIndex: number | undefined;
-      let offset = 0;
-      let shared = false;
-      let writenotify = false;
+      const { op, prot, kind, offset, shared, writenotify } = s;
+      const addr = world.addr(at, 'addr', s.addr);
+      const len = world.range(at, 'len', addr, s.len);
+      let file: { file: string; fileIndex: number } | undefined;
       if (kind === 'file') {
-        file = r.str('file');
-        fileIndex = world.file(r, 'file', file, true);
-        if (r.has('offset')) offset = r.aligned('offset');
-        shared = r.bool('shared', false);
-        writenotify = r.bool('writenotify', false);
-        const pages = cfg.files.pages;
-        if ((offset + len) / PAGE_SIZE > pages) r.err('len', `the mapping ends at file page ${(offset + len) / PAGE_SIZE}, beyond the file (config files.pages ${pages})`);
-      } else {
-        for (const k of ['file', 'offset', 'writenotify']) if (r.has(k)) r.err(k, 'only for kind "file"');
-        if (r.bool('shared', false)) r.err('shared', 'shared anonymous mappings (shmem) are not modelled; use kind "file" with shared true');
+        file = { file: s.file!, fileIndex: world.file(at, 'file', s.file!, true) };
+        const pages = world.config.files.pages;
+        const end = (offset + len) / PAGE_SIZE;
+        if (end > pages) world.err(at, 'len', `expected a mapping that ends within the file (config files.pages ${pages}), found one that ends at file page ${end}`);
       }
       // the first mmap of a name creates the process
-      if (typeof s.proc !== 'string' || s.proc === '') r.err('proc', `must be a process name such as "A" (got ${show(s.proc)})`);
-      if (!world.live.has(s.proc)) world.create(r, 'proc', s.proc);
-      return { ...base, op, proc: s.proc, addr, len, prot, kind, ...(file !== undefined ? { file, fileIndex } : {}), offset, shared, writenotify };
+      if (!world.live.has(s.proc)) world.create(at, 'proc', s.proc);
+      return { ...base, op, proc: s.proc, addr, len, prot, kind, ...file, offset, shared, writenotify };
     }
-    case 'writeback': {
-      const file = r.str('file');
-      return { ...base, op, file, fileIndex: world.file(r, 'file', file, false) };
-    }
+    case 'writeback':
+      return { ...base, op: s.op, file: s.file, fileIndex: world.file(at, 'file', s.file, false) };
     case 'sync':
-      return { ...base, op };
+      return { ...base, op: s.op };
     case 'munmap': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      return { ...base, op, proc, addr, len: r.len('len', addr) };
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len) };
     }
     case 'mprotect': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      return { ...base, op, proc, addr, len: r.len('len', addr), prot: r.oneOf('prot', PROTS) };
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len), prot: s.prot };
     }
     case 'madvise': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      return { ...base, op, proc, addr, len: r.len('len', addr), advice: r.oneOf('advice', ADVICES) };
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len), advice: s.advice };
     }
     case 'mremap': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      const len = r.len('len', addr);
-      const newAddr = r.addr('newAddr');
-      if (newAddr + len > cfg.vaSize) r.err('newAddr', `the range ${hexAddr(newAddr)}-${hexAddr(newAddr + len)} ends beyond the address space (config vaSize ${hexAddr(cfg.vaSize)})`);
-      if (newAddr < addr + len && addr < newAddr + len) r.err('newAddr', `${hexAddr(newAddr)}-${hexAddr(newAddr + len)} overlaps the range being moved (mremap returns EINVAL)`);
-      return { ...base, op, proc, addr, len, newAddr };
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      const len = world.range(at, 'len', addr, s.len);
+      const newAddr = world.addr(at, 'newAddr', s.newAddr);
+      world.range(at, 'newAddr', newAddr, len);
+      if (newAddr < addr + len && addr < newAddr + len) {
+        world.err(at, 'newAddr', `expected a target apart from the range being moved, ${hexAddr(addr)}-${hexAddr(addr + len)} (on an overlap mremap returns EINVAL), found ${hexAddr(newAddr)}-${hexAddr(newAddr + len)}`);
+      }
+      return { ...base, op: s.op, proc, addr, len, newAddr };
     }
     case 'read':
     case 'write': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      return { ...base, op, proc, addr, len: r.len('len', addr), expectFault: r.bool('expectFault', false) };
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len), expectFault: s.expectFault };
     }
     case 'fork': {
-      const proc = world.proc(r, 'proc', s.proc);
-      if (typeof s.child !== 'string' || s.child === '') r.err('child', `must be a process name such as "B" (got ${show(s.child)})`);
-      world.create(r, 'child', s.child);
-      return { ...base, op, proc, child: s.child };
+      const proc = world.proc(at, 'proc', s.proc);
+      world.create(at, 'child', s.child);
+      return { ...base, op: s.op, proc, child: s.child };
     }
     case 'exit': {
-      const proc = world.proc(r, 'proc', s.proc);
+      const proc = world.proc(at, 'proc', s.proc);
       world.live.delete(proc);
       world.dead.set(proc, index);
-      return { ...base, op, proc };
+      return { ...base, op: s.op, proc };
     }
     case 'pin': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      const len = r.len('len', addr);
-      const mode = r.oneOf('mode', ['ro', 'rw'] as const);
-      const id = r.str('id');
-      if (world.pins.has(id)) r.err('id', `pin "${id}" is already held (taken at step ${world.pins.get(id)!.step})`);
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      const len = world.range(at, 'len', addr, s.len);
+      const { mode, id } = s;
+      const held = world.pins.get(id);
+      if (held) world.err(at, 'id', `expected an id that no held pin has, found "${id}", taken at step ${held.step} and not unpinned`);
       world.pins.set(id, { step: index, mode });
-      return { ...base, op, proc, addr, len, mode, id, fast: r.bool('fast', false) };
+      world.unpinned.delete(id);
+      return { ...base, op: s.op, proc, addr, len, mode, id, fast: s.fast };
     }
     case 'unpin':
     case 'pin-write':
     case 'pin-read': {
-      const id = r.str('id');
+      const { op, id } = s;
       const pin = world.pins.get(id);
-      if (!pin) r.err('id', `unknown pin "${id}" (take it first with {"op": "pin", "id": "${id}", ...})`);
-      if (op === 'pin-write' && pin.mode !== 'rw') r.err('id', `pin "${id}" is read-only (step ${pin.step} took it with mode "ro"); a device writes only through a "rw" pin`);
-      if (op === 'unpin') world.pins.delete(id);
+      if (!pin) {
+        const gone = world.unpinned.get(id);
+        world.err(at, 'id', `expected the id of a held pin (take it first with {"op": "pin", "id": "${id}", ...}), found "${id}"${gone !== undefined ? `, unpinned at step ${gone}` : ''}`);
+      }
+      if (op === 'pin-write' && pin.mode !== 'rw') world.err(at, 'id', `expected a pin of mode "rw" (a device writes only through one), found "${id}", taken with mode "ro" at step ${pin.step}`);
+      if (op === 'unpin') {
+        world.pins.delete(id);
+        world.unpinned.set(id, index);
+      }
       return { ...base, op, id };
     }
     case 'expect': {
-      const proc = world.proc(r, 'proc', s.proc);
-      const addr = r.addr('addr');
-      const len = r.len('len', addr, PAGE_SIZE);
-      const out: ExpectStep = { ...base, op, proc, addr, len };
-      let any = false;
-      for (const k of EXPECT_FLAGS) {
-        if (!r.has(k)) continue;
-        out[k] = r.bool(k, false);
-        any = true;
+      const proc = world.proc(at, 'proc', s.proc);
+      const addr = world.addr(at, 'addr', s.addr);
+      const len = world.range(at, 'len', addr, s.len);
+      const out: ExpectStep = { ...base, op: s.op, proc, addr, len };
+      for (const k of EXPECT_FLAGS) if (s[k] !== undefined) out[k] = s[k];
+      if (s.folioOrder !== undefined) out.folioOrder = s.folioOrder;
+      if (s.sameFolioAs !== undefined) {
+        const other = world.proc(at, 'sameFolioAs.proc', s.sameFolioAs.proc);
+        out.sameFolioAs = { proc: other, addr: world.addr(at, 'sameFolioAs.addr', s.sameFolioAs.addr) };
       }
-      if (r.has('folioOrder')) {
-        out.folioOrder = r.int('folioOrder', 0, PMD_ORDER);
-        any = true;
-      }
-      if (r.has('sameFolioAs')) {
-        const o = s.sameFolioAs;
-        if (!isObject(o)) r.err('sameFolioAs', `must be an object {"proc": "B", "addr": "0x400000"} (got ${show(o)})`);
-        for (const k of Object.keys(o)) if (k !== 'proc' && k !== 'addr') r.err(`sameFolioAs.${k}`, 'unknown key (sameFolioAs takes proc and addr)');
-        if (o.proc === undefined) r.err('sameFolioAs.proc', 'missing');
-        if (o.addr === undefined) r.err('sameFolioAs.addr', 'missing');
-        const other = world.proc(r, 'sameFolioAs.proc', o.proc);
-        out.sameFolioAs = { proc: other, addr: r.addr('sameFolioAs.addr', o.addr) };
-        any = true;
-      }
-      if (!any) r.err(undefined, `states nothing: give at least one of ${[...EXPECT_FLAGS, 'folioOrder', 'sameFolioAs'].join(', ')}`);
       return out;
     }
   }

@@ -23,7 +23,7 @@ export interface ScenarioResult {
   name: string;
   status: ScenarioStatus;
   exitCode: number;
-  /** One line: `FILE: step 3 (op "write"): ...`. */
+  /** One line: `FILE: step 3 (op "write"): ...` (malformed: one line per problem the schema found; step, op and field are the first's). */
   message: string;
   /** Index in `steps` (0-based) of the failing step; steps.length for the final teardown. */
   step?: number;
@@ -156,8 +156,9 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
   return { ...base, status: 'pass', exitCode: 0, message: `${sc.file}: ${sc.name} (${sc.steps.length} steps)`, stepsRun: sc.steps.length };
 }
 
-/** One line per result, as the CLI prints it. */
+/** One line per result, as the CLI prints it (a malformed file: one ERROR line per problem). */
 export function formatResult(r: ScenarioResult): string {
   const tag = r.status === 'pass' ? 'PASS' : r.status === 'fail' ? 'FAIL' : 'ERROR';
-  return `${tag} ${r.message}`;
+  if (r.status !== 'malformed') return `${tag} ${r.message}`;
+  return r.message.split('\n').map((line) => `${tag} ${line}`).join('\n');
 }

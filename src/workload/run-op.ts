@@ -169,6 +169,8 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
     const ta = cpu.now();
     yield* user_access(cpu, mm, vpn, write, token, out);
     cpu.hist.record(write ? 'access.write' : 'access.read', cpu.now() - ta);
+    // an access that faulted (once or more, refaults included): what the fault cost the user
+    if (out.faults) cpu.hist.record('access.faulted', cpu.now() - ta);
     if (out.status !== ACCESS_OK) return; // SIGSEGV (VMA gone under us) or OOM: the op ends
     // a write is recorded in the oracle by the MMU, inside the access (see user_access)
     if (!write) checkRead(cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag, out.fp, v.file >= 0 ? cpu.machine.filePage(v.file, linear_page_index(v, vpn)) : -1);

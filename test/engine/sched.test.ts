@@ -14,6 +14,16 @@ test('sched: same seed and config give the same trace hash; another seed gives a
   assert.equal(a.violations.length, 0, JSON.stringify(a.violations[0]?.details));
 });
 
+test('sched: a seed hashes the same whatever the run around it (seeds, duration, workers, name); a model field changes it', () => {
+  const cfg = defaultConfig({ opsPerCpu: 40 });
+  const a = runSched(cfg, 7);
+  const b = runSched(defaultConfig({ opsPerCpu: 40, seed: 5, seeds: 5000, duration: '2h', workers: 8, name: 'nightly', comment: 'x', workerHangMs: 5000 }), 7);
+  assert.equal(b.traceHash, a.traceHash);
+  assert.deepEqual(b.events, a.events);
+  assert.notEqual(runSched(defaultConfig({ opsPerCpu: 40, fragmentation: 0.3 }), 7).traceHash, a.traceHash);
+  assert.notEqual(runSched(defaultConfig({ opsPerCpu: 40, batching: false }), 7).traceHash, a.traceHash);
+});
+
 test('sched: fault-no-recheck is caught within 60 seeds', () => {
   const cfg = defaultConfig({ inject: ['fault-no-recheck'] });
   let caught = 0;

@@ -136,3 +136,25 @@ test('page_alloc: with fragmentation 0.3 high orders fail while order 0 still su
   const clean = boot({}, { process: false });
   for (let o = 5; o <= clean.machine.L.maxOrder; o++) assert.ok(drive(alloc_folio(clean.cpus[0], o)) >= 0, `unfragmented order ${o}`);
 });
+
+test('page_alloc: allocFailRate fails order > 0 at about that rate, never order 0, from a seeded stream', () => {
+  const tries = 400;
+  const failures = (rate: number | undefined, order: number): number => {
+    const h = boot(rate === undefined ? {} : { allocFailRate: rate }, { process: false });
+    const cpu = h.cpus[0];
+    let failed = 0;
+    for (let i = 0; i < tries; i++) {
+      const pfn = drive(alloc_folio(cpu, order));
+      if (pfn < 0) failed++;
+      else drive(folio_put(cpu, pfn));
+    }
+    return failed;
+  };
+  assert.equal(failures(undefined, 4), 0, 'absent: high orders succeed while memory lasts');
+  assert.equal(failures(0, 4), 0);
+  assert.equal(failures(1, 4), tries, 'rate 1: every order-4 request fails');
+  assert.equal(failures(1, 0), 0, 'order 0 never fails by the knob');
+  const half = failures(0.5, 2);
+  assert.ok(half > tries * 0.4 && half < tries * 0.6, `rate 0.5: ${half} of ${tries} failed`);
+  assert.equal(failures(0.5, 2), half, 'the same seed draws the same failures');
+});

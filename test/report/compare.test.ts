@@ -12,7 +12,7 @@ import type { RunResult, ViolationRecord } from '../../src/engine/result.js';
 import { Aggregate } from '../../src/report/aggregate.js';
 import { HistSet } from '../../src/report/histograms.js';
 import { buildSummary } from '../../src/report/summary.js';
-import { change, compareFolders, isDeviationFree, renderComparison } from '../../src/report/compare.js';
+import { change, compareFolders, isDeviationFree, p99Bounds, rateZ, renderComparison } from '../../src/report/compare.js';
 import { ResultsInputError } from '../../src/report/folder.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -26,6 +26,10 @@ interface Fake {
   forkTlbi?: number;
   violations?: string[];
   fragmentation?: number;
+  /** fork latencies: this many of the 200 made 500 steps (a tail two seeds can differ in by chance) */
+  forkTail?: number;
+  /** leave out histograms.json (a folder from before it existed) */
+  noHistograms?: boolean;
 }
 
 /** A results folder whose summary.json is what a run of these made-up numbers would write. */
@@ -34,7 +38,7 @@ function folder(name: string, f: Fake = {}): string {
   const h = new HistSet(engine === 'sched' ? 'steps' : 'ns');
   for (let i = 1; i <= 1000; i++) h.record('fault', Math.round(i * (f.faultScale ?? 1)));
   for (let i = 0; i < 1000; i++) h.record('ptl.wait', i % 50);
-  for (let i = 0; i < 200; i++) h.record('op.fork', 100 + (i % 20));
+  for (let i = 0; i < 200; i++) h.record('op.fork', i < (f.forkTail ?? 0) ? 500 : 100 + (i % 20));
   const violations = (f.violations ?? []).map((signature): ViolationRecord => ({ signature, invariant: signature.split('@')[0], path: 'quiescent', details: {}, cpu: 0, seed: 1, engine, step: 5, events: [] }));
   const r: RunResult = {
     seed: 1, engine, steps: 10_000, wallMs: 1,
@@ -48,6 +52,7 @@ function folder(name: string, f: Fake = {}): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(buildSummary(cfg, agg, { runId: name, version: 'test', wallSeconds: 1, interrupted: false })));
+  if (!f.noHistograms) writeFileSync(join(dir, 'histograms.json'), JSON.stringify(h.encode()));
   return dir;
 }
 
@@ -85,7 +90,7 @@ test('a p99 worse by more than PCT fails the gate, naming the histogram; within 
   assert.equal(fault.regression, true);
   assert.ok(fault.change!.p99! > 25 && fault.change!.p99! < 35, String(fault.change!.p99));
   assert.equal(c.regressions.length, 1);
-  assert.match(c.regressions[0], /^p99 of fault: \d+ -> \d+ steps \(\+\d+(\.\d)?% > 10%\)$/);
+  assert.match(c.regressions[0], /^p99 of fault: \d+ -> \d+ steps \(\+\d+(\.\d)?% > 10%; p99 within \[\d+, \d+\] -> \[\d+, \d+\]\)$/);
   assert.match(renderComparison(c), /FAIL \(--max-regression 10%\): 1 regression/);
   // the same pair with a threshold above the change passes; without a threshold there is no gate
   assert.equal(compareFolders(base, slow, { maxRegression: 40 }).pass, true);
@@ -105,10 +110,51 @@ test('an event rate worse by more than PCT fails the gate: refaults per fault, T
   assert.equal(r['refaults/fault'].regression, true);
   assert.equal(r['tlbi/op fork'].change, 12);
   assert.equal(r['tlbi/op fork'].regression, false, '+12% is within 20%');
-  assert.deepEqual(c.regressions, ['refaults/fault: 0.0100 -> 0.0300 (+200% > 20%)']);
+  assert.deepEqual(c.regressions, ['refaults/fault: 0.0100 -> 0.0300 (+200% > 20%, z 3.2)']);
   // a rate growing from zero is a regression at any threshold
   const z = compareFolders(folder('norefault', { refaults: 0 }), base, { maxRegression: 1000 });
-  assert.deepEqual(z.regressions, ['refaults/fault: 0 -> 0.0100 (from 0)']);
+  assert.deepEqual(z.regressions, ['refaults/fault: 0 -> 0.0100 (from 0, z 3.2)']);
+});
+
+test('sampling noise: a p99 or a rate worse by more than PCT but within chance does not fail the gate; without histograms.json the p99 is judged as it is', () => {
+  // 3 of 200 forks took 500 steps instead of ~110: p99 +300%, but 200 samples cannot tell p99 from p98.5
+  const tail = folder('tail', { forkTail: 3 });
+  const c = compareFolders(base, tail, { maxRegression: 10 });
+  const fork = c.latency.find((r) => r.name === 'op.fork')!;
+  assert.ok(fork.change!.p99! > 100, String(fork.change!.p99));
+  assert.equal(fork.significant, false);
+  assert.equal(fork.regression, false);
+  assert.ok(fork.p99Interval!.new[0] <= fork.p99Interval!.base[1], JSON.stringify(fork.p99Interval));
+  assert.equal(c.noiseTest, true);
+  assert.equal(c.pass, true, c.regressions.join('; '));
+  assert.match(renderComparison(c), /op\.fork .*\(within noise\)/);
+  // the same tail in a fifth of the samples is real (20 of 200 is beyond any p99 interval of 200)
+  const heavy = compareFolders(base, folder('heavy-tail', { forkTail: 20 }), { maxRegression: 10 });
+  assert.equal(heavy.latency.find((r) => r.name === 'op.fork')!.regression, true);
+  // folders without histograms.json: no interval, the p99 alone decides (as before the noise test)
+  const old = compareFolders(folder('old-base', { noHistograms: true }), folder('old-tail', { forkTail: 3, noHistograms: true }), { maxRegression: 10 });
+  assert.equal(old.noiseTest, false);
+  assert.equal(old.latency.find((r) => r.name === 'op.fork')!.significant, undefined);
+  assert.equal(old.pass, false);
+  assert.match(renderComparison(old), /not tested here: a folder has no histograms\.json/);
+  // refaults 10 -> 14 of 1000 faults: +40%, z 0.8
+  const r = compareFolders(base, folder('refault14', { refaults: 14 }), { maxRegression: 20 });
+  const rf = r.rates.find((x) => x.name === 'refaults/fault')!;
+  assert.equal(rf.change, 40);
+  assert.ok(rf.z! > 0.5 && rf.z! < 1, String(rf.z));
+  assert.equal(rf.regression, false);
+  assert.equal(r.pass, true);
+});
+
+test('p99Bounds and rateZ', () => {
+  const [lo, hi] = p99Bounds(10_000);
+  assert.ok(Math.abs(lo - 98.7015) < 1e-3 && Math.abs(hi - 99.2985) < 1e-3, `${lo} ${hi}`);
+  assert.ok(Math.abs(p99Bounds(1)[0] - 69.15) < 0.01 && p99Bounds(1)[1] === 100);
+  assert.equal(rateZ(0, 10, 0, 10), 0);
+  assert.equal(rateZ(100, 1000, 100, 1000), 0);
+  // 100 vs 200 events per 1000: (0.2 - 0.1) / sqrt(100/1e6 + 200/1e6)
+  assert.ok(Math.abs(rateZ(100, 1000, 200, 1000) - 0.1 / Math.sqrt(3e-4)) < 1e-9);
+  assert.ok(rateZ(200, 1000, 100, 1000) < 0);
 });
 
 test('new signatures are listed; a new deviation-free one fails the gate, one caused by an injected deviation does not', () => {
@@ -158,4 +204,7 @@ test('the CLI: exit 1 on a regression with --max-regression (--json), 2 on bad i
   const m = cli([base, join(root, 'missing')]);
   assert.equal(m.status, 2, m.stderr);
   assert.match(m.stderr, /missing: no such results folder/);
+  const n = cli([base, slow, '--max-regression', 'abc']);
+  assert.equal(n.status, 2, n.stderr);
+  assert.match(n.stderr, /--max-regression: must be a percentage >= 0, found something that is not a number/);
 });

@@ -159,3 +159,30 @@ test('percentile axis: x = log10(1/(1-p)), decades labelled 0%, 90%, 99%, 99.9%,
   // no samples: the axes and a note, no curve
   assert.match(percentilePlot([], { name: 'h', unit: 'ns' }), /no samples/);
 });
+
+test('percentile axis with many decades: every other label a line lower, so "99.999%" and "99.9999%" do not overlap', () => {
+  const rows = [0, 0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999].map((percentile, i) => ({ value: i + 1, percentile, totalCount: i }));
+  const ticks = findAll(parseXml(percentilePlot(rows, { name: 'h', unit: 'steps' })), 'text').filter((t) => t.attrs.class === 'tick' && t.text.endsWith('%'));
+  assert.deepEqual(ticks.map((t) => t.text), ['0%', '90%', '99%', '99.9%', '99.99%', '99.999%', '99.9999%']);
+  const y = ticks.map((t) => Number(t.attrs.y));
+  for (let k = 1; k < y.length; k++) assert.notEqual(y[k], y[k - 1], `${ticks[k - 1].text} and ${ticks[k].text} on different lines`);
+  // few decades: one line
+  const few = findAll(parseXml(percentilePlot(rows.slice(0, 3), { name: 'h', unit: 'steps' })), 'text').filter((t) => t.attrs.class === 'tick' && t.text.endsWith('%'));
+  assert.equal(new Set(few.map((t) => t.attrs.y)).size, 1);
+});
+
+test('a run on model variants: the header says which fields vary and lists the variants with their seeds', () => {
+  const s = summary();
+  const v: Summary = {
+    ...s,
+    config: { ...s.config, variants: [{ arch: 'generic' }, { arch: 'contpte', anonFallback: 'retry-lower' }] },
+    perSeed: s.perSeed.map((p, i) => ({ ...p, variant: i % 2 ? 'contpte+retry-lower' : 'generic' })),
+  };
+  const html = renderReportHtml(v, readHgrms(dir));
+  const row = (k: string) => new RegExp(`${k}</(?:th|dt|td)>\\s*<(?:td|dd)[^>]*>([^<]*)<`).exec(html)?.[1];
+  assert.equal(row('arch'), 'per variant (see variants)');
+  assert.equal(row('fallback policy'), 'per variant (see variants)');
+  assert.equal(row('batching'), String(s.config.batching), 'no variant sets batching');
+  assert.match(row('variants') ?? '', /^generic 1 seed, contpte\+retry-lower 1 seed \(seed s runs variant s mod 2\)$/);
+  assert.doesNotMatch(html, /arch is not contpte/);
+});

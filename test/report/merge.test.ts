@@ -18,7 +18,8 @@ import type { Summary } from '../../src/report/summary.js';
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'foliostorm-merge-'));
 // a small sched run with a deviation switched on, so there are violations to deduplicate
-const cfg = parseConfig({ name: 'merge-test', cpus: 3, opsPerCpu: 20, workers: 1, seeds: 16, duration: 0, inject: ['fault-no-recheck'] });
+// on two model variants, so what each seed ran (perSeed and violations carry it) must survive the merge
+const cfg = parseConfig({ name: 'merge-test', cpus: 3, opsPerCpu: 20, workers: 1, seeds: 16, duration: 0, inject: ['fault-no-recheck'], variants: [{ arch: 'generic' }, { arch: 'contpte' }] });
 const SHARDS = 4;
 let whole: { dir: string; summary: Summary };
 const shardDirs: string[] = [];
@@ -58,6 +59,8 @@ test('4 shards merged equal one unsharded sched run of the same 16 seeds: counts
   for (const g of m.signatures) assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes(g.signature.replace(/&/g, '&amp;').replace(/</g, '&lt;')), g.signature);
   for (const k of ['seeds', 'steps', 'ops', 'events', 'anonFault', 'folioOrders', 'tlb', 'latency', 'perSeed', 'pct', 'config', 'interrupted'] as const) assert.deepEqual(m[k], s[k], k);
   assert.equal(m.traceHash, s.traceHash);
+  assert.deepEqual(new Set(m.perSeed.map((p) => p.variant)), new Set(['generic', 'contpte']), 'each seed keeps its variant');
+  assert.ok(m.violations.every((v) => v.variant), 'each violation keeps its variant');
   assert.match(m.traceHash!, /^[0-9a-f]{16}$/);
   assert.ok(m.ops.touch > 0 && m.anonFault.faults > 0 && m.tlb.flushRange > 0);
   // violations and signatures: the same, in the same order; artifacts point into the merged folder

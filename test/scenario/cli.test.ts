@@ -43,7 +43,7 @@ test('a failing expect exits 1 and names the file, the step and what failed', ()
 test('a malformed file exits 2 naming the file, the step and the field; the other files still run', () => {
   const r = cli([malformed]);
   assert.equal(r.status, 2);
-  assert.equal(r.stdout.trim(), `ERROR ${malformed}: step 1 (op "write"): field "len": 0x1001 is not a multiple of 4096`);
+  assert.equal(r.stdout.trim(), `ERROR ${malformed}: step 1 (op "write"): field "len": expected a multiple of 4096 (0x1000), found "0x1001"`);
   const mix = cli([good, failing, malformed, join(dir, 'absent.json')]);
   assert.equal(mix.status, 2, 'a malformed file outranks a failure');
   const lines = mix.stdout.trim().split('\n');
