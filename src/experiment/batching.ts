@@ -308,19 +308,24 @@ export function measureOp(populated: Machine, cfg: Config, op: BatchingOp, pages
 }
 
 /**
- * A full garbage collection, when V8 lets us have one (--expose-gc set at run time, taken from a
- * fresh context); a no-op otherwise. Only the wall and CPU times depend on it.
+ * A full garbage collection, when V8 lets us have one (--expose-gc set at run time, gc taken from
+ * a fresh context, on first use: importing this module changes nothing); a no-op otherwise. Only
+ * the CPU and wall times depend on it.
  */
-const collectGarbage: () => void = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    if (typeof gc === 'function') return () => void gc();
-  } catch {
-    // no gc: times may include a collection
+let gcFn: (() => void) | null = null;
+function collectGarbage(): void {
+  if (!gcFn) {
+    gcFn = () => {};
+    try {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as unknown;
+      if (typeof gc === 'function') gcFn = () => void gc();
+    } catch {
+      // no gc: the times may include a collection
+    }
   }
-  return () => {};
-})();
+  gcFn();
+}
 
 /** a / b rounded to 4 decimals; 1 when both are 0; null when only b is 0. */
 const over = (a: number, b: number): number | null => (b === 0 ? (a === 0 ? 1 : null) : Math.round((a / b) * 10000) / 10000);
