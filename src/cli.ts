@@ -266,6 +266,7 @@ export const EXPERIMENTS = ['fallback', 'batching'] as const;
 async function cmdExperiment(name: string, a: Record<string, unknown>, argv: readonly string[]): Promise<number> {
   switch (name) {
     case 'fallback':
+      notOptionsOf('fallback', a, ['size', 'orders', 'reps', 'check'], 'they are options of experiment batching');
       return await asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION));
     case 'batching':
       return cmdBatching(a as unknown as BatchingArgs & Record<string, unknown>, argv);
@@ -276,9 +277,7 @@ async function cmdExperiment(name: string, a: Record<string, unknown>, argv: rea
 
 /** experiment batching: fork, munmap and mprotect batched vs per-PTE (src/experiment/batching.ts); progress on stderr. */
 function cmdBatching(a: BatchingArgs & Record<string, unknown>, argv: readonly string[]): number {
-  for (const k of ['seeds', 'seed', 'pagesPerCpu', 'workers']) {
-    if (a[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not an option of experiment batching (it runs one seed, in this thread)`);
-  }
+  notOptionsOf('batching', a, ['seeds', 'seed', 'pagesPerCpu', 'workers'], 'it runs one seed, in this thread');
   const r = asUsage(BatchingUsageError, () => experimentBatching(a, {
     version: VERSION,
     command: `npx foliostorm ${argv.join(' ')}`,
@@ -286,6 +285,11 @@ function cmdBatching(a: BatchingArgs & Record<string, unknown>, argv: readonly s
   }));
   process.stdout.write(r.stdout + '\n');
   return r.exitCode;
+}
+
+/** Flags of one experiment given to another: a usage error naming the flag. */
+function notOptionsOf(name: string, a: Record<string, unknown>, keys: readonly string[], why: string): void {
+  for (const k of keys) if (a[k] !== undefined) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: not an option of experiment ${name} (${why})`);
 }
 
 async function asUsageAsync<T>(E: new (...a: never[]) => Error, f: () => Promise<T>): Promise<T> {

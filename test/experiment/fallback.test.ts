@@ -193,7 +193,7 @@ test('experiment fallback (CLI): --json prints the results JSON only and writes 
   const md = readFileSync(join(dir, 'fallback.md'), 'utf8');
   assert.match(md, /\| high \(4\) +\| 50% +\| preferred-or-0 /);
   assert.match(md, /npx foliostorm experiment fallback --seeds 1 --pages-per-cpu 16/);
-  for (const bad of [['--pages-per-cpu', '20'], ['--seeds', '0'], ['--workers', '0']]) {
+  for (const bad of [['--pages-per-cpu', '20'], ['--seeds', '0'], ['--workers', '0'], ['--size', '64M'], ['--reps', '2']]) {
     const e = cli(['experiment', 'fallback', ...bad, '--out', out]);
     assert.equal(e.status, 2, `${bad.join(' ')}: ${e.stderr}`);
     assert.match(e.stderr, new RegExp(bad[0]));
