@@ -92,6 +92,13 @@ export const ConfigSchema = z
     cpus: z.number().int().min(1).max(16).default(2),
     /** Process slots (mm structs) that ops target; several CPUs act on one mm at once. */
     processes: z.number().int().min(1).max(8).default(3),
+    /**
+     * Each CPU's ops target process cpu mod processes instead of one drawn at random: with processes
+     * >= cpus and no forks (a child takes any free slot) no two CPUs share an mm (low contention,
+     * configs/bench-lowcontention.json). Optional
+     * (absent = random): a config without it keeps its trace hash.
+     */
+    processPerCpu: z.boolean().optional(),
     /** Physical memory in 4 KiB pages (pfn 0 is the shared zero page). */
     memoryPages: z.number().int().min(1024).max(1 << 22).default(8192),
     /** Fraction of order-0 pages held back at boot, scattered, to fragment high orders. */
