@@ -2,6 +2,9 @@
 // workers/sched-task.ts runs a seed, on configs/smoke.json) against a bare generator loop that
 // yields the same number of times through a chain of nested generators as deep as the model's
 // (the mean delegation depth of a step, measured once in a worker thread: see gen-depth-worker.ts).
+// A run lasts longer than a scheduling time slice, so on a busy machine its wall-clock time also
+// counts other processes; the best of many alternating runs is the figure. (CPU time does not help
+// in a VM whose virtual CPUs are themselves preempted: it counts that time too.)
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../src/config.js';
 import { runSched } from '../src/engine/sched.js';

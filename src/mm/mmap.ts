@@ -45,9 +45,14 @@ export function vmas(machine: Machine, mm: number): VmaView[] {
 
 /** find_vma() with the containment check of vma_lookup(): the VMA containing vpn, or null. */
 export function find_vma(machine: Machine, mm: number, vpn: number): VmaView | null {
+  const m = machine.m;
   for (let s = 0; s < machine.L.maxVmas; s++) {
-    const v = readVma(machine, mm, s);
-    if (v && vpn >= v.start && vpn < v.end) return v;
+    // readVma's loads in readVma's order, but a view is made only for the VMA that contains vpn
+    const b = machine.vmaBase(mm, s);
+    const flags = Atomics.load(m, b + 2);
+    if (!(flags & VM_LIVE)) continue;
+    const start = Atomics.load(m, b), end = Atomics.load(m, b + 1);
+    if (vpn >= start && vpn < end) return { slot: s, start, end, flags, file: Atomics.load(m, b + 3) - 1, pgoff: Atomics.load(m, b + 4) };
   }
   return null;
 }
