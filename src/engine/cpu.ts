@@ -103,10 +103,12 @@ export class Cpu {
     readonly threaded: boolean,
     readonly clock: Clock,
     readonly cfg: Config = machine.cfg,
+    /** The histograms to record into (sched: one set for every CPU of the machine, as adding theirs up would give); default a set of its own. */
+    hist?: HistSet,
   ) {
     this.m = machine.m;
     this.posW = machine.cpuWord(id, CPU.RING_POS);
-    this.hist = new HistSet(threaded ? 'ns' : 'steps');
+    this.hist = hist ?? new HistSet(threaded ? 'ns' : 'steps');
     this.inj = injectionsFrom(cfg.inject);
   }
 

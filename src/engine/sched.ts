@@ -169,8 +169,10 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const cpus: Cpu[] = [];
   const sources: GenSource[] = [];
   const opsStarted: number[] = [];
+  // one histogram set for all the CPUs (one thread runs them): the sum of per-CPU sets, without the adding
+  const hist = new HistSet('steps');
   for (let i = 0; i < cfg.cpus; i++) {
-    const cpu = new Cpu(machine, i, false, clock, cfg);
+    const cpu = new Cpu(machine, i, false, clock, cfg, hist);
     cpu.trace = trace;
     if (opts.onEvent) cpu.evHook = opts.onEvent;
     if (opts.onNote) cpu.noteHook = opts.onNote;
@@ -212,12 +214,8 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
   }
   const counters = new Float64Array(EV_COUNT);
-  const hist = new HistSet('steps');
   const ops: Record<string, number> = {};
-  for (const c of cpus) {
-    for (let i = 0; i < EV_COUNT; i++) counters[i] += c.counters[i];
-    hist.add(c.hist);
-  }
+  for (const c of cpus) for (let i = 0; i < EV_COUNT; i++) counters[i] += c.counters[i];
   const events: Record<string, number> = {};
   for (let i = 0; i < EV_COUNT; i++) if (counters[i]) events[EV_NAMES[i]] = counters[i];
   for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;
