@@ -37,6 +37,9 @@ export interface Clock {
   step: number;
 }
 
+/** Per operation name: its cost row and its hang-report op code (both pure functions of the name; computed once). */
+const opCodes = new Map<string, { cost: number; op: number }>();
+
 export class Cpu {
   readonly m: Int32Array;
   readonly counters = new Float64Array(EV_COUNT);
@@ -49,7 +52,7 @@ export class Cpu {
   waitOff = -1;
   blockedSince = 0;
   /** Locks held: offset and acquire time, for hold histograms and hang reports. */
-  readonly held: { off: number; kind: string; at: number; own: number }[] = [];
+  readonly held: { off: number; kind: string; hold: string; at: number; own: number }[] = [];
   /**
    * sched: the steps this CPU has run (the scheduler counts them). A hold's deadline is measured in
    * the holder's own steps: a holder the scheduler does not pick (PCT starves low priorities) is
@@ -74,8 +77,10 @@ export class Cpu {
   }
   set curOp(name: string) {
     this.op = name;
-    this.costRow = COST_BASE + costOpIndex(name) * COST_KINDS.length;
-    Atomics.store(this.m, this.machine.cpuWord(this.id, CPU.OP), opCode(name)); // for hang reports from any thread
+    let codes = opCodes.get(name);
+    if (!codes) opCodes.set(name, (codes = { cost: COST_BASE + costOpIndex(name) * COST_KINDS.length, op: opCode(name) }));
+    this.costRow = codes.cost;
+    Atomics.store(this.m, this.machine.cpuWord(this.id, CPU.OP), codes.op); // for hang reports from any thread
   }
   /** When a hold or wait begins, in the unit of hang reports: the scheduler step (sched) or G.SEQ (threads). */
   stamp(): number {

@@ -23,11 +23,20 @@ function noteLock(cpu: Cpu, code: number, off: number): void {
   else cpu.note(code, NOTE_LOCK_PTL, (off - L.ptl) / LOCK_WORDS);
 }
 
+/** A kind of lock and the names of its wait and hold histograms (made once, not per acquisition). */
+interface LockHists {
+  kind: string;
+  wait: string;
+  hold: string;
+}
+const lockHists = (kind: string): LockHists => ({ kind, wait: `${kind}.wait`, hold: `${kind}.hold` });
+const ZONE_LOCK = lockHists('zone_lock'), XA_LOCK = lockHists('xa_lock'), PTL = lockHists('ptl');
+
 /** Histogram prefix of the lock at off: the PTLs, the zone lock and the page-cache locks are reported apart. */
-function lockKind(machine: Machine, off: number): string {
-  if (off === machine.L.zoneLock) return 'zone_lock';
-  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return 'xa_lock';
-  return 'ptl';
+function lockKind(machine: Machine, off: number): LockHists {
+  if (off === machine.L.zoneLock) return ZONE_LOCK;
+  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return XA_LOCK;
+  return PTL;
 }
 
 /** spin_lock(): take a ticket and wait until it is served. */
@@ -53,11 +62,11 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
     Atomics.store(m, waitW, 0);
   }
   const at = cpu.now();
-  const kind = lockKind(cpu.machine, off);
-  cpu.hist.record(`${kind}.wait`, at - t0);
+  const hists = lockKind(cpu.machine, off);
+  cpu.hist.record(hists.wait, at - t0);
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
-  cpu.held.push({ off, kind, at, own: cpu.steps });
+  cpu.held.push({ off, kind: hists.kind, hold: hists.hold, at, own: cpu.steps });
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
 }
 
@@ -68,7 +77,8 @@ export function spin_trylock(cpu: Cpu, off: number): boolean {
   if (Atomics.compareExchange(m, off + NEXT, owner, owner + 1) !== owner) return false;
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
-  cpu.held.push({ off, kind: lockKind(cpu.machine, off), at: cpu.now(), own: cpu.steps });
+  const hists = lockKind(cpu.machine, off);
+  cpu.held.push({ off, kind: hists.kind, hold: hists.hold, at: cpu.now(), own: cpu.steps });
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
   return true;
 }
@@ -83,7 +93,7 @@ export function spin_unlock(cpu: Cpu, off: number): void {
   if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
   const h = cpu.held[i];
   cpu.held.splice(i, 1);
-  cpu.hist.record(`${h.kind}.hold`, cpu.now() - h.at);
+  cpu.hist.record(h.hold, cpu.now() - h.at);
   Atomics.store(m, off + HOLDER, 0);
   Atomics.add(m, off + OWNER, 1);
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_UNLOCK, off);
