@@ -43,9 +43,12 @@ function lockKind(machine: Machine, off: number): LockHists {
 export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
   yield P.LOCK;
   const m = cpu.m;
-  const t0 = cpu.now();
+  // The wait is timed only when there is one: a free lock records 0 without reading the clock
+  // (sched: the same step as at the P.LOCK yield either way, so the same histogram).
+  let waited = 0;
   const ticket = Atomics.add(m, off + NEXT, 1);
   if (Atomics.load(m, off + OWNER) !== ticket) {
+    const t0 = cpu.now();
     cpu.counters[EV.PTL_CONTENDED]++;
     const waitW = cpu.machine.cpuWord(cpu.id, CPU.WAIT_ON);
     Atomics.store(m, waitW + 1, cpu.stamp()); // WAIT_SINCE, before WAIT_ON names the lock
@@ -60,10 +63,11 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
       yield WAIT;
     }
     Atomics.store(m, waitW, 0);
+    waited = cpu.now() - t0;
   }
   const at = cpu.now();
   const hists = lockKind(cpu.machine, off);
-  cpu.hist.record(hists.wait, at - t0);
+  cpu.hist.record(hists.wait, waited);
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
   cpu.held.push({ off, kind: hists.kind, hold: hists.hold, at, own: cpu.steps });
@@ -95,9 +99,11 @@ export function spin_unlock(cpu: Cpu, off: number): void {
   cpu.held.splice(i, 1);
   cpu.hist.record(h.hold, cpu.now() - h.at);
   Atomics.store(m, off + HOLDER, 0);
-  Atomics.add(m, off + OWNER, 1);
+  const owner = Atomics.add(m, off + OWNER, 1) + 1;
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_UNLOCK, off);
-  if (cpu.threaded) Atomics.notify(m, off + OWNER);
+  // Wake waiters only if there are any: a CPU takes its ticket before it waits, so a ticket taken
+  // after this read is the one just served and never waits (and a wait times out after 20 ms).
+  if (cpu.threaded && Atomics.load(m, off + NEXT) !== owner) Atomics.notify(m, off + OWNER);
 }
 
 /** Who holds the lock at off: cpu id or -1. */
