@@ -4,6 +4,7 @@
 // worker.ts): a wrapped Atomics method would slow every later call in that isolate (V8 no longer
 // inlines it), so the timed process never wraps anything and the normal path is untouched.
 import { Worker } from 'node:worker_threads';
+import { threadsCodeUrl } from '../src/engine/threads-code.js';
 
 /** The Atomics methods counted, in the order the floor loop runs them. */
 export const ATOMIC_KINDS = ['load', 'store', 'add', 'sub', 'and', 'or', 'xor', 'exchange', 'compareExchange', 'notify', 'wait'] as const;
@@ -74,7 +75,8 @@ export class AtomicsCounter {
 /** Count the Atomics operations of one batch of each path (by id), in a worker thread. */
 export function countPathAtomics(ids: readonly string[]): Promise<Record<string, AtomicsTrace>> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./atomics-count-worker.js', import.meta.url), { workerData: { ids } });
+    // the threads build's worker, so the operations counted are those of the code the floor is compared with
+    const w = new Worker(threadsCodeUrl('bench/atomics-count-worker.js'), { workerData: { ids } });
     let got: Record<string, AtomicsTrace> | null = null;
     w.once('message', (m: Record<string, AtomicsTrace>) => (got = m));
     w.once('error', reject);

@@ -3,7 +3,13 @@
 // path's batch and the floor's run alternate, and each keeps its best repetition.
 import { countPathAtomics, perCallByKind, traceTotal, type AtomicsTrace } from './atomics-count.js';
 import { FloorLoop } from './floor.js';
-import { checkBatch, PATHS, PathRig, runBatch } from './paths.js';
+import { threadsBuildFresh, threadsCodeUrl } from '../src/engine/threads-code.js';
+
+/** The rig, from the code the threads engine runs: its build with the generator plumbing stripped (when fresh). */
+const paths = (await import(threadsCodeUrl('bench/paths.js').href)) as typeof import('./paths.js');
+const { checkBatch, PATHS, PathRig, runBatch } = paths;
+/** Which code the figures are of. */
+export const PATHS_CODE = threadsBuildFresh() ? 'threads build (dist/threads: generators stripped)' : 'generator code (dist/threads missing or stale)';
 
 export interface PathFigure {
   id: string;

@@ -37,7 +37,8 @@ export function renderBench(r: BenchResult): string {
   L.push(`foliostorm bench ${r.runId}: node ${r.node}, ${r.cores} cores, load ${load(r.loadStart)} at start, ${load(r.loadEnd)} at end, ${r.wallSeconds.toFixed(0)} s`);
   if (r.paths) {
     L.push('');
-    L.push('1. kernel paths: threads-engine code, one CPU, uncontended; floor = the same Atomics ops on the same words, no model logic');
+    L.push(`1. kernel paths: the threads engine's code (${r.pathsCode}), one CPU, uncontended;`);
+    L.push('   floor = the same Atomics operations on the same words with no model logic (best batch of each, alternating)');
     L.push(`   ${pad('path', 42)}${pad('entry', 18)}${lpad('ns/call', 9)}${lpad('median', 9)}${lpad('floor', 8)}${lpad('atomics', 9)}${lpad('ratio', 8)}  target`);
     for (const p of r.paths) {
       L.push(`   ${pad(p.label, 42)}${pad(p.entry, 18)}${lpad(int(p.nsPerCall), 9)}${lpad(int(p.nsPerCallMedian), 9)}${lpad(int(p.floorNsPerCall), 8)}${lpad(num(p.atomicsPerCall, 0), 9)}${lpad(p.ratio.toFixed(2) + 'x', 8)}  <= ${PATH_TARGET}x ${verdict(p.ratio <= PATH_TARGET)}`);

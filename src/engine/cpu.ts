@@ -9,6 +9,7 @@ import { HistSet } from '../report/histograms.js';
 import { Injections, injectionsFrom } from '../inject/deviations.js';
 import { TraceHash } from './trace.js';
 import { opCode } from './hang.js';
+import { GENERATORS } from './gen.js';
 
 export class Violation extends Error {
   constructor(
@@ -111,6 +112,7 @@ export class Cpu {
     /** The histograms to record into (sched: one set for every CPU of the machine, as adding theirs up would give); default a set of its own. */
     hist?: HistSet,
   ) {
+    if (!threaded && !GENERATORS) throw new Error('the threads build of the kernel paths (no generators) runs threaded CPUs only');
     this.m = machine.m;
     this.posW = machine.cpuWord(id, CPU.RING_POS);
     this.hist = hist ?? new HistSet(threaded ? 'ns' : 'steps');

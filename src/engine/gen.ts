@@ -5,6 +5,12 @@
 export type Gen<T = void> = Generator<number, T, void>;
 export const WAIT = -1;
 
+/**
+ * false in the threads engine's build (dist/threads, src/build/strip-generators.ts), where kernel
+ * paths are plain functions: only threaded CPUs, which never look at a yield, may run there.
+ */
+export const GENERATORS: boolean = true;
+
 /** Interleaving point ids (for traces). */
 export const P = {
   OP: 1,

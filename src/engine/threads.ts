@@ -15,6 +15,7 @@ import { readRing, signatureOf, Violation } from './cpu.js';
 import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
 import { recordOps } from './recording.js';
+import { threadsCodeUrl } from './threads-code.js';
 import { configForSeed, variantOf } from './variants.js';
 import { errorDetails, ProgressWatch, workerFinding, workerHangMs } from './worker-watch.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
@@ -42,7 +43,7 @@ export interface ThreadsOptions {
   signal?: AbortSignal;
   /** How the observer shares the machine; default: 'continuous' if a core is left over for it. */
   observer?: ObserverPace;
-  /** The piscina task file (tests: one that hangs or crashes on purpose); default workers/cpu-task.js. */
+  /** The piscina task file (tests: one that hangs or crashes on purpose); default workers/cpu-task.js of the threads build (src/engine/threads-code.ts). */
   taskFile?: URL;
 }
 
@@ -64,7 +65,7 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   // min = max = workers: every CPU task of a round must run at once. A task queued behind one
   // that spins on a lock it holds would never run, and the round would deadlock.
   const newPool = () => new Piscina({
-    filename: (opts.taskFile ?? new URL('../../workers/cpu-task.js', import.meta.url)).href,
+    filename: (opts.taskFile ?? threadsCodeUrl('workers/cpu-task.js')).href,
     minThreads: opts.workers,
     maxThreads: opts.workers,
     idleTimeout: Infinity,
