@@ -90,13 +90,16 @@ export function spin_trylock(cpu: Cpu, off: number): boolean {
 /** spin_unlock(): serve the next ticket. */
 export function spin_unlock(cpu: Cpu, off: number): void {
   const m = cpu.m;
-  const i = cpu.held.findIndex((h) => h.off === off);
+  const held = cpu.held;
+  let i = held.length - 1; // locks are mostly released last taken first (a lock is never held twice)
+  while (i >= 0 && held[i].off !== off) i--;
   if (i < 0) cpu.violation('lock-not-held', 'spin_unlock', { lock: off });
   // arch contpte: the blocks changed under this PTL must be consistent by the time it is released
   // (checked while still held, so no other path is changing them); empty in generic mode
   if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
-  const h = cpu.held[i];
-  cpu.held.splice(i, 1);
+  const h = held[i];
+  if (i === held.length - 1) held.pop();
+  else held.splice(i, 1);
   cpu.hist.record(h.hold, cpu.now() - h.at);
   Atomics.store(m, off + HOLDER, 0);
   const owner = Atomics.add(m, off + OWNER, 1) + 1;
