@@ -1,5 +1,5 @@
-// Figure 2 of the bench: scheduler steps per second of one sched worker (runSched, as
-// workers/sched-task.ts runs a seed, on configs/smoke.json) against a bare generator loop that
+// Figure 2 of the bench: scheduler steps per second of one sched worker (workers/sched-task.ts's
+// task, one seed of configs/smoke.json, on a reused machine buffer as the coordinator gives it) against a bare generator loop that
 // yields the same number of times through a chain of nested generators as deep as the model's
 // (the mean delegation depth of a step, measured once in a worker thread: see gen-depth-worker.ts).
 // A run lasts longer than a scheduling time slice, so on a busy machine its wall-clock time also
@@ -7,7 +7,10 @@
 // in a VM whose virtual CPUs are themselves preempted: it counts that time too.)
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../src/config.js';
-import { runSched } from '../src/engine/sched.js';
+import type { RunResult } from '../src/engine/result.js';
+import { MachineBuffers } from '../src/engine/worker-watch.js';
+import { computeLayout } from '../src/model/layout.js';
+import schedTask from '../workers/sched-task.js';
 
 export interface SchedFigure {
   config: string;
@@ -75,7 +78,16 @@ export function measureDepth(cfg: Config, seed: number): Promise<number> {
 export async function measureSched(cfg: Config, configName: string, budgetMs: number, seed = 1): Promise<SchedFigure> {
   const meanDepth = await measureDepth(cfg, seed);
   const depth = Math.max(1, Math.round(meanDepth));
-  const first = runSched(cfg, seed); // warm-up, and the run's size
+  // as a sched worker runs a seed: on a machine buffer the coordinator reuses, zeroed (MachineBuffers)
+  const buffers = new MachineBuffers();
+  const bytes = computeLayout(cfg).words * 4;
+  const runSeed = (): RunResult => {
+    const sab = buffers.take(bytes);
+    const r = schedTask({ cfg, seed, sab });
+    buffers.give(sab);
+    return r;
+  };
+  const first = runSeed(); // warm-up, and the run's size
   const steps = first.steps;
   const ops = Math.max(1, Object.values(first.ops).reduce((a, b) => a + b, 0));
   bareYields(steps, ops, depth);
@@ -84,7 +96,7 @@ export async function measureSched(cfg: Config, configName: string, budgetMs: nu
   const t0 = performance.now();
   while (subject.length < 3 || performance.now() - t0 < budgetMs) {
     const s0 = process.hrtime.bigint();
-    const r = runSched(cfg, seed);
+    const r = runSeed();
     subject.push(Number(process.hrtime.bigint() - s0) / r.steps);
     bare.push(bareYields(steps, ops, depth) / steps);
   }

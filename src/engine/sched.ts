@@ -59,7 +59,8 @@ interface CpuState {
 export class SchedLoop {
   readonly states: CpuState[];
   readonly rec = new ScheduleRecorder();
-  private readonly runnable: number[] = [];
+  /** The runnable list for each set of runnable CPUs (bit c: CPU c), made once: schedulers only read it. */
+  private readonly runnableOf: (readonly number[])[] = [];
   constructor(
     readonly machine: Machine,
     cpus: Cpu[],
@@ -85,19 +86,25 @@ export class SchedLoop {
 
   /** Run to completion; throws Violation on a hang, deadlock, step limit, or a checker finding. */
   run(): void {
-    const { machine, clock, sched, trace, states, runnable } = this;
+    const { machine, clock, sched, trace, states, runnableOf } = this;
     const cfg = machine.cfg;
     for (;;) {
-      runnable.length = 0;
+      let mask = 0;
       let live = 0;
       for (const s of states) {
         if (s.done) continue;
         live++;
-        if (s.cpu.waitFor === null || s.cpu.waitFor()) runnable.push(s.cpu.id);
+        if (s.cpu.waitFor === null || s.cpu.waitFor()) mask |= 1 << s.cpu.id;
         else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw waitHang(machine, s, clock.step);
       }
       if (live === 0) return;
-      if (runnable.length === 0) throw deadlock(machine, states, clock.step);
+      if (mask === 0) throw deadlock(machine, states, clock.step);
+      let runnable = runnableOf[mask];
+      if (runnable === undefined) {
+        const list: number[] = [];
+        for (let c = 0; c < states.length; c++) if (mask & (1 << c)) list.push(c);
+        runnable = runnableOf[mask] = Object.freeze(list);
+      }
       // a lock held past the deadline, even while its waiters are within theirs (or it has none):
       // looked for every 1024 steps, so the loop stays cheap
       if ((clock.step & 1023) === 0) {
@@ -125,11 +132,13 @@ export class SchedLoop {
       sched.yielded?.(c, r.done ? null : r.value);
       // the observer: refcount >= mapcount for every folio this step touched
       const t = s.cpu.touched;
-      for (let i = 0; i < t.length; i++) {
-        const f = checkRefVsMap(machine, t[i]);
-        if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
+      if (t.length !== 0) {
+        for (let i = 0; i < t.length; i++) {
+          const f = checkRefVsMap(machine, t[i]);
+          if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
+        }
+        t.length = 0;
       }
-      t.length = 0;
     }
   }
 }

@@ -38,9 +38,18 @@ export function vmas(machine: Machine, mm: number): VmaView[] {
   const out: VmaView[] = [];
   for (let s = 0; s < machine.L.maxVmas; s++) {
     const v = readVma(machine, mm, s);
-    if (v) out.push(v);
+    if (!v) continue;
+    // insertion by start, after any equal start (the order a stable sort gives; a dozen slots:
+    // cheaper than Array.prototype.sort calling back a comparator)
+    let i = out.length;
+    out.push(v);
+    while (i > 0 && out[i - 1].start > v.start) {
+      out[i] = out[i - 1];
+      i--;
+    }
+    out[i] = v;
   }
-  return out.sort((a, b) => a.start - b.start);
+  return out;
 }
 
 /** find_vma() with the containment check of vma_lookup(): the VMA containing vpn, or null. */
