@@ -53,9 +53,10 @@ export function renderBench(r: BenchResult): string {
   }
   if (r.scaling) {
     L.push('');
-    L.push('3. scaling, 1 -> 2 workers (best run of each; runs alternate)');
+    L.push('3. scaling, 1 -> 2 workers (runs alternate; best steady rate of each, after the first 40% of a run)');
     for (const s of r.scaling) {
       L.push(`   ${pad(`${s.engine} ${s.unit}`, 14)}${pad(s.config, 36)} 1 worker ${lpad(num(s.one), 8)}   2 workers ${lpad(num(s.two), 8)}   ${s.ratio.toFixed(2)}x  target >= ${s.target}x ${verdict(s.ratio >= s.target)}`);
+      L.push(`   ${' '.repeat(14)}machine just before: a pure arithmetic loop scaled ${s.machine.ratio.toFixed(2)}x from 1 to 2 threads (the ceiling for the line above)`);
     }
   }
   if (r.memory) {

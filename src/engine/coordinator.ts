@@ -36,6 +36,8 @@ export interface CampaignOptions {
   cpuTask?: URL;
   /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
   maxFailures?: number;
+  /** Told of each seed's (threads: round's) result as it arrives, after the run has counted it (the bench times them). */
+  onResult?: (r: RunResult) => void;
 }
 
 export interface CampaignResult {
@@ -67,6 +69,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
     progress.add(r);
     stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
     progress.tick(agg);
+    opts.onResult?.(r);
   };
   progress.start(agg, w.dir);
   const engineOpts = { ...opts, signal: stop.signal };
