@@ -72,11 +72,12 @@ export class AtomicsCounter {
   }
 }
 
-/** Count the Atomics operations of one batch of each path (by id), in a worker thread. */
-export function countPathAtomics(ids: readonly string[]): Promise<Record<string, AtomicsTrace>> {
+/** Count the Atomics operations of one batch of each path (by id) of one code, in a worker thread. */
+export function countPathAtomics(ids: readonly string[], code: 'generators' | 'stripped'): Promise<Record<string, AtomicsTrace>> {
   return new Promise((resolve, reject) => {
-    // the threads build's worker, so the operations counted are those of the code the floor is compared with
-    const w = new Worker(threadsCodeUrl('bench/atomics-count-worker.js'), { workerData: { ids } });
+    // the worker of the code measured, so the operations counted are those of the code the floor is compared with
+    const url = code === 'stripped' ? threadsCodeUrl('bench/atomics-count-worker.js') : new URL('./atomics-count-worker.js', import.meta.url);
+    const w = new Worker(url, { workerData: { ids } });
     let got: Record<string, AtomicsTrace> | null = null;
     w.once('message', (m: Record<string, AtomicsTrace>) => (got = m));
     w.once('error', reject);

@@ -7,7 +7,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../src/config.js';
 import { makeRunId, ResultsWriter } from '../src/report/results.js';
-import { measurePaths, PATHS_CODE, type PathFigure } from './measure-paths.js';
+import { measurePaths, type PathFigure } from './measure-paths.js';
 import { measureSched, type SchedFigure } from './sched-steps.js';
 import { measureScaling, type ScalingFigure } from './scaling.js';
 import { MEMORY_SIZES, measureMemory, type MemoryFigure } from './memory.js';
@@ -32,8 +32,7 @@ export interface BenchResult {
   loadEnd: number[];
   seconds: number;
   wallSeconds: number;
-  /** Which code the kernel-path figures ran: the threads build, or the generator code when that is missing. */
-  pathsCode?: string;
+  /** Per path and code (generators, the threads default; stripped, the threads build). */
   paths?: PathFigure[];
   sched?: SchedFigure;
   scaling?: ScalingFigure[];
@@ -70,8 +69,7 @@ export async function runBench(a: BenchArgs, log: (s: string) => void = () => {}
   const out: Partial<BenchResult> = { ...r };
   if (a.parts.includes('paths')) {
     log('kernel paths against their Atomics floor...');
-    out.pathsCode = PATHS_CODE;
-    out.paths = await measurePaths((ms * 0.2) / 6);
+    out.paths = await measurePaths((ms * 0.2) / 12);
   }
   if (a.parts.includes('sched')) {
     log('sched steps against a bare generator loop...');

@@ -1,18 +1,26 @@
 // Figure 1 of the bench: nanoseconds per call of each kernel path (threads engine code, one CPU,
 // uncontended) and the ratio to its floor, the same Atomics operations with no model logic. The
-// path's batch and the floor's run alternate, and each keeps its best repetition.
+// path's batch and the floor's run alternate, and each keeps its best repetition. Each path is
+// measured in both codes a threads CPU can run (config threadsCode): the generators (the default)
+// and the threads build with the generator plumbing stripped (dist/threads).
 import { countPathAtomics, perCallByKind, traceTotal, type AtomicsTrace } from './atomics-count.js';
 import { FloorLoop } from './floor.js';
 import { threadsBuildFresh, threadsCodeUrl } from '../src/engine/threads-code.js';
+import * as generatorPaths from './paths.js';
 
-/** The rig, from the code the threads engine runs: its build with the generator plumbing stripped (when fresh). */
-const paths = (await import(threadsCodeUrl('bench/paths.js').href)) as typeof import('./paths.js');
-const { checkBatch, PATHS, PathRig, runBatch } = paths;
-/** Which code the figures are of. */
-export const PATHS_CODE = threadsBuildFresh() ? 'threads build (dist/threads: generators stripped)' : 'generator code (dist/threads missing or stale)';
+export type PathsCode = 'generators' | 'stripped';
+export const PATHS_CODES: readonly PathsCode[] = ['generators', 'stripped'];
+
+/** The rig module of a code: this folder's, or the threads build's copy of it (null when that build is missing or stale). */
+async function rigOf(code: PathsCode): Promise<typeof generatorPaths | null> {
+  if (code === 'generators') return generatorPaths;
+  if (!threadsBuildFresh()) return null;
+  return (await import(threadsCodeUrl('bench/paths.js').href)) as typeof generatorPaths;
+}
 
 export interface PathFigure {
   id: string;
+  code: PathsCode;
   label: string;
   entry: string;
   calls: number;
@@ -31,15 +39,23 @@ export interface PathFigure {
 
 export const PATH_TARGET = 3;
 
-/** Measure every path (or those in ids) for about budgetMs each. */
-export async function measurePaths(budgetMs: number, ids: readonly string[] = PATHS.map((p) => p.spec.id)): Promise<PathFigure[]> {
-  const traces = await countPathAtomics(ids);
+/** The ids of the bench's kernel paths. */
+export const PATH_IDS: readonly string[] = generatorPaths.PATHS.map((p) => p.spec.id);
+
+/** Measure every path (or those in ids) in each code for about budgetMs each; a code that cannot run is left out. */
+export async function measurePaths(budgetMs: number, ids: readonly string[] = PATH_IDS, codes: readonly PathsCode[] = PATHS_CODES): Promise<PathFigure[]> {
   const out: PathFigure[] = [];
-  for (const id of ids) out.push(measurePath(id, traces[id], budgetMs));
+  for (const code of codes) {
+    const rig = await rigOf(code);
+    if (!rig) continue;
+    const traces = await countPathAtomics(ids, code);
+    for (const id of ids) out.push(measurePath(rig, code, id, traces[id], budgetMs));
+  }
   return out;
 }
 
-export function measurePath(id: string, trace: AtomicsTrace, budgetMs: number): PathFigure {
+export function measurePath(rig: typeof generatorPaths, code: PathsCode, id: string, trace: AtomicsTrace, budgetMs: number): PathFigure {
+  const { checkBatch, PATHS, PathRig, runBatch } = rig;
   const p = PATHS.find((x) => x.spec.id === id)!;
   const r = new PathRig(p.spec);
   const bad = checkBatch(r, p.ops);
@@ -64,7 +80,7 @@ export function measurePath(id: string, trace: AtomicsTrace, budgetMs: number): 
   const best = Math.min(...subject);
   const floorBest = Math.min(...ground);
   return {
-    id, label: p.spec.label, entry: p.spec.entry, calls: p.spec.calls, nsPerCall: best, nsPerCallMedian: median(subject), floorNsPerCall: floorBest,
+    id, code, label: p.spec.label, entry: p.spec.entry, calls: p.spec.calls, nsPerCall: best, nsPerCallMedian: median(subject), floorNsPerCall: floorBest,
     ratio: best / floorBest, atomicsPerCall: traceTotal(trace) / trace.calls, atomicsByKind: perCallByKind(trace), reps: subject.length,
   };
 }

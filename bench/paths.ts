@@ -6,7 +6,7 @@
 import { type ConfigInput, defaultConfig } from '../src/config.js';
 import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../src/model/machine.js';
 import { Cpu } from '../src/engine/cpu.js';
-import { drive } from '../src/engine/gen.js';
+import { drive, setInterleaveSpins } from '../src/engine/gen.js';
 import { mem_init } from '../src/mm/page_alloc.js';
 import { rng } from '../src/workload/program.js';
 import { mm_alloc } from '../src/kernel/fork.js';
@@ -51,6 +51,7 @@ export class PathRig {
     this.machine = new Machine(cfg);
     mem_init(this.machine, rng(1, 'boot'));
     // as workers/cpu-task.ts builds a CPU of the threads engine
+    setInterleaveSpins(cfg.interleaveSpins ?? 0);
     this.cpu = new Cpu(this.machine, 0, true, { step: 0 }, cfg);
     if (!mm_alloc(this.cpu, 0) || !mm_alloc(this.cpu, 1)) throw new Error('bench: mm_alloc failed');
     this.nr = 1 << Math.max(...cfg.anonOrders);

@@ -127,6 +127,22 @@ export const ConfigSchema = z
     /** sched: steps a lock may be held, or a run may take, before it is a hang. */
     stepLimit: z.number().int().min(1000).default(20_000_000),
     lockHoldLimitSteps: z.number().int().min(100).default(200_000),
+    /**
+     * threads: which code the CPUs run. "generators" (the default): the kernel paths as written,
+     * generators driven to completion. "stripped": the threads build (dist/threads, made by npm run
+     * build), the same paths with the generator plumbing stripped: 1.5x to 2.7x faster per path
+     * (npm run bench), but the generators' round trips at every yield also widened the windows in
+     * which another CPU can see a path half done, and without them a race whose window is one
+     * yield (fault-refcount-late) is caught about 10x less often; interleaveSpins puts a pause
+     * back at those points. Optional (absent: generators), so configs keep their trace hashes.
+     */
+    threadsCode: z.enum(['generators', 'stripped']).optional(),
+    /**
+     * threads, stripped code: atomic loads spun at every interleaving point of a kernel path (where
+     * the sched engine would yield; gen.ts interleave()), a few nanoseconds each, to widen the race
+     * windows there (delay injection). Optional (absent: 0).
+     */
+    interleaveSpins: z.number().int().min(0).max(100_000).optional(),
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /**

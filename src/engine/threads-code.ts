@@ -1,7 +1,7 @@
-// Where the threads engine's CPU tasks load the kernel paths from: the build with the generator
-// plumbing stripped (dist/threads, src/build/strip-generators.ts) when it is there and up to date
-// with every file it was made from, else the generator code itself (the same paths, slower), with
-// one warning. A stale copy is never run: the manifest records each source file's size and time.
+// Where threads CPUs under threadsCode "stripped" load the kernel paths from: the threads build
+// (dist/threads, src/build/strip-generators.ts) when it is there and up to date with every file it
+// was made from, else the generator code itself (the same paths, slower), with one warning. A stale
+// copy is never run: the manifest records each source file's size and time.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';

@@ -13,13 +13,15 @@ export function* inner(cpu, n) { for (let i = 0; i < n; i++) yield P.SET_PTE; re
 export function* outer(cpu) { yield P.OP; const k = yield* inner(cpu, 3); if (k) yield; return k + 1; }
 export const run = (cpu) => drive(outer(cpu));`;
 
-test('stripFile: function* -> function, yield* g -> g, yield p -> void p, drive(g) -> g, GENERATORS -> false', () => {
-  const r = stripFile(src, 'x.js', new Set(['inner', 'outer']));
+test('stripFile: function* -> function, yield* g -> g, yield p -> interleave(p), drive(g) -> g, GENERATORS -> false', () => {
+  const r = stripFile(src, 'x.js', new Set(['inner', 'outer']), './gen.js');
   assert.deepEqual(r.problems, []);
   assert.doesNotMatch(r.code, /function\s*\*|yield|drive\(/);
+  assert.match(r.code, /^import \{ interleave as __interleave \} from '\.\/gen\.js';$/m);
   assert.match(r.code, /export function inner\(cpu, n\)/);
   assert.match(r.code, /const k = \(inner\(cpu, 3\)\)/);
-  assert.match(r.code, /void P\.OP/);
+  assert.match(r.code, /__interleave\(P\.OP\)/);
+  assert.match(r.code, /__interleave\(0\)/);
   assert.match(r.code, /GENERATORS = false/);
   assert.match(r.code, /export const run = \(cpu\) => \(outer\(cpu\)\)/);
 });
@@ -73,4 +75,14 @@ test('the threads build cannot run a sched (non-threaded) CPU', { skip: threadsB
   const { Cpu } = (await import(new URL('../../threads/src/engine/cpu.js', import.meta.url).href)) as typeof import('../../src/engine/cpu.js');
   const cfg = defaultConfig({ cpus: 1 });
   assert.throws(() => new Cpu(new Machine(cfg), 0, false, { step: 0 }, cfg), /threaded CPUs only/);
+});
+
+test('threads engine with threadsCode "stripped": rounds on the threads build finish clean', { skip: threadsBuildFresh() ? false : 'dist/threads missing or stale' }, async () => {
+  const { runThreads } = await import('../../src/engine/threads.js');
+  const rs = await runThreads(defaultConfig({ engine: 'threads', threadsCode: 'stripped', cpus: 2, opsPerCpu: 150 }), { seeds: [1, 2], durationSec: 0, workers: 2 });
+  assert.equal(rs.length, 2);
+  for (const r of rs) {
+    assert.deepEqual(r.violations.map((v) => v.signature), []);
+    assert.ok(Object.values(r.ops).reduce((a, b) => a + b, 0) > 0);
+  }
 });
