@@ -208,7 +208,7 @@ function merge(outs: CpuTaskResult[]): Pick<RunResult, 'steps' | 'ops' | 'events
   const hist = new HistSet('ns');
   for (const o of outs) {
     for (const [k, v] of Object.entries(o.counters)) events[k] = (events[k] ?? 0) + v;
-    hist.add(HistSet.decode(o.hist));
+    hist.addEncoded(o.hist);
   }
   const ops: Record<string, number> = {};
   for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;

@@ -83,6 +83,17 @@ export class HistSet {
       x.add(v);
     }
   }
+  /** Add every histogram of an encoded set into this one: decode(e) then add(), without the copies decode() makes. */
+  addEncoded(e: EncodedHists): void {
+    for (const [k, b64] of Object.entries(e.h)) {
+      let x = this.h.get(k);
+      if (!x) {
+        x = newHist();
+        this.h.set(k, x);
+      }
+      x.add(hdr.decodeFromCompressedBase64(b64, 64, false));
+    }
+  }
   /** Serialisable form (compressed base64 per histogram) for crossing worker boundaries. */
   encode(): EncodedHists {
     const out: Record<string, string> = {};
