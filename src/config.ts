@@ -94,6 +94,13 @@ export const ConfigSchema = z
     cpus: z.number().int().min(1).max(16).default(2),
     /** Process slots (mm structs) that ops target; several CPUs act on one mm at once. */
     processes: z.number().int().min(1).max(8).default(3),
+    /**
+     * Each CPU's ops target process cpu mod processes instead of one drawn at random: with processes
+     * >= cpus and no forks (a child takes any free slot) no two CPUs share an mm (low contention,
+     * configs/bench-lowcontention.json). Optional
+     * (absent = random): a config without it keeps its trace hash.
+     */
+    processPerCpu: z.boolean().optional(),
     /** Physical memory in 4 KiB pages (pfn 0 is the shared zero page). */
     memoryPages: z.number().int().min(1024).max(1 << 22).default(8192),
     /** Fraction of order-0 pages held back at boot, scattered, to fragment high orders. */
@@ -129,6 +136,22 @@ export const ConfigSchema = z
     /** sched: steps a lock may be held, or a run may take, before it is a hang. */
     stepLimit: z.number().int().min(1000).default(20_000_000),
     lockHoldLimitSteps: z.number().int().min(100).default(200_000),
+    /**
+     * threads: which code the CPUs run. "generators" (the default): the kernel paths as written,
+     * generators driven to completion. "stripped": the threads build (dist/threads, made by npm run
+     * build), the same paths with the generator plumbing stripped: 1.5x to 2.7x faster per path
+     * (npm run bench), but the generators' round trips at every yield also widened the windows in
+     * which another CPU can see a path half done, and without them a race whose window is one
+     * yield (fault-refcount-late) is caught about 10x less often; interleaveSpins puts a pause
+     * back at those points. Optional (absent: generators), so configs keep their trace hashes.
+     */
+    threadsCode: z.enum(['generators', 'stripped']).optional(),
+    /**
+     * threads, stripped code: atomic loads spun at every interleaving point of a kernel path (where
+     * the sched engine would yield; gen.ts interleave()), a few nanoseconds each, to widen the race
+     * windows there (delay injection). Optional (absent: 0).
+     */
+    interleaveSpins: z.number().int().min(0).max(100_000).optional(),
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /**

@@ -5,7 +5,7 @@ import type { Config } from '../src/config.js';
 import { Machine } from '../src/model/machine.js';
 import { G } from '../src/model/layout.js';
 import { allocFailStream, Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
-import { drive } from '../src/engine/gen.js';
+import { drive, setInterleaveSpins } from '../src/engine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';
 import { release_pins } from '../src/workload/pins.js';
@@ -40,6 +40,7 @@ export interface CpuTaskResult {
 
 export default function cpuTask(task: CpuTask): CpuTaskResult {
   markStarted(task);
+  setInterleaveSpins(task.cfg.interleaveSpins ?? 0); // the stripped code's pause at former yields (gen.ts)
   const machine = new Machine(task.cfg, task.sab);
   const cpu = new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg);
   if (task.cfg.allocFailRate) cpu.allocFailRand = allocFailStream(task.seed, task.cpu);

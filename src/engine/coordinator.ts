@@ -13,7 +13,7 @@ import { resolvePctSteps } from './sched.js';
 import { type Shard, shardSeed, shardSeedCount } from './shard.js';
 import { configForSeed } from './variants.js';
 import { RunStop } from './stop.js';
-import { runSchedSeedWatched, workerHangMs } from './worker-watch.js';
+import { MachineBuffers, runSchedSeedWatched, workerHangMs } from './worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
 
 export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
@@ -36,6 +36,8 @@ export interface CampaignOptions {
   cpuTask?: URL;
   /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
   maxFailures?: number;
+  /** Told of each seed's (threads: round's) result as it arrives, after the run has counted it (the bench times them). */
+  onResult?: (r: RunResult) => void;
 }
 
 export interface CampaignResult {
@@ -67,6 +69,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
     progress.add(r);
     stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
     progress.tick(agg);
+    opts.onResult?.(r);
   };
   progress.start(agg, w.dir);
   const engineOpts = { ...opts, signal: stop.signal };
@@ -97,6 +100,7 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
   const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
   const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
   const hangMs = workerHangMs(cfg);
+  const buffers = new MachineBuffers(); // one per lane at most
   let started = 0;
   let interrupted = false;
   const more = () => started < limit && performance.now() < deadline && !opts.signal?.aborted;
@@ -105,7 +109,7 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
       const seed = shardSeed(cfg.seed, opts.shard, started++);
       try {
         // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
-        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs));
+        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs, buffers));
       } catch (e) {
         if (opts.signal?.aborted) {
           interrupted = true;

@@ -10,6 +10,7 @@ import { Injections, injectionsFrom } from '../inject/deviations.js';
 import { TraceHash } from './trace.js';
 import { opCode } from './hang.js';
 import { rng } from '../workload/program.js';
+import { GENERATORS } from './gen.js';
 
 export class Violation extends Error {
   constructor(
@@ -42,6 +43,8 @@ export interface Clock {
 export function allocFailStream(seed: number, cpu: number): () => number {
   return rng(seed, `cpu${cpu}/allocFail`);
 }
+/** Per operation name: its cost row and its hang-report op code (both pure functions of the name; computed once). */
+const opCodes = new Map<string, { cost: number; op: number }>();
 
 export class Cpu {
   readonly m: Int32Array;
@@ -55,7 +58,7 @@ export class Cpu {
   waitOff = -1;
   blockedSince = 0;
   /** Locks held: offset and acquire time, for hold histograms and hang reports. */
-  readonly held: { off: number; kind: string; at: number; own: number }[] = [];
+  readonly held: { off: number; kind: string; hold: string; at: number; own: number }[] = [];
   /**
    * sched: the steps this CPU has run (the scheduler counts them). A hold's deadline is measured in
    * the holder's own steps: a holder the scheduler does not pick (PCT starves low priorities) is
@@ -80,8 +83,10 @@ export class Cpu {
   }
   set curOp(name: string) {
     this.op = name;
-    this.costRow = COST_BASE + costOpIndex(name) * COST_KINDS.length;
-    Atomics.store(this.m, this.machine.cpuWord(this.id, CPU.OP), opCode(name)); // for hang reports from any thread
+    let codes = opCodes.get(name);
+    if (!codes) opCodes.set(name, (codes = { cost: COST_BASE + costOpIndex(name) * COST_KINDS.length, op: opCode(name) }));
+    this.costRow = codes.cost;
+    Atomics.store(this.m, this.machine.cpuWord(this.id, CPU.OP), codes.op); // for hang reports from any thread
   }
   /** When a hold or wait begins, in the unit of hang reports: the scheduler step (sched) or G.SEQ (threads). */
   stamp(): number {
@@ -121,10 +126,13 @@ export class Cpu {
     readonly threaded: boolean,
     readonly clock: Clock,
     readonly cfg: Config = machine.cfg,
+    /** The histograms to record into (sched: one set for every CPU of the machine, as adding theirs up would give); default a set of its own. */
+    hist?: HistSet,
   ) {
+    if (!threaded && !GENERATORS) throw new Error('the threads build of the kernel paths (no generators) runs threaded CPUs only');
     this.m = machine.m;
     this.posW = machine.cpuWord(id, CPU.RING_POS);
-    this.hist = new HistSet(threaded ? 'ns' : 'steps');
+    this.hist = hist ?? new HistSet(threaded ? 'ns' : 'steps');
     this.inj = injectionsFrom(cfg.inject);
   }
 

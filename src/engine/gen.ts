@@ -5,6 +5,27 @@
 export type Gen<T = void> = Generator<number, T, void>;
 export const WAIT = -1;
 
+/**
+ * false in the threads engine's build (dist/threads, src/build/strip-generators.ts), where kernel
+ * paths are plain functions: only threaded CPUs, which never look at a yield, may run there.
+ */
+export const GENERATORS: boolean = true;
+
+let spins = 0;
+const cell = new Int32Array(new SharedArrayBuffer(4));
+/** Spins of interleave() on this thread (the threads engine's CPU task sets it from its config). */
+export function setInterleaveSpins(n: number): void {
+  spins = n;
+}
+/**
+ * A former yield point in the threads build: a pause of spins atomic loads (config interleaveSpins,
+ * 0 by default) where another CPU could interleave. The generators' round trip to drive() and back
+ * made such a pause by accident; without it a race whose window is one yield is caught less often.
+ */
+export function interleave(_point: number): void {
+  for (let i = 0; i < spins; i++) Atomics.load(cell, 0);
+}
+
 /** Interleaving point ids (for traces). */
 export const P = {
   OP: 1,

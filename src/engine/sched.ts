@@ -66,7 +66,8 @@ interface CpuState {
 export class SchedLoop {
   readonly states: CpuState[];
   readonly rec = new ScheduleRecorder();
-  private readonly runnable: number[] = [];
+  /** The runnable list for each set of runnable CPUs (bit c: CPU c), made once: schedulers only read it. */
+  private readonly runnableOf: (readonly number[])[] = [];
   constructor(
     readonly machine: Machine,
     cpus: Cpu[],
@@ -92,19 +93,25 @@ export class SchedLoop {
 
   /** Run to completion; throws Violation on a hang, deadlock, step limit, or a checker finding. */
   run(): void {
-    const { machine, clock, sched, trace, states, runnable } = this;
+    const { machine, clock, sched, trace, states, runnableOf } = this;
     const cfg = machine.cfg;
     for (;;) {
-      runnable.length = 0;
+      let mask = 0;
       let live = 0;
       for (const s of states) {
         if (s.done) continue;
         live++;
-        if (s.cpu.waitFor === null || s.cpu.waitFor()) runnable.push(s.cpu.id);
+        if (s.cpu.waitFor === null || s.cpu.waitFor()) mask |= 1 << s.cpu.id;
         else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw waitHang(machine, s, clock.step);
       }
       if (live === 0) return;
-      if (runnable.length === 0) throw deadlock(machine, states, clock.step);
+      if (mask === 0) throw deadlock(machine, states, clock.step);
+      let runnable = runnableOf[mask];
+      if (runnable === undefined) {
+        const list: number[] = [];
+        for (let c = 0; c < states.length; c++) if (mask & (1 << c)) list.push(c);
+        runnable = runnableOf[mask] = Object.freeze(list);
+      }
       // a lock held past the deadline, even while its waiters are within theirs (or it has none):
       // looked for every 1024 steps, so the loop stays cheap
       if ((clock.step & 1023) === 0) {
@@ -132,11 +139,13 @@ export class SchedLoop {
       sched.yielded?.(c, r.done ? null : r.value);
       // the observer: refcount >= mapcount for every folio this step touched
       const t = s.cpu.touched;
-      for (let i = 0; i < t.length; i++) {
-        const f = checkRefVsMap(machine, t[i]);
-        if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
+      if (t.length !== 0) {
+        for (let i = 0; i < t.length; i++) {
+          const f = checkRefVsMap(machine, t[i]);
+          if (f) throw new Violation(f.invariant, 'observer', { ...f.details, during: s.cpu.curOp }, c);
+        }
+        t.length = 0;
       }
-      t.length = 0;
     }
   }
 }
@@ -176,8 +185,10 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const cpus: Cpu[] = [];
   const sources: GenSource[] = [];
   const opsStarted: number[] = [];
+  // one histogram set for all the CPUs (one thread runs them): the sum of per-CPU sets, without the adding
+  const hist = new HistSet('steps');
   for (let i = 0; i < cfg.cpus; i++) {
-    const cpu = new Cpu(machine, i, false, clock, cfg);
+    const cpu = new Cpu(machine, i, false, clock, cfg, hist);
     cpu.trace = trace;
     if (cfg.allocFailRate) cpu.allocFailRand = allocFailStream(seed, i);
     if (opts.onEvent) cpu.evHook = opts.onEvent;
@@ -221,12 +232,8 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     record({ invariant: e.invariant, path: e.path, details: e.details }, e.cpu);
   }
   const counters = new Float64Array(EV_COUNT);
-  const hist = new HistSet('steps');
   const ops: Record<string, number> = {};
-  for (const c of cpus) {
-    for (let i = 0; i < EV_COUNT; i++) counters[i] += c.counters[i];
-    hist.add(c.hist);
-  }
+  for (const c of cpus) for (let i = 0; i < EV_COUNT; i++) counters[i] += c.counters[i];
   const events: Record<string, number> = {};
   for (let i = 0; i < EV_COUNT; i++) if (counters[i]) events[EV_NAMES[i]] = counters[i];
   for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;

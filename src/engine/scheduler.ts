@@ -49,20 +49,34 @@ export function makeScheduler(name: string, seed: number, pct: PctOptions = { pc
   }
 }
 
-/** Run-length encoding of a schedule (cpu, count pairs), for artifacts. */
+/**
+ * Run-length encoding of a schedule (cpu, count pairs), for artifacts. Kept in chunks of CHUNK
+ * numbers: one array that grows to tens of thousands is reallocated and copied into fresh memory
+ * as it grows, which page faults cost more than the pushes on some machines.
+ */
 export class ScheduleRecorder {
-  private readonly runs: number[] = [];
+  private static readonly CHUNK = 4096;
+  private readonly chunks: number[][] = [];
+  private runs: number[] = [];
   private last = -1;
   private count = 0;
   push(cpu: number): void {
     if (cpu === this.last) this.count++;
     else {
-      if (this.count) this.runs.push(this.last, this.count);
+      if (this.count) {
+        if (this.runs.length >= ScheduleRecorder.CHUNK) {
+          this.chunks.push(this.runs);
+          this.runs = [];
+        }
+        this.runs.push(this.last, this.count);
+      }
       this.last = cpu;
       this.count = 1;
     }
   }
   encode(): number[] {
-    return this.count ? [...this.runs, this.last, this.count] : [...this.runs];
+    const out = ([] as number[]).concat(...this.chunks, this.runs);
+    if (this.count) out.push(this.last, this.count);
+    return out;
   }
 }

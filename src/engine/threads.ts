@@ -8,15 +8,16 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Config } from '../config.js';
 import { Machine } from '../model/machine.js';
-import { CPU, G } from '../model/layout.js';
+import { computeLayout, CPU, G } from '../model/layout.js';
 import { mem_init } from '../mm/page_alloc.js';
 import { rng } from '../workload/program.js';
 import { readRing, signatureOf, Violation } from './cpu.js';
 import { teardown } from './sched.js';
 import { TraceHash } from './trace.js';
 import { recordOps } from './recording.js';
+import { threadsCodeUrl } from './threads-code.js';
 import { configForSeed, variantOf } from './variants.js';
-import { errorDetails, ProgressWatch, workerFinding, workerHangMs } from './worker-watch.js';
+import { errorDetails, MachineBuffers, ProgressWatch, workerFinding, workerHangMs } from './worker-watch.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { Observer } from '../check/observer.js';
 import { HistSet } from '../report/histograms.js';
@@ -42,7 +43,7 @@ export interface ThreadsOptions {
   signal?: AbortSignal;
   /** How the observer shares the machine; default: 'continuous' if a core is left over for it. */
   observer?: ObserverPace;
-  /** The piscina task file (tests: one that hangs or crashes on purpose); default workers/cpu-task.js. */
+  /** The piscina task file (tests: one that hangs or crashes on purpose); default workers/cpu-task.js (threadsCode "stripped": the threads build's, src/engine/threads-code.ts). */
   taskFile?: URL;
 }
 
@@ -64,7 +65,7 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   // min = max = workers: every CPU task of a round must run at once. A task queued behind one
   // that spins on a lock it holds would never run, and the round would deadlock.
   const newPool = () => new Piscina({
-    filename: (opts.taskFile ?? new URL('../../workers/cpu-task.js', import.meta.url)).href,
+    filename: (opts.taskFile ?? (cfg.threadsCode === 'stripped' ? threadsCodeUrl('workers/cpu-task.js') : new URL('../../workers/cpu-task.js', import.meta.url))).href,
     minThreads: opts.workers,
     maxThreads: opts.workers,
     idleTimeout: Infinity,
@@ -76,10 +77,11 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   const rounds = seeds ? seeds.length : (opts.count ?? (opts.durationSec > 0 ? Infinity : cfg.seeds));
   const pace = opts.observer ?? (availableParallelism() > opts.workers ? 'continuous' : 'shared');
   const results: RunResult[] = [];
+  const buffers = new MachineBuffers(); // one machine buffer, reused round after round
   try {
     for (let i = 0; i < rounds; i++) {
       if (timeUp()) break;
-      const r = await runRound(pool, rcfg, seeds ? seeds[i] : (opts.seedAt?.(i) ?? cfg.seed + i), timeUp, pace);
+      const r = await runRound(pool, rcfg, seeds ? seeds[i] : (opts.seedAt?.(i) ?? cfg.seed + i), timeUp, pace, buffers);
       results.push(r);
       opts.onRound?.(r);
       // a worker hung (terminated) or died: the next round gets a whole fresh pool, every CPU's thread at once
@@ -95,11 +97,11 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
 }
 
 /** One seed on one machine: boot, race the CPUs under the observer, check, tear down, check. */
-async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace): Promise<RunResult> {
+async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace, buffers: MachineBuffers): Promise<RunResult> {
   const t0 = performance.now();
   const variant = variantOf(rcfg, seed);
   const cfg = configForSeed(rcfg, seed); // a config with variants: this round's
-  const machine = new Machine(cfg);
+  const machine = new Machine(cfg, buffers.take(computeLayout(cfg).words * 4));
   mem_init(machine, rng(seed, 'boot'));
   const { m, L } = machine;
   // Each CPU's task with its own AbortSignal: a CPU that records no event for workerHangMs is
@@ -163,6 +165,8 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
   // every CPU's ops up to the detection, for a replay in the sched engine (repro); a CPU's ops
   // are not known when its worker hung or died
   for (const v of violations) Object.assign(v, workers.length ? {} : recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
+  // every task has returned (none hung or died, which could leave a thread holding the buffer): the next round may reuse it
+  if (!workers.length) buffers.give(machine.sab);
   return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}) };
 }
 
@@ -204,7 +208,7 @@ function merge(outs: CpuTaskResult[]): Pick<RunResult, 'steps' | 'ops' | 'events
   const hist = new HistSet('ns');
   for (const o of outs) {
     for (const [k, v] of Object.entries(o.counters)) events[k] = (events[k] ?? 0) + v;
-    hist.add(HistSet.decode(o.hist));
+    hist.addEncoded(o.hist);
   }
   const ops: Record<string, number> = {};
   for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;

@@ -107,13 +107,20 @@ function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
   return VM_FAULT_OK;
 }
 
-/** The anon orders the config enables, highest first (order 1 only under fault-order1). */
-function enabledAnonOrders(cpu: Cpu): number[] {
-  const set = new Set(cpu.cfg.anonOrders.filter((o) => o > 0 && o < PMD_ORDER));
-  if (cpu.inj.faultOrder1) set.add(1);
-  else set.delete(1);
-  return [...set].sort((a, b) => b - a);
+/** The anon orders the config enables, highest first (order 1 only under fault-order1); read-only, computed once per CPU. */
+function enabledAnonOrders(cpu: Cpu): readonly number[] {
+  let orders = anonOrdersOf.get(cpu);
+  if (!orders) {
+    const set = new Set(cpu.cfg.anonOrders.filter((o) => o > 0 && o < PMD_ORDER));
+    if (cpu.inj.faultOrder1) set.add(1);
+    else set.delete(1);
+    orders = [...set].sort((a, b) => b - a);
+    anonOrdersOf.set(cpu, orders);
+  }
+  return orders;
 }
+/** enabledAnonOrders per CPU (a CPU's config and deviations never change). */
+const anonOrdersOf = new WeakMap<Cpu, number[]>();
 
 /**
  * alloc_anon_folio(): choose an order without the PTL, then allocate with fallback to lower

@@ -38,16 +38,30 @@ export function vmas(machine: Machine, mm: number): VmaView[] {
   const out: VmaView[] = [];
   for (let s = 0; s < machine.L.maxVmas; s++) {
     const v = readVma(machine, mm, s);
-    if (v) out.push(v);
+    if (!v) continue;
+    // insertion by start, after any equal start (the order a stable sort gives; a dozen slots:
+    // cheaper than Array.prototype.sort calling back a comparator)
+    let i = out.length;
+    out.push(v);
+    while (i > 0 && out[i - 1].start > v.start) {
+      out[i] = out[i - 1];
+      i--;
+    }
+    out[i] = v;
   }
-  return out.sort((a, b) => a.start - b.start);
+  return out;
 }
 
 /** find_vma() with the containment check of vma_lookup(): the VMA containing vpn, or null. */
 export function find_vma(machine: Machine, mm: number, vpn: number): VmaView | null {
+  const m = machine.m;
   for (let s = 0; s < machine.L.maxVmas; s++) {
-    const v = readVma(machine, mm, s);
-    if (v && vpn >= v.start && vpn < v.end) return v;
+    // readVma's loads in readVma's order, but a view is made only for the VMA that contains vpn
+    const b = machine.vmaBase(mm, s);
+    const flags = Atomics.load(m, b + 2);
+    if (!(flags & VM_LIVE)) continue;
+    const start = Atomics.load(m, b), end = Atomics.load(m, b + 1);
+    if (vpn >= start && vpn < end) return { slot: s, start, end, flags, file: Atomics.load(m, b + 3) - 1, pgoff: Atomics.load(m, b + 4) };
   }
   return null;
 }

@@ -2,6 +2,9 @@
 // offset computed here from the config, so every worker thread maps the same machine.
 import { type Config, PTRS_PER_PTE } from '../config.js';
 
+/** Words in a 64-byte cache line. */
+export const LINE_WORDS = 16;
+
 /** Words of one emulated spinlock (see kernel/locking/spinlock.ts). */
 export const LOCK_WORDS = 4; // NEXT ticket, OWNER ticket, HOLDER cpu+1, HOLD_START (step)
 
@@ -44,7 +47,8 @@ export const CPU = {
   // 0: free slot) and since when (as WAIT_SINCE). A CPU holds at most two at once (fork: the
   // parent's mmap_lock, then a file's i_mmap_rwsem); a third hold would go unrecorded.
   RW_HELD: 5,
-  WORDS: 11,
+  /** 11 used; 16 = one 64-byte cache line per CPU (two CPUs' words in one line would bounce it between their cores). */
+  WORDS: 16,
 } as const;
 export const RW_SLOTS = 3;
 export const RING_WORDS = 6; // seq, code, a, b, c, time
@@ -119,7 +123,8 @@ export interface Layout {
   oFile: number; // files * filePages: the last token written to each file page (through any shared mapping)
   // cpus
   cpu: number;
-  tlb: number; // cpus * tlbEntries * 2 (key, pte)
+  tlb: number; // cpus * tlbStride: tlbEntries * 2 (key, pte) per CPU, from a cache line of its own
+  tlbStride: number;
   ring: number; // cpus * ringSize * RING_WORDS
   words: number;
 }
@@ -141,6 +146,12 @@ export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'proces
     off += n;
     return o;
   };
+  /** take() from the next 64-byte cache line: regions that CPUs write apart (per mm, per table, per CPU) share no line with what precedes them. */
+  const line = (n: number): number => {
+    off = Math.ceil(off / LINE_WORDS) * LINE_WORDS;
+    return take(n);
+  };
+  const tlbStride = Math.ceil((c.tlbEntries * 2) / LINE_WORDS) * LINE_WORDS;
   const L: Layout = {
     pages, vaPages, tablesPerMm, maxMms, maxVmas: c.maxVmas, cpus: c.cpus, tlbEntries: c.tlbEntries, ringSize: c.ringSize, maxOrder,
     global: take(G.WORDS),
@@ -148,20 +159,21 @@ export function computeLayout(c: Pick<Config, 'memoryPages' | 'vaSize' | 'proces
     fOrder: take(pages), fRef: take(pages), fMapcount: take(pages), fPin: take(pages), fFlags: take(pages), fMmId: take(pages * 2),
     fMapping: take(pages), fIndex: take(pages),
     buddyNext: take(pages), buddyPrev: take(pages), freeHead: take(maxOrder + 1), freeCount: take(maxOrder + 1), zoneLock: take(LOCK_WORDS),
-    mm: take(maxMms * MM.WORDS),
+    mm: line(maxMms * MM.WORDS),
     vma: take(maxMms * c.maxVmas * VMA_WORDS),
     pgd: take(maxMms * tablesPerMm),
     pte: take(maxMms * tablesPerMm * PTRS_PER_PTE),
-    ptl: take(maxMms * tablesPerMm * LOCK_WORDS),
+    ptl: line(maxMms * tablesPerMm * LOCK_WORDS),
     files, filePages, imapSlots,
     pcache: take(files * filePages), disk: take(files * filePages), xaLock: take(files * LOCK_WORDS), immapLock: take(files), wbLock: take(files),
     imap: take(files * imapSlots * IMAP_WORDS),
     oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oAltOk: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
     oTag: take(maxMms * vaPages),
     oFile: take(files * filePages),
-    cpu: take(c.cpus * CPU.WORDS),
-    tlb: take(c.cpus * c.tlbEntries * 2),
-    ring: take(c.cpus * c.ringSize * RING_WORDS),
+    cpu: line(c.cpus * CPU.WORDS),
+    tlb: line(c.cpus * tlbStride),
+    tlbStride,
+    ring: line(c.cpus * c.ringSize * RING_WORDS),
     words: 0,
   };
   L.words = off;

@@ -77,7 +77,7 @@ export class Machine {
     return this.L.cpu + cpu * CPU.WORDS + field;
   }
   tlbBase(cpu: number): number {
-    return this.L.tlb + cpu * this.L.tlbEntries * 2;
+    return this.L.tlb + cpu * this.L.tlbStride;
   }
 
   // ---- struct page / folio plain reads (for checkers and reports) ------------------------

@@ -19,7 +19,7 @@ export class Aggregate {
     this.steps += r.steps;
     addCounts(this.ops, r.ops);
     addCounts(this.events, r.events);
-    this.hist.add(HistSet.decode(r.hist));
+    this.hist.addEncoded(r.hist);
   }
   /**
    * Counts and histograms of seeds aggregated elsewhere (a results folder being merged): the seeds

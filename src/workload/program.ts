@@ -44,9 +44,11 @@ export class Program {
     const x = this.rand() * this.total;
     let k = 0;
     while (k < OP_KINDS.length - 1 && x >= this.cum[k]) k++;
+    // drawn even under processPerCpu, so the rest of the op is the same draw either way
+    const proc = Math.floor(this.rand() * this.cfg.processes);
     return {
       kind: OP_KINDS[k],
-      proc: Math.floor(this.rand() * this.cfg.processes),
+      proc: this.cfg.processPerCpu ? this.cpu % this.cfg.processes : proc,
       write: this.rand() < this.cfg.writeRatio,
       r1: this.u32(),
       r2: this.u32(),

@@ -80,18 +80,22 @@ function noteReleased(cpu: Cpu, word: number): void {
 export function* down_read(cpu: Cpu, word: number): Gen<void> {
   yield P.LOCK;
   const m = cpu.m;
-  const t0 = cpu.now();
+  // timed from the first failed try (no clock read when the first try succeeds; sched: the same
+  // step as at the P.LOCK yield either way)
+  let t0 = -1;
   for (;;) {
     const v = Atomics.load(m, word);
     if ((v & (WRITER | WAITING)) === 0) {
       if (Atomics.compareExchange(m, word, v, v + 1) === v) break;
+      if (t0 < 0) t0 = cpu.now();
       continue;
     }
+    if (t0 < 0) t0 = cpu.now();
     const g = block(cpu, word, () => (Atomics.load(m, word) & (WRITER | WAITING)) === 0, false);
     if (g) yield* g;
   }
   noteHeld(cpu, word, false);
-  cpu.hist.record('mmap_lock.wait', cpu.now() - t0);
+  cpu.hist.record('mmap_lock.wait', t0 < 0 ? 0 : cpu.now() - t0);
 }
 
 /** mmap_read_unlock() */
@@ -106,19 +110,21 @@ export function up_read(cpu: Cpu, word: number): void {
 export function* down_write(cpu: Cpu, word: number): Gen<void> {
   yield P.LOCK;
   const m = cpu.m;
-  const t0 = cpu.now();
+  let t0 = -1; // as in down_read
   for (;;) {
     const v = Atomics.load(m, word);
     if ((v & (WRITER | READERS)) === 0) {
       if (Atomics.compareExchange(m, word, v, WRITER) === v) break;
+      if (t0 < 0) t0 = cpu.now();
       continue;
     }
+    if (t0 < 0) t0 = cpu.now();
     if (!(v & WAITING)) Atomics.compareExchange(m, word, v, v | WAITING);
     const g = block(cpu, word, () => (Atomics.load(m, word) & (WRITER | READERS)) === 0, true);
     if (g) yield* g;
   }
   noteHeld(cpu, word, true);
-  cpu.hist.record('mmap_lock.wait', cpu.now() - t0);
+  cpu.hist.record('mmap_lock.wait', t0 < 0 ? 0 : cpu.now() - t0);
 }
 
 /** mmap_write_unlock(): clears WAITING too; a writer still waiting sets it again. */

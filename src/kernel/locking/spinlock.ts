@@ -23,20 +23,32 @@ function noteLock(cpu: Cpu, code: number, off: number): void {
   else cpu.note(code, NOTE_LOCK_PTL, (off - L.ptl) / LOCK_WORDS);
 }
 
+/** A kind of lock and the names of its wait and hold histograms (made once, not per acquisition). */
+interface LockHists {
+  kind: string;
+  wait: string;
+  hold: string;
+}
+const lockHists = (kind: string): LockHists => ({ kind, wait: `${kind}.wait`, hold: `${kind}.hold` });
+const ZONE_LOCK = lockHists('zone_lock'), XA_LOCK = lockHists('xa_lock'), PTL = lockHists('ptl');
+
 /** Histogram prefix of the lock at off: the PTLs, the zone lock and the page-cache locks are reported apart. */
-function lockKind(machine: Machine, off: number): string {
-  if (off === machine.L.zoneLock) return 'zone_lock';
-  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return 'xa_lock';
-  return 'ptl';
+function lockKind(machine: Machine, off: number): LockHists {
+  if (off === machine.L.zoneLock) return ZONE_LOCK;
+  if (off >= machine.L.xaLock && off < machine.L.xaLock + machine.L.files * LOCK_WORDS) return XA_LOCK;
+  return PTL;
 }
 
 /** spin_lock(): take a ticket and wait until it is served. */
 export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
   yield P.LOCK;
   const m = cpu.m;
-  const t0 = cpu.now();
+  // The wait is timed only when there is one: a free lock records 0 without reading the clock
+  // (sched: the same step as at the P.LOCK yield either way, so the same histogram).
+  let waited = 0;
   const ticket = Atomics.add(m, off + NEXT, 1);
   if (Atomics.load(m, off + OWNER) !== ticket) {
+    const t0 = cpu.now();
     cpu.counters[EV.PTL_CONTENDED]++;
     const waitW = cpu.machine.cpuWord(cpu.id, CPU.WAIT_ON);
     Atomics.store(m, waitW + 1, cpu.stamp()); // WAIT_SINCE, before WAIT_ON names the lock
@@ -51,13 +63,14 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
       yield WAIT;
     }
     Atomics.store(m, waitW, 0);
+    waited = cpu.now() - t0;
   }
   const at = cpu.now();
-  const kind = lockKind(cpu.machine, off);
-  cpu.hist.record(`${kind}.wait`, at - t0);
+  const hists = lockKind(cpu.machine, off);
+  cpu.hist.record(hists.wait, waited);
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
-  cpu.held.push({ off, kind, at, own: cpu.steps });
+  cpu.held.push({ off, kind: hists.kind, hold: hists.hold, at, own: cpu.steps });
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
 }
 
@@ -68,7 +81,8 @@ export function spin_trylock(cpu: Cpu, off: number): boolean {
   if (Atomics.compareExchange(m, off + NEXT, owner, owner + 1) !== owner) return false;
   Atomics.store(m, off + HOLDER, cpu.id + 1);
   Atomics.store(m, off + HOLD_START, cpu.stamp());
-  cpu.held.push({ off, kind: lockKind(cpu.machine, off), at: cpu.now(), own: cpu.steps });
+  const hists = lockKind(cpu.machine, off);
+  cpu.held.push({ off, kind: hists.kind, hold: hists.hold, at: cpu.now(), own: cpu.steps });
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
   return true;
 }
@@ -76,18 +90,23 @@ export function spin_trylock(cpu: Cpu, off: number): boolean {
 /** spin_unlock(): serve the next ticket. */
 export function spin_unlock(cpu: Cpu, off: number): void {
   const m = cpu.m;
-  const i = cpu.held.findIndex((h) => h.off === off);
+  const held = cpu.held;
+  let i = held.length - 1; // locks are mostly released last taken first (a lock is never held twice)
+  while (i >= 0 && held[i].off !== off) i--;
   if (i < 0) cpu.violation('lock-not-held', 'spin_unlock', { lock: off });
   // arch contpte: the blocks changed under this PTL must be consistent by the time it is released
   // (checked while still held, so no other path is changing them); empty in generic mode
   if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
-  const h = cpu.held[i];
-  cpu.held.splice(i, 1);
-  cpu.hist.record(`${h.kind}.hold`, cpu.now() - h.at);
+  const h = held[i];
+  if (i === held.length - 1) held.pop();
+  else held.splice(i, 1);
+  cpu.hist.record(h.hold, cpu.now() - h.at);
   Atomics.store(m, off + HOLDER, 0);
-  Atomics.add(m, off + OWNER, 1);
+  const owner = Atomics.add(m, off + OWNER, 1) + 1;
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_UNLOCK, off);
-  if (cpu.threaded) Atomics.notify(m, off + OWNER);
+  // Wake waiters only if there are any: a CPU takes its ticket before it waits, so a ticket taken
+  // after this read is the one just served and never waits (and a wait times out after 20 ms).
+  if (cpu.threaded && Atomics.load(m, off + NEXT) !== owner) Atomics.notify(m, off + OWNER);
 }
 
 /** Who holds the lock at off: cpu id or -1. */
