@@ -110,3 +110,17 @@ test('configs/nightly.json: every operation family weighted, both PTE layers, ev
   assert.equal(new Set(vs.map((c) => c.name)).size, vs.length, 'variants tell apart by name');
   assert.ok(cfg.duration >= 3600 && cfg.seeds >= 1e6, 'sized for a long run: the duration bounds it');
 });
+
+test('run flags: --max-failures 0 and 1.5, --duration garbage and --progress-every garbage exit 2 naming the flag', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'run', '--seeds', '1', ...args], { encoding: 'utf8', timeout: 60_000 });
+  for (const [args, msg] of [
+    [['--max-failures', '0'], /^foliostorm: --max-failures: expected an integer >= 1, found 0$/],
+    [['--max-failures', '1.5'], /^foliostorm: --max-failures: expected an integer >= 1, found 1\.5$/],
+    [['--duration', 'soon'], /^foliostorm: --duration: /],
+    [['--progress-every', '-3'], /^foliostorm: --progress-every: /],
+  ] as [string[], RegExp][]) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), msg);
+  }
+});
