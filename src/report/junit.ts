@@ -10,6 +10,9 @@
 //   night so CI history can follow one finding): always <failure>; message = invariant, kernel path
 //   and the details of the smallest seed; body = count, smallest seed, details and the replay
 //   command of each artifact.
+// - variant cases ("foliostorm.variant", a config with `variants` only, named "<config>/<variant>
+//   [engine]"): one per model variant the run's seeds ran, so a nightly run over 8 variants shows
+//   which design broke; <failure> listing its signatures when any seed of it had a violation.
 import { escapeXmlText as esc, escapeXmlAttr as attr } from './escape.js';
 import type { SignatureGroup } from './aggregate.js';
 import type { Summary } from './summary.js';
@@ -35,9 +38,19 @@ export function configCaseName(s: Summary): string {
 export function renderJunit(s: Summary): string {
   const nv = s.violations.length;
   const cfgOutcome: 'pass' | 'failure' | 'error' = nv ? 'failure' : s.interrupted ? 'error' : 'pass';
-  const failures = s.signatures.length + (cfgOutcome === 'failure' ? 1 : 0);
+  // per variant the seeds ran: how many, and its violations (by signature)
+  const variants = new Map<string, { seeds: number; bad: Map<string, { count: number; seed: number }> }>();
+  for (const p of s.perSeed) if (p.variant) (variants.get(p.variant) ?? variants.set(p.variant, { seeds: 0, bad: new Map() }).get(p.variant)!).seeds++;
+  for (const v of s.violations) {
+    const b = v.variant && variants.get(v.variant)?.bad;
+    if (!b) continue;
+    const g = b.get(v.signature) ?? { count: 0, seed: v.seed };
+    b.set(v.signature, { count: g.count + 1, seed: Math.min(g.seed, v.seed) });
+  }
+  const badVariants = [...variants.values()].filter((x) => x.bad.size).length;
+  const failures = s.signatures.length + (cfgOutcome === 'failure' ? 1 : 0) + badVariants;
   const errors = cfgOutcome === 'error' ? 1 : 0;
-  const tests = s.signatures.length + 1;
+  const tests = s.signatures.length + 1 + variants.size;
   const seedRange = s.seeds.count ? (s.seeds.count > 1 && s.seeds.list.length ? `${Math.min(...s.seeds.list)}..${Math.max(...s.seeds.list)}` : String(s.seeds.first)) : 'none';
   const seedsLine = `${s.seeds.count} seed(s) ${seedRange} in ${s.wallSeconds} s`;
   const runLine = `${seedsLine}${s.interrupted ? ', interrupted before the planned end' : ''}`;
@@ -70,6 +83,16 @@ export function renderJunit(s: Summary): string {
     return `    <testcase classname="foliostorm.signature" name="${attr(g.signature)}" time="0.000">\n      <failure type="${attr(g.invariant)}" message="${attr(clip(msg))}">${esc(body)}</failure>\n    </testcase>`;
   };
 
+  const variantCase = (name: string, x: { seeds: number; bad: Map<string, { count: number; seed: number }> }): string => {
+    const open = `    <testcase classname="foliostorm.variant" name="${attr(`${s.config?.name ?? 'config'}/${name} [${s.engine}]`)}" time="0.000">`;
+    const out = `      <system-out>${esc(`${x.seeds} seed(s) of this variant`)}</system-out>`;
+    if (!x.bad.size) return `${open}\n${out}\n    </testcase>`;
+    const n = [...x.bad.values()].reduce((a, g) => a + g.count, 0);
+    const msg = `${n} violation(s) in ${x.bad.size} signature(s): ${[...x.bad.keys()].join(', ')}`;
+    const body = [...x.bad].map(([sig, g]) => `${sig} x${g.count}, smallest seed ${g.seed}`).join('\n');
+    return `${open}\n      <failure type="violations" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
+  };
+
   const props: [string, unknown][] = [
     ['runId', s.runId], ['engine', s.engine], ['config', s.config?.name], ['arch', s.config?.arch], ['anonFallback', s.config?.anonFallback],
     ['batching', s.config?.batching], ['inject', (s.config?.inject ?? []).join(',')], ['seeds.first', s.seeds.first], ['seeds.count', s.seeds.count],
@@ -85,6 +108,7 @@ export function renderJunit(s: Summary): string {
     ...props.map(([k, v]) => `      <property name="${attr(k)}" value="${attr(v ?? '')}"/>`),
     '    </properties>',
     cfgCase(),
+    ...[...variants].map(([name, x]) => variantCase(name, x)),
     ...s.signatures.map(sigCase),
     '  </testsuite>',
     '</testsuites>',

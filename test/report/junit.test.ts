@@ -122,6 +122,29 @@ test('a clean run: one passing config case; interrupted: an error (no violations
   assert.equal(stoppedFailing.filter((c) => outcomeOf(c)?.name === 'failure').length, s.signatures.length + 1);
 });
 
+test('a run on model variants: one case per variant, failing for the variants whose seeds had violations', () => {
+  const s = summary();
+  assert.ok(s.violations.length > 0);
+  // seed 1 ran variant "generic", seed 2 "contpte+retry-lower"; only seed 2 keeps its violations
+  const variantOf = (seed: number) => (seed % 2 ? 'generic' : 'contpte+retry-lower');
+  const v: Summary = {
+    ...s,
+    config: { ...s.config, variants: [{ arch: 'generic' }, { arch: 'contpte', anonFallback: 'retry-lower' }] },
+    perSeed: s.perSeed.map((p) => ({ ...p, variant: variantOf(p.seed) })),
+    violations: s.violations.map((x) => ({ ...x, seed: 2, variant: variantOf(2) })),
+  };
+  const cases = checkJunit(renderJunit(v));
+  const vc = cases.filter((c) => c.attrs.classname === 'foliostorm.variant');
+  assert.deepEqual(vc.map((c) => c.attrs.name), [`${s.config.name}/generic [sched]`, `${s.config.name}/contpte+retry-lower [sched]`]);
+  assert.equal(outcomeOf(vc[0]), undefined, 'generic: no violations');
+  const f = outcomeOf(vc[1])!;
+  assert.equal(f.name, 'failure');
+  assert.equal(f.attrs.message, `${s.violations.length} violation(s) in ${s.signatures.length} signature(s): ${[...new Set(s.violations.map((x) => x.signature))].join(', ')}`);
+  assert.equal(cases.length, 1 + 2 + s.signatures.length);
+  // a config without variants has no variant cases
+  assert.equal(checkJunit(renderJunit(s)).filter((c) => c.attrs.classname === 'foliostorm.variant').length, 0);
+});
+
 test('junit.xml escapes hostile strings: they parse back unchanged (characters XML cannot hold as \\uXXXX)', () => {
   const s = summary();
   const evil = `a<b>&c"d'e]]><!-- x --></testcase>\nline2`;
