@@ -56,6 +56,7 @@ interface RunArgs {
   shard?: string;
   maxFailures?: number;
   progressEvery?: string;
+  checkpointEvery?: string;
   json: boolean;
 }
 
@@ -122,8 +123,9 @@ async function cmdRun(a: RunArgs): Promise<number> {
   const shard = a.shard === undefined ? undefined : asUsage(ShardError, () => parseShard(a.shard!));
   const { cfg, seedsGiven } = resolveConfig(a);
   const progressEveryMs = a.progressEvery !== undefined ? parseDuration(a.progressEvery, '--progress-every') * 1000 : undefined;
+  const checkpointEveryMs = a.checkpointEvery !== undefined ? parseDuration(a.checkpointEvery, '--checkpoint-every') * 1000 : undefined;
   if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs }));
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs, checkpointEveryMs }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;
@@ -326,6 +328,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('shard', { type: 'string', describe: 'K/N: run the K-th of N disjoint slices of the seeds (seed s is in shard ((s - first) mod N) + 1; --seeds counts the whole run\'s seeds); auto/N: K = $JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Job)' })
         .option('max-failures', { type: 'number', describe: 'stop once this many seeds (threads: rounds) have failed (exit 1; the summary says why it stopped)' })
         .option('progress-every', { type: 'string', describe: 'off a terminal (CI logs): a progress line this often (default 10s)' })
+        .option('checkpoint-every', { type: 'string', describe: 'rewrite summary.json (marked unfinished) this often during the run, so a killed run leaves one (default 1m; 0: never)' })
         .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
       async (a) => {
         code = await cmdRun(a as unknown as RunArgs);

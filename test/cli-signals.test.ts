@@ -3,7 +3,7 @@
 // interrupted, then exit 3. Each test waits for what the run prints before signalling, not for time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +67,32 @@ test('SIGINT during a threads run: exit 3 and a complete summary of the rounds r
   assert.ok(s.seeds.count >= 1);
   assert.equal(s.violations.length, 0, JSON.stringify(s.violations[0]));
   assert.ok(s.ops.touch > 0);
+});
+
+test('SIGKILL (nothing can be caught): the checkpoint summary.json stays, marked interrupted and unfinished, and report and merge read it', { timeout: 180_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'foliostorm-sigkill-'));
+  // a checkpoint after every seed; kill once the progress line shows a few seeds done
+  const r = await runUntil(['run', '--duration', '10m', '--checkpoint-every', '0', '--progress-every', '0.2s', '--out', out], /seeds [3-9]/, 'SIGKILL');
+  assert.ok(r.signalled, r.stderr);
+  assert.equal(r.code, null, 'killed, no exit code');
+  const dir = join(out, readdirSync(out)[0]);
+  assert.ok(!existsSync(join(dir, 'summary.json')), '--checkpoint-every 0: no checkpoint, nothing written before the end');
+
+  const out2 = mkdtempSync(join(tmpdir(), 'foliostorm-sigkill-'));
+  const k = await runUntil(['run', '--duration', '10m', '--checkpoint-every', '0.01s', '--progress-every', '0.2s', '--out', out2], /seeds [3-9]/, 'SIGKILL');
+  assert.ok(k.signalled, k.stderr);
+  const dir2 = join(out2, readdirSync(out2)[0]);
+  const s = JSON.parse(readFileSync(join(dir2, 'summary.json'), 'utf8'));
+  assert.equal(s.interrupted, true);
+  assert.equal(s.stop.reason, 'unfinished');
+  assert.match(s.stop.detail, /the run had not ended when this was written/);
+  assert.ok(s.seeds.count >= 1 && s.perSeed.length === s.seeds.count, `${s.seeds.count} seeds`);
+  assert.ok(existsSync(join(dir2, 'histograms.json')) && existsSync(join(dir2, 'junit.xml')));
+  assert.ok(!readdirSync(dir2).some((f) => f.includes('.tmp-')), 'no half-written file');
+  // what a person does next: a report, and a merge (one folder) that says it is interrupted
+  const rep = spawnSync(process.execPath, [CLI, 'report', dir2], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.ok(existsSync(join(dir2, 'report.html')));
+  const m = spawnSync(process.execPath, [CLI, 'merge', dir2, '--out', join(out2, 'merged')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(m.status, 3, m.stderr + m.stdout);
 });

@@ -36,6 +36,12 @@ export interface CampaignOptions {
   cpuTask?: URL;
   /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
   maxFailures?: number;
+  /**
+   * Rewrite the results folder's summary.json (with histograms.json, .hgrm and junit.xml) at most
+   * this often while the run goes on, marked interrupted with stop.reason "unfinished", so a run
+   * killed outright (SIGKILL, OOM, a lost machine) leaves a summary of what it did (default 60 s; 0: never).
+   */
+  checkpointEveryMs?: number;
   /** Told of each seed's (threads: round's) result as it arrives, after the run has counted it (the bench times them). */
   onResult?: (r: RunResult) => void;
 }
@@ -63,12 +69,23 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   // each violation's artifact as soon as its seed ends (a variant's seed: the config it ran)
   const artifacts = new LiveArtifacts(w, (v) => configForSeed(runCfg, v.seed));
   let failedSeeds = 0;
+  const checkpointEveryMs = opts.checkpointEveryMs ?? 60_000;
+  let lastCheckpoint = performance.now();
+  // what the folder would hold if the run ended now; the final write replaces it
+  const checkpoint = () => {
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const stopped = { reason: 'unfinished' as const, detail: `the state after ${Math.round(wallSeconds)} s; the run had not ended when this was written (if nothing replaced it, the run was killed)` };
+    w.histograms(agg.hist);
+    writeSummaryOutputs(w, buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped }), { html: false });
+    lastCheckpoint = performance.now();
+  };
   const onResult = (r: RunResult) => {
     agg.add(r);
     for (const v of r.violations) artifacts.add(v);
     progress.add(r);
     stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
     progress.tick(agg);
+    if (checkpointEveryMs > 0 && performance.now() - lastCheckpoint >= checkpointEveryMs) checkpoint();
     opts.onResult?.(r);
   };
   progress.start(agg, w.dir);

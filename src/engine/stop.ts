@@ -4,9 +4,10 @@
 
 /**
  * seeds: every seed asked for ran; duration: the wall-clock budget ran out; max-failures: that
- * many seeds (threads: rounds) failed; interrupted: a signal asked the run to stop.
+ * many seeds (threads: rounds) failed; interrupted: a signal asked the run to stop; unfinished: a
+ * checkpoint written while the run went on (what a killed run leaves).
  */
-export type StopReason = 'seeds' | 'duration' | 'max-failures' | 'interrupted';
+export type StopReason = 'seeds' | 'duration' | 'max-failures' | 'interrupted' | 'unfinished';
 
 /** summary.json `stop`. */
 export interface StopInfo {

@@ -5,8 +5,9 @@ import { JUNIT_FILE, renderJunit } from './junit.js';
 import type { ResultsWriter } from './results.js';
 import type { Summary } from './summary.js';
 
-export function writeSummaryOutputs(w: ResultsWriter, summary: Summary): void {
+/** html false: leave report.html out (a checkpoint during a run; `foliostorm report DIR` makes it). */
+export function writeSummaryOutputs(w: ResultsWriter, summary: Summary, opts: { html?: boolean } = {}): void {
   w.json('summary.json', summary);
   w.text(JUNIT_FILE, renderJunit(summary));
-  writeReportHtml(w.dir, summary);
+  if (opts.html !== false) writeReportHtml(w.dir, summary);
 }
