@@ -3,6 +3,7 @@
 // then run the unmodified model for the same budget as the false-positive control. Cells run one
 // after another, each across the whole worker pool, so seconds-to-detection are comparable.
 import { Piscina } from 'piscina';
+import { runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
 import { type Config, type ConfigInput, parseConfig } from '../config.js';
 import { DEVIATIONS, type Deviation } from '../inject/deviations.js';
 import type { RunResult, ViolationRecord } from '../engine/result.js';
@@ -21,6 +22,8 @@ export interface HuntOptions {
   signal?: AbortSignal;
   /** a line per finished cell (progress) */
   onCell?: (c: CellResult, index: number, total: number) => void;
+  /** the sched piscina task file (tests: one that hangs or crashes on purpose); default workers/sched-task.js */
+  schedTask?: URL;
 }
 
 export interface CellResult {
@@ -81,7 +84,7 @@ export function planCells(o: Pick<HuntOptions, 'deviations' | 'schedulers' | 'en
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const plan = planCells(o);
   const pool = o.engines.includes('sched')
-    ? new Piscina({ filename: new URL('../../workers/sched-task.js', import.meta.url).href, minThreads: o.workers, maxThreads: o.workers })
+    ? new Piscina({ filename: (o.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url)).href, minThreads: o.workers, maxThreads: o.workers })
     : null;
   const cells: CellResult[] = [];
   const controls: CellResult[] = [];
@@ -139,7 +142,9 @@ async function schedCell(pool: Piscina, cfgOf: (seed: number) => Config, o: Hunt
       const seed = next++;
       let r: RunResult;
       try {
-        r = await pool.run({ cfg: cfgOf(seed), seed }, { signal: o.signal });
+        // watched like a run's seeds: a seed that hangs or kills its worker is a finding (worker-hang/crash@sched), not a stuck hunt
+        const cfg = cfgOf(seed);
+        r = await runSchedSeedWatched(pool, cfg, seed, o.signal, workerHangMs(cfg));
       } catch (e) {
         if (o.signal?.aborted) return;
         throw e;

@@ -82,6 +82,17 @@ test('hunt: runs seeds until the first violation, and the control for the budget
   assert.equal(miss.pass, false);
 });
 
+test('hunt: a seed that hangs or kills its worker is a finding of its cell (worker-hang/crash@sched), and the cell goes on', async () => {
+  // the test task hangs on seed 3, throws on seed 5 and ends its thread on seed 7 (test/helpers/faulty-sched-task.ts)
+  const h = await runHunt({ base: { opsPerCpu: 40, workerHangMs: 1500 }, deviations: [], schedulers: ['random'], engines: ['sched'], budget: 5, workers: 2, schedTask: new URL('../helpers/faulty-sched-task.js', import.meta.url) });
+  assert.equal(h.controls.length, 1);
+  const c = h.controls[0];
+  assert.deepEqual(c.signatures, ['worker-crash@sched', 'worker-hang@sched']);
+  assert.equal(c.detected, true, 'a control with a hang is not clean');
+  assert.ok(c.seedsRun > 7, `the cell went on after the hang and the crashes: ${c.seedsRun} seeds`);
+  assert.equal(h.pass, false);
+});
+
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 
