@@ -98,14 +98,18 @@ export class SchedLoop {
     for (;;) {
       let mask = 0;
       let live = 0;
+      let overdue: CpuState[] | null = null;
       for (const s of states) {
         if (s.done) continue;
         live++;
         if (s.cpu.waitFor === null || s.cpu.waitFor()) mask |= 1 << s.cpu.id;
-        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) throw waitHang(machine, s, clock.step);
+        else if (clock.step - s.cpu.blockedSince > cfg.lockHoldLimitSteps) (overdue ??= []).push(s);
       }
       if (live === 0) return;
       if (mask === 0) throw deadlock(machine, states, clock.step);
+      // a wait past the deadline in scheduler steps is a hang only if no runnable CPU it waits on
+      // (through a chain of holders) is merely unscheduled: PCT starves low priorities, lock holders too
+      if (overdue) for (const s of overdue) if (waitIsHang(machine, states, s, mask)) throw waitHang(machine, s, clock.step);
       let runnable = runnableOf[mask];
       if (runnable === undefined) {
         const list: number[] = [];
@@ -302,6 +306,46 @@ function drain<T>(g: Gen<T>): T {
     if (r.done) return r.value;
     if (r.value === WAIT) throw new Error('teardown blocked: a lock is still held');
   }
+}
+
+/**
+ * Whether s, blocked for more than lockHoldLimitSteps scheduler steps, hangs. Follow what it waits
+ * for: a lock with no holder (a lost wakeup), a wait that is not on a lock, or a cycle of waits (a
+ * deadlock of some CPUs while others run) is a hang; a runnable holder (runnable: a bit of mask) is
+ * one only if it has held the lock for more than lockHoldLimitSteps of its own steps (the scheduler
+ * may simply not run it); a blocked holder passes the question on to what it waits for.
+ */
+function waitIsHang(machine: Machine, states: CpuState[], s: CpuState, mask: number): boolean {
+  const limit = machine.cfg.lockHoldLimitSteps;
+  const seen = new Set<number>();
+  const chain = [s.cpu];
+  while (chain.length) {
+    const w = chain.pop()!;
+    if (seen.has(w.id)) return true; // a cycle
+    seen.add(w.id);
+    if (w.waitOff < 0) return true;
+    const holders = holdersOf(machine, w.waitOff);
+    if (!holders.length) return true;
+    for (const h of holders) {
+      const hc = states[h.cpu]?.cpu;
+      if (!hc) return true;
+      if (mask & (1 << h.cpu)) {
+        if (ownHoldSteps(machine, hc, w.waitOff) > limit) return true;
+      } else chain.push(hc);
+    }
+  }
+  return false;
+}
+
+/** How many of its own steps cpu has held the lock at off (-1: it does not hold it). */
+function ownHoldSteps(machine: Machine, cpu: Cpu, off: number): number {
+  for (const h of cpu.held) if (h.off === off) return cpu.steps - h.own;
+  const base = machine.cpuWord(cpu.id, CPU.RW_HELD);
+  for (let k = 0; k < RW_SLOTS; k++) {
+    const w = Atomics.load(machine.m, base + 2 * k);
+    if (w !== 0 && (w >>> 1) - 1 === off) return cpu.steps - cpu.rwOwn[k];
+  }
+  return -1;
 }
 
 /** A CPU blocked on a lock longer than lockHoldLimitSteps: lock-hang@<lock kind>, with its holders and waiters. */

@@ -326,3 +326,49 @@ test('pin-underflow: unpinning a page that holds no pin', () => {
   run(h, 0, unpin_user_page(h.cpus[0], pfn)); // control: the pin we took
   assert.equal(violationOf(() => run(h, 0, unpin_user_page(h.cpus[0], pfn))).invariant, 'pin-underflow');
 });
+
+test('lock-hang (wait): a waiter whose lock holder the scheduler starves is not reported; a wait in a cycle of some CPUs while another runs is', () => {
+  const limit = 1000;
+  // CPU 0 takes the PTL, CPU 1 blocks on it, then the scheduler runs CPU 2 whenever it can: CPU 1
+  // waits 5000 scheduler steps while its holder runs a handful of its own
+  const h = boot({ cpus: 3, lockHoldLimitSteps: limit });
+  const prefer: Scheduler = {
+    name: 'starve-holder', start() {}, random: () => 0,
+    pick: (r) => (!h.cpus[0].held.length && r.includes(0) ? 0 : h.cpus[1].waitOff < 0 && r.includes(1) && !h.cpus[1].held.length ? 1 : r.includes(2) ? 2 : r[0]),
+  };
+  const scripts = [
+    function* (cpu: Cpu): Gen<void> {
+      yield* spin_lock(cpu, ptl(h, 5));
+      for (let i = 0; i < 5; i++) yield 0;
+      spin_unlock(cpu, ptl(h, 5));
+    },
+    function* (cpu: Cpu): Gen<void> {
+      yield* spin_lock(cpu, ptl(h, 5));
+      spin_unlock(cpu, ptl(h, 5));
+    },
+    function* (): Gen<void> {
+      for (let i = 0; i < 5000; i++) yield 0;
+    },
+  ];
+  const cpus = [h.cpus[0], h.cpus[1], h.cpus[2]];
+  const l = new SchedLoop(h.machine, cpus, scripts.map((s, i) => once(() => s(cpus[i]))), prefer, h.clock, null);
+  assert.doesNotThrow(() => l.run());
+  assert.ok(h.clock.step > 5000 && h.cpus[0].steps < 20, `${h.clock.step} steps, the holder ran ${h.cpus[0].steps}`);
+
+  // CPUs 0 and 1 take two PTLs in opposite orders and wait for each other; CPU 2 keeps running, so
+  // no step finds every CPU blocked: the wait past the deadline is the report
+  const h2 = boot({ cpus: 3, lockHoldLimitSteps: limit });
+  const ab = (a: number, b: number) => function* (cpu: Cpu): Gen<void> {
+    yield* spin_lock(cpu, ptl(h2, a));
+    yield 0;
+    yield* spin_lock(cpu, ptl(h2, b));
+    spin_unlock(cpu, ptl(h2, b));
+    spin_unlock(cpu, ptl(h2, a));
+  };
+  const spinner = function* (): Gen<void> {
+    for (let i = 0; i < 5000; i++) yield 0;
+  };
+  const v = violationOf(loop(h2, [ab(1, 2), ab(2, 1), spinner]));
+  assert.equal(`${v.invariant}@${v.path}`, 'lock-hang@ptl');
+  assert.match(v.details.why as string, new RegExp(`waited more than lockHoldLimitSteps \\(${limit} steps\\)`));
+});
