@@ -15,7 +15,7 @@
 //   which design broke; <failure> listing its signatures when any seed of it had a violation.
 import { escapeXmlText as esc, escapeXmlAttr as attr } from './escape.js';
 import type { SignatureGroup } from './aggregate.js';
-import type { Summary } from './summary.js';
+import { type Summary, type VariantStats, variantStats } from './summary.js';
 
 export const JUNIT_FILE = 'junit.xml';
 
@@ -38,16 +38,8 @@ export function configCaseName(s: Summary): string {
 export function renderJunit(s: Summary): string {
   const nv = s.violations.length;
   const cfgOutcome: 'pass' | 'failure' | 'error' = nv ? 'failure' : s.interrupted ? 'error' : 'pass';
-  // per variant the seeds ran: how many, and its violations (by signature)
-  const variants = new Map<string, { seeds: number; bad: Map<string, { count: number; seed: number }> }>();
-  for (const p of s.perSeed) if (p.variant) (variants.get(p.variant) ?? variants.set(p.variant, { seeds: 0, bad: new Map() }).get(p.variant)!).seeds++;
-  for (const v of s.violations) {
-    const b = v.variant && variants.get(v.variant)?.bad;
-    if (!b) continue;
-    const g = b.get(v.signature) ?? { count: 0, seed: v.seed };
-    b.set(v.signature, { count: g.count + 1, seed: Math.min(g.seed, v.seed) });
-  }
-  const badVariants = [...variants.values()].filter((x) => x.bad.size).length;
+  const variants = variantStats(s);
+  const badVariants = [...variants.values()].filter((x) => x.violations).length;
   const failures = s.signatures.length + (cfgOutcome === 'failure' ? 1 : 0) + badVariants;
   const errors = cfgOutcome === 'error' ? 1 : 0;
   const tests = s.signatures.length + 1 + variants.size;
@@ -83,13 +75,12 @@ export function renderJunit(s: Summary): string {
     return `    <testcase classname="foliostorm.signature" name="${attr(g.signature)}" time="0.000">\n      <failure type="${attr(g.invariant)}" message="${attr(clip(msg))}">${esc(body)}</failure>\n    </testcase>`;
   };
 
-  const variantCase = (name: string, x: { seeds: number; bad: Map<string, { count: number; seed: number }> }): string => {
+  const variantCase = (name: string, x: VariantStats): string => {
     const open = `    <testcase classname="foliostorm.variant" name="${attr(`${s.config?.name ?? 'config'}/${name} [${s.engine}]`)}" time="0.000">`;
     const out = `      <system-out>${esc(`${x.seeds} seed(s) of this variant`)}</system-out>`;
-    if (!x.bad.size) return `${open}\n${out}\n    </testcase>`;
-    const n = [...x.bad.values()].reduce((a, g) => a + g.count, 0);
-    const msg = `${n} violation(s) in ${x.bad.size} signature(s): ${[...x.bad.keys()].join(', ')}`;
-    const body = [...x.bad].map(([sig, g]) => `${sig} x${g.count}, smallest seed ${g.seed}`).join('\n');
+    if (!x.violations) return `${open}\n${out}\n    </testcase>`;
+    const msg = `${x.violations} violation(s) in ${x.bySignature.size} signature(s): ${[...x.bySignature.keys()].join(', ')}`;
+    const body = [...x.bySignature].map(([sig, g]) => `${sig} x${g.count}, smallest seed ${g.smallestSeed}`).join('\n');
     return `${open}\n      <failure type="violations" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
   };
 

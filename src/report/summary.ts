@@ -134,12 +134,29 @@ export function renderPct(p: PctGuarantee & { scheduler: string }): string {
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)));
 const orders = (r: Record<string, number>): string => Object.entries(r).map(([o, n]) => `o${o}:${fmt(n)}`).join(' ') || '-';
 
+/** Per variant the seeds ran (in the order of their first seeds): its seed count and its violations by signature (count, smallest seed). */
+export interface VariantStats {
+  seeds: number;
+  violations: number;
+  bySignature: Map<string, { count: number; smallestSeed: number }>;
+}
+
+export function variantStats(s: Summary): Map<string, VariantStats> {
+  const out = new Map<string, VariantStats>();
+  for (const p of s.perSeed) if (p.variant) (out.get(p.variant) ?? out.set(p.variant, { seeds: 0, violations: 0, bySignature: new Map() }).get(p.variant)!).seeds++;
+  for (const v of s.violations) {
+    const x = v.variant ? out.get(v.variant) : undefined;
+    if (!x) continue;
+    x.violations++;
+    const g = x.bySignature.get(v.signature);
+    x.bySignature.set(v.signature, { count: (g?.count ?? 0) + 1, smallestSeed: Math.min(g?.smallestSeed ?? v.seed, v.seed) });
+  }
+  return out;
+}
+
 /** "contpte+refault 12 seeds (2 violations)" per variant that ran (in the order of their first seeds). */
 export function variantCounts(s: Summary): string[] {
-  const seeds = new Map<string, number>(), bad = new Map<string, number>();
-  for (const p of s.perSeed) if (p.variant) seeds.set(p.variant, (seeds.get(p.variant) ?? 0) + 1);
-  for (const v of s.violations) if (v.variant) bad.set(v.variant, (bad.get(v.variant) ?? 0) + 1);
-  return [...seeds].map(([name, n]) => `${name} ${n} seed${n === 1 ? '' : 's'}${bad.get(name) ? ` (${bad.get(name)} violation${bad.get(name) === 1 ? '' : 's'})` : ''}`);
+  return [...variantStats(s)].map(([name, x]) => `${name} ${x.seeds} seed${x.seeds === 1 ? '' : 's'}${x.violations ? ` (${x.violations} violation${x.violations === 1 ? '' : 's'})` : ''}`);
 }
 
 /** The human summary printed at the end of a run. */
