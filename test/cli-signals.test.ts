@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +88,19 @@ test('SIGKILL (nothing can be caught): the checkpoint summary.json stays, marked
   assert.match(s.stop.detail, /the run had not ended when this was written/);
   assert.ok(s.seeds.count >= 1 && s.perSeed.length === s.seeds.count, `${s.seeds.count} seeds`);
   assert.ok(existsSync(join(dir2, 'histograms.json')) && existsSync(join(dir2, 'junit.xml')));
-  assert.ok(!readdirSync(dir2).some((f) => f.includes('.tmp-')), 'no half-written file');
+  // every file is whole: the kill can land in a write, which leaves only that write's hidden
+  // temporary file (.NAME.tmp-PID, never read), not a half-written NAME
+  for (const f of readdirSync(dir2)) {
+    if (f.startsWith('.')) {
+      assert.match(f, /^\..+\.tmp-\d+$/, `unexpected hidden file ${f}`);
+      continue;
+    }
+    if (statSync(join(dir2, f)).isDirectory()) continue;
+    const text = readFileSync(join(dir2, f), 'utf8');
+    if (f.endsWith('.json')) assert.doesNotThrow(() => JSON.parse(text), `${f} is not whole`);
+    if (f.endsWith('.xml')) assert.match(text, /<\/testsuites>\s*$/, `${f} is not whole`);
+    if (f.endsWith('.hgrm')) assert.match(text, /#\[Buckets.*\]\s*$/, `${f} is not whole`);
+  }
   // what a person does next: a report, and a merge (one folder) that says it is interrupted
   const rep = spawnSync(process.execPath, [CLI, 'report', dir2], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(rep.status, 0, rep.stderr);

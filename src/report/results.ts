@@ -2,7 +2,7 @@
 // failures/).
 // Files are written to a temporary name and renamed, so a crash never leaves half a summary.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { Config } from '../config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { makeArtifact } from './artifact.js';
@@ -17,10 +17,12 @@ export const HISTOGRAMS_FILE = 'histograms.json';
 /**
  * Write file whole or not at all: the data goes to a temporary name in the same folder, is flushed
  * to the disk (fsync), then renamed over file. A crash, a kill or a full disk leaves the old file
- * or none, never half of one (and no temporary file when the write itself fails).
+ * or none, never half of one (and no temporary file when the write itself fails). A process killed
+ * outright mid-write (SIGKILL, OOM) can leave its hidden temporary file (`.NAME.tmp-PID`); nothing
+ * reads those.
  */
 export function writeAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
   try {
     const fd = openSync(tmp, 'w');
     try {

@@ -1,10 +1,10 @@
 // The results writer: histograms.json holds every histogram in addable form next to the .hgrm files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HISTOGRAMS_FILE, ResultsWriter } from '../../src/report/results.js';
+import { HISTOGRAMS_FILE, ResultsWriter, writeAtomic } from '../../src/report/results.js';
 import { HistSet } from '../../src/report/histograms.js';
 
 test('histograms() writes one .hgrm per histogram and histograms.json that decodes to the same histograms', () => {
@@ -24,4 +24,19 @@ test('histograms() writes one .hgrm per histogram and histograms.json that decod
   back.add(HistSet.decode(e));
   assert.equal(back.summary('fault').count, 2000);
   assert.equal(back.summary('fault').p99, h.summary('fault').p99);
+});
+
+test('writeAtomic replaces a file whole; a write that fails (the target is a folder) keeps the old state and leaves no temporary file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'foliostorm-atomic-'));
+  const f = join(dir, 'summary.json');
+  writeAtomic(f, '{"a":1}\n');
+  writeAtomic(f, '{"a":2}\n');
+  assert.equal(readFileSync(f, 'utf8'), '{"a":2}\n');
+  assert.deepEqual(readdirSync(dir), ['summary.json']);
+  // rename over a non-empty folder fails after the data was written: the temporary file must go
+  const blocked = join(dir, 'blocked');
+  mkdirSync(join(blocked, 'inside'), { recursive: true });
+  assert.throws(() => writeAtomic(blocked, 'x'));
+  assert.deepEqual(readdirSync(dir).sort(), ['blocked', 'summary.json']);
+  assert.deepEqual(readdirSync(blocked), ['inside']);
 });
