@@ -377,6 +377,12 @@ class World {
     if (addr + len > va) this.err(at, field, `expected a range that ends within the address space (config vaSize ${hexAddr(va)}), found ${hexAddr(addr)}-${hexAddr(addr + len)}`);
     return len;
   }
+  /** The step's process, address and range checked in that order (the fields proc, addr, len). */
+  procRange(at: At, s: { proc: string; addr: number; len: number }): { proc: string; addr: number; len: number } {
+    const proc = this.proc(at, 'proc', s.proc);
+    const addr = this.addr(at, 'addr', s.addr);
+    return { proc, addr, len: this.range(at, 'len', addr, s.len) };
+  }
 }
 
 /** Parse a scenario from its text; throws ScenarioFormatError. */
@@ -423,25 +429,14 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
       return { ...base, op: s.op, file: s.file, fileIndex: world.file(at, 'file', s.file, false) };
     case 'sync':
       return { ...base, op: s.op };
-    case 'munmap': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len) };
-    }
-    case 'mprotect': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len), prot: s.prot };
-    }
-    case 'madvise': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len), advice: s.advice };
-    }
+    case 'munmap':
+      return { ...base, op: s.op, ...world.procRange(at, s) };
+    case 'mprotect':
+      return { ...base, op: s.op, ...world.procRange(at, s), prot: s.prot };
+    case 'madvise':
+      return { ...base, op: s.op, ...world.procRange(at, s), advice: s.advice };
     case 'mremap': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      const len = world.range(at, 'len', addr, s.len);
+      const { proc, addr, len } = world.procRange(at, s);
       const newAddr = world.addr(at, 'newAddr', s.newAddr);
       world.range(at, 'newAddr', newAddr, len);
       if (newAddr < addr + len && addr < newAddr + len) {
@@ -450,11 +445,8 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
       return { ...base, op: s.op, proc, addr, len, newAddr };
     }
     case 'read':
-    case 'write': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      return { ...base, op: s.op, proc, addr, len: world.range(at, 'len', addr, s.len), expectFault: s.expectFault };
-    }
+    case 'write':
+      return { ...base, op: s.op, ...world.procRange(at, s), expectFault: s.expectFault };
     case 'fork': {
       const proc = world.proc(at, 'proc', s.proc);
       world.create(at, 'child', s.child);
@@ -467,9 +459,7 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
       return { ...base, op: s.op, proc };
     }
     case 'pin': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      const len = world.range(at, 'len', addr, s.len);
+      const { proc, addr, len } = world.procRange(at, s);
       const { mode, id } = s;
       const held = world.pins.get(id);
       if (held) world.err(at, 'id', `expected an id that no held pin has, found "${id}", taken at step ${held.step} and not unpinned`);
@@ -494,10 +484,7 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
       return { ...base, op, id };
     }
     case 'expect': {
-      const proc = world.proc(at, 'proc', s.proc);
-      const addr = world.addr(at, 'addr', s.addr);
-      const len = world.range(at, 'len', addr, s.len);
-      const out: ExpectStep = { ...base, op: s.op, proc, addr, len };
+      const out: ExpectStep = { ...base, op: s.op, ...world.procRange(at, s) };
       for (const k of EXPECT_FLAGS) if (s[k] !== undefined) out[k] = s[k];
       if (s.folioOrder !== undefined) out.folioOrder = s.folioOrder;
       if (s.sameFolioAs !== undefined) {
