@@ -109,3 +109,11 @@ test('parseDuration accepts 90s, 30m, 2h and plain seconds', () => {
   assert.equal(parseDuration('45'), 45);
   assert.throws(() => parseDuration('soon'), /--duration/);
 });
+
+test('the built CLI runs as the package bin (what npx foliostorm executes): executable, with a node shebang', () => {
+  // tsc writes files without the x bit; build.mjs sets it after every (re)build
+  const r = spawnSync(CLI, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.error, undefined, `could not execute ${CLI}: ${r.error?.message}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+});
