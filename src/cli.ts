@@ -269,7 +269,7 @@ async function cmdExperiment(name: string, a: Record<string, unknown>, argv: rea
   switch (name) {
     case 'fallback':
       notOptionsOf('fallback', a, ['size', 'orders', 'reps', 'check'], 'they are options of experiment batching');
-      return await asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION));
+      return await interruptible('writing the cells that ran', a.json === true, (signal) => asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION, signal)));
     case 'batching':
       return cmdBatching(a as unknown as BatchingArgs & Record<string, unknown>, argv);
     default:
