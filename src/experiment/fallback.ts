@@ -28,6 +28,7 @@ import { escapeXml } from '../report/escape.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
+import { taskWindow } from './task-window.js';
 
 export const CONTENTIONS = ['low', 'medium', 'high'] as const;
 export type Contention = (typeof CONTENTIONS)[number];
@@ -562,11 +563,15 @@ async function runCellsHere(grid: readonly Cell[], seedList: readonly number[], 
   return out;
 }
 
+/** Seeds handed to the pool ahead per thread: enough that a thread never waits for its next one. */
+const SEEDS_AHEAD_PER_THREAD = 2;
+
 /**
- * Every cell over the piscina pool (every seed queued at once, so both threads stay busy); cells
- * fold in grid order whatever order the pool finished them in. On abort the pool is destroyed at
- * once: queued seeds are dropped and running ones stopped (their promises reject), and the cells
- * whose seeds had all run, in grid order, are what the run has.
+ * Every cell over the piscina pool, its seeds handed over in grid and seed order a few at a time
+ * (taskWindow), so both threads stay busy on the first unfinished cells; cells fold in grid order
+ * whatever order the pool finished them in. On abort the pool is destroyed at once: seeds not
+ * handed over are never started, queued and running ones are dropped (their promises reject), and
+ * the cells whose seeds had all run, in grid order, are what the run has.
  */
 async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[], task: (c: Cell, seed: number) => SeedTask, o: RunOptions): Promise<CellResult[]> {
   const out: CellResult[] = [];
@@ -578,9 +583,10 @@ async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[]
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const seedsOf: (SeedResult[] | undefined)[] = grid.map(() => undefined);
   let folded = 0;
+  const handOver = taskWindow(SEEDS_AHEAD_PER_THREAD * o.workers, () => !!o.signal?.aborted);
   try {
     const pending = grid.map((cell, i) => {
-      const p = Promise.all(seedList.map((seed) => pool.run(task(cell, seed)) as Promise<SeedResult>));
+      const p = Promise.all(seedList.map((seed) => handOver(() => pool.run(task(cell, seed)) as Promise<SeedResult>)));
       // record a cell as soon as its seeds are in (an abort keeps it even if an earlier cell is
       // unfinished); the empty handler also keeps a rejection from being unhandled: it surfaces
       // where its cell is awaited
