@@ -269,22 +269,23 @@ async function cmdExperiment(name: string, a: Record<string, unknown>, argv: rea
   switch (name) {
     case 'fallback':
       notOptionsOf('fallback', a, ['size', 'orders', 'reps', 'check'], 'they are options of experiment batching');
-      return await asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION));
+      return await interruptible('writing the cells that ran', a.json === true, (signal) => asUsageAsync(FallbackUsageError, () => cmdFallback(a as unknown as FallbackArgs, VERSION, signal)));
     case 'batching':
-      return cmdBatching(a as unknown as BatchingArgs & Record<string, unknown>, argv);
+      return await cmdBatching(a as unknown as BatchingArgs & Record<string, unknown>, argv);
     default:
       throw new UsageError(`experiment: unknown name "${name}" (expected one of: ${EXPERIMENTS.join(', ')})`);
   }
 }
 
 /** experiment batching: fork, munmap and mprotect batched vs per-PTE (src/experiment/batching.ts); progress on stderr. */
-function cmdBatching(a: BatchingArgs & Record<string, unknown>, argv: readonly string[]): number {
+async function cmdBatching(a: BatchingArgs & Record<string, unknown>, argv: readonly string[]): Promise<number> {
   notOptionsOf('batching', a, ['seeds', 'seed', 'pagesPerCpu', 'workers'], 'it runs one seed, in this thread');
-  const r = asUsage(BatchingUsageError, () => experimentBatching(a, {
+  const r = await interruptible('writing the cells that ran', a.json, (signal) => asUsageAsync(BatchingUsageError, () => experimentBatching(a, {
     version: VERSION,
     command: `npx foliostorm ${argv.join(' ')}`,
     progress: a.json ? undefined : (l) => process.stderr.write(`[batching] ${l}\n`),
-  }));
+    signal,
+  })));
   process.stdout.write(r.stdout + '\n');
   return r.exitCode;
 }

@@ -3,33 +3,11 @@
 // interrupted, then exit 3. Each test waits for what the run prints before signalling, not for time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-
-/** Run the CLI; once a stderr line matches `when`, send `signal`. Resolves with the exit code and stderr. */
-function runUntil(args: string[], when: RegExp, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string; signalled: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let signalled = false;
-    child.stdout.resume();
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      stderr += d;
-      if (!signalled && when.test(stderr)) {
-        signalled = true;
-        child.kill(signal);
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr, signalled }));
-  });
-}
+import { CLI, runUntil } from './helpers/signal-cli.js';
 
 const summaryOf = (out: string) => JSON.parse(readFileSync(join(out, readdirSync(out)[0], 'summary.json'), 'utf8'));
 

@@ -15,8 +15,9 @@ import { configForSeed } from './variants.js';
 import { RunStop } from './stop.js';
 import { MachineBuffers, runSchedSeedWatched, workerHangMs } from './worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
 
-export const EXIT_OK = 0, EXIT_VIOLATIONS = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3;
+export { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS } from '../exit-codes.js';
 
 export interface CampaignOptions {
   out: string;

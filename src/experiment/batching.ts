@@ -38,6 +38,8 @@ import { do_huge_pmd_anonymous_page } from '../mm/huge_memory.js';
 import { checkQuiescent } from '../check/invariants.js';
 import { type LineSeries, lineChart, standaloneSvg } from '../report/linechart.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
+import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
 
 export const BATCHING_OPS = ['fork', 'munmap', 'mprotect'] as const;
 export type BatchingOp = (typeof BATCHING_OPS)[number];
@@ -65,6 +67,11 @@ export interface BatchingOptions {
   check?: boolean;
   /** One line per finished (arch, size, batching) machine. */
   progress?: (line: string) => void;
+  /**
+   * Aborted (Ctrl-C, SIGTERM): run no more cells (a cell is one operation on one arch and folio
+   * size, both designs); the result holds those that ran, marked interrupted.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one operation cost in one design. */
@@ -111,6 +118,9 @@ export interface Cell {
 
 export interface BatchingResult {
   experiment: 'batching';
+  /** Present (true) only when a signal stopped the run before every cell ran; `cells` then holds those that did. */
+  interrupted?: true;
+  stop?: ExperimentStop;
   bytes: number;
   pages: number;
   orders: number[];
@@ -330,7 +340,7 @@ function collectGarbage(): void {
 /** a / b rounded to 4 decimals; 1 when both are 0; null when only b is 0. */
 const over = (a: number, b: number): number | null => (b === 0 ? (a === 0 ? 1 : null) : Math.round((a / b) * 10000) / 10000);
 
-export function runBatchingExperiment(o: BatchingOptions): BatchingResult {
+export async function runBatchingExperiment(o: BatchingOptions): Promise<BatchingResult> {
   const t0 = performance.now();
   if (!(o.bytes >= 2 << 20 && o.bytes <= MAX_BYTES && o.bytes % (2 << 20) === 0)) throw new RangeError(`size: expected a multiple of 2 MiB from 2 MiB to 1 GiB, found ${o.bytes} bytes`);
   const orders = [...(o.orders ?? BATCHING_ORDERS)];
@@ -339,40 +349,45 @@ export function runBatchingExperiment(o: BatchingOptions): BatchingResult {
   const ops = [...(o.ops ?? BATCHING_OPS)];
   const reps = o.reps ?? 1;
   if (!(Number.isInteger(reps) && reps >= 1)) throw new RangeError(`reps: expected an integer >= 1, found ${reps}`);
-  if (o.warmup ?? true) runBatchingExperiment({ bytes: 4 << 20, orders: orders.filter((k) => [0, 4, 9].includes(k)), arches, ops, warmup: false });
+  if (o.warmup ?? true) await runBatchingExperiment({ bytes: 4 << 20, orders: orders.filter((k) => [0, 4, 9].includes(k)), arches, ops, warmup: false, signal: o.signal });
   const pages = o.bytes / PAGE;
   const cells: Cell[] = [];
   const populateSame: BatchingResult['populateSame'] = [];
-  let memoryPages = 0;
+  // the same for every (arch, order, batching): it depends on the region's size only
+  const memoryPages = experimentConfig(pages, arches[0], true, orders[0]).memoryPages;
   // three buffers for the whole run: the two populated machines (batched, per-PTE) and the copy
   // each operation runs on (every cell's config has the same layout: arch, batching and orders do
   // not change it)
   const bytesOf = computeLayout(experimentConfig(pages, arches[0], true, orders[0])).words * 4;
   const popSab = [new SharedArrayBuffer(bytesOf), new SharedArrayBuffer(bytesOf)], opSab = new SharedArrayBuffer(bytesOf);
-  for (const arch of arches) {
+  // a cell (one op on one arch and folio size) runs synchronously: before each one, and before the
+  // populate the cells of a folio size share, the event loop gets a turn (a Ctrl-C handler aborts
+  // o.signal only then), and an aborted run starts nothing more
+  const stopRequested = async (): Promise<boolean> => {
+    await yieldToEventLoop();
+    return !!o.signal?.aborted;
+  };
+  run: for (const arch of arches) {
     for (const order of orders) {
+      if (await stopRequested()) break run;
       const designs = [true, false].map((batching, i) => {
         const cfg = experimentConfig(pages, arch, batching, order);
-        memoryPages = cfg.memoryPages;
         const populated = populate(cfg, pages, order, popSab[i]);
         return { cfg, populated, state: stateDigest(populated), cont: contPtes(populated) };
       });
-      const pop = designs;
       // the two designs take turns, run by run, so a change in the machine's load falls on both;
       // which goes first alternates (batched first, then per-PTE first, ...)
       const per: Record<'batched' | 'perPte', Measure[]> = { batched: [], perPte: [] };
+      let stopped = false;
       for (const op of ops) {
+        if ((stopped = await stopRequested())) break;
         const runs: Measure[][] = [[], []];
         for (let r = 0; r < reps; r++) {
           for (const i of r % 2 ? [1, 0] : [0, 1]) runs[i].push(measureOnce(designs[i].populated, designs[i].cfg, op, pages, !!o.check && r === 0, opSab));
         }
-        per.batched.push(combine(runs[0], `${designs[0].cfg.name} ${op}`));
-        per.perPte.push(combine(runs[1], `${designs[1].cfg.name} ${op}`));
-      }
-      o.progress?.(`${arch} ${kib(order)}: ${ops.map((op, i) => `${op} ${per.batched[i].steps} / ${per.perPte[i].steps} steps, ${fmtMs(per.batched[i].cpuNs)} / ${fmtMs(per.perPte[i].cpuNs)} CPU`).join('; ')} (batched / per-PTE)`);
-      populateSame.push({ arch, order, same: pop[0].state === pop[1].state, contPtesBatched: pop[0].cont, contPtesPerPte: pop[1].cont });
-      ops.forEach((op, i) => {
-        const b = per.batched[i], p = per.perPte[i];
+        const b = combine(runs[0], `${designs[0].cfg.name} ${op}`), p = combine(runs[1], `${designs[1].cfg.name} ${op}`);
+        per.batched.push(b);
+        per.perPte.push(p);
         cells.push({
           op, arch, order, folioKiB: 4 << order, batched: b, perPte: p,
           perPteOverBatched: {
@@ -381,11 +396,21 @@ export function runBatchingExperiment(o: BatchingOptions): BatchingResult {
           },
           sameState: b.state === p.state,
         });
-      });
+      }
+      // a folio size stopped before its first cell is missing whole, its populate included
+      if (per.batched.length) {
+        o.progress?.(`${arch} ${kib(order)}: ${per.batched.map((b, i) => `${ops[i]} ${b.steps} / ${per.perPte[i].steps} steps, ${fmtMs(b.cpuNs)} / ${fmtMs(per.perPte[i].cpuNs)} CPU`).join('; ')} (batched / per-PTE)`);
+        populateSame.push({ arch, order, same: designs[0].state === designs[1].state, contPtesBatched: designs[0].cont, contPtesPerPte: designs[1].cont });
+      }
+      if (stopped) break run;
     }
   }
+  const ran = new Set(cells.map((c) => `${c.arch}/${c.order}/${c.op}`));
+  const grid = arches.flatMap((arch) => orders.flatMap((order) => ops.map((op) => ({ arch, order, op }))));
+  // a signal that came once every cell had run cost nothing: the result is whole, not interrupted
+  const stop = cells.length < grid.length ? interruptedStop(cells.length, grid.length, missingCells(grid, (c) => ran.has(`${c.arch}/${c.order}/${c.op}`), (c) => `${c.arch} ${kib(c.order)}`, (c) => c.op)) : undefined;
   return {
-    experiment: 'batching', bytes: o.bytes, pages, orders, arches, ops, reps,
+    experiment: 'batching', ...(stop ? { interrupted: true as const, stop } : {}), bytes: o.bytes, pages, orders, arches, ops, reps,
     machine: { cpus: 1, memoryPages, tlbEntries: defaultConfig().tlbEntries, scheduler: 'random (one CPU: every step is its own)', seed: 1 },
     populateSame, cells, wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
   };
@@ -497,7 +522,7 @@ export function renderBatchingTables(r: BatchingResult): string {
   }
   out.push('');
   const popBad = r.populateSame.filter((x) => !x.same);
-  out.push(popBad.length ? `Populate: the batched and per-PTE fault-in ended in different states for ${popBad.map((x) => `${x.arch} ${kib(x.order)}`).join(', ')}.` : 'Populate: the batched and the per-PTE fault-in ended in the same state for every arch and folio size.');
+  out.push(popBad.length ? `Populate: the batched and per-PTE fault-in ended in different states for ${popBad.map((x) => `${x.arch} ${kib(x.order)}`).join(', ')}.` : `Populate: the batched and the per-PTE fault-in ended in the same state for every arch and folio size${r.stop ? ' that ran' : ''}.`);
   return out.join('\n');
 }
 
@@ -506,6 +531,7 @@ export function renderBatchingMarkdown(r: BatchingResult, o: { command: string; 
   return [
     `# Batching experiment (${o.runId})`,
     '',
+    ...(r.stop ? [partialNote(r.stop), ''] : []),
     `\`${o.command}\` (foliostorm ${o.version}): ${r.ops.join(', ')} of ${bytesLabel(r.bytes)} on ${r.arches.join(' and ')} with folios of ${r.orders.map(kib).join(', ')}; ${r.reps} run(s) per operation; ${r.wallSeconds} s.`,
     'b = batched (config batching: true), p = per-PTE reference form (batching: false). TLBIs: flush_tlb_page/range/mm calls. PTL hold steps: ptl.hold histogram count x mean. Steps, CPU ms and wall ms: the whole operation (CPU: this process\'s user + system time; wall: elapsed). Folio updates: struct folio refcount/mapcount updates. Same state: batched and per-PTE ended in the same kernel-visible state (PTE_CONT aside). Everything but the CPU and wall times is deterministic.',
     '',
@@ -536,7 +562,7 @@ export function renderBatchingSvg(r: BatchingResult): string {
     return lineChart(cats, series, { name: `batching-${op}`, title: `${op}: per-PTE / batched`, yLabel: 'times (log scale)', log: true, ref: 1, width: 420 });
   });
   return standaloneSvg(charts, {
-    heading: `foliostorm experiment batching: ${bytesLabel(r.bytes)}, one CPU; above 1: batching is cheaper`,
+    heading: `foliostorm experiment batching: ${bytesLabel(r.bytes)}, one CPU; above 1: batching is cheaper${r.stop ? ` (partial: ${r.stop.detail})` : ''}`,
     notes: [
       'Model: scheduler steps and the CPU time this process spent on the whole operation, per-PTE form / batched form. Kernel: time without / with batching, from the series cover letters (docs/experiments.md).',
       'x86: David Hildenbrand, fork and unmap/zap batching (2024). arm64 contpte: Ryan Roberts, contpte v5 (2024), contpte-basic / contpte-batch. M3: Dev Jain, mprotect batching v4 (2025).',
@@ -572,8 +598,10 @@ export function parseSize(s: string): number {
 /**
  * `foliostorm experiment batching`: run, write results/experiment-batching-<id>/ (batching.json,
  * batching.md, batching.svg), and return what to print (the tables, or with json the JSON only).
+ * Exit 0; 1 if a batched and a per-PTE run ended in different states; 3 if meta.signal stopped the
+ * run early (the cells that ran are written, marked interrupted).
  */
-export function experimentBatching(a: BatchingArgs, meta: { version: string; command: string; progress?: (line: string) => void }): { exitCode: number; stdout: string; dir: string } {
+export async function experimentBatching(a: BatchingArgs, meta: { version: string; command: string; progress?: (line: string) => void; signal?: AbortSignal }): Promise<{ exitCode: number; stdout: string; dir: string }> {
   const bytes = a.size !== undefined ? parseSize(a.size) : a.quick ? QUICK_BYTES : DEFAULT_BYTES;
   let orders: number[] = [...(a.quick ? QUICK_ORDERS : BATCHING_ORDERS)];
   if (a.orders !== undefined) {
@@ -582,7 +610,7 @@ export function experimentBatching(a: BatchingArgs, meta: { version: string; com
   }
   const reps = a.reps ?? 1;
   if (!(Number.isInteger(reps) && reps >= 1 && reps <= 100)) throw new BatchingUsageError(`--reps: expected an integer from 1 to 100, found ${a.reps}`);
-  const r = runBatchingExperiment({ bytes, orders, reps, warmup: !a.quick, check: a.check, progress: meta.progress });
+  const r = await runBatchingExperiment({ bytes, orders, reps, warmup: !a.quick, check: a.check, progress: meta.progress, signal: meta.signal });
   const w = new ResultsWriter(a.out, `experiment-batching-${makeRunId('sched', 1)}`);
   const runId = w.dir.split(/[\\/]/).pop()!;
   const json = { ...r, version: meta.version, command: meta.command, runId, published: PUBLISHED };
@@ -590,6 +618,7 @@ export function experimentBatching(a: BatchingArgs, meta: { version: string; com
   w.text('batching.md', renderBatchingMarkdown(r, { command: meta.command, version: meta.version, runId }));
   w.text('batching.svg', renderBatchingSvg(r));
   const bad = r.cells.filter((c) => !c.sameState).length + r.populateSame.filter((p) => !p.same).length;
-  const stdout = a.json ? JSON.stringify(json, null, 2) : `${renderBatchingTables(r)}\n\n  results   ${w.dir}\n  time      ${r.wallSeconds} s${bad ? `\n  WARNING   ${bad} cell(s) where batched and per-PTE ended in different states` : ''}`;
-  return { exitCode: bad ? 1 : 0, stdout, dir: w.dir };
+  const stdout = a.json ? JSON.stringify(json, null, 2) : `${r.stop ? `${partialNote(r.stop)}\n\n` : ''}${renderBatchingTables(r)}\n\n  results   ${w.dir}\n  time      ${r.wallSeconds} s${bad ? `\n  WARNING   ${bad} cell(s) where batched and per-PTE ended in different states` : ''}`;
+  // interrupted wins: the tables are partial whatever they show
+  return { exitCode: r.interrupted ? EXIT_INTERRUPTED : bad ? EXIT_VIOLATIONS : EXIT_OK, stdout, dir: w.dir };
 }

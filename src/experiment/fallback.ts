@@ -26,6 +26,9 @@ import { type EncodedHists, HistSet } from '../report/histograms.js';
 import { type BarRow, barChart } from '../report/svg.js';
 import { escapeXml } from '../report/escape.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
+import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
+import { taskWindow } from './task-window.js';
 
 export const CONTENTIONS = ['low', 'medium', 'high'] as const;
 export type Contention = (typeof CONTENTIONS)[number];
@@ -432,10 +435,18 @@ export interface RunOptions extends FallbackOptions {
   onCell?: (c: CellResult, i: number, n: number) => void;
   /** The piscina task file (tests); default workers/fallback-task.js. */
   taskFile?: URL;
+  /**
+   * Aborted (Ctrl-C, SIGTERM): start no more cells; the pool is destroyed (queued seeds dropped,
+   * running ones stopped) and the report holds the cells whose seeds had all run, marked interrupted.
+   */
+  signal?: AbortSignal;
 }
 
 export interface FallbackReport {
   experiment: 'fallback';
+  /** Present (true) only when a signal stopped the run before every cell ran; `cells` then holds those that did. */
+  interrupted?: true;
+  stop?: ExperimentStop;
   question: string;
   seeds: { first: number; count: number; list: number[] };
   pagesPerCpu: number;
@@ -510,33 +521,15 @@ export async function runFallbackExperiment(o: RunOptions): Promise<FallbackRepo
   const workload: Record<string, WorkloadRecord> = {};
   for (const c of contentions) workload[c] = workloadRecord(fallbackWorkload(c, W));
 
-  const pool = o.workers > 1 ? new Piscina({ filename: (o.taskFile ?? new URL('../../workers/fallback-task.js', import.meta.url)).href, minThreads: o.workers, maxThreads: o.workers }) : null;
-  const runSeed = (t: SeedTask): Promise<SeedResult> => (pool ? pool.run(t) : Promise.resolve(runFallbackSeed(t)));
-  const out: CellResult[] = [];
-  try {
-    if (pool) {
-      // every task queued at once (the pool keeps both threads busy); cells fold in grid order
-      const pending = grid.map((cell) => Promise.all(seedList.map((seed) => runSeed({ cell, seed, pagesPerCpu: W, firstSeed: o.firstSeed, seeds: o.seeds }))));
-      for (const p of pending) p.catch(() => {}); // a failure surfaces where its cell is awaited, not as an unhandled rejection
-      for (const [i, p] of pending.entries()) {
-        const c = aggregateCell(grid[i], await p);
-        out.push(c);
-        o.onCell?.(c, i, grid.length);
-      }
-    } else {
-      for (const [i, cell] of grid.entries()) {
-        const rs: SeedResult[] = [];
-        for (const seed of seedList) rs.push(await runSeed({ cell, seed, pagesPerCpu: W, firstSeed: o.firstSeed, seeds: o.seeds }));
-        const c = aggregateCell(cell, rs);
-        out.push(c);
-        o.onCell?.(c, i, grid.length);
-      }
-    }
-  } finally {
-    await pool?.destroy();
-  }
+  const task = (cell: Cell, seed: number): SeedTask => ({ cell, seed, pagesPerCpu: W, firstSeed: o.firstSeed, seeds: o.seeds });
+  const out = o.workers > 1 ? await runCellsOnPool(grid, seedList, task, o) : await runCellsHere(grid, seedList, task, o);
+  const cellKey = (c: Cell): string => `${c.contention}/${c.allocFailRate}/${c.policy}`;
+  const ran = new Set(out.map(cellKey));
+  // a signal that came once every cell had run cost nothing: the report is whole, not interrupted
+  const stop = out.length < grid.length ? interruptedStop(out.length, grid.length, missingCells(grid, (c) => ran.has(cellKey(c)), (c) => `${c.contention} ${pct(c.allocFailRate, 0)}`, (c) => c.policy)) : undefined;
   return {
     experiment: 'fallback',
+    ...(stop ? { interrupted: true as const, stop } : {}),
     question: QUESTION,
     seeds: { first: o.firstSeed, count: o.seeds, list: seedList },
     pagesPerCpu: W,
@@ -547,6 +540,86 @@ export async function runFallbackExperiment(o: RunOptions): Promise<FallbackRepo
     cells: out,
     comparisons: compareToBase(out),
   };
+}
+
+/**
+ * Every cell in this thread, in grid order. A seed runs synchronously, so before each one the
+ * event loop gets a turn (a Ctrl-C handler aborts o.signal only then). A cell is all its seeds or
+ * nothing (the comparisons pair cells seed by seed): one cut short is dropped.
+ */
+async function runCellsHere(grid: readonly Cell[], seedList: readonly number[], task: (c: Cell, seed: number) => SeedTask, o: RunOptions): Promise<CellResult[]> {
+  const out: CellResult[] = [];
+  for (const [i, cell] of grid.entries()) {
+    const rs: SeedResult[] = [];
+    for (const seed of seedList) {
+      await yieldToEventLoop();
+      if (o.signal?.aborted) return out;
+      rs.push(runFallbackSeed(task(cell, seed)));
+    }
+    const c = aggregateCell(cell, rs);
+    out.push(c);
+    o.onCell?.(c, i, grid.length);
+  }
+  return out;
+}
+
+/** Seeds handed to the pool ahead per thread: enough that a thread never waits for its next one. */
+const SEEDS_AHEAD_PER_THREAD = 2;
+
+/**
+ * Every cell over the piscina pool, its seeds handed over in grid and seed order a few at a time
+ * (taskWindow), so both threads stay busy on the first unfinished cells; cells fold in grid order
+ * whatever order the pool finished them in. On abort the pool is destroyed at once: seeds not
+ * handed over are never started, queued and running ones are dropped (their promises reject), and
+ * the cells whose seeds had all run, in grid order, are what the run has.
+ */
+async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[], task: (c: Cell, seed: number) => SeedTask, o: RunOptions): Promise<CellResult[]> {
+  const out: CellResult[] = [];
+  if (o.signal?.aborted) return out; // no pool to start for nothing
+  const pool = new Piscina({ filename: (o.taskFile ?? new URL('../../workers/fallback-task.js', import.meta.url)).href, minThreads: o.workers, maxThreads: o.workers });
+  let destroying: Promise<void> | undefined;
+  const destroyPool = (): Promise<void> => (destroying ??= pool.destroy());
+  const onAbort = (): void => void destroyPool();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const seedsOf: (SeedResult[] | undefined)[] = grid.map(() => undefined);
+  let folded = 0;
+  const handOver = taskWindow(SEEDS_AHEAD_PER_THREAD * o.workers, () => !!o.signal?.aborted);
+  try {
+    const pending = grid.map((cell, i) => {
+      const p = Promise.all(seedList.map((seed) => handOver(() => pool.run(task(cell, seed)) as Promise<SeedResult>)));
+      // record a cell as soon as its seeds are in (an abort keeps it even if an earlier cell is
+      // unfinished); the empty handler also keeps a rejection from being unhandled: it surfaces
+      // where its cell is awaited
+      p.then((rs) => void (seedsOf[i] = rs), () => {});
+      return p;
+    });
+    for (const [i, p] of pending.entries()) {
+      let rs: SeedResult[];
+      try {
+        rs = await p;
+      } catch (e) {
+        // once aborted, a rejection is the destroyed pool's (a task failing at that very moment is lost with it)
+        if (o.signal?.aborted) break;
+        throw e;
+      }
+      const c = aggregateCell(grid[i], rs);
+      out.push(c);
+      folded = i + 1;
+      o.onCell?.(c, i, grid.length);
+    }
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await destroyPool();
+  }
+  // after an abort: the later cells whose seeds had all run before the pool went (none otherwise)
+  for (let i = folded + 1; i < grid.length; i++) {
+    const rs = seedsOf[i];
+    if (!rs) continue;
+    const c = aggregateCell(grid[i], rs);
+    out.push(c);
+    o.onCell?.(c, i, grid.length);
+  }
+  return out;
 }
 
 // ---- outputs -------------------------------------------------------------------------------
@@ -603,7 +676,8 @@ export function renderFallbackSvg(r: FallbackReport): string {
       const [contention, rate] = key.split('|');
       const cs = policies.map((p) => r.cells.find((c) => c.contention === contention && String(c.allocFailRate) === rate && c.policy === p));
       const parts = cs.map((c) => (c ? f(c) : 0));
-      return { label: `${contention} (${CPUS_PER_REGION[contention as Contention]}), fail ${pct(+rate, 0)}`, parts, note: parts.map(fmt).join(' / ') };
+      // a cell an interrupted run did not reach: a zero bar, and the note says it is missing
+      return { label: `${contention} (${CPUS_PER_REGION[contention as Contention]}), fail ${pct(+rate, 0)}`, parts, note: parts.map((x, i) => (cs[i] ? fmt(x) : 'missing')).join(' / ') };
     });
   const charts = [
     barChart(rowsOf((c) => Math.round(c.largeShare * 1000) / 10, (x) => `${x}%`), { name: 'fallback-large-share', title: 'Share of mapped memory in large folios (%), higher is better', series: policies, grouped: true, width: 760 }),
@@ -612,7 +686,7 @@ export function renderFallbackSvg(r: FallbackReport): string {
     barChart(rowsOf((c) => c.faultStepsPerPage, (x) => num(x, 2)), { name: 'fallback-fault-steps', title: 'Scheduler steps spent faulting per page mapped, lower is better', series: policies, grouped: true, width: 760 }),
     barChart(rowsOf((c) => c.faultedAccessLatency.p99, (x) => String(x)), { name: 'fallback-access-p99', title: 'p99 of a faulting access (steps, refaults included), lower is better', series: policies, grouped: true, width: 760 }),
   ];
-  return svgDocument(charts, `foliostorm experiment fallback: ${r.seeds.count} seeds per cell (${r.seeds.first}..${r.seeds.first + r.seeds.count - 1}), ${r.pagesPerCpu} pages per CPU per pass`);
+  return svgDocument(charts, `foliostorm experiment fallback: ${r.seeds.count} seeds per cell (${r.seeds.first}..${r.seeds.first + r.seeds.count - 1}), ${r.pagesPerCpu} pages per CPU per pass${r.stop ? ` (partial: ${r.stop.detail})` : ''}`);
 }
 
 /** Stack inline charts (svg.ts) into one standalone SVG file, with the styles report.html gives them. */
@@ -650,6 +724,7 @@ export function renderFallbackMarkdown(r: FallbackReport, command: string): stri
   return [
     '# foliostorm experiment fallback',
     '',
+    ...(r.stop ? [partialNote(r.stop), ''] : []),
     r.question,
     '',
     `Reproduce: \`${command}\` (${r.seeds.count} seeds per cell, ${r.pagesPerCpu} pages per CPU per pass; deterministic: the same seeds give the same numbers).`,
@@ -722,9 +797,10 @@ export function fallbackCommand(o: Pick<FallbackOptions, 'seeds' | 'firstSeed' |
 /**
  * `foliostorm experiment fallback`: run the grid, write results/experiment-fallback-<id>/, print
  * the table (or, with --json, fallback.json only). Exit 0, or 1 if any seed found a violation
- * (the numbers of a model that broke an invariant are not to be trusted).
+ * (the numbers of a model that broke an invariant are not to be trusted), or 3 if signal stopped
+ * the run early (the cells that ran are written, marked interrupted).
  */
-export async function cmdFallback(a: FallbackArgs, version: string): Promise<number> {
+export async function cmdFallback(a: FallbackArgs, version: string, signal?: AbortSignal): Promise<number> {
   const o = fallbackOptions(a);
   const t0 = performance.now();
   const log = (s: string): void => {
@@ -733,6 +809,7 @@ export async function cmdFallback(a: FallbackArgs, version: string): Promise<num
   log(`[experiment fallback] ${cells().length} cells x ${o.seeds} seeds (from ${o.firstSeed}), ${o.pagesPerCpu} pages per CPU per pass, ${o.workers} worker(s)`);
   const r = await runFallbackExperiment({
     ...o,
+    signal,
     onCell: (c, i, n) => log(`[experiment fallback] ${i + 1}/${n} ${c.contention} fail ${pct(c.allocFailRate, 0)} ${c.policy}: faults/page ${num(c.faultsPerPage, 4)}, large ${pct(c.largeShare)}${c.violations.length ? `, ${c.violations.length} VIOLATIONS` : ''}`),
   });
   const wallSeconds = Math.round((performance.now() - t0) / 10) / 100;
@@ -745,6 +822,7 @@ export async function cmdFallback(a: FallbackArgs, version: string): Promise<num
       [
         `foliostorm experiment fallback: ${r.cells.length} cells x ${r.seeds.count} seeds, ${wallSeconds} s`,
         '',
+        ...(r.stop ? [partialNote(r.stop), ''] : []),
         renderFallbackTable(r),
         '',
         'Against refault, paired by seed (mean ± 2 standard errors):',
@@ -757,5 +835,6 @@ export async function cmdFallback(a: FallbackArgs, version: string): Promise<num
       ].join('\n'),
     );
   }
-  return violations.length ? 1 : 0;
+  // interrupted wins: the figures are partial whatever they show
+  return r.interrupted ? EXIT_INTERRUPTED : violations.length ? EXIT_VIOLATIONS : EXIT_OK;
 }

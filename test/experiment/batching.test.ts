@@ -119,7 +119,7 @@ test('batched and per-PTE end in the same state (PTE_CONT aside), after the faul
   for (const c of r.cells) assert.ok(c.sameState, `${c.op} ${c.arch} order ${c.order}: ${c.batched.state} vs ${c.perPte.state}`);
 });
 
-test('the counts are deterministic: two runs (with the invariant checker after every operation) agree on everything but wall time', () => {
+test('the counts are deterministic: two runs (with the invariant checker after every operation) agree on everything but wall time', async () => {
   const o = { bytes: 4 << 20, orders: [0, 4, 9], warmup: false, check: true };
   const strip = (r: BatchingResult) => r.cells.map((c) => {
     const { wallNs: _a, cpuNs: _e, ...b } = c.batched;
@@ -127,7 +127,7 @@ test('the counts are deterministic: two runs (with the invariant checker after e
     const { wallNs: _c, cpuNs: _d, ...x } = c.perPteOverBatched;
     return { op: c.op, arch: c.arch, order: c.order, b, p, x, same: c.sameState };
   });
-  const a = runBatchingExperiment(o), b = runBatchingExperiment({ ...o, reps: 2 });
+  const a = await runBatchingExperiment(o), b = await runBatchingExperiment({ ...o, reps: 2 });
   assert.deepEqual(strip(b), strip(a));
   assert.deepEqual(b.populateSame, a.populateSame);
 });

@@ -1,0 +1,62 @@
+// Ctrl-C or SIGTERM during `foliostorm experiment batching` (synchronous work, so the run yields to
+// the event loop between cells for the signal handler to run): the run stops, the cells that ran
+// are written (JSON, md, SVG) marked interrupted, and the command exits 3. The CLI test waits for a
+// progress line before signalling, not for time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BATCHING_ARCHES, BATCHING_OPS, QUICK_ORDERS, renderBatchingMarkdown, renderBatchingSvg, renderBatchingTables, runBatchingExperiment } from '../../src/experiment/batching.js';
+import { runUntil } from '../helpers/signal-cli.js';
+
+const SMALL = { bytes: 2 << 20, orders: [0, 4], warmup: false };
+
+test('experiment batching, an already aborted signal: no cell runs, the result says interrupted and names every cell missing', async () => {
+  const r = await runBatchingExperiment({ ...SMALL, warmup: true, signal: AbortSignal.abort() });
+  assert.deepEqual(r.cells, []);
+  assert.deepEqual(r.populateSame, []);
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.stop, { reason: 'interrupted', detail: 'interrupted by a signal after 0 of 12 cells', missing: ['generic 4K', 'generic 64K', 'contpte 4K', 'contpte 64K'] });
+  // the writers take an empty result: what the CLI writes when the signal beats the first cell
+  assert.match(renderBatchingMarkdown(r, { command: 'cmd', version: '0', runId: 'id' }), /^# Batching experiment \(id\)\n\n\*\*Partial results\*\*: interrupted by a signal after 0 of 12 cells; missing: generic 4K, /);
+  assert.match(renderBatchingSvg(r), /partial: interrupted by a signal after 0 of 12 cells/);
+});
+
+test('experiment batching, aborted after the first folio size: exactly its cells, the same counts a whole run gives', async () => {
+  const ac = new AbortController();
+  const r = await runBatchingExperiment({ ...SMALL, signal: ac.signal, progress: () => ac.abort() });
+  assert.deepEqual(r.cells.map((c) => `${c.op} ${c.arch} ${c.order}`), BATCHING_OPS.map((op) => `${op} generic 0`));
+  assert.deepEqual(r.populateSame.map((p) => `${p.arch} ${p.order}`), ['generic 0']);
+  assert.equal(r.stop?.detail, 'interrupted by a signal after 3 of 12 cells');
+  assert.deepEqual(r.stop?.missing, ['generic 64K', 'contpte 4K', 'contpte 64K']);
+  assert.match(renderBatchingTables(r), /same state for every arch and folio size that ran\.$/);
+  const whole = await runBatchingExperiment({ ...SMALL, orders: [0], arches: ['generic'] });
+  assert.equal(whole.interrupted, undefined, 'a complete run carries no interrupted key');
+  const counts = (x: typeof r) => x.cells.map(({ batched: { wallNs: _a, cpuNs: _b, ...b }, perPte: { wallNs: _c, cpuNs: _d, ...p } }) => ({ b, p }));
+  assert.deepEqual(counts(r), counts(whole));
+});
+
+test('experiment batching (CLI): SIGINT once a cell is done: exit 3, the cells that ran written marked interrupted, the md and the printed tables say partial', { timeout: 120_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'foliostorm-expsig-'));
+  const all = BATCHING_OPS.length * BATCHING_ARCHES.length * QUICK_ORDERS.length;
+  const r = await runUntil(['experiment', 'batching', '--quick', '--out', out], /\[batching\] generic 4K: /, 'SIGINT');
+  assert.ok(r.signalled, `the run ended before a cell was done:\n${r.stderr}`);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /stopping: writing the cells that ran/);
+  const dirs = readdirSync(out);
+  assert.equal(dirs.length, 1);
+  const dir = join(out, dirs[0]);
+  assert.deepEqual(readdirSync(dir).sort(), ['batching.json', 'batching.md', 'batching.svg'], 'every file whole (no temporary file left)');
+  const j = JSON.parse(readFileSync(join(dir, 'batching.json'), 'utf8'));
+  assert.equal(j.interrupted, true);
+  assert.equal(j.stop.reason, 'interrupted');
+  assert.ok(j.cells.length >= BATCHING_OPS.length && j.cells.length < all, `${j.cells.length} cells`);
+  assert.equal(j.stop.detail, `interrupted by a signal after ${j.cells.length} of ${all} cells`);
+  assert.ok(j.stop.missing.includes('contpte 2M'), j.stop.missing.join(', '));
+  const partial = `**Partial results**: interrupted by a signal after ${j.cells.length} of ${all} cells; missing: `;
+  const md = readFileSync(join(dir, 'batching.md'), 'utf8');
+  assert.ok(md.startsWith(`# Batching experiment (${dirs[0]})\n\n${partial}`), md.slice(0, 300));
+  assert.ok(r.stdout.startsWith(partial), r.stdout.slice(0, 300));
+  assert.match(readFileSync(join(dir, 'batching.svg'), 'utf8'), /partial: interrupted by a signal/);
+});
