@@ -3,7 +3,6 @@
 import type { RunResult, ViolationRecord } from '../engine/result.js';
 import { HistSet, type Unit } from './histograms.js';
 import { TraceHash } from '../engine/trace.js';
-import { MAX_ORDERS } from '../engine/events.js';
 
 export class Aggregate {
   readonly results: RunResult[] = [];
@@ -47,20 +46,6 @@ export class Aggregate {
       h.mixString(r.traceHash!);
     }
     return h.hex();
-  }
-  ev(name: string): number {
-    return this.events[name] ?? 0;
-  }
-  byOrder(prefix: string): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (let o = 0; o < MAX_ORDERS; o++) {
-      const v = this.ev(`${prefix}.${o}`);
-      if (v) out[String(o)] = v;
-    }
-    return out;
-  }
-  sumOrders(prefix: string): number {
-    return Object.values(this.byOrder(prefix)).reduce((a, b) => a + b, 0);
   }
 }
 
