@@ -16,6 +16,7 @@ import { RunStop } from './stop.js';
 import { MachineBuffers, runSchedSeedWatched, workerHangMs } from './worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
+import { variantCount } from '../report/seed-groups.js';
 
 export { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS } from '../exit-codes.js';
 
@@ -61,7 +62,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
   else cfg = resolvePctSteps(cfg);
   const runCfg = cfg;
-  const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns');
+  const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns', variantCount(cfg));
   const seedLimit = cfg.duration > 0 && !opts.seedsGiven ? null : cfg.seeds;
   const progress = new Progress(cfg, { quiet: opts.quiet, sink: opts.progress, everyMs: opts.progressEveryMs, seedLimit });
   const stop = new RunStop({ signal: opts.signal, maxFailures: opts.maxFailures });
@@ -76,7 +77,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   const checkpoint = () => {
     const wallSeconds = (performance.now() - t0) / 1000;
     const stopped = { reason: 'unfinished' as const, detail: `the state after ${Math.round(wallSeconds)} s; the run had not ended when this was written (if nothing replaced it, the run was killed)` };
-    w.histograms(agg.hist);
+    w.histograms(agg.hist, agg.encodedGroups());
     writeSummaryOutputs(w, buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped }), { html: false });
     lastCheckpoint = performance.now();
   };
@@ -100,7 +101,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   const wallSeconds = (performance.now() - t0) / 1000;
   const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
   const interrupted = stop.interrupted;
-  w.histograms(agg.hist);
+  w.histograms(agg.hist, agg.encodedGroups());
   const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped });
   // summary.json, and from it junit.xml and report.html (no extra run)
   writeSummaryOutputs(w, summary);

@@ -1,34 +1,64 @@
 // Merge per-seed RunResults into one run: counts add, histograms add (HdrHistogram addition),
 // violations are grouped by signature, and the sched trace hash covers every seed in seed order.
+// Besides the totals, each seed's counts and histograms add into its seed group's
+// (src/report/seed-groups.ts), for compare's noise test.
 import type { RunResult, ViolationRecord } from '../engine/result.js';
 import { HistSet, type Unit } from './histograms.js';
 import { TraceHash } from '../engine/trace.js';
-import { MAX_ORDERS } from '../engine/events.js';
+import { emptyGroups, type EncodedSeedGroups, encodeSeedGroups, type GroupTotals, seedGroup } from './seed-groups.js';
 
 export class Aggregate {
   readonly results: RunResult[] = [];
   readonly ops: Record<string, number> = {};
   readonly events: Record<string, number> = {};
   readonly hist: HistSet;
+  /** The seed groups' shares of the totals; null once totals without groups were added (merge of a folder written before seed groups). */
+  groups: GroupTotals[] | null;
   steps = 0;
-  constructor(readonly unit: Unit) {
+  /** variants: the config's number of variants (1 without), which the seed groups depend on (seedGroup). */
+  constructor(readonly unit: Unit, readonly variants = 1) {
     this.hist = new HistSet(unit);
+    this.groups = emptyGroups(unit);
   }
   add(r: RunResult): void {
     this.results.push(r);
     this.steps += r.steps;
     addCounts(this.ops, r.ops);
     addCounts(this.events, r.events);
-    this.hist.addEncoded(r.hist);
+    const g = this.groups?.[seedGroup(r.seed, this.variants)];
+    if (!g) {
+      this.hist.addEncoded(r.hist);
+      return;
+    }
+    g.seeds++;
+    addCounts(g.ops, r.ops);
+    addCounts(g.events, r.events);
+    this.hist.addEncoded(r.hist, g.hist);
   }
   /**
    * Counts and histograms of seeds aggregated elsewhere (a results folder being merged): the seeds
-   * themselves come through add() with empty counts, so results, steps and traceHash stay per seed.
+   * themselves come through add() with empty counts, so results, steps, traceHash and the groups'
+   * seed counts stay per seed. groups: the folder's seed groups, added group by group; without
+   * them (an older folder) this run's groups no longer cover its seeds and are dropped.
    */
-  addTotals(t: { ops: Record<string, number>; events: Record<string, number>; hist: HistSet }): void {
+  addTotals(t: { ops: Record<string, number>; events: Record<string, number>; hist: HistSet; groups?: GroupTotals[] }): void {
     addCounts(this.ops, t.ops);
     addCounts(this.events, t.events);
     this.hist.add(t.hist);
+    if (!this.groups) return;
+    if (!t.groups || t.groups.length !== this.groups.length) {
+      this.groups = null;
+      return;
+    }
+    for (const [i, g] of this.groups.entries()) {
+      addCounts(g.ops, t.groups[i].ops);
+      addCounts(g.events, t.groups[i].events);
+      g.hist.add(t.groups[i].hist);
+    }
+  }
+  /** histograms.json's seedGroups, or undefined when the groups were dropped. */
+  encodedGroups(): EncodedSeedGroups | undefined {
+    return this.groups ? encodeSeedGroups(this.groups, this.variants) : undefined;
   }
   get violations(): ViolationRecord[] {
     return this.sorted().flatMap((r) => r.violations);
@@ -47,20 +77,6 @@ export class Aggregate {
       h.mixString(r.traceHash!);
     }
     return h.hex();
-  }
-  ev(name: string): number {
-    return this.events[name] ?? 0;
-  }
-  byOrder(prefix: string): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (let o = 0; o < MAX_ORDERS; o++) {
-      const v = this.ev(`${prefix}.${o}`);
-      if (v) out[String(o)] = v;
-    }
-    return out;
-  }
-  sumOrders(prefix: string): number {
-    return Object.values(this.byOrder(prefix)).reduce((a, b) => a + b, 0);
   }
 }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Summary } from './summary.js';
 import type { EncodedHists, Unit } from './histograms.js';
 import { HISTOGRAMS_FILE } from './results.js';
+import type { EncodedSeedGroups } from './seed-groups.js';
 import { type Hgrm, parseHgrm } from './hgrm.js';
 
 /** Bad input: a missing folder, a missing or malformed file, folders that do not go together. */
@@ -66,11 +67,19 @@ export function unitOf(s: Summary): Unit {
   return s.engine === 'sched' ? 'steps' : 'ns';
 }
 
-/** A results folder's histograms.json (the addable histograms), checked against its summary's unit. */
-export function readHistograms(dir: string, s: Summary): EncodedHists {
+const encoded = z.record(z.string(), z.string());
+/** histograms.json's seedGroups (EncodedSeedGroups); absent in folders written before seed groups. */
+const seedGroups = z.object({
+  rule: z.string(),
+  variants: z.number().int().min(1),
+  groups: z.array(z.object({ seeds: z.number().int().min(0), ops: counts, events: counts, h: encoded })),
+});
+
+/** A results folder's histograms.json (the addable histograms, and the seed groups if it has them), checked against its summary's unit. */
+export function readHistograms(dir: string, s: Summary): EncodedHists & { seedGroups?: EncodedSeedGroups } {
   const file = join(dir, HISTOGRAMS_FILE);
   if (!existsSync(file)) throw new ResultsInputError(`${dir}: no ${HISTOGRAMS_FILE} (the addable histograms; the .hgrm percentiles cannot be added, so a folder written before ${HISTOGRAMS_FILE} existed cannot be merged)`);
-  const r = z.object({ unit: z.enum(['steps', 'ns']), h: z.record(z.string(), z.string()) }).safeParse(readJson(file));
+  const r = z.object({ unit: z.enum(['steps', 'ns']), h: encoded, seedGroups: seedGroups.optional() }).safeParse(readJson(file));
   if (!r.success) throw new ResultsInputError(issues(file, r.error));
   if (r.data.unit !== unitOf(s)) throw new ResultsInputError(`${file}: field "unit": "${r.data.unit}", but summary.json says engine ${s.engine} (unit ${unitOf(s)})`);
   return r.data;

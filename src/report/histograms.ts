@@ -74,25 +74,27 @@ export class HistSet {
   }
   /** Add every histogram of other into this one (HdrHistogram addition). */
   add(other: HistSet): void {
-    for (const [k, v] of other.h) {
-      let x = this.h.get(k);
-      if (!x) {
-        x = newHist();
-        this.h.set(k, x);
-      }
-      x.add(v);
+    for (const [k, v] of other.h) this.histogram(k).add(v);
+  }
+  /**
+   * Add every histogram of an encoded set into this one, and into each of also (a run's total and
+   * the seed's group): decode(e) then add(), each histogram decoded once, without the copies
+   * decode() makes.
+   */
+  addEncoded(e: EncodedHists, ...also: HistSet[]): void {
+    for (const [k, b64] of Object.entries(e.h)) {
+      const d = hdr.decodeFromCompressedBase64(b64, 64, false);
+      for (const s of [this, ...also]) s.histogram(k).add(d);
     }
   }
-  /** Add every histogram of an encoded set into this one: decode(e) then add(), without the copies decode() makes. */
-  addEncoded(e: EncodedHists): void {
-    for (const [k, b64] of Object.entries(e.h)) {
-      let x = this.h.get(k);
-      if (!x) {
-        x = newHist();
-        this.h.set(k, x);
-      }
-      x.add(hdr.decodeFromCompressedBase64(b64, 64, false));
+  /** The histogram name, created empty if absent. */
+  private histogram(name: string): hdr.Histogram {
+    let x = this.h.get(name);
+    if (!x) {
+      x = newHist();
+      this.h.set(name, x);
     }
+    return x;
   }
   /** Serialisable form (compressed base64 per histogram) for crossing worker boundaries. */
   encode(): EncodedHists {
@@ -122,6 +124,15 @@ export class HistSet {
   hgrm(name: string): string {
     return this.h.get(name)!.outputPercentileDistribution(5, 1);
   }
+}
+
+/** The sum of the histograms called name in sets (HdrHistogram addition); undefined when none has it. */
+export function sumOf(sets: HistSet[], name: string): hdr.Histogram | undefined {
+  const parts = sets.flatMap((s) => s.get(name) ?? []);
+  if (parts.length <= 1) return parts[0];
+  const x = newHist();
+  for (const p of parts) x.add(p);
+  return x;
 }
 
 export interface EncodedHists {

@@ -2,7 +2,8 @@
 // seeds) combined into one results folder, as if one run had run every seed: counts add,
 // histograms add (HdrHistogram addition of histograms.json, never percentile averaging), the
 // per-seed records are concatenated and traceHash recomputed over them in seed order, violations
-// are grouped by signature again and the smallest seeds' artifacts copied.
+// are grouped by signature again and the smallest seeds' artifacts copied. The seed groups of
+// histograms.json add group by group (a seed's group depends only on it and the config).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
@@ -13,6 +14,7 @@ import { type Shard, shardLabel } from '../engine/shard.js';
 import { Aggregate } from './aggregate.js';
 import { HistSet } from './histograms.js';
 import { readHistograms, readSummary, ResultsInputError, unitOf } from './folder.js';
+import { decodeSeedGroups, type GroupTotals, groupsMismatch, variantCount } from './seed-groups.js';
 import { writeSummaryOutputs } from './outputs.js';
 import { ResultsWriter, signatureId } from './results.js';
 import { buildSummary, renderSummary, type Summary } from './summary.js';
@@ -42,6 +44,8 @@ interface Input {
   dir: string;
   summary: Summary;
   hist: HistSet;
+  /** its seed groups (undefined: written before seed groups, or by another rule) */
+  groups?: GroupTotals[];
 }
 
 /** Every input must come from the same config, apart from MERGE_FREE_FIELDS; errors name both folders and the field. */
@@ -83,7 +87,11 @@ export function mergeFolders(dirs: string[], opts: { out: string; version: strin
   const warnings: string[] = [];
   const inputs: Input[] = dirs.map((dir) => {
     const summary = readSummary(dir);
-    return { dir, summary, hist: HistSet.decode(readHistograms(dir, summary)) };
+    const e = readHistograms(dir, summary);
+    // groups made by another rule cannot be added group by group
+    const why = e.seedGroups ? groupsMismatch(e.seedGroups, variantCount(summary.config)) : `it has no seed groups (written before them)`;
+    if (why) warnings.push(`${dir}: ${why}: the merged folder has no seed groups either (compare falls back to its independent-samples noise test)`);
+    return { dir, summary, hist: HistSet.decode(e), groups: why ? undefined : decodeSeedGroups(e.seedGroups!, e.unit) };
   });
   checkCompatible(inputs);
   const out = resolve(opts.out);
@@ -111,10 +119,11 @@ export function mergeFolders(dirs: string[], opts: { out: string; version: strin
   if (versions.length > 1) warnings.push(`the folders come from foliostorm versions ${versions.join(', ')}: a seed may not run the same in each`);
 
   const unit = unitOf(inputs[0].summary);
-  const agg = new Aggregate(unit);
+  // the configs agree on variants (checkCompatible), hence on every seed's group
+  const agg = new Aggregate(unit, variantCount(inputs[0].summary.config));
   for (const inp of inputs) {
     for (const r of seedResults(inp)) agg.add(r);
-    agg.addTotals({ ops: inp.summary.ops, events: inp.summary.events, hist: inp.hist });
+    agg.addTotals({ ops: inp.summary.ops, events: inp.summary.events, hist: inp.hist, groups: inp.groups });
   }
 
   const cfg = mergedConfig(inputs.map((i) => i.summary.config), agg.results.length);
@@ -134,7 +143,7 @@ export function mergeFolders(dirs: string[], opts: { out: string; version: strin
     const src = inputArtifact(from.get(v.seed)!, v);
     v.artifact = src ? w.placeArtifact(v.signature, basename(src), (shownAs) => ({ ...(JSON.parse(readFileSync(src, 'utf8')) as object), replay: `npx foliostorm repro ${shownAs}` })) : undefined;
   }
-  w.histograms(agg.hist);
+  w.histograms(agg.hist, agg.encodedGroups());
   const interrupted = inputs.some((i) => i.summary.interrupted);
   const wallSeconds = Math.max(...inputs.map((i) => i.summary.wallSeconds));
   const summary: MergedSummary = {

@@ -7,11 +7,12 @@ import type { Config } from '../config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { makeArtifact } from './artifact.js';
 import type { HistSet } from './histograms.js';
+import type { EncodedSeedGroups } from './seed-groups.js';
 
 /** Keep at most this many artifacts per signature (the smallest seeds come first in seed order). */
 export const ARTIFACTS_PER_SIGNATURE = 3;
 
-/** The addable histograms of a results folder: { format, unit, h: { name: base64 } } (EncodedHists). */
+/** The addable histograms of a results folder: { format, unit, h: { name: base64 }, seedGroups? } (EncodedHists, EncodedSeedGroups). */
 export const HISTOGRAMS_FILE = 'histograms.json';
 
 /**
@@ -62,11 +63,13 @@ export class ResultsWriter {
   /**
    * One .hgrm per histogram ("op.touch" -> op.touch.hgrm: percentiles, for people; not addable),
    * and histograms.json: every histogram encoded (HdrHistogram compressed base64) with the unit,
-   * so results folders (shards) merge by HdrHistogram addition (HistSet.decode, add).
+   * so results folders (shards) merge by HdrHistogram addition (HistSet.decode, add); and, when
+   * given, the seed groups' counts and histograms in the same encoding (seedGroups, for compare's
+   * noise test; src/report/seed-groups.ts).
    */
-  histograms(h: HistSet): string[] {
+  histograms(h: HistSet, groups?: EncodedSeedGroups): string[] {
     const files = h.names().map((n) => this.text(`${n}.hgrm`, `# ${n}, unit: ${h.unit}\n${h.hgrm(n)}`));
-    files.push(this.json(HISTOGRAMS_FILE, { format: 'HdrHistogram compressed base64 (hdr-histogram-js encodeIntoCompressedBase64)', ...h.encode() }));
+    files.push(this.json(HISTOGRAMS_FILE, { format: 'HdrHistogram compressed base64 (hdr-histogram-js encodeIntoCompressedBase64)', ...h.encode(), ...(groups ? { seedGroups: groups } : {}) }));
     return files;
   }
   /**

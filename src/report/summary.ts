@@ -2,7 +2,7 @@
 import type { Config } from '../config.js';
 import type { HistSummary } from './histograms.js';
 import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
-import { COST_KINDS, COST_OPS } from '../engine/events.js';
+import { COST_KINDS, COST_OPS, MAX_ORDERS } from '../engine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
 import type { StopInfo } from '../engine/stop.js';
@@ -77,21 +77,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     steps: engine === 'sched' ? agg.steps : undefined,
     ops: agg.ops,
     events: agg.events,
-    anonFault: {
-      faults: agg.ev('fault.anon'),
-      scanOrder: agg.byOrder('anon.scanOrder'),
-      allocFallback: agg.byOrder('anon.allocFallback'),
-      oom: agg.ev('anon.oom'),
-      recheckPteChanged: agg.ev('anon.recheckPteChanged'),
-      recheckRangeChanged: agg.byOrder('anon.recheckRangeChanged'),
-      recheckChangedTotal: agg.ev('anon.recheckPteChanged') + agg.sumOrders('anon.recheckRangeChanged'),
-      lostRaceExit: agg.ev('anon.lostRaceExit'),
-      retryLower: agg.byOrder('anon.retryLower'),
-      retryOrder0: agg.ev('anon.retryOrder0'),
-      refaults: agg.ev('anon.refault'),
-    },
-    folioOrders: agg.byOrder('anon.mapped'),
-    tlb: { flushRange: agg.ev('tlb.flushRange'), flushMm: agg.ev('tlb.flushMm'), entriesInvalidated: agg.ev('tlb.entriesInvalidated'), byOp: costByOp(agg) },
+    ...countSections(agg),
     latency: agg.hist.summaries(),
     violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, variant: v.variant, artifact: v.artifact, details: v.details })),
     signatures: groupBySignature(vs),
@@ -102,7 +88,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
 }
 
 /** Operations of each cost bucket: faults for "fault", the workload's op counts for the rest (of a run, or of a summary). */
-export function opsOf(c: { ops: Record<string, number>; events: Record<string, number> }, op: string): number {
+export function opsOf(c: Counts, op: string): number {
   switch (op) {
     case 'fault': return c.events.fault ?? 0;
     case 'gup': return (c.ops.pin ?? 0) + (c.ops.unpin ?? 0) + (c.ops.pinio ?? 0);
@@ -111,13 +97,57 @@ export function opsOf(c: { ops: Record<string, number>; events: Record<string, n
   }
 }
 
-function costByOp(agg: Aggregate): Record<string, OpCost> {
+/** Counts of a run or of one of its seed groups: ops per type, events by name. */
+export interface Counts {
+  ops: Record<string, number>;
+  events: Record<string, number>;
+}
+
+const ev = (c: Counts, name: string): number => c.events[name] ?? 0;
+
+/** Per order (of those counted), the events prefix.<order>. */
+function byOrder(c: Counts, prefix: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let o = 0; o < MAX_ORDERS; o++) {
+    const v = ev(c, `${prefix}.${o}`);
+    if (v) out[String(o)] = v;
+  }
+  return out;
+}
+
+const sumOrders = (c: Counts, prefix: string): number => Object.values(byOrder(c, prefix)).reduce((a, b) => a + b, 0);
+
+/**
+ * The sections of summary.json computed from the counts (anon fault outcomes, folio orders, TLB
+ * costs): for the summary, and for compare's event rates per seed group.
+ */
+export function countSections(c: Counts): Pick<Summary, 'anonFault' | 'folioOrders' | 'tlb'> {
+  return {
+    anonFault: {
+      faults: ev(c, 'fault.anon'),
+      scanOrder: byOrder(c, 'anon.scanOrder'),
+      allocFallback: byOrder(c, 'anon.allocFallback'),
+      oom: ev(c, 'anon.oom'),
+      recheckPteChanged: ev(c, 'anon.recheckPteChanged'),
+      recheckRangeChanged: byOrder(c, 'anon.recheckRangeChanged'),
+      recheckChangedTotal: ev(c, 'anon.recheckPteChanged') + sumOrders(c, 'anon.recheckRangeChanged'),
+      lostRaceExit: ev(c, 'anon.lostRaceExit'),
+      retryLower: byOrder(c, 'anon.retryLower'),
+      retryOrder0: ev(c, 'anon.retryOrder0'),
+      refaults: ev(c, 'anon.refault'),
+    },
+    folioOrders: byOrder(c, 'anon.mapped'),
+    tlb: { flushRange: ev(c, 'tlb.flushRange'), flushMm: ev(c, 'tlb.flushMm'), entriesInvalidated: ev(c, 'tlb.entriesInvalidated'), byOp: costByOp(c) },
+  };
+}
+
+function costByOp(counts: Counts): Record<string, OpCost> {
   const out: Record<string, OpCost> = {};
   for (const op of COST_OPS) {
-    const c = Object.fromEntries(COST_KINDS.map((k) => [k, agg.ev(`cost.${op}.${k}`)])) as Record<(typeof COST_KINDS)[number], number>;
+    const c = Object.fromEntries(COST_KINDS.map((k) => [k, ev(counts, `cost.${op}.${k}`)])) as Record<(typeof COST_KINDS)[number], number>;
     const tlbi = c.tlbiPage + c.tlbiRange + c.tlbiMm;
     if (!tlbi && !c.contFold && !c.contUnfold) continue;
-    const ops = opsOf(agg, op);
+    const ops = opsOf(counts, op);
     const per = (n: number): number => (ops ? Math.round((n / ops) * 1000) / 1000 : 0);
     out[op] = { ops, ...c, tlbiPerOp: per(tlbi), unfoldPerOp: per(c.contUnfold) };
   }

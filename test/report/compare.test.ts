@@ -127,7 +127,7 @@ test('sampling noise: a p99 or a rate worse by more than PCT but within chance d
   assert.ok(fork.p99Interval!.new[0] <= fork.p99Interval!.base[1], JSON.stringify(fork.p99Interval));
   assert.equal(c.noiseTest, true);
   assert.equal(c.pass, true, c.regressions.join('; '));
-  assert.match(renderComparison(c), /op\.fork .*\(within noise\)/);
+  assert.match(renderComparison(c), /op\.fork .*order stats  \(within noise: order statistics\)/);
   // the same tail in a fifth of the samples is real (20 of 200 is beyond any p99 interval of 200)
   const heavy = compareFolders(base, folder('heavy-tail', { forkTail: 20 }), { maxRegression: 10 });
   assert.equal(heavy.latency.find((r) => r.name === 'op.fork')!.regression, true);
@@ -207,4 +207,125 @@ test('the CLI: exit 1 on a regression with --max-regression (--json), 2 on bad i
   const n = cli([base, slow, '--max-regression', 'abc']);
   assert.equal(n.status, 2, n.stderr);
   assert.match(n.stderr, /--max-regression: must be a percentage >= 0, found something that is not a number/);
+});
+
+// Seed groups: folders whose 16 seed groups (seed g in group g) are made up directly, to show what
+// the batch-means noise test measures that the independent-samples tests cannot.
+interface Group {
+  /** the group's fault latencies: 1000 samples, 960 spread over 1..50, then up to p97, p98, p99 and max */
+  p97: number;
+  p98: number;
+  p99: number;
+  max: number;
+  /** refaults per 10000 anon faults */
+  refaults: number;
+  /** op.fork samples (all 100 steps) */
+  forks?: number;
+}
+
+function groupedFolder(name: string, groups: Group[], opts: { noGroups?: boolean } = {}): string {
+  const agg = new Aggregate('steps');
+  for (const [seed, g] of groups.entries()) {
+    const h = new HistSet('steps');
+    const ramp = (from: number, to: number, n: number) => Array.from({ length: n }, (_, i) => from + ((to - from) * (i + 1)) / n);
+    for (const v of [...ramp(0, 50, 960), ...ramp(50, g.p97, 10), ...ramp(g.p97, g.p98, 10), ...ramp(g.p98, g.p99, 10), ...ramp(g.p99, g.max, 10)]) h.record('fault', v);
+    for (let i = 0; i < (g.forks ?? 0); i++) h.record('op.fork', 100);
+    agg.add({ seed, engine: 'sched', steps: 1, wallMs: 1, ops: { touch: 1000, fork: g.forks ?? 0 }, events: { fault: 10_000, 'fault.anon': 10_000, 'anon.refault': g.refaults }, hist: h.encode(), violations: [] });
+  }
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify(buildSummary(parseConfig({ name: 'cmp' }), agg, { runId: name, version: 'test', wallSeconds: 1, interrupted: false })));
+  writeFileSync(join(dir, 'histograms.json'), JSON.stringify({ ...agg.hist.encode(), ...(opts.noGroups ? {} : { seedGroups: agg.encodedGroups() }) }));
+  return dir;
+}
+
+const G = Array.from({ length: 16 }, (_, g) => g);
+// BASE: every group's p99 within 2 of 100, 100 refaults per 10000 faults
+const steady = (g: number): Group => ({ p97: 90, p98: 95, p99: 100 + (g % 5) - 2, max: 110, refaults: 100, forks: 30 });
+// NEW, correlated: the seeds of one group run alike, and half the groups are fast (p99 80, refaults
+// 0.5%), half slow (p99 140, refaults 2%): overall p99 100 -> 120 and refaults 1% -> 1.25%, but
+// 16 groups this far apart say the run's p99 and rate are known to +-8 and +-0.2%
+const correlated = (g: number): Group => (g % 2 ? { p97: 110, p98: 120, p99: 140, max: 160, refaults: 200, forks: 30 } : { p97: 75, p98: 78, p99: 80, max: 85, refaults: 50, forks: 30 });
+
+test('seed groups: a change the independent-samples tests call real but the groups show to be within their spread passes', () => {
+  const base = groupedFolder('g-base', G.map(steady));
+  const c = compareFolders(base, groupedFolder('g-correlated', G.map(correlated)), { maxRegression: 10 });
+  assert.equal(c.seedGroups, true);
+  const fault = c.latency.find((r) => r.name === 'fault')!;
+  assert.ok(fault.change!.p99! > 15, String(fault.change!.p99));
+  // the order-statistics intervals no longer overlap: the old test would have failed the gate
+  assert.ok(fault.p99Interval!.new[0] > fault.p99Interval!.base[1], JSON.stringify(fault.p99Interval));
+  assert.equal(fault.noise!.test, 'seed-groups');
+  assert.deepEqual(fault.noise!.groups, { base: 16, new: 16 });
+  assert.ok(fault.noise!.se!.new > 7 && fault.noise!.se!.new < 8.5, JSON.stringify(fault.noise)); // sd(80, 140, ...) / 4
+  assert.ok(fault.noise!.z! > 1 && fault.noise!.z! < 3, JSON.stringify(fault.noise));
+  assert.equal(fault.significant, false);
+  assert.equal(fault.regression, false);
+  // the same for the rate: Poisson z above 3, the groups' z below
+  const rf = c.rates.find((r) => r.name === 'refaults/fault')!;
+  assert.equal(rf.change, 25);
+  assert.ok(rateZ(1600, 160_000, 2000, 160_000) > 3);
+  assert.equal(rf.noise!.test, 'seed-groups');
+  assert.ok(rf.z! > 0.5 && rf.z! < 3, JSON.stringify(rf.noise));
+  assert.equal(rf.regression, false);
+  assert.equal(c.pass, true, c.regressions.join('; '));
+  const text = renderComparison(c);
+  assert.match(text, /fault .* z \d\.\d, 16 groups +\(within noise: 16 seed groups\)/);
+  assert.match(text, /refaults\/fault .* z \d\.\d, 16 groups +\(within noise: 16 seed groups\)/);
+  assert.match(text, /measured between seed groups \(batch means\)/);
+  // the same folders without seed groups: judged as before, and both changes fail the gate
+  const old = compareFolders(groupedFolder('g-base-old', G.map(steady), { noGroups: true }), groupedFolder('g-correlated-old', G.map(correlated), { noGroups: true }), { maxRegression: 10 });
+  assert.equal(old.seedGroups, false);
+  assert.equal(old.latency.find((r) => r.name === 'fault')!.noise!.test, 'order-statistics');
+  assert.equal(old.rates.find((r) => r.name === 'refaults/fault')!.noise!.test, 'poisson');
+  assert.deepEqual(old.regressions.map((r) => r.split(':')[0]), ['p99 of fault', 'refaults/fault']);
+  assert.match(renderComparison(old), /A folder has no seed groups\n   \(written before them\)/);
+});
+
+test('seed groups: a real shift (every group 30% slower, refaults up 30%, small spread) fails the gate', () => {
+  const base = groupedFolder('g-base2', G.map(steady));
+  const slower = (g: number): Group => ({ p97: 117, p98: 123.5, p99: 130 + (g % 5) - 2, max: 143, refaults: 130 + (g % 2 ? 1 : -1), forks: 30 });
+  const c = compareFolders(base, groupedFolder('g-slower', G.map(slower)), { maxRegression: 10 });
+  const fault = c.latency.find((r) => r.name === 'fault')!;
+  assert.equal(fault.noise!.test, 'seed-groups');
+  assert.ok(fault.noise!.z! > 10, JSON.stringify(fault.noise));
+  assert.equal(fault.regression, true);
+  const rf = c.rates.find((r) => r.name === 'refaults/fault')!;
+  assert.ok(rf.z! > 3, JSON.stringify(rf.noise));
+  assert.equal(rf.regression, true);
+  assert.equal(c.pass, false);
+  assert.match(c.regressions[0], /^p99 of fault: \d+ -> \d+ steps \(\+\d+(\.\d)?% > 10%; z \d+(\.\d)? over 16 seed groups\)$/);
+  assert.match(c.regressions[1], /^refaults\/fault: 0\.0100 -> 0\.0130 \(\+30% > 10%, z \d+(\.\d)? over 16 seed groups\)$/);
+});
+
+test('seed groups: too few usable groups for a row (small groups pooled to 100 samples), or groups in one folder only: the independent-samples test, marked', () => {
+  // 30 forks per group: pools of 4 groups, 4 pools, enough; 20 per group: pools of 5, 3 pools, too few
+  const forks = (n: number) => (g: number): Group => ({ ...steady(g), forks: n });
+  const four = compareFolders(groupedFolder('g-forks30', G.map(forks(30))), groupedFolder('g-forks30b', G.map(forks(30))), { maxRegression: 10 });
+  assert.deepEqual(four.latency.find((r) => r.name === 'op.fork')!.noise!.groups, { base: 4, new: 4 });
+  assert.equal(four.latency.find((r) => r.name === 'op.fork')!.noise!.test, 'seed-groups');
+  const c = compareFolders(groupedFolder('g-forks20', G.map(forks(20))), groupedFolder('g-forks30c', G.map(forks(30))), { maxRegression: 10 });
+  const fork = c.latency.find((r) => r.name === 'op.fork')!;
+  assert.deepEqual(fork.noise, { test: 'order-statistics', groups: { base: 3, new: 4 } });
+  assert.match(renderComparison(c), /op\.fork .* order stats, 3\|4 groups/);
+  assert.equal(c.latency.find((r) => r.name === 'fault')!.noise!.test, 'seed-groups');
+  // NEW without seed groups: every row falls back
+  const half = compareFolders(groupedFolder('g-half-base', G.map(steady)), groupedFolder('g-half-new', G.map(correlated), { noGroups: true }), { maxRegression: 10 });
+  assert.equal(half.seedGroups, false);
+  assert.ok(half.latency.every((r) => r.noise?.test === 'order-statistics'));
+  assert.ok(half.rates.every((r) => r.noise?.test === 'poisson'));
+  assert.equal(half.pass, false);
+});
+
+test('the CLI --json carries each row\'s noise test: groups, standard errors, z', () => {
+  const r = spawnSync(process.execPath, [CLI, 'compare', groupedFolder('g-json-base', G.map(steady)), groupedFolder('g-json-new', G.map(correlated)), '--max-regression', '10', '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.seedGroups, true);
+  const fault = j.latency.find((x: { name: string }) => x.name === 'fault');
+  assert.equal(fault.noise.test, 'seed-groups');
+  assert.deepEqual(Object.keys(fault.noise).sort(), ['groups', 'se', 'test', 'z']);
+  assert.equal(typeof fault.noise.se.base, 'number');
+  const rf = j.rates.find((x: { name: string }) => x.name === 'refaults/fault');
+  assert.equal(rf.z, rf.noise.z);
 });

@@ -13,6 +13,7 @@ import { EXIT_VIOLATIONS, runCampaign } from '../../src/engine/coordinator.js';
 import { mergeFolders } from '../../src/report/merge.js';
 import { ResultsInputError } from '../../src/report/folder.js';
 import { HistSet } from '../../src/report/histograms.js';
+import type { EncodedSeedGroups } from '../../src/report/seed-groups.js';
 import type { Summary } from '../../src/report/summary.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -28,6 +29,7 @@ const campaign = (out: string, shard?: { index: number; count: number }) =>
   runCampaign(cfg, { out: join(root, out), seedsGiven: true, quiet: true, version: 'test', shard });
 const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 const hists = (dir: string) => HistSet.decode(readJson(join(dir, 'histograms.json')));
+const groupsOf = (dir: string) => readJson(join(dir, 'histograms.json')).seedGroups as EncodedSeedGroups;
 const artifactsOf = (dir: string) => {
   const f = join(dir, 'failures');
   return existsSync(f) ? readdirSync(f, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => relative(f, join(e.parentPath, e.name))).sort() : [];
@@ -83,6 +85,23 @@ test('4 shards merged equal one unsharded sched run of the same 16 seeds: counts
     for (const p of [1, 25, 50, 90, 99, 99.9, 100]) assert.equal(b.getValueAtPercentile(p), a.getValueAtPercentile(p), `${n} p${p}`);
     assert.equal(readFileSync(join(out, `${n}.hgrm`), 'utf8'), readFileSync(join(whole.dir, `${n}.hgrm`), 'utf8'), `${n}.hgrm`);
   }
+  // the seed groups too, group by group: the same seeds, counts and histograms as the unsharded run's
+  const gw = groupsOf(whole.dir), gm = groupsOf(out);
+  assert.equal(gm.variants, 2);
+  assert.equal(gm.groups.length, 16);
+  assert.ok(gw.groups.filter((g) => g.seeds > 0).length >= 8, 'the 16 seeds fill several groups');
+  for (const [i, a] of gw.groups.entries()) {
+    const b = gm.groups[i];
+    assert.deepEqual([b.seeds, b.ops, b.events], [a.seeds, a.ops, a.events], `group ${i}`);
+    const ha = HistSet.decode({ unit: 'steps', h: a.h }), hb = HistSet.decode({ unit: 'steps', h: b.h });
+    assert.deepEqual(hb.names(), ha.names(), `group ${i}`);
+    for (const n of ha.names()) {
+      assert.equal(hb.get(n)!.totalCount, ha.get(n)!.totalCount, `group ${i} ${n}`);
+      for (const p of [1, 50, 99, 100]) assert.equal(hb.get(n)!.getValueAtPercentile(p), ha.get(n)!.getValueAtPercentile(p), `group ${i} ${n} p${p}`);
+    }
+  }
+  // each shard holds only its own seeds' share of a group
+  assert.ok(shardDirs.every((d) => groupsOf(d).groups.reduce((t, g) => t + g.seeds, 0) === 4));
   // the shards' histograms add up to the whole run's (what the merge relies on)
   assert.equal(shardDirs.map((d) => hists(d).summary('fault').count).reduce((a, b) => a + b, 0), hw.summary('fault').count);
   assert.deepEqual(m.merged.from.map((f) => f.shard), [1, 2, 3, 4].map((index) => ({ index, count: SHARDS })));
@@ -99,7 +118,8 @@ const variant = (k: number, name: string, edit?: (s: Record<string, any>) => voi
   }
   return d;
 };
-const fresh = () => join(root, 'out', String(Math.random()).slice(2));
+let outs = 0;
+const fresh = () => join(root, 'out', String(++outs)); // a new merge destination each call
 const refuses = (dirs: string[], msg: RegExp, out = fresh()) =>
   assert.throws(() => mergeFolders(dirs, { out, version: 'test' }), (e: Error) => e instanceof ResultsInputError && msg.test(e.message), String(msg));
 
@@ -138,6 +158,26 @@ test('merge refuses a seed in two folders and a non-empty --out; says which shar
   assert.deepEqual(r.summary.merged.missingShards, [2, 4]);
   assert.match(r.warnings.join('\n'), /shards 2\/4, 4\/4 are missing/);
   assert.deepEqual(r.summary.seeds.list, [1, 3, 5, 7, 9, 11, 13, 15]);
+});
+
+test('merge of a folder without seed groups (written before them): merged, with a warning and no seed groups', () => {
+  const old = variant(2, 'nogroups');
+  const e = readJson(join(old, 'histograms.json'));
+  delete e.seedGroups;
+  writeFileSync(join(old, 'histograms.json'), JSON.stringify(e));
+  const out = fresh();
+  const r = mergeFolders([shardDirs[0], old], { out, version: 'test' });
+  assert.match(r.warnings.join('\n'), /nogroups: it has no seed groups \(written before them\): the merged folder has no seed groups either/);
+  assert.equal(readJson(join(out, 'histograms.json')).seedGroups, undefined);
+  assert.equal(hists(out).summary('fault').count, hists(shardDirs[0]).summary('fault').count + hists(old).summary('fault').count);
+  // groups made for another number of variants cannot be added group by group either
+  const other = variant(2, 'othervariants');
+  const o = readJson(join(other, 'histograms.json'));
+  o.seedGroups.variants = 3;
+  writeFileSync(join(other, 'histograms.json'), JSON.stringify(o));
+  const r2 = mergeFolders([shardDirs[0], other], { out: fresh(), version: 'test' });
+  assert.match(r2.warnings.join('\n'), /othervariants: its seed groups were made for 3 variant\(s\), the config has 2/);
+  assert.equal(readJson(join(r2.dir, 'histograms.json')).seedGroups, undefined);
 });
 
 test('merge marks the result interrupted (exit 3) if an input was; the CLI exits 2 on bad input naming the folder', () => {
