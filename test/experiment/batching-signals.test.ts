@@ -4,11 +4,10 @@
 // progress line before signalling, not for time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { BATCHING_ARCHES, BATCHING_OPS, QUICK_ORDERS, renderBatchingMarkdown, renderBatchingSvg, renderBatchingTables, runBatchingExperiment } from '../../src/experiment/batching.js';
-import { runUntil } from '../helpers/signal-cli.js';
+import { interruptExperiment } from '../helpers/signal-cli.js';
 
 const SMALL = { bytes: 2 << 20, orders: [0, 4], warmup: false };
 
@@ -38,25 +37,14 @@ test('experiment batching, aborted after the first folio size: exactly its cells
 });
 
 test('experiment batching (CLI): SIGINT once a cell is done: exit 3, the cells that ran written marked interrupted, the md and the printed tables say partial', { timeout: 120_000 }, async () => {
-  const out = mkdtempSync(join(tmpdir(), 'foliostorm-expsig-'));
   const all = BATCHING_OPS.length * BATCHING_ARCHES.length * QUICK_ORDERS.length;
-  const r = await runUntil(['experiment', 'batching', '--quick', '--out', out], /\[batching\] generic 4K: /, 'SIGINT');
-  assert.ok(r.signalled, `the run ended before a cell was done:\n${r.stderr}`);
-  assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /stopping: writing the cells that ran/);
-  const dirs = readdirSync(out);
-  assert.equal(dirs.length, 1);
-  const dir = join(out, dirs[0]);
-  assert.deepEqual(readdirSync(dir).sort(), ['batching.json', 'batching.md', 'batching.svg'], 'every file whole (no temporary file left)');
-  const j = JSON.parse(readFileSync(join(dir, 'batching.json'), 'utf8'));
-  assert.equal(j.interrupted, true);
-  assert.equal(j.stop.reason, 'interrupted');
+  const { r, dir, j } = await interruptExperiment('batching', ['--quick'], /\[batching\] generic 4K: /);
   assert.ok(j.cells.length >= BATCHING_OPS.length && j.cells.length < all, `${j.cells.length} cells`);
   assert.equal(j.stop.detail, `interrupted by a signal after ${j.cells.length} of ${all} cells`);
   assert.ok(j.stop.missing.includes('contpte 2M'), j.stop.missing.join(', '));
   const partial = `**Partial results**: interrupted by a signal after ${j.cells.length} of ${all} cells; missing: `;
   const md = readFileSync(join(dir, 'batching.md'), 'utf8');
-  assert.ok(md.startsWith(`# Batching experiment (${dirs[0]})\n\n${partial}`), md.slice(0, 300));
+  assert.ok(md.startsWith(`# Batching experiment (${basename(dir)})\n\n${partial}`), md.slice(0, 300));
   assert.ok(r.stdout.startsWith(partial), r.stdout.slice(0, 300));
   assert.match(readFileSync(join(dir, 'batching.svg'), 'utf8'), /partial: interrupted by a signal/);
 });

@@ -3,11 +3,10 @@
 // waits for a progress line before signalling, not for time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cells, renderFallbackMarkdown, renderFallbackSvg, renderFallbackTable, runFallbackExperiment } from '../../src/experiment/fallback.js';
-import { runUntil } from '../helpers/signal-cli.js';
+import { interruptExperiment } from '../helpers/signal-cli.js';
 
 const TINY = { seeds: 2, firstSeed: 1, pagesPerCpu: 16 };
 const GRID = cells().length;
@@ -52,18 +51,7 @@ test('experiment fallback, aborted after the first cell: in this thread exactly 
 });
 
 test('experiment fallback (CLI): SIGINT once a cell is done: exit 3, the cells that ran written marked interrupted, the md and the printed table say partial', { timeout: 120_000 }, async () => {
-  const out = mkdtempSync(join(tmpdir(), 'foliostorm-expsig-'));
-  const r = await runUntil(['experiment', 'fallback', '--seeds', '4', '--pages-per-cpu', '32', '--workers', '2', '--out', out], /\[experiment fallback\] 1\/27 /, 'SIGINT');
-  assert.ok(r.signalled, `the run ended before a cell was done:\n${r.stderr}`);
-  assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /stopping: writing the cells that ran/);
-  const dirs = readdirSync(out);
-  assert.equal(dirs.length, 1);
-  const dir = join(out, dirs[0]);
-  assert.deepEqual(readdirSync(dir).sort(), ['fallback.json', 'fallback.md', 'fallback.svg'], 'every file whole (no temporary file left)');
-  const j = JSON.parse(readFileSync(join(dir, 'fallback.json'), 'utf8'));
-  assert.equal(j.interrupted, true);
-  assert.equal(j.stop.reason, 'interrupted');
+  const { r, dir, j } = await interruptExperiment('fallback', ['--seeds', '4', '--pages-per-cpu', '32', '--workers', '2'], /\[experiment fallback\] 1\/27 /);
   assert.ok(j.cells.length >= 1 && j.cells.length < GRID, `${j.cells.length} cells`);
   assert.match(j.stop.detail, new RegExp(`after ${j.cells.length} of ${GRID} cells`));
   assert.ok(j.stop.missing.length >= 1);
