@@ -1,6 +1,7 @@
 // Piscina task of the threads engine: one simulated CPU of one round. It wraps the shared machine,
 // waits until every CPU of the round has started (so short rounds still overlap), then runs this
-// CPU's op stream, a pure function of (seed, cpu), until it is spent or the coordinator sets G.STOP.
+// CPU's op stream, a pure function of (seed, cpu), until every CPU's budget is spent (it runs on past
+// its own until then) or the coordinator sets G.STOP.
 import type { Config } from '../src/config.js';
 import { Machine } from '../src/model/machine.js';
 import { G } from '../src/model/layout.js';
@@ -53,9 +54,20 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
   let violation: ViolationRecord | undefined;
   try {
     startBarrier(machine);
+    let spent = false;
     while (!cpu.stopRequested()) {
-      const op = prog.next();
-      if (!op) break;
+      let op = prog.next();
+      if (!op) {
+        // This CPU's budget is spent. It runs on with its stream until every CPU's is: waiting idle
+        // for the slowest would leave that one racing no one for the rest of the round (no overlap,
+        // so no race, in the round's tail) while this core sat unused.
+        if (!spent) {
+          spent = true;
+          Atomics.add(m, g + G.SPENT, 1);
+        }
+        if (Atomics.load(m, g + G.SPENT) >= machine.L.cpus) break;
+        op = prog.next(true)!;
+      }
       opsStarted++;
       drive(run_op(cpu, op));
     }

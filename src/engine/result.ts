@@ -46,4 +46,6 @@ export interface RunResult {
   scheduler?: { name: string } & Record<string, unknown>;
   /** A config with variants: the label of the one this seed ran. */
   variant?: string;
+  /** threads: the ops each CPU started (at least opsPerCpu unless the round was stopped: a CPU runs on past its budget until every CPU's is spent). */
+  opsStarted?: number[];
 }

@@ -167,7 +167,7 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
   for (const v of violations) Object.assign(v, workers.length ? {} : recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
   // every task has returned (none hung or died, which could leave a thread holding the buffer): the next round may reuse it
   if (!workers.length) buffers.give(machine.sab);
-  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}) };
+  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}), opsStarted };
 }
 
 /**

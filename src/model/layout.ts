@@ -60,6 +60,7 @@ export const G = {
   VIOLATIONS: 2, // number of violations recorded
   STEP: 3, // sched: current global step (for lock hold starts)
   READY: 4, // threads: CPUs that have started
+  SPENT: 5, // threads: CPUs whose op budget (opsPerCpu) is spent; each runs on until all are
   WORDS: 16,
 } as const;
 

@@ -11,7 +11,7 @@ import { ReplayScheduler } from '../engine/schedulers/replay.js';
 import { followRecording, reproduce } from '../engine/repro.js';
 import { type Artifact, ArtifactError, makeArtifact, type ShrinkRecord } from '../report/artifact.js';
 import { EventLog, renderInterleaving } from '../report/interleaving.js';
-import { type Op, Program } from '../workload/program.js';
+import { type Op, programPrefix } from '../workload/program.js';
 import { type Effort, GUIDE_ONLY, OutOfTime, Tester } from './attempt.js';
 import { type ShrinkCase, sizeOf } from './case.js';
 import { fewerProcesses, smallerConfig } from './config.js';
@@ -124,13 +124,7 @@ export function initialCase(art: Artifact, tester: Tester): ShrinkCase | null {
 
 function initialPrograms(art: Artifact, cfg: Config): Op[][] {
   if (art.programs) return art.programs.map((p) => [...p]);
-  return Array.from({ length: cfg.cpus }, (_, i) => {
-    const prog = new Program(cfg, art.seed, i);
-    const n = art.opsStarted?.[i] ?? cfg.opsPerCpu;
-    const ops: Op[] = [];
-    for (let op = prog.next(); op && ops.length < n; op = ops.length < n ? prog.next() : null) ops.push(op);
-    return ops;
-  });
+  return Array.from({ length: cfg.cpus }, (_, i) => programPrefix(cfg, art.seed, i, art.opsStarted?.[i] ?? cfg.opsPerCpu));
 }
 
 /**

@@ -37,9 +37,12 @@ export class Program {
   private u32(): number {
     return (this.rand() * 0x100000000) >>> 0;
   }
-  /** The next op, or null when this CPU's budget is spent. */
-  next(): Op | null {
-    if (this.n >= this.cfg.opsPerCpu) return null;
+  /**
+   * The next op, or null when this CPU's budget (opsPerCpu) is spent; with overrun, the stream goes
+   * on past the budget (a threads CPU whose budget is spent runs on until every CPU's is).
+   */
+  next(overrun = false): Op | null {
+    if (this.n >= this.cfg.opsPerCpu && !overrun) return null;
     this.n++;
     const x = this.rand() * this.total;
     let k = 0;
@@ -57,14 +60,8 @@ export class Program {
   }
 }
 
-/** The first n ops of CPU cpu's seeded stream (fewer if its budget is smaller). */
+/** The first n ops of CPU cpu's seeded stream, past its budget if n is larger (a threads CPU can run on past it). */
 export function programPrefix(cfg: Config, seed: number, cpu: number, n: number): Op[] {
   const prog = new Program(cfg, seed, cpu);
-  const out: Op[] = [];
-  while (out.length < n) {
-    const op = prog.next();
-    if (!op) break;
-    out.push(op);
-  }
-  return out;
+  return Array.from({ length: n }, () => prog.next(true)!);
 }

@@ -26,6 +26,18 @@ test('threads: 2 workers, 3 rounds of the default workload finish clean', async 
   assert.ok(sum(rs, (r) => r.events['fault'] ?? 0) > 0);
 });
 
+test('threads: a CPU whose budget is spent runs on until every CPU\'s is, so the CPUs overlap to the end of the round', async () => {
+  // Every CPU starts at least opsPerCpu ops, and the first to spend its budget goes on (at least one
+  // more op, unless both finish at the same instant) until the other has spent its own. Before
+  // this, each CPU stopped at exactly its budget and idled while the slower one ran alone.
+  const cfg = defaultConfig({ engine: 'threads', opsPerCpu: 200 });
+  const rs = await runThreads(cfg, { seeds: [11, 12, 13, 14, 15, 16], durationSec: 0, workers: 2 });
+  assert.equal(sum(rs, (r) => r.violations.length), 0, JSON.stringify(rs.flatMap((r) => r.violations)[0]?.details));
+  const started = rs.map((r) => r.opsStarted!);
+  for (const s of started) assert.ok(s.length === 2 && s.every((n) => n >= 200), `ops started per CPU ${s.join('/')}: a CPU stopped short of its budget`);
+  assert.ok(started.some((s) => s.some((n) => n > 200)), `no CPU ran past its budget of 200: ${started.map((s) => s.join('/')).join(', ')}`);
+});
+
 test('threads: a duration that ends mid-round stops the CPUs at an op boundary and still checks the round', async () => {
   // a budget no CPU can finish in 3 s: the round is cut by G.STOP = 1, then checked and torn down.
   // (3 s, not 1: the clock includes starting the workers, which on a loaded 2-core machine took
