@@ -436,8 +436,9 @@ export interface RunOptions extends FallbackOptions {
   /** The piscina task file (tests); default workers/fallback-task.js. */
   taskFile?: URL;
   /**
-   * Aborted (Ctrl-C, SIGTERM): start no more cells; the pool is destroyed (queued seeds dropped,
-   * running ones stopped) and the report holds the cells whose seeds had all run, marked interrupted.
+   * Aborted (Ctrl-C, SIGTERM): start no more cells; the seeds handed to the pool are aborted (queued
+   * ones dropped, running ones stopped) and the report holds the cells whose seeds had all run,
+   * marked interrupted.
    */
   signal?: AbortSignal;
 }
@@ -569,24 +570,23 @@ const SEEDS_AHEAD_PER_THREAD = 2;
 /**
  * Every cell over the piscina pool, its seeds handed over in grid and seed order a few at a time
  * (taskWindow), so both threads stay busy on the first unfinished cells; cells fold in grid order
- * whatever order the pool finished them in. On abort the pool is destroyed at once: seeds not
- * handed over are never started, queued and running ones are dropped (their promises reject), and
- * the cells whose seeds had all run, in grid order, are what the run has.
+ * whatever order the pool finished them in. On abort: seeds not handed over are never started, and
+ * the ones handed over are aborted through piscina's per-task signal (as run's seeds are: piscina
+ * drops a queued task and terminates the thread of a running one; destroying the pool under a
+ * running task instead let its result arrive for a task piscina no longer knew, an uncaught
+ * "Unexpected message from Worker"); the cells whose seeds had all run, in grid order, are what
+ * the run has.
  */
 async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[], task: (c: Cell, seed: number) => SeedTask, o: RunOptions): Promise<CellResult[]> {
   const out: CellResult[] = [];
   if (o.signal?.aborted) return out; // no pool to start for nothing
   const pool = new Piscina({ filename: (o.taskFile ?? new URL('../../workers/fallback-task.js', import.meta.url)).href, minThreads: o.workers, maxThreads: o.workers });
-  let destroying: Promise<void> | undefined;
-  const destroyPool = (): Promise<void> => (destroying ??= pool.destroy());
-  const onAbort = (): void => void destroyPool();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
   const seedsOf: (SeedResult[] | undefined)[] = grid.map(() => undefined);
   let folded = 0;
   const handOver = taskWindow(SEEDS_AHEAD_PER_THREAD * o.workers, () => !!o.signal?.aborted);
   try {
     const pending = grid.map((cell, i) => {
-      const p = Promise.all(seedList.map((seed) => handOver(() => pool.run(task(cell, seed)) as Promise<SeedResult>)));
+      const p = Promise.all(seedList.map((seed) => handOver(() => pool.run(task(cell, seed), { signal: o.signal }) as Promise<SeedResult>)));
       // record a cell as soon as its seeds are in (an abort keeps it even if an earlier cell is
       // unfinished); the empty handler also keeps a rejection from being unhandled: it surfaces
       // where its cell is awaited
@@ -598,7 +598,7 @@ async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[]
       try {
         rs = await p;
       } catch (e) {
-        // once aborted, a rejection is the destroyed pool's (a task failing at that very moment is lost with it)
+        // once aborted, a rejection is the abort's (a task failing at that very moment is lost with it)
         if (o.signal?.aborted) break;
         throw e;
       }
@@ -608,8 +608,7 @@ async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[]
       o.onCell?.(c, i, grid.length);
     }
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    await destroyPool();
+    await pool.destroy();
   }
   // after an abort: the later cells whose seeds had all run before the pool went (none otherwise)
   for (let i = folded + 1; i < grid.length; i++) {
