@@ -25,6 +25,7 @@ import type { Op, OpKind } from '../workload/program.js';
 import { type EncodedHists, HistSet } from '../report/histograms.js';
 import { type BarRow, barChart } from '../report/svg.js';
 import { escapeXml } from '../report/escape.js';
+import { sampleSd } from '../report/batch-means.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
@@ -395,7 +396,7 @@ function diff(a: readonly number[], b: readonly number[], scale = 1): Diff {
   const n = d.length;
   if (!n) return { mean: 0, se: 0 };
   const mean = d.reduce((s, x) => s + x, 0) / n;
-  const sd = n > 1 ? Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  const sd = n > 1 ? sampleSd(d) : 0;
   return { mean: r4(mean), se: r4(sd / Math.sqrt(n)) };
 }
 
