@@ -5,7 +5,7 @@
 // Usage: node dist/bench/bench.js [--quick] [--seconds N] [--only paths,sched,scaling,memory] [--out DIR]
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile } from '../src/config.js';
+import { loadConfigFile } from '../src/config/config.js';
 import { makeRunId, ResultsWriter } from '../src/report/results.js';
 import { measurePaths, type PathFigure } from './measure-paths.js';
 import { measureSched, type SchedFigure } from './sched-steps.js';

@@ -3,7 +3,7 @@
 // generators are resuming at once; a step's depth is the most at any moment of its next() call
 // from the scheduler (1: the op's own generator yielded; 5: four nested yield* down).
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/config.js';
 import { runSched } from '../src/engine/sched.js';
 
 const { cfg, seed } = workerData as { cfg: Config; seed: number };

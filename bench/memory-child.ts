@@ -5,8 +5,8 @@
 // the run wrote (every page's struct page words are written at boot).
 // Usage: node dist/bench/memory-child.js PAGES
 import { readFileSync } from 'node:fs';
-import { defaultConfig } from '../src/config.js';
-import { computeLayout } from '../src/model/layout.js';
+import { defaultConfig } from '../src/config/config.js';
+import { computeLayout } from '../src/machine/layout.js';
 import { runSched } from '../src/engine/sched.js';
 
 const pages = Number(process.argv[2]);

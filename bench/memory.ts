@@ -4,8 +4,8 @@
 // line through (pages, bytes) gives the marginal bytes per page and how well a line fits (R^2).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig } from '../src/config.js';
-import { computeLayout } from '../src/model/layout.js';
+import { defaultConfig } from '../src/config/config.js';
+import { computeLayout } from '../src/machine/layout.js';
 
 export const MEMORY_SIZES = [1 << 16, 1 << 18, 1 << 20] as const;
 

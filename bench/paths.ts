@@ -3,19 +3,20 @@
 // generator run to completion with drive(), in this process (no piscina: one CPU, no contention).
 // A rig owns one machine per path; a batch is `calls` calls of the path on fresh folios, with the
 // untimed setup before it (map the folios the call needs) and the untimed reset after it.
-import { type ConfigInput, defaultConfig } from '../src/config.js';
-import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../src/model/machine.js';
-import { Cpu } from '../src/engine/cpu.js';
-import { drive, setInterleaveSpins } from '../src/engine/gen.js';
-import { mem_init } from '../src/mm/page_alloc.js';
+import { type ConfigInput, defaultConfig } from '../src/config/config.js';
+import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../src/machine/machine.js';
+import { Cpu } from '../src/machine/cpu.js';
+import { drive, setInterleaveSpins } from '../src/machine/gen.js';
+import { mem_init } from '../src/linux/mm/page_alloc.js';
 import { rng } from '../src/workload/program.js';
-import { mm_alloc } from '../src/kernel/fork.js';
-import { do_mmap, find_vma, type VmaView } from '../src/mm/mmap.js';
-import { copy_page_range, handle_mm_fault, unmap_page_range, VM_FAULT_OK } from '../src/mm/memory.js';
-import { madvise_dontneed } from '../src/mm/madvise.js';
-import { do_mprotect } from '../src/mm/mprotect.js';
-import { tlb_finish_mmu, tlb_gather_mmu } from '../src/mm/mmu_gather.js';
-import { pte_pfn, pte_present } from '../src/model/pte.js';
+import { mm_alloc } from '../src/linux/kernel/fork.js';
+import { do_mmap, find_vma, type VmaView } from '../src/linux/mm/mmap.js';
+import { copy_page_range, handle_mm_fault, unmap_page_range, VM_FAULT_OK } from '../src/linux/mm/memory.js';
+import { madvise_dontneed } from '../src/linux/mm/madvise.js';
+import { do_mprotect } from '../src/linux/mm/mprotect.js';
+import { tlb_finish_mmu, tlb_gather_mmu } from '../src/linux/mm/mmu_gather.js';
+import { pte_pfn, pte_present } from '../src/machine/pte.js';
+import { buildMachine } from '../src/check/machine.js';
 
 /** The largest anon mTHP order the model enables: PMD_ORDER - 1 (order 8, 1 MiB). */
 export const LARGEST_ORDER = 8;
@@ -48,7 +49,7 @@ export class PathRig {
       engine: 'threads', cpus: 1, processes: 2, memoryPages: 1 << 16, fragmentation: 0, vaSize: 32 << 20, maxVmas: 12,
       files: { count: 0 }, ...spec.cfg,
     });
-    this.machine = new Machine(cfg);
+    this.machine = buildMachine(cfg);
     mem_init(this.machine, rng(1, 'boot'));
     // as workers/cpu-task.ts builds a CPU of the threads engine
     setInterleaveSpins(cfg.interleaveSpins ?? 0);

@@ -1,8 +1,8 @@
 // Run sched seeds of a config in this thread for a while, as a sched worker runs them, for `node --cpu-prof` (the bench's profile
 // of the sched engine). Usage: node --cpu-prof dist/bench/profile-sched.js [CONFIG] [seconds]
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile } from '../src/config.js';
-import { computeLayout } from '../src/model/layout.js';
+import { loadConfigFile } from '../src/config/config.js';
+import { computeLayout } from '../src/machine/layout.js';
 import { MachineBuffers } from '../src/engine/worker-watch.js';
 import schedTask from '../workers/sched-task.js';
 

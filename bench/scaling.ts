@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../src/config.js';
-import { runCampaign } from '../src/engine/coordinator.js';
+import type { Config } from '../src/config/config.js';
+import { runCampaign } from '../src/campaign/coordinator.js';
 import { runThreads } from '../src/engine/threads.js';
 
 export interface RateRun {

@@ -6,10 +6,10 @@
 // counts other processes; the best of many alternating runs is the figure. (CPU time does not help
 // in a VM whose virtual CPUs are themselves preempted: it counts that time too.)
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/config.js';
 import type { RunResult } from '../src/engine/result.js';
 import { MachineBuffers } from '../src/engine/worker-watch.js';
-import { computeLayout } from '../src/model/layout.js';
+import { computeLayout } from '../src/machine/layout.js';
 import schedTask from '../workers/sched-task.js';
 
 export interface SchedFigure {

@@ -2,7 +2,7 @@
 // default config, round after round.
 // Usage: node dist/bench/threads-rate.js [seconds] [workers] [continuous|shared (observer pace)]
 // Prints anon faults per second per thread, ops per second, and the lost-race event counts.
-import { defaultConfig } from '../src/config.js';
+import { defaultConfig } from '../src/config/config.js';
 import { runThreads, type ObserverPace } from '../src/engine/threads.js';
 
 const secs = Number(process.argv[2] ?? 10);

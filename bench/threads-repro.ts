@@ -9,12 +9,12 @@
 import { fileURLToPath } from 'node:url';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfigFile, type Config } from '../src/config.js';
+import { loadConfigFile, type Config } from '../src/config/config.js';
 import { runThreads } from '../src/engine/threads.js';
 import type { ViolationRecord } from '../src/engine/result.js';
 import { loadArtifact, makeArtifact, type Artifact } from '../src/report/artifact.js';
 import { writeAtomic } from '../src/report/results.js';
-import { reproduce, type ReproResult } from '../src/engine/repro.js';
+import { reproduce, type ReproResult } from '../src/repro/repro.js';
 import type { FollowOutcome } from '../src/engine/schedulers/follow.js';
 
 const args = process.argv.slice(2);

@@ -2,47 +2,26 @@
 // waits until every CPU of the round has started (so short rounds still overlap), then runs this
 // CPU's op stream, a pure function of (seed, cpu), until every CPU's budget is spent (it runs on past
 // its own until then) or the coordinator sets G.STOP.
-import type { Config } from '../src/config.js';
-import { Machine } from '../src/model/machine.js';
-import { G } from '../src/model/layout.js';
-import { allocFailStream, Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/engine/cpu.js';
-import { drive, setInterleaveSpins } from '../src/engine/gen.js';
+import type { Config } from '../src/config/config.js';
+import { Machine } from '../src/machine/machine.js';
+import { G } from '../src/machine/layout.js';
+import { allocFailStream, Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/machine/cpu.js';
+import { drive, setInterleaveSpins } from '../src/machine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';
 import { release_pins } from '../src/workload/pins.js';
-import { Aborted } from '../src/kernel/locking/spinlock.js';
-import type { EncodedHists } from '../src/report/histograms.js';
+import { Aborted } from '../src/linux/kernel/locking/spinlock.js';
+import type { EncodedHists } from '../src/machine/histograms.js';
 import type { ViolationRecord } from '../src/engine/result.js';
+import { buildMachine } from '../src/check/machine.js';
+import { type CpuTask, type CpuTaskResult, markStarted } from '../src/engine/threads-task.js';
 
-export interface CpuTask {
-  sab: SharedArrayBuffer;
-  cfg: Config;
-  seed: number;
-  cpu: number;
-  /** Int32 word per CPU: set to 1 when this CPU's task starts running (before: queued or its thread starting, not hanging). */
-  started?: SharedArrayBuffer;
-}
-
-/** Tell the coordinator's watchdog this CPU's task runs (src/engine/worker-watch.ts). */
-export function markStarted(task: CpuTask): void {
-  if (task.started) Atomics.store(new Int32Array(task.started), task.cpu, 1);
-}
-
-export interface CpuTaskResult {
-  cpu: number;
-  counters: Record<string, number>;
-  hist: EncodedHists;
-  opsStarted: number;
-  /** Per op started: the global sequence number and this CPU's event number of its OP_START (Cpu.evOpStart). */
-  opLog: OpLog;
-  /** Without opsStarted: the coordinator adds every CPU's count. */
-  violation?: ViolationRecord;
-}
+export type { CpuTask, CpuTaskResult };
 
 export default function cpuTask(task: CpuTask): CpuTaskResult {
   markStarted(task);
   setInterleaveSpins(task.cfg.interleaveSpins ?? 0); // the stripped code's pause at former yields (gen.ts)
-  const machine = new Machine(task.cfg, task.sab);
+  const machine = buildMachine(task.cfg, task.sab);
   const cpu = new Cpu(machine, task.cpu, true, { step: 0 }, task.cfg);
   if (task.cfg.allocFailRate) cpu.allocFailRand = allocFailStream(task.seed, task.cpu);
   const prog = new Program(task.cfg, task.seed, task.cpu);

@@ -139,7 +139,7 @@ export function buildThreadsCode(dist: string, entries: readonly string[] = ENTR
   const manifest: Manifest = { files: {} };
   for (const f of files) {
     const rel = relative(dist, f).split(sep).join('/');
-    let gen = relative(dirname(f), join(dist, 'src', 'engine', 'gen.js')).split(sep).join('/');
+    let gen = relative(dirname(f), join(dist, 'src', 'machine', 'gen.js')).split(sep).join('/');
     if (!gen.startsWith('.')) gen = `./${gen}`;
     const r = stripFile(readFileSync(f, 'utf8'), rel, generators, gen);
     problems.push(...r.problems);

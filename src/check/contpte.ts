@@ -3,11 +3,11 @@
 // Checked at quiescence for every populated table (invariants.ts) and, continuously, when a CPU
 // releases a PTL: the blocks the arch layer changed under that PTL (cpu.contTouched) are checked
 // while the lock is still held, so no other kernel path can be changing them.
-import type { Cpu } from '../engine/cpu.js';
-import type { Machine } from '../model/machine.js';
-import { PTRS_PER_PTE } from '../config.js';
-import { PTE_DIRTY, PTE_FLAG_MASK, PTE_YOUNG, pte_cont, pte_pfn, pte_present, pte_special, pteToString } from '../model/pte.js';
-import { CONT_PTES } from '../arch/arm64/mm/contpte.js';
+import type { Cpu } from '../machine/cpu.js';
+import type { Machine } from '../machine/machine.js';
+import { PTRS_PER_PTE } from '../config/config.js';
+import { PTE_DIRTY, PTE_FLAG_MASK, PTE_YOUNG, pte_cont, pte_pfn, pte_present, pte_special, pteToString } from '../machine/pte.js';
+import { CONT_PTES } from '../linux/arch/arm64/mm/contpte.js';
 
 const AD = PTE_YOUNG | PTE_DIRTY;
 

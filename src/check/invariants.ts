@@ -1,15 +1,15 @@
 // The quiescent checker (DESIGN section 2): run when every CPU is idle, it recomputes from the page
 // tables what struct page/folio and the mm counters must say, and compares. Each finding names the
 // invariant and the addresses or folio involved.
-import { Machine, FOLIO_ANON, VM_SHARED, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_HEAD, PG_RESERVED, ZERO_PFN, POISON } from '../model/machine.js';
-import { MM, MM_LIVE, MM_FREE } from '../model/layout.js';
-import { pte_none, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../model/pte.js';
-import { find_vma, linear_page_index } from '../mm/mmap.js';
+import { Machine, FOLIO_ANON, VM_SHARED, PG_ANON_EXCLUSIVE, PG_BUDDY, PG_HEAD, PG_RESERVED, ZERO_PFN, POISON } from '../machine/machine.js';
+import { MM, MM_LIVE, MM_FREE } from '../machine/layout.js';
+import { pte_none, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
+import { find_vma, linear_page_index } from '../linux/mm/mmap.js';
 import { expectAny, expectOwner, fileExpected, fileTokenPage, hex, isFileToken, tokenBelongs, zapGen, zapInFlight } from './oracle.js';
-import { lockHolder, lockIsHeld } from '../kernel/locking/spinlock.js';
-import { freePages, reservedPages } from '../mm/page_alloc.js';
-import { GUP_PIN_COUNTING_BIAS } from '../include/linux/mm.js';
-import { CONT_PTES } from '../arch/arm64/mm/contpte.js';
+import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
+import { freePages, reservedPages } from '../linux/mm/page_alloc.js';
+import { GUP_PIN_COUNTING_BIAS } from '../linux/include/linux/mm.js';
+import { CONT_PTES } from '../linux/arch/arm64/mm/contpte.js';
 import { contpteBlockDetails, contpteBlockProblem } from './contpte.js';
 
 export interface Finding {

@@ -2,7 +2,7 @@
 // folio, at every instant"). It runs on the coordinator thread while the CPUs race, sweeping every
 // allocated folio head without taking any lock, a chunk at a time so the caller can yield to its
 // event loop between chunks. The sched engine checks the folios each step touched instead.
-import { type Machine, PG_BUDDY, PG_HEAD } from '../model/machine.js';
+import { type Machine, PG_BUDDY, PG_HEAD } from '../machine/machine.js';
 import type { Finding } from './invariants.js';
 import { hex } from './oracle.js';
 

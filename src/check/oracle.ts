@@ -11,10 +11,10 @@
 // may be at the new address: that record gets the write as its alternative, as for fork.
 // A stable read by the owner collapses the record to what was read. Other CPUs check that what they
 // read is a token written for this page by this mm or one of its ancestors, or zero.
-import type { Cpu } from '../engine/cpu.js';
-import type { Machine } from '../model/machine.js';
-import { POISON } from '../model/machine.js';
-import { MM } from '../model/layout.js';
+import type { Cpu } from '../machine/cpu.js';
+import type { Machine } from '../machine/machine.js';
+import { POISON } from '../machine/machine.js';
+import { MM } from '../machine/layout.js';
 
 const ALT_ONE = 1; // oAlt is also acceptable
 const ALT_ANY = 2; // anything this page's lineage wrote is acceptable until the next stable read (two overlapping uncertainties)

@@ -2,8 +2,8 @@
 // each CPU's op stream, the global sequence number and the CPU's event number at which each op
 // started, and the flight recorder (already in every violation). The threads engine attaches the
 // op part to its violations; the follow scheduler (schedulers/follow.ts) replays from all three.
-import type { Config } from '../config.js';
-import type { OpLog } from './cpu.js';
+import type { Config } from '../config/config.js';
+import type { OpLog } from '../machine/cpu.js';
 import { type Op, programPrefix } from '../workload/program.js';
 
 export interface OpRecording {

@@ -1,27 +1,29 @@
 // The deterministic engine: one thread runs a whole machine; a seeded scheduler picks which
 // simulated CPU advances at each yield. Same seed + config = the same run, byte for byte (the
 // trace hash covers every choice and event). Wall-clock time is measured, never consulted.
-import type { Config } from '../config.js';
-import { Machine } from '../model/machine.js';
-import { mem_init } from '../mm/page_alloc.js';
-import { allocFailStream, Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from './cpu.js';
-import { type Gen, WAIT } from './gen.js';
-import { EV_COUNT, EV_NAMES } from './events.js';
+import type { Config } from '../config/config.js';
+import { Machine } from '../machine/machine.js';
+import { mem_init } from '../linux/mm/page_alloc.js';
+import { allocFailStream, Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from '../machine/cpu.js';
+import { type Gen, WAIT } from '../machine/gen.js';
+import { EV_COUNT, EV_NAMES } from '../machine/events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
-import { modelKey, TraceHash } from './trace.js';
+import { TraceHash } from '../machine/trace.js';
+import { modelKey } from './model-key.js';
 import { type Op, Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
 import { release_pins } from '../workload/pins.js';
 import { checkNoLeaks, checkQuiescent, checkRefVsMap, type Finding } from '../check/invariants.js';
 import { checkDisk } from '../check/oracle.js';
-import { ksys_sync } from '../mm/page-writeback.js';
-import { truncate_inode_pages } from '../mm/filemap.js';
-import { HistSet } from '../report/histograms.js';
+import { ksys_sync } from '../linux/mm/page-writeback.js';
+import { truncate_inode_pages } from '../linux/mm/filemap.js';
+import { HistSet } from '../machine/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
-import { CPU, MM, MM_LIVE, RW_SLOTS } from '../model/layout.js';
-import { mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { heldLocks, holdersOf, lockClass, lockHangDetails, lockKind, lockName, UNIT_STEP } from './hang.js';
+import { CPU, MM, MM_LIVE, RW_SLOTS } from '../machine/layout.js';
+import { mmget_not_zero, mmput, process_exit } from '../linux/kernel/fork.js';
+import { heldLocks, holdersOf, lockClass, lockHangDetails, lockKind, lockName, UNIT_STEP } from '../machine/hang.js';
 import { configForSeed, variantOf } from './variants.js';
+import { buildMachine } from '../check/machine.js';
 
 export interface SchedOptions {
   scheduler?: Scheduler;
@@ -179,7 +181,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const variant = variantOf(cfg, seed);
   cfg = configForSeed(cfg, seed); // a config with variants: this seed's (the same object without)
   cfg = opts.scheduler ? cfg : resolvePctSteps(cfg);
-  const machine = new Machine(cfg, opts.sab);
+  const machine = buildMachine(cfg, opts.sab);
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();

@@ -1,6 +1,7 @@
 // The scheduler interface of the sched engine (after awslabs/shuttle): the engine asks which
 // runnable CPU advances next. One file per strategy in schedulers/: random, pct, replay, ops,
 // follow (a threads recording).
+import { SCHEDULERS, type SchedulerName } from '../config/config.js';
 import { OpScheduler } from './schedulers/ops.js';
 import { PctScheduler } from './schedulers/pct.js';
 import { RandomScheduler } from './schedulers/random.js';
@@ -25,9 +26,6 @@ export interface Scheduler {
   outcome?(): object;
 }
 
-/** The strategies a config can name (replay needs a recorded schedule: repro and shrink make it). */
-export const SCHEDULERS = ['random', 'pct', 'ops'] as const;
-export type SchedulerName = (typeof SCHEDULERS)[number];
 
 export interface PctOptions {
   pctDepth: number;

@@ -6,23 +6,24 @@
 // and checks for leaks, as the sched engine does. Wall-clock time only bounds the run.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { Config } from '../config.js';
-import { Machine } from '../model/machine.js';
-import { computeLayout, CPU, G } from '../model/layout.js';
-import { mem_init } from '../mm/page_alloc.js';
+import type { Config } from '../config/config.js';
+import { Machine } from '../machine/machine.js';
+import { computeLayout, CPU, G } from '../machine/layout.js';
+import { mem_init } from '../linux/mm/page_alloc.js';
 import { rng } from '../workload/program.js';
-import { readRing, signatureOf, Violation } from './cpu.js';
+import { readRing, signatureOf, Violation } from '../machine/cpu.js';
 import { teardown } from './sched.js';
-import { TraceHash } from './trace.js';
+import { TraceHash } from '../machine/trace.js';
 import { recordOps } from './recording.js';
 import { threadsCodeUrl } from './threads-code.js';
 import { configForSeed, variantOf } from './variants.js';
 import { errorDetails, MachineBuffers, ProgressWatch, workerFinding, workerHangMs } from './worker-watch.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { Observer } from '../check/observer.js';
-import { HistSet } from '../report/histograms.js';
+import { HistSet } from '../machine/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
-import type { CpuTask, CpuTaskResult } from '../../workers/cpu-task.js';
+import type { CpuTask, CpuTaskResult } from './threads-task.js';
+import { buildMachine } from '../check/machine.js';
 
 export interface ThreadsOptions {
   /** Exactly these rounds (one seed each); null: seeds cfg.seed, cfg.seed+1, ... (see count) until time is up. */
@@ -101,7 +102,7 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
   const t0 = performance.now();
   const variant = variantOf(rcfg, seed);
   const cfg = configForSeed(rcfg, seed); // a config with variants: this round's
-  const machine = new Machine(cfg, buffers.take(computeLayout(cfg).words * 4));
+  const machine = buildMachine(cfg, buffers.take(computeLayout(cfg).words * 4));
   mem_init(machine, rng(seed, 'boot'));
   const { m, L } = machine;
   // Each CPU's task with its own AbortSignal: a CPU that records no event for workerHangMs is

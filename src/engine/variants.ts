@@ -3,7 +3,7 @@
 // the slice of the seed space a machine runs, so a seed always names the same model. The engines
 // apply it at the start of a seed (runSched, a threads round): a seed's run is byte for byte the
 // run of its effective config, the one its artifact records (with no `variants` left in it).
-import type { Config, Variant } from '../config.js';
+import type { Config, Variant } from '../config/config.js';
 
 /** The index of the variant seed runs, or null for a config without variants. */
 export function variantIndex(cfg: Config, seed: number): number | null {

@@ -6,14 +6,15 @@
 // sequence (G.SEQ, sched) or each CPU's event count (CPU.RING_POS, threads). So nothing is added to
 // the hot path, and the flight recorders can still be read after the worker is gone.
 import type { Piscina } from 'piscina';
-import type { Config } from '../config.js';
-import { Machine } from '../model/machine.js';
-import { computeLayout, G } from '../model/layout.js';
-import { readRing, signatureOf } from './cpu.js';
-import { heldLocks, opOf, UNIT_SEQ, UNIT_STEP } from './hang.js';
-import { HistSet } from '../report/histograms.js';
+import { type Config, runConfig } from '../config/config.js';
+import { Machine } from '../machine/machine.js';
+import { computeLayout, G } from '../machine/layout.js';
+import { readRing, signatureOf } from '../machine/cpu.js';
+import { heldLocks, opOf, UNIT_SEQ, UNIT_STEP } from '../machine/hang.js';
+import { HistSet } from '../machine/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
 import { configForSeed, variantOf } from './variants.js';
+import { buildMachine } from '../check/machine.js';
 
 /** The deadline when the config sets none: a minute, and well past a lock wait's (threads: lock-hang comes first). */
 export function workerHangMs(cfg: Config): number {
@@ -70,7 +71,7 @@ export function errorDetails(e: unknown): { error: string; stack?: string } {
  * variant, every CPU's last events and the op it was in, and the locks held, read from the machine.
  */
 export function workerFinding(kind: 'hang' | 'crash', machine: Machine, seed: number, details: Record<string, unknown>, cpu = -1): ViolationRecord {
-  const cfg = machine.cfg;
+  const cfg = runConfig(machine.cfg);
   const engine = cfg.engine;
   const { m, L } = machine;
   const unit = engine === 'sched' ? UNIT_STEP : UNIT_SEQ;
@@ -133,7 +134,7 @@ export async function runSchedSeedWatched(pool: Piscina, cfg: Config, seed: numb
   const t0 = performance.now();
   const seedCfg = configForSeed(cfg, seed);
   const bytes = computeLayout(seedCfg).words * 4;
-  const machine = new Machine(seedCfg, buffers ? buffers.take(bytes) : new SharedArrayBuffer(bytes));
+  const machine = buildMachine(seedCfg, buffers ? buffers.take(bytes) : new SharedArrayBuffer(bytes));
   const started = new Int32Array(new SharedArrayBuffer(4));
   const ac = new AbortController();
   const onStop = () => ac.abort(signal?.reason);

@@ -19,27 +19,28 @@
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type Config, defaultConfig, PMD_ORDER, PTRS_PER_PTE } from '../config.js';
-import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../model/machine.js';
-import { computeLayout, MM } from '../model/layout.js';
-import { PTE_CONT } from '../model/pte.js';
-import { mem_init } from '../mm/page_alloc.js';
-import { Cpu, type Clock } from '../engine/cpu.js';
-import type { Gen } from '../engine/gen.js';
+import { type Config, defaultConfig, PMD_ORDER, PTRS_PER_PTE, runConfig } from '../config/config.js';
+import { Machine, VM_ANON, VM_READ, VM_WRITE } from '../machine/machine.js';
+import { computeLayout, MM } from '../machine/layout.js';
+import { PTE_CONT } from '../machine/pte.js';
+import { mem_init } from '../linux/mm/page_alloc.js';
+import { Cpu, type Clock } from '../machine/cpu.js';
+import type { Gen } from '../machine/gen.js';
 import { SchedLoop } from '../engine/sched.js';
 import { makeScheduler } from '../engine/scheduler.js';
-import { COST, COST_BASE, COST_KINDS, COST_OPS, EV } from '../engine/events.js';
+import { COST, COST_BASE, COST_KINDS, COST_OPS, EV } from '../machine/events.js';
 import { rng } from '../workload/program.js';
-import { dup_mm, mm_alloc } from '../kernel/fork.js';
-import { do_mmap, do_munmap } from '../mm/mmap.js';
-import { do_mprotect } from '../mm/mprotect.js';
-import { handle_mm_fault, VM_FAULT_OK } from '../mm/memory.js';
-import { do_huge_pmd_anonymous_page } from '../mm/huge_memory.js';
+import { dup_mm, mm_alloc } from '../linux/kernel/fork.js';
+import { do_mmap, do_munmap } from '../linux/mm/mmap.js';
+import { do_mprotect } from '../linux/mm/mprotect.js';
+import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
+import { do_huge_pmd_anonymous_page } from '../linux/mm/huge_memory.js';
 import { checkQuiescent } from '../check/invariants.js';
 import { type LineSeries, lineChart, standaloneSvg } from '../report/linechart.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
+import { buildMachine } from '../check/machine.js';
 
 export const BATCHING_OPS = ['fork', 'munmap', 'mprotect'] as const;
 export type BatchingOp = (typeof BATCHING_OPS)[number];
@@ -174,7 +175,7 @@ function* countingFolioUpdates(cpu: Cpu, g: Gen<void>, acc: { n: number }): Gen<
 /** Run one kernel-path generator to completion on the machine's one CPU (the sched engine's loop, observer included); returns its steps. */
 function runToCompletion(machine: Machine, cpu: Cpu, clock: Clock, g: Gen<void>): number {
   let given = false;
-  const cfg = machine.cfg;
+  const cfg = runConfig(machine.cfg);
   const sched = makeScheduler('random', cfg.seed, { pctDepth: cfg.pctDepth, pctSteps: 1 });
   const before = clock.step;
   new SchedLoop(machine, [cpu], [() => (given ? null : ((given = true), g))], sched, clock, null, false).run();
@@ -188,7 +189,7 @@ function runToCompletion(machine: Machine, cpu: Cpu, clock: Clock, g: Gen<void>)
  */
 export function populate(cfg: Config, pages: number, order: number, sab?: SharedArrayBuffer): Machine {
   if (sab) new Int32Array(sab).fill(0);
-  const machine = new Machine(cfg, sab);
+  const machine = buildMachine(cfg, sab);
   mem_init(machine, rng(cfg.seed, 'boot'));
   const clock: Clock = { step: 0 };
   const cpu = new Cpu(machine, 0, false, clock, cfg);
@@ -213,7 +214,7 @@ export function populate(cfg: Config, pages: number, order: number, sab?: Shared
 function cloneMachine(machine: Machine, cfg: Config, sab?: SharedArrayBuffer): Machine {
   sab ??= new SharedArrayBuffer(machine.sab.byteLength);
   new Int32Array(sab).set(machine.m);
-  return new Machine(cfg, sab);
+  return buildMachine(cfg, sab);
 }
 
 /** Entries with PTE_CONT over every mm. */

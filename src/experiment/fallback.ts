@@ -16,18 +16,18 @@
 // who races whom) differs.
 import { createHash } from 'node:crypto';
 import { Piscina } from 'piscina';
-import { ANON_FALLBACKS, type AnonFallback, type Config, parseConfig } from '../config.js';
+import { ANON_FALLBACKS, type AnonFallback, type Config, parseConfig } from '../config/config.js';
 import { runSched } from '../engine/sched.js';
-import type { Machine } from '../model/machine.js';
-import { vmas } from '../mm/mmap.js';
-import { pte_pfn, pte_present, pte_special } from '../model/pte.js';
+import type { Machine } from '../machine/machine.js';
+import { vmas } from '../linux/mm/mmap.js';
+import { pte_pfn, pte_present, pte_special } from '../machine/pte.js';
 import type { Op, OpKind } from '../workload/program.js';
-import { type EncodedHists, HistSet } from '../report/histograms.js';
+import { type EncodedHists, HistSet } from '../machine/histograms.js';
 import { type BarRow, barChart } from '../report/svg.js';
 import { escapeXml } from '../report/escape.js';
 import { sampleSd } from '../report/batch-means.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
 import { taskWindow } from './task-window.js';
 

@@ -4,7 +4,7 @@
 // after another, each across the whole worker pool, so seconds-to-detection are comparable.
 import { Piscina } from 'piscina';
 import { runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
-import { type Config, type ConfigInput, parseConfig } from '../config.js';
+import { type Config, type ConfigInput, parseConfig } from '../config/config.js';
 import { DEVIATIONS, type Deviation } from '../inject/deviations.js';
 import type { RunResult, ViolationRecord } from '../engine/result.js';
 import { resolvePctSteps } from '../engine/sched.js';

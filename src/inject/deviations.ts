@@ -1,6 +1,6 @@
 // The catalogue of named deviations from the kernel algorithm (mutants). `--inject NAME` switches
 // one on; each must be caught by the checker (see test/inject/). Kernel paths read the flags below.
-import type { ConfigInput } from '../config.js';
+import type { ConfigInput } from '../config/config.js';
 
 export interface Deviation {
   name: string;
@@ -239,53 +239,3 @@ export const DEVIATIONS: readonly Deviation[] = [
     expect: ['writable-not-exclusive'],
   },
 ];
-
-export interface Injections {
-  faultNoRecheck: boolean;
-  faultOrder1: boolean;
-  faultRefcountLate: boolean;
-  faultUnaligned: boolean;
-  faultPastVma: boolean;
-  zapFreeBeforeFlush: boolean;
-  forkMapcountBeforeRef: boolean;
-  forkDupPinned: boolean;
-  forkNoMergeWrite: boolean;
-  batchPastFolioEnd: boolean;
-  batchPastTable: boolean;
-  cowReuseShared: boolean;
-  zapFirstPteDirty: boolean;
-  zapClearWithoutGet: boolean;
-  writebackNoFlush: boolean;
-  protStartFirstOnly: boolean;
-  protCommitStaleOld: boolean;
-  protExclusiveFromHead: boolean;
-  contpteFoldFirstOnly: boolean;
-  contpteNoUnfold: boolean;
-}
-
-export function injectionsFrom(names: readonly string[]): Injections {
-  for (const n of names) if (!DEVIATIONS.some((d) => d.name === n)) throw new Error(`unknown deviation "${n}" (see: foliostorm bugs)`);
-  const on = (n: string) => names.includes(n);
-  return {
-    faultNoRecheck: on('fault-no-recheck'),
-    faultOrder1: on('fault-order1'),
-    faultRefcountLate: on('fault-refcount-late'),
-    faultUnaligned: on('fault-unaligned'),
-    faultPastVma: on('fault-past-vma'),
-    zapFreeBeforeFlush: on('zap-free-before-flush'),
-    forkMapcountBeforeRef: on('fork-mapcount-before-ref'),
-    forkDupPinned: on('fork-dup-pinned'),
-    forkNoMergeWrite: on('fork-no-merge-write'),
-    batchPastFolioEnd: on('batch-past-folio-end'),
-    batchPastTable: on('batch-past-table'),
-    cowReuseShared: on('cow-reuse-shared'),
-    zapFirstPteDirty: on('zap-first-pte-dirty'),
-    zapClearWithoutGet: on('zap-clear-without-get'),
-    writebackNoFlush: on('writeback-no-flush'),
-    protStartFirstOnly: on('prot-start-first-only'),
-    protCommitStaleOld: on('prot-commit-stale-old'),
-    protExclusiveFromHead: on('prot-exclusive-from-head'),
-    contpteFoldFirstOnly: on('contpte-fold-first-only'),
-    contpteNoUnfold: on('contpte-no-unfold'),
-  };
-}

@@ -3,8 +3,8 @@
 // Besides the totals, each seed's counts and histograms add into its seed group's
 // (src/report/seed-groups.ts), for compare's noise test.
 import type { RunResult, ViolationRecord } from '../engine/result.js';
-import { HistSet, type Unit } from './histograms.js';
-import { TraceHash } from '../engine/trace.js';
+import { HistSet, type Unit } from '../machine/histograms.js';
+import { TraceHash } from '../machine/trace.js';
 import { emptyGroups, type EncodedSeedGroups, encodeSeedGroups, type GroupTotals, seedGroup } from './seed-groups.js';
 
 export class Aggregate {

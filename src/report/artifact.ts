@@ -1,10 +1,10 @@
 // Failure artifacts: one JSON file per violation with everything needed to replay it.
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config.js';
-import { parseConfig } from '../config.js';
+import type { Config } from '../config/config.js';
+import { parseConfig } from '../config/config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { type Op, OP_KINDS } from '../workload/program.js';
-import { type RingEvent, signatureOf } from '../engine/cpu.js';
+import { type RingEvent, signatureOf } from '../machine/cpu.js';
 
 /** 2: signatures name the deviations switched on (version 1 artifacts are read and upgraded). */
 export const ARTIFACT_VERSION = 2;

@@ -3,7 +3,7 @@
 // share its workload and machine state). A group is a sample of whole seeds, so the groups' values
 // vary as independent estimates do, the correlation inside seeds included, and their spread gives
 // the error of the whole run's value: se = sd(group values) / sqrt(groups).
-import { type HistSet, sumOf } from './histograms.js';
+import { type HistSet, sumOf } from '../machine/histograms.js';
 
 /** Fewer usable groups than this in a run: their spread says too little, compare falls back to the independent-samples test. */
 export const MIN_GROUPS = 4;

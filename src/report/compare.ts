@@ -12,7 +12,7 @@
 // histograms.json for the p99 intervals and the seed groups.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HistSet, type HistSummary, type Unit } from './histograms.js';
+import { HistSet, type HistSummary, type Unit } from '../machine/histograms.js';
 import { readHistograms, readSummary, ResultsInputError, unitOf } from './folder.js';
 import { HISTOGRAMS_FILE } from './results.js';
 import { countSections, type Counts, type OpCost, opsOf, type Summary } from './summary.js';

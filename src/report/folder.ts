@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Summary } from './summary.js';
-import type { EncodedHists, Unit } from './histograms.js';
+import type { EncodedHists, Unit } from '../machine/histograms.js';
 import { HISTOGRAMS_FILE } from './results.js';
 import type { EncodedSeedGroups } from './seed-groups.js';
 import { type Hgrm, parseHgrm } from './hgrm.js';

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { escapeXml as esc } from './escape.js';
 import type { Hgrm } from './hgrm.js';
-import type { HistSummary } from './histograms.js';
+import type { HistSummary } from '../machine/histograms.js';
 import { writeAtomic } from './results.js';
 import { readHgrms, readSummary } from './folder.js';
 import { type Summary, variantCounts } from './summary.js';

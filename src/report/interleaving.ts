@@ -1,9 +1,9 @@
 // The interleaving view of a failure: one column per simulated CPU, one row per step that matters,
 // in kernel terms (function names, addresses in hex, folio orders, the PTL taken and released, op
 // boundaries), ending with the violation. Built from an event log captured during a replay.
-import type { Config } from '../config.js';
-import type { EventHook } from '../engine/cpu.js';
-import { EV, EV_NAMES, MAX_ORDERS, NOTE_LOCK_PTL } from '../engine/events.js';
+import type { Config } from '../config/config.js';
+import type { EventHook } from '../machine/cpu.js';
+import { EV, EV_NAMES, MAX_ORDERS, NOTE_LOCK_PTL } from '../machine/events.js';
 import type { ViolationRecord } from '../engine/result.js';
 import type { ObservedScheduler } from '../engine/schedulers/observed.js';
 import type { Op } from '../workload/program.js';

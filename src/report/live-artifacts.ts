@@ -2,7 +2,7 @@
 // killed outright (a second Ctrl-C, SIGKILL, a crash) keeps every artifact found so far. The set
 // kept is the same as writing them all at the end in seed order: per signature the smallest
 // ARTIFACTS_PER_SIGNATURE seeds (seeds finish out of order: a smaller one displaces a larger one).
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { ARTIFACTS_PER_SIGNATURE, type ResultsWriter } from './results.js';
 

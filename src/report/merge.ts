@@ -6,13 +6,13 @@
 // histograms.json add group by group (a seed's group depends only on it and the config).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { configDifferences, shownValue } from './config-diff.js';
 import type { RunResult, ViolationRecord } from '../engine/result.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../engine/coordinator.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from './exit-codes.js';
 import { type Shard, shardLabel } from '../engine/shard.js';
 import { Aggregate } from './aggregate.js';
-import { HistSet } from './histograms.js';
+import { HistSet } from '../machine/histograms.js';
 import { readHistograms, readSummary, ResultsInputError, unitOf } from './folder.js';
 import { decodeSeedGroups, type GroupTotals, groupsMismatch, variantCount } from './seed-groups.js';
 import { writeSummaryOutputs } from './outputs.js';

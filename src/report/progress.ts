@@ -3,10 +3,10 @@
 // width so it never wraps. Not on a terminal (CI logs): the same line as a plain line every
 // `everyMs`. Either way a line when the run starts (where its results go) and one the moment a new
 // signature is found. Nothing at all when quiet (--json).
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { RunResult } from '../engine/result.js';
 import type { Aggregate } from './aggregate.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../config/duration.js';
 
 /** Where the lines go: process.stderr, or a test's sink. */
 export interface ProgressSink {

@@ -3,10 +3,10 @@
 // Files are written to a temporary name and renamed, so a crash never leaves half a summary.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { makeArtifact } from './artifact.js';
-import type { HistSet } from './histograms.js';
+import type { HistSet } from '../machine/histograms.js';
 import type { EncodedSeedGroups } from './seed-groups.js';
 
 /** Keep at most this many artifacts per signature (the smallest seeds come first in seed order). */

@@ -12,8 +12,8 @@
 // variant differences would be measured as noise). The group depends on the seed and V alone: not
 // on the first seed, the shard, the worker or the order seeds end, so shards' groups add up, group
 // by group, to the unsharded run's (merge), and runs of one config on other seeds group alike.
-import type { Config } from '../config.js';
-import { type EncodedHists, HistSet, type Unit } from './histograms.js';
+import type { Config } from '../config/config.js';
+import { type EncodedHists, HistSet, type Unit } from '../machine/histograms.js';
 
 export const SEED_GROUPS = 16;
 

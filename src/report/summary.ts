@@ -1,8 +1,8 @@
 // summary.json: what a machine reads; and the few lines a person reads at a glance.
-import type { Config } from '../config.js';
-import type { HistSummary } from './histograms.js';
+import type { Config } from '../config/config.js';
+import type { HistSummary } from '../machine/histograms.js';
 import { type Aggregate, groupBySignature, type SignatureGroup } from './aggregate.js';
-import { COST_KINDS, COST_OPS, MAX_ORDERS } from '../engine/events.js';
+import { COST_KINDS, COST_OPS, MAX_ORDERS } from '../machine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
 import type { StopInfo } from '../engine/stop.js';

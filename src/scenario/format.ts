@@ -9,8 +9,8 @@
 // parses can only fail at run time for a reason the kernel model gives.
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { type Config, ConfigSchema, PMD_ORDER } from '../config.js';
-import { issueLines } from '../config-issues.js';
+import { type Config, ConfigSchema, PMD_ORDER } from '../config/config.js';
+import { issueLines } from '../config/issues.js';
 import { DEVIATIONS } from '../inject/deviations.js';
 
 export const PAGE_SIZE = 4096;

@@ -5,19 +5,19 @@
 // Executors run on the scenario's one CPU inside the sched engine's loop (so the refcount observer
 // runs at every yield); they bracket zaps for the data oracle exactly as the workload does
 // (src/workload/run-op.ts) and keep the tool-side record of what each pin must see.
-import { do_mprotect } from '../mm/mprotect.js';
-import { gup_slow, pin_user_page, unpin_user_page } from '../mm/gup.js';
-import type { Cpu } from '../engine/cpu.js';
-import type { Gen } from '../engine/gen.js';
-import { MM, MM_FREE } from '../model/layout.js';
-import { Machine, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../model/machine.js';
-import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pte_young, pteToString } from '../model/pte.js';
-import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { do_mmap, do_munmap, find_vma, linear_page_index } from '../mm/mmap.js';
-import { ksys_sync, write_cache_pages } from '../mm/page-writeback.js';
-import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
-import { do_mremap } from '../mm/mremap.js';
-import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../hw/mmu.js';
+import { do_mprotect } from '../linux/mm/mprotect.js';
+import { gup_slow, pin_user_page, unpin_user_page } from '../linux/mm/gup.js';
+import type { Cpu } from '../machine/cpu.js';
+import type { Gen } from '../machine/gen.js';
+import { MM, MM_FREE } from '../machine/layout.js';
+import { Machine, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../machine/machine.js';
+import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pte_young, pteToString } from '../machine/pte.js';
+import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../linux/kernel/fork.js';
+import { do_mmap, do_munmap, find_vma, linear_page_index } from '../linux/mm/mmap.js';
+import { ksys_sync, write_cache_pages } from '../linux/mm/page-writeback.js';
+import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
+import { do_mremap } from '../linux/mm/mremap.js';
+import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../workload/access.js';
 import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
 import {
   type AccessStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,

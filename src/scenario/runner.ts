@@ -3,17 +3,17 @@
 // then the quiescent checker runs. At the end every process exits, leftover pins are released,
 // and nothing may leak. The result names the file, the step and the invariant that failed.
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config.js';
-import { Machine } from '../model/machine.js';
-import { mem_init } from '../mm/page_alloc.js';
-import { Cpu, type Clock, Violation } from '../engine/cpu.js';
-import type { Gen } from '../engine/gen.js';
+import type { Config } from '../config/config.js';
+import { mem_init } from '../linux/mm/page_alloc.js';
+import { Cpu, type Clock, Violation } from '../machine/cpu.js';
+import type { Gen } from '../machine/gen.js';
 import { SchedLoop, final_sync } from '../engine/sched.js';
 import { makeScheduler } from '../engine/scheduler.js';
 import { rng } from '../workload/program.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
 import { type ExitStep, type PinIdStep, parseScenario, type Scenario, ScenarioFormatError, type Step } from './format.js';
 import { Exec, OPS, opKey, opLabel, type Registry, StepFailure, Unsupported } from './ops.js';
+import { buildMachine } from '../check/machine.js';
 
 export type ScenarioStatus = 'pass' | 'fail' | 'malformed' | 'unsupported';
 export const SCENARIO_EXIT: Record<ScenarioStatus, number> = { pass: 0, fail: 1, malformed: 2, unsupported: 2 };
@@ -83,7 +83,7 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
   }
 
   const cfg: Config = { ...sc.config, inject: [...sc.config.inject, ...(opts.inject ?? [])] };
-  const machine = new Machine(cfg);
+  const machine = buildMachine(cfg);
   mem_init(machine, rng(cfg.seed, 'boot'));
   const clock: Clock = { step: 0 };
   const cpu = new Cpu(machine, 0, false, clock, cfg);

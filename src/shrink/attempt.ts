@@ -3,7 +3,7 @@
 // with that schedule first and, when that misses, with a few fresh seeded schedulers. The run that
 // reproduces becomes the new case, with the schedule recorded by its violation and the programs cut
 // after the last op started before it. Wall-clock time only bounds the search (OutOfTime).
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { runSched } from '../engine/sched.js';
 import type { Scheduler } from '../engine/scheduler.js';
 import { ObservedScheduler } from '../engine/schedulers/observed.js';
@@ -14,7 +14,7 @@ import { StickyScheduler } from '../engine/schedulers/sticky.js';
 import type { Op } from '../workload/program.js';
 import { encodeSchedule, type Guide, type ShrinkCase } from './case.js';
 import { GuidedScheduler } from '../engine/schedulers/guided.js';
-import { EV } from '../engine/events.js';
+import { EV } from '../machine/events.js';
 
 export class OutOfTime extends Error {
   constructor() {

@@ -1,7 +1,7 @@
 // The test case the shrinker minimises: a config, each CPU's explicit op list and the schedule (RLE,
 // up to the violation) under which they fail; plus what a run of it measured. And the surgery on
 // schedules that keeps a recorded interleaving when ops or CPUs are taken out.
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { CaseSize } from '../report/artifact.js';
 import type { ViolationRecord } from '../engine/result.js';
 import type { Op } from '../workload/program.js';

@@ -2,7 +2,7 @@
 // smaller sizes (memory, address space, mmap lengths, touch runs, VMA and TLB slots, files, the
 // enabled mTHP orders and mmap alignments). Each knob bisects its smaller settings for the
 // smallest that still reproduces.
-import { type Config, type ConfigInput, parseConfig } from '../config.js';
+import { type Config, type ConfigInput, parseConfig } from '../config/config.js';
 import type { Effort, Tester } from './attempt.js';
 import { below, bisect } from './programs.js';
 import { cutGuide, guideOf, type ShrinkCase } from './case.js';

@@ -4,11 +4,11 @@
 // preemptions out of the schedule. Every choice is seeded: the same artifact with a budget large
 // enough to finish gives the same result. The budget (wall clock) only stops the search early; the
 // best case found so far is kept.
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { runSched } from '../engine/sched.js';
 import { ObservedScheduler } from '../engine/schedulers/observed.js';
 import { ReplayScheduler } from '../engine/schedulers/replay.js';
-import { followRecording, reproduce } from '../engine/repro.js';
+import { followRecording, reproduce } from '../repro/repro.js';
 import { type Artifact, ArtifactError, makeArtifact, type ShrinkRecord } from '../report/artifact.js';
 import { EventLog, renderInterleaving } from '../report/interleaving.js';
 import { type Op, programPrefix } from '../workload/program.js';

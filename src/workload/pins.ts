@@ -6,18 +6,18 @@
 // the pinner's mmap_lock for read: a tool-side simplification that orders them with fork, munmap
 // and mremap for the oracle (a real device takes no lock); zaps under the read lock still race it.
 import { nextWriteVersion } from './run-op.js';
-import type { Cpu } from '../engine/cpu.js';
-import type { Gen } from '../engine/gen.js';
-import { EV } from '../engine/events.js';
+import type { Cpu } from '../machine/cpu.js';
+import type { Gen } from '../machine/gen.js';
+import { EV } from '../machine/events.js';
 import type { Op } from './program.js';
-import { MM, MM_LIVE } from '../model/layout.js';
-import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE } from '../model/machine.js';
-import { pte_pfn, pte_present } from '../model/pte.js';
+import { MM, MM_LIVE } from '../machine/layout.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE } from '../machine/machine.js';
+import { pte_pfn, pte_present } from '../machine/pte.js';
 import { pickVma } from './target.js';
-import { pin_user_page, unpin_user_page } from '../mm/gup.js';
-import { down_read, up_read } from '../kernel/locking/rwsem.js';
-import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
-import { mmget_not_zero, mmput } from '../kernel/fork.js';
+import { pin_user_page, unpin_user_page } from '../linux/mm/gup.js';
+import { down_read, up_read } from '../linux/kernel/locking/rwsem.js';
+import { spin_lock, spin_unlock } from '../linux/kernel/locking/spinlock.js';
+import { mmget_not_zero, mmput } from '../linux/kernel/fork.js';
 import { expectAny, expectOwner, hex, makeToken, ownerOf, recordWrite, tokenBelongs, zapGen, zapInFlight } from '../check/oracle.js';
 
 interface Pin {

@@ -1,13 +1,12 @@
 // Seeded random programs: each CPU's operation stream is a pure function of (root seed, cpu), so
 // the same seed gives the same program in both engines. Concrete addresses are resolved when an
 // op runs, from the mm's VMAs at that moment.
-import seedrandom from 'seedrandom';
-import type { Config } from '../config.js';
+import { rng } from '../machine/rng.js';
+import { OP_KINDS, type OpKind } from '../machine/ops.js';
+import type { Config } from '../config/config.js';
 
-export type OpKind = 'touch' | 'mmap' | 'munmap' | 'dontneed' | 'exit' | 'fork' | 'pin' | 'unpin' | 'pinio' | 'mremap' | 'dontfork' | 'mmapfile' | 'writeback' | 'mprotect' | 'forkexit';
-// New kinds go at the end: an op is drawn by its cumulative weight, so appending keeps the draws
-// of the existing kinds wherever the new kind's weight is 0.
-export const OP_KINDS: readonly OpKind[] = ['touch', 'mmap', 'munmap', 'dontneed', 'exit', 'fork', 'pin', 'unpin', 'pinio', 'mremap', 'dontfork', 'mmapfile', 'writeback', 'mprotect', 'forkexit'];
+
+export { OP_KINDS, type OpKind, rng };
 
 export interface Op {
   kind: OpKind;
@@ -16,11 +15,6 @@ export interface Op {
   r1: number;
   r2: number;
   r3: number;
-}
-
-/** A PRNG stream derived from the root seed and a label (the only source of randomness). */
-export function rng(seed: number, label: string): () => number {
-  return seedrandom.alea(`${seed}/${label}`);
 }
 
 export class Program {

@@ -1,19 +1,20 @@
 // Executes one workload op on a CPU: system calls (mmap, munmap, madvise, exit) and runs of user
 // accesses through the MMU, with the data oracle checked on every read.
-import type { Cpu } from '../engine/cpu.js';
-import { type Gen, P } from '../engine/gen.js';
-import { EV } from '../engine/events.js';
+import type { Cpu } from '../machine/cpu.js';
+import { runConfig } from '../config/config.js';
+import { type Gen, P } from '../machine/gen.js';
+import { EV } from '../machine/events.js';
 import { type Op, OP_KINDS, type OpKind } from './program.js';
-import { VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../model/machine.js';
+import { VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../machine/machine.js';
 import { pin_op, pinio_op, unpin_op } from './pins.js';
-import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../kernel/fork.js';
-import { do_mmap, do_munmap, linear_page_index } from '../mm/mmap.js';
-import { write_cache_pages } from '../mm/page-writeback.js';
+import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../linux/kernel/fork.js';
+import { do_mmap, do_munmap, linear_page_index } from '../linux/mm/mmap.js';
+import { write_cache_pages } from '../linux/mm/page-writeback.js';
 import { pickVma } from './target.js';
-import { madvise_dontfork, madvise_dontneed } from '../mm/madvise.js';
-import { do_mremap } from '../mm/mremap.js';
-import { do_mprotect } from '../mm/mprotect.js';
-import { ACCESS_OK, type AccessOut, user_access } from '../hw/mmu.js';
+import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
+import { do_mremap } from '../linux/mm/mremap.js';
+import { do_mprotect } from '../linux/mm/mprotect.js';
+import { ACCESS_OK, type AccessOut, user_access } from './access.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 
 /** Per-CPU scratch: the last access's result and the write version counter (part of the token).
@@ -59,7 +60,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       yield* touch(cpu, mm, op);
       break;
     case 'mmap': {
-      const c = cpu.cfg;
+      const c = runConfig(cpu.cfg);
       const len = c.mmapPages.min + (op.r1 % (c.mmapPages.max - c.mmapPages.min + 1));
       const align = c.mmapAlign[op.r2 % c.mmapAlign.length];
       yield* do_mmap(cpu, mm, len, align, op.r3 % cpu.machine.L.vaPages, VM_READ | VM_WRITE | VM_ANON);
@@ -162,7 +163,7 @@ function* touch(cpu: Cpu, mm: number, op: Op): Gen<void> {
   if (!v) return;
   const len = v.end - v.start;
   const first = v.start + (op.r2 % len);
-  const n = Math.min(1 + (op.r3 % cpu.cfg.touchRun), v.end - first);
+  const n = Math.min(1 + (op.r3 % runConfig(cpu.cfg).touchRun), v.end - first);
   cpu.note(EV.NOTE_TOUCH, first, n, op.write ? 1 : 0);
   const sc = scratchOf(cpu);
   const out = sc.out;
@@ -192,7 +193,7 @@ function* mmap_file(cpu: Cpu, mm: number, op: Op): Gen<void> {
   const machine = cpu.machine;
   const L = machine.L;
   if (!L.files) return;
-  const c = cpu.cfg;
+  const c = runConfig(cpu.cfg);
   const file = op.r1 % L.files;
   const len = Math.min(L.filePages, c.mmapPages.min + ((op.r1 >>> 8) % (c.mmapPages.max - c.mmapPages.min + 1)));
   const a = c.mmapAlign[op.r2 % c.mmapAlign.length];

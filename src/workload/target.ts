@@ -1,7 +1,7 @@
 // Which VMA a workload op targets.
-import type { Cpu } from '../engine/cpu.js';
+import type { Cpu } from '../machine/cpu.js';
 import type { Op } from './program.js';
-import { vmas, type VmaView } from '../mm/mmap.js';
+import { vmas, type VmaView } from '../linux/mm/mmap.js';
 
 /**
  * The VMA of mm an op targets (by its r1), or null: none mapped, or a torn read. The workload reads

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig, loadConfigFile } from '../../src/config.js';
+import { defaultConfig, loadConfigFile } from '../../src/config/config.js';
 import { measurePaths } from '../../bench/measure-paths.js';
 import { bareYields, measureSched } from '../../bench/sched-steps.js';
 import { measureMachineScaling, measureScaling, rates } from '../../bench/scaling.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stripFile } from '../../src/build/strip-generators.js';
 import { threadsBuildFresh } from '../../src/engine/threads-code.js';
-import { defaultConfig, type ConfigInput } from '../../src/config.js';
+import { defaultConfig, type ConfigInput } from '../../src/config/config.js';
 
 const src = `import { drive, P } from './gen.js';
 export const GENERATORS = true;
@@ -36,15 +36,15 @@ test('stripFile: a generator call not consumed at once (kept to run later) is a 
 async function runTree(tree: 'dist' | 'threads', over: ConfigInput): Promise<{ words: Int32Array; counters: Float64Array }> {
   const base = tree === 'dist' ? new URL('../../', import.meta.url) : new URL('../../threads/', import.meta.url);
   const im = async <T>(p: string) => (await import(new URL(p, base).href)) as T;
-  const { Machine } = await im<typeof import('../../src/model/machine.js')>('src/model/machine.js');
-  const { Cpu } = await im<typeof import('../../src/engine/cpu.js')>('src/engine/cpu.js');
-  const { mem_init } = await im<typeof import('../../src/mm/page_alloc.js')>('src/mm/page_alloc.js');
+  const { buildMachine } = await im<typeof import('../../src/check/machine.js')>('src/check/machine.js');
+  const { Cpu } = await im<typeof import('../../src/machine/cpu.js')>('src/machine/cpu.js');
+  const { mem_init } = await im<typeof import('../../src/linux/mm/page_alloc.js')>('src/linux/mm/page_alloc.js');
   const { Program, rng } = await im<typeof import('../../src/workload/program.js')>('src/workload/program.js');
   const { run_op } = await im<typeof import('../../src/workload/run-op.js')>('src/workload/run-op.js');
   const { release_pins } = await im<typeof import('../../src/workload/pins.js')>('src/workload/pins.js');
-  const { drive } = await im<typeof import('../../src/engine/gen.js')>('src/engine/gen.js');
+  const { drive } = await im<typeof import('../../src/machine/gen.js')>('src/machine/gen.js');
   const cfg = defaultConfig({ engine: 'threads', cpus: 1, ...over });
-  const machine = new Machine(cfg);
+  const machine = buildMachine(cfg);
   mem_init(machine, rng(7, 'boot'));
   const cpu = new Cpu(machine, 0, true, { step: 0 }, cfg);
   const prog = new Program(cfg, 7, 0);
@@ -71,10 +71,10 @@ for (const [name, over] of [
 }
 
 test('the threads build cannot run a sched (non-threaded) CPU', { skip: threadsBuildFresh() ? false : 'dist/threads missing or stale' }, async () => {
-  const { Machine } = (await import(new URL('../../threads/src/model/machine.js', import.meta.url).href)) as typeof import('../../src/model/machine.js');
-  const { Cpu } = (await import(new URL('../../threads/src/engine/cpu.js', import.meta.url).href)) as typeof import('../../src/engine/cpu.js');
+  const { buildMachine } = (await import(new URL('../../threads/src/check/machine.js', import.meta.url).href)) as typeof import('../../src/check/machine.js');
+  const { Cpu } = (await import(new URL('../../threads/src/machine/cpu.js', import.meta.url).href)) as typeof import('../../src/machine/cpu.js');
   const cfg = defaultConfig({ cpus: 1 });
-  assert.throws(() => new Cpu(new Machine(cfg), 0, false, { step: 0 }, cfg), /threaded CPUs only/);
+  assert.throws(() => new Cpu(buildMachine(cfg), 0, false, { step: 0 }, cfg), /threaded CPUs only/);
 });
 
 test('threads engine with threadsCode "stripped": rounds on the threads build finish clean', { skip: threadsBuildFresh() ? false : 'dist/threads missing or stale' }, async () => {

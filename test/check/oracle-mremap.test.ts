@@ -5,16 +5,16 @@
 // that really lost its data after a move is still caught.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Violation } from '../../src/engine/cpu.js';
+import { Violation } from '../../src/machine/cpu.js';
 import {
   checkRead, expectOwner, makeToken, mremapOracleBegin, mremapOracleEnd, mremapRace, recordWrite, tagOf, tokenBelongs, zapBegin, zapEnd, zapGen,
 } from '../../src/check/oracle.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
-import { dup_mm } from '../../src/kernel/fork.js';
-import { do_mremap } from '../../src/mm/mremap.js';
-import { user_access } from '../../src/hw/mmu.js';
-import { MM } from '../../src/model/layout.js';
-import { pte_pfn } from '../../src/model/pte.js';
+import { dup_mm } from '../../src/linux/kernel/fork.js';
+import { do_mremap } from '../../src/linux/mm/mremap.js';
+import { user_access } from '../../src/workload/access.js';
+import { MM } from '../../src/machine/layout.js';
+import { pte_pfn } from '../../src/machine/pte.js';
 import { boot, type Harness, invariants, mapAnon, newAccessOut, pteAt, run, writePage } from '../helpers/machine.js';
 
 const B = 1024;

@@ -3,14 +3,14 @@
 // a stable read collapses the record; non-owners only check that a token belongs to this page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Violation } from '../../src/engine/cpu.js';
+import { Violation } from '../../src/machine/cpu.js';
 import {
   checkRead, collapse, expectOwner, makeToken, ownerOf, recordForkRace, recordWrite, tokenMm, tokenVpn, zapAbort, zapBegin, zapEnd, zapGen, zapInFlight,
 } from '../../src/check/oracle.js';
-import { POISON } from '../../src/model/machine.js';
-import { madvise_dontneed } from '../../src/mm/madvise.js';
+import { POISON } from '../../src/machine/machine.js';
+import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
-import { user_access } from '../../src/hw/mmu.js';
+import { user_access } from '../../src/workload/access.js';
 import { boot, type Harness, mapAnon, newAccessOut, run, writePage } from '../helpers/machine.js';
 
 const B = 1024;

@@ -6,23 +6,23 @@ import assert from 'node:assert/strict';
 import { boot, mapAnon, newAccessOut, run, violationOf, writePage, type Harness } from '../helpers/machine.js';
 import { SchedLoop, type GenSource } from '../../src/engine/sched.js';
 import type { Scheduler } from '../../src/engine/scheduler.js';
-import { Violation, type Cpu } from '../../src/engine/cpu.js';
-import { type Gen, drive } from '../../src/engine/gen.js';
-import { spin_lock, spin_unlock } from '../../src/kernel/locking/spinlock.js';
-import { down_read, down_write, up_read, up_write } from '../../src/kernel/locking/rwsem.js';
-import { folio_remove_rmap_ptes } from '../../src/mm/rmap.js';
-import { folio_put_refs } from '../../src/mm/swap.js';
-import { alloc_folio } from '../../src/mm/page_alloc.js';
-import { mmput } from '../../src/kernel/fork.js';
-import { zap_pte_range } from '../../src/mm/memory.js';
-import { tlb_gather_mmu } from '../../src/mm/mmu_gather.js';
-import { user_access, ACCESS_OK } from '../../src/hw/mmu.js';
-import { MM } from '../../src/model/layout.js';
-import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pteToString } from '../../src/model/pte.js';
-import { ZERO_PFN } from '../../src/model/machine.js';
+import { Violation, type Cpu } from '../../src/machine/cpu.js';
+import { type Gen, drive } from '../../src/machine/gen.js';
+import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
+import { down_read, down_write, up_read, up_write } from '../../src/linux/kernel/locking/rwsem.js';
+import { folio_remove_rmap_ptes } from '../../src/linux/mm/rmap.js';
+import { folio_put_refs } from '../../src/linux/mm/swap.js';
+import { alloc_folio } from '../../src/linux/mm/page_alloc.js';
+import { mmput } from '../../src/linux/kernel/fork.js';
+import { zap_pte_range } from '../../src/linux/mm/memory.js';
+import { tlb_gather_mmu } from '../../src/linux/mm/mmu_gather.js';
+import { user_access, ACCESS_OK } from '../../src/workload/access.js';
+import { MM } from '../../src/machine/layout.js';
+import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pteToString } from '../../src/machine/pte.js';
+import { ZERO_PFN } from '../../src/machine/machine.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { zapBegin, zapEnd } from '../../src/check/oracle.js';
-import { pin_user_page, unpin_user_page } from '../../src/mm/gup.js';
+import { pin_user_page, unpin_user_page } from '../../src/linux/mm/gup.js';
 
 /** Round robin over the runnable CPUs: a fixed, readable interleaving for scripted scenarios. */
 class RoundRobin implements Scheduler {

@@ -6,15 +6,15 @@
 // neither may report a violation (the final sync's disk check included).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ConfigInput, defaultConfig } from '../../src/config.js';
+import { type ConfigInput, defaultConfig } from '../../src/config/config.js';
 import { runSched } from '../../src/engine/sched.js';
 import { OpScheduler } from '../../src/engine/schedulers/ops.js';
 import { RandomScheduler } from '../../src/engine/schedulers/random.js';
-import { P } from '../../src/engine/gen.js';
-import type { Machine } from '../../src/model/machine.js';
-import { MM, MM_LIVE } from '../../src/model/layout.js';
-import { PTE_WRITE, pte_pfn, pte_present, pte_special, pte_write } from '../../src/model/pte.js';
-import { vmas } from '../../src/mm/mmap.js';
+import { P } from '../../src/machine/gen.js';
+import type { Machine } from '../../src/machine/machine.js';
+import { MM, MM_LIVE } from '../../src/machine/layout.js';
+import { PTE_WRITE, pte_pfn, pte_present, pte_special, pte_write } from '../../src/machine/pte.js';
+import { vmas } from '../../src/linux/mm/mmap.js';
 
 /** The logical state of every live process: VMAs, and per page of each VMA: absent, zero page, or data + writable. */
 function logicalState(machine: Machine): string[] {

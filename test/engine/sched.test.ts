@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { runSched } from '../../src/engine/sched.js';
 
 test('sched: same seed and config give the same trace hash; another seed gives another', () => {

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type Config, defaultConfig } from '../../src/config.js';
+import { type Config, defaultConfig } from '../../src/config/config.js';
 import { runThreads } from '../../src/engine/threads.js';
 import type { ViolationRecord } from '../../src/engine/result.js';
 import { programPrefix } from '../../src/workload/program.js';
 import { ResultsWriter } from '../../src/report/results.js';
 import { loadArtifact } from '../../src/report/artifact.js';
-import { reproduce } from '../../src/engine/repro.js';
+import { reproduce } from '../../src/repro/repro.js';
 import type { FollowOutcome } from '../../src/engine/schedulers/follow.js';
 
 const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));

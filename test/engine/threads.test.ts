@@ -2,7 +2,7 @@
 // deterministic, so these tests assert only what every run must show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { runThreads } from '../../src/engine/threads.js';
 import type { RunResult } from '../../src/engine/result.js';
 

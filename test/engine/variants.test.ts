@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigInput, defaultConfig, parseConfig } from '../../src/config.js';
+import { ConfigError, type ConfigInput, defaultConfig, parseConfig } from '../../src/config/config.js';
 import { configForSeed, variantOf } from '../../src/engine/variants.js';
 import { runSched } from '../../src/engine/sched.js';
 

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig } from '../../src/config.js';
-import { EXIT_VIOLATIONS, runCampaign } from '../../src/engine/coordinator.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { EXIT_VIOLATIONS, runCampaign } from '../../src/campaign/coordinator.js';
 import { CRASH_SEED, EXIT_SEED, HANG_SEED } from '../helpers/faulty-sched-task.js';
 import { CRASH_ROUND, HANG_ROUND } from '../helpers/faulty-cpu-task.js';
-import { reproduceWorkerFault } from '../../src/engine/repro-worker.js';
+import { reproduceWorkerFault } from '../../src/repro/repro-worker.js';
 import { loadArtifact } from '../../src/report/artifact.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'foliostorm-watch-'));

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import {
   BATCHING_ARCHES, BATCHING_OPS, type BatchingResult, type Cell, parseSize, QUICK_BYTES, QUICK_ORDERS, runBatchingExperiment,
 } from '../../src/experiment/batching.js';
-import { CONT_PTES } from '../../src/arch/arm64/mm/contpte.js';
-import { PTRS_PER_PTE } from '../../src/config.js';
+import { CONT_PTES } from '../../src/linux/arch/arm64/mm/contpte.js';
+import { PTRS_PER_PTE } from '../../src/config/config.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });

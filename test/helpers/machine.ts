@@ -4,19 +4,20 @@
 // CPU0 takes the PTL and rechecks). After every step the stepper runs the continuous observer
 // (refcount >= mapcount for the folios that step touched), as the sched engine does.
 import assert from 'node:assert/strict';
-import { type Config, type ConfigInput, defaultConfig } from '../../src/config.js';
-import { Machine, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../src/model/machine.js';
-import { mem_init, freePages } from '../../src/mm/page_alloc.js';
-import { Cpu, type Clock, Violation } from '../../src/engine/cpu.js';
-import { type Gen, WAIT, drive } from '../../src/engine/gen.js';
+import { type Config, type ConfigInput, defaultConfig } from '../../src/config/config.js';
+import { Machine, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../src/machine/machine.js';
+import { mem_init, freePages } from '../../src/linux/mm/page_alloc.js';
+import { Cpu, type Clock, Violation } from '../../src/machine/cpu.js';
+import { type Gen, WAIT, drive } from '../../src/machine/gen.js';
 import { rng } from '../../src/workload/program.js';
-import { mm_alloc } from '../../src/kernel/fork.js';
-import { do_mmap, find_vma, type VmaView } from '../../src/mm/mmap.js';
-import type { VmFault } from '../../src/mm/memory.js';
-import { type AccessOut, ACCESS_OK, user_access } from '../../src/hw/mmu.js';
+import { mm_alloc } from '../../src/linux/kernel/fork.js';
+import { do_mmap, find_vma, type VmaView } from '../../src/linux/mm/mmap.js';
+import type { VmFault } from '../../src/linux/mm/memory.js';
+import { type AccessOut, ACCESS_OK, user_access } from '../../src/workload/access.js';
 import { checkRead, makeToken, ownerOf, recordWrite } from '../../src/check/oracle.js';
 import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
-import { pte_pfn, pte_present } from '../../src/model/pte.js';
+import { pte_pfn, pte_present } from '../../src/machine/pte.js';
+import { buildMachine } from '../../src/check/machine.js';
 
 export interface Harness {
   machine: Machine;
@@ -37,7 +38,7 @@ export interface BootOptions {
 /** A booted machine (fragmentation 0 unless the overrides say otherwise) with cfg.cpus CPUs. */
 export function boot(over: ConfigInput = {}, opts: BootOptions = {}): Harness {
   const cfg = defaultConfig({ fragmentation: 0, ...over });
-  const machine = new Machine(cfg);
+  const machine = buildMachine(cfg);
   mem_init(machine, rng(1, 'boot'));
   const clock: Clock = { step: 0 };
   const cpus: Cpu[] = [];

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type CellResult, cellConfig, controlMixes, planCells, runHunt, verdict } from '../../src/hunt/hunt.js';
 import { renderHuntTable } from '../../src/hunt/report.js';
 import { DEVIATIONS, type Deviation } from '../../src/inject/deviations.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 
 const dev = (name: string): Deviation => DEVIATIONS.find((d) => d.name === name)!;
 

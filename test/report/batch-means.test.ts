@@ -1,7 +1,7 @@
 // Batch means: the standard errors compare's seed-group noise test uses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HistSet } from '../../src/report/histograms.js';
+import { HistSet } from '../../src/machine/histograms.js';
 import { MIN_GROUPS, p99BatchSe, poolGroups, rateBatchSe, sampleSd } from '../../src/report/batch-means.js';
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} != ${b}`);

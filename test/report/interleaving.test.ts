@@ -2,9 +2,9 @@
 // kernel terms, and the violation comes last.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { runSched } from '../../src/engine/sched.js';
-import { EV, NOTE_LOCK_PTL, NOTE_LOCK_ZONE } from '../../src/engine/events.js';
+import { EV, NOTE_LOCK_PTL, NOTE_LOCK_ZONE } from '../../src/machine/events.js';
 import { ObservedScheduler } from '../../src/engine/schedulers/observed.js';
 import { RandomScheduler } from '../../src/engine/schedulers/random.js';
 import type { ViolationRecord } from '../../src/engine/result.js';

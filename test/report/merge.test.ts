@@ -8,11 +8,11 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../../src/config.js';
-import { EXIT_VIOLATIONS, runCampaign } from '../../src/engine/coordinator.js';
+import { parseConfig } from '../../src/config/config.js';
+import { EXIT_VIOLATIONS, runCampaign } from '../../src/campaign/coordinator.js';
 import { mergeFolders } from '../../src/report/merge.js';
 import { ResultsInputError } from '../../src/report/folder.js';
-import { HistSet } from '../../src/report/histograms.js';
+import { HistSet } from '../../src/machine/histograms.js';
 import type { EncodedSeedGroups } from '../../src/report/seed-groups.js';
 import type { Summary } from '../../src/report/summary.js';
 

@@ -2,9 +2,9 @@
 // nothing when quiet. A fake clock drives them: no wall-clock time is involved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { Aggregate } from '../../src/report/aggregate.js';
-import { HistSet } from '../../src/report/histograms.js';
+import { HistSet } from '../../src/machine/histograms.js';
 import { Progress, type ProgressSink } from '../../src/report/progress.js';
 import type { RunResult, ViolationRecord } from '../../src/engine/result.js';
 

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HISTOGRAMS_FILE, ResultsWriter, writeAtomic } from '../../src/report/results.js';
-import { HistSet } from '../../src/report/histograms.js';
+import { HistSet } from '../../src/machine/histograms.js';
 
 test('histograms() writes one .hgrm per histogram and histograms.json that decodes to the same histograms', () => {
   const h = new HistSet('steps');

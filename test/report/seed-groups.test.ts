@@ -7,12 +7,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile, parseConfig } from '../../src/config.js';
-import { runCampaign } from '../../src/engine/coordinator.js';
+import { loadConfigFile, parseConfig } from '../../src/config/config.js';
+import { runCampaign } from '../../src/campaign/coordinator.js';
 import type { RunResult } from '../../src/engine/result.js';
 import { variantIndex } from '../../src/engine/variants.js';
 import { Aggregate } from '../../src/report/aggregate.js';
-import { HistSet } from '../../src/report/histograms.js';
+import { HistSet } from '../../src/machine/histograms.js';
 import { decodeSeedGroups, type EncodedSeedGroups, SEED_GROUPS, seedGroup, variantCount } from '../../src/report/seed-groups.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'foliostorm-groups-'));

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Gen } from '../../src/engine/gen.js';
-import { MM } from '../../src/model/layout.js';
-import { MMF_HAS_PINNED } from '../../src/mm/rmap.js';
-import { folio_put_refs } from '../../src/mm/swap.js';
+import type { Gen } from '../../src/machine/gen.js';
+import { MM } from '../../src/machine/layout.js';
+import { MMF_HAS_PINNED } from '../../src/linux/mm/rmap.js';
+import { folio_put_refs } from '../../src/linux/mm/swap.js';
 import { parseScenario } from '../../src/scenario/format.js';
 import { mprotectWith, op, OPS, pageState, pinWith, type PinUserPages, type Registry, unpinWith, type UnpinUserPages, Unsupported } from '../../src/scenario/ops.js';
 import { runScenario, runScenarioFile, type ScenarioOptions, unsupportedSteps } from '../../src/scenario/runner.js';

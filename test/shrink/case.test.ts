@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cutGuide, encodeSchedule, expandSchedule, guideOf, postpone, preemptionPoints, type ShrinkCase, unpreempt } from '../../src/shrink/case.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import type { ViolationRecord } from '../../src/engine/result.js';
 
 /** A case with just a schedule: cpus and labels per step. */

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { runSched } from '../../src/engine/sched.js';
 import { ReplayScheduler } from '../../src/engine/schedulers/replay.js';
 import { type Artifact, makeArtifact } from '../../src/report/artifact.js';

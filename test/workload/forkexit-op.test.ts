@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { boot, folioAt, mapAnon, pteAt, run, total, writePage } from '../helpers/machine.js';
 import { run_op } from '../../src/workload/run-op.js';
 import { type Op, OP_KINDS, Program } from '../../src/workload/program.js';
-import { defaultConfig } from '../../src/config.js';
-import { computeLayout, MM, MM_FREE, MM_LIVE } from '../../src/model/layout.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { computeLayout, MM, MM_FREE, MM_LIVE } from '../../src/machine/layout.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
-import { EV } from '../../src/engine/events.js';
-import { pte_write } from '../../src/model/pte.js';
-import { PG_ANON_EXCLUSIVE } from '../../src/model/machine.js';
+import { EV } from '../../src/machine/events.js';
+import { pte_write } from '../../src/machine/pte.js';
+import { PG_ANON_EXCLUSIVE } from '../../src/machine/machine.js';
 
 const B = 1024;
 

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { boot, mapAnon, run, stepper, writePage } from '../helpers/machine.js';
 import { run_op } from '../../src/workload/run-op.js';
 import { type Op, OP_KINDS, Program } from '../../src/workload/program.js';
-import { defaultConfig } from '../../src/config.js';
-import { do_mprotect } from '../../src/mm/mprotect.js';
-import { find_vma } from '../../src/mm/mmap.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { do_mprotect } from '../../src/linux/mm/mprotect.js';
+import { find_vma } from '../../src/linux/mm/mmap.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
-import { EV } from '../../src/engine/events.js';
-import { P } from '../../src/engine/gen.js';
-import { pte_write } from '../../src/model/pte.js';
-import { VM_READ, VM_WRITE } from '../../src/model/machine.js';
+import { EV } from '../../src/machine/events.js';
+import { P } from '../../src/machine/gen.js';
+import { pte_write } from '../../src/machine/pte.js';
+import { VM_READ, VM_WRITE } from '../../src/machine/machine.js';
 
 const B = 1024;
 

@@ -3,15 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { boot, mapAnon, pteAt, run, stepper, writePage, type Harness } from '../helpers/machine.js';
-import { madvise_dontneed } from '../../src/mm/madvise.js';
+import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
 import { pin_op, pinio_op, release_pins } from '../../src/workload/pins.js';
 import type { Op } from '../../src/workload/program.js';
-import { Violation } from '../../src/engine/cpu.js';
-import { PG_ANON_EXCLUSIVE, PG_BUDDY } from '../../src/model/machine.js';
-import { pte_cont, pte_pfn } from '../../src/model/pte.js';
+import { Violation } from '../../src/machine/cpu.js';
+import { PG_ANON_EXCLUSIVE, PG_BUDDY } from '../../src/machine/machine.js';
+import { pte_cont, pte_pfn } from '../../src/machine/pte.js';
 import { makeToken, ownerOf, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { checkNoLeaks } from '../../src/check/invariants.js';
-import { process_exit } from '../../src/kernel/fork.js';
+import { process_exit } from '../../src/linux/kernel/fork.js';
 
 const B = 1024;
 const op = (write: boolean, r2 = 0): Op => ({ kind: 'pin', proc: 0, write, r1: 0, r2, r3: 0 });

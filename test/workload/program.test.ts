@@ -2,7 +2,7 @@
 // ends it, unless the caller runs on past the budget (a threads CPU does, until every CPU's is spent).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/config.js';
 import { Program, programPrefix } from '../../src/workload/program.js';
 
 test('Program: null at the budget; next(true) goes on with the same stream a larger budget gives', () => {

@@ -3,12 +3,12 @@
 // CPU on its own process so that its events do not depend on the interleaving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig } from '../../../src/config.js';
+import { defaultConfig } from '../../../src/config/config.js';
 import { runSched } from '../../../src/engine/sched.js';
 import type { Scheduler } from '../../../src/engine/scheduler.js';
 import { FollowScheduler, type FollowOutcome, type FollowRecording } from '../../../src/engine/schedulers/follow.js';
 import { RandomScheduler } from '../../../src/engine/schedulers/random.js';
-import { EV, EV_NAMES } from '../../../src/engine/events.js';
+import { EV, EV_NAMES } from '../../../src/machine/events.js';
 import { OP_KINDS, programPrefix, type Op } from '../../../src/workload/program.js';
 
 const weights = Object.fromEntries(OP_KINDS.map((k) => [k, 0]));

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PctScheduler, pctGuarantee } from '../../../src/engine/schedulers/pct.js';
 import { SchedLoop, runSched } from '../../../src/engine/sched.js';
-import { type Gen, P } from '../../../src/engine/gen.js';
-import { defaultConfig } from '../../../src/config.js';
+import { type Gen, P } from '../../../src/machine/gen.js';
+import { defaultConfig } from '../../../src/config/config.js';
 import { boot } from '../../helpers/machine.js';
 
 /** The CPUs PCT picks over `steps` steps with every CPU always runnable. */

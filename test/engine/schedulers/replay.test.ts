@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ReplayScheduler } from '../../../src/engine/schedulers/replay.js';
 import { RandomScheduler } from '../../../src/engine/schedulers/random.js';
 import { runSched } from '../../../src/engine/sched.js';
-import { defaultConfig } from '../../../src/config.js';
+import { defaultConfig } from '../../../src/config/config.js';
 
 const cfg = defaultConfig({ opsPerCpu: 40 });
 

@@ -7,7 +7,7 @@ import { GuidedScheduler } from '../../../src/engine/schedulers/guided.js';
 import { ObservedScheduler } from '../../../src/engine/schedulers/observed.js';
 import { RandomScheduler } from '../../../src/engine/schedulers/random.js';
 import { runSched } from '../../../src/engine/sched.js';
-import { defaultConfig } from '../../../src/config.js';
+import { defaultConfig } from '../../../src/config/config.js';
 
 const cfg = defaultConfig({ opsPerCpu: 12 });
 

@@ -1,0 +1,154 @@
+// The coordinator: spreads seeds over the worker pool (sched) or runs rounds of real concurrency
+// (threads), aggregates results, writes the results folder, and decides the exit code.
+import { Piscina } from 'piscina';
+import type { Config } from '../config/config.js';
+import type { RunResult } from '../engine/result.js';
+import { Aggregate } from '../report/aggregate.js';
+import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
+import { makeRunId, ResultsWriter } from '../report/results.js';
+import { writeSummaryOutputs } from '../report/outputs.js';
+import { Progress, type ProgressSink } from '../report/progress.js';
+import { runThreads } from '../engine/threads.js';
+import { resolvePctSteps } from '../engine/sched.js';
+import { type Shard, shardSeed, shardSeedCount } from '../engine/shard.js';
+import { configForSeed } from '../engine/variants.js';
+import { RunStop } from '../engine/stop.js';
+import { MachineBuffers, runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
+import { LiveArtifacts } from '../report/live-artifacts.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
+import { variantCount } from '../report/seed-groups.js';
+
+export { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS } from '../report/exit-codes.js';
+
+export interface CampaignOptions {
+  out: string;
+  /** seeds given explicitly on the command line (else only the duration bounds the run) */
+  seedsGiven: boolean;
+  quiet: boolean;
+  version: string;
+  signal?: AbortSignal;
+  /** --shard K/N: run only the K-th slice of the seeds (src/engine/shard.ts); cfg.seeds counts the whole run's */
+  shard?: Shard;
+  /** Where progress lines go (default stderr; none when quiet). */
+  progress?: ProgressSink;
+  /** Off a terminal: a progress line at most this often (default 10 s). */
+  progressEveryMs?: number;
+  /** The piscina task files (tests: ones that hang or crash on purpose); default workers/sched-task.js and workers/cpu-task.js. */
+  schedTask?: URL;
+  cpuTask?: URL;
+  /** Stop once this many seeds have failed (--max-failures; a seed fails with one violation or more). */
+  maxFailures?: number;
+  /**
+   * Rewrite the results folder's summary.json (with histograms.json, .hgrm and junit.xml) at most
+   * this often while the run goes on, marked interrupted with stop.reason "unfinished", so a run
+   * killed outright (SIGKILL, OOM, a lost machine) leaves a summary of what it did (default 60 s; 0: never).
+   */
+  checkpointEveryMs?: number;
+  /** Told of each seed's (threads: round's) result as it arrives, after the run has counted it (the bench times them). */
+  onResult?: (r: RunResult) => void;
+}
+
+export interface CampaignResult {
+  summary: Summary;
+  dir: string;
+  text: string;
+  exitCode: number;
+}
+
+export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<CampaignResult> {
+  const t0 = performance.now();
+  // threads: one simulated CPU per worker thread; summary and artifacts must record that machine
+  if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
+  // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
+  else cfg = resolvePctSteps(cfg);
+  const runCfg = cfg;
+  const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns', variantCount(cfg));
+  const seedLimit = cfg.duration > 0 && !opts.seedsGiven ? null : cfg.seeds;
+  const progress = new Progress(cfg, { quiet: opts.quiet, sink: opts.progress, everyMs: opts.progressEveryMs, seedLimit });
+  const stop = new RunStop({ signal: opts.signal, maxFailures: opts.maxFailures });
+  const runId = makeRunId(opts.shard ? `${cfg.engine}-shard${opts.shard.index}of${opts.shard.count}` : cfg.engine, cfg.seed);
+  const w = new ResultsWriter(opts.out, runId);
+  // each violation's artifact as soon as its seed ends (a variant's seed: the config it ran)
+  const artifacts = new LiveArtifacts(w, (v) => configForSeed(runCfg, v.seed));
+  let failedSeeds = 0;
+  const checkpointEveryMs = opts.checkpointEveryMs ?? 60_000;
+  let lastCheckpoint = performance.now();
+  // what the folder would hold if the run ended now; the final write replaces it
+  const checkpoint = () => {
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const stopped = { reason: 'unfinished' as const, detail: `the state after ${Math.round(wallSeconds)} s; the run had not ended when this was written (if nothing replaced it, the run was killed)` };
+    w.histograms(agg.hist, agg.encodedGroups());
+    writeSummaryOutputs(w, buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped }), { html: false });
+    lastCheckpoint = performance.now();
+  };
+  const onResult = (r: RunResult) => {
+    agg.add(r);
+    for (const v of r.violations) artifacts.add(v);
+    progress.add(r);
+    stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
+    progress.tick(agg);
+    if (checkpointEveryMs > 0 && performance.now() - lastCheckpoint >= checkpointEveryMs) checkpoint();
+    opts.onResult?.(r);
+  };
+  progress.start(agg, w.dir);
+  const engineOpts = { ...opts, signal: stop.signal };
+  try {
+    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult);
+    else await runThreadsRounds(cfg, engineOpts, onResult);
+  } finally {
+    progress.done();
+  }
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
+  const interrupted = stop.interrupted;
+  w.histograms(agg.hist, agg.encodedGroups());
+  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped });
+  // summary.json, and from it junit.xml and report.html (no extra run)
+  writeSummaryOutputs(w, summary);
+  const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
+  return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode };
+}
+
+/** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over a piscina pool, until cfg.seeds are done or time is up. */
+async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
+  const pool = new Piscina({
+    filename: (opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url)).href,
+    minThreads: cfg.workers,
+    maxThreads: cfg.workers,
+  });
+  const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
+  const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
+  const hangMs = workerHangMs(cfg);
+  const buffers = new MachineBuffers(); // one per lane at most
+  let started = 0;
+  let interrupted = false;
+  const more = () => started < limit && performance.now() < deadline && !opts.signal?.aborted;
+  const lane = async (): Promise<void> => {
+    while (more()) {
+      const seed = shardSeed(cfg.seed, opts.shard, started++);
+      try {
+        // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
+        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs, buffers));
+      } catch (e) {
+        if (opts.signal?.aborted) {
+          interrupted = true;
+          return;
+        }
+        throw e;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: cfg.workers * 2 }, lane));
+  } finally {
+    await pool.destroy();
+  }
+  return interrupted || !!opts.signal?.aborted;
+}
+
+async function runThreadsRounds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
+  // a count of rounds (a shard: of its slice), not a list: nightly.json's seeds (1e9) with --seed would not fit in memory
+  const count = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
+  await runThreads(cfg, { seeds: null, count, seedAt: (i) => shardSeed(cfg.seed, opts.shard, i), durationSec: cfg.duration, workers: cfg.workers, onRound: onResult, signal: opts.signal, taskFile: opts.cpuTask });
+  return !!opts.signal?.aborted;
+}

@@ -1,0 +1,33 @@
+// The one way the tool builds a machine: the checker's hooks (src/linux/include/linux/mmdebug.ts)
+// are installed first, so every check the kernel code triggers is on in every machine.
+import { Machine } from '../machine/machine.js';
+import type { MachineConfig } from '../machine/params.js';
+import { installMmDebugHooks } from '../linux/include/linux/mmdebug.js';
+import { ptepAddr } from '../linux/include/linux/pgtable.js';
+import { checkProtCommit } from './invariants.js';
+import { contpte_check_unlock } from './contpte.js';
+import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
+
+let installed = false;
+
+/** Install the checker's hooks into the kernel layer (once per module instance). */
+export function installCheckHooks(): void {
+  if (installed) return;
+  installed = true;
+  installMmDebugHooks({
+    ptlUnlock: contpte_check_unlock,
+    protCommit(cpu, path, ptep, oldPte, pte) {
+      const f = checkProtCommit(oldPte, pte);
+      if (f) cpu.violation(f.invariant, path, { ...f.details, ...ptepAddr(cpu.machine, ptep) });
+    },
+    forkCopied: forkOracle,
+    mremapBegin: mremapOracleBegin,
+    mremapEnd: mremapOracleEnd,
+  });
+}
+
+/** A machine for cfg (on sab, or a new buffer), with the checker's hooks installed. */
+export function buildMachine(cfg: MachineConfig, sab?: SharedArrayBuffer): Machine {
+  installCheckHooks();
+  return new Machine(cfg, sab);
+}

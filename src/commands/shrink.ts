@@ -1,0 +1,50 @@
+// foliostorm shrink: minimise a sched failure, keeping its signature.
+import { EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
+import { loadArtifact } from '../report/artifact.js';
+import { writeAtomic } from '../report/results.js';
+import { NotReproduced, shrinkArtifact } from '../shrink/shrink.js';
+import { type Command, parseDuration, UsageError } from './common.js';
+
+/** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
+function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): number {
+  const seconds = budget !== undefined ? parseDuration(budget, '--budget') : 60;
+  if (!(seconds > 0)) throw new UsageError(`--budget: must be more than 0 seconds (got ${budget})`);
+  const art = loadArtifact(file);
+  const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
+  let r;
+  try {
+    r = shrinkArtifact(art, file, { budgetSeconds: seconds, out: dest, progress: json ? undefined : (l) => process.stderr.write(`[shrink] ${l}\n`) });
+  } catch (e) {
+    if (!(e instanceof NotReproduced)) throw e;
+    process.stderr.write(`foliostorm: ${e.message}\n`);
+    return EXIT_VIOLATIONS;
+  }
+  writeAtomic(dest, JSON.stringify(r.artifact, null, 1) + '\n');
+  if (json) {
+    process.stdout.write(JSON.stringify({ artifact: dest, signature: art.signature, shrunk: r.record, interleaving: r.interleaving }, null, 2) + '\n');
+    return EXIT_OK;
+  }
+  const { before: b, after: a } = r.record;
+  const row = (k: keyof typeof a) => `  ${k.padEnd(12)} ${String(b[k]).padStart(7)} -> ${a[k]}`;
+  process.stdout.write([
+    `shrunk ${art.signature} in ${r.record.seconds} s (${r.record.runs} runs${r.record.finished ? '' : ', budget spent before the last pass ended'}):`,
+    ...(['cpus', 'processes', 'ops', 'steps', 'preemptions'] as const).map(row),
+    '',
+    ...r.interleaving,
+    '',
+    `wrote ${dest}; replay: ${r.artifact.replay}`,
+  ].join('\n') + '\n');
+  return EXIT_OK;
+}
+
+export const shrinkCommand: Command = {
+  command: 'shrink <artifact>',
+  describe: 'minimise a sched failure (fewer CPUs, processes, ops, smaller sizes, fewer preemptions), keeping its signature; write the shrunk artifact and print its interleaving',
+  builder: (y) =>
+    y
+      .positional('artifact', { type: 'string', demandOption: true })
+      .option('budget', { type: 'string', describe: 'wall-clock budget for the search: 60 (seconds, the default), 90s, 5m' })
+      .option('out', { type: 'string', describe: 'where to write the shrunk artifact (default: ARTIFACT.shrunk.json)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON, nothing else' }),
+  run: (a) => cmdShrink(a.artifact as string, a.budget as string | undefined, a.out as string | undefined, a.json as boolean),
+};

@@ -1,0 +1,39 @@
+// The raw PTE accessors every architecture builds on (the kernel's __ptep_get, __set_ptes, ...:
+// arm64 defines them in arch/arm64/include/asm/pgtable.h, other arches get READ_ONCE/WRITE_ONCE
+// forms through include/linux/pgtable.h), and the (mm, vpn) of an entry word. A module of their
+// own so that include/linux/pgtable.ts (which dispatches to arm64) and the arm64 layer (which
+// builds on them) both import them without a cycle.
+import type { Cpu } from '../../../machine/cpu.js';
+import { type Gen, P } from '../../../machine/gen.js';
+import type { Machine } from '../../../machine/machine.js';
+import { PTRS_PER_PTE } from '../../../machine/params.js';
+import { PTE_WRITE, pte_advance_pfn } from '../../../machine/pte.js';
+
+/** The (mm, vpn) an entry word belongs to. */
+export function ptepAddr(machine: Machine, ptep: number): { mm: number; vpn: number } {
+  const i = ptep - machine.L.pte;
+  const per = machine.L.tablesPerMm * PTRS_PER_PTE;
+  return { mm: Math.floor(i / per), vpn: i % per };
+}
+
+/** __ptep_get(): one lockless read of one entry, exactly as stored. */
+export function __ptep_get(cpu: Cpu, ptep: number): number {
+  return Atomics.load(cpu.m, ptep);
+}
+/** __set_ptes(): store nr consecutive entries, advancing the PFN; yields between entries. */
+export function* __set_ptes(cpu: Cpu, ptep: number, pte: number, nr: number): Gen<void> {
+  for (let i = 0; i < nr; i++) {
+    Atomics.store(cpu.m, ptep + i, pte);
+    pte = pte_advance_pfn(pte, 1);
+    if (i + 1 < nr) yield P.SET_PTE;
+  }
+}
+/** __ptep_get_and_clear(): atomically clear one entry, returning it with any a/d bits hardware set. */
+export function __ptep_get_and_clear(cpu: Cpu, ptep: number): number {
+  return Atomics.exchange(cpu.m, ptep, 0);
+}
+/** __ptep_set_wrprotect(): one atomic and-not, so a/d bits hardware sets meanwhile are kept. */
+export function __ptep_set_wrprotect(cpu: Cpu, ptep: number): void {
+  Atomics.and(cpu.m, ptep, ~PTE_WRITE);
+}
+

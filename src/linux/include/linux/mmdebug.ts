@@ -1,0 +1,44 @@
+// include/linux/mmdebug.h: the debug checks kernel code triggers (VM_WARN_ON, VM_BUG_ON_PAGE, ...)
+// and the points where the tool watching the kernel must be told something. The kernel layer never
+// imports the tool: it calls these hooks, and the checker installs them when it builds a machine
+// (src/check/machine.ts). Until then every hook throws, so a machine built without the checker
+// cannot run with its checks silently off.
+import type { Cpu } from '../../../machine/cpu.js';
+import type { Machine } from '../../../machine/machine.js';
+
+export interface MmDebugHooks {
+  /**
+   * spin_unlock of the lock at off, while it is still held: the checks that must hold when a PTL
+   * is released (arch contpte: the blocks changed under it are consistent). Raises a violation.
+   */
+  ptlUnlock(cpu: Cpu, off: number): void;
+  /**
+   * ptep_modify_prot_commit's contract (path: the kernel function): old_pte is this slot's value
+   * before ptep_modify_prot_start, so it maps the page pte maps. Raises a violation.
+   */
+  protCommit(cpu: Cpu, path: string, ptep: number, oldPte: number, pte: number): void;
+  /** dup_mmap copied the VMA [start, end) of parent to child (the data oracle copies its records). */
+  forkCopied(machine: Machine, parent: number, child: number, start: number, end: number): void;
+  /** move_vma is about to move [from, from + len) of mm to `to` (the data oracle moves its records; it may refuse). */
+  mremapBegin(machine: Machine, mm: number, from: number, to: number, len: number): void;
+  /** move_vma has moved the entries and dropped the old range. */
+  mremapEnd(machine: Machine, mm: number, from: number, len: number): void;
+}
+
+const notInstalled = (): never => {
+  throw new Error('mmdebug hooks not installed: build machines with the checker (src/check/machine.ts buildMachine)');
+};
+
+/** The installed hooks: kernel code calls MMDEBUG.x(...). */
+export const MMDEBUG: MmDebugHooks = {
+  ptlUnlock: notInstalled,
+  protCommit: notInstalled,
+  forkCopied: notInstalled,
+  mremapBegin: notInstalled,
+  mremapEnd: notInstalled,
+};
+
+/** Install the checker's hooks (idempotent: the same functions every time). */
+export function installMmDebugHooks(hooks: MmDebugHooks): void {
+  Object.assign(MMDEBUG, hooks);
+}

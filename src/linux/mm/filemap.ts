@@ -1,0 +1,113 @@
+// Models mm/filemap.c: the page cache of each file. filemap_fault() finds the folio caching a file
+// page or reads it from the modelled disk into a new folio and inserts it (__filemap_add_folio under
+// the i_pages lock); folios are naturally aligned in the file, of the largest config order whose
+// range fits the file and whose cache slots are empty (page_cache_ra_order, simplified: no
+// readahead window). The page cache holds one reference per page of a folio, as the kernel does.
+// Folios stay cached until truncate_inode_pages() at the end of a run (no reclaim is modelled).
+import type { Cpu } from '../../machine/cpu.js';
+import { type Gen, P } from '../../machine/gen.js';
+import { EV } from '../../machine/events.js';
+import { LOCK_WORDS } from '../../machine/layout.js';
+import { FOLIO_UPTODATE } from '../../machine/machine.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { alloc_folio } from './page_alloc.js';
+import { folio_put, folio_put_refs, folio_ref_add } from './swap.js';
+
+/** The page-cache orders of the config, highest first. */
+function fileOrders(cpu: Cpu): number[] {
+  return [...new Set([0, ...cpu.cfg.files.orders])].sort((a, b) => b - a);
+}
+
+/** filemap_get_folio(): the folio caching page pgoff of file with a reference taken, or -1. */
+export function filemap_get_folio(cpu: Cpu, file: number, pgoff: number): number {
+  const { m, L } = cpu.machine;
+  const pfn = Atomics.load(m, L.pcache + cpu.machine.filePage(file, pgoff));
+  if (!pfn) return -1;
+  const folio = Atomics.load(m, L.pHead + pfn);
+  // folio_try_get(): a cached folio holds the page cache's references, so it cannot be freed under us
+  folio_ref_add(cpu, folio, 1);
+  return folio;
+}
+
+/**
+ * filemap_fault(): the folio caching page pgoff of file, with a reference for the caller; read from
+ * disk on a miss. Returns -1 when no folio can be allocated (OOM).
+ */
+export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<number> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  for (;;) {
+    yield P.PTE_READ;
+    const hit = filemap_get_folio(cpu, file, pgoff);
+    if (hit >= 0) return hit;
+    // page_cache_ra_order(): the largest order whose aligned range fits the file and is not cached
+    let folio = -1, order = 0, base = pgoff;
+    for (const o of fileOrders(cpu)) {
+      const b = pgoff & ~((1 << o) - 1);
+      if (b + (1 << o) > L.filePages || !cacheRangeEmpty(cpu, file, b, 1 << o)) continue;
+      folio = yield* alloc_folio(cpu, o);
+      if (folio >= 0) {
+        order = o;
+        base = b;
+        break;
+      }
+      cpu.ev(EV.FILE_ALLOC_FALLBACK, pgoff, o);
+    }
+    if (folio < 0) return -1;
+    const nr = 1 << order;
+    // read_pages(): fill from disk, then the folio's identity, all before it is published
+    for (let i = 0; i < nr; i++) Atomics.store(m, L.pContent + folio + i, Atomics.load(m, L.disk + machine.filePage(file, base + i)));
+    Atomics.store(m, L.fMapping + folio, file + 1);
+    Atomics.store(m, L.fIndex + folio, base);
+    Atomics.or(m, L.fFlags + folio, FOLIO_UPTODATE);
+    yield P.ALLOC;
+    const lock = L.xaLock + file * LOCK_WORDS;
+    yield* spin_lock(cpu, lock);
+    if (cacheRangeEmpty(cpu, file, base, nr)) {
+      // __filemap_add_folio(): the page cache's references first, then the slots that publish it
+      folio_ref_add(cpu, folio, nr);
+      for (let i = 0; i < nr; i++) Atomics.store(m, L.pcache + machine.filePage(file, base + i), folio + i);
+      spin_unlock(cpu, lock);
+      cpu.ev(EV.FILE_CACHED + order, base, order);
+      return folio; // our allocation reference is the caller's
+    }
+    // another CPU cached (part of) the range first: drop ours and look again
+    spin_unlock(cpu, lock);
+    Atomics.store(m, L.fMapping + folio, 0);
+    yield* folio_put(cpu, folio);
+    cpu.ev(EV.FILE_ADD_RACE, pgoff);
+  }
+}
+
+function cacheRangeEmpty(cpu: Cpu, file: number, base: number, nr: number): boolean {
+  const { m, L } = cpu.machine;
+  const w = L.pcache + cpu.machine.filePage(file, base);
+  for (let i = 0; i < nr; i++) if (Atomics.load(m, w + i)) return false;
+  return true;
+}
+
+/**
+ * truncate_inode_pages() of the whole file at the end of a run (every mapping is gone): remove
+ * each folio from the page cache and drop the cache's references, which frees it.
+ */
+export function* truncate_inode_pages(cpu: Cpu, file: number): Gen<void> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const lock = L.xaLock + file * LOCK_WORDS;
+  for (let p = 0; p < L.filePages; ) {
+    const w = L.pcache + machine.filePage(file, p);
+    const pfn = Atomics.load(m, w);
+    if (!pfn) {
+      p++;
+      continue;
+    }
+    const folio = Atomics.load(m, L.pHead + pfn);
+    const nr = 1 << Atomics.load(m, L.fOrder + folio);
+    yield* spin_lock(cpu, lock);
+    for (let i = 0; i < nr; i++) Atomics.store(m, w + i, 0);
+    spin_unlock(cpu, lock);
+    Atomics.store(m, L.fMapping + folio, 0);
+    yield* folio_put_refs(cpu, folio, nr);
+    p += nr;
+  }
+}

@@ -1,0 +1,65 @@
+// Models mm/page-writeback.c: the folio dirty flag, folio_clear_dirty_for_io() and the writeback of
+// a file's folios to the modelled disk (write_cache_pages, ksys_sync). A folio is written only after
+// folio_mkclean() has write-protected and cleaned every PTE mapping it, so a later store faults and
+// dirties the folio again (or, on a tmpfs-like file, sets a PTE dirty bit the next writeback finds).
+// Deliberate difference: every cached folio is visited, not only those tagged dirty, because on a
+// file without write notification the only record of a write can be a PTE dirty bit (what reclaim's
+// try_to_unmap would collect); for a write-notify file the outcome is the same.
+import type { Cpu } from '../../machine/cpu.js';
+import { type Gen, P } from '../../machine/gen.js';
+import { EV } from '../../machine/events.js';
+import { FOLIO_DIRTY } from '../../machine/machine.js';
+import { down_write, up_write } from '../kernel/locking/rwsem.js';
+import { folio_mkclean } from './rmap.js';
+import { folio_put, folio_ref_add } from './swap.js';
+
+/** folio_mark_dirty() */
+export function folio_mark_dirty(cpu: Cpu, folio: number): void {
+  Atomics.or(cpu.m, cpu.machine.L.fFlags + folio, FOLIO_DIRTY);
+}
+
+/**
+ * folio_clear_dirty_for_io(): clean the PTEs first (their dirty bits move to the folio), then test
+ * and clear the folio's dirty flag. Returns whether the folio must be written.
+ */
+export function* folio_clear_dirty_for_io(cpu: Cpu, folio: number): Gen<boolean> {
+  if ((yield* folio_mkclean(cpu, folio)) > 0) folio_mark_dirty(cpu, folio);
+  return (Atomics.and(cpu.m, cpu.machine.L.fFlags + folio, ~FOLIO_DIRTY) & FOLIO_DIRTY) !== 0;
+}
+
+/**
+ * write_cache_pages() over the whole file: each cached folio that folio_clear_dirty_for_io() says
+ * is dirty is copied to the disk. Writebacks of one file are serialised (the kernel's folio lock
+ * and PG_writeback): two concurrent copies of one folio could land out of order.
+ */
+export function* write_cache_pages(cpu: Cpu, file: number): Gen<void> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const lw = L.wbLock + file;
+  yield* down_write(cpu, lw);
+  for (let p = 0; p < L.filePages; ) {
+    const pfn = Atomics.load(m, L.pcache + machine.filePage(file, p));
+    if (!pfn) {
+      p++;
+      continue;
+    }
+    const folio = Atomics.load(m, L.pHead + pfn);
+    const nr = 1 << Atomics.load(m, L.fOrder + folio);
+    folio_ref_add(cpu, folio, 1); // folio_get() for the time we work on it
+    if (yield* folio_clear_dirty_for_io(cpu, folio)) {
+      yield P.IO; // the copy is the I/O: stores after the clean above fault and dirty the folio again
+      const index = Atomics.load(m, L.fIndex + folio);
+      for (let i = 0; i < nr; i++) Atomics.store(m, L.disk + machine.filePage(file, index + i), Atomics.load(m, L.pContent + folio + i));
+      cpu.counters[EV.WRITEBACK_FOLIOS]++;
+    }
+    yield* folio_put(cpu, folio);
+    p = Atomics.load(m, L.fIndex + folio) + nr; // from the folio's own index: one cached meanwhile may start before p
+  }
+  cpu.ev(EV.WRITEBACK, file);
+  up_write(cpu, lw);
+}
+
+/** ksys_sync(): write back every file. */
+export function* ksys_sync(cpu: Cpu): Gen<void> {
+  for (let f = 0; f < cpu.machine.L.files; f++) yield* write_cache_pages(cpu, f);
+}

@@ -1,0 +1,191 @@
+// Models mm/rmap.c: per-page mapcount, the folio's total mapcount, AnonExclusive, and the
+// CONFIG_MM_ID bookkeeping (two per-folio slots: which mm maps how many pages) that lets a write
+// fault tell whether a large anon folio is mapped by this mm alone; for file folios the rmap add/dup
+// and folio_mkclean(), the rmap walk writeback uses to write-protect and clean every PTE of a folio.
+import type { Cpu } from '../../machine/cpu.js';
+import type { Machine } from '../../machine/machine.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../machine/machine.js';
+import { MM } from '../../machine/layout.js';
+import { folio_maybe_dma_pinned } from '../include/linux/mm.js';
+import { type Gen, P } from '../../machine/gen.js';
+import { EV } from '../../machine/events.js';
+import { PTRS_PER_PTE } from '../../machine/params.js';
+import { pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_wrprotect, pte_write } from '../../machine/pte.js';
+import { ptep_clear_flush, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { down_read, up_read } from '../kernel/locking/rwsem.js';
+import { i_mmap_entries } from './mmap.js';
+
+const MMID_SHIFT = 20;
+const MMID_COUNT = (1 << MMID_SHIFT) - 1;
+
+/** folio_add_mm_id-ish: account nr mappings of folio to mm in one of its two slots (if one is free or ours). */
+function mm_id_add(machine: Machine, folio: number, mm: number, nr: number): void {
+  const m = machine.m;
+  for (let tries = 0; tries < 64; tries++) {
+    for (let s = 0; s < 2; s++) {
+      const w = machine.L.fMmId + folio * 2 + s;
+      const v = Atomics.load(m, w);
+      if (v >>> MMID_SHIFT === mm + 1) {
+        if (Atomics.compareExchange(m, w, v, v + nr) === v) return;
+        continue;
+      }
+    }
+    for (let s = 0; s < 2; s++) {
+      const w = machine.L.fMmId + folio * 2 + s;
+      if (Atomics.compareExchange(m, w, 0, ((mm + 1) << MMID_SHIFT) | nr) === 0) return;
+    }
+    // both slots belong to other mms: this mapping goes unaccounted, so the folio can only ever
+    // look "maybe shared" (total mapcount > any one slot), which is the kernel's answer too
+    if ((Atomics.load(m, machine.L.fMmId + folio * 2) & MMID_COUNT) && (Atomics.load(m, machine.L.fMmId + folio * 2 + 1) & MMID_COUNT)) return;
+  }
+}
+
+function mm_id_sub(machine: Machine, folio: number, mm: number, nr: number): void {
+  const m = machine.m;
+  for (let s = 0; s < 2; s++) {
+    const w = machine.L.fMmId + folio * 2 + s;
+    for (;;) {
+      const v = Atomics.load(m, w);
+      if (v >>> MMID_SHIFT !== mm + 1) break;
+      const left = (v & MMID_COUNT) - nr;
+      if (Atomics.compareExchange(m, w, v, left <= 0 ? 0 : v - nr) === v) return;
+    }
+  }
+}
+
+/** Pages of folio mapped by mm, per its CONFIG_MM_ID slot (0 if mm has no slot). */
+export function folio_mm_mapcount(machine: Machine, folio: number, mm: number): number {
+  for (let s = 0; s < 2; s++) {
+    const v = Atomics.load(machine.m, machine.L.fMmId + folio * 2 + s);
+    if (v >>> MMID_SHIFT === mm + 1) return v & MMID_COUNT;
+  }
+  return 0;
+}
+
+/** folio_add_new_anon_rmap(): map nr pages of a new exclusive anon folio starting at page. */
+export function folio_add_new_anon_rmap(cpu: Cpu, folio: number, page: number, nr: number, mm: number): void {
+  const { m, L } = cpu.machine;
+  Atomics.or(m, L.fFlags + folio, FOLIO_ANON);
+  for (let i = 0; i < nr; i++) {
+    Atomics.add(m, L.pMapcount + page + i, 1);
+    Atomics.or(m, L.pFlags + page + i, PG_ANON_EXCLUSIVE);
+  }
+  Atomics.add(m, L.fMapcount + folio, nr);
+  mm_id_add(cpu.machine, folio, mm, nr);
+  cpu.noteFolio(folio);
+}
+
+/** folio_add_file_rmap_ptes(): map nr pages of a file folio starting at page (no exclusivity, no mm id). */
+export function folio_add_file_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number): void {
+  const { m, L } = cpu.machine;
+  for (let i = 0; i < nr; i++) Atomics.add(m, L.pMapcount + page + i, 1);
+  Atomics.add(m, L.fMapcount + folio, nr);
+  cpu.noteFolio(folio);
+}
+
+/** folio_dup_file_rmap_ptes(): fork maps nr pages of a file folio into the child too. */
+export const folio_dup_file_rmap_ptes = folio_add_file_rmap_ptes;
+
+/** folio_remove_rmap_ptes(): unmap nr pages of folio starting at page, mapped by mm. */
+export function folio_remove_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number, mm: number): void {
+  const { m, L } = cpu.machine;
+  for (let i = 0; i < nr; i++) {
+    const v = Atomics.sub(m, L.pMapcount + page + i, 1) - 1;
+    if (v < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, page: page + i, mapcount: v });
+  }
+  const t = Atomics.sub(m, L.fMapcount + folio, nr) - nr;
+  if (t < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, totalMapcount: t });
+  if (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) mm_id_sub(cpu.machine, folio, mm, nr);
+  cpu.noteFolio(folio);
+}
+
+export const EBUSY = -16;
+
+/**
+ * folio_try_dup_anon_rmap_ptes(): fork duplicates nr PTE mappings of folio (pages from page) into
+ * the child dst. All or nothing: if the parent mm has pinned pages and the folio may be pinned
+ * and any page of the batch is AnonExclusive, nothing is changed and -EBUSY tells the caller to
+ * copy instead; otherwise AnonExclusive is cleared on every page and the mapcounts go up.
+ */
+export function folio_try_dup_anon_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number, src: number, dst: number): number {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const hasPinned = (Atomics.load(m, machine.mmWord(src, MM.FLAGS)) & MMF_HAS_PINNED) !== 0;
+  const maybePinned = !cpu.inj.forkDupPinned && hasPinned && folio_maybe_dma_pinned(machine, folio);
+  if (maybePinned) {
+    for (let i = 0; i < nr; i++) if (Atomics.load(m, L.pFlags + page + i) & PG_ANON_EXCLUSIVE) return EBUSY;
+  }
+  for (let i = 0; i < nr; i++) {
+    Atomics.and(m, L.pFlags + page + i, ~PG_ANON_EXCLUSIVE);
+    Atomics.add(m, L.pMapcount + page + i, 1);
+  }
+  Atomics.add(m, L.fMapcount + folio, nr);
+  mm_id_add(machine, folio, dst, nr);
+  cpu.noteFolio(folio);
+  return 0;
+}
+
+/** MMF_HAS_PINNED: this mm has had pages pinned (set by GUP, never cleared). */
+export const MMF_HAS_PINNED = 1 << 0;
+
+// ---- folio_mkclean: the rmap walk of writeback ---------------------------------------------------
+
+/**
+ * folio_mkclean(): write-protect and clean every PTE that maps file folio, found through the file's
+ * i_mmap under i_mmap_rwsem (read); returns how many entries were dirty or writable (the caller marks
+ * the folio dirty if any). Each mapping's entries are visited under its PTL (PVMW_SYNC), so a zap
+ * holding the PTL finishes its flush first.
+ */
+export function* folio_mkclean(cpu: Cpu, folio: number): Gen<number> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const file = Atomics.load(m, L.fMapping + folio) - 1;
+  if (file < 0) return 0;
+  const index = Atomics.load(m, L.fIndex + folio);
+  const nr = 1 << Atomics.load(m, L.fOrder + folio);
+  const lw = L.immapLock + file;
+  yield* down_read(cpu, lw); // i_mmap_lock_read()
+  let cleaned = 0;
+  for (const e of i_mmap_entries(machine, file)) {
+    // the pages of the folio this mapping covers (vma_address() for each end)
+    const lo = Math.max(index, e.pgoff), hi = Math.min(index + nr, e.pgoff + (e.end - e.start));
+    if (lo >= hi) continue;
+    cleaned += yield* page_vma_mkclean_one(cpu, e.mm, e.start + (lo - e.pgoff), hi - lo, folio, nr);
+  }
+  up_read(cpu, lw);
+  return cleaned;
+}
+
+/**
+ * page_vma_mkclean_one(): entries [vpn, vpn + n) of mm, per PTE table under its PTL: each one that
+ * maps the folio and is dirty or writable is cleared and flushed (ptep_clear_flush: no CPU may
+ * keep storing through a writable TLB entry once the folio is written back as clean), then set
+ * again write-protected and clean. The deviation writeback-no-flush skips the flush.
+ */
+function* page_vma_mkclean_one(cpu: Cpu, mm: number, vpn: number, n: number, folio: number, nr: number): Gen<number> {
+  const machine = cpu.machine;
+  let cleaned = 0;
+  for (let s = vpn, end = vpn + n; s < end; ) {
+    const e = Math.min(end, (s & ~(PTRS_PER_PTE - 1)) + PTRS_PER_PTE);
+    const table = machine.tableIndex(mm, s);
+    if (Atomics.load(machine.m, machine.pgdWord(table))) {
+      const ptl = machine.ptlOf(table);
+      yield* spin_lock(cpu, ptl);
+      yield P.LOCKED;
+      for (let v = s; v < e; v++) {
+        const ptep = machine.ptep(mm, v);
+        const pte = ptep_get(cpu, ptep);
+        if (!pte_present(pte) || pte_pfn(pte) < folio || pte_pfn(pte) >= folio + nr) continue;
+        if (!pte_dirty(pte) && !pte_write(pte)) continue;
+        const old = cpu.inj.writebackNoFlush ? yield* ptep_get_and_clear(cpu, ptep) : yield* ptep_clear_flush(cpu, ptep);
+        yield* set_pte_at(cpu, ptep, pte_mkclean(pte_wrprotect(old)));
+        cleaned++;
+      }
+      spin_unlock(cpu, ptl);
+    }
+    s = e;
+  }
+  cpu.counters[EV.MKCLEAN_PTES] += cleaned;
+  return cleaned;
+}

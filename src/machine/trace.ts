@@ -1,0 +1,23 @@
+// Trace hash of a sched run: a 64-bit FNV-1a style mix (two 32-bit lanes) over every scheduling
+// choice and every event, so two runs with the same seed and config can be compared byte for byte.
+
+export class TraceHash {
+  private h1 = 0x811c9dc5 | 0;
+  private h2 = 0x01000193 | 0;
+  mix(x: number): void {
+    this.h1 = Math.imul(this.h1 ^ (x | 0), 0x01000193);
+    this.h2 = Math.imul(this.h2 ^ ((x | 0) + 0x9e3779b9), 0x85ebca6b) ^ (this.h2 >>> 13);
+  }
+  mix4(a: number, b: number, c: number, d: number): void {
+    this.mix(a);
+    this.mix(b);
+    this.mix(c);
+    this.mix(d);
+  }
+  mixString(s: string): void {
+    for (let i = 0; i < s.length; i++) this.mix(s.charCodeAt(i));
+  }
+  hex(): string {
+    return (this.h1 >>> 0).toString(16).padStart(8, '0') + (this.h2 >>> 0).toString(16).padStart(8, '0');
+  }
+}
