@@ -41,27 +41,46 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     })
+    .option('verbose', { type: 'boolean', global: true, describe: 'on an internal error, print its stack (as FOLIOSTORM_DEBUG=1 does)' })
     .help()
     .version(VERSION);
   await y.parseAsync();
   return code;
 }
 
+/** --verbose anywhere on the command line, or FOLIOSTORM_DEBUG=1: stacks and debug lines on stderr. */
+export function verboseWanted(argv: readonly string[]): boolean {
+  return argv.includes('--verbose') || process.env.FOLIOSTORM_DEBUG === '1';
+}
+
+/**
+ * What an error ends the process with: bad input is 2 and its message; anything else is an
+ * internal error, 3, in one line (the stack too when verbose). Never 1, which means "violations".
+ */
+export function failureOf(e: unknown, verbose: boolean): { code: number; text: string } {
+  if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError || e instanceof ResultsInputError) return { code: EXIT_USAGE, text: `foliostorm: ${e.message}\n` };
+  const err = e instanceof Error ? e : new Error(String(e));
+  const line = err.message.split('\n')[0] || err.name;
+  return { code: EXIT_INTERRUPTED, text: verbose ? `foliostorm: internal error: ${err.stack ?? line}\n` : `foliostorm: internal error: ${line} (the stack: --verbose or FOLIOSTORM_DEBUG=1)\n` };
+}
+
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (isMain) {
+  const args = hideBin(process.argv);
+  const verbose = verboseWanted(args);
+  if (verbose) process.env.FOLIOSTORM_DEBUG = '1'; // worker threads read it too
+  const fail = (e: unknown): void => {
+    const f = failureOf(e, verbose);
+    process.stderr.write(f.text);
+    process.exit(f.code);
+  };
+  // whatever escapes (an error event with no listener, a rejection nobody awaited) is an internal
+  // error: exit 3 with one line, not Node's exit 1 and a stack (1 means "violations found")
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
   // exit only once stdout has drained: a large --json summary on a pipe is written asynchronously
   const exit = (code: number): void => {
     process.stdout.write('', () => process.exit(code));
   };
-  main(hideBin(process.argv)).then(
-    (code) => exit(code),
-    (e) => {
-      if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError || e instanceof ResultsInputError) {
-        process.stderr.write(`foliostorm: ${e.message}\n`);
-        process.exit(EXIT_USAGE);
-      }
-      process.stderr.write(`foliostorm: internal error: ${(e as Error).stack ?? e}\n`);
-      process.exit(EXIT_INTERRUPTED);
-    },
-  );
+  main(args).then((code) => exit(code), fail);
 }

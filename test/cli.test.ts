@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDuration } from '../src/cli.js';
+import { failureOf, parseDuration } from '../src/cli.js';
+import { UsageError } from '../src/commands/common.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -116,4 +117,16 @@ test('the built CLI runs as the package bin (what npx foliostorm executes): exec
   assert.equal(r.error, undefined, `could not execute ${CLI}: ${r.error?.message}`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('an error ends the CLI with 2 (bad input, its message) or 3 (internal: one line, the stack only when verbose), never 1', () => {
+  assert.deepEqual(failureOf(new UsageError('--seeds: not a number'), false), { code: 2, text: 'foliostorm: --seeds: not a number\n' });
+  const boom = new TypeError('x is undefined\nsecond line');
+  const quiet = failureOf(boom, false);
+  assert.equal(quiet.code, 3);
+  assert.equal(quiet.text, 'foliostorm: internal error: x is undefined (the stack: --verbose or FOLIOSTORM_DEBUG=1)\n');
+  const loud = failureOf(boom, true);
+  assert.equal(loud.code, 3);
+  assert.ok(loud.text.includes(boom.stack!), 'the stack with --verbose');
+  assert.equal(failureOf('a string thrown', false).code, 3);
 });

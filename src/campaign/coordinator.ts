@@ -1,6 +1,5 @@
 // The coordinator: spreads seeds over the worker pool (sched) or runs rounds of real concurrency
 // (threads), aggregates results, writes the results folder, and decides the exit code.
-import { Piscina } from 'piscina';
 import type { Config } from '../config/config.js';
 import type { RunResult } from '../engine/result.js';
 import { Aggregate } from '../report/aggregate.js';
@@ -13,6 +12,7 @@ import { resolvePctSteps } from '../engine/sched.js';
 import { type Shard, shardSeed, shardSeedCount } from '../engine/shard.js';
 import { configForSeed } from '../engine/variants.js';
 import { RunStop } from '../engine/stop.js';
+import { withPool } from '../engine/pool.js';
 import { MachineBuffers, runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
@@ -111,11 +111,6 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
 
 /** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over a piscina pool, until cfg.seeds are done or time is up. */
 async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
-  const pool = new Piscina({
-    filename: (opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url)).href,
-    minThreads: cfg.workers,
-    maxThreads: cfg.workers,
-  });
   const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
   const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
   const hangMs = workerHangMs(cfg);
@@ -123,26 +118,26 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
   let started = 0;
   let interrupted = false;
   const more = () => started < limit && performance.now() < deadline && !opts.signal?.aborted;
-  const lane = async (): Promise<void> => {
-    while (more()) {
-      const seed = shardSeed(cfg.seed, opts.shard, started++);
-      try {
-        // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
-        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs, buffers));
-      } catch (e) {
-        if (opts.signal?.aborted) {
-          interrupted = true;
-          return;
+  // an early stop (Ctrl-C, --max-failures) aborts the seeds in flight; a result one of them had
+  // already posted arrives late and is dropped by the pool (src/engine/pool.ts)
+  await withPool({ filename: opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url), threads: cfg.workers }, async (pool) => {
+    const lane = async (): Promise<void> => {
+      while (more()) {
+        const seed = shardSeed(cfg.seed, opts.shard, started++);
+        try {
+          // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
+          onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs, buffers));
+        } catch (e) {
+          if (opts.signal?.aborted) {
+            interrupted = true;
+            return;
+          }
+          throw e;
         }
-        throw e;
       }
-    }
-  };
-  try {
+    };
     await Promise.all(Array.from({ length: cfg.workers * 2 }, lane));
-  } finally {
-    await pool.destroy();
-  }
+  });
   return interrupted || !!opts.signal?.aborted;
 }
 

@@ -5,7 +5,7 @@
 // with the lock-free observer; at quiescence it runs the full checker, tears every process down
 // and checks for leaks, as the sched engine does. Wall-clock time only bounds the run.
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import { WorkerPool } from './pool.js';
 import type { Config } from '../config/config.js';
 import { Machine } from '../machine/machine.js';
 import { computeLayout, CPU, G } from '../machine/layout.js';
@@ -65,10 +65,9 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
   const rcfg: Config = { ...cfg, engine: 'threads', cpus: opts.workers };
   // min = max = workers: every CPU task of a round must run at once. A task queued behind one
   // that spins on a lock it holds would never run, and the round would deadlock.
-  const newPool = () => new Piscina({
-    filename: (opts.taskFile ?? (cfg.threadsCode === 'stripped' ? threadsCodeUrl('workers/cpu-task.js') : new URL('../../workers/cpu-task.js', import.meta.url))).href,
-    minThreads: opts.workers,
-    maxThreads: opts.workers,
+  const newPool = () => new WorkerPool({
+    filename: opts.taskFile ?? (cfg.threadsCode === 'stripped' ? threadsCodeUrl('workers/cpu-task.js') : new URL('../../workers/cpu-task.js', import.meta.url)),
+    threads: opts.workers,
     idleTimeout: Infinity,
   });
   let pool = newPool();
@@ -87,18 +86,20 @@ export async function runThreads(cfg: Config, opts: ThreadsOptions): Promise<Run
       opts.onRound?.(r);
       // a worker hung (terminated) or died: the next round gets a whole fresh pool, every CPU's thread at once
       if (r.violations.some((v) => v.invariant === 'worker-hang' || v.invariant === 'worker-crash')) {
-        await pool.destroy();
+        await pool.close();
+        pool.throwIfFault();
         pool = newPool();
       }
     }
   } finally {
-    await pool.destroy();
+    await pool.close();
   }
+  pool.throwIfFault();
   return results;
 }
 
 /** One seed on one machine: boot, race the CPUs under the observer, check, tear down, check. */
-async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace, buffers: MachineBuffers): Promise<RunResult> {
+async function runRound(pool: WorkerPool, rcfg: Config, seed: number, timeUp: () => boolean, pace: ObserverPace, buffers: MachineBuffers): Promise<RunResult> {
   const t0 = performance.now();
   const variant = variantOf(rcfg, seed);
   const cfg = configForSeed(rcfg, seed); // a config with variants: this round's
@@ -115,7 +116,7 @@ async function runRound(pool: Piscina, rcfg: Config, seed: number, timeUp: () =>
   const started = new Int32Array(new SharedArrayBuffer(4 * cfg.cpus));
   const tasks: Promise<CpuTaskResult>[] = [];
   for (let cpu = 0; cpu < cfg.cpus; cpu++) {
-    const t = pool.run({ sab: machine.sab, cfg, seed, cpu, started: started.buffer as SharedArrayBuffer } satisfies CpuTask, { signal: aborts[cpu].signal });
+    const t = pool.run<CpuTaskResult>({ sab: machine.sab, cfg, seed, cpu, started: started.buffer as SharedArrayBuffer } satisfies CpuTask, { signal: aborts[cpu].signal });
     t.then(() => (ended[cpu] = true), () => {
       ended[cpu] = true;
       Atomics.store(m, L.global + G.STOP, 2);

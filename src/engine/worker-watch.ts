@@ -5,7 +5,7 @@
 // the machine itself, which lives in a SharedArrayBuffer the coordinator holds: the global event
 // sequence (G.SEQ, sched) or each CPU's event count (CPU.RING_POS, threads). So nothing is added to
 // the hot path, and the flight recorders can still be read after the worker is gone.
-import type { Piscina } from 'piscina';
+import type { WorkerPool } from './pool.js';
 import { type Config, runConfig } from '../config/config.js';
 import { Machine } from '../machine/machine.js';
 import { computeLayout, G } from '../machine/layout.js';
@@ -130,7 +130,7 @@ export class MachineBuffers {
  * a fresh one) or worker-crash@sched (the task threw something not a Violation, or its thread
  * died). Rejects only when `signal` (the run stopping) aborted it.
  */
-export async function runSchedSeedWatched(pool: Piscina, cfg: Config, seed: number, signal: AbortSignal | undefined, hangMs: number, buffers?: MachineBuffers): Promise<RunResult> {
+export async function runSchedSeedWatched(pool: WorkerPool, cfg: Config, seed: number, signal: AbortSignal | undefined, hangMs: number, buffers?: MachineBuffers): Promise<RunResult> {
   const t0 = performance.now();
   const seedCfg = configForSeed(cfg, seed);
   const bytes = computeLayout(seedCfg).words * 4;
@@ -146,7 +146,7 @@ export async function runSchedSeedWatched(pool: Piscina, cfg: Config, seed: numb
     ac.abort(new Error(`worker-hang: seed ${seed}`));
   });
   try {
-    const r: RunResult = await pool.run({ cfg, seed, sab: machine.sab, started: started.buffer as SharedArrayBuffer } satisfies SchedTask, { signal: ac.signal });
+    const r = await pool.run<RunResult>({ cfg, seed, sab: machine.sab, started: started.buffer as SharedArrayBuffer } satisfies SchedTask, { signal: ac.signal });
     buffers?.give(machine.sab);
     return r;
   } catch (e) {

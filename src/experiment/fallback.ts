@@ -15,7 +15,7 @@
 // level presents the same pattern to the folio-order choice; only who writes which group (and so
 // who races whom) differs.
 import { createHash } from 'node:crypto';
-import { Piscina } from 'piscina';
+import { withPool } from '../engine/pool.js';
 import { ANON_FALLBACKS, type AnonFallback, type Config, parseConfig } from '../config/config.js';
 import { runSched } from '../engine/sched.js';
 import type { Machine } from '../machine/machine.js';
@@ -575,19 +575,18 @@ const SEEDS_AHEAD_PER_THREAD = 2;
  * the ones handed over are aborted through piscina's per-task signal (as run's seeds are: piscina
  * drops a queued task and terminates the thread of a running one; destroying the pool under a
  * running task instead let its result arrive for a task piscina no longer knew, an uncaught
- * "Unexpected message from Worker"); the cells whose seeds had all run, in grid order, are what
- * the run has.
+ * "Unexpected message from Worker"; the pool, src/engine/pool.ts, now drops such late results);
+ * the cells whose seeds had all run, in grid order, are what the run has.
  */
 async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[], task: (c: Cell, seed: number) => SeedTask, o: RunOptions): Promise<CellResult[]> {
   const out: CellResult[] = [];
   if (o.signal?.aborted) return out; // no pool to start for nothing
-  const pool = new Piscina({ filename: (o.taskFile ?? new URL('../../workers/fallback-task.js', import.meta.url)).href, minThreads: o.workers, maxThreads: o.workers });
   const seedsOf: (SeedResult[] | undefined)[] = grid.map(() => undefined);
   let folded = 0;
   const handOver = taskWindow(SEEDS_AHEAD_PER_THREAD * o.workers, () => !!o.signal?.aborted);
-  try {
+  await withPool({ filename: o.taskFile ?? new URL('../../workers/fallback-task.js', import.meta.url), threads: o.workers }, async (pool) => {
     const pending = grid.map((cell, i) => {
-      const p = Promise.all(seedList.map((seed) => handOver(() => pool.run(task(cell, seed), { signal: o.signal }) as Promise<SeedResult>)));
+      const p = Promise.all(seedList.map((seed) => handOver(() => pool.run<SeedResult>(task(cell, seed), { signal: o.signal }))));
       // record a cell as soon as its seeds are in (an abort keeps it even if an earlier cell is
       // unfinished); the empty handler also keeps a rejection from being unhandled: it surfaces
       // where its cell is awaited
@@ -608,9 +607,7 @@ async function runCellsOnPool(grid: readonly Cell[], seedList: readonly number[]
       folded = i + 1;
       o.onCell?.(c, i, grid.length);
     }
-  } finally {
-    await pool.destroy();
-  }
+  });
   // after an abort: the later cells whose seeds had all run before the pool went (none otherwise)
   for (let i = folded + 1; i < grid.length; i++) {
     const rs = seedsOf[i];

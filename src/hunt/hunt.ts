@@ -2,7 +2,7 @@
 // seeds of the deviation's provoking config until the first violation or the budget per cell;
 // then run the unmodified model for the same budget as the false-positive control. Cells run one
 // after another, each across the whole worker pool, so seconds-to-detection are comparable.
-import { Piscina } from 'piscina';
+import { WorkerPool } from '../engine/pool.js';
 import { runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
 import { type Config, type ConfigInput, parseConfig } from '../config/config.js';
 import { DEVIATIONS, type Deviation } from '../inject/deviations.js';
@@ -84,7 +84,7 @@ export function planCells(o: Pick<HuntOptions, 'deviations' | 'schedulers' | 'en
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const plan = planCells(o);
   const pool = o.engines.includes('sched')
-    ? new Piscina({ filename: (o.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url)).href, minThreads: o.workers, maxThreads: o.workers })
+    ? new WorkerPool({ filename: o.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url), threads: o.workers })
     : null;
   const cells: CellResult[] = [];
   const controls: CellResult[] = [];
@@ -105,8 +105,9 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       o.onCell?.(r, i, plan.length);
     }
   } finally {
-    await pool?.destroy();
+    await pool?.close();
   }
+  pool?.throwIfFault();
   return verdict(o.deviations.map((d) => d.name), cells, controls, !!o.signal?.aborted);
 }
 
@@ -130,7 +131,7 @@ export function controlMixes(devs: readonly Deviation[]): ConfigInput[] {
  * In sched a seed's run is a function of the seed, so the first detection is the smallest
  * detecting seed: lanes stop taking seeds above it but let smaller ones in flight finish.
  */
-async function schedCell(pool: Piscina, cfgOf: (seed: number) => Config, o: HuntOptions, stopAfterFirst: boolean): Promise<CellResult> {
+async function schedCell(pool: WorkerPool, cfgOf: (seed: number) => Config, o: HuntOptions, stopAfterFirst: boolean): Promise<CellResult> {
   const t0 = performance.now();
   const deadline = t0 + o.budget * 1000;
   let next = 1;

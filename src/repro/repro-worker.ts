@@ -2,7 +2,7 @@
 // engine in a watched worker (src/engine/worker-watch.ts), never in this thread, so a seed that
 // hangs again is reported again instead of hanging repro. Reproduced when the same signature
 // recurs.
-import { Piscina } from 'piscina';
+import { withPool } from '../engine/pool.js';
 import type { Artifact } from '../report/artifact.js';
 import type { RunResult } from '../engine/result.js';
 import { runThreads } from '../engine/threads.js';
@@ -26,12 +26,8 @@ export async function reproduceWorkerFault(art: Artifact, opts: { taskFile?: URL
   const hangMs = workerHangMs(cfg);
   let result: RunResult;
   if (art.engine === 'sched') {
-    const pool = new Piscina({ filename: (opts.taskFile ?? new URL('../../workers/sched-task.js', import.meta.url)).href, minThreads: 1, maxThreads: 1 });
-    try {
-      result = await runSchedSeedWatched(pool, { ...cfg, engine: 'sched' }, art.seed, undefined, hangMs);
-    } finally {
-      await pool.destroy();
-    }
+    result = await withPool({ filename: opts.taskFile ?? new URL('../../workers/sched-task.js', import.meta.url), threads: 1 }, (pool) =>
+      runSchedSeedWatched(pool, { ...cfg, engine: 'sched' }, art.seed, undefined, hangMs));
   } else {
     [result] = await runThreads(cfg, { seeds: [art.seed], durationSec: 0, workers: cfg.cpus, taskFile: opts.taskFile });
   }
