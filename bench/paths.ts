@@ -90,7 +90,7 @@ export class PathRig {
 
   /** Zap [start, end) of mm, as zap_page_range_single does (tlb gather, unmap, finish). */
   zap(mm: number, v: VmaView, start: number, end: number): void {
-    const tlb = tlb_gather_mmu(mm);
+    const tlb = tlb_gather_mmu(this.cpu, mm);
     drive(unmap_page_range(this.cpu, tlb, v, start, end));
     drive(tlb_finish_mmu(this.cpu, tlb));
   }

@@ -7,6 +7,8 @@ import { ptepAddr } from '../linux/include/linux/pgtable.js';
 import { checkProtCommit } from './invariants.js';
 import { contpte_check_unlock } from './contpte.js';
 import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
+import { checkCowReuse, checkFolioCleaned, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
+import { LOCK_WORDS } from '../machine/layout.js';
 
 let installed = false;
 
@@ -15,7 +17,15 @@ export function installCheckHooks(): void {
   if (installed) return;
   installed = true;
   installMmDebugHooks({
-    ptlUnlock: contpte_check_unlock,
+    ptlUnlock(cpu, off) {
+      if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
+      checkTableAtUnlock(cpu, (off - cpu.machine.L.ptl) / LOCK_WORDS);
+    },
+    tlbSynced: checkTlbSynced,
+    cowReuse: checkCowReuse,
+    folioCleaned: checkFolioCleaned,
+    writebackBegin,
+    writebackEnd,
     protCommit(cpu, path, ptep, oldPte, pte) {
       const f = checkProtCommit(oldPte, pte);
       if (f) cpu.violation(f.invariant, path, { ...f.details, ...ptepAddr(cpu.machine, ptep) });

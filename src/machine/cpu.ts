@@ -73,6 +73,19 @@ export class Cpu {
   faultMiss = '';
   faultMissVpn = -1;
   faultMissPte = 0;
+  /** Did this CPU's last mmu_translate go through a TLB entry without walking the table? */
+  tlbHit = false;
+  /**
+   * The PTE words this CPU's kernel paths wrote since it last held no PTL: [pteLo, pteHi] (empty:
+   * pteLo > pteHi). The checker looks at the part inside a table when that table's PTL is released.
+   */
+  pteLo = Infinity;
+  pteHi = -1;
+  /** Kernel code wrote PTE words [ptep, ptep + n) (the raw PTE writers call it). */
+  notePteWrite(ptep: number, n: number): void {
+    if (ptep < this.pteLo) this.pteLo = ptep;
+    if (ptep + n - 1 > this.pteHi) this.pteHi = ptep + n - 1;
+  }
   /** sched: this CPU's own step count when it took the semaphore in each RW_HELD slot. */
   readonly rwOwn: number[] = new Array<number>(RW_SLOTS).fill(0);
   private op = '';

@@ -29,6 +29,7 @@ export const MM = {
   MREMAP_FROM: 12, // tool side: the move in flight (or last): source vpn, destination vpn, pages
   MREMAP_TO: 13,
   MREMAP_LEN: 14,
+  TLB_FLUSH_PENDING: 15, // mm->tlb_flush_pending: operations that changed PTEs and have not flushed yet (mmu_gather)
   WORDS: 16,
 } as const;
 export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;

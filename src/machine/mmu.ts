@@ -14,15 +14,17 @@ export const MMU_RETRY = -1; // a PTE never has the sign bit (machine/pte.ts)
 /**
  * The entry the access goes through (with young, and dirty for a store, set), 0 when it must fault
  * (no entry, or a store to a read-only one), or MMU_RETRY. pgd and ptep: the words of the table's
- * presence and of the entry (machine.pgdWord, machine.ptep).
+ * presence and of the entry (machine.pgdWord, machine.ptep). cpu.tlbHit says whether a TLB entry served it.
  */
 export function mmu_translate(cpu: Cpu, mm: number, vpn: number, write: boolean, pgd: number, ptep: number): number {
   const m = cpu.m;
   let pte = tlb_lookup(cpu, mm, vpn);
   if (pte && (!write || (pte_write(pte) && pte_dirty(pte)))) {
     cpu.counters[EV.TLB_HIT]++;
+    cpu.tlbHit = true;
     return pte;
   }
+  cpu.tlbHit = false;
   cpu.counters[EV.TLB_MISS]++;
   pte = Atomics.load(m, pgd) ? Atomics.load(m, ptep) : 0;
   if (!pte_present(pte) || (write && !pte_write(pte))) return 0;

@@ -9,6 +9,9 @@ import { COST, EV } from './events.js';
 import { CPU, G } from './layout.js';
 
 const key = (mm: number, vpn: number): number => ((mm + 1) << 19) | vpn;
+/** The mm and vpn of a TLB entry's key word (non-zero). */
+export const tlbEntryMm = (k: number): number => (k >>> 19) - 1;
+export const tlbEntryVpn = (k: number): number => k & ((1 << 19) - 1);
 
 export function tlb_lookup(cpu: Cpu, mm: number, vpn: number): number {
   const m = cpu.m;
@@ -36,7 +39,7 @@ function invalidate(cpu: Cpu, target: number, mm: number, start: number, end: nu
   for (let i = 0; i < n; i++) {
     const k = Atomics.load(m, base + i * 2);
     if (k === 0) continue;
-    const kmm = (k >>> 19) - 1, kvpn = k & ((1 << 19) - 1);
+    const kmm = tlbEntryMm(k), kvpn = tlbEntryVpn(k);
     if (kmm === mm && kvpn >= start && kvpn < end) {
       if (Atomics.compareExchange(m, base + i * 2, k, 0) === k) dropped++;
     }

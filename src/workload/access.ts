@@ -10,6 +10,7 @@ import { CPU, MM } from '../machine/layout.js';
 import { PG_BUDDY, ZERO_PFN } from '../machine/machine.js';
 import { pte_pfn, pteToString } from '../machine/pte.js';
 import { MMU_RETRY, mmu_translate } from '../machine/mmu.js';
+import { accessNotAllowed } from '../check/contracts.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
 import { UNIT_SEQ, UNIT_STEP } from '../machine/hang.js';
 import { hex, makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
@@ -58,6 +59,14 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
       if (Atomics.load(m, machine.L.pFlags + pfn) & PG_BUDDY) {
         Atomics.add(m, seqW, 1);
         cpu.violation('use-after-free', write ? 'user store' : 'user load', { mm, vpn, pfn, pte: pte, via: 'TLB or page table' });
+      }
+      if (cpu.tlbHit) {
+        // what munmap and mprotect promise once they return: the access faults (docs/checks.md)
+        const bad = accessNotAllowed(machine, mm, vpn, write, pte);
+        if (bad) {
+          Atomics.add(m, seqW, 1);
+          cpu.violation(bad.invariant, write ? 'user store' : 'user load', { ...bad.details, op: cpu.curOp });
+        }
       }
       out.g1 = zapGen(machine, mm, vpn);
       if (write) {

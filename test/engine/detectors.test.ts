@@ -293,16 +293,16 @@ test('batch-bounds: a zap whose caller passes a range past the VMA end is caught
   };
   const a = mk();
   zapBegin(a.h.machine, 0, 1024, 1040); // tell the data oracle, as the workload does around a zap
-  drive(zap_pte_range(a.h.cpus[0], tlb_gather_mmu(0), a.vma, 1024, 1040)); // control: exactly the VMA
+  drive(zap_pte_range(a.h.cpus[0], tlb_gather_mmu(a.h.cpus[0], 0), a.vma, 1024, 1040)); // control: exactly the VMA
   zapEnd(a.h.machine, 0, 1024, 1040);
   assert.deepEqual(checkQuiescent(a.h.machine), []);
   const b = mk();
   const narrow = { ...b.vma, end: 1028 }; // a caller that believes the VMA ends 4 pages in
-  const v = violationOf(() => drive(zap_pte_range(b.h.cpus[0], tlb_gather_mmu(0), narrow, 1024, 1040)));
+  const v = violationOf(() => drive(zap_pte_range(b.h.cpus[0], tlb_gather_mmu(b.h.cpus[0], 0), narrow, 1024, 1040)));
   assert.equal(v.invariant, 'batch-bounds');
   assert.equal(v.path, 'zap_present_ptes');
   const c = mk();
-  assert.equal(violationOf(() => drive(zap_pte_range(c.h.cpus[0], tlb_gather_mmu(0), c.vma, 1020, 1030))).invariant, 'batch-bounds'); // crosses a PTE table
+  assert.equal(violationOf(() => drive(zap_pte_range(c.h.cpus[0], tlb_gather_mmu(c.h.cpus[0], 0), c.vma, 1020, 1030))).invariant, 'batch-bounds'); // crosses a PTE table
 });
 
 test('zero-page-written: a store through a writable zero-page entry', () => {

@@ -57,7 +57,7 @@ test('a malformed file exits 2 naming the file, the step and the field; the othe
 test('--inject: a deviation a scenario catches exits 1; an unknown one exits 2 naming --inject', () => {
   const r = cli([join(SCENARIOS, 'cow-fork.issue-example.json'), '--inject', 'cow-reuse-shared']);
   assert.equal(r.status, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /^FAIL .*cow-fork\.issue-example\.json: step 4 \(op "write"\): invariant data-mismatch /);
+  assert.match(r.stdout, /^FAIL .*cow-fork\.issue-example\.json: step 4 \(op "write"\): invariant cow-reuse-shared /);
   const u = cli([good, '--inject', 'no-such-bug']);
   assert.equal(u.status, 2);
   assert.match(u.stderr, /--inject: unknown deviation "no-such-bug"/);

@@ -134,7 +134,7 @@ const CAUGHT: { inject: string; file?: string; steps?: unknown[]; config?: Recor
   // a 2-page VMA: no order-2 range fits, so only the deviation's order 1 is larger than 0
   { inject: 'fault-order1', steps: [mmap(A, 0x2000), rw('write', A, 0x2000)], config: { anonOrders: [0, 2, 4] }, step: 1, op: 'write', invariant: 'anon-order1' },
   { inject: 'fault-refcount-late', file: 'cow-fork.issue-example.json', step: 1, op: 'write', invariant: 'refcount-below-mapcount' },
-  { inject: 'cow-reuse-shared', file: 'cow-fork.issue-example.json', step: 4, op: 'write', invariant: 'data-mismatch' },
+  { inject: 'cow-reuse-shared', file: 'cow-fork.issue-example.json', step: 4, op: 'write', invariant: 'cow-reuse-shared' },
   { inject: 'fork-mapcount-before-ref', file: 'cow-fork.issue-example.json', step: 3, op: 'fork', invariant: 'refcount-below-mapcount' },
   { inject: 'fork-no-merge-write', file: 'fork-mixed-write-bits.json', step: 7, op: 'fork', invariant: 'writable-not-exclusive' },
   { inject: 'batch-past-folio-end', file: 'batch-adjacent-folios.json', step: 5, op: 'munmap', invariant: 'batch-bounds' },

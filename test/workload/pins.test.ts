@@ -8,7 +8,7 @@ import { pin_op, pinio_op, release_pins } from '../../src/workload/pins.js';
 import type { Op } from '../../src/workload/program.js';
 import { Violation } from '../../src/machine/cpu.js';
 import { PG_ANON_EXCLUSIVE, PG_BUDDY } from '../../src/machine/machine.js';
-import { pte_cont, pte_pfn } from '../../src/machine/pte.js';
+import { PTE_WRITE, pte_cont, pte_pfn } from '../../src/machine/pte.js';
 import { makeToken, ownerOf, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { checkNoLeaks } from '../../src/check/invariants.js';
 import { process_exit } from '../../src/linux/kernel/fork.js';
@@ -77,6 +77,8 @@ test('pin-use-after-free: the pinned page was freed under the pin', () => {
 test('pinned-not-exclusive (pin io): a pinned anon page lost AnonExclusive', () => {
   const { h, pfn } = pinned();
   Atomics.and(h.machine.m, h.machine.L.pFlags + pfn, ~PG_ANON_EXCLUSIVE);
+  // read-only too: a writable entry on a page that is not AnonExclusive is caught first, at the PTL release
+  Atomics.and(h.machine.m, h.machine.ptep(0, B + 2), ~PTE_WRITE);
   assert.equal(caught(() => run(h, 0, pinio_op(h.cpus[0], op(false)))), 'pinned-not-exclusive');
 });
 

@@ -121,6 +121,7 @@ export function* dup_mm(cpu: Cpu, parent: number, slots: readonly [number, numbe
     if (ret < 0) break;
   }
   yield* flush_tlb_mm(cpu, parent);
+  MMDEBUG.tlbSynced(cpu, parent, 0, machine.L.vaPages, 'dup_mmap'); // no CPU writes through an entry fork write-protected
   Atomics.add(m, machine.mmWord(parent, MM.FORK_SEQ), 1);
   up_write(cpu, lw);
   if (ret < 0) {

@@ -5,10 +5,11 @@
 // readahead window). The page cache holds one reference per page of a folio, as the kernel does.
 // Folios stay cached until truncate_inode_pages() at the end of a run (no reclaim is modelled).
 import type { Cpu } from '../../machine/cpu.js';
-import { type Gen, P } from '../../machine/gen.js';
+import { type Gen, P, WAIT } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
-import { LOCK_WORDS } from '../../machine/layout.js';
-import { FOLIO_UPTODATE } from '../../machine/machine.js';
+import { G, LOCK_WORDS } from '../../machine/layout.js';
+import { FOLIO_LOCKED, FOLIO_UPTODATE } from '../../machine/machine.js';
+import { Aborted } from '../kernel/locking/spinlock.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_put, folio_put_refs, folio_ref_add } from './swap.js';
@@ -110,4 +111,43 @@ export function* truncate_inode_pages(cpu: Cpu, file: number): Gen<void> {
     yield* folio_put_refs(cpu, folio, nr);
     p += nr;
   }
+}
+
+/**
+ * folio_lock() (__folio_lock): take PG_locked, sleeping while another holds it. Writeback holds it
+ * from folio_clear_dirty_for_io() to the copy, a write-notify write fault from page_mkwrite() to
+ * the PTE becoming writable, so neither can run inside the other: a folio cleaned for writeback is
+ * never made writable again without being dirtied after the clean.
+ */
+export function* folio_lock(cpu: Cpu, folio: number): Gen<void> {
+  const m = cpu.m;
+  const w = cpu.machine.L.fFlags + folio;
+  yield P.LOCK;
+  const start = cpu.threaded ? performance.now() : 0;
+  for (let i = 0; ; i++) {
+    const v = Atomics.load(m, w);
+    if (!(v & FOLIO_LOCKED)) {
+      if (Atomics.compareExchange(m, w, v, v | FOLIO_LOCKED) === v) return;
+      continue;
+    }
+    if (cpu.threaded) {
+      if (i > 100) Atomics.wait(m, w, v, 5);
+      if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
+      const waited = performance.now() - start;
+      if (waited > cpu.cfg.lockWaitLimitMs) cpu.violation('lock-hang', 'folio_lock', { why: `CPU ${cpu.id} waited ${Math.round(waited)} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs}) for the lock of folio ${folio}`, waiter: cpu.id, folio, op: cpu.curOp });
+      continue;
+    }
+    cpu.waitFor = () => (Atomics.load(m, w) & FOLIO_LOCKED) === 0;
+    cpu.waitWhat = 'folio_lock';
+    cpu.waitOff = -1;
+    cpu.blockedSince = cpu.clock.step;
+    yield WAIT;
+  }
+}
+
+/** folio_unlock(): clear PG_locked and wake the waiters. */
+export function folio_unlock(cpu: Cpu, folio: number): void {
+  const w = cpu.machine.L.fFlags + folio;
+  if (!(Atomics.and(cpu.m, w, ~FOLIO_LOCKED) & FOLIO_LOCKED)) cpu.violation('folio-unlock-not-locked', 'folio_unlock', { folio, op: cpu.curOp });
+  if (cpu.threaded) Atomics.notify(cpu.m, w);
 }

@@ -10,6 +10,7 @@ import { down_read, down_write, up_read, up_write } from '../kernel/locking/rwse
 import { vma_modify_flags, vmas } from './mmap.js';
 import { tlb_finish_mmu, tlb_gather_mmu } from './mmu_gather.js';
 import { unmap_page_range } from './memory.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 /** madvise_dontneed_single_vma() over every VMA in [start, end); returns 0 or -1 (ENOMEM: hole). */
 export function* madvise_dontneed(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
@@ -17,10 +18,11 @@ export function* madvise_dontneed(cpu: Cpu, mm: number, start: number, end: numb
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_read(cpu, lw);
   const hit = vmas(machine, mm).filter((v) => v.start < end && start < v.end);
-  const tlb = tlb_gather_mmu(mm);
+  const tlb = tlb_gather_mmu(cpu, mm);
   for (const v of hit) yield* unmap_page_range(cpu, tlb, v, start, end);
   yield* tlb_finish_mmu(cpu, tlb);
   cpu.ev(EV.DONTNEED, start, end - start);
+  MMDEBUG.tlbSynced(cpu, mm, start, end, 'madvise_dontneed');
   up_read(cpu, lw);
   return hit.length ? 0 : -1;
 }

@@ -17,7 +17,7 @@ import {
   clear_full_ptes, get_and_clear_full_ptes, ptep_clear_flush, ptep_get, ptep_get_and_clear, ptep_set_access_flags, pte_range_none, set_pte_at,
   set_ptes, wrprotect_ptes,
 } from '../include/linux/pgtable.js';
-import { filemap_fault } from './filemap.js';
+import { filemap_fault, folio_lock, folio_unlock } from './filemap.js';
 import { folio_mark_dirty } from './page-writeback.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_ref_add, folio_ref_sub, folio_put } from './swap.js';
@@ -30,6 +30,7 @@ import {
   type MmuGather, tlb_delay_rmap, tlb_flush_mmu, tlb_flush_mmu_tlbonly, tlb_flush_rmaps, tlb_remove_folio_pages, tlb_remove_folio_pages_delayed, tlb_remove_tlb_entries,
 } from './mmu_gather.js';
 import { flush_tlb_range } from '../../machine/tlb.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 export const VM_FAULT_OK = 0;
 
@@ -337,9 +338,15 @@ function* do_cow_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
 function* do_shared_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
   const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff);
   if (folio < 0) return VM_FAULT_OOM;
-  // do_page_mkwrite(): a write-notify filesystem dirties the folio before the PTE becomes writable
-  if (vmf.vma.flags & VM_WRITENOTIFY) folio_mark_dirty(cpu, folio);
+  // do_page_mkwrite(): a write-notify filesystem dirties the folio under the folio lock, which stays
+  // held until finish_fault has made the entry writable (writeback cannot clean in between)
+  const notify = (vmf.vma.flags & VM_WRITENOTIFY) !== 0;
+  if (notify) {
+    yield* folio_lock(cpu, folio);
+    folio_mark_dirty(cpu, folio);
+  }
   const r = yield* finish_fault(cpu, vmf, folio, folio + (pgoff - Atomics.load(cpu.m, cpu.machine.L.fIndex + folio)), -1);
+  if (notify) folio_unlock(cpu, folio);
   folio_mark_dirty(cpu, folio); // fault_dirty_shared_page()
   return r;
 }
@@ -443,10 +450,9 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   if (!pte_special(pte) && vmf.vma.flags & VM_SHARED) {
     // wp_page_shared(): a write to a clean, write-protected entry of a shared file mapping (after
     // writeback or mprotect): page_mkwrite dirties the folio, then wp_page_reuse makes the entry
-    // writable and dirty, then fault_dirty_shared_page dirties the folio again (the kernel drops
-    // the PTL around page_mkwrite and rechecks; here the PTL is held throughout).
+    // writable and dirty, then fault_dirty_shared_page dirties the folio again.
     const folio = Atomics.load(m, L.pHead + pfn);
-    if (vmf.vma.flags & VM_WRITENOTIFY) folio_mark_dirty(cpu, folio);
+    if (vmf.vma.flags & VM_WRITENOTIFY) return yield* wp_page_mkwrite(cpu, vmf, folio);
     yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
     cpu.ev(EV.WP_SHARED, vmf.vpn);
     spin_unlock(cpu, vmf.ptl);
@@ -460,6 +466,7 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     if (anon && (exclusive || cpu.inj.cowReuseShared || wp_can_reuse_anon_folio(cpu, folio, vmf.mm))) {
       // wp_page_reuse(): the page is ours alone: mark it exclusive and writable in place (an
       // upgrade needs no TLB flush).
+      MMDEBUG.cowReuse(cpu, vmf.mm, vmf.vpn, pfn, folio, exclusive);
       Atomics.or(m, L.pFlags + pfn, PG_ANON_EXCLUSIVE);
       // an unshare fault only needs the page exclusive; the entry stays read-only
       if (!vmf.unshare) yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
@@ -471,6 +478,36 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   }
   spin_unlock(cpu, vmf.ptl);
   return yield* wp_page_copy(cpu, vmf, pte);
+}
+
+/**
+ * wp_page_shared() with page_mkwrite (a write-notify mapping): do_page_mkwrite() runs without the
+ * PTL (it sleeps on the folio lock) and dirties the folio under the folio lock; then
+ * finish_mkwrite_fault() retakes the PTL and, if the entry is unchanged, makes it writable and
+ * dirty while the folio is still locked. Writeback holds the folio lock from its clean to its copy,
+ * so the entry never becomes writable on a folio cleaned after page_mkwrite dirtied it.
+ * Entered with the PTL held.
+ */
+function* wp_page_mkwrite(cpu: Cpu, vmf: VmFault, folio: number): Gen<number> {
+  folio_ref_add(cpu, folio, 1); // folio_get()
+  spin_unlock(cpu, vmf.ptl);
+  yield* folio_lock(cpu, folio);
+  folio_mark_dirty(cpu, folio); // filemap_page_mkwrite()
+  yield* spin_lock(cpu, vmf.ptl);
+  yield P.LOCKED;
+  const pte = ptep_get(cpu, vmf.ptep);
+  if (pte !== vmf.orig && (pte_none(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(vmf.orig))) {
+    faultMiss(cpu, 'finish_mkwrite_fault: the entry changed while page_mkwrite ran', vmf.vpn, pte);
+    spin_unlock(cpu, vmf.ptl);
+  } else {
+    yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG); // wp_page_reuse()
+    cpu.ev(EV.WP_SHARED, vmf.vpn);
+    spin_unlock(cpu, vmf.ptl);
+  }
+  folio_unlock(cpu, folio);
+  folio_mark_dirty(cpu, folio); // fault_dirty_shared_page()
+  yield* folio_put(cpu, folio);
+  return VM_FAULT_OK;
 }
 
 /**
@@ -518,6 +555,7 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   yield* set_pte_at(cpu, vmf.ptep, pfn_pte(nf, vmf.unshare ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
   if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1, vmf.mm);
   cpu.ev(EV.WP_COPY, vmf.vpn, fromZero ? 1 : 0);
+  MMDEBUG.tlbSynced(cpu, vmf.mm, vmf.vpn, vmf.vpn + 1, 'wp_page_copy'); // no TLB reaches the old page any more
   spin_unlock(cpu, vmf.ptl);
   if (oldFolio >= 0) {
     yield* folio_put(cpu, oldFolio); // the mapping's reference

@@ -10,6 +10,7 @@ import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { tlb_finish_mmu, tlb_gather_mmu } from './mmu_gather.js';
 import { unmap_page_range } from './memory.js';
 import { flush_tlb_mm } from '../../machine/tlb.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 export interface VmaView {
   slot: number;
@@ -160,7 +161,7 @@ export function* do_munmap(cpu: Cpu, mm: number, start: number, end: number): Ge
     up_write(cpu, lw);
     return -1;
   }
-  const tlb = tlb_gather_mmu(mm);
+  const tlb = tlb_gather_mmu(cpu, mm);
   for (const v of hit) {
     // vms_gather_munmap_vmas(): detach first, then unmap_region() zaps what was detached.
     if (v.start < start && end < v.end) {
@@ -172,6 +173,7 @@ export function* do_munmap(cpu: Cpu, mm: number, start: number, end: number): Ge
     yield* unmap_page_range(cpu, tlb, v, start, end);
   }
   yield* tlb_finish_mmu(cpu, tlb);
+  MMDEBUG.tlbSynced(cpu, mm, start, end, 'do_munmap');
   // free_pgtables() -> unlink_file_vma(): only now, after the zap, does the rmap forget the mapping
   if (hit.some((v) => v.file >= 0)) yield* i_mmap_prune(cpu, mm);
   cpu.ev(EV.MUNMAP, start, end - start);
@@ -184,13 +186,14 @@ export function* exit_mmap(cpu: Cpu, mm: number): Gen<void> {
   const machine = cpu.machine;
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_write(cpu, lw);
-  const tlb = tlb_gather_mmu(mm, true);
+  const tlb = tlb_gather_mmu(cpu, mm, true);
   for (const v of vmas(machine, mm)) {
     yield* unmap_page_range(cpu, tlb, v, v.start, v.end);
     clearVma(machine, mm, v.slot);
   }
   yield* tlb_finish_mmu(cpu, tlb);
   yield* flush_tlb_mm(cpu, mm);
+  MMDEBUG.tlbSynced(cpu, mm, 0, machine.L.vaPages, 'exit_mmap');
   yield* i_mmap_prune(cpu, mm); // unlink_file_vma() of every file VMA, after the zap
   // free_pgtables(): every table must be empty now
   for (let t = 0; t < machine.L.tablesPerMm; t++) {

@@ -6,7 +6,8 @@
 // folio unmapped and clean while a CPU may still store to it through a stale TLB entry.
 import type { Cpu } from '../../machine/cpu.js';
 import type { Gen } from '../../machine/gen.js';
-import { flush_tlb_range } from '../../machine/tlb.js';
+import { flush_tlb_mm, flush_tlb_range } from '../../machine/tlb.js';
+import { MM } from '../../machine/layout.js';
 import { folio_put_refs } from './swap.js';
 import { folio_remove_rmap_ptes } from './rmap.js';
 
@@ -18,9 +19,18 @@ export class MmuGather {
   constructor(readonly mm: number, readonly fullmm: boolean) {}
 }
 
-/** tlb_gather_mmu() / tlb_gather_mmu_fullmm() */
-export function tlb_gather_mmu(mm: number, fullmm = false): MmuGather {
+/**
+ * tlb_gather_mmu() / tlb_gather_mmu_fullmm(): inc_tlb_flush_pending(mm) first, so any other path
+ * (or the checker) knows PTEs of mm may change before this gather's flush.
+ */
+export function tlb_gather_mmu(cpu: Cpu, mm: number, fullmm = false): MmuGather {
+  Atomics.add(cpu.m, cpu.machine.mmWord(mm, MM.TLB_FLUSH_PENDING), 1);
   return new MmuGather(mm, fullmm);
+}
+
+/** mm_tlb_flush_nested(): another gather of mm is in flight besides this one. */
+function mm_tlb_flush_nested(cpu: Cpu, mm: number): boolean {
+  return Atomics.load(cpu.m, cpu.machine.mmWord(mm, MM.TLB_FLUSH_PENDING)) > 1;
 }
 
 /** tlb_remove_tlb_entries(): note nr entries from vpn as needing a flush. */
@@ -81,7 +91,18 @@ function* tlb_batch_pages_flush(cpu: Cpu, tlb: MmuGather): Gen<void> {
   f.length = 0;
 }
 
-/** tlb_finish_mmu() */
-export function tlb_finish_mmu(cpu: Cpu, tlb: MmuGather): Gen<void> {
-  return tlb_flush_mmu(cpu, tlb);
+/**
+ * tlb_finish_mmu(): when another gather of the mm is in flight (two MADV_DONTNEEDs under the
+ * mmap_lock held for read), this one may have skipped entries the other cleared and not flushed
+ * yet: flush the whole mm (the kernel sets fullmm; commit 99baac21e458, "mm: fix MADV_[FREE|
+ * DONTNEED] TLB flush miss problem"), then the gathered pages; then dec_tlb_flush_pending().
+ */
+export function* tlb_finish_mmu(cpu: Cpu, tlb: MmuGather): Gen<void> {
+  if (mm_tlb_flush_nested(cpu, tlb.mm)) {
+    tlb.start = Infinity; // __tlb_reset_range(): the mm-wide flush covers it
+    tlb.end = 0;
+    yield* flush_tlb_mm(cpu, tlb.mm);
+  }
+  yield* tlb_flush_mmu(cpu, tlb);
+  Atomics.sub(cpu.m, cpu.machine.mmWord(tlb.mm, MM.TLB_FLUSH_PENDING), 1);
 }

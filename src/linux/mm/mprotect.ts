@@ -22,7 +22,8 @@ import { pte_needs_flush } from '../arch/x86/include/asm/tlbflush.js';
 import { vma_modify_flags, vmas, type VmaView } from './mmap.js';
 import { FPB_IGNORE_DIRTY, FPB_RESPECT_WRITE, folio_pte_batch } from './internal.js';
 import { checkBatchBounds } from './memory.js';
-import { type MmuGather, tlb_finish_mmu, tlb_gather_mmu, tlb_remove_tlb_entries } from './mmu_gather.js';
+import { type MmuGather, tlb_finish_mmu, tlb_flush_mmu_tlbonly, tlb_gather_mmu, tlb_remove_tlb_entries } from './mmu_gather.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 const ENOMEM = -12;
 const EINVAL = -22;
@@ -73,7 +74,7 @@ export function* do_mprotect(cpu: Cpu, mm: number, start: number, end: number, v
   }
   let ret = covered === end - start ? vma_modify_flags(machine, mm, start, end, prot, (VM_READ | VM_WRITE) & ~prot) : ENOMEM;
   if (ret === 0) {
-    const tlb = tlb_gather_mmu(mm);
+    const tlb = tlb_gather_mmu(cpu, mm);
     for (const [s, e] of changed) {
       for (const v of vmas(machine, mm)) {
         if (v.end <= s || e <= v.start) continue;
@@ -81,7 +82,9 @@ export function* do_mprotect(cpu: Cpu, mm: number, start: number, end: number, v
         yield* change_protection(cpu, tlb, v, Math.max(s, v.start), Math.min(e, v.end), cpFlags);
       }
     }
+    yield* tlb_finish_mmu(cpu, tlb);
     cpu.ev(EV.MPROTECT, start, end - start);
+    MMDEBUG.tlbSynced(cpu, mm, start, end, 'do_mprotect');
   } else ret = ENOMEM;
   up_write(cpu, lw);
   return ret;
@@ -89,7 +92,7 @@ export function* do_mprotect(cpu: Cpu, mm: number, start: number, end: number, v
 
 /**
  * change_protection() over one VMA's part, a PTE table at a time; then tlb_end_vma(): flush the
- * range the entries that needed it gathered. A CPU may still write through a TLB entry made
+ * range the entries that needed it gathered (tlb_finish_mmu, in do_mprotect, ends the gather). A CPU may still write through a TLB entry made
  * before a downgrade until this flush; the mmap_lock (held for write) keeps faults out meanwhile.
  */
 function* change_protection(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number, end: number, cpFlags: number): Gen<void> {
@@ -99,7 +102,7 @@ function* change_protection(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: numbe
     yield* change_pte_range(cpu, tlb, vma, s, e, newprot, cpFlags);
     s = e;
   }
-  yield* tlb_finish_mmu(cpu, tlb);
+  yield* tlb_flush_mmu_tlbonly(cpu, tlb); // tlb_end_vma()
 }
 
 /** change_pte_range(): [start, end) of one PTE table under its PTL; returns the entries changed. */

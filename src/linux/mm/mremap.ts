@@ -72,6 +72,9 @@ function* move_vma(cpu: Cpu, mm: number, v: VmaView, start: number, end: number,
   yield P.VMA; // the entries are gone from the old range and flushed; the VMA is still there
   vma_detach_range(machine, mm, v, start, end);
   MMDEBUG.mremapEnd(machine, mm, start, end - start);
+  // the moved entries were flushed from the old range (move_ptes flushes before its PTL is dropped)
+  MMDEBUG.tlbSynced(cpu, mm, start, end, 'move_vma');
+  MMDEBUG.tlbSynced(cpu, mm, newStart, newStart + (end - start), 'move_vma');
   cpu.ev(EV.MREMAP, start, newStart, end - start);
 }
 

@@ -12,6 +12,8 @@ import { FOLIO_DIRTY } from '../../machine/machine.js';
 import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { folio_mkclean } from './rmap.js';
 import { folio_put, folio_ref_add } from './swap.js';
+import { folio_lock, folio_unlock } from './filemap.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 /** folio_mark_dirty() */
 export function folio_mark_dirty(cpu: Cpu, folio: number): void {
@@ -37,6 +39,7 @@ export function* write_cache_pages(cpu: Cpu, file: number): Gen<void> {
   const { m, L } = machine;
   const lw = L.wbLock + file;
   yield* down_write(cpu, lw);
+  MMDEBUG.writebackBegin(cpu, file);
   for (let p = 0; p < L.filePages; ) {
     const pfn = Atomics.load(m, L.pcache + machine.filePage(file, p));
     if (!pfn) {
@@ -46,16 +49,23 @@ export function* write_cache_pages(cpu: Cpu, file: number): Gen<void> {
     const folio = Atomics.load(m, L.pHead + pfn);
     const nr = 1 << Atomics.load(m, L.fOrder + folio);
     folio_ref_add(cpu, folio, 1); // folio_get() for the time we work on it
+    // folio_lock(): held from the clean to the end of the copy (the model's stand-in for the
+    // kernel's PG_writeback and folio_wait_stable in page_mkwrite), so a write fault's page_mkwrite
+    // cannot dirty the folio between the PTE clean and the flag's clear, nor during the copy
+    yield* folio_lock(cpu, folio);
     if (yield* folio_clear_dirty_for_io(cpu, folio)) {
+      MMDEBUG.folioCleaned(cpu, folio); // no store may go on without a fault from here
       yield P.IO; // the copy is the I/O: stores after the clean above fault and dirty the folio again
       const index = Atomics.load(m, L.fIndex + folio);
       for (let i = 0; i < nr; i++) Atomics.store(m, L.disk + machine.filePage(file, index + i), Atomics.load(m, L.pContent + folio + i));
       cpu.counters[EV.WRITEBACK_FOLIOS]++;
     }
+    folio_unlock(cpu, folio);
     yield* folio_put(cpu, folio);
     p = Atomics.load(m, L.fIndex + folio) + nr; // from the folio's own index: one cached meanwhile may start before p
   }
   cpu.ev(EV.WRITEBACK, file);
+  MMDEBUG.writebackEnd(cpu, file);
   up_write(cpu, lw);
 }
 

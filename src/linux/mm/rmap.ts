@@ -15,6 +15,7 @@ import { ptep_clear_flush, ptep_get, ptep_get_and_clear, set_pte_at } from '../i
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import { i_mmap_entries } from './mmap.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 const MMID_SHIFT = 20;
 const MMID_COUNT = (1 << MMID_SHIFT) - 1;
@@ -180,6 +181,7 @@ function* page_vma_mkclean_one(cpu: Cpu, mm: number, vpn: number, n: number, fol
         if (!pte_dirty(pte) && !pte_write(pte)) continue;
         const old = cpu.inj.writebackNoFlush ? yield* ptep_get_and_clear(cpu, ptep) : yield* ptep_clear_flush(cpu, ptep);
         yield* set_pte_at(cpu, ptep, pte_mkclean(pte_wrprotect(old)));
+        MMDEBUG.tlbSynced(cpu, mm, v, v + 1, 'page_vma_mkclean_one'); // flushed before the PTL is dropped
         cleaned++;
       }
       spin_unlock(cpu, ptl);

@@ -2,7 +2,8 @@
 // arm64 defines them in arch/arm64/include/asm/pgtable.h, other arches get READ_ONCE/WRITE_ONCE
 // forms through include/linux/pgtable.h), and the (mm, vpn) of an entry word. A module of their
 // own so that include/linux/pgtable.ts (which dispatches to arm64) and the arm64 layer (which
-// builds on them) both import them without a cycle.
+// builds on them) both import them without a cycle. Every PTE write of kernel code goes through
+// these (or notes itself with cpu.notePteWrite), so the checker knows which entries a PTL hold changed.
 import type { Cpu } from '../../../machine/cpu.js';
 import { type Gen, P } from '../../../machine/gen.js';
 import type { Machine } from '../../../machine/machine.js';
@@ -22,6 +23,7 @@ export function __ptep_get(cpu: Cpu, ptep: number): number {
 }
 /** __set_ptes(): store nr consecutive entries, advancing the PFN; yields between entries. */
 export function* __set_ptes(cpu: Cpu, ptep: number, pte: number, nr: number): Gen<void> {
+  cpu.notePteWrite(ptep, nr);
   for (let i = 0; i < nr; i++) {
     Atomics.store(cpu.m, ptep + i, pte);
     pte = pte_advance_pfn(pte, 1);
@@ -30,10 +32,12 @@ export function* __set_ptes(cpu: Cpu, ptep: number, pte: number, nr: number): Ge
 }
 /** __ptep_get_and_clear(): atomically clear one entry, returning it with any a/d bits hardware set. */
 export function __ptep_get_and_clear(cpu: Cpu, ptep: number): number {
+  cpu.notePteWrite(ptep, 1);
   return Atomics.exchange(cpu.m, ptep, 0);
 }
 /** __ptep_set_wrprotect(): one atomic and-not, so a/d bits hardware sets meanwhile are kept. */
 export function __ptep_set_wrprotect(cpu: Cpu, ptep: number): void {
+  cpu.notePteWrite(ptep, 1);
   Atomics.and(cpu.m, ptep, ~PTE_WRITE);
 }
 

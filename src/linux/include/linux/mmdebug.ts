@@ -8,10 +8,27 @@ import type { Machine } from '../../../machine/machine.js';
 
 export interface MmDebugHooks {
   /**
-   * spin_unlock of the lock at off, while it is still held: the checks that must hold when a PTL
-   * is released (arch contpte: the blocks changed under it are consistent). Raises a violation.
+   * spin_unlock of the PTL at off, while it is still held: the invariants of that PTE table that
+   * must hold whenever its lock is free (and arch contpte: the blocks changed under it are
+   * consistent). Raises a violation.
    */
   ptlUnlock(cpu: Cpu, off: number): void;
+  /**
+   * The point where the kernel relies on [start, end) of mm having no stale TLB entry anywhere:
+   * the flush of an unmap, write-protect, move or replacement is done (path: the kernel function).
+   */
+  tlbSynced(cpu: Cpu, mm: number, start: number, end: number, path: string): void;
+  /**
+   * do_wp_page is about to reuse page pfn of folio in place for a write by mm at vpn
+   * (wp_page_reuse); exclusive: the page was AnonExclusive (else wp_can_reuse_anon_folio said yes).
+   */
+  cowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, folio: number, exclusive: boolean): void;
+  /** writeback cleaned folio (folio_clear_dirty_for_io said dirty) and is about to copy it to the disk. */
+  folioCleaned(cpu: Cpu, folio: number): void;
+  /** write_cache_pages of file begins (its writeback lock held). */
+  writebackBegin(cpu: Cpu, file: number): void;
+  /** write_cache_pages of file ends (its writeback lock still held). */
+  writebackEnd(cpu: Cpu, file: number): void;
   /**
    * ptep_modify_prot_commit's contract (path: the kernel function): old_pte is this slot's value
    * before ptep_modify_prot_start, so it maps the page pte maps. Raises a violation.
@@ -32,6 +49,11 @@ const notInstalled = (): never => {
 /** The installed hooks: kernel code calls MMDEBUG.x(...). */
 export const MMDEBUG: MmDebugHooks = {
   ptlUnlock: notInstalled,
+  tlbSynced: notInstalled,
+  cowReuse: notInstalled,
+  folioCleaned: notInstalled,
+  writebackBegin: notInstalled,
+  writebackEnd: notInstalled,
   protCommit: notInstalled,
   forkCopied: notInstalled,
   mremapBegin: notInstalled,

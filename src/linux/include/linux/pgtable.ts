@@ -103,6 +103,7 @@ export function* ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): G
     // keep a young/dirty bit hardware set since the caller read the entry
     const nw = entry | (old & (PTE_DIRTY | PTE_YOUNG));
     if (old === nw) return false;
+    cpu.notePteWrite(ptep, 1);
     if (Atomics.compareExchange(cpu.m, ptep, old, nw) === old) return true;
   }
 }

@@ -13,6 +13,11 @@ const WRITER = 1 << 30;
 const WAITING = 1 << 29;
 const READERS = WAITING - 1;
 
+/** rwsem_is_locked() for write: is the semaphore at word held by a writer? */
+export function rwsem_is_write_locked(m: Int32Array, word: number): boolean {
+  return (Atomics.load(m, word) & WRITER) !== 0;
+}
+
 /** The signature path of a hang on the semaphore at word: its kind and the mode asked for ("mmap_lock(read)"). */
 function rwWhat(cpu: Cpu, word: number, write: boolean): string {
   return `${lockKind(lockName(cpu.machine, word))}(${write ? 'write' : 'read'})`;

@@ -94,10 +94,10 @@ export function spin_unlock(cpu: Cpu, off: number): void {
   let i = held.length - 1; // locks are mostly released last taken first (a lock is never held twice)
   while (i >= 0 && held[i].off !== off) i--;
   if (i < 0) cpu.violation('lock-not-held', 'spin_unlock', { lock: off });
-  // arch contpte: the blocks changed under this PTL must be consistent by the time it is released
-  // (checked while still held, so no other path is changing them); empty in generic mode
-  if (cpu.contTouched.length !== 0) MMDEBUG.ptlUnlock(cpu, off);
   const h = held[i];
+  // a PTE table's invariants (and arch contpte: the blocks changed under this PTL) must hold by the
+  // time its lock is released: checked while still held, so no other path is changing them
+  if (h.kind === 'ptl') MMDEBUG.ptlUnlock(cpu, off);
   if (i === held.length - 1) held.pop();
   else held.splice(i, 1);
   cpu.hist.record(h.hold, cpu.now() - h.at);

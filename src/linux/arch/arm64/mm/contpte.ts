@@ -210,6 +210,7 @@ export function __ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): 
   if (Atomics.load(cpu.m, ptep) === entry) return false; // pte_same()
   // only the access flags and the write permission of entry are consumed
   const add = entry & (PTE_YOUNG | PTE_DIRTY | PTE_WRITE);
+  cpu.notePteWrite(ptep, 1);
   for (;;) {
     const old = Atomics.load(cpu.m, ptep);
     if (Atomics.compareExchange(cpu.m, ptep, old, old | add) === old) return true;

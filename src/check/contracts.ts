@@ -1,0 +1,251 @@
+// The kernel's contracts, asserted at the instant each must hold (docs/checks.md, "Contracts"), by
+// looking at the machine itself: every CPU's TLB, the PTEs, struct page/folio words. Kernel code
+// reaches them through the mmdebug hooks (src/linux/include/linux/mmdebug.ts; installed by
+// check/machine.ts); the workload's accesses call checkAccessAllowed directly. Each check scans
+// only what its point concerns: the CPUs' TLBs (tlbEntries words each), one PTE table, one folio.
+import type { Cpu } from '../machine/cpu.js';
+import type { Machine } from '../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
+import { MM } from '../machine/layout.js';
+import { PTRS_PER_PTE } from '../machine/params.js';
+import { pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
+import { tlbEntryMm, tlbEntryVpn } from '../machine/tlb.js';
+import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
+import { rwsem_is_write_locked } from '../linux/kernel/locking/rwsem.js';
+import { find_vma } from '../linux/mm/mmap.js';
+import { hex } from './oracle.js';
+
+/**
+ * A TLB entry's translation is allowed by the page tables now: the entry is present and maps the
+ * same page, and a writable TLB entry needs a writable PTE (a read-only stale entry is harmless:
+ * a store through it walks the table and faults).
+ */
+function tlbAllowed(tlbPte: number, pte: number): boolean {
+  return pte_present(pte) && pte_pfn(pte) === pte_pfn(tlbPte) && (!pte_write(tlbPte) || pte_write(pte));
+}
+
+/** The current PTE of (mm, vpn), 0 when its table is not there. */
+function currentPte(machine: Machine, mm: number, vpn: number): number {
+  const m = machine.m;
+  return Atomics.load(m, machine.pgdWord(machine.tableIndex(mm, vpn))) ? Atomics.load(m, machine.ptep(mm, vpn)) : 0;
+}
+/** currentPte with plain reads, for scans (a finding is confirmed with currentPte). */
+function currentPtePlain(machine: Machine, mm: number, vpn: number): number {
+  const m = machine.m;
+  return m[machine.pgdWord(machine.tableIndex(mm, vpn))] ? m[machine.ptep(mm, vpn)] : 0;
+}
+
+/** Is the PTL of (mm, vpn)'s table held by a CPU other than self (a path mid-update, which flushes before it unlocks)? */
+function ptlHeldByOther(machine: Machine, mm: number, vpn: number, self: number): boolean {
+  const off = machine.ptlOf(machine.tableIndex(mm, vpn));
+  return lockIsHeld(machine.m, off) && lockHolder(machine.m, off) !== self;
+}
+
+/** mm_tlb_flush_pending(): an operation of mm has changed PTEs and not flushed them yet (mmu_gather). */
+export function tlbFlushPending(machine: Machine, mm: number): boolean {
+  return Atomics.load(machine.m, machine.mmWord(mm, MM.TLB_FLUSH_PENDING)) > 0;
+}
+
+/**
+ * TLB coherence: once an unmap, write-protect, move or replacement of [start, end) of mm has
+ * reached the point the kernel relies on (its flush is done: a PTL release after a flush before
+ * unlock, or the syscall's return), no CPU's TLB may let an access through that the page tables no
+ * longer allow. Entries of a table whose PTL another CPU holds are that path's to flush; while
+ * another operation of mm has a flush pending (mm_tlb_flush_pending), stale entries may be its own.
+ */
+export function checkTlbSynced(cpu: Cpu, mm: number, start: number, end: number, path: string): void {
+  const machine = cpu.machine;
+  const m = machine.m;
+  if (tlbFlushPending(machine, mm)) return;
+  const n = machine.L.tlbEntries;
+  for (let c = 0; c < machine.L.cpus; c++) {
+    const base = machine.tlbBase(c);
+    for (let i = 0; i < n; i++) {
+      const k = m[base + i * 2]; // plain reads while scanning; a mismatch is confirmed with Atomics below
+      if (k === 0 || tlbEntryMm(k) !== mm) continue;
+      const vpn = tlbEntryVpn(k);
+      if (vpn < start || vpn >= end) continue;
+      const tlbPte = m[base + i * 2 + 1];
+      if (m[base + i * 2] !== k) continue; // replaced meanwhile (threads)
+      const pte = currentPtePlain(machine, mm, vpn);
+      if (tlbAllowed(tlbPte, pte) || ptlHeldByOther(machine, mm, vpn, cpu.id)) continue;
+      // threads: confirm against a path that changed the entry while this scan read it (it raised
+      // mm_tlb_flush_pending before its change, or its flush already dropped the TLB entry)
+      if (tlbFlushPending(machine, mm) || Atomics.load(m, base + i * 2) !== k || Atomics.load(m, base + i * 2 + 1) !== tlbPte || currentPte(machine, mm, vpn) !== pte || ptlHeldByOther(machine, mm, vpn, cpu.id)) continue;
+      cpu.violation('tlb-stale', path, {
+        mm, vpn, addr: hex(vpn * 4096), tlbCpu: c, tlb: pteToString(tlbPte), pte: pteToString(pte), range: [hex(start * 4096), hex(end * 4096)], op: cpu.curOp,
+        why: pte_present(pte) ? (pte_pfn(pte) !== pte_pfn(tlbPte) ? 'the TLB maps a page the PTE no longer maps' : 'the TLB entry is writable, the PTE is not') : 'the TLB maps an address whose PTE is gone',
+      });
+    }
+  }
+}
+
+/**
+ * Per-table invariants at a PTL release (the lock still held, so no kernel path is changing this
+ * table), over the entries the releasing CPU changed under it: each present entry maps a page that is not free; a special entry is the zero page,
+ * read-only; a mapped page has a mapcount; a writable anon entry maps an AnonExclusive page, and an
+ * AnonExclusive page has exactly one mapping; a writable entry of a write-notify file maps a dirty
+ * folio (the write fault ran: the filesystem was told). Plain reads: the entries cannot change but
+ * for hardware a/d bits, and this runs at every PTL release (a third of the Atomics cost per table).
+ */
+export function checkTableAtUnlock(cpu: Cpu, table: number): void {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const mm = Math.floor(table / L.tablesPerMm);
+  const vpn0 = (table % L.tablesPerMm) * PTRS_PER_PTE;
+  const p0 = machine.ptep(mm, vpn0);
+  // the entries this CPU wrote while it held PTLs (see Cpu.pteLo): those inside this table
+  const lo = Math.max(cpu.pteLo - p0, 0), hi = Math.min(cpu.pteHi - p0, PTRS_PER_PTE - 1);
+  if (cpu.held.length === 1) {
+    cpu.pteLo = Infinity; // the last PTL (or lock) this CPU holds: start afresh
+    cpu.pteHi = -1;
+  }
+  if (lo > hi || !m[machine.pgdWord(table)]) return;
+  for (let i = lo; i <= hi; i++) {
+    const pte = m[p0 + i];
+    if (!pte_present(pte)) continue;
+    const pfn = pte_pfn(pte);
+    const where = (): Record<string, unknown> => ({ mm, vpn: vpn0 + i, addr: hex((vpn0 + i) * 4096), pte: pteToString(pte), pfn, op: cpu.curOp });
+    if (pfn >= L.pages) cpu.violation('pte-bad-pfn', 'ptl-release', where());
+    if (pte_special(pte)) {
+      if (pfn !== ZERO_PFN || pte_write(pte)) cpu.violation(pfn !== ZERO_PFN ? 'special-not-zero-page' : 'zero-page-writable', 'ptl-release', where());
+      continue;
+    }
+    const flags = m[L.pFlags + pfn];
+    if (flags & PG_BUDDY) cpu.violation('pte-maps-free-page', 'ptl-release', where());
+    const mapcount = m[L.pMapcount + pfn];
+    if (mapcount < 1) cpu.violation('mapcount-below-ptes', 'ptl-release', { ...where(), mapcount });
+    const folio = m[L.pHead + pfn];
+    const fflags = m[L.fFlags + folio];
+    if (fflags & FOLIO_ANON) {
+      if (pte_write(pte) && !(flags & PG_ANON_EXCLUSIVE)) cpu.violation('writable-not-exclusive', 'ptl-release', { ...where(), folio });
+      if (flags & PG_ANON_EXCLUSIVE && mapcount !== 1) cpu.violation('exclusive-page-shared', 'ptl-release', { ...where(), folio, mapcount });
+    } else if (pte_write(pte)) {
+      const mapping = m[L.fMapping + folio];
+      if (mapping && machine.fileWritenotify(mapping - 1) && !(fflags & FOLIO_DIRTY)) {
+        cpu.violation('writable-clean-writenotify', 'ptl-release', { ...where(), folio, file: mapping - 1 });
+      }
+    }
+  }
+}
+
+/**
+ * COW reuse (do_wp_page -> wp_page_reuse): a page reused for write in place is this mapping's
+ * alone: its only mapping is this one, no TLB entry of another mm reaches any page of its folio,
+ * and, unless the page is AnonExclusive (whose pins are its owner's), the folio holds no reference
+ * beyond its mappings (no pin, no GUP, no zap or copy in flight).
+ */
+export function checkCowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, folio: number, exclusive: boolean): void {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const mapcount = Atomics.load(m, L.pMapcount + pfn);
+  const ref = Atomics.load(m, L.fRef + folio), folioMap = Atomics.load(m, L.fMapcount + folio);
+  const where = { mm, vpn, addr: hex(vpn * 4096), pfn, folio, mapcount, refcount: ref, folioMapcount: folioMap, op: cpu.curOp };
+  if (mapcount !== 1) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: 'the page has other mappings' });
+  // an AnonExclusive page is reused even when pinned: the pin and the mapping are one owner's
+  if (!exclusive && ref !== folioMap) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: ref > folioMap ? 'the folio holds references beyond its mappings (a pin, GUP, a zap or copy in flight)' : 'refcount below mapcount' });
+  const nr = 1 << Atomics.load(m, L.fOrder + folio);
+  const other = tlbHolderOf(machine, folio, nr, mm);
+  if (other) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: `CPU ${other.cpu}'s TLB reaches the folio for mm ${other.mm}`, tlb: other });
+}
+
+/** A TLB entry (any CPU) of an mm other than mm that maps a page of [folio, folio + nr), or null. */
+function tlbHolderOf(machine: Machine, folio: number, nr: number, mm: number): { cpu: number; mm: number; vpn: number; pte: string } | null {
+  const m = machine.m;
+  for (let c = 0; c < machine.L.cpus; c++) {
+    const base = machine.tlbBase(c);
+    for (let i = 0; i < machine.L.tlbEntries; i++) {
+      const k = m[base + i * 2]; // plain reads while scanning, the hit confirmed with Atomics
+      if (k === 0 || tlbEntryMm(k) === mm) continue;
+      const pte = m[base + i * 2 + 1];
+      const p = pte_pfn(pte);
+      if (p >= folio && p < folio + nr && Atomics.load(m, base + i * 2) === k && Atomics.load(m, base + i * 2 + 1) === pte) return { cpu: c, mm: tlbEntryMm(k), vpn: tlbEntryVpn(k), pte: pteToString(pte) };
+    }
+  }
+  return null;
+}
+
+/**
+ * Write notification: once writeback has cleaned a folio of a write-notify file (folio_clear_dirty_for_io said it was
+ * dirty and the copy to the disk begins), no CPU's TLB holds a writable entry to any of its pages:
+ * a store must fault (and dirty the folio again) or it is lost to the next writeback.
+ */
+export function checkFolioCleaned(cpu: Cpu, folio: number): void {
+  const machine = cpu.machine;
+  const m = machine.m;
+  // a file without write notification (tmpfs-like) keeps writable entries on purpose: their dirty
+  // bits are its record of a write, which the next writeback collects
+  const mapping = Atomics.load(m, machine.L.fMapping + folio);
+  if (!mapping || !machine.fileWritenotify(mapping - 1)) return;
+  const dirty = (): boolean => (Atomics.load(m, machine.L.fFlags + folio) & FOLIO_DIRTY) !== 0;
+  if (dirty()) return; // threads: a write fault dirtied it again already (and may have made an entry writable)
+  const nr = 1 << Atomics.load(m, machine.L.fOrder + folio);
+  for (let c = 0; c < machine.L.cpus; c++) {
+    const base = machine.tlbBase(c);
+    for (let i = 0; i < machine.L.tlbEntries; i++) {
+      const k = m[base + i * 2]; // plain reads while scanning, the hit confirmed with Atomics
+      if (k === 0) continue;
+      const pte = m[base + i * 2 + 1];
+      const p = pte_pfn(pte);
+      if (!pte_write(pte) || p < folio || p >= folio + nr || Atomics.load(m, base + i * 2) !== k || Atomics.load(m, base + i * 2 + 1) !== pte || dirty()) continue;
+      cpu.violation('tlb-writable-after-clean', 'folio_clear_dirty_for_io', { folio, pfn: p, tlbCpu: c, mm: tlbEntryMm(k), vpn: tlbEntryVpn(k), addr: hex(tlbEntryVpn(k) * 4096), tlb: pteToString(pte), op: cpu.curOp });
+    }
+  }
+}
+
+/**
+ * User-visible semantics at every access that a TLB entry let through without a walk (null: allowed): the
+ * process's VMA must allow it (a load needs a VMA, a store a writable one), unless a change of the
+ * mm's VMAs is in flight (mmap_lock held for write: munmap, mprotect, mremap, exit flush before
+ * they return, and accesses meanwhile may still go through). After munmap or mprotect(PROT_READ)
+ * returns, a store or load that should fault and does not is this violation. Checked before and
+ * after the VMA read with the lock word: a writer that starts meanwhile cannot finish (its flush
+ * waits for this access), so a writer-free read on both sides saw a settled VMA.
+ */
+export function accessNotAllowed(machine: Machine, mm: number, vpn: number, write: boolean, pte: number): { invariant: string; details: Record<string, unknown> } | null {
+  const lw = machine.mmWord(mm, MM.MMAP_LOCK);
+  if (rwsem_is_write_locked(machine.m, lw)) return null;
+  const v = find_vma(machine, mm, vpn);
+  if (v && (!write || v.flags & VM_WRITE)) return null;
+  if (rwsem_is_write_locked(machine.m, lw)) return null;
+  return {
+    invariant: v ? 'store-not-allowed' : 'access-not-mapped',
+    details: {
+      mm, vpn, addr: hex(vpn * 4096), tlb: pteToString(pte), vma: v ? { start: hex(v.start * 4096), end: hex(v.end * 4096), writable: false } : null,
+      why: v ? 'a store went through a TLB entry after the VMA became read-only (mprotect returned)' : 'an access went through a TLB entry where no VMA maps (munmap returned)',
+    },
+  };
+}
+
+/** writebackBegin's snapshot per CPU: the file and each of its pages' last recorded store. */
+const wbStart = new WeakMap<Cpu, { file: number; last: Int32Array }>();
+
+/** write_cache_pages of file begins: note each file page's last recorded store (the data oracle's file record). */
+export function writebackBegin(cpu: Cpu, file: number): void {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  let s = wbStart.get(cpu);
+  if (!s || s.last.length !== L.filePages) wbStart.set(cpu, (s = { file, last: new Int32Array(L.filePages) }));
+  s.file = file;
+  for (let p = 0; p < L.filePages; p++) s.last[p] = Atomics.load(m, L.oFile + machine.filePage(file, p));
+}
+
+/**
+ * Data, at every writeback: when write_cache_pages of file ends, every page whose last store
+ * completed before it began (the record has not moved since writebackBegin) is on the disk. A store
+ * that went on without dirtying anything (a stale writable TLB entry after an earlier writeback, a
+ * dirty bit lost by a zap or a PTE change) is caught here, at the writeback that missed it.
+ */
+export function writebackEnd(cpu: Cpu, file: number): void {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const s = wbStart.get(cpu);
+  if (!s || s.file !== file) throw new Error(`writebackEnd(file ${file}) without writebackBegin`);
+  for (let p = 0; p < L.filePages; p++) {
+    const fp = machine.filePage(file, p);
+    const exp = Atomics.load(m, L.oFile + fp);
+    if (exp !== s.last[p]) continue; // stored to during this writeback: the next one owes it
+    const got = Atomics.load(m, L.disk + fp);
+    if (got !== exp) cpu.violation('writeback-lost-write', 'write_cache_pages', { file, pgoff: p, disk: hex(got), expected: hex(exp), op: cpu.curOp, why: 'a store that completed before this writeback began is not on the disk after it' });
+  }
+}

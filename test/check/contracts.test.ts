@@ -1,0 +1,307 @@
+// The kernel's contracts at the instant each must hold (src/check/contracts.ts, docs/checks.md):
+// for each, the state the kernel promises first (no finding), then the bad state built by hand or
+// by a named deviation, and the contract catching it at its point.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Violation } from '../../src/machine/cpu.js';
+import { MM } from '../../src/machine/layout.js';
+import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../../src/machine/machine.js';
+import { EV } from '../../src/machine/events.js';
+import { PTE_DIRTY, PTE_WRITE, pfn_pte, pte_mkspecial, pte_pfn, pte_write } from '../../src/machine/pte.js';
+import { tlb_fill, flush_tlb_range } from '../../src/machine/tlb.js';
+import { checkFolioCleaned, checkTlbSynced, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
+import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
+import { down_write, up_write } from '../../src/linux/kernel/locking/rwsem.js';
+import { dup_mm } from '../../src/linux/kernel/fork.js';
+import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
+import { vma_modify_flags } from '../../src/linux/mm/mmap.js';
+import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
+import { do_munmap } from '../../src/linux/mm/mmap.js';
+import { user_access } from '../../src/workload/access.js';
+import { boot, folioAt, type Harness, mapAnon, mapFile, newAccessOut, pteAt, run, stepper, token, writePage } from '../helpers/machine.js';
+
+const B = 1024;
+
+/** Contract names that have a test below (the first word of the test's title). */
+const TESTED = new Set<string>();
+function contractTest(title: string, fn: () => void): void {
+  TESTED.add(title.split(/[ :]/)[0]);
+  test(title, fn);
+}
+
+function violation(fn: () => unknown): Violation {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof Violation) return e;
+    throw e;
+  }
+  assert.fail('no violation');
+}
+
+/** mm 0 with an anon page at B written by CPU 1 (so CPU 1's TLB holds a writable entry for it). */
+function written(): Harness {
+  const h = boot({ cpus: 2 });
+  mapAnon(h, B, 16);
+  writePage(h, 1, 0, B);
+  return h;
+}
+
+/**
+ * Lock the PTL of (mm, vpn)'s table on cpu, note [vpn, vpn + 16) as written under it (as a kernel
+ * path's PTE writes do), unlock: the per-table contract checks those entries at the unlock.
+ */
+function lockCycle(h: Harness, cpu: number, mm: number, vpn: number): void {
+  const off = h.machine.ptlOf(h.machine.tableIndex(mm, vpn));
+  run(h, cpu, spin_lock(h.cpus[cpu], off));
+  h.cpus[cpu].notePteWrite(h.machine.ptep(mm, vpn), 16);
+  spin_unlock(h.cpus[cpu], off);
+}
+
+test('the per-table contract looks at the entries written under the PTL: a bad entry elsewhere in the table waits for its own writer', () => {
+  const h = written();
+  Atomics.and(h.machine.m, h.machine.L.pFlags + folioAt(h, 0, B)!.pfn, ~PG_ANON_EXCLUSIVE);
+  const off = h.machine.ptlOf(h.machine.tableIndex(0, B));
+  run(h, 0, spin_lock(h.cpus[0], off));
+  h.cpus[0].notePteWrite(h.machine.ptep(0, B + 8), 4); // other entries of the same table
+  spin_unlock(h.cpus[0], off);
+  assert.equal(h.cpus[0].pteHi, -1, 'the range starts afresh once no PTL is held');
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'writable-not-exclusive');
+});
+
+// ---- TLB coherence ---------------------------------------------------------------------------
+
+contractTest('tlb-stale: a TLB entry for an address whose PTE was cleared without a flush', () => {
+  const h = written();
+  checkTlbSynced(h.cpus[0], 0, B, B + 16, 'test'); // the entry matches the PTE
+  Atomics.store(h.machine.m, h.machine.ptep(0, B), 0); // a zap that forgot the flush
+  const v = violation(() => checkTlbSynced(h.cpus[0], 0, B, B + 16, 'test'));
+  assert.equal(v.invariant, 'tlb-stale');
+  assert.equal(v.details.tlbCpu, 1);
+  // flushed, the contract holds again
+  run(h, 0, flush_tlb_range(h.cpus[0], 0, B, B + 1));
+  checkTlbSynced(h.cpus[0], 0, B, B + 16, 'test');
+});
+
+test('tlb-stale: a writable TLB entry for a PTE made read-only; another page in the TLB; entries held under another CPU\'s PTL or a pending flush are not judged', () => {
+  const h = written();
+  const m = h.machine.m;
+  const ptep = h.machine.ptep(0, B);
+  Atomics.and(m, ptep, ~PTE_WRITE);
+  assert.equal(violation(() => checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test')).details.why, 'the TLB entry is writable, the PTE is not');
+  const pfn = pte_pfn(Atomics.load(m, ptep));
+  Atomics.store(m, ptep, pfn_pte(pfn + 1, PTE_WRITE | PTE_DIRTY));
+  assert.equal(violation(() => checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test')).details.why, 'the TLB maps a page the PTE no longer maps');
+  // another CPU mid-update under the table's PTL: its flush comes before its unlock
+  const off = h.machine.ptlOf(h.machine.tableIndex(0, B));
+  run(h, 1, spin_lock(h.cpus[1], off));
+  checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test');
+  // a zap of this mm whose gather has not flushed yet (mm_tlb_flush_pending)
+  Atomics.store(m, ptep, 0);
+  Atomics.add(m, h.machine.mmWord(0, MM.TLB_FLUSH_PENDING), 1);
+  checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test');
+});
+
+test('tlb-stale is asserted where the kernel relies on the flush: munmap, MADV_DONTNEED, mprotect return clean; writeback-no-flush is caught at page_vma_mkclean_one', () => {
+  const h = written();
+  assert.equal(run(h, 0, madvise_dontneed(h.cpus[0], 0, B, B + 16)), 0);
+  writePage(h, 1, 0, B + 2);
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B, B + 16)), 0);
+  // a write-notify shared file page written through CPU 1's TLB, then written back without the flush
+  for (const inject of [[], ['writeback-no-flush']]) {
+    const f = boot({ cpus: 2, inject, files: { count: 2, pages: 64, orders: [0], writenotify: 'on' } });
+    mapFile(f, B, 16, { file: 1, writenotify: true });
+    writePage(f, 1, 0, B + 3);
+    if (!inject.length) run(f, 0, write_cache_pages(f.cpus[0], 1));
+    else {
+      const v = violation(() => run(f, 0, write_cache_pages(f.cpus[0], 1)));
+      assert.equal(`${v.invariant}@${v.path}`, 'tlb-stale@page_vma_mkclean_one');
+    }
+  }
+});
+
+// ---- nested gathers: the kernel's answer to a flush another zap still owes -------------------
+
+test('tlb_finish_mmu flushes the whole mm when another gather of it is in flight (mm_tlb_flush_nested), and the pending count returns to 0', () => {
+  const h = written();
+  const w = h.machine.mmWord(0, MM.TLB_FLUSH_PENDING);
+  run(h, 0, madvise_dontneed(h.cpus[0], 0, B + 8, B + 16));
+  assert.equal(h.cpus[0].counters[EV.TLB_FLUSH_MM], 0);
+  assert.equal(Atomics.load(h.machine.m, w), 0);
+  Atomics.add(h.machine.m, w, 1); // another MADV_DONTNEED between its zap and its flush
+  run(h, 0, madvise_dontneed(h.cpus[0], 0, B + 8, B + 16));
+  assert.equal(h.cpus[0].counters[EV.TLB_FLUSH_MM], 1);
+  assert.equal(Atomics.load(h.machine.m, w), 1);
+});
+
+// ---- per-table invariants at every PTL release ------------------------------------------------
+
+contractTest('writable-not-exclusive: at the PTL release, a writable anon entry on a page that is not AnonExclusive', () => {
+  const h = written();
+  lockCycle(h, 0, 0, B);
+  const pfn = folioAt(h, 0, B)!.pfn;
+  Atomics.and(h.machine.m, h.machine.L.pFlags + pfn, ~PG_ANON_EXCLUSIVE);
+  const v = violation(() => lockCycle(h, 0, 0, B));
+  assert.equal(`${v.invariant}@${v.path}`, 'writable-not-exclusive@ptl-release');
+});
+
+contractTest('exclusive-page-shared: at the PTL release, an AnonExclusive page with another mapping', () => {
+  const h = written();
+  const pfn = folioAt(h, 0, B)!.pfn;
+  Atomics.add(h.machine.m, h.machine.L.pMapcount + pfn, 1);
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'exclusive-page-shared');
+});
+
+contractTest('pte-maps-free-page: at the PTL release, an entry mapping a page in the buddy allocator', () => {
+  const h = written();
+  Atomics.or(h.machine.m, h.machine.L.pFlags + folioAt(h, 0, B)!.pfn, PG_BUDDY);
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'pte-maps-free-page');
+});
+
+contractTest('mapcount-below-ptes: at the PTL release, a mapped page whose mapcount says unmapped', () => {
+  const h = written();
+  Atomics.store(h.machine.m, h.machine.L.pMapcount + folioAt(h, 0, B)!.pfn, 0);
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'mapcount-below-ptes');
+});
+
+contractTest('pte-bad-pfn: at the PTL release, an entry beyond physical memory', () => {
+  const h = written();
+  Atomics.store(h.machine.m, h.machine.ptep(0, B + 5), pfn_pte(h.machine.L.pages + 3, 0));
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'pte-bad-pfn');
+});
+
+contractTest('special-not-zero-page: at the PTL release, a special entry that is not the zero page', () => {
+  const h = written();
+  Atomics.store(h.machine.m, h.machine.ptep(0, B + 5), pte_mkspecial(pfn_pte(ZERO_PFN + 7, 0)));
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'special-not-zero-page');
+});
+
+contractTest('zero-page-writable: at the PTL release, a writable zero-page entry', () => {
+  const h = written();
+  Atomics.store(h.machine.m, h.machine.ptep(0, B + 5), pte_mkspecial(pfn_pte(ZERO_PFN, PTE_WRITE)));
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'zero-page-writable');
+});
+
+contractTest('writable-clean-writenotify: at the PTL release, a writable entry of a write-notify file on a clean folio (the filesystem was not told)', () => {
+  const h = boot({ cpus: 2, files: { count: 2, pages: 64, orders: [0], writenotify: 'on' } });
+  mapFile(h, B, 16, { file: 1, writenotify: true });
+  writePage(h, 1, 0, B + 3);
+  lockCycle(h, 0, 0, B); // the write fault dirtied the folio
+  Atomics.and(h.machine.m, h.machine.L.fFlags + folioAt(h, 0, B + 3)!.folio, ~FOLIO_DIRTY);
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'writable-clean-writenotify');
+});
+
+// ---- COW reuse ---------------------------------------------------------------------------------
+
+contractTest('cow-reuse-shared: do_wp_page reusing a page the child of a fork still maps (deviation cow-reuse-shared)', () => {
+  for (const inject of [[], ['cow-reuse-shared']]) {
+    const h = boot({ cpus: 2, inject });
+    mapAnon(h, B, 16);
+    writePage(h, 0, 0, B);
+    const child = run(h, 0, dup_mm(h.cpus[0], 0));
+    assert.ok(child > 0);
+    const out = newAccessOut();
+    const store = () => run(h, 0, user_access(h.cpus[0], 0, B, true, token(0, B), out));
+    if (!inject.length) store(); // the page is copied
+    else {
+      const v = violation(store);
+      assert.equal(`${v.invariant}@${v.path}`, 'cow-reuse-shared@do_wp_page');
+      assert.equal(v.details.why, 'the page has other mappings');
+    }
+  }
+});
+
+// ---- write notification: a cleaned folio is not writable through any TLB ---------------------
+
+contractTest('tlb-writable-after-clean: a writable TLB entry to a write-notify folio writeback has just cleaned', () => {
+  const h = boot({ cpus: 2, files: { count: 2, pages: 64, orders: [0], writenotify: 'on' } });
+  mapFile(h, B, 16, { file: 1, writenotify: true });
+  writePage(h, 1, 0, B + 3);
+  const { folio } = folioAt(h, 0, B + 3)!;
+  Atomics.and(h.machine.m, h.machine.L.fFlags + folio, ~FOLIO_DIRTY); // cleaned, but CPU 1's TLB entry is still writable
+  const v = violation(() => checkFolioCleaned(h.cpus[0], folio));
+  assert.equal(v.invariant, 'tlb-writable-after-clean');
+  // a full writeback run cleans and flushes: clean
+  const g = boot({ cpus: 2, files: { count: 2, pages: 64, orders: [0], writenotify: 'on' } });
+  mapFile(g, B, 16, { file: 1, writenotify: true });
+  writePage(g, 1, 0, B + 3);
+  run(g, 0, write_cache_pages(g.cpus[0], 1));
+  assert.equal(pte_write(pteAt(g, 0, B + 3)), false);
+});
+
+test('folio_lock: a write-notify write fault waits while writeback holds the folio between its clean and its copy', () => {
+  const h = boot({ cpus: 2, files: { count: 2, pages: 64, orders: [0], writenotify: 'on' } });
+  mapFile(h, B, 16, { file: 1, writenotify: true });
+  writePage(h, 1, 0, B + 3);
+  run(h, 0, write_cache_pages(h.cpus[0], 1)); // clean, read-only
+  const { folio } = folioAt(h, 0, B + 3)!;
+  const wb = stepper(h, 0, write_cache_pages(h.cpus[0], 1));
+  wb.until(() => (Atomics.load(h.machine.m, h.machine.L.fFlags + folio) & (1 << 6)) !== 0, 'writeback holds the folio lock');
+  const out = newAccessOut();
+  const st = stepper(h, 1, user_access(h.cpus[1], 0, B + 3, true, token(0, B + 3), out));
+  st.until(() => !st.runnable(), 'the write fault blocks on the folio lock');
+  assert.equal(h.cpus[1].waitWhat, 'folio_lock');
+  wb.finish();
+  st.finish();
+  assert.ok(Atomics.load(h.machine.m, h.machine.L.fFlags + folio) & FOLIO_DIRTY, 'dirtied after the writeback');
+  assert.ok(pte_write(pteAt(h, 0, B + 3)));
+});
+
+// ---- user-visible semantics -----------------------------------------------------------------
+
+contractTest('store-not-allowed: a store through a TLB entry after the VMA became read-only (no flush)', () => {
+  const h = written();
+  vma_modify_flags(h.machine, 0, B, B + 16, 0, VM_WRITE); // mprotect's VMA change, without its PTE change and flush
+  const out = newAccessOut();
+  const v = violation(() => run(h, 1, user_access(h.cpus[1], 0, B, true, token(0, B), out)));
+  assert.equal(`${v.invariant}@${v.path}`, 'store-not-allowed@user store');
+  // while the mmap_lock is held for write (an mprotect in flight) the same store is allowed
+  const g = written();
+  vma_modify_flags(g.machine, 0, B, B + 16, 0, VM_WRITE);
+  run(g, 0, down_write(g.cpus[0], g.machine.mmWord(0, MM.MMAP_LOCK)));
+  run(g, 1, user_access(g.cpus[1], 0, B, true, token(0, B), newAccessOut()));
+  up_write(g.cpus[0], g.machine.mmWord(0, MM.MMAP_LOCK));
+});
+
+contractTest('access-not-mapped: a load through a TLB entry where no VMA maps any more', () => {
+  const h = boot({ cpus: 2 });
+  mapAnon(h, B, 16);
+  writePage(h, 1, 0, B);
+  // the TLB keeps an entry for an address munmap removed (the VMA gone, no flush)
+  const pte = pteAt(h, 0, B);
+  vma_modify_flags(h.machine, 0, B, B + 16, 0, 0);
+  const slot = [...Array(h.machine.L.maxVmas).keys()].find((s) => Atomics.load(h.machine.m, h.machine.vmaBase(0, s) + 2) !== 0)!;
+  Atomics.store(h.machine.m, h.machine.vmaBase(0, slot) + 2, 0);
+  tlb_fill(h.cpus[1], 0, B, pte);
+  const v = violation(() => run(h, 1, user_access(h.cpus[1], 0, B, false, 0, newAccessOut())));
+  assert.equal(`${v.invariant}@${v.path}`, 'access-not-mapped@user load');
+});
+
+// ---- data at every writeback ------------------------------------------------------------------
+
+contractTest('writeback-lost-write: a store that completed before a writeback is not on the disk after it', () => {
+  const h = boot({ cpus: 2, files: { count: 2, pages: 64, orders: [0], writenotify: 'off' } });
+  mapFile(h, B, 16, { file: 0 });
+  writePage(h, 1, 0, B + 2);
+  run(h, 0, write_cache_pages(h.cpus[0], 0)); // on the disk: clean
+  writePage(h, 1, 0, B + 2);
+  // the record of that store lost: a clean read-only PTE (as if a PTE change dropped its dirty bit), no TLB entry, a clean folio
+  const ptep = h.machine.ptep(0, B + 2);
+  Atomics.and(h.machine.m, ptep, ~(PTE_DIRTY | PTE_WRITE));
+  run(h, 0, flush_tlb_range(h.cpus[0], 0, B + 2, B + 3));
+  Atomics.and(h.machine.m, h.machine.L.fFlags + folioAt(h, 0, B + 2)!.folio, ~FOLIO_DIRTY);
+  const v = violation(() => run(h, 0, write_cache_pages(h.cpus[0], 0)));
+  assert.equal(`${v.invariant}@${v.path}`, 'writeback-lost-write@write_cache_pages');
+  assert.throws(() => writebackEnd(h.cpus[1], 0), /without writebackBegin/);
+  writebackBegin(h.cpus[1], 1);
+  writebackEnd(h.cpus[1], 1);
+});
+
+test('every contract name in src/check/contracts.ts has a test here', () => {
+  const text = readFileSync(new URL('../../../src/check/contracts.ts', import.meta.url), 'utf8');
+  const names = new Set<string>();
+  for (const m of text.matchAll(/'([a-z0-9]+(?:-[a-z0-9]+)+)'/g)) if (m[1] !== 'ptl-release' && m[1] !== 'user-store' && m[1] !== 'user-load') names.add(m[1]);
+  assert.ok(names.size >= 14, `found ${names.size} names: ${[...names].join(' ')}`);
+  assert.deepEqual([...names].filter((n) => !TESTED.has(n)).sort(), []);
+});
