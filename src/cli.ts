@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The foliostorm command line: wires the commands (src/commands/, one file each) into yargs and
-// turns errors into exit codes (2: bad input, named; 3: internal error).
+// turns errors into exit codes (2: bad input or output path, named; 3: a failed write or an
+// internal error, one line).
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -8,6 +9,7 @@ import { ConfigError } from './config/config.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './report/exit-codes.js';
 import { ArtifactError } from './report/artifact.js';
 import { ResultsInputError } from './report/folder.js';
+import { OutputPathError, WriteError } from './report/disk.js';
 import { type Command, UsageError, VERSION } from './commands/common.js';
 import { runCommand } from './commands/run.js';
 import { huntCommand } from './commands/hunt.js';
@@ -58,7 +60,9 @@ export function verboseWanted(argv: readonly string[]): boolean {
  * internal error, 3, in one line (the stack too when verbose). Never 1, which means "violations".
  */
 export function failureOf(e: unknown, verbose: boolean): { code: number; text: string } {
-  if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError || e instanceof ResultsInputError) return { code: EXIT_USAGE, text: `foliostorm: ${e.message}\n` };
+  if (e instanceof ConfigError || e instanceof UsageError || e instanceof ArtifactError || e instanceof ResultsInputError || e instanceof OutputPathError) return { code: EXIT_USAGE, text: `foliostorm: ${e.message}\n` };
+  // a write that failed mid-way (a full disk): the file and the errno, no stack
+  if (e instanceof WriteError) return { code: EXIT_INTERRUPTED, text: `foliostorm: ${e.message}\n` };
   const err = e instanceof Error ? e : new Error(String(e));
   const line = err.message.split('\n')[0] || err.name;
   return { code: EXIT_INTERRUPTED, text: verbose ? `foliostorm: internal error: ${err.stack ?? line}\n` : `foliostorm: internal error: ${line} (the stack: --verbose or FOLIOSTORM_DEBUG=1)\n` };

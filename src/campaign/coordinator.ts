@@ -5,6 +5,7 @@ import type { RunResult } from '../engine/result.js';
 import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import type { WriteFs } from '../report/disk.js';
 import { writeSummaryOutputs } from '../report/outputs.js';
 import { Progress, type ProgressSink } from '../report/progress.js';
 import { runThreads } from '../engine/threads.js';
@@ -46,6 +47,8 @@ export interface CampaignOptions {
   checkpointEveryMs?: number;
   /** Told of each seed's (threads: round's) result as it arrives, after the run has counted it (the bench times them). */
   onResult?: (r: RunResult) => void;
+  /** The file system calls the results are written with (tests: failures put in). */
+  fs?: WriteFs;
 }
 
 export interface CampaignResult {
@@ -57,6 +60,9 @@ export interface CampaignResult {
 
 export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<CampaignResult> {
   const t0 = performance.now();
+  // the results folder first: a bad --out is a usage error before any seed runs (pct's step estimate included)
+  const runId = makeRunId(opts.shard ? `${cfg.engine}-shard${opts.shard.index}of${opts.shard.count}` : cfg.engine, cfg.seed);
+  const w = new ResultsWriter(opts.out, runId, { label: '--out', fs: opts.fs });
   // threads: one simulated CPU per worker thread; summary and artifacts must record that machine
   if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
   // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
@@ -66,8 +72,6 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   const seedLimit = cfg.duration > 0 && !opts.seedsGiven ? null : cfg.seeds;
   const progress = new Progress(cfg, { quiet: opts.quiet, sink: opts.progress, everyMs: opts.progressEveryMs, seedLimit });
   const stop = new RunStop({ signal: opts.signal, maxFailures: opts.maxFailures });
-  const runId = makeRunId(opts.shard ? `${cfg.engine}-shard${opts.shard.index}of${opts.shard.count}` : cfg.engine, cfg.seed);
-  const w = new ResultsWriter(opts.out, runId);
   // each violation's artifact as soon as its seed ends (a variant's seed: the config it ran)
   const artifacts = new LiveArtifacts(w, (v) => configForSeed(runCfg, v.seed));
   let failedSeeds = 0;

@@ -1,12 +1,15 @@
 // foliostorm experiment: the design experiments, one module each under src/experiment/.
 import { cmdFallback, type FallbackArgs, FallbackUsageError } from '../experiment/fallback.js';
 import { type BatchingArgs, BatchingUsageError, experimentBatching } from '../experiment/batching.js';
+import { prepareOutputDir } from '../report/disk.js';
 import { asUsageAsync, type Command, interruptible, UsageError, VERSION } from './common.js';
 
 /** The design experiments (issue 7): `experiment <name>`, one module each under src/experiment/. */
 export const EXPERIMENTS = ['fallback', 'batching'] as const;
 
 async function cmdExperiment(name: string, a: Record<string, unknown>, argv: readonly string[]): Promise<number> {
+  // the results are written at the end: a bad --out is exit 2 now, not after the run
+  if (EXPERIMENTS.includes(name as (typeof EXPERIMENTS)[number])) prepareOutputDir(a.out as string, '--out');
   switch (name) {
     case 'fallback':
       notOptionsOf('fallback', a, ['size', 'orders', 'reps', 'check'], 'they are options of experiment batching');

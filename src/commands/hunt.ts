@@ -30,7 +30,7 @@ async function cmdHunt(a: HuntArgs): Promise<number> {
   const workers = a.workers ?? base.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError('--workers: an integer from 1 to 64');
   const t0 = performance.now();
-  const w = new ResultsWriter(a.out, makeRunId('hunt', 1));
+  const w = new ResultsWriter(a.out, makeRunId('hunt', 1), { label: '--out' }); // a bad --out: exit 2, before any cell
   const done: CellResult[] = [];
   const meta = () => ({ version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: a.config ?? '(defaults)', wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
   const deviations = selectDeviations(a.inject ?? []);

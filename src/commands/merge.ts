@@ -1,10 +1,12 @@
 // foliostorm merge: combine results folders (shards) into one.
 import { mergeFolders } from '../report/merge.js';
 import { ResultsInputError } from '../report/folder.js';
+import { checkNewOutputDir } from '../report/disk.js';
 import { asUsage, type Command, VERSION } from './common.js';
 
 /** Merge results folders (shards) into --out; exit as a run with the merged results would. */
 function cmdMerge(dirs: string[], out: string, json: boolean): number {
+  checkNewOutputDir(out, '--out'); // its parent takes new folders, and it is not a file
   const r = asUsage(ResultsInputError, () => mergeFolders(dirs, { out, version: VERSION }));
   for (const w of r.warnings) process.stderr.write(`foliostorm merge: warning: ${w}\n`);
   process.stdout.write((json ? JSON.stringify(r.summary, null, 2) : r.text) + '\n');

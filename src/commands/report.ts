@@ -1,11 +1,15 @@
 // foliostorm report: (re)write DIR/report.html from a results folder.
 import { EXIT_OK } from '../report/exit-codes.js';
 import { writeReportHtml } from '../report/html.js';
+import { prepareOutputDir } from '../report/disk.js';
+import { readSummary } from '../report/folder.js';
 import type { Command } from './common.js';
 
-/** Write DIR/report.html from the results folder DIR. */
+/** Write DIR/report.html from the results folder DIR (checked first: a run summary, and a folder that takes new files). */
 function cmdReport(dir: string): number {
-  process.stdout.write(`${writeReportHtml(dir)}\n`);
+  const summary = readSummary(dir); // a missing folder or summary: ResultsInputError, exit 2
+  prepareOutputDir(dir, 'report');
+  process.stdout.write(`${writeReportHtml(dir, summary)}\n`);
   return EXIT_OK;
 }
 

@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfigFile, parseConfig, SCHEDULERS } fro
 import { DEVIATIONS } from '../inject/deviations.js';
 import { runCampaign } from '../campaign/coordinator.js';
 import { parseShard, ShardError } from '../engine/shard.js';
+import { prepareOutputDir } from '../report/disk.js';
 import { asUsage, checkDeviations, type Command, DEFAULT_CONFIG, interruptible, parseDuration, UsageError, VERSION } from './common.js';
 
 interface RunArgs {
@@ -54,6 +55,7 @@ async function cmdRun(a: RunArgs): Promise<number> {
   const progressEveryMs = a.progressEvery !== undefined ? parseDuration(a.progressEvery, '--progress-every') * 1000 : undefined;
   const checkpointEveryMs = a.checkpointEvery !== undefined ? parseDuration(a.checkpointEvery, '--checkpoint-every') * 1000 : undefined;
   if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
+  prepareOutputDir(a.out, '--out'); // before any work: a bad path is exit 2, named
   const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs, checkpointEveryMs }));
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');

@@ -2,6 +2,7 @@
 import { EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { loadArtifact } from '../report/artifact.js';
 import { writeAtomic } from '../report/results.js';
+import { checkOutputFile } from '../report/disk.js';
 import { NotReproduced, shrinkArtifact } from '../shrink/shrink.js';
 import { type Command, parseDuration, UsageError } from './common.js';
 
@@ -11,6 +12,7 @@ function cmdShrink(file: string, budget: string | number | undefined, out: strin
   if (!(seconds > 0)) throw new UsageError(`--budget: must be more than 0 seconds (got ${budget})`);
   const art = loadArtifact(file);
   const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
+  checkOutputFile(dest, out !== undefined ? '--out' : 'shrink: the shrunk artifact'); // before the search, not after it
   let r;
   try {
     r = shrinkArtifact(art, file, { budgetSeconds: seconds, out: dest, progress: json ? undefined : (l) => process.stderr.write(`[shrink] ${l}\n`) });

@@ -127,7 +127,7 @@ export function mergeFolders(dirs: string[], opts: { out: string; version: strin
   }
 
   const cfg = mergedConfig(inputs.map((i) => i.summary.config), agg.results.length);
-  const w = new ResultsWriter(dirname(out), basename(out));
+  const w = new ResultsWriter(dirname(out), basename(out), { label: '--out' });
   // artifacts in seed order (agg.violations is), so the smallest seeds of each signature are kept
   const from = new Map(inputs.flatMap((inp) => inp.summary.perSeed.map((p) => [p.seed, inp] as const)));
   // one artifact per signature and seed, like the run's (LiveArtifacts): a seed that broke an

@@ -1,8 +1,10 @@
 // The one results writer: every run writes one folder (summary.json, .hgrm files, histograms.json,
 // failures/).
-// Files are written to a temporary name and renamed, so a crash never leaves half a summary.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Files are written to a temporary name and renamed, so a crash never leaves half a summary. The
+// folder is checked when the writer is made (src/report/disk.ts: a bad one is a usage error, before
+// any work); a write that fails later throws a WriteError naming the file and the errno.
 import { basename, dirname, join, relative } from 'node:path';
+import { makeDirsForWrite, nodeFs, prepareOutputDir, WriteError, type WriteFs } from './disk.js';
 import type { Config } from '../config/config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { makeArtifact } from './artifact.js';
@@ -20,22 +22,28 @@ export const HISTOGRAMS_FILE = 'histograms.json';
  * to the disk (fsync), then renamed over file. A crash, a kill or a full disk leaves the old file
  * or none, never half of one (and no temporary file when the write itself fails). A process killed
  * outright mid-write (SIGKILL, OOM) can leave its hidden temporary file (`.NAME.tmp-PID`); nothing
- * reads those.
+ * reads those. A failure throws WriteError (file, errno).
  */
-export function writeAtomic(file: string, data: string): void {
+export function writeAtomic(file: string, data: string, wfs: WriteFs = nodeFs): void {
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
   try {
-    const fd = openSync(tmp, 'w');
+    const fd = wfs.openSync(tmp, 'w');
     try {
-      writeFileSync(fd, data);
-      fsyncSync(fd);
+      // writeSync may write less than asked (a nearly full disk): go on until all is written
+      const buf = Buffer.from(data);
+      for (let off = 0; off < buf.length;) off += wfs.writeSync(fd, buf.subarray(off));
+      wfs.fsyncSync(fd);
     } finally {
-      closeSync(fd);
+      wfs.closeSync(fd);
     }
-    renameSync(tmp, file);
+    wfs.renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
+    try {
+      wfs.rmSync(tmp, { force: true });
+    } catch {
+      // the folder itself went (read-only, gone): the error that matters is the write's
+    }
+    throw e instanceof WriteError ? e : new WriteError(file, e);
   }
 }
 
@@ -43,21 +51,31 @@ export function signatureId(signature: string): string {
   return signature.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
+export interface WriterOptions {
+  /** What the root is called in a bad-path error (the flag: "--out"). */
+  label?: string;
+  /** The file system calls (tests: failures put in). */
+  fs?: WriteFs;
+}
+
 export class ResultsWriter {
   readonly dir: string;
   private readonly perSig = new Map<string, number>();
-  constructor(root: string, runId: string) {
+  private readonly fs: WriteFs;
+  /** root/runId, created (or an existing folder) and checked to take new files: else OutputPathError (exit 2). */
+  constructor(root: string, runId: string, opts: WriterOptions = {}) {
     this.dir = join(root, runId);
-    mkdirSync(this.dir, { recursive: true });
+    this.fs = opts.fs ?? nodeFs;
+    prepareOutputDir(this.dir, opts.label ?? 'results folder', this.fs);
   }
   json(name: string, obj: unknown): string {
     const f = join(this.dir, name);
-    writeAtomic(f, JSON.stringify(obj, null, 2) + '\n');
+    writeAtomic(f, JSON.stringify(obj, null, 2) + '\n', this.fs);
     return f;
   }
   text(name: string, s: string): string {
     const f = join(this.dir, name);
-    writeAtomic(f, s);
+    writeAtomic(f, s, this.fs);
     return f;
   }
   /**
@@ -100,15 +118,21 @@ export class ResultsWriter {
   /** failures/<signature-id>/<name>, holding what make returns for the path it is shown under. */
   private writeFailureFile(signature: string, name: string, make: (shown: string) => unknown): string {
     const dir = join(this.dir, 'failures', signatureId(signature));
-    mkdirSync(dir, { recursive: true });
+    makeDirsForWrite(dir, this.fs);
     const file = join(dir, name);
     const shown = relative(process.cwd(), file) || file;
-    writeAtomic(file, JSON.stringify(make(shown), null, 1) + '\n');
+    writeAtomic(file, JSON.stringify(make(shown), null, 1) + '\n', this.fs);
     return shown;
   }
   /** Remove the artifact of v written earlier (a smaller seed took its place); clears v.artifact. */
   removeArtifact(v: ViolationRecord): void {
-    if (v.artifact) rmSync(v.artifact, { force: true });
+    if (v.artifact) {
+      try {
+        this.fs.rmSync(v.artifact, { force: true });
+      } catch (e) {
+        throw new WriteError(v.artifact, e);
+      }
+    }
     v.artifact = undefined;
   }
 }
