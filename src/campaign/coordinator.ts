@@ -5,8 +5,9 @@ import type { RunResult } from '../engine/result.js';
 import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
-import type { WriteFs } from '../report/disk.js';
+import { WriteError, type WriteFs } from '../report/disk.js';
 import { writeSummaryOutputs } from '../report/outputs.js';
+import { JUNIT_FILE, renderJunit } from '../report/junit.js';
 import { Progress, type ProgressSink } from '../report/progress.js';
 import { runThreads } from '../engine/threads.js';
 import { resolvePctSteps } from '../engine/sched.js';
@@ -56,6 +57,11 @@ export interface CampaignResult {
   dir: string;
   text: string;
   exitCode: number;
+  /**
+   * The first results file that could not be written (a full disk, an I/O error, a folder made
+   * read-only): the run stopped starting seeds, kept what it had written, and exits 3.
+   */
+  writeError?: WriteError;
 }
 
 export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<CampaignResult> {
@@ -77,17 +83,33 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   let failedSeeds = 0;
   const checkpointEveryMs = opts.checkpointEveryMs ?? 60_000;
   let lastCheckpoint = performance.now();
+  // A write that fails (ENOSPC, EIO, EACCES, EROFS) stops the run: no more seeds start, nothing
+  // more is written during it, and what was written stays. The seeds already run are still counted.
+  let writeError: WriteError | undefined;
+  const writing = (write: () => void): boolean => {
+    if (writeError) return false;
+    try {
+      write();
+      return true;
+    } catch (e) {
+      if (!(e instanceof WriteError)) throw e;
+      writeError = e;
+      stop.writeFailed(e.message);
+      return false;
+    }
+  };
   // what the folder would hold if the run ended now; the final write replaces it
   const checkpoint = () => {
     const wallSeconds = (performance.now() - t0) / 1000;
     const stopped = { reason: 'unfinished' as const, detail: `the state after ${Math.round(wallSeconds)} s; the run had not ended when this was written (if nothing replaced it, the run was killed)` };
-    w.histograms(agg.hist, agg.encodedGroups());
-    writeSummaryOutputs(w, buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped }), { html: false });
+    const s = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped });
+    writing(() => w.json('summary.json', s)) && writing(() => w.histograms(agg.hist, agg.encodedGroups())) && writing(() => w.text(JUNIT_FILE, renderJunit(s)));
     lastCheckpoint = performance.now();
   };
   const onResult = (r: RunResult) => {
     agg.add(r);
-    for (const v of r.violations) artifacts.add(v);
+    // artifacts first, before anything else is written: on a full disk they are what matters most
+    for (const v of r.violations) writing(() => artifacts.add(v));
     progress.add(r);
     stop.failuresFound((failedSeeds += r.violations.length ? 1 : 0));
     progress.tick(agg);
@@ -105,12 +127,15 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   const wallSeconds = (performance.now() - t0) / 1000;
   const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
   const interrupted = stop.interrupted;
-  w.histograms(agg.hist, agg.encodedGroups());
   const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped });
-  // summary.json, and from it junit.xml and report.html (no extra run)
-  writeSummaryOutputs(w, summary);
-  const exitCode = interrupted ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
-  return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode };
+  // the artifacts are written; then summary.json (tried even after a failed write: it is small and
+  // it is the run's record), the histograms, junit.xml and report.html, until one fails
+  const failedBefore = writeError;
+  writeError = undefined;
+  const wrote = writing(() => w.json('summary.json', summary)) && writing(() => w.histograms(agg.hist, agg.encodedGroups())) && writing(() => writeSummaryOutputs(w, summary, { summary: false }));
+  if (failedBefore) writeError = failedBefore;
+  const exitCode = interrupted || !wrote ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
+  return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode, ...(writeError ? { writeError } : {}) };
 }
 
 /** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over a piscina pool, until cfg.seeds are done or time is up. */

@@ -30,6 +30,7 @@ async function cmdBatching(a: BatchingArgs & Record<string, unknown>, argv: read
     progress: a.json ? undefined : (l) => process.stderr.write(`[batching] ${l}\n`),
     signal,
   })));
+  if (r.writeError) process.stderr.write(`foliostorm: ${r.writeError.message}\n`);
   process.stdout.write(r.stdout + '\n');
   return r.exitCode;
 }

@@ -57,6 +57,8 @@ async function cmdRun(a: RunArgs): Promise<number> {
   if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
   prepareOutputDir(a.out, '--out'); // before any work: a bad path is exit 2, named
   const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs, checkpointEveryMs }));
+  // a failed write (a full disk): one line naming the file and the errno; the summary still printed, exit 3
+  if (r.writeError) process.stderr.write(`foliostorm: ${r.writeError.message}\n`);
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
   else process.stdout.write(r.text + '\n');
   return r.exitCode;

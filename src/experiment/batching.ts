@@ -38,6 +38,7 @@ import { do_huge_pmd_anonymous_page } from '../linux/mm/huge_memory.js';
 import { checkQuiescent } from '../check/invariants.js';
 import { type LineSeries, lineChart, standaloneSvg } from '../report/linechart.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import { WriteError } from '../report/disk.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
 import { buildMachine } from '../check/machine.js';
@@ -602,7 +603,7 @@ export function parseSize(s: string): number {
  * Exit 0; 1 if a batched and a per-PTE run ended in different states; 3 if meta.signal stopped the
  * run early (the cells that ran are written, marked interrupted).
  */
-export async function experimentBatching(a: BatchingArgs, meta: { version: string; command: string; progress?: (line: string) => void; signal?: AbortSignal }): Promise<{ exitCode: number; stdout: string; dir: string }> {
+export async function experimentBatching(a: BatchingArgs, meta: { version: string; command: string; progress?: (line: string) => void; signal?: AbortSignal }): Promise<{ exitCode: number; stdout: string; dir: string; writeError?: WriteError }> {
   const bytes = a.size !== undefined ? parseSize(a.size) : a.quick ? QUICK_BYTES : DEFAULT_BYTES;
   let orders: number[] = [...(a.quick ? QUICK_ORDERS : BATCHING_ORDERS)];
   if (a.orders !== undefined) {
@@ -615,11 +616,18 @@ export async function experimentBatching(a: BatchingArgs, meta: { version: strin
   const w = new ResultsWriter(a.out, `experiment-batching-${makeRunId('sched', 1)}`);
   const runId = w.dir.split(/[\\/]/).pop()!;
   const json = { ...r, version: meta.version, command: meta.command, runId, published: PUBLISHED };
-  w.json('batching.json', json);
-  w.text('batching.md', renderBatchingMarkdown(r, { command: meta.command, version: meta.version, runId }));
-  w.text('batching.svg', renderBatchingSvg(r));
+  // a failed write (a full disk) loses the files, not the tables: they are printed anyway, exit 3
+  let writeError: WriteError | undefined;
+  try {
+    w.json('batching.json', json);
+    w.text('batching.md', renderBatchingMarkdown(r, { command: meta.command, version: meta.version, runId }));
+    w.text('batching.svg', renderBatchingSvg(r));
+  } catch (e) {
+    if (!(e instanceof WriteError)) throw e;
+    writeError = e;
+  }
   const bad = r.cells.filter((c) => !c.sameState).length + r.populateSame.filter((p) => !p.same).length;
-  const stdout = a.json ? JSON.stringify(json, null, 2) : `${r.stop ? `${partialNote(r.stop)}\n\n` : ''}${renderBatchingTables(r)}\n\n  results   ${w.dir}\n  time      ${r.wallSeconds} s${bad ? `\n  WARNING   ${bad} cell(s) where batched and per-PTE ended in different states` : ''}`;
-  // interrupted wins: the tables are partial whatever they show
-  return { exitCode: r.interrupted ? EXIT_INTERRUPTED : bad ? EXIT_VIOLATIONS : EXIT_OK, stdout, dir: w.dir };
+  const stdout = a.json ? JSON.stringify(json, null, 2) : `${r.stop ? `${partialNote(r.stop)}\n\n` : ''}${renderBatchingTables(r)}\n\n  results   ${w.dir}${writeError ? ` (incomplete: ${writeError.message})` : ''}\n  time      ${r.wallSeconds} s${bad ? `\n  WARNING   ${bad} cell(s) where batched and per-PTE ended in different states` : ''}`;
+  // interrupted (or not written) wins: the tables are partial whatever they show
+  return { exitCode: r.interrupted || writeError ? EXIT_INTERRUPTED : bad ? EXIT_VIOLATIONS : EXIT_OK, stdout, dir: w.dir, ...(writeError ? { writeError } : {}) };
 }

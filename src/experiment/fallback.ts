@@ -27,6 +27,8 @@ import { type BarRow, barChart } from '../report/svg.js';
 import { escapeXml } from '../report/escape.js';
 import { sampleSd } from '../report/batch-means.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
+import { WriteError } from '../report/disk.js';
+import { dirname } from 'node:path';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
 import { taskWindow } from './task-window.js';
@@ -811,7 +813,15 @@ export async function cmdFallback(a: FallbackArgs, version: string, signal?: Abo
   });
   const wallSeconds = Math.round((performance.now() - t0) / 10) / 100;
   const command = fallbackCommand(o);
-  const dir = writeFallbackResults(r, a.out, { tool: 'foliostorm', version, command, workers: o.workers, wallSeconds }, command);
+  // a failed write (a full disk) loses the files, not the table: printed anyway, one line says which file, exit 3
+  let dir: string, writeError: WriteError | undefined;
+  try {
+    dir = writeFallbackResults(r, a.out, { tool: 'foliostorm', version, command, workers: o.workers, wallSeconds }, command);
+  } catch (e) {
+    if (!(e instanceof WriteError)) throw e;
+    writeError = e;
+    dir = `${dirname(e.file)} (incomplete: ${e.message})`;
+  }
   const violations = r.cells.flatMap((c) => c.violations.map((v) => `${c.contention}/${c.allocFailRate}/${c.policy} ${v}`));
   if (a.json) process.stdout.write(JSON.stringify({ tool: 'foliostorm', version, command, workers: o.workers, wallSeconds, ...r }, null, 2) + '\n');
   else {
@@ -832,6 +842,7 @@ export async function cmdFallback(a: FallbackArgs, version: string, signal?: Abo
       ].join('\n'),
     );
   }
-  // interrupted wins: the figures are partial whatever they show
-  return r.interrupted ? EXIT_INTERRUPTED : violations.length ? EXIT_VIOLATIONS : EXIT_OK;
+  if (writeError) process.stderr.write(`foliostorm: ${writeError.message}\n`);
+  // interrupted (or not written) wins: the figures are partial whatever they show
+  return r.interrupted || writeError ? EXIT_INTERRUPTED : violations.length ? EXIT_VIOLATIONS : EXIT_OK;
 }

@@ -195,7 +195,7 @@ export function renderSummary(s: Summary, dir: string): string {
   const L: string[] = [];
   const status = s.violations.length ? `FAIL: ${s.violations.length} violation(s), ${s.signatures.length} signature(s)` : 'PASS: no violations';
   L.push(`foliostorm ${s.engine} run "${s.config.name}"${s.interrupted ? ' (INTERRUPTED)' : ''}: ${status}`);
-  if (s.stop && (s.stop.reason === 'max-failures' || s.stop.reason === 'interrupted')) L.push(`  stopped   early: ${s.stop.detail}`);
+  if (s.stop && (s.stop.reason === 'max-failures' || s.stop.reason === 'interrupted' || s.stop.reason === 'write-error')) L.push(`  stopped   early: ${s.stop.detail}`);
   L.push(`  seeds     ${s.seeds.count} (${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${[0, 1, 2].map((i) => s.config.seed + s.shard!.index - 1 + i * s.shard!.count).join(', ')}, ...` : `from ${s.seeds.first}`})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.variants ? 'per variant' : s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
   if (s.config.variants) L.push(`  variants  ${variantCounts(s).join('  ')}   (seed s runs variant s mod ${s.config.variants.length})`);
   L.push(`  ops       ${Object.entries(s.ops).map(([k, v]) => `${k}:${fmt(v)}`).join(' ')}`);
@@ -216,6 +216,7 @@ export function renderSummary(s: Summary, dir: string): string {
   for (const g of s.signatures.slice(0, 10)) {
     L.push(`  VIOLATION ${g.signature} x${g.count} (smallest seed ${g.smallestSeed})`);
     if (g.artifacts[0]) L.push(`            replay: npx foliostorm repro ${g.artifacts[0]}`);
+    else if (s.stop?.reason === 'write-error') L.push(`            no artifact: it could not be written (seed ${g.smallestSeed} runs it again)`);
   }
   L.push(`  results   ${dir}`);
   return L.join('\n');
