@@ -456,6 +456,9 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
     cpu.ev(EV.WP_SHARED, vmf.vpn);
     spin_unlock(cpu, vmf.ptl);
+    // writeback (folio lock + rmap walk under the PTL) can run here, as between the kernel's
+    // wp_page_reuse() and folio_lock(): it finds the entry writable and dirty, the folio maybe clean
+    yield P.UNLOCK;
     folio_mark_dirty(cpu, folio);
     return VM_FAULT_OK;
   }
@@ -468,6 +471,9 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
       // upgrade needs no TLB flush).
       MMDEBUG.cowReuse(cpu, vmf.mm, vmf.vpn, pfn, folio, exclusive);
       Atomics.or(m, L.pFlags + pfn, PG_ANON_EXCLUSIVE);
+      // GUP-fast (no PTL) can run here: it sees the page AnonExclusive behind a still read-only
+      // entry, so a read-only pin no longer needs an unshare fault
+      if (!exclusive && !vmf.unshare) yield P.RMAP;
       // an unshare fault only needs the page exclusive; the entry stays read-only
       if (!vmf.unshare) yield* ptep_set_access_flags(cpu, vmf.ptep, pte | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
       cpu.ev(EV.WP_REUSE, vmf.vpn, exclusive ? 1 : 0);
@@ -553,6 +559,10 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
   yield* ptep_clear_flush(cpu, vmf.ptep);
   yield* set_pte_at(cpu, vmf.ptep, pfn_pte(nf, vmf.unshare ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
+  // "Only after switching the pte to the new page may we remove the mapcount": the MMU, GUP-fast
+  // and the observer (and another mm's wp fault, under its own PTL) see the new entry while the old
+  // folio's mapcount still counts this mapping
+  if (oldFolio >= 0) yield P.RMAP;
   if (oldFolio >= 0) folio_remove_rmap_ptes(cpu, oldFolio, oldPfn, 1, vmf.mm);
   cpu.ev(EV.WP_COPY, vmf.vpn, fromZero ? 1 : 0);
   MMDEBUG.tlbSynced(cpu, vmf.mm, vmf.vpn, vmf.vpn + 1, 'wp_page_copy'); // no TLB reaches the old page any more
@@ -633,6 +643,9 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
       if (nr > 1) yield* clear_full_ptes(cpu, ptep + 1, nr - 1, tlb.fullmm);
     } else pte = yield* get_and_clear_full_ptes(cpu, ptep, nr, tlb.fullmm);
     if (pte_dirty(pte)) {
+      // writeback's folio_clear_dirty_for_io (folio lock, not this PTL) can test and clear PG_dirty
+      // here: the entries are cleared and their dirty bit is held only by this zap
+      yield P.CLEAR_PTE;
       folio_mark_dirty(cpu, folio);
       cpu.ev(EV.ZAP_DIRTY, vpn, nr);
       delayRmap = tlb_delay_rmap(tlb);

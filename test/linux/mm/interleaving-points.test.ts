@@ -1,0 +1,105 @@
+// The interleaving points of the audit (docs/model.md, "Interleaving points (audit)"): at each one a
+// kernel path has made the first of two shared updates and not the second, with no lock between
+// them that keeps out the party named. Each test stops the path there with a Stepper, checks what
+// that party sees, and where it can act, lets it act in the window and then finishes the path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { P } from '../../../src/machine/gen.js';
+import { EV } from '../../../src/machine/events.js';
+import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE } from '../../../src/machine/machine.js';
+import { pte_dirty, pte_pfn, pte_present, pte_write } from '../../../src/machine/pte.js';
+import { checkQuiescent } from '../../../src/check/invariants.js';
+import { handle_mm_fault, VM_FAULT_OK } from '../../../src/linux/mm/memory.js';
+import { do_munmap } from '../../../src/linux/mm/mmap.js';
+import { gup_fast, unpin_user_page } from '../../../src/linux/mm/gup.js';
+import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
+import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
+import { ownerOf } from '../../../src/check/oracle.js';
+import { boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage } from '../../helpers/machine.js';
+
+const B = 1024;
+const FILES = { count: 2, pages: 64, orders: [0, 2, 4] };
+
+const clean = (h: Harness): void => {
+  assert.deepEqual(h.observed, [], 'the observer saw refcount >= mapcount throughout');
+  assert.deepEqual(checkQuiescent(h.machine), []);
+};
+const folioDirty = (h: Harness, folio: number): boolean => (h.machine.folioFlags(folio) & FOLIO_DIRTY) !== 0;
+
+test('do_wp_page reuse: GUP-fast pins a page made AnonExclusive behind its still read-only entry', () => {
+  const h = boot({ cpus: 2, anonOrders: [0] });
+  mapAnon(h, B, 4);
+  writePage(h, ownerOf(h.machine, B), 0, B);
+  // a fork and the child's exit leave the page read-only, not AnonExclusive, and ours alone
+  const child = run(h, 0, dup_mm(h.cpus[0], 0));
+  run(h, 0, process_exit(h.cpus[0], child));
+  const pfn = pte_pfn(pteAt(h, 0, B));
+  assert.ok(!pte_write(pteAt(h, 0, B)) && !(h.machine.pageFlags(pfn) & PG_ANON_EXCLUSIVE));
+  const s0 = stepper(h, 0, handle_mm_fault(h.cpus[0], 0, B, true));
+  s0.until(() => (h.machine.pageFlags(pfn) & PG_ANON_EXCLUSIVE) !== 0, 'SetPageAnonExclusive');
+  assert.equal(s0.last, P.RMAP);
+  assert.ok(!pte_write(pteAt(h, 0, B)), 'the entry is still read-only');
+  // a read-only GUP-fast pin needs no unshare fault now, and goes through the read-only entry
+  assert.equal(run(h, 1, gup_fast(h.cpus[1], 0, B, false)), pfn);
+  assert.equal(s0.finish(), VM_FAULT_OK);
+  assert.equal(total(h, EV.WP_REUSE), 1);
+  assert.ok(pte_write(pteAt(h, 0, B)));
+  run(h, 1, unpin_user_page(h.cpus[1], pfn));
+  clean(h);
+});
+
+test('wp_page_copy: the new entry is in place while the old folio still counts the mapping', () => {
+  const h = boot({ cpus: 2, anonOrders: [0] });
+  mapAnon(h, B, 4);
+  writePage(h, ownerOf(h.machine, B), 0, B);
+  const child = run(h, 0, dup_mm(h.cpus[0], 0));
+  const old = pte_pfn(pteAt(h, 0, B));
+  assert.equal(h.machine.folioMapcount(old), 2);
+  const s0 = stepper(h, 0, handle_mm_fault(h.cpus[0], 0, B, true));
+  s0.until(() => pte_present(pteAt(h, 0, B)) && pte_pfn(pteAt(h, 0, B)) !== old, 'the new entry');
+  assert.equal(s0.last, P.RMAP);
+  assert.equal(h.machine.folioMapcount(old), 2, 'the old folio still counts this mapping');
+  assert.equal(s0.finish(), VM_FAULT_OK);
+  assert.equal(h.machine.folioMapcount(old), 1);
+  assert.equal(total(h, EV.WP_COPY), 1);
+  clean(h);
+  run(h, 0, process_exit(h.cpus[0], child));
+  clean(h);
+});
+
+test('do_wp_page on a shared mapping without write notification: writeback runs between the writable entry and folio_mark_dirty', () => {
+  const h = boot({ cpus: 2, files: FILES });
+  mapFile(h, B, 16);
+  readPage(h, 0, 0, B); // maps the folio writable and clean
+  run(h, 0, write_cache_pages(h.cpus[0], 0)); // write-protects it: the next store faults
+  const f = folioAt(h, 0, B)!.folio;
+  assert.ok(!pte_write(pteAt(h, 0, B)) && !folioDirty(h, f));
+  const s0 = stepper(h, 0, handle_mm_fault(h.cpus[0], 0, B, true));
+  s0.untilPoint(P.UNLOCK);
+  assert.ok(pte_write(pteAt(h, 0, B)) && pte_dirty(pteAt(h, 0, B)));
+  assert.ok(!folioDirty(h, f), 'the folio is not dirty yet');
+  // writeback finds the dirty entry, cleans and write-protects it, and writes the folio
+  run(h, 1, write_cache_pages(h.cpus[1], 0));
+  assert.ok(!pte_write(pteAt(h, 0, B)) && !pte_dirty(pteAt(h, 0, B)));
+  assert.equal(s0.finish(), VM_FAULT_OK);
+  assert.ok(folioDirty(h, f), 'fault_dirty_shared_page');
+  clean(h);
+});
+
+test('zap of a dirty file entry: between get_and_clear_full_ptes and folio_mark_dirty the dirty bit is the zap\'s alone', () => {
+  const h = boot({ cpus: 2, files: FILES });
+  mapFile(h, B, 16);
+  readPage(h, 0, 0, B);
+  writePage(h, ownerOf(h.machine, B + 3), 0, B + 3); // sets the PTE dirty bit only
+  const f = folioAt(h, 0, B)!.folio;
+  assert.ok(!folioDirty(h, f));
+  const s0 = stepper(h, 0, do_munmap(h.cpus[0], 0, B, B + 16));
+  s0.until(() => pteAt(h, 0, B + 3) === 0, 'the batch cleared');
+  assert.equal(s0.last, P.CLEAR_PTE);
+  // what writeback's folio_clear_dirty_for_io would test and clear here (it holds the folio lock, not this PTL)
+  assert.ok(!folioDirty(h, f), 'PG_dirty not set yet');
+  assert.equal(s0.finish(), 0);
+  assert.ok(folioDirty(h, f));
+  assert.equal(total(h, EV.ZAP_DIRTY), 1);
+  clean(h);
+});
