@@ -10,7 +10,7 @@ import { drive, setInterleaveSpins } from '../src/machine/gen.js';
 import { mem_init } from '../src/linux/mm/page_alloc.js';
 import { rng } from '../src/workload/program.js';
 import { mm_alloc } from '../src/linux/kernel/fork.js';
-import { do_mmap, find_vma, type VmaView } from '../src/linux/mm/mmap.js';
+import { copyVma, do_mmap, find_vma, type VmaView } from '../src/linux/mm/mmap.js';
 import { copy_page_range, handle_mm_fault, unmap_page_range, VM_FAULT_OK } from '../src/linux/mm/memory.js';
 import { madvise_dontneed } from '../src/linux/mm/madvise.js';
 import { do_mprotect } from '../src/linux/mm/mprotect.js';
@@ -66,6 +66,8 @@ export class PathRig {
         if (got !== start) throw new Error(`bench: mmap at ${start} gave ${got}`);
         this.vmas.push(find_vma(this.machine, 0, start)!);
         this.at.push(start);
+        // the child has the VMA before its entries are copied, as dup_mmap gives it (copyVma)
+        if (spec.id.startsWith('fork')) copyVma(this.machine, 1, this.vmas[k]);
       }
     } else {
       // faults and zaps: one VMA, a naturally aligned folio per call

@@ -6,13 +6,13 @@
 import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
 import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
-import { MM } from '../machine/layout.js';
+import { CPU, MM, RW_SLOTS } from '../machine/layout.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
 import { pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
 import { tlbEntryMm, tlbEntryVpn } from '../machine/tlb.js';
 import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
 import { rwsem_is_write_locked } from '../linux/kernel/locking/rwsem.js';
-import { find_vma } from '../linux/mm/mmap.js';
+import { find_vma_plain } from '../linux/mm/mmap.js';
 import { hex } from './oracle.js';
 
 /**
@@ -39,6 +39,14 @@ function currentPtePlain(machine: Machine, mm: number, vpn: number): number {
 function ptlHeldByOther(machine: Machine, mm: number, vpn: number, self: number): boolean {
   const off = machine.ptlOf(machine.tableIndex(mm, vpn));
   return lockIsHeld(machine.m, off) && lockHolder(machine.m, off) !== self;
+}
+
+/** Does cpu hold the semaphore at word for write (its RW_HELD slots, machine/layout.ts)? */
+function holdsForWrite(cpu: Cpu, word: number): boolean {
+  const m = cpu.m;
+  const base = cpu.machine.cpuWord(cpu.id, CPU.RW_HELD);
+  for (let k = 0; k < RW_SLOTS; k++) if (m[base + 2 * k] === (((word + 1) << 1) | 1)) return true;
+  return false;
 }
 
 /** mm_tlb_flush_pending(): an operation of mm has changed PTEs and not flushed them yet (mmu_gather). */
@@ -82,7 +90,8 @@ export function checkTlbSynced(cpu: Cpu, mm: number, start: number, end: number,
 
 /**
  * Per-table invariants at a PTL release (the lock still held, so no kernel path is changing this
- * table), over the entries the releasing CPU changed under it: each present entry maps a page that is not free; a special entry is the zero page,
+ * table), over the entries the releasing CPU changed under it: each present entry lies in a VMA,
+ * writable only in a writable one (what mprotect and munmap promise, at the entry), and maps a page that is not free; a special entry is the zero page,
  * read-only; a mapped page has a mapcount; a writable anon entry maps an AnonExclusive page, and an
  * AnonExclusive page has exactly one mapping; a writable entry of a write-notify file maps a dirty
  * folio (the write fault ran: the filesystem was told). Plain reads: the entries cannot change but
@@ -101,6 +110,11 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
     cpu.pteHi = -1;
   }
   if (lo > hi || !m[machine.pgdWord(table)]) return;
+  // another CPU holding the mmap_lock for write is changing this mm's VMAs (munmap detaches a VMA
+  // before it zaps, and an rmap walker may write an entry of it meanwhile): the VMA checks wait
+  const lw = machine.mmWord(mm, MM.MMAP_LOCK);
+  const vmaSettled = !rwsem_is_write_locked(m, lw) || holdsForWrite(cpu, lw);
+  let vmaStart = 0, vmaEnd = 0, vmaFlags = -1;
   for (let i = lo; i <= hi; i++) {
     const pte = m[p0 + i];
     if (!pte_present(pte)) continue;
@@ -111,6 +125,18 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
       if (pfn !== ZERO_PFN || pte_write(pte)) cpu.violation(pfn !== ZERO_PFN ? 'special-not-zero-page' : 'zero-page-writable', 'ptl-release', where());
       continue;
     }
+    // the VMA allows the entry: it exists, and a writable entry has a writable VMA (one lookup per VMA)
+    const vpn = vpn0 + i;
+    if (!vmaSettled) {
+      // (no VMA check)
+    } else if (vpn < vmaStart || vpn >= vmaEnd) {
+      const v = find_vma_plain(machine, mm, vpn);
+      vmaStart = v ? v.start : vpn;
+      vmaEnd = v ? v.end : vpn + 1;
+      vmaFlags = v ? v.flags : -1;
+    }
+    if (vmaSettled && vmaFlags < 0) cpu.violation('pte-outside-vma', 'ptl-release', where());
+    if (vmaSettled && pte_write(pte) && !(vmaFlags & VM_WRITE)) cpu.violation('pte-writable-vma-readonly', 'ptl-release', { ...where(), vma: [hex(vmaStart * 4096), hex(vmaEnd * 4096)] });
     const flags = m[L.pFlags + pfn];
     if (flags & PG_BUDDY) cpu.violation('pte-maps-free-page', 'ptl-release', where());
     const mapcount = m[L.pMapcount + pfn];
@@ -149,7 +175,17 @@ export function checkCowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, fo
   if (other) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: `CPU ${other.cpu}'s TLB reaches the folio for mm ${other.mm}`, tlb: other });
 }
 
-/** A TLB entry (any CPU) of an mm other than mm that maps a page of [folio, folio + nr), or null. */
+/**
+ * TLB coherence at the free: a folio going back to the allocator is reachable through no CPU's TLB
+ * (mmu_gather flushes before it drops the references; a path that frees first lets a CPU read or
+ * write a page that is free, or already someone else's).
+ */
+export function checkFolioFree(cpu: Cpu, head: number, nr: number): void {
+  const t = tlbHolderOf(cpu.machine, head, nr, -1);
+  if (t) cpu.violation('tlb-maps-freed-page', 'free_folio', { folio: head, pages: nr, tlbCpu: t.cpu, mm: t.mm, vpn: t.vpn, addr: hex(t.vpn * 4096), tlb: t.pte, op: cpu.curOp });
+}
+
+/** A TLB entry (any CPU) of an mm other than mm (-1: of any mm) that maps a page of [folio, folio + nr), or null. */
 function tlbHolderOf(machine: Machine, folio: number, nr: number, mm: number): { cpu: number; mm: number; vpn: number; pte: string } | null {
   const m = machine.m;
   for (let c = 0; c < machine.L.cpus; c++) {
@@ -194,7 +230,7 @@ export function checkFolioCleaned(cpu: Cpu, folio: number): void {
 }
 
 /**
- * User-visible semantics at every access that a TLB entry let through without a walk (null: allowed): the
+ * User-visible semantics at every access the MMU let through, by a TLB entry or a walk (null: allowed): the
  * process's VMA must allow it (a load needs a VMA, a store a writable one), unless a change of the
  * mm's VMAs is in flight (mmap_lock held for write: munmap, mprotect, mremap, exit flush before
  * they return, and accesses meanwhile may still go through). After munmap or mprotect(PROT_READ)
@@ -202,17 +238,18 @@ export function checkFolioCleaned(cpu: Cpu, folio: number): void {
  * after the VMA read with the lock word: a writer that starts meanwhile cannot finish (its flush
  * waits for this access), so a writer-free read on both sides saw a settled VMA.
  */
-export function accessNotAllowed(machine: Machine, mm: number, vpn: number, write: boolean, pte: number): { invariant: string; details: Record<string, unknown> } | null {
+export function accessNotAllowed(machine: Machine, mm: number, vpn: number, write: boolean, pte: number, tlbHit: boolean): { invariant: string; details: Record<string, unknown> } | null {
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);
   if (rwsem_is_write_locked(machine.m, lw)) return null;
-  const v = find_vma(machine, mm, vpn);
+  // plain reads: the lock word's Atomics load orders them after the last writer's VMA changes
+  const v = find_vma_plain(machine, mm, vpn);
   if (v && (!write || v.flags & VM_WRITE)) return null;
   if (rwsem_is_write_locked(machine.m, lw)) return null;
   return {
     invariant: v ? 'store-not-allowed' : 'access-not-mapped',
     details: {
-      mm, vpn, addr: hex(vpn * 4096), tlb: pteToString(pte), vma: v ? { start: hex(v.start * 4096), end: hex(v.end * 4096), writable: false } : null,
-      why: v ? 'a store went through a TLB entry after the VMA became read-only (mprotect returned)' : 'an access went through a TLB entry where no VMA maps (munmap returned)',
+      mm, vpn, addr: hex(vpn * 4096), [tlbHit ? 'tlb' : 'pte']: pteToString(pte), vma: v ? { start: hex(v.start * 4096), end: hex(v.end * 4096), writable: false } : null,
+      why: `${v ? 'a store went through' : 'an access went through'} ${tlbHit ? 'a TLB entry' : 'a page-table entry'} ${v ? 'of a read-only VMA (after mprotect returned)' : 'where no VMA maps (after munmap returned)'}`,
     },
   };
 }

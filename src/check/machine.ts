@@ -7,7 +7,7 @@ import { ptepAddr } from '../linux/include/linux/pgtable.js';
 import { checkProtCommit } from './invariants.js';
 import { contpte_check_unlock } from './contpte.js';
 import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
-import { checkCowReuse, checkFolioCleaned, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
+import { checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
 import { LOCK_WORDS } from '../machine/layout.js';
 
 let installed = false;
@@ -23,6 +23,7 @@ export function installCheckHooks(): void {
     },
     tlbSynced: checkTlbSynced,
     cowReuse: checkCowReuse,
+    folioFree: checkFolioFree,
     folioCleaned: checkFolioCleaned,
     writebackBegin,
     writebackEnd,

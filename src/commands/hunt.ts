@@ -1,5 +1,6 @@
 // foliostorm hunt: every deviation x scheduler/engine until detection or the budget, then the controls.
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type ConfigInput, ConfigError, loadConfigFile, SCHEDULERS } from '../config/config.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { type CellResult, type HuntResult, runHunt, selectDeviations, verdict } from '../hunt/hunt.js';
@@ -16,27 +17,33 @@ interface HuntArgs {
   workers?: number;
   out: string;
   json: boolean;
+  provoke: boolean;
 }
+
+/** The untuned hunt's default base: the nightly as a user runs it. */
+export const NIGHTLY_CONFIG = fileURLToPath(new URL('../../../configs/nightly.json', import.meta.url));
 
 async function cmdHunt(a: HuntArgs): Promise<number> {
   const budget = parseDuration(a.budget, '--budget');
   if (!(budget > 0)) throw new UsageError('--budget: must be more than 0 seconds');
   checkDeviations(a.inject ?? []);
   if (a.config && !existsSync(a.config)) throw new ConfigError(`--config: file "${a.config}" does not exist`);
-  if (a.config) loadConfigFile(a.config); // validate first: errors name the file and field
+  // --no-provoke without --config: the nightly as it is
+  const file = a.config ?? (a.provoke ? undefined : NIGHTLY_CONFIG);
+  if (file) loadConfigFile(file); // validate first: errors name the file and field
   // the file as written (not its defaults) is the base the provoking mixes are laid over
-  const base = a.config ? (JSON.parse(readFileSync(a.config, 'utf8')) as ConfigInput) : {};
+  const base = file ? (JSON.parse(readFileSync(file, 'utf8')) as ConfigInput) : {};
   const { inject: _inject, seeds: _seeds, seed: _seed, duration: _duration, ...baseMix } = base;
   const workers = a.workers ?? base.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError('--workers: an integer from 1 to 64');
   const t0 = performance.now();
   const w = new ResultsWriter(a.out, makeRunId('hunt', 1), { label: '--out' }); // a bad --out: exit 2, before any cell
   const done: CellResult[] = [];
-  const meta = () => ({ version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: a.config ?? '(defaults)', wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
+  const meta = () => ({ version: VERSION, budgetPerCell: budget, workers, schedulers: a.scheduler, engines: a.engine, base: file ?? '(defaults)', provoke: a.provoke, wallSeconds: Math.round((performance.now() - t0) / 10) / 100 });
   const deviations = selectDeviations(a.inject ?? []);
   const h: HuntResult = await interruptible('writing what the hunt found', a.json, (signal) =>
     runHunt({
-      base: baseMix, deviations, schedulers: a.scheduler, engines: a.engine as ('sched' | 'threads')[],
+      base: baseMix, provoke: a.provoke, deviations, schedulers: a.scheduler, engines: a.engine as ('sched' | 'threads')[],
       budget, workers, signal,
       onCell: (c, i, n) => {
         // each detection's artifact, as soon as its cell ends (nothing lost on Ctrl-C)
@@ -51,7 +58,7 @@ async function cmdHunt(a: HuntArgs): Promise<number> {
   const json = { ...(huntJson(h, meta()) as object), complete: !h.interrupted };
   w.json('hunt.json', json);
   if (a.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-  else process.stdout.write(`${renderHuntTable(h)}\n  results   ${w.dir}\n`);
+  else process.stdout.write(`${a.provoke ? '' : `untuned hunt (--no-provoke): every deviation on ${file} as it is\n`}${renderHuntTable(h)}\n  results   ${w.dir}\n`);
   return h.interrupted ? EXIT_INTERRUPTED : h.pass ? EXIT_OK : EXIT_VIOLATIONS;
 }
 
@@ -64,7 +71,8 @@ export const huntCommand: Command = {
       .option('inject', { type: 'string', array: true, describe: 'only these deviations (default: every one `bugs` lists)' })
       .option('scheduler', { type: 'string', array: true, choices: [...SCHEDULERS], default: ['random', 'pct'], describe: 'sched engine schedulers' })
       .option('engine', { type: 'string', array: true, choices: ['sched', 'threads'], default: ['sched'], describe: 'engines' })
-      .option('config', { alias: 'c', type: 'string', describe: 'base config the provoking mixes are laid over (default: the schema defaults)' })
+      .option('config', { alias: 'c', type: 'string', describe: 'base config the provoking mixes are laid over (default: the schema defaults; with --no-provoke: configs/nightly.json)' })
+      .option('provoke', { type: 'boolean', default: true, describe: 'lay each deviation\'s provoking mix over the base; --no-provoke: the untuned hunt, every deviation on the base config as it is (default configs/nightly.json), the control the base alone' })
       .option('workers', { type: 'number', describe: 'worker threads (default 2)' })
       .option('out', { type: 'string', default: 'results', describe: 'results root folder' })
       .option('json', { type: 'boolean', default: false, describe: 'print hunt.json to stdout, nothing else' }),

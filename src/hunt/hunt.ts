@@ -13,6 +13,11 @@ import { runThreads } from '../engine/threads.js';
 export interface HuntOptions {
   /** base config (a file's, or the schema defaults) the provoking mixes are laid over */
   base: ConfigInput;
+  /**
+   * false: the untuned hunt: every deviation runs on the base config as it is (no provoking mix),
+   * and the control is the base config alone. What a user's nightly would catch (default true).
+   */
+  provoke?: boolean;
   deviations: readonly Deviation[];
   schedulers: readonly string[];
   engines: readonly ('sched' | 'threads')[];
@@ -93,12 +98,12 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       if (o.signal?.aborted) break;
       let r: CellResult;
       if (p.deviation) {
-        const cfg = cellConfig(o.base, p.deviation.provoke, [p.deviation.name], p.engine, p.scheduler, o.workers);
+        const cfg = cellConfig(o.base, o.provoke === false ? {} : p.deviation.provoke, [p.deviation.name], p.engine, p.scheduler, o.workers);
         r = p.engine === 'sched' ? await schedCell(pool!, () => cfg, o, true) : await threadsCell(cfg, o, true);
         r.deviation = p.deviation.name;
       } else {
-        // the control: every deviation's provoking mix in turn, nothing injected
-        const mixes = controlMixes(o.deviations).map((m) => cellConfig(o.base, m, [], p.engine, p.scheduler, o.workers));
+        // the control: every deviation's provoking mix in turn (untuned: the base alone), nothing injected
+        const mixes = (o.provoke === false ? [{}] : controlMixes(o.deviations)).map((m) => cellConfig(o.base, m, [], p.engine, p.scheduler, o.workers));
         r = p.engine === 'sched' ? await schedCell(pool!, (seed) => mixes[(seed - 1) % mixes.length], o, false) : await threadsControl(mixes, o);
       }
       (p.deviation ? cells : controls).push(r);

@@ -61,8 +61,10 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         cpu.violation('use-after-free', write ? 'user store' : 'user load', { mm, vpn, pfn, pte: pte, via: 'TLB or page table' });
       }
       if (cpu.tlbHit) {
-        // what munmap and mprotect promise once they return: the access faults (docs/checks.md)
-        const bad = accessNotAllowed(machine, mm, vpn, write, pte);
+        // what munmap and mprotect promise once they return: the access faults (docs/checks.md).
+        // Through a walk it does already: a present entry outside a VMA, or a writable one in a
+        // read-only VMA, is caught when the PTL it was written under is released.
+        const bad = accessNotAllowed(machine, mm, vpn, write, pte, true);
         if (bad) {
           Atomics.add(m, seqW, 1);
           cpu.violation(bad.invariant, write ? 'user store' : 'user load', { ...bad.details, op: cpu.curOp });

@@ -192,6 +192,45 @@ contractTest('writable-clean-writenotify: at the PTL release, a writable entry o
   assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'writable-clean-writenotify');
 });
 
+contractTest('pte-outside-vma: at the PTL release, an entry written where no VMA maps (a fault or a move that ignored the VMA)', () => {
+  const h = written();
+  lockCycle(h, 0, 0, B);
+  const pte = pteAt(h, 0, B);
+  Atomics.store(h.machine.m, h.machine.ptep(0, B + 100), pte); // beyond the 16-page VMA
+  Atomics.add(h.machine.m, h.machine.L.pMapcount + pte_pfn(pte), 1);
+  assert.equal(violation(() => lockCycle(h, 0, 0, B + 100)).invariant, 'pte-outside-vma');
+  // while another CPU holds the mmap_lock for write (munmap detaches a VMA before its zap), the VMA checks wait
+  const g = written();
+  const ro = pteAt(g, 0, B) & ~PTE_WRITE; // the page shared read-only by the two entries
+  Atomics.store(g.machine.m, g.machine.ptep(0, B), ro);
+  Atomics.store(g.machine.m, g.machine.ptep(0, B + 100), ro);
+  Atomics.and(g.machine.m, g.machine.L.pFlags + pte_pfn(ro), ~PG_ANON_EXCLUSIVE);
+  Atomics.add(g.machine.m, g.machine.L.pMapcount + pte_pfn(ro), 1);
+  run(g, 1, down_write(g.cpus[1], g.machine.mmWord(0, MM.MMAP_LOCK)));
+  lockCycle(g, 0, 0, B + 100);
+});
+
+contractTest('pte-writable-vma-readonly: at the PTL release, a writable entry written in a read-only VMA (what mprotect promises, at the entry)', () => {
+  const h = written();
+  vma_modify_flags(h.machine, 0, B, B + 16, 0, VM_WRITE);
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'pte-writable-vma-readonly');
+});
+
+contractTest('tlb-maps-freed-page: a folio freed while a CPU\'s TLB still maps it (deviation zap-free-before-flush)', () => {
+  for (const inject of [[], ['zap-free-before-flush']]) {
+    const h = boot({ cpus: 2, inject });
+    mapAnon(h, B, 16);
+    writePage(h, 1, 0, B); // CPU 1's TLB maps the page
+    const zap = () => run(h, 0, madvise_dontneed(h.cpus[0], 0, B, B + 16));
+    if (!inject.length) zap();
+    else {
+      const v = violation(zap);
+      assert.equal(`${v.invariant}@${v.path}`, 'tlb-maps-freed-page@free_folio');
+      assert.equal(v.details.tlbCpu, 1);
+    }
+  }
+});
+
 // ---- COW reuse ---------------------------------------------------------------------------------
 
 contractTest('cow-reuse-shared: do_wp_page reusing a page the child of a fork still maps (deviation cow-reuse-shared)', () => {

@@ -237,7 +237,7 @@ test('fault-livelock: an access whose fault never makes the page present is repo
 
 test('fault-livelock: the last reason names the recheck that failed and the entry it found (fault-unaligned: the unaligned range holds a present entry)', () => {
   const h = boot({ cpus: 2, anonOrders: [0, 4], refaultLimit: 30, inject: ['fault-unaligned'] });
-  mapAnon(h, 1024, 32, { align: 16 });
+  mapAnon(h, 1024, 48, { align: 16 }); // room for the unaligned folio inside the VMA (else pte-outside-vma stops the first fault)
   writePage(h, 0, 0, 1024 + 20); // an order-4 folio at [1044, 1060) (mapped unaligned too)
   const out = newAccessOut();
   const v = violationOf(() => run(h, 1, user_access(h.cpus[1], 0, 1024 + 5, true, 9, out)));

@@ -82,6 +82,20 @@ test('hunt: runs seeds until the first violation, and the control for the budget
   assert.equal(miss.pass, false);
 });
 
+test('hunt --no-provoke (provoke: false): each deviation runs on the base as it is, and the control is the base alone', async () => {
+  const d = dev('fault-no-recheck');
+  assert.equal(d.provoke.weights?.mmapfile, 0, 'its provoking mix switches file mappings off');
+  const base = { opsPerCpu: 40, weights: { mmapfile: 7 } };
+  const h = await runHunt({ base, provoke: false, deviations: [d, dev('fault-order1')], schedulers: ['random'], engines: ['sched'], budget: 1, workers: 2 });
+  assert.equal(h.cells[0].config.weights.mmapfile, 7, 'the base, not the provoking mix');
+  assert.deepEqual(h.cells[0].config.inject, ['fault-no-recheck']);
+  assert.equal(h.controls.length, 1);
+  assert.equal(h.controls[0].config.weights.mmapfile, 7);
+  assert.deepEqual(h.controls[0].config.inject, []);
+  const tuned = await runHunt({ base, deviations: [d], schedulers: ['random'], engines: ['sched'], budget: 0.5, workers: 1 });
+  assert.equal(tuned.cells[0].config.weights.mmapfile, 0, 'by default the provoking mix is laid over the base');
+});
+
 test('hunt: a seed that hangs or kills its worker is a finding of its cell (worker-hang/crash@sched), and the cell goes on', async () => {
   // the test task hangs on seed 3, throws on seed 5 and ends its thread on seed 7 (test/helpers/faulty-sched-task.ts)
   const h = await runHunt({ base: { opsPerCpu: 40, workerHangMs: 1500 }, deviations: [], schedulers: ['random'], engines: ['sched'], budget: 5, workers: 2, schedTask: new URL('../helpers/faulty-sched-task.js', import.meta.url) });

@@ -68,6 +68,20 @@ export function find_vma(machine: Machine, mm: number, vpn: number): VmaView | n
 }
 
 /**
+ * find_vma() with plain reads, for the checker at a PTL release (the VMAs are settled there, and
+ * it runs at every release: no Atomics cost). The start, end and flags of the VMA containing vpn.
+ */
+export function find_vma_plain(machine: Machine, mm: number, vpn: number): { start: number; end: number; flags: number } | null {
+  const m = machine.m;
+  for (let s = 0; s < machine.L.maxVmas; s++) {
+    const b = machine.vmaBase(mm, s);
+    const flags = m[b + 2];
+    if (flags & VM_LIVE && vpn >= m[b] && vpn < m[b + 1]) return { start: m[b], end: m[b + 1], flags };
+  }
+  return null;
+}
+
+/**
  * Write slot as the part [start, end) of VMA v (same file; the page offset follows start), with
  * flags. FLAGS is cleared first and set last, so a lockless reader never sees a half-written VMA live.
  */

@@ -6,6 +6,7 @@ import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { Machine, PG_BUDDY, PG_HEAD, PG_RESERVED, PG_TAIL, POISON, ZERO_PFN, FOLIO_LARGE } from '../../machine/machine.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 /** Boot: reserve the zero page and a seeded scatter of held-back pages, free everything else. */
 export function mem_init(machine: Machine, rand: () => number): void {
@@ -129,6 +130,7 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
 export function* free_folio(cpu: Cpu, head: number): Gen<void> {
   const { m, L } = cpu.machine;
   const order = Atomics.load(m, L.fOrder + head);
+  MMDEBUG.folioFree(cpu, head, 1 << order); // no TLB may still reach it (the flush comes before the free)
   cpu.ev(EV.FOLIO_FREE + order, head, order);
   Atomics.store(m, L.fFlags + head, 0);
   Atomics.store(m, L.fMapping + head, 0);

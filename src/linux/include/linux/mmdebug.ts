@@ -18,6 +18,8 @@ export interface MmDebugHooks {
    * the flush of an unmap, write-protect, move or replacement is done (path: the kernel function).
    */
   tlbSynced(cpu: Cpu, mm: number, start: number, end: number, path: string): void;
+  /** free_folio: the folio [head, head + nr) goes back to the allocator (its last reference dropped). */
+  folioFree(cpu: Cpu, head: number, nr: number): void;
   /**
    * do_wp_page is about to reuse page pfn of folio in place for a write by mm at vpn
    * (wp_page_reuse); exclusive: the page was AnonExclusive (else wp_can_reuse_anon_folio said yes).
@@ -51,6 +53,7 @@ export const MMDEBUG: MmDebugHooks = {
   ptlUnlock: notInstalled,
   tlbSynced: notInstalled,
   cowReuse: notInstalled,
+  folioFree: notInstalled,
   folioCleaned: notInstalled,
   writebackBegin: notInstalled,
   writebackEnd: notInstalled,
