@@ -24,7 +24,7 @@ const pinRefs = (order: number): number => (order === 0 ? GUP_PIN_COUNTING_BIAS 
  * try_grab_folio_fast() for FOLL_PIN: take the pin's references only if the folio is not being
  * freed (refcount 0: "get unless zero"), then count the pin. Returns false if it was freed.
  */
-function try_grab_folio_fast(cpu: Cpu, folio: number, page: number): boolean {
+function* try_grab_folio_fast(cpu: Cpu, folio: number, page: number): Gen<boolean> {
   const { m, L } = cpu.machine;
   const add = pinRefs(Atomics.load(m, L.fOrder + folio));
   for (;;) {
@@ -32,6 +32,9 @@ function try_grab_folio_fast(cpu: Cpu, folio: number, page: number): boolean {
     if (r <= 0) return false;
     if (Atomics.compareExchange(m, L.fRef + folio, r, r + add) === r) break;
   }
+  // fork's folio_maybe_dma_pinned (a large folio's pin count) and another mm's wp fault (refcount)
+  // can look here: the references are taken, the pin not counted yet (the kernel's two atomics too)
+  yield P.RMAP;
   // the pin count after the references, so refcount >= pins * bias at every instant
   Atomics.add(m, L.fPin + folio, 1);
   Atomics.add(m, L.pPin + page, 1);
@@ -80,7 +83,7 @@ export function* gup_fast(cpu: Cpu, mm: number, vpn: number, write: boolean): Ge
   if (!pte_present(pte) || pte_special(pte) || (write && !pte_write(pte))) return -1;
   const pfn = pte_pfn(pte);
   const folio = Atomics.load(m, machine.L.pHead + pfn);
-  if (!try_grab_folio_fast(cpu, folio, pfn)) return -1;
+  if (!(yield* try_grab_folio_fast(cpu, folio, pfn))) return -1;
   yield P.PTE_READ;
   // the PTE must not have changed under us (zap, COW) while we grabbed the folio
   if (Atomics.load(m, ptep) !== pte || gup_must_unshare(cpu, pte, VM_ANON | VM_WRITE, write)) {
@@ -122,7 +125,7 @@ export function* gup_slow(cpu: Cpu, mm: number, vpn: number, write: boolean): Ge
         if (!gup_must_unshare(cpu, pte, vma.flags, write)) {
           const folio = Atomics.load(m, machine.L.pHead + pte_pfn(pte));
           // under the PTL the mapping holds a reference, so the grab cannot fail
-          try_grab_folio_fast(cpu, folio, pte_pfn(pte));
+          yield* try_grab_folio_fast(cpu, folio, pte_pfn(pte));
           spin_unlock(cpu, ptl);
           ret = pte_pfn(pte);
           break;
@@ -161,5 +164,8 @@ function* unpin_page(cpu: Cpu, page: number): Gen<void> {
   const pp = Atomics.sub(m, L.pPin + page, 1) - 1;
   const p = Atomics.sub(m, L.fPin + folio, 1) - 1;
   if (p < 0 || pp < 0) cpu.violation('pin-underflow', 'unpin_user_page', { folio, page, pins: p, pagePins: pp });
+  // fork's folio_maybe_dma_pinned and another mm's wp fault can look here: the pin is no longer
+  // counted, its references are still held (gup_put_folio: the pin count, then folio_put_refs)
+  yield P.FREE;
   yield* folio_put_refs(cpu, folio, pinRefs(Atomics.load(m, L.fOrder + folio)));
 }

@@ -11,11 +11,12 @@ import { pte_dirty, pte_pfn, pte_present, pte_write } from '../../../src/machine
 import { checkQuiescent } from '../../../src/check/invariants.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../../src/linux/mm/memory.js';
 import { do_munmap } from '../../../src/linux/mm/mmap.js';
-import { gup_fast, unpin_user_page } from '../../../src/linux/mm/gup.js';
+import { gup_fast, pin_user_page, unpin_user_page } from '../../../src/linux/mm/gup.js';
 import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
+import { folio_maybe_dma_pinned } from '../../../src/linux/include/linux/mm.js';
 import { ownerOf } from '../../../src/check/oracle.js';
-import { boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage } from '../../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage } from '../../helpers/machine.js';
 
 const B = 1024;
 const FILES = { count: 2, pages: 64, orders: [0, 2, 4] };
@@ -25,6 +26,7 @@ const clean = (h: Harness): void => {
   assert.deepEqual(checkQuiescent(h.machine), []);
 };
 const folioDirty = (h: Harness, folio: number): boolean => (h.machine.folioFlags(folio) & FOLIO_DIRTY) !== 0;
+const pins = (h: Harness, folio: number): number => Atomics.load(h.machine.m, h.machine.L.fPin + folio);
 
 test('do_wp_page reuse: GUP-fast pins a page made AnonExclusive behind its still read-only entry', () => {
   const h = boot({ cpus: 2, anonOrders: [0] });
@@ -101,5 +103,43 @@ test('zap of a dirty file entry: between get_and_clear_full_ptes and folio_mark_
   assert.equal(s0.finish(), 0);
   assert.ok(folioDirty(h, f));
   assert.equal(total(h, EV.ZAP_DIRTY), 1);
+  clean(h);
+});
+
+test('GUP-fast: fork sees the references taken and the pin not yet counted, shares the folio, and the pin backs off', () => {
+  const h = boot({ cpus: 2, anonOrders: [0, 4] });
+  bigFolio(h, B);
+  const f = folioAt(h, 0, B)!.folio;
+  const s1 = stepper(h, 1, gup_fast(h.cpus[1], 0, B, true));
+  s1.until(() => h.machine.folioRef(f) > h.machine.folioMapcount(f), 'the references taken');
+  assert.equal(s1.last, P.RMAP);
+  assert.equal(pins(h, f), 0);
+  assert.ok(!folio_maybe_dma_pinned(h.machine, f), 'a large folio counts its pins exactly: not pinned yet');
+  // so fork shares the folio with the child (no copy) and write-protects the parent's entries
+  const child = run(h, 0, dup_mm(h.cpus[0], 0));
+  assert.equal(total(h, EV.FORK_COPY_PAGE), 0);
+  assert.ok(!(h.machine.pageFlags(f) & PG_ANON_EXCLUSIVE));
+  // the pin sees the entry changed (and the fork) and lets go
+  assert.equal(s1.finish(), -1);
+  assert.equal(pins(h, f), 0);
+  clean(h);
+  run(h, 0, process_exit(h.cpus[0], child));
+  clean(h);
+});
+
+test('unpin_user_page: the pin is no longer counted while its references are still held', () => {
+  const h = boot({ cpus: 2, anonOrders: [0, 4] });
+  bigFolio(h, B);
+  const f = folioAt(h, 0, B)!.folio;
+  const pfn = run(h, 1, pin_user_page(h.cpus[1], 0, B, true));
+  assert.equal(pfn, f);
+  assert.equal(pins(h, f), 1);
+  const s1 = stepper(h, 1, unpin_user_page(h.cpus[1], pfn));
+  s1.until(() => pins(h, f) === 0, 'the pin count dropped');
+  assert.equal(s1.last, P.FREE);
+  assert.equal(h.machine.folioRef(f), h.machine.folioMapcount(f) + 1, 'the pin\'s reference is still held');
+  assert.ok(!folio_maybe_dma_pinned(h.machine, f));
+  s1.finish();
+  assert.equal(h.machine.folioRef(f), h.machine.folioMapcount(f));
   clean(h);
 });
