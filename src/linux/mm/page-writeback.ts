@@ -25,7 +25,11 @@ export function folio_mark_dirty(cpu: Cpu, folio: number): void {
  * and clear the folio's dirty flag. Returns whether the folio must be written.
  */
 export function* folio_clear_dirty_for_io(cpu: Cpu, folio: number): Gen<boolean> {
-  if ((yield* folio_mkclean(cpu, folio)) > 0) folio_mark_dirty(cpu, folio);
+  const cleaned = yield* folio_mkclean(cpu, folio);
+  // a zap (PTL only, no folio lock) can mark PG_dirty here from a PTE dirty bit: every entry is
+  // clean and write-protected, the dirtiness the walk collected not yet on the folio
+  yield P.RMAP;
+  if (cleaned > 0) folio_mark_dirty(cpu, folio);
   return (Atomics.and(cpu.m, cpu.machine.L.fFlags + folio, ~FOLIO_DIRTY) & FOLIO_DIRTY) !== 0;
 }
 

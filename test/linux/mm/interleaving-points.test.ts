@@ -11,11 +11,12 @@ import { pte_dirty, pte_pfn, pte_present, pte_write } from '../../../src/machine
 import { checkQuiescent } from '../../../src/check/invariants.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../../src/linux/mm/memory.js';
 import { do_munmap } from '../../../src/linux/mm/mmap.js';
+import { madvise_dontneed } from '../../../src/linux/mm/madvise.js';
 import { gup_fast, pin_user_page, unpin_user_page } from '../../../src/linux/mm/gup.js';
 import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
 import { folio_maybe_dma_pinned } from '../../../src/linux/include/linux/mm.js';
-import { ownerOf } from '../../../src/check/oracle.js';
+import { checkDisk, ownerOf } from '../../../src/check/oracle.js';
 import { bigFolio, boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage } from '../../helpers/machine.js';
 
 const B = 1024;
@@ -141,5 +142,25 @@ test('unpin_user_page: the pin is no longer counted while its references are sti
   assert.ok(!folio_maybe_dma_pinned(h.machine, f));
   s1.finish();
   assert.equal(h.machine.folioRef(f), h.machine.folioMapcount(f));
+  clean(h);
+});
+
+test('folio_clear_dirty_for_io: a zap runs between the rmap walk and PG_dirty, and the write still reaches the disk', () => {
+  const h = boot({ cpus: 2, files: FILES });
+  mapFile(h, B, 16);
+  readPage(h, 0, 0, B);
+  const w = writePage(h, ownerOf(h.machine, B + 5), 0, B + 5); // the PTE dirty bit is the only record of the store
+  const f = folioAt(h, 0, B)!.folio;
+  const s1 = stepper(h, 1, write_cache_pages(h.cpus[1], 0));
+  s1.until(() => !pte_dirty(pteAt(h, 0, B + 5)) && s1.last === P.RMAP, 'the rmap walk done');
+  assert.ok(!pte_write(pteAt(h, 0, B + 5)), 'cleaned and write-protected');
+  assert.ok(!folioDirty(h, f), 'the dirtiness the walk collected is not on the folio yet');
+  // the zap takes only the PTL: it runs to the end here, and finds nothing dirty to move to the folio
+  assert.equal(run(h, 0, madvise_dontneed(h.cpus[0], 0, B, B + 16)), 0);
+  assert.equal(pteAt(h, 0, B + 5), 0);
+  assert.equal(total(h, EV.ZAP_DIRTY), 0);
+  s1.finish();
+  assert.equal(Atomics.load(h.machine.m, h.machine.L.disk + h.machine.filePage(0, 5)), w.token, 'written back');
+  assert.equal(checkDisk(h.machine), null);
   clean(h);
 });
