@@ -10,7 +10,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './report/exit-codes.js';
 import { ArtifactError } from './report/artifact.js';
 import { ResultsInputError } from './report/folder.js';
 import { OutputPathError, WriteError } from './report/disk.js';
-import { type Command, UsageError, VERSION } from './commands/common.js';
+import { type Command, interruptibleRunning, UsageError, VERSION } from './commands/common.js';
 import { runCommand } from './commands/run.js';
 import { huntCommand } from './commands/hunt.js';
 import { bugsCommand } from './commands/bugs.js';
@@ -82,6 +82,16 @@ if (isMain) {
   // error: exit 3 with one line, not Node's exit 1 and a stack (1 means "violations found")
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
+  // Ctrl-C and SIGTERM end every command with 3: a long one (run, hunt, experiment, repro, shrink,
+  // scenario) stops through interruptible(), writing what it has, under a watchdog; any other
+  // (short) command, or one still checking its input, exits at once
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (interruptibleRunning()) return;
+      process.stderr.write(`\nfoliostorm: ${sig}: stopped\n`);
+      process.exit(EXIT_INTERRUPTED);
+    });
+  }
   // exit only once stdout has drained: a large --json summary on a pipe is written asynchronously
   const exit = (code: number): void => {
     process.stdout.write('', () => process.exit(code));

@@ -1,15 +1,25 @@
 // foliostorm scenario: scripted scenarios, step by step.
-import { EXIT_OK } from '../report/exit-codes.js';
-import { formatResult, runScenarioFile } from '../scenario/runner.js';
-import { checkDeviations, type Command } from './common.js';
+import { EXIT_INTERRUPTED, EXIT_OK } from '../report/exit-codes.js';
+import { formatResult, type ScenarioResult } from '../scenario/runner.js';
+import { checkDeviations, type Command, interruptible } from './common.js';
+import { runOffThread } from './offthread.js';
 
-/** Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not modelled yet, else 1 if any failed. */
-function cmdScenario(files: string[], inject: string[], json: boolean): number {
+/**
+ * Run scripted scenarios: one line per file; exit 2 if any file is malformed or needs an op not
+ * modelled yet, else 1 if any failed. The files run on a worker thread, one after another (a file
+ * is one synchronous run); Ctrl-C stops them: the files that ran are printed, exit 3.
+ */
+async function cmdScenario(files: string[], inject: string[], json: boolean): Promise<number> {
   checkDeviations(inject);
-  const results = files.map((f) => runScenarioFile(f, { inject }));
-  const code = Math.max(EXIT_OK, ...results.map((r) => r.exitCode));
-  if (json) process.stdout.write(JSON.stringify({ exitCode: code, inject, results }, null, 2) + '\n');
-  else for (const r of results) process.stdout.write(formatResult(r) + '\n');
+  const results: ScenarioResult[] = [];
+  const all = await interruptible('the scenarios (the files that ran are printed)', json, (signal) =>
+    runOffThread(files.map((file) => ({ kind: 'scenario' as const, file, inject })), signal, (r) => {
+      if (r.kind !== 'scenario') throw new Error(`scenario: unexpected result ${r.kind}`);
+      results.push(r.result);
+      if (!json) process.stdout.write(formatResult(r.result) + '\n');
+    }));
+  const code = all ? Math.max(EXIT_OK, ...results.map((r) => r.exitCode)) : EXIT_INTERRUPTED;
+  if (json) process.stdout.write(JSON.stringify({ exitCode: code, inject, results, ...(all ? {} : { interrupted: true, notRun: files.slice(results.length) }) }, null, 2) + '\n');
   return code;
 }
 

@@ -1,26 +1,33 @@
 // foliostorm shrink: minimise a sched failure, keeping its signature.
-import { EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
-import { loadArtifact } from '../report/artifact.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
+import { ArtifactError, loadArtifact } from '../report/artifact.js';
 import { writeAtomic } from '../report/results.js';
 import { checkOutputFile } from '../report/disk.js';
-import { NotReproduced, shrinkArtifact } from '../shrink/shrink.js';
-import { type Command, parseDuration, UsageError } from './common.js';
+import type { ShrinkOutcome } from '../shrink/shrink.js';
+import { type Command, interruptible, parseDuration, UsageError } from './common.js';
+import { runOffThread } from './offthread.js';
 
 /** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
-function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): number {
+async function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): Promise<number> {
   const seconds = budget !== undefined ? parseDuration(budget, '--budget') : 60;
   if (!(seconds > 0)) throw new UsageError(`--budget: must be more than 0 seconds (got ${budget})`);
   const art = loadArtifact(file);
   const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
   checkOutputFile(dest, out !== undefined ? '--out' : 'shrink: the shrunk artifact'); // before the search, not after it
-  let r;
-  try {
-    r = shrinkArtifact(art, file, { budgetSeconds: seconds, out: dest, progress: json ? undefined : (l) => process.stderr.write(`[shrink] ${l}\n`) });
-  } catch (e) {
-    if (!(e instanceof NotReproduced)) throw e;
-    process.stderr.write(`foliostorm: ${e.message}\n`);
-    return EXIT_VIOLATIONS;
-  }
+  // the search is synchronous for up to its budget: on a worker thread, so Ctrl-C stops it at once
+  let r: ShrinkOutcome | undefined;
+  const ran = await interruptible('the shrink (nothing is written)', json, (signal) =>
+    runOffThread([{ kind: 'shrink', art, file, budgetSeconds: seconds, dest, progress: !json }], signal, (x) => {
+      if (x.kind === 'artifact-error') throw new ArtifactError(x.message);
+      if (x.kind === 'not-reproduced') {
+        process.stderr.write(`foliostorm: ${x.message}\n`);
+        return;
+      }
+      if (x.kind !== 'shrink') throw new Error(`shrink: unexpected result ${x.kind}`);
+      r = x.outcome;
+    }));
+  if (!ran) return EXIT_INTERRUPTED;
+  if (!r) return EXIT_VIOLATIONS; // the failure did not recur: nothing to shrink
   writeAtomic(dest, JSON.stringify(r.artifact, null, 1) + '\n');
   if (json) {
     process.stdout.write(JSON.stringify({ artifact: dest, signature: art.signature, shrunk: r.record, interleaving: r.interleaving }, null, 2) + '\n');

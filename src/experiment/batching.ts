@@ -183,12 +183,16 @@ function runToCompletion(machine: Machine, cpu: Cpu, clock: Clock, g: Gen<void>)
   return clock.step - before;
 }
 
+/** Faults per chunk of a populate (order 0 at 1 GiB: 16 chunks of about 0.18 s). */
+const POPULATE_CHUNK = 16384;
+
 /**
  * A fresh machine of cfg with the region [0, pages) mapped in mm 0 and every page faulted in with
  * folios of order; on sab (zeroed first) when given, so a long run does not allocate a machine per
- * cell (the garbage collector would then run in the middle of the timed operations).
+ * cell (the garbage collector would then run in the middle of the timed operations). Between
+ * chunks of faults it awaits stopRequested: true stops it (null).
  */
-export function populate(cfg: Config, pages: number, order: number, sab?: SharedArrayBuffer): Machine {
+export async function populate(cfg: Config, pages: number, order: number, sab?: SharedArrayBuffer, stopRequested?: () => Promise<boolean>): Promise<Machine | null> {
   if (sab) new Int32Array(sab).fill(0);
   const machine = buildMachine(cfg, sab);
   mem_init(machine, rng(cfg.seed, 'boot'));
@@ -200,11 +204,20 @@ export function populate(cfg: Config, pages: number, order: number, sab?: Shared
     if (!mm_alloc(cpu, 0)) throw new Error('populate: mm slot 0 is not free');
     const start = yield* do_mmap(cpu, 0, pages, PTRS_PER_PTE, 0, VM_ANON | VM_READ | VM_WRITE, true);
     if (start !== 0) throw new Error(`populate: mmap of ${pages} pages failed`);
-    for (let vpn = 0; vpn < pages; vpn += nr) {
-      const r = order === PMD_ORDER ? yield* do_huge_pmd_anonymous_page(cpu, 0, vpn) : yield* handle_mm_fault(cpu, 0, vpn, true);
-      if (r !== VM_FAULT_OK) throw new Error(`populate: write fault at vpn ${vpn} returned ${r}`);
-    }
   })());
+  // the faults a chunk at a time, the event loop getting a turn between chunks (a signal handler
+  // runs only then): 1 GiB of order-0 faults is 2.8 s of work. On one CPU the chunks run the same
+  // steps as one run would, so the populated state is the same
+  for (let from = 0; from < pages; from += POPULATE_CHUNK * nr) {
+    if (from > 0 && (await stopRequested?.())) return null;
+    const to = Math.min(pages, from + POPULATE_CHUNK * nr);
+    runToCompletion(machine, cpu, clock, (function* () {
+      for (let vpn = from; vpn < to; vpn += nr) {
+        const r = order === PMD_ORDER ? yield* do_huge_pmd_anonymous_page(cpu, 0, vpn) : yield* handle_mm_fault(cpu, 0, vpn, true);
+        if (r !== VM_FAULT_OK) throw new Error(`populate: write fault at vpn ${vpn} returned ${r}`);
+      }
+    })());
+  }
   // every folio must have the order asked for (no fallback: memory is ample and unfragmented)
   const mapped = cpu.counters[EV.MAP_ANON + order];
   if (mapped !== pages / nr) throw new Error(`populate: ${mapped} order-${order} folios mapped, expected ${pages / nr} (allocation fell back)`);
@@ -362,9 +375,9 @@ export async function runBatchingExperiment(o: BatchingOptions): Promise<Batchin
   // not change it)
   const bytesOf = computeLayout(experimentConfig(pages, arches[0], true, orders[0])).words * 4;
   const popSab = [new SharedArrayBuffer(bytesOf), new SharedArrayBuffer(bytesOf)], opSab = new SharedArrayBuffer(bytesOf);
-  // a cell (one op on one arch and folio size) runs synchronously: before each one, and before the
-  // populate the cells of a folio size share, the event loop gets a turn (a Ctrl-C handler aborts
-  // o.signal only then), and an aborted run starts nothing more
+  // a measured run is synchronous: before each one, and between the chunks of the populate the
+  // cells of a folio size share, the event loop gets a turn (a Ctrl-C handler aborts o.signal only
+  // then), and an aborted run starts nothing more
   const stopRequested = async (): Promise<boolean> => {
     await yieldToEventLoop();
     return !!o.signal?.aborted;
@@ -372,11 +385,14 @@ export async function runBatchingExperiment(o: BatchingOptions): Promise<Batchin
   run: for (const arch of arches) {
     for (const order of orders) {
       if (await stopRequested()) break run;
-      const designs = [true, false].map((batching, i) => {
+      o.progress?.(`populate ${arch} ${kib(order)}: ${bytesLabel(o.bytes)} faulted in, batched and per-PTE`);
+      const designs: { cfg: Config; populated: Machine; state: string; cont: number }[] = [];
+      for (const [i, batching] of [true, false].entries()) {
         const cfg = experimentConfig(pages, arch, batching, order);
-        const populated = populate(cfg, pages, order, popSab[i]);
-        return { cfg, populated, state: stateDigest(populated), cont: contPtes(populated) };
-      });
+        const populated = await populate(cfg, pages, order, popSab[i], stopRequested);
+        if (!populated || (await stopRequested())) break run; // a folio size stopped in its populate is left out whole
+        designs.push({ cfg, populated, state: stateDigest(populated), cont: contPtes(populated) });
+      }
       // the two designs take turns, run by run, so a change in the machine's load falls on both;
       // which goes first alternates (batched first, then per-PTE first, ...)
       const per: Record<'batched' | 'perPte', Measure[]> = { batched: [], perPte: [] };
@@ -384,9 +400,17 @@ export async function runBatchingExperiment(o: BatchingOptions): Promise<Batchin
       for (const op of ops) {
         if ((stopped = await stopRequested())) break;
         const runs: Measure[][] = [[], []];
-        for (let r = 0; r < reps; r++) {
-          for (const i of r % 2 ? [1, 0] : [0, 1]) runs[i].push(measureOnce(designs[i].populated, designs[i].cfg, op, pages, !!o.check && r === 0, opSab));
+        // every measured run is its own turn (one is up to half a second at 1 GiB); a cell stopped
+        // before its last run is left out
+        let first = true;
+        reps: for (let r = 0; r < reps; r++) {
+          for (const i of r % 2 ? [1, 0] : [0, 1]) {
+            if (!first && (stopped = await stopRequested())) break reps;
+            first = false;
+            runs[i].push(measureOnce(designs[i].populated, designs[i].cfg, op, pages, !!o.check && r === 0, opSab));
+          }
         }
+        if (stopped) break;
         const b = combine(runs[0], `${designs[0].cfg.name} ${op}`), p = combine(runs[1], `${designs[1].cfg.name} ${op}`);
         per.batched.push(b);
         per.perPte.push(p);

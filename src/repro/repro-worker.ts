@@ -20,16 +20,20 @@ export interface WorkerReproResult {
   result: RunResult;
 }
 
-/** taskFile: the piscina task file (tests: one that hangs on purpose); default the engine's own. */
-export async function reproduceWorkerFault(art: Artifact, opts: { taskFile?: URL } = {}): Promise<WorkerReproResult> {
+/**
+ * taskFile: the piscina task file (tests: one that hangs on purpose); default the engine's own.
+ * signal (Ctrl-C): stops the seed (sched: its thread terminated; threads: at the CPUs' next op
+ * boundary); sched rejects, threads resolves with what the round had.
+ */
+export async function reproduceWorkerFault(art: Artifact, opts: { taskFile?: URL; signal?: AbortSignal } = {}): Promise<WorkerReproResult> {
   const cfg = art.config;
   const hangMs = workerHangMs(cfg);
   let result: RunResult;
   if (art.engine === 'sched') {
     result = await withPool({ filename: opts.taskFile ?? new URL('../../workers/sched-task.js', import.meta.url), threads: 1 }, (pool) =>
-      runSchedSeedWatched(pool, { ...cfg, engine: 'sched' }, art.seed, undefined, hangMs));
+      runSchedSeedWatched(pool, { ...cfg, engine: 'sched' }, art.seed, opts.signal, hangMs));
   } else {
-    [result] = await runThreads(cfg, { seeds: [art.seed], durationSec: 0, workers: cfg.cpus, taskFile: opts.taskFile });
+    [result] = await runThreads(cfg, { seeds: [art.seed], durationSec: 0, workers: cfg.cpus, taskFile: opts.taskFile, signal: opts.signal });
   }
   return { reproduced: result.violations.some((v) => v.signature === art.signature), hangMs, result };
 }
