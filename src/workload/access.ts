@@ -34,6 +34,11 @@ export interface AccessOut {
   tag?: number;
   /** the file page the access hit (a page cache page), or -1 */
   fp?: number;
+  /**
+   * A probe after munmap or mprotect(PROT_READ) returned (run-op.ts): the VMA is checked whether a
+   * TLB entry or a walk let the access through (an ordinary access: only through a TLB entry).
+   */
+  probe?: boolean;
 }
 
 export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, token: number, out: AccessOut): Gen<void> {
@@ -60,11 +65,11 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         Atomics.add(m, seqW, 1);
         cpu.violation('use-after-free', write ? 'user store' : 'user load', { mm, vpn, pfn, pte: pte, via: 'TLB or page table' });
       }
-      if (cpu.tlbHit) {
+      if (cpu.tlbHit || out.probe) {
         // what munmap and mprotect promise once they return: the access faults (docs/checks.md).
         // Through a walk it does already: a present entry outside a VMA, or a writable one in a
         // read-only VMA, is caught when the PTL it was written under is released.
-        const bad = accessNotAllowed(machine, mm, vpn, write, pte, true);
+        const bad = accessNotAllowed(machine, mm, vpn, write, pte, cpu.tlbHit);
         if (bad) {
           Atomics.add(m, seqW, 1);
           cpu.violation(bad.invariant, write ? 'user store' : 'user load', { ...bad.details, op: cpu.curOp });

@@ -42,6 +42,29 @@ export function nextWriteVersion(cpu: Cpu): number {
 /** The latency histogram of each op kind ("op.touch"), named once. */
 const OP_HIST = Object.fromEntries(OP_KINDS.map((k) => [k, `op.${k}`])) as Record<OpKind, string>;
 
+/** The first page from vpn on that this CPU owns (ownerOf). */
+function ownedFrom(cpu: Cpu, vpn: number): number {
+  while (ownerOf(cpu.machine, vpn) !== cpu.id) vpn++;
+  return vpn;
+}
+
+/**
+ * What munmap and mprotect(PROT_READ) promise once they return, asked by the process itself: an
+ * access that is no longer allowed (a load of an unmapped page, a store to a read-only one) must
+ * fault with SIGSEGV. The MMU checks the VMA at the access (AccessOut.probe), so one that goes
+ * through, by a stale TLB entry or by an entry the page tables should no longer hold, is caught
+ * there; the other CPUs' TLBs were checked when the call returned (tlb-stale).
+ */
+function* probe(cpu: Cpu, mm: number, vpn: number, write: boolean): Gen<void> {
+  const out = scratchOf(cpu).out;
+  out.probe = true;
+  try {
+    yield* user_access(cpu, mm, vpn, write, write ? makeToken(nextWriteVersion(cpu), mm, vpn) : 0, out);
+  } finally {
+    out.probe = false;
+  }
+}
+
 export function* run_op(cpu: Cpu, op: Op): Gen<void> {
   yield P.OP;
   const t0 = cpu.now();
@@ -82,6 +105,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       // A failed munmap (ENOMEM: no VMA slot for a split) zapped nothing: undo the mark.
       if (r < 0) zapAbort(cpu.machine, mm, start, end);
       else zapEnd(cpu.machine, mm, start, end);
+      if (r === 0 && op.kind === 'munmap') yield* probe(cpu, mm, start + (op.r1 % (end - start)), false);
       break;
     }
     case 'exit':
@@ -138,7 +162,11 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
         end = start + 1 + (op.r3 % (v.end - start));
       }
       // -ENOMEM (the VMA changed since we looked, or no free VMA slot for a split) changes nothing
-      yield* do_mprotect(cpu, mm, start, end, op.write ? VM_READ | VM_WRITE : VM_READ);
+      const r = yield* do_mprotect(cpu, mm, start, end, op.write ? VM_READ | VM_WRITE : VM_READ);
+      // a store only to a page this CPU owns: if a racing mmap or mprotect allows it after all, the
+      // data oracle records it exactly (one writer per page)
+      const at = ownedFrom(cpu, start + (op.r1 % (end - start)));
+      if (r === 0 && !op.write && at < end) yield* probe(cpu, mm, at, true);
       break;
     }
     case 'pin':

@@ -303,6 +303,16 @@ contractTest('store-not-allowed: a store through a TLB entry after the VMA becam
   up_write(g.cpus[0], g.machine.mmWord(0, MM.MMAP_LOCK));
 });
 
+test('store-not-allowed: a probe (run-op after mprotect(PROT_READ) returned) is checked through a walk too; an ordinary access through a walk is left to the per-table contract', () => {
+  const h = written();
+  vma_modify_flags(h.machine, 0, B, B + 16, 0, VM_WRITE); // the VMA read-only, the entry still writable
+  run(h, 0, flush_tlb_range(h.cpus[0], 0, B, B + 16)); // no TLB entry: the access walks
+  const probe = { ...newAccessOut(), probe: true };
+  const v = violation(() => run(h, 1, user_access(h.cpus[1], 0, B, true, token(0, B), probe)));
+  assert.equal(`${v.invariant}@${v.path}`, 'store-not-allowed@user store');
+  assert.ok('pte' in v.details, 'the walk, not the TLB, let it through');
+});
+
 contractTest('access-not-mapped: a load through a TLB entry where no VMA maps any more', () => {
   const h = boot({ cpus: 2 });
   mapAnon(h, B, 16);
