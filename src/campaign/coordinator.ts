@@ -10,12 +10,12 @@ import { writeSummaryOutputs } from '../report/outputs.js';
 import { JUNIT_FILE, renderJunit } from '../report/junit.js';
 import { Progress, type ProgressSink } from '../report/progress.js';
 import { runThreads } from '../engine/threads.js';
-import { resolvePctSteps } from '../engine/sched.js';
+import { pctProbe } from '../engine/sched.js';
 import { type Shard, shardSeed, shardSeedCount } from '../engine/shard.js';
 import { configForSeed } from '../engine/variants.js';
 import { RunStop } from '../engine/stop.js';
-import { withPool } from '../engine/pool.js';
-import { MachineBuffers, runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
+import { withPool, type WorkerPool } from '../engine/pool.js';
+import { MachineBuffers, runSchedSeedWatched, type SchedTask, workerHangMs } from '../engine/worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { variantCount } from '../report/seed-groups.js';
@@ -66,13 +66,20 @@ export interface CampaignResult {
 
 export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<CampaignResult> {
   const t0 = performance.now();
-  // the results folder first: a bad --out is a usage error before any seed runs (pct's step estimate included)
+  // the results folder first: a bad --out is a usage error before any thread starts or seed runs
   const runId = makeRunId(opts.shard ? `${cfg.engine}-shard${opts.shard.index}of${opts.shard.count}` : cfg.engine, cfg.seed);
   const w = new ResultsWriter(opts.out, runId, { label: '--out', fs: opts.fs });
+  if (cfg.engine !== 'sched') return campaign(cfg, opts, t0, runId, w, null);
+  // sched: one pool for the pct step estimate and the seeds; an early stop aborts the seeds in
+  // flight, and a result one of them had already posted arrives late and is dropped by the pool
+  return withPool({ filename: opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url), threads: cfg.workers }, (pool) => campaign(cfg, opts, t0, runId, w, pool));
+}
+
+async function campaign(cfg: Config, opts: CampaignOptions, t0: number, runId: string, w: ResultsWriter, pool: WorkerPool | null): Promise<CampaignResult> {
   // threads: one simulated CPU per worker thread; summary and artifacts must record that machine
   if (cfg.engine === 'threads') cfg = { ...cfg, cpus: cfg.workers };
   // pct: the step estimate is measured once, so every seed, the summary and artifacts share it
-  else cfg = resolvePctSteps(cfg);
+  else cfg = await resolvePctStepsOn(pool!, cfg, opts.signal);
   const runCfg = cfg;
   const agg = new Aggregate(cfg.engine === 'sched' ? 'steps' : 'ns', variantCount(cfg));
   const seedLimit = cfg.duration > 0 && !opts.seedsGiven ? null : cfg.seeds;
@@ -119,7 +126,7 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   progress.start(agg, w.dir);
   const engineOpts = { ...opts, signal: stop.signal };
   try {
-    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult);
+    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult, pool!);
     else await runThreadsRounds(cfg, engineOpts, onResult);
   } finally {
     progress.done();
@@ -138,8 +145,25 @@ export async function runCampaign(cfg: Config, opts: CampaignOptions): Promise<C
   return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode, ...(writeError ? { writeError } : {}) };
 }
 
-/** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over a piscina pool, until cfg.seeds are done or time is up. */
-async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void): Promise<boolean> {
+/**
+ * resolvePctSteps (src/engine/sched.ts) with its probe run on the pool: a nightly config's takes
+ * 2 s, which on the main thread would keep Ctrl-C waiting. Stopped by signal: cfg as it was (no
+ * seed runs then).
+ */
+async function resolvePctStepsOn(pool: WorkerPool, cfg: Config, signal: AbortSignal | undefined): Promise<Config> {
+  const probe = pctProbe(cfg);
+  if (!probe) return cfg;
+  try {
+    const r = await pool.run<RunResult>({ cfg: probe, seed: 0 } satisfies SchedTask, { signal });
+    return { ...cfg, pctSteps: Math.max(1, r.steps) };
+  } catch (e) {
+    if (signal?.aborted) return cfg;
+    throw e;
+  }
+}
+
+/** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over the pool, until cfg.seeds are done or time is up. */
+async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void, pool: WorkerPool): Promise<boolean> {
   const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
   const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
   const hangMs = workerHangMs(cfg);
@@ -147,26 +171,22 @@ async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: R
   let started = 0;
   let interrupted = false;
   const more = () => started < limit && performance.now() < deadline && !opts.signal?.aborted;
-  // an early stop (Ctrl-C, --max-failures) aborts the seeds in flight; a result one of them had
-  // already posted arrives late and is dropped by the pool (src/engine/pool.ts)
-  await withPool({ filename: opts.schedTask ?? new URL('../../workers/sched-task.js', import.meta.url), threads: cfg.workers }, async (pool) => {
-    const lane = async (): Promise<void> => {
-      while (more()) {
-        const seed = shardSeed(cfg.seed, opts.shard, started++);
-        try {
-          // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
-          onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs, buffers));
-        } catch (e) {
-          if (opts.signal?.aborted) {
-            interrupted = true;
-            return;
-          }
-          throw e;
+  const lane = async (): Promise<void> => {
+    while (more()) {
+      const seed = shardSeed(cfg.seed, opts.shard, started++);
+      try {
+        // a hang or a crash comes back as the seed's finding (worker-hang/worker-crash@sched)
+        onResult(await runSchedSeedWatched(pool, cfg, seed, opts.signal, hangMs, buffers));
+      } catch (e) {
+        if (opts.signal?.aborted) {
+          interrupted = true;
+          return;
         }
+        throw e;
       }
-    };
-    await Promise.all(Array.from({ length: cfg.workers * 2 }, lane));
-  });
+    }
+  };
+  await Promise.all(Array.from({ length: cfg.workers * 2 }, lane));
   return interrupted || !!opts.signal?.aborted;
 }
 

@@ -156,6 +156,16 @@ export class SchedLoop {
   }
 }
 
+/**
+ * The run whose steps are cfg's pct step estimate (seed 0 of it under the random scheduler), or
+ * null when cfg needs none (not pct, or pctSteps given). The coordinator runs it on its pool (a
+ * nightly config's takes seconds: not on the main thread) and sets pctSteps to max(1, its steps).
+ */
+export function pctProbe(cfg: Config): Config | null {
+  if (cfg.scheduler !== 'pct' || cfg.pctSteps > 0) return null;
+  return { ...cfg, scheduler: 'random', seed: 0, seeds: 1, duration: 0 };
+}
+
 /** pctSteps measured for a workload config (a pure function of it), per worker thread. */
 const pctStepsCache = new Map<string, number>();
 
@@ -165,8 +175,8 @@ const pctStepsCache = new Map<string, number>();
  * resolved config is what summaries and artifacts record, so a replay needs no measurement.
  */
 export function resolvePctSteps(cfg: Config): Config {
-  if (cfg.scheduler !== 'pct' || cfg.pctSteps > 0) return cfg;
-  const probe: Config = { ...cfg, scheduler: 'random', seed: 0, seeds: 1, duration: 0 };
+  const probe = pctProbe(cfg);
+  if (!probe) return cfg;
   const key = JSON.stringify(probe);
   let steps = pctStepsCache.get(key);
   if (steps === undefined) {
