@@ -23,15 +23,25 @@ const pinRefs = (order: number): number => (order === 0 ? GUP_PIN_COUNTING_BIAS 
 /**
  * try_grab_folio_fast() for FOLL_PIN: take the pin's references only if the folio is not being
  * freed (refcount 0: "get unless zero"), then count the pin. Returns false if it was freed.
+ * try_get_folio(): the folio is page_folio(page) read again here, and read again once the
+ * references are held: the folio read without them may have been freed and its pages reused by
+ * other folios meanwhile, and a reference on the old head is then no reference on the page's folio:
+ * drop it and retry on the page's folio now.
  */
-function* try_grab_folio_fast(cpu: Cpu, folio: number, page: number): Gen<boolean> {
+function* try_grab_folio_fast(cpu: Cpu, page: number): Gen<boolean> {
   const { m, L } = cpu.machine;
-  const add = pinRefs(Atomics.load(m, L.fOrder + folio));
+  let folio: number;
   for (;;) {
+    folio = Atomics.load(m, L.pHead + page); // page_folio()
     const r = Atomics.load(m, L.fRef + folio);
     if (r <= 0) return false;
-    if (Atomics.compareExchange(m, L.fRef + folio, r, r + add) === r) break;
+    if (Atomics.compareExchange(m, L.fRef + folio, r, r + 1) !== r) continue; // folio_ref_try_add(folio, 1)
+    if (Atomics.load(m, L.pHead + page) === folio) break;
+    yield* folio_put_refs(cpu, folio, 1); // the page left that folio meanwhile: not ours
   }
+  // the folio is stable now: the rest of the pin's references, as its order asks
+  const add = pinRefs(Atomics.load(m, L.fOrder + folio));
+  if (add > 1) Atomics.add(m, L.fRef + folio, add - 1);
   // fork's folio_maybe_dma_pinned (a large folio's pin count) and another mm's wp fault (refcount)
   // can look here: the references are taken, the pin not counted yet (the kernel's two atomics too)
   yield P.RMAP;
@@ -82,8 +92,10 @@ export function* gup_fast(cpu: Cpu, mm: number, vpn: number, write: boolean): Ge
   const pte = Atomics.load(m, ptep);
   if (!pte_present(pte) || pte_special(pte) || (write && !pte_write(pte))) return -1;
   const pfn = pte_pfn(pte);
-  const folio = Atomics.load(m, machine.L.pHead + pfn);
-  if (!(yield* try_grab_folio_fast(cpu, folio, pfn))) return -1;
+  // a lockless party from here to the grab: a zap may free the folio and its pages be reused
+  // (try_grab_folio_fast rechecks the page's folio once it holds the references)
+  yield P.PTE_READ;
+  if (!(yield* try_grab_folio_fast(cpu, pfn))) return -1;
   yield P.PTE_READ;
   // the PTE must not have changed under us (zap, COW) while we grabbed the folio
   if (Atomics.load(m, ptep) !== pte || gup_must_unshare(cpu, pte, VM_ANON | VM_WRITE, write)) {
@@ -123,9 +135,8 @@ export function* gup_slow(cpu: Cpu, mm: number, vpn: number, write: boolean): Ge
       const pte = Atomics.load(m, machine.ptep(mm, vpn));
       if (pte_present(pte) && (!write || pte_write(pte))) {
         if (!gup_must_unshare(cpu, pte, vma.flags, write)) {
-          const folio = Atomics.load(m, machine.L.pHead + pte_pfn(pte));
           // under the PTL the mapping holds a reference, so the grab cannot fail
-          yield* try_grab_folio_fast(cpu, folio, pte_pfn(pte));
+          yield* try_grab_folio_fast(cpu, pte_pfn(pte));
           spin_unlock(cpu, ptl);
           ret = pte_pfn(pte);
           break;

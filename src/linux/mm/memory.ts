@@ -338,16 +338,14 @@ function* do_cow_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
 function* do_shared_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
   const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff);
   if (folio < 0) return VM_FAULT_OOM;
-  // do_page_mkwrite(): a write-notify filesystem dirties the folio under the folio lock, which stays
-  // held until finish_fault has made the entry writable (writeback cannot clean in between)
-  const notify = (vmf.vma.flags & VM_WRITENOTIFY) !== 0;
-  if (notify) {
-    yield* folio_lock(cpu, folio);
-    folio_mark_dirty(cpu, folio);
-  }
+  // __do_fault() returns the folio locked, and it stays locked until fault_dirty_shared_page has
+  // dirtied it after finish_fault made the entry writable: writeback (which cleans under the folio
+  // lock) cannot clean in between. do_page_mkwrite(): a write-notify filesystem dirties it first too.
+  yield* folio_lock(cpu, folio);
+  if (vmf.vma.flags & VM_WRITENOTIFY) folio_mark_dirty(cpu, folio);
   const r = yield* finish_fault(cpu, vmf, folio, folio + (pgoff - Atomics.load(cpu.m, cpu.machine.L.fIndex + folio)), -1);
-  if (notify) folio_unlock(cpu, folio);
-  folio_mark_dirty(cpu, folio); // fault_dirty_shared_page()
+  folio_mark_dirty(cpu, folio); // fault_dirty_shared_page(): dirtied, then unlocked
+  folio_unlock(cpu, folio);
   return r;
 }
 
@@ -510,8 +508,8 @@ function* wp_page_mkwrite(cpu: Cpu, vmf: VmFault, folio: number): Gen<number> {
     cpu.ev(EV.WP_SHARED, vmf.vpn);
     spin_unlock(cpu, vmf.ptl);
   }
+  folio_mark_dirty(cpu, folio); // fault_dirty_shared_page(): dirtied, then unlocked
   folio_unlock(cpu, folio);
-  folio_mark_dirty(cpu, folio); // fault_dirty_shared_page()
   yield* folio_put(cpu, folio);
   return VM_FAULT_OK;
 }

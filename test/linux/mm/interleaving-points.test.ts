@@ -4,7 +4,8 @@
 // that party sees, and where it can act, lets it act in the window and then finishes the path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { P } from '../../../src/machine/gen.js';
+import { drive, P } from '../../../src/machine/gen.js';
+import { alloc_folio } from '../../../src/linux/mm/page_alloc.js';
 import { EV } from '../../../src/machine/events.js';
 import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE } from '../../../src/machine/machine.js';
 import { pte_dirty, pte_pfn, pte_present, pte_write } from '../../../src/machine/pte.js';
@@ -163,4 +164,24 @@ test('folio_clear_dirty_for_io: a zap runs between the rmap walk and PG_dirty, a
   assert.equal(Atomics.load(h.machine.m, h.machine.L.disk + h.machine.filePage(0, 5)), w.token, 'written back');
   assert.equal(checkDisk(h.machine), null);
   clean(h);
+});
+
+test('GUP-fast between its entry read and its grab: the folio freed and its pages reused as other folios; try_get_folio rechecks the page\'s folio and pins the right one', () => {
+  const h = boot({ cpus: 2, anonOrders: [0, 2] });
+  mapAnon(h, B, 4, { align: 4 });
+  for (let v = B; v < B + 4; v++) writePage(h, ownerOf(h.machine, v), 0, v);
+  const X = pte_pfn(pteAt(h, 0, B));
+  assert.equal(h.machine.folioOrder(X), 2);
+  const s1 = stepper(h, 1, gup_fast(h.cpus[1], 0, B + 1, true));
+  s1.until(() => s1.last === P.PTE_READ && s1.steps >= 2, 'GUP-fast read the entry of X+1');
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B, B + 4)), 0);
+  assert.ok(h.machine.isFree(X));
+  const got: number[] = [];
+  for (let i = 0; i < 64 && !(got.includes(X) && got.includes(X + 1)); i++) got.push(drive(alloc_folio(h.cpus[0], 0)));
+  assert.ok(got.includes(X) && got.includes(X + 1), `X and X+1 reallocated as order-0 folios: ${got}`);
+  const refX = h.machine.folioRef(X), refX1 = h.machine.folioRef(X + 1);
+  assert.equal(s1.finish(), -1, 'the entry changed: GUP-fast gives up');
+  assert.equal(h.machine.folioRef(X), refX, 'no reference left on the old head');
+  assert.equal(h.machine.folioRef(X + 1), refX1, 'the page\'s own folio was pinned and unpinned');
+  assert.deepEqual(h.observed, []);
 });
