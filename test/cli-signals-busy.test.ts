@@ -47,7 +47,7 @@ function termWhen(args: string[], when: RegExp, on: 'stderr' | 'stdout' = 'stder
 
 test('shrink: SIGTERM during the search: exit 3 within 2 s, nothing written', { timeout: 120_000 }, async (t) => {
   const out = tmp();
-  const r0 = spawnSync(process.execPath, [CLI, 'run', '--inject', 'fault-no-recheck', '--seeds', '30', '--out', out], { encoding: 'utf8', timeout: 60_000 });
+  const r0 = spawnSync(process.execPath, [CLI, 'run', '--inject', 'fault-no-recheck', '--seeds', '60', '--max-failures', '1', '--out', out], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r0.status, 1, r0.stderr);
   const dir = join(out, readdirSync(out)[0], 'failures');
   const sig = readdirSync(dir)[0];
