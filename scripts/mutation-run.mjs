@@ -54,6 +54,13 @@ function summary() {
 const s = summary();
 const sigs = s?.signatures ?? [];
 const signatures = Array.isArray(sigs) ? [...new Set(sigs.map((x) => x.signature ?? String(x)))] : Object.keys(sigs);
+// A nightly stopped by a signal (Ctrl-C reaches the whole process group, a timeout's kill) says
+// nothing of the mutant: no line, so --resume runs it again.
+if (s?.stop?.reason === 'interrupted' || r.signal) {
+  rmSync(out, { recursive: true, force: true });
+  console.log(`${mutant ? 'mutant' : 'dry-run'} ${id ?? ''} interrupted`);
+  process.exit(3);
+}
 const status = !mutant ? (exit === 0 ? 'clean' : 'failed') : exit === 0 ? 'survived' : exit === 1 ? 'killed' : 'crashed';
 const tail = (text) => (text ?? '').trim().split('\n').slice(-3).join('\n');
 const record = {
