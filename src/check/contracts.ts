@@ -8,7 +8,7 @@ import type { Machine } from '../machine/machine.js';
 import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
 import { CPU, MM, RW_SLOTS } from '../machine/layout.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
-import { pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
+import { pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
 import { tlbEntryMm, tlbEntryVpn } from '../machine/tlb.js';
 import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
 import { rwsem_is_write_locked } from '../linux/kernel/locking/rwsem.js';
@@ -227,6 +227,17 @@ export function checkFolioCleaned(cpu: Cpu, folio: number): void {
       cpu.violation('tlb-writable-after-clean', 'folio_clear_dirty_for_io', { folio, pfn: p, tlbCpu: c, mm: tlbEntryMm(k), vpn: tlbEntryVpn(k), addr: hex(tlbEntryVpn(k) * 4096), tlb: pteToString(pte), op: cpu.curOp });
     }
   }
+}
+
+/**
+ * The MMU's own contract at every store (store-through-readonly-entry): the entry it stores through
+ * is writable and dirty (hardware sets dirty before the store), else a store went on without a
+ * fault, or without the record writeback and zap rely on. What is wrong, or null.
+ */
+export function storeEntryProblem(pte: number): string | null {
+  if (!pte_write(pte)) return 'a store through a read-only entry';
+  if (!pte_dirty(pte)) return 'a store through a clean entry (no dirty bit set first)';
+  return null;
 }
 
 /**

@@ -10,7 +10,7 @@ import { CPU, MM } from '../machine/layout.js';
 import { PG_BUDDY, ZERO_PFN } from '../machine/machine.js';
 import { pte_pfn, pteToString } from '../machine/pte.js';
 import { MMU_RETRY, mmu_translate } from '../machine/mmu.js';
-import { accessNotAllowed } from '../check/contracts.js';
+import { accessNotAllowed, storeEntryProblem } from '../check/contracts.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
 import { UNIT_SEQ, UNIT_STEP } from '../machine/hang.js';
 import { hex, makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
@@ -64,6 +64,10 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
       if (Atomics.load(m, machine.L.pFlags + pfn) & PG_BUDDY) {
         Atomics.add(m, seqW, 1);
         cpu.violation('use-after-free', write ? 'user store' : 'user load', { mm, vpn, pfn, pte: pte, via: 'TLB or page table' });
+      }
+      if (write && storeEntryProblem(pte)) {
+        Atomics.add(m, seqW, 1);
+        cpu.violation('store-through-readonly-entry', 'user store', { mm, vpn, addr: hex(vpn * 4096), entry: pteToString(pte), why: storeEntryProblem(pte), via: cpu.tlbHit ? 'TLB' : 'page table', op: cpu.curOp });
       }
       if (cpu.tlbHit || out.probe) {
         // what munmap and mprotect promise once they return: the access faults (docs/checks.md).

@@ -10,7 +10,7 @@ import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '..
 import { EV } from '../../src/machine/events.js';
 import { PTE_DIRTY, PTE_WRITE, pfn_pte, pte_mkspecial, pte_pfn, pte_write } from '../../src/machine/pte.js';
 import { tlb_fill, flush_tlb_range } from '../../src/machine/tlb.js';
-import { checkFolioCleaned, checkTlbSynced, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
+import { checkFolioCleaned, checkTlbSynced, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_write, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
@@ -311,6 +311,17 @@ test('store-not-allowed: a probe (run-op after mprotect(PROT_READ) returned) is 
   const v = violation(() => run(h, 1, user_access(h.cpus[1], 0, B, true, token(0, B), probe)));
   assert.equal(`${v.invariant}@${v.path}`, 'store-not-allowed@user store');
   assert.ok('pte' in v.details, 'the walk, not the TLB, let it through');
+});
+
+contractTest('store-through-readonly-entry: the entry a store goes through must be writable and dirty (the MMU\'s own contract)', () => {
+  const h = written();
+  const pte = pteAt(h, 0, B); // the entry CPU 1's store went through
+  assert.equal(storeEntryProblem(pte), null);
+  assert.equal(storeEntryProblem(pte & ~PTE_WRITE), 'a store through a read-only entry');
+  assert.equal(storeEntryProblem(pte & ~PTE_DIRTY), 'a store through a clean entry (no dirty bit set first)');
+  // a healthy MMU never hands a store such an entry: a read-only TLB entry makes it walk and refill
+  tlb_fill(h.cpus[1], 0, B, pte & ~PTE_WRITE);
+  run(h, 1, user_access(h.cpus[1], 0, B, true, token(0, B), newAccessOut()));
 });
 
 contractTest('access-not-mapped: a load through a TLB entry where no VMA maps any more', () => {

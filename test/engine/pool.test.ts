@@ -33,7 +33,10 @@ test('a result posted by a task aborted in the same turn is dropped, counted, an
         spin(50);
         ac.abort();
       });
-      await assert.rejects(p2, { name: 'AbortError' });
+      // aborted in time (AbortError), or piscina read task 2's result before the abort landed
+      // (how the two interleave depends on the machine's load): either is fine, a crash is not
+      const outcome = await p2.then(() => 'resolved', (e: Error) => e.name);
+      assert.ok(outcome === 'AbortError' || outcome === 'resolved', outcome);
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(pool.lateMessages >= 1, 'the race was made to happen');
