@@ -123,6 +123,7 @@ export interface Layout {
   oZapGen: number;
   oTag: number; // the vpn the page's current token was written at (mremap moved it here); 0 = this very vpn
   oFile: number; // files * filePages: the last token written to each file page (through any shared mapping)
+  oSys: number; // maxMms * OSYS_WORDS: the system calls changing each mm's maps in flight (src/check/maps.ts)
   // cpus
   cpu: number;
   tlb: number; // cpus * tlbStride: tlbEntries * 2 (key, pte) per CPU, from a cache line of its own
@@ -130,6 +131,9 @@ export interface Layout {
   ring: number; // cpus * ringSize * RING_WORDS
   words: number;
 }
+
+/** Words per mm of the maps checker's bookkeeping (L.oSys): calls in flight, and a sequence. */
+export const OSYS_WORDS = 2;
 
 export function computeLayout(c: Pick<MachineConfig, 'memoryPages' | 'vaSize' | 'processes' | 'maxVmas' | 'cpus' | 'tlbEntries' | 'ringSize' | 'files' | 'weights'>): Layout {
   const pages = c.memoryPages;
@@ -172,6 +176,7 @@ export function computeLayout(c: Pick<MachineConfig, 'memoryPages' | 'vaSize' | 
     oExp: take(maxMms * vaPages), oAlt: take(maxMms * vaPages), oAltOk: take(maxMms * vaPages), oWgen: take(maxMms * vaPages), oZapGen: take(maxMms * vaPages),
     oTag: take(maxMms * vaPages),
     oFile: take(files * filePages),
+    oSys: take(maxMms * OSYS_WORDS),
     cpu: line(c.cpus * CPU.WORDS),
     tlb: line(c.cpus * tlbStride),
     tlbStride,

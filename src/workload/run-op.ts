@@ -16,6 +16,7 @@ import { do_mremap } from '../linux/mm/mremap.js';
 import { do_mprotect } from '../linux/mm/mprotect.js';
 import { ACCESS_OK, type AccessOut, user_access } from './access.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
+import { checkForkChild, sysBegin, sysEnd, sysSeqs } from '../check/maps.js';
 
 /** Per-CPU scratch: the last access's result and the write version counter (part of the token).
  * Per CPU, not per module: in the sched engine every CPU runs on this one thread. */
@@ -86,7 +87,10 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       const c = runConfig(cpu.cfg);
       const len = c.mmapPages.min + (op.r1 % (c.mmapPages.max - c.mmapPages.min + 1));
       const align = c.mmapAlign[op.r2 % c.mmapAlign.length];
-      yield* do_mmap(cpu, mm, len, align, op.r3 % cpu.machine.L.vaPages, VM_READ | VM_WRITE | VM_ANON);
+      const flags = VM_READ | VM_WRITE | VM_ANON;
+      const t = sysBegin(cpu, mm);
+      const ret = yield* do_mmap(cpu, mm, len, align, op.r3 % cpu.machine.L.vaPages, flags);
+      sysEnd(cpu, t, { op: 'mmap', len, align, flags, file: -1, pgoff: 0, ret });
       break;
     }
     case 'munmap':
@@ -101,7 +105,9 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
         end = b;
       }
       zapBegin(cpu.machine, mm, start, end);
+      const t = sysBegin(cpu, mm);
       const r = op.kind === 'munmap' ? yield* do_munmap(cpu, mm, start, end) : yield* madvise_dontneed(cpu, mm, start, end);
+      sysEnd(cpu, t, { op: op.kind, start, end, ret: r });
       // A failed munmap (ENOMEM: no VMA slot for a split) zapped nothing: undo the mark.
       if (r < 0) zapAbort(cpu.machine, mm, start, end);
       else zapEnd(cpu.machine, mm, start, end);
@@ -111,16 +117,25 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'exit':
       yield* process_exit(cpu, mm);
       break;
-    case 'fork':
-      yield* dup_mm(cpu, mm);
+    case 'fork': {
+      const seqs = sysSeqs(cpu.machine);
+      const t = sysBegin(cpu, mm);
+      const child = yield* dup_mm(cpu, mm);
+      checkForkChild(cpu, t, child, seqs);
+      sysEnd(cpu, t, { op: 'fork', ret: child });
       break;
+    }
     case 'forkexit': {
       // fork, then the child exits at once (as after fork + _exit, or exec, which drops the old mm
       // alike): the parent's entries stay write-protected and its pages lose AnonExclusive, so its
       // next writes reuse them one by one (wp_can_reuse_anon_folio) and a large folio ends up with
       // exclusive and shared pages side by side. The labels put the costs under fork and exit.
       cpu.curOp = 'forkexit(fork)';
+      const seqs = sysSeqs(cpu.machine);
+      const t = sysBegin(cpu, mm);
       const child = yield* dup_mm(cpu, mm, [cpu.cfg.processes, cpu.machine.L.maxMms]); // the spare slot
+      checkForkChild(cpu, t, child, seqs);
+      sysEnd(cpu, t, { op: 'fork', ret: child });
       cpu.curOp = 'forkexit(exit)';
       if (child >= 0) yield* process_exit(cpu, child);
       cpu.curOp = op.kind;
@@ -135,7 +150,9 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       const nr = 1 + (op.r3 % (v.end - start));
       const dest = Math.floor((op.r3 >>> 8) % cpu.machine.L.vaPages / cpus) * cpus + (start % cpus);
       if (dest + nr > cpu.machine.L.vaPages || dest < 512) break;
-      yield* do_mremap(cpu, mm, start, nr, dest);
+      const t = sysBegin(cpu, mm);
+      const ret = yield* do_mremap(cpu, mm, start, nr, dest);
+      sysEnd(cpu, t, { op: 'mremap', start, nr, dest, ret });
       break;
     }
     case 'dontfork': {
@@ -143,7 +160,9 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       if (!v) break;
       const a = v.start + (op.r2 % (v.end - v.start));
       const b = a + 1 + (op.r3 % (v.end - a));
-      yield* madvise_dontfork(cpu, mm, a, b, op.write); // write bit: DONTFORK, else DOFORK
+      const t = sysBegin(cpu, mm);
+      const ret = yield* madvise_dontfork(cpu, mm, a, b, op.write); // write bit: DONTFORK, else DOFORK
+      sysEnd(cpu, t, { op: 'dontfork', start: a, end: b, dontfork: op.write, ret });
       break;
     }
     case 'mmapfile':
@@ -162,7 +181,10 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
         end = start + 1 + (op.r3 % (v.end - start));
       }
       // -ENOMEM (the VMA changed since we looked, or no free VMA slot for a split) changes nothing
-      const r = yield* do_mprotect(cpu, mm, start, end, op.write ? VM_READ | VM_WRITE : VM_READ);
+      const prot = op.write ? VM_READ | VM_WRITE : VM_READ;
+      const t = sysBegin(cpu, mm);
+      const r = yield* do_mprotect(cpu, mm, start, end, prot);
+      sysEnd(cpu, t, { op: 'mprotect', start, end, prot, ret: r });
       // a store only to a page this CPU owns: if a racing mmap or mprotect allows it after all, the
       // data oracle records it exactly (one writer per page)
       const at = ownedFrom(cpu, start + (op.r1 % (end - start)));
@@ -229,5 +251,7 @@ function* mmap_file(cpu: Cpu, mm: number, op: Op): Gen<void> {
   const pgoff = op.r2 % 3 === 0 ? 0 : (op.r3 >>> 4) % (L.filePages - len + 1);
   const shared = (op.r3 & 1) === 0;
   const flags = VM_READ | VM_WRITE | (shared ? VM_SHARED | (machine.fileWritenotify(file) ? VM_WRITENOTIFY : 0) : 0);
-  yield* do_mmap(cpu, mm, len, align, op.r3 % L.vaPages, flags, false, file, pgoff);
+  const t = sysBegin(cpu, mm);
+  const ret = yield* do_mmap(cpu, mm, len, align, op.r3 % L.vaPages, flags, false, file, pgoff);
+  sysEnd(cpu, t, { op: 'mmap', len, align, flags, file, pgoff, ret });
 }
