@@ -253,12 +253,13 @@ export function sysBegin(cpu: Cpu, mm: number): SysTicket {
 export function sysEnd(cpu: Cpu, t: SysTicket, call: Call): boolean {
   const { m, L } = cpu.machine;
   const w = L.oSys + t.mm * OSYS_WORDS;
-  // read the maps before this call leaves the in-flight count (a call that starts after that may change them)
-  const exact = t.alone && Atomics.load(m, w + SEQ) === t.seq;
-  const after = exact ? segsOf(cpu.machine, t.mm) : null;
+  // Read the maps, then check that no other call started: in the threads engine one may start and
+  // change them at any instant (reading the sequence first and the maps after let one in between).
+  const after = t.alone ? segsOf(cpu.machine, t.mm) : null;
+  const exact = after !== null && Atomics.load(m, w + SEQ) === t.seq;
   Atomics.add(m, w + SEQ, 1);
   Atomics.sub(m, w + INFLIGHT, 1);
-  if (!after) return false;
+  if (!exact) return false;
   const f = judgeCall(call, t.before, after, { vaPages: L.vaPages, maxVmas: L.maxVmas });
   if (f) cpu.violation(f.invariant, f.path, { mm: t.mm, ...f.details, op: cpu.curOp });
   return true;
@@ -281,7 +282,10 @@ export function checkForkChild(cpu: Cpu, t: SysTicket, child: number, seqs: read
   if (!t.alone || child < 0 || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq) return;
   const w = L.oSys + child * OSYS_WORDS;
   if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs[child]) return;
-  const want = forkChildExpected(t.before), got = segsOf(cpu.machine, child);
+  const got = segsOf(cpu.machine, child);
+  // as in sysEnd: the child's maps count only if no call on it started while they were read
+  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs[child] || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq) return;
+  const want = forkChildExpected(t.before);
   const d = mapsDiff(want, got);
   if (d) cpu.violation('maps-mismatch', 'dup_mm', { mm: t.mm, child, why: `child: ${d}`, expected: normalize(want).map(segText), found: normalize(got).map(segText), op: cpu.curOp });
 }
