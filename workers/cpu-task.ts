@@ -5,7 +5,8 @@
 import type { Config } from '../src/config/config.js';
 import { Machine } from '../src/machine/machine.js';
 import { G } from '../src/machine/layout.js';
-import { allocFailStream, Cpu, type OpLog, readRing, signatureOf, Violation } from '../src/machine/cpu.js';
+import { allocFailStream, Cpu, type OpLog, signatureOf, Violation } from '../src/machine/cpu.js';
+import { readRing } from '../src/diag/flight-recorder.js';
 import { drive, setInterleaveSpins } from '../src/machine/gen.js';
 import { Program } from '../src/workload/program.js';
 import { run_op } from '../src/workload/run-op.js';

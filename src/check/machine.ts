@@ -9,6 +9,7 @@ import { contpte_check_unlock } from './contpte.js';
 import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
 import { checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
 import { LOCK_WORDS } from '../machine/layout.js';
+import { lockWaitHang } from '../diag/hang.js';
 
 let installed = false;
 
@@ -30,6 +31,10 @@ export function installCheckHooks(): void {
     protCommit(cpu, path, ptep, oldPte, pte) {
       const f = checkProtCommit(oldPte, pte);
       if (f) cpu.violation(f.invariant, path, { ...f.details, ...ptepAddr(cpu.machine, ptep) });
+    },
+    lockWaitLimit(cpu, off, waitedMs, mode) {
+      const h = lockWaitHang(cpu, off, waitedMs, mode);
+      cpu.violation('lock-hang', h.path, h.details);
     },
     forkCopied: forkOracle,
     mremapBegin: mremapOracleBegin,

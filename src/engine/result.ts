@@ -1,6 +1,6 @@
 // What one run of one seed produces, in either engine; the coordinator merges these.
 import type { EncodedHists } from '../machine/histograms.js';
-import type { RingEvent } from '../machine/cpu.js';
+import type { RingEvent } from '../diag/flight-recorder.js';
 import type { Op } from '../workload/program.js';
 
 export interface ViolationRecord {

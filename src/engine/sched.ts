@@ -4,7 +4,8 @@
 import type { Config } from '../config/config.js';
 import { Machine } from '../machine/machine.js';
 import { mem_init } from '../linux/mm/page_alloc.js';
-import { allocFailStream, Cpu, type EventHook, readRing, signatureOf, Violation, type Clock } from '../machine/cpu.js';
+import { allocFailStream, Cpu, type EventHook, signatureOf, Violation, type Clock } from '../machine/cpu.js';
+import { readRing } from '../diag/flight-recorder.js';
 import { type Gen, WAIT } from '../machine/gen.js';
 import { EV_COUNT, EV_NAMES } from '../machine/events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
@@ -21,7 +22,8 @@ import { HistSet } from '../machine/histograms.js';
 import type { RunResult, ViolationRecord } from './result.js';
 import { CPU, MM, MM_LIVE, RW_SLOTS } from '../machine/layout.js';
 import { mmget_not_zero, mmput, process_exit } from '../linux/kernel/fork.js';
-import { heldLocks, holdersOf, lockClass, lockHangDetails, lockKind, lockName, UNIT_STEP } from '../machine/hang.js';
+import { UNIT_STEP } from '../machine/hang.js';
+import { heldLocks, holdersOf, lockHangDetails, lockKind, lockName, waitName, waitSignature } from '../diag/hang.js';
 import { configForSeed, variantOf } from './variants.js';
 import { buildMachine } from '../check/machine.js';
 
@@ -367,12 +369,7 @@ function waitHang(machine: Machine, s: CpuState, step: number): Violation {
   const why = `CPU ${cpu.id} waited more than lockHoldLimitSteps (${limit} steps) since step ${cpu.blockedSince}`;
   if (cpu.waitOff < 0) return new Violation('lock-hang', cpu.waitWhat, { why, waiter: cpu.id, waitingOn: cpu.waitWhat, since: cpu.blockedSince, now: step, unit: UNIT_STEP, held: heldLocks(machine, UNIT_STEP) }, cpu.id);
   const d = lockHangDetails(machine, cpu.waitOff, why, step, UNIT_STEP, limit);
-  return new Violation('lock-hang', lockSig(machine, cpu.waitOff, cpu.waitWhat), { ...d, waiter: cpu.id }, cpu.id);
-}
-
-/** The signature path of a hang on the lock at off: its kind, and for a semaphore the mode asked for. */
-function lockSig(machine: Machine, off: number, waitWhat: string): string {
-  return lockClass(machine, off) === 'spin' ? lockKind(lockName(machine, off)) : waitWhat;
+  return new Violation('lock-hang', waitSignature(machine, cpu), { ...d, waiter: cpu.id }, cpu.id);
 }
 
 /**
@@ -409,7 +406,7 @@ function deadlock(machine: Machine, states: CpuState[], step: number): Violation
   const blocked = states.filter((s) => !s.done);
   const waiters = blocked.map((s) => {
     const holders = s.cpu.waitOff >= 0 ? holdersOf(machine, s.cpu.waitOff) : [];
-    return { cpu: s.cpu.id, op: s.cpu.curOp, waitingOn: s.cpu.waitWhat, since: s.cpu.blockedSince, heldBy: holders.map((h) => h.cpu) };
+    return { cpu: s.cpu.id, op: s.cpu.curOp, waitingOn: waitName(machine, s.cpu), since: s.cpu.blockedSince, heldBy: holders.map((h) => h.cpu) };
   });
   const waits = waiters.map(
     (w) => `CPU ${w.cpu}${w.op ? ` (${w.op})` : ''} waits for ${w.waitingOn} since step ${w.since}` + (w.heldBy.length ? `, held by CPU ${w.heldBy.join(', CPU ')}` : ''),

@@ -4,7 +4,8 @@ import type { Config } from '../config/config.js';
 import { parseConfig } from '../config/config.js';
 import type { ViolationRecord } from '../engine/result.js';
 import { type Op, OP_KINDS } from '../workload/program.js';
-import { type RingEvent, signatureOf } from '../machine/cpu.js';
+import { signatureOf } from '../machine/cpu.js';
+import type { RingEvent } from '../diag/flight-recorder.js';
 
 /** 2: signatures name the deviations switched on (version 1 artifacts are read and upgraded). */
 export const ARTIFACT_VERSION = 2;

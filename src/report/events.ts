@@ -1,6 +1,6 @@
 // Render flight-recorder events as one column per simulated CPU, in global order, with the
 // virtual page numbers the kernel paths record shown as addresses.
-import type { RingEvent } from '../machine/cpu.js';
+import type { RingEvent } from '../diag/flight-recorder.js';
 
 /** Events whose first argument is a virtual page number. */
 const VPN_FIRST = /^(fault|anon\.|wp\.|zap\.|tlb\.flushRange|mmap$|munmap|madvise)/;

@@ -18,6 +18,7 @@ import { checkRead, makeToken, ownerOf, recordWrite } from '../../src/check/orac
 import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present } from '../../src/machine/pte.js';
 import { buildMachine } from '../../src/check/machine.js';
+import { waitName } from '../../src/diag/hang.js';
 
 export interface Harness {
   machine: Machine;
@@ -117,7 +118,7 @@ export class Stepper<T> {
   /** Run to the next yield (or the end). Throws if the CPU is blocked. Returns false once done. */
   step(): boolean {
     if (this.done) return false;
-    if (this.cpu.waitFor !== null && !this.cpu.waitFor()) throw new Error(`CPU ${this.cpu.id} is blocked on ${this.cpu.waitWhat}`);
+    if (this.cpu.waitFor !== null && !this.cpu.waitFor()) throw new Error(`CPU ${this.cpu.id} is blocked on ${waitName(this.cpu.machine, this.cpu)}`);
     this.cpu.waitFor = null;
     this.h.clock.step++;
     this.steps++;

@@ -12,7 +12,7 @@
 // Further attempts (attempt >= 1) perturb only where the recording is silent: inside each op, the
 // interpolation between recorded anchors is bent by a seeded exponent, so the unrecorded steps of
 // overlapping ops interleave differently while every recorded event keeps its place.
-import { ascendingRun, type RingEvent } from '../../machine/cpu.js';
+import { ascendingRun, type RingEvent } from '../../diag/flight-recorder.js';
 import { EV, EV_NAMES } from '../../machine/events.js';
 import { rng } from '../../workload/program.js';
 import type { Scheduler } from '../scheduler.js';

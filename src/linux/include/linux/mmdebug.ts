@@ -36,6 +36,12 @@ export interface MmDebugHooks {
    * before ptep_modify_prot_start, so it maps the page pte maps. Raises a violation.
    */
   protCommit(cpu: Cpu, path: string, ptep: number, oldPte: number, pte: number): void;
+  /**
+   * threads: cpu has waited waitedMs (whole ms) for the lock at off, past lockWaitLimitMs (mode:
+   * what a semaphore was asked for; null: a spinlock). Raises lock-hang, naming the lock, its
+   * holders and its waiters.
+   */
+  lockWaitLimit(cpu: Cpu, off: number, waitedMs: number, mode: 'read' | 'write' | null): void;
   /** dup_mmap copied the VMA [start, end) of parent to child (the data oracle copies its records). */
   forkCopied(machine: Machine, parent: number, child: number, start: number, end: number): void;
   /** move_vma is about to move [from, from + len) of mm to `to` (the data oracle moves its records; it may refuse). */
@@ -58,6 +64,7 @@ export const MMDEBUG: MmDebugHooks = {
   writebackBegin: notInstalled,
   writebackEnd: notInstalled,
   protCommit: notInstalled,
+  lockWaitLimit: notInstalled,
   forkCopied: notInstalled,
   mremapBegin: notInstalled,
   mremapEnd: notInstalled,

@@ -2,12 +2,13 @@
 // loosely): WRITER bit, a WAITING-writer bit that holds back new readers, and a reader count.
 // The same serves i_mmap_rwsem and the per-file writeback lock. The word has no room for its
 // holders: for hang reports each CPU records the semaphores it holds (its RW_HELD slots) and the
-// one it waits for (WAIT_ON), see engine/hang.ts.
+// one it waits for (WAIT_ON), see src/diag/hang.ts. A threaded wait past lockWaitLimitMs is told
+// to the checker (MMDEBUG.lockWaitLimit), which raises lock-hang.
 import { type Gen, P, WAIT } from '../../../machine/gen.js';
 import type { Cpu } from '../../../machine/cpu.js';
 import { CPU, G, RW_SLOTS } from '../../../machine/layout.js';
 import { Aborted } from './spinlock.js';
-import { lockHangDetails, lockKind, lockName, UNIT_SEQ } from '../../../machine/hang.js';
+import { MMDEBUG } from '../../include/linux/mmdebug.js';
 
 const WRITER = 1 << 30;
 const WAITING = 1 << 29;
@@ -16,11 +17,6 @@ const READERS = WAITING - 1;
 /** rwsem_is_locked() for write: is the semaphore at word held by a writer? */
 export function rwsem_is_write_locked(m: Int32Array, word: number): boolean {
   return (Atomics.load(m, word) & WRITER) !== 0;
-}
-
-/** The signature path of a hang on the semaphore at word: its kind and the mode asked for ("mmap_lock(read)"). */
-function rwWhat(cpu: Cpu, word: number, write: boolean): string {
-  return `${lockKind(lockName(cpu.machine, word))}(${write ? 'write' : 'read'})`;
 }
 
 function block(cpu: Cpu, word: number, ok: () => boolean, write: boolean): Gen<void> | null {
@@ -37,17 +33,13 @@ function block(cpu: Cpu, word: number, ok: () => boolean, write: boolean): Gen<v
       if (i > 100) Atomics.wait(m, word, Atomics.load(m, word), 20);
       if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
       const waited = performance.now() - start;
-      if (waited > cpu.cfg.lockWaitLimitMs) {
-        const why = `CPU ${cpu.id} waited ${Math.round(waited)} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs}) for ${write ? 'write' : 'read'}`;
-        const d = lockHangDetails(cpu.machine, word, why, cpu.stamp(), UNIT_SEQ, cpu.cfg.lockWaitLimitMs);
-        cpu.violation('lock-hang', rwWhat(cpu, word, write), { ...d, waiter: cpu.id, waitedMs: Math.round(waited), word: Atomics.load(m, word) });
-      }
+      if (waited > cpu.cfg.lockWaitLimitMs) MMDEBUG.lockWaitLimit(cpu, word, Math.round(waited), write ? 'write' : 'read');
     }
   }
   return (function* () {
     cpu.waitFor = ok;
-    cpu.waitWhat = rwWhat(cpu, word, write);
     cpu.waitOff = word;
+    cpu.waitWrite = write;
     cpu.blockedSince = cpu.clock.step;
     yield WAIT;
   })();

@@ -1,13 +1,13 @@
 // The emulated kernel spinlock (models a ticket spinlock, arch_spinlock_t): fair FIFO order,
 // bounded spinning then Atomics.wait in the threads engine, a WAIT yield in the sched engine.
 // It records wait and hold time and its holder (HOLDER, HOLD_START: the scheduler step in sched,
-// G.SEQ in threads), and a waiting CPU records the lock in its WAIT_ON word, so a hang can name
-// who holds what since when and who waits (engine/hang.ts).
+// G.SEQ in threads), and a waiting CPU records the lock in its WAIT_ON word, so a hang report can
+// name who holds what since when and who waits (the tool's, src/diag/hang.ts). A threaded wait past
+// lockWaitLimitMs is told to the checker (MMDEBUG.lockWaitLimit), which raises lock-hang.
 // One implementation serves every lock: each PTE table's PTL (split ptlock) and the zone lock.
 import { type Gen, P, WAIT } from '../../../machine/gen.js';
 import type { Cpu } from '../../../machine/cpu.js';
 import { CPU, G, LOCK_WORDS } from '../../../machine/layout.js';
-import { lockHangDetails, lockKind as lockKindOf, lockName, UNIT_SEQ } from '../../../machine/hang.js';
 import type { Machine } from '../../../machine/machine.js';
 import { EV, NOTE_LOCK_PTL, NOTE_LOCK_XA, NOTE_LOCK_ZONE } from '../../../machine/events.js';
 import { MMDEBUG } from '../../include/linux/mmdebug.js';
@@ -57,7 +57,6 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
       waitTicketThreaded(cpu, off, ticket);
     } else {
       cpu.waitFor = () => Atomics.load(m, off + OWNER) === ticket;
-      cpu.waitWhat = lockName(cpu.machine, off);
       cpu.waitOff = off;
       cpu.blockedSince = cpu.clock.step;
       yield WAIT;
@@ -110,8 +109,6 @@ export function spin_unlock(cpu: Cpu, off: number): void {
 }
 
 /** Who holds the lock at off: cpu id or -1. */
-export { lockName };
-
 export function lockHolder(m: Int32Array, off: number): number {
   return Atomics.load(m, off + HOLDER) - 1;
 }
@@ -131,11 +128,7 @@ function waitTicketThreaded(cpu: Cpu, off: number, ticket: number): void {
     if (cur === ticket) return;
     Atomics.wait(m, off + OWNER, cur, 20);
     if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
-    if (performance.now() - start > cpu.cfg.lockWaitLimitMs) {
-      const waited = Math.round(performance.now() - start);
-      const d = lockHangDetails(cpu.machine, off, `CPU ${cpu.id} waited ${waited} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs})`, cpu.stamp(), UNIT_SEQ, cpu.cfg.lockWaitLimitMs);
-      cpu.violation('lock-hang', lockKindOf(lockName(cpu.machine, off)), { ...d, waiter: cpu.id, waitedMs: waited });
-    }
+    if (performance.now() - start > cpu.cfg.lockWaitLimitMs) MMDEBUG.lockWaitLimit(cpu, off, Math.round(performance.now() - start), null);
   }
 }
 
