@@ -13,9 +13,10 @@
 //    ranges in Stryker's order to know which ids are the sample's, and checks the ids against
 //    Stryker's report after the run). buildCommand `node build.mjs` compiles the instrumented tree
 //    once (type checks disabled: mutants do not type-check); the command runner runs
-//    scripts/mutation-run.mjs per mutant, which runs the short nightly on the sampled ones
-//    (exit 1: killed; 0: survived; 2, 3: the tool crashed) and appends one line to
-//    OUT/results.jsonl, and exits 0 at once for the others.
+//    scripts/mutation-run.mjs per mutant, which runs the short nightly on the sampled ones, the
+//    sched engine then the threads engine (--threads-duration of --duration), stopping at the
+//    first that finds something (exit 1: killed; 0: survived; 2, 3: the tool crashed), appends
+//    one line to OUT/results.jsonl, and exits 0 at once for the others.
 // 4. The score over the shard's sample: killed (violations found), crashed, timed out (Stryker
 //    killed a run past its timeout), survived; survivors listed with the code they change.
 //    OUT/summary.json and OUT/survivors.md.
@@ -37,7 +38,10 @@ const USAGE = `usage: npm run mutation -- [options]
   --sample M       mutants in the sample (default 200), stratified over the files of ${MUTATE_DIRS.join(', ')}
   --seed S         the sample's seed (default 1)
   --shard K/N      run shard K of N of the sample (default 1/1)
-  --duration D     each mutant's nightly run (default 20s)
+  --duration D     each mutant's nightly run, both engines together (default 20s)
+  --threads-duration T
+                   the threads engine's part of it, after the sched engine's (default a quarter
+                   of --duration: 15 s sched + 5 s threads; 0: the sched engine alone)
   --out DIR        the tree, results and reports (default results/mutation)
   --resume         go on with OUT's results: mutants already there are not run again
   --tree head|work what to mutate: a copy of HEAD (default) or of the working tree
@@ -58,6 +62,7 @@ try {
       seed: { type: 'string', default: '1' },
       shard: { type: 'string', default: '1/1' },
       duration: { type: 'string', default: '20s' },
+      'threads-duration': { type: 'string' },
       out: { type: 'string', default: 'results/mutation' },
       resume: { type: 'boolean', default: false },
       tree: { type: 'string', default: 'head' },
@@ -82,11 +87,20 @@ const PLAN = join(OUT, 'plan.json');
 const old = existsSync(META) ? JSON.parse(readFileSync(META, 'utf8')) : undefined;
 if (opts.report) {
   if (!old) fail(`${OUT} has no mutation run (meta.json)`);
-  Object.assign(opts, { sample: String(old.sample), seed: old.seed, duration: old.duration, tree: old.tree });
+  Object.assign(opts, { sample: String(old.sample), seed: old.seed, duration: old.duration, tree: old.tree, 'threads-duration': old.threadsSeconds === undefined ? '0' : String(old.threadsSeconds) });
 }
 const sampleSize = Number(opts.sample);
 if (!Number.isInteger(sampleSize) || sampleSize < 1) fail(`--sample ${opts.sample}: a positive integer`);
-if (!/^\d+(\.\d+)?(ms|s|m|h)?$/.test(opts.duration)) fail(`--duration ${opts.duration}: like 20s, 1m or 30`);
+/** Seconds of a duration like 20s, 1m, 1h or 30 (seconds), as the CLI's --duration reads it; undefined if it is not one. */
+function secondsOf(text) {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text);
+  return m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] ?? 's'] : undefined;
+}
+const durationSeconds = secondsOf(opts.duration);
+if (durationSeconds === undefined) fail(`--duration ${opts.duration}: like 20s, 1m or 30`);
+const threadsSeconds = opts['threads-duration'] === undefined ? durationSeconds / 4 : secondsOf(opts['threads-duration']);
+if (threadsSeconds === undefined) fail(`--threads-duration ${opts['threads-duration']}: like 5s, 1m or 0`);
+if (threadsSeconds > durationSeconds) fail(`--threads-duration ${opts['threads-duration']}: longer than --duration ${opts.duration} (both engines together)`);
 if (!['head', 'work'].includes(opts.tree)) fail(`--tree ${opts.tree}: head or work`);
 const timeoutMS = Number(opts['timeout-ms']);
 if (!Number.isFinite(timeoutMS) || timeoutMS < 0) fail(`--timeout-ms ${opts['timeout-ms']}: a number of milliseconds`);
@@ -121,14 +135,15 @@ function readResults() {
 // ---- 1. the tree -------------------------------------------------------------------------------
 mkdirSync(OUT, { recursive: true });
 // what a results file is about: a --resume must agree (the shard may differ: shards of one sample can share OUT)
-const want = { sample: sampleSize, seed: opts.seed, duration: opts.duration, tree: opts.tree, config: NIGHTLY };
+const want = { sample: sampleSize, seed: opts.seed, duration: opts.duration, threadsSeconds, tree: opts.tree, config: NIGHTLY };
 const reusing = (opts.resume || opts.report || opts.list) && old && existsSync(TREE);
 if (!opts.resume && !opts.report && !opts.list && readResults().some((r) => r.kind === 'mutant')) {
   fail(`${RESULTS} holds results: --resume to go on with them, or another --out`);
 }
 if (reusing && !opts.report) {
   for (const [k, v] of Object.entries(want)) {
-    if (old[k] !== v) fail(`${opts.resume ? '--resume: ' : ''}${OUT} was run with --${k} ${old[k]}, not ${v}`);
+    const was = k === 'threadsSeconds' ? (old[k] ?? 0) : old[k]; // folders of before the threads engine ran too: sched alone
+    if (was !== v) fail(`${opts.resume ? '--resume: ' : ''}${OUT} was run with --${k === 'threadsSeconds' ? 'threads-duration' : k} ${was}, not ${v}`);
   }
 }
 let commit;
@@ -219,6 +234,11 @@ function report() {
   const valid = detected + survived;
   const seconds = done.filter((r) => typeof r.result.seconds === 'number').map((r) => r.result.seconds);
   const byCause = {};
+  const byEngine = {};
+  for (const r of done.filter((x) => ['killed', 'crashed'].includes(x.result.status))) {
+    const e = r.result.killedBy ?? 'sched'; // results of before the threads engine ran too
+    byEngine[e] = (byEngine[e] ?? 0) + 1;
+  }
   for (const r of done.filter((x) => x.result.status === 'killed')) {
     const sig = r.result.signatures?.[0] ?? '(no signature)';
     const cause = /^worker-(hang|crash)@/.test(sig) ? sig.replace(/@.*/, '') : /^lock-hang/.test(sig) ? 'lock-hang' : 'violation';
@@ -234,11 +254,14 @@ function report() {
     seed: meta.seed,
     shard: opts.shard,
     duration: meta.duration,
+    threadsSeconds: meta.threadsSeconds,
     mutantsInTree: all.length,
     run: done.length,
     notRun: rows.length - done.length,
     killed,
     killedBy: byCause,
+    // the engine whose run found it (killed and crashed)
+    killedByEngine: byEngine,
     crashed,
     timeout,
     errors,
@@ -263,7 +286,7 @@ function report() {
   writeFileSync(join(OUT, 'survivors.md'), md);
   const pct = summary.score === null ? '-' : `${(100 * summary.score).toFixed(1)}%`;
   console.log(`mutation score: ${pct} (${detected} killed of ${valid} run, sample of ${sample.length}, seed ${meta.seed}, shard ${opts.shard}, ${meta.duration} each)`);
-  console.log(`  killed ${killed} by the nightly (${Object.entries(byCause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), tool crashed ${crashed}, timed out ${timeout}, survived ${survived}${errors ? `, errors ${errors}` : ''}; not run yet ${summary.notRun}`);
+  console.log(`  killed ${killed} by the nightly (${Object.entries(byCause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; by engine: ${Object.entries(byEngine).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), tool crashed ${crashed}, timed out ${timeout}, survived ${survived}${errors ? `, errors ${errors}` : ''}; not run yet ${summary.notRun}`);
   if (summary.secondsPerMutant) console.log(`  per mutant: ${summary.secondsPerMutant.toFixed(1)} s of nightly on average over the runs that ended${summary.timeoutSeconds ? `, timeouts stopped at ~${summary.timeoutSeconds.toFixed(0)} s` : ''}${summary.wallSecondsPerMutant ? `; ${summary.wallSecondsPerMutant.toFixed(1)} s of wall time (build, dry run, skips included)` : ''}`);
   for (const s of summary.survivors) console.log(`  survived: ${s.file}:${s.line} ${s.mutator}: ${s.original} -> ${s.replacement}`);
   console.log(`  ${relative(process.cwd(), join(OUT, 'summary.json'))}, ${relative(process.cwd(), join(OUT, 'survivors.md'))}`);
@@ -277,7 +300,7 @@ if (opts.report) {
 // ---- 3. Stryker -----------------------------------------------------------------------------------
 const doneKeys = new Set(readResults().filter((r) => r.kind === 'mutant' && r.status !== 'error').map((r) => r.key));
 const todo = mine.filter((m) => !doneKeys.has(mutantKey(m)));
-console.log(`mutation: ${all.length} mutants in ${files.length} files at ${meta.commit.slice(0, 12)} (${opts.tree}); sample ${sample.length} (seed ${meta.seed}), shard ${shard.k}/${shard.n}: ${mine.length}, ${mine.length - todo.length} done, ${todo.length} to run, ${meta.duration} each`);
+console.log(`mutation: ${all.length} mutants in ${files.length} files at ${meta.commit.slice(0, 12)} (${opts.tree}); sample ${sample.length} (seed ${meta.seed}), shard ${shard.k}/${shard.n}: ${mine.length}, ${mine.length - todo.length} done, ${todo.length} to run, ${meta.duration} each (the threads engine ${meta.threadsSeconds} s of it)`);
 if (todo.length === 0) {
   report();
   process.exit(0);
@@ -300,7 +323,7 @@ const wrapper = join(ROOT, 'scripts', 'mutation-run.mjs');
 const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 const strykerConfig = {
   testRunner: 'command',
-  commandRunner: { command: `node ${q(wrapper)} --plan ${q(PLAN)} --results ${q(RESULTS)} --config ${NIGHTLY} --duration ${meta.duration}` },
+  commandRunner: { command: `node ${q(wrapper)} --plan ${q(PLAN)} --results ${q(RESULTS)} --config ${NIGHTLY} --duration ${meta.duration} --threads-duration ${meta.threadsSeconds}` },
   buildCommand: 'node build.mjs',
   coverageAnalysis: 'off',
   concurrency: 1,
