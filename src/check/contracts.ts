@@ -234,6 +234,11 @@ export function checkFolioCleaned(cpu: Cpu, folio: number): void {
  * is writable and dirty (hardware sets dirty before the store), else a store went on without a
  * fault, or without the record writeback and zap rely on. What is wrong, or null.
  */
+/** The allocations that failed on CPU cpu so far (alloc_folio's per-CPU counter, CPU.ALLOC_FAILS). */
+export function allocFailures(machine: Machine, cpu: number): number {
+  return Atomics.load(machine.m, machine.cpuWord(cpu, CPU.ALLOC_FAILS));
+}
+
 export function storeEntryProblem(pte: number): string | null {
   if (!pte_write(pte)) return 'a store through a read-only entry';
   if (!pte_dirty(pte)) return 'a store through a clean entry (no dirty bit set first)';

@@ -48,7 +48,13 @@ export const CPU = {
   // 0: free slot) and since when (as WAIT_SINCE). A CPU holds at most two at once (fork: the
   // parent's mmap_lock, then a file's i_mmap_rwsem); a third hold would go unrecorded.
   RW_HELD: 5,
-  /** 11 used; 16 = one 64-byte cache line per CPU (two CPUs' words in one line would bounce it between their cores). */
+  /**
+   * Allocations that failed on this CPU (alloc_folio found no free block, any order): a per-CPU
+   * event counter as the kernel's vm_event_states, read by the tool (a fault may return
+   * VM_FAULT_OOM only after one of its allocations failed).
+   */
+  ALLOC_FAILS: 11,
+  /** 12 used; 16 = one 64-byte cache line per CPU (two CPUs' words in one line would bounce it between their cores). */
   WORDS: 16,
 } as const;
 export const RW_SLOTS = 3;

@@ -10,7 +10,7 @@ import { CPU, MM } from '../machine/layout.js';
 import { PG_BUDDY, ZERO_PFN } from '../machine/machine.js';
 import { pte_pfn, pteToString } from '../machine/pte.js';
 import { MMU_RETRY, mmu_translate } from '../machine/mmu.js';
-import { accessNotAllowed, storeEntryProblem } from '../check/contracts.js';
+import { accessNotAllowed, allocFailures, storeEntryProblem } from '../check/contracts.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
 import { UNIT_SEQ, UNIT_STEP } from '../machine/hang.js';
 import { hex, makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
@@ -145,9 +145,15 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
     if (out.faults === 1) firstFault = cpu.stamp();
     if (out.faults > 1) cpu.ev(EV.REFAULT, vpn, out.faults);
     if (out.faults > cpu.cfg.refaultLimit) cpu.violation('fault-livelock', 'handle_mm_fault', livelockDetails(cpu, mm, vpn, write, out.faults, firstFault));
+    const fails = allocFailures(machine, cpu.id);
     const r = yield* handle_mm_fault(cpu, mm, vpn, write);
     if (r !== VM_FAULT_OK) {
       out.status = r === 1 ? ACCESS_SEGV : ACCESS_OOM;
+      // VM_FAULT_OOM means an allocation of this fault failed: anything else is a fault path that
+      // gave up without trying (the workload would take it for memory pressure and go on)
+      if (out.status === ACCESS_OOM && allocFailures(machine, cpu.id) === fails) {
+        cpu.violation('oom-without-allocation-failure', 'handle_mm_fault', { mm, vpn, addr: hex(vpn * 4096), write, op: cpu.curOp });
+      }
       return;
     }
   }

@@ -5,20 +5,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Violation } from '../../src/machine/cpu.js';
-import { MM } from '../../src/machine/layout.js';
+import { CPU, MM } from '../../src/machine/layout.js';
 import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../../src/machine/machine.js';
 import { EV } from '../../src/machine/events.js';
 import { PTE_DIRTY, PTE_WRITE, pfn_pte, pte_mkspecial, pte_pfn, pte_write } from '../../src/machine/pte.js';
 import { tlb_fill, flush_tlb_range } from '../../src/machine/tlb.js';
-import { checkFolioCleaned, checkTlbSynced, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
+import { allocFailures, checkFolioCleaned, checkTlbSynced, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_write, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
 import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
 import { vma_modify_flags } from '../../src/linux/mm/mmap.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
+import { alloc_folio } from '../../src/linux/mm/page_alloc.js';
 import { do_munmap } from '../../src/linux/mm/mmap.js';
-import { user_access } from '../../src/workload/access.js';
+import { ACCESS_OOM, user_access } from '../../src/workload/access.js';
 import { boot, folioAt, type Harness, mapAnon, mapFile, newAccessOut, pteAt, run, stepper, token, writePage } from '../helpers/machine.js';
 
 const B = 1024;
@@ -356,6 +357,30 @@ contractTest('writeback-lost-write: a store that completed before a writeback is
   assert.throws(() => writebackEnd(h.cpus[1], 0), /without writebackBegin/);
   writebackBegin(h.cpus[1], 1);
   writebackEnd(h.cpus[1], 1);
+});
+
+// ---- VM_FAULT_OOM only after a failed allocation ---------------------------------------------------
+
+contractTest('oom-without-allocation-failure: a fault that returns VM_FAULT_OOM without an allocation of its own failing', () => {
+  // every free page taken: the write fault's allocations fail, and OOM is the right answer
+  const h = boot({ cpus: 2, memoryPages: 1024 });
+  mapAnon(h, B, 16);
+  while (run(h, 1, alloc_folio(h.cpus[1], 0)) >= 0);
+  const out = newAccessOut();
+  const before = allocFailures(h.machine, 0);
+  run(h, 0, user_access(h.cpus[0], 0, B, true, token(0, B), out));
+  assert.equal(out.status, ACCESS_OOM);
+  assert.ok(allocFailures(h.machine, 0) > before, 'the failure was counted');
+  // the bad state: the same OOM, but no allocation of this fault failed (take the count back as
+  // the fault gives up, as a path that returns OOM without trying would leave it)
+  const w = h.machine.cpuWord(0, CPU.ALLOC_FAILS);
+  let atFault = -1;
+  h.cpus[0].evHook = (_cpu, code) => {
+    if (code === EV.FAULT) atFault = Atomics.load(h.machine.m, w);
+    if (code === EV.ALLOC_OOM) Atomics.store(h.machine.m, w, atFault);
+  };
+  const v = violation(() => run(h, 0, user_access(h.cpus[0], 0, B + 1, true, token(0, B + 1), newAccessOut())));
+  assert.equal(`${v.invariant}@${v.path}`, 'oom-without-allocation-failure@handle_mm_fault');
 });
 
 test('every contract name in src/check/contracts.ts has a test here', () => {

@@ -54,7 +54,13 @@ export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<numbe
       }
       cpu.ev(EV.FILE_ALLOC_FALLBACK, pgoff, o);
     }
-    if (folio < 0) return -1;
+    if (folio < 0) {
+      // Another CPU cached the page itself since the lookup (every range holding it is no longer
+      // empty, so no order was tried): look it up again, as filemap_fault retries the lookup when
+      // adding its own folio fails with -EEXIST. Only a failed allocation is OOM.
+      if (!cacheRangeEmpty(cpu, file, pgoff, 1)) continue;
+      return -1;
+    }
     const nr = 1 << order;
     // read_pages(): fill from disk, then the folio's identity, all before it is published
     for (let i = 0; i < nr; i++) Atomics.store(m, L.pContent + folio + i, Atomics.load(m, L.disk + machine.filePage(file, base + i)));

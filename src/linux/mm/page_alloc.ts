@@ -7,6 +7,7 @@ import { EV } from '../../machine/events.js';
 import { Machine, PG_BUDDY, PG_HEAD, PG_RESERVED, PG_TAIL, POISON, ZERO_PFN, FOLIO_LARGE } from '../../machine/machine.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
+import { CPU } from '../../machine/layout.js';
 
 /** Boot: reserve the zero page and a seeded scatter of held-back pages, free everything else. */
 export function mem_init(machine: Machine, rand: () => number): void {
@@ -105,7 +106,10 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   // fragmentation, with the given probability
   const pfn = order > 0 && cpu.allocFails() ? -1 : rmqueue(machine, order);
   spin_unlock(cpu, L.zoneLock);
-  if (pfn < 0) return -1;
+  if (pfn < 0) {
+    Atomics.add(m, machine.cpuWord(cpu.id, CPU.ALLOC_FAILS), 1); // count_vm_event() of an allocation failure
+    return -1;
+  }
   // prep_new_page(): struct pages first, then the refcount that publishes the folio.
   for (let i = 0; i < 1 << order; i++) {
     Atomics.store(m, L.pContent + pfn + i, 0);
