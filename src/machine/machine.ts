@@ -16,7 +16,6 @@ export const PG_RESERVED = 1 << 4; // zero page, or held back at boot to fragmen
 export const FOLIO_ANON = 1 << 0;
 export const FOLIO_DIRTY = 1 << 1;
 export const FOLIO_UPTODATE = 1 << 2;
-export const FOLIO_LRU = 1 << 3;
 export const FOLIO_LARGE = 1 << 4;
 export const FOLIO_REFERENCED = 1 << 5;
 export const FOLIO_LOCKED = 1 << 6; // PG_locked: folio_lock() (mm/filemap.c)
@@ -90,18 +89,6 @@ export class Machine {
   }
   folioOrder(head: number): number {
     return Atomics.load(this.m, this.L.fOrder + head);
-  }
-  folioRef(head: number): number {
-    return Atomics.load(this.m, this.L.fRef + head);
-  }
-  folioMapcount(head: number): number {
-    return Atomics.load(this.m, this.L.fMapcount + head);
-  }
-  pageMapcount(pfn: number): number {
-    return Atomics.load(this.m, this.L.pMapcount + pfn);
-  }
-  folioFlags(head: number): number {
-    return Atomics.load(this.m, this.L.fFlags + head);
   }
   isFree(pfn: number): boolean {
     return (this.pageFlags(pfn) & PG_BUDDY) !== 0;

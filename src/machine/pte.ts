@@ -27,10 +27,7 @@ export const pte_cont = (pte: number): boolean => (pte & PTE_CONT) !== 0;
 export const pte_special = (pte: number): boolean => (pte & PTE_SPECIAL) !== 0;
 export const pte_mkwrite = (pte: number): number => pte | PTE_WRITE;
 export const pte_wrprotect = (pte: number): number => pte & ~PTE_WRITE;
-export const pte_mkdirty = (pte: number): number => pte | PTE_DIRTY;
 export const pte_mkclean = (pte: number): number => pte & ~PTE_DIRTY;
-export const pte_mkyoung = (pte: number): number => pte | PTE_YOUNG;
-export const pte_mkold = (pte: number): number => pte & ~PTE_YOUNG;
 export const pte_mkspecial = (pte: number): number => pte | PTE_SPECIAL;
 /** pte_advance_pfn(): the same entry for the next nr pages. */
 export const pte_advance_pfn = (pte: number, nr: number): number => (pte + (nr << PFN_SHIFT)) | 0;

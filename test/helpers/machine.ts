@@ -5,7 +5,7 @@
 // (refcount >= mapcount for the folios that step touched), as the sched engine does.
 import assert from 'node:assert/strict';
 import { type Config, type ConfigInput, defaultConfig } from '../../src/config/config.js';
-import { Machine, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../src/machine/machine.js';
+import { Machine, PG_BUDDY, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../src/machine/machine.js';
 import { mem_init, freePages } from '../../src/linux/mm/page_alloc.js';
 import { Cpu, type Clock, Violation } from '../../src/machine/cpu.js';
 import { type Gen, WAIT, drive } from '../../src/machine/gen.js';
@@ -19,6 +19,19 @@ import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present } from '../../src/machine/pte.js';
 import { buildMachine } from '../../src/check/machine.js';
 import { waitName } from '../../src/diag/hang.js';
+
+// Plain reads of struct page / folio words that only tests make (the tool reads them where it
+// needs them; kept out of src/machine so no mutant lands in code no run executes).
+/** The folio's reference count (folio_ref_count). */
+export const folioRef = (machine: Machine, head: number): number => Atomics.load(machine.m, machine.L.fRef + head);
+/** The folio's mapcount (folio_mapcount). */
+export const folioMapcount = (machine: Machine, head: number): number => Atomics.load(machine.m, machine.L.fMapcount + head);
+/** Page pfn's own mapcount (page_mapcount). */
+export const pageMapcount = (machine: Machine, pfn: number): number => Atomics.load(machine.m, machine.L.pMapcount + pfn);
+/** The folio's flags (FOLIO_*). */
+export const folioFlags = (machine: Machine, head: number): number => Atomics.load(machine.m, machine.L.fFlags + head);
+/** Is page pfn free, in the buddy allocator (PageBuddy)? */
+export const isFree = (machine: Machine, pfn: number): boolean => (machine.pageFlags(pfn) & PG_BUDDY) !== 0;
 
 export interface Harness {
   machine: Machine;

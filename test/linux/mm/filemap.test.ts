@@ -18,7 +18,7 @@ import { handle_mm_fault, VM_FAULT_OK } from '../../../src/linux/mm/memory.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
 import { final_sync } from '../../../src/engine/sched.js';
 import { tlb_lookup } from '../../../src/machine/tlb.js';
-import { boot, folioAt, type Harness, mapFile, pteAt, readPage, run, stepper, total, writePage } from '../../helpers/machine.js';
+import { boot, folioAt, type Harness, mapFile, pteAt, readPage, run, stepper, total, writePage, folioFlags, folioRef } from '../../helpers/machine.js';
 
 const B = 1024;
 const FILES = { count: 2, pages: 64, orders: [0, 2, 4] };
@@ -26,7 +26,7 @@ const FILES = { count: 2, pages: 64, orders: [0, 2, 4] };
 function fileBoot(over: Record<string, unknown> = {}): Harness {
   return boot({ cpus: 1, files: FILES, ...over });
 }
-const folioDirty = (h: Harness, folio: number): boolean => (h.machine.folioFlags(folio) & FOLIO_DIRTY) !== 0;
+const folioDirty = (h: Harness, folio: number): boolean => (folioFlags(h.machine, folio) & FOLIO_DIRTY) !== 0;
 const clean = (h: Harness): void => assert.deepEqual(checkQuiescent(h.machine), []);
 
 test('a read fault on a shared tmpfs-like mapping caches an order-4 folio and maps all 16 pages writable and clean', () => {
@@ -35,14 +35,14 @@ test('a read fault on a shared tmpfs-like mapping caches an order-4 folio and ma
   assert.equal(run(h, 0, handle_mm_fault(h.cpus[0], 0, B + 3, false)), VM_FAULT_OK);
   const f = folioAt(h, 0, B)!;
   assert.equal(f.order, 4);
-  assert.equal(h.machine.folioFlags(f.folio) & FOLIO_ANON, 0);
+  assert.equal(folioFlags(h.machine, f.folio) & FOLIO_ANON, 0);
   for (let i = 0; i < 16; i++) {
     const pte = pteAt(h, 0, B + i);
     assert.ok(pte_present(pte) && pte_write(pte) && !pte_dirty(pte), `entry ${i}`);
   }
   assert.equal(pteAt(h, 0, B + 16), 0, 'the next folio is not mapped');
   // the page cache holds 16 references, the mappings 16 more
-  assert.equal(h.machine.folioRef(f.folio), 32);
+  assert.equal(folioRef(h.machine, f.folio), 32);
   assert.equal(Atomics.load(h.machine.m, h.machine.mmWord(0, MM.RSS_FILE)), 16);
   clean(h);
 });
@@ -74,7 +74,7 @@ test('a write to a private file mapping copies the page into an anon page; the f
   const w = writePage(h, 0, 0, B + 512 + 5);
   assert.equal(total(h, EV.WP_COPY), 1);
   const anon = folioAt(h, 0, B + 512 + 5)!;
-  assert.ok(h.machine.folioFlags(anon.folio) & FOLIO_ANON);
+  assert.ok(folioFlags(h.machine, anon.folio) & FOLIO_ANON);
   assert.notEqual(w.token, sharedWrite.token);
   assert.equal(readPage(h, 0, 0, B + 5).value, sharedWrite.token, 'the shared mapping still sees the file');
   assert.equal(Atomics.load(h.machine.m, h.machine.mmWord(0, MM.RSS_ANON)), 1);

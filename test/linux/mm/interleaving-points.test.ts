@@ -18,7 +18,7 @@ import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
 import { folio_maybe_dma_pinned } from '../../../src/linux/include/linux/mm.js';
 import { checkDisk, ownerOf } from '../../../src/check/oracle.js';
-import { bigFolio, boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage } from '../../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage, folioFlags, folioMapcount, folioRef, isFree } from '../../helpers/machine.js';
 
 const B = 1024;
 const FILES = { count: 2, pages: 64, orders: [0, 2, 4] };
@@ -27,7 +27,7 @@ const clean = (h: Harness): void => {
   assert.deepEqual(h.observed, [], 'the observer saw refcount >= mapcount throughout');
   assert.deepEqual(checkQuiescent(h.machine), []);
 };
-const folioDirty = (h: Harness, folio: number): boolean => (h.machine.folioFlags(folio) & FOLIO_DIRTY) !== 0;
+const folioDirty = (h: Harness, folio: number): boolean => (folioFlags(h.machine, folio) & FOLIO_DIRTY) !== 0;
 const pins = (h: Harness, folio: number): number => Atomics.load(h.machine.m, h.machine.L.fPin + folio);
 
 test('do_wp_page reuse: GUP-fast pins a page made AnonExclusive behind its still read-only entry', () => {
@@ -58,13 +58,13 @@ test('wp_page_copy: the new entry is in place while the old folio still counts t
   writePage(h, ownerOf(h.machine, B), 0, B);
   const child = run(h, 0, dup_mm(h.cpus[0], 0));
   const old = pte_pfn(pteAt(h, 0, B));
-  assert.equal(h.machine.folioMapcount(old), 2);
+  assert.equal(folioMapcount(h.machine, old), 2);
   const s0 = stepper(h, 0, handle_mm_fault(h.cpus[0], 0, B, true));
   s0.until(() => pte_present(pteAt(h, 0, B)) && pte_pfn(pteAt(h, 0, B)) !== old, 'the new entry');
   assert.equal(s0.last, P.RMAP);
-  assert.equal(h.machine.folioMapcount(old), 2, 'the old folio still counts this mapping');
+  assert.equal(folioMapcount(h.machine, old), 2, 'the old folio still counts this mapping');
   assert.equal(s0.finish(), VM_FAULT_OK);
-  assert.equal(h.machine.folioMapcount(old), 1);
+  assert.equal(folioMapcount(h.machine, old), 1);
   assert.equal(total(h, EV.WP_COPY), 1);
   clean(h);
   run(h, 0, process_exit(h.cpus[0], child));
@@ -113,7 +113,7 @@ test('GUP-fast: fork sees the references taken and the pin not yet counted, shar
   bigFolio(h, B);
   const f = folioAt(h, 0, B)!.folio;
   const s1 = stepper(h, 1, gup_fast(h.cpus[1], 0, B, true));
-  s1.until(() => h.machine.folioRef(f) > h.machine.folioMapcount(f), 'the references taken');
+  s1.until(() => folioRef(h.machine, f) > folioMapcount(h.machine, f), 'the references taken');
   assert.equal(s1.last, P.RMAP);
   assert.equal(pins(h, f), 0);
   assert.ok(!folio_maybe_dma_pinned(h.machine, f), 'a large folio counts its pins exactly: not pinned yet');
@@ -139,10 +139,10 @@ test('unpin_user_page: the pin is no longer counted while its references are sti
   const s1 = stepper(h, 1, unpin_user_page(h.cpus[1], pfn));
   s1.until(() => pins(h, f) === 0, 'the pin count dropped');
   assert.equal(s1.last, P.FREE);
-  assert.equal(h.machine.folioRef(f), h.machine.folioMapcount(f) + 1, 'the pin\'s reference is still held');
+  assert.equal(folioRef(h.machine, f), folioMapcount(h.machine, f) + 1, 'the pin\'s reference is still held');
   assert.ok(!folio_maybe_dma_pinned(h.machine, f));
   s1.finish();
-  assert.equal(h.machine.folioRef(f), h.machine.folioMapcount(f));
+  assert.equal(folioRef(h.machine, f), folioMapcount(h.machine, f));
   clean(h);
 });
 
@@ -175,13 +175,13 @@ test('GUP-fast between its entry read and its grab: the folio freed and its page
   const s1 = stepper(h, 1, gup_fast(h.cpus[1], 0, B + 1, true));
   s1.until(() => s1.last === P.PTE_READ && s1.steps >= 2, 'GUP-fast read the entry of X+1');
   assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B, B + 4)), 0);
-  assert.ok(h.machine.isFree(X));
+  assert.ok(isFree(h.machine, X));
   const got: number[] = [];
   for (let i = 0; i < 64 && !(got.includes(X) && got.includes(X + 1)); i++) got.push(drive(alloc_folio(h.cpus[0], 0)));
   assert.ok(got.includes(X) && got.includes(X + 1), `X and X+1 reallocated as order-0 folios: ${got}`);
-  const refX = h.machine.folioRef(X), refX1 = h.machine.folioRef(X + 1);
+  const refX = folioRef(h.machine, X), refX1 = folioRef(h.machine, X + 1);
   assert.equal(s1.finish(), -1, 'the entry changed: GUP-fast gives up');
-  assert.equal(h.machine.folioRef(X), refX, 'no reference left on the old head');
-  assert.equal(h.machine.folioRef(X + 1), refX1, 'the page\'s own folio was pinned and unpinned');
+  assert.equal(folioRef(h.machine, X), refX, 'no reference left on the old head');
+  assert.equal(folioRef(h.machine, X + 1), refX1, 'the page\'s own folio was pinned and unpinned');
   assert.deepEqual(h.observed, []);
 });

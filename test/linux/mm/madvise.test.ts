@@ -14,7 +14,7 @@ import { do_munmap, split_vma, vmas } from '../../../src/linux/mm/mmap.js';
 import { ACCESS_OK, user_access } from '../../../src/workload/access.js';
 import { EV } from '../../../src/machine/events.js';
 import { VM_DONTFORK } from '../../../src/machine/machine.js';
-import { bigFolio, boot, folioAt, type Harness, invariants, mapAnon, newAccessOut, pteAt, run, total, writePage } from '../../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, invariants, mapAnon, newAccessOut, pteAt, run, total, writePage, folioMapcount, folioRef, pageMapcount } from '../../helpers/machine.js';
 
 const B = 1024;
 
@@ -83,11 +83,11 @@ test('DONTFORK inside a large folio, then fork: the child lacks that range; the 
   assert.ok(child > 0);
   assert.deepEqual(layout(h, child), [[B, B + 4, false]]);
   for (let i = 0; i < 16; i++) {
-    assert.equal(h.machine.pageMapcount(f.folio + i), i < 4 ? 2 : 1, `page ${i}`);
+    assert.equal(pageMapcount(h.machine, f.folio + i), i < 4 ? 2 : 1, `page ${i}`);
     if (i >= 4) assert.equal(pteAt(h, child, B + i), 0, 'the child has nothing there');
   }
-  assert.equal(h.machine.folioMapcount(f.folio), 20);
-  assert.equal(h.machine.folioRef(f.folio), 20);
+  assert.equal(folioMapcount(h.machine, f.folio), 20);
+  assert.equal(folioRef(h.machine, f.folio), 20);
   assert.deepEqual(checkQuiescent(h.machine), []);
   for (let i = 0; i < 4; i++) assert.equal(load(h, i % 2, child, B + i), tokens[i], 'the child reads the shared part');
   // COW still separates them; the DONTFORK part stays writable and exclusive in the parent
@@ -114,10 +114,10 @@ test('DONTFORK split inside a large folio: a zap of one VMA does not touch the o
     assert.deepEqual(checkQuiescent(h.machine), []);
     for (let i = 0; i < 16; i++) {
       const inZap = B + i >= s && B + i < e;
-      assert.equal(h.machine.pageMapcount(f.folio + i), inZap ? 0 : 1, `${which}: page ${i}`);
+      assert.equal(pageMapcount(h.machine, f.folio + i), inZap ? 0 : 1, `${which}: page ${i}`);
       if (!inZap) assert.equal(load(h, i % 2, 0, B + i), tokens[i]);
     }
-    assert.equal(h.machine.folioRef(f.folio), which === 'first' ? 12 : 4);
+    assert.equal(folioRef(h.machine, f.folio), which === 'first' ? 12 : 4);
   }
 });
 

@@ -12,7 +12,7 @@ import { checkQuiescent } from '../../../src/check/invariants.js';
 import { pte_pfn, pte_present, pte_special, pte_write } from '../../../src/machine/pte.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../../src/machine/machine.js';
 import { MM } from '../../../src/machine/layout.js';
-import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run, stepper } from '../../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run, stepper, folioFlags, folioMapcount, folioRef, pageMapcount } from '../../helpers/machine.js';
 
 const B = 1024; // a vpn aligned to 512 (start of PTE table 2 of mm 0)
 
@@ -63,13 +63,13 @@ test('alloc_anon_folio: picks the highest enabled order whose aligned range fits
     assert.ok(pte_present(pte) && pte_write(pte));
     assert.equal(pte_pfn(pte), f.folio + i, 'consecutive pages of the folio');
     assert.ok(m.pageFlags(f.folio + i) & PG_ANON_EXCLUSIVE);
-    assert.equal(m.pageMapcount(f.folio + i), 1);
+    assert.equal(pageMapcount(m, f.folio + i), 1);
   }
   assert.equal(pteAt(h, 0, B + 31), 0);
   assert.equal(pteAt(h, 0, B + 48), 0);
-  assert.equal(m.folioRef(f.folio), 16);
-  assert.equal(m.folioMapcount(f.folio), 16);
-  assert.ok(m.folioFlags(f.folio) & FOLIO_ANON);
+  assert.equal(folioRef(m, f.folio), 16);
+  assert.equal(folioMapcount(m, f.folio), 16);
+  assert.ok(folioFlags(m, f.folio) & FOLIO_ANON);
   assert.equal(Atomics.load(m.m, m.mmWord(0, MM.RSS_ANON)), 16);
   assert.deepEqual(checkQuiescent(m), []);
 });

@@ -22,7 +22,7 @@ import { type GenSource, SchedLoop } from '../../../src/engine/sched.js';
 import { makeScheduler } from '../../../src/engine/scheduler.js';
 import { rng } from '../../../src/workload/program.js';
 import { madvise_dontfork, madvise_dontneed } from '../../../src/linux/mm/madvise.js';
-import { bigFolio, boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage } from '../../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage, folioMapcount, folioRef, pageMapcount } from '../../helpers/machine.js';
 
 const B = 1024; // start of PTE table 2 of mm 0
 const D = 3072; // another PTE table (table 6)
@@ -39,7 +39,7 @@ function load(h: Harness, cpu: number, mm: number, vpn: number) {
 /** mapcount of every page, total mapcount and refcount of the folio at head. */
 function counts(h: Harness, head: number) {
   const m = h.machine;
-  return { pages: Array.from({ length: 16 }, (_, i) => m.pageMapcount(head + i)), map: m.folioMapcount(head), ref: m.folioRef(head) };
+  return { pages: Array.from({ length: 16 }, (_, i) => pageMapcount(m, head + i)), map: folioMapcount(m, head), ref: folioRef(m, head) };
 }
 const rss = (h: Harness, mm = 0) => Atomics.load(h.machine.m, h.machine.mmWord(mm, MM.RSS_ANON));
 
@@ -98,14 +98,14 @@ for (const [where, to] of [['another PTE table', D], ['the same PTE table (one P
     // fork copies both VMAs, each batch capped at its VMA; the child sees both halves
     const child = run(h, 0, dup_mm(h.cpus[0], 0));
     assert.ok(child > 0);
-    assert.equal(h.machine.folioMapcount(f.folio), 32);
+    assert.equal(folioMapcount(h.machine, f.folio), 32);
     assert.deepEqual(checkQuiescent(h.machine), []);
     assert.equal(load(h, 1, child, to + 3).value, tokens[11]);
     // unmapping the moved half in the parent leaves the rest mapped and intact
     zapBegin(h.machine, 0, to, to + 8);
     assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, to, to + 8)), 0);
     zapEnd(h.machine, 0, to, to + 8);
-    assert.equal(h.machine.folioMapcount(f.folio), 24);
+    assert.equal(folioMapcount(h.machine, f.folio), 24);
     assert.deepEqual(checkQuiescent(h.machine), []);
     run(h, 0, process_exit(h.cpus[0], child));
     run(h, 0, process_exit(h.cpus[0], 0));

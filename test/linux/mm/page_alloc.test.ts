@@ -6,7 +6,7 @@ import { folio_put } from '../../../src/linux/mm/swap.js';
 import { FOLIO_LARGE, PG_BUDDY, PG_HEAD, PG_RESERVED, PG_TAIL, POISON, ZERO_PFN } from '../../../src/machine/machine.js';
 import { rng } from '../../../src/workload/program.js';
 import { Violation } from '../../../src/machine/cpu.js';
-import { boot, type Harness } from '../../helpers/machine.js';
+import { boot, type Harness, folioFlags, folioMapcount, folioRef, isFree, pageMapcount } from '../../helpers/machine.js';
 
 /** Allocate random orders (seeded) until an order-0 allocation fails; returns [pfn, order] pairs. */
 function allocAll(h: Harness, seed: number): [number, number][] {
@@ -42,10 +42,10 @@ test('page_alloc: allocations are naturally aligned, non-overlapping, zeroed, re
     const nr = 1 << order;
     assert.equal(pfn % nr, 0, `pfn ${pfn} of order ${order} is naturally aligned`);
     assert.ok(pfn + nr <= L.pages);
-    assert.equal(h.machine.folioRef(pfn), 1, 'refcount 1 on allocation');
+    assert.equal(folioRef(h.machine, pfn), 1, 'refcount 1 on allocation');
     assert.equal(h.machine.folioOrder(pfn), order);
-    assert.equal(h.machine.folioMapcount(pfn), 0);
-    assert.equal(h.machine.folioFlags(pfn), order > 0 ? FOLIO_LARGE : 0);
+    assert.equal(folioMapcount(h.machine, pfn), 0);
+    assert.equal(folioFlags(h.machine, pfn), order > 0 ? FOLIO_LARGE : 0);
     for (let i = 0; i < nr; i++) {
       assert.equal(owner[pfn + i], -1, `page ${pfn + i} handed out twice`);
       owner[pfn + i] = pfn;
@@ -88,14 +88,14 @@ test('page_alloc: freed pages are poisoned and marked PG_BUDDY, mapcount 0', () 
   assert.equal(freePages(h.machine), before + 16);
   for (let i = 0; i < 16; i++) {
     assert.equal(m[L.pContent + pfn + i], POISON, `page ${i} poisoned`);
-    assert.ok(h.machine.isFree(pfn + i), `page ${i} PG_BUDDY`);
+    assert.ok(isFree(h.machine, pfn + i), `page ${i} PG_BUDDY`);
     assert.equal(h.machine.pageFlags(pfn + i) & (PG_TAIL | PG_RESERVED), 0);
-    assert.equal(h.machine.pageMapcount(pfn + i), 0);
+    assert.equal(pageMapcount(h.machine, pfn + i), 0);
   }
   // control: a page still allocated is not poisoned
   const other = drive(alloc_folio(cpu, 0));
   assert.equal(m[L.pContent + other], 0);
-  assert.equal(h.machine.isFree(other), false);
+  assert.equal(isFree(h.machine, other), false);
   assert.equal(h.machine.pageFlags(other) & PG_BUDDY, 0);
 });
 
@@ -105,9 +105,9 @@ test('page_alloc: a folio is freed only when its last reference goes', () => {
   const pfn = drive(alloc_folio(cpu, 2));
   Atomics.add(h.machine.m, h.machine.L.fRef + pfn, 1);
   drive(folio_put(cpu, pfn));
-  assert.equal(h.machine.isFree(pfn), false, 'one reference left');
+  assert.equal(isFree(h.machine, pfn), false, 'one reference left');
   drive(folio_put(cpu, pfn));
-  assert.equal(h.machine.isFree(pfn), true);
+  assert.equal(isFree(h.machine, pfn), true);
 });
 
 test('page_alloc: dropping the last reference of a still-mapped folio is a violation', () => {

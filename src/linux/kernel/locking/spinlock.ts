@@ -73,19 +73,6 @@ export function* spin_lock(cpu: Cpu, off: number): Gen<void> {
   if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
 }
 
-/** spin_trylock(): take the lock only if it is free right now. */
-export function spin_trylock(cpu: Cpu, off: number): boolean {
-  const m = cpu.m;
-  const owner = Atomics.load(m, off + OWNER);
-  if (Atomics.compareExchange(m, off + NEXT, owner, owner + 1) !== owner) return false;
-  Atomics.store(m, off + HOLDER, cpu.id + 1);
-  Atomics.store(m, off + HOLD_START, cpu.stamp());
-  const hists = lockKind(cpu.machine, off);
-  cpu.held.push({ off, kind: hists.kind, hold: hists.hold, at: cpu.now(), own: cpu.steps });
-  if (cpu.noteHook !== null) noteLock(cpu, EV.NOTE_LOCK, off);
-  return true;
-}
-
 /** spin_unlock(): serve the next ticket. */
 export function spin_unlock(cpu: Cpu, off: number): void {
   const m = cpu.m;
@@ -111,9 +98,6 @@ export function spin_unlock(cpu: Cpu, off: number): void {
 /** Who holds the lock at off: cpu id or -1. */
 export function lockHolder(m: Int32Array, off: number): number {
   return Atomics.load(m, off + HOLDER) - 1;
-}
-export function lockHoldStart(m: Int32Array, off: number): number {
-  return Atomics.load(m, off + HOLD_START);
 }
 export function lockIsHeld(m: Int32Array, off: number): boolean {
   return Atomics.load(m, off + NEXT) !== Atomics.load(m, off + OWNER);
