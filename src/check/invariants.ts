@@ -11,6 +11,8 @@ import { freePages, reservedPages } from '../linux/mm/page_alloc.js';
 import { GUP_PIN_COUNTING_BIAS } from '../linux/include/linux/mm.js';
 import { CONT_PTES } from '../linux/arch/arm64/mm/contpte.js';
 import { contpteBlockDetails, contpteBlockProblem } from './contpte.js';
+import { checkBuddy } from './buddy.js';
+import { checkMmIds } from './mm-id.js';
 
 export interface Finding {
   invariant: string;
@@ -27,6 +29,7 @@ export function checkQuiescent(machine: Machine): Finding[] {
     if (out.length < MAX_FINDINGS) out.push({ invariant, path: 'quiescent', details });
   };
   const ptes = new Int32Array(L.pages); // present PTEs mapping each page, over all mms
+  const perMm = new Int32Array(L.maxMms * L.pages); // [mm * pages + folio]: present PTEs of mm mapping folio
   const contArch = machine.cfg.arch === 'contpte';
   for (let mm = 0; mm < L.maxMms; mm++) {
     const state = Atomics.load(m, machine.mmWord(mm, MM.STATE));
@@ -58,6 +61,7 @@ export function checkQuiescent(machine: Machine): Finding[] {
         if (flags & PG_RESERVED) add('pte-maps-reserved-page', { ...where, pfn });
         ptes[pfn]++;
         const folio = Atomics.load(m, L.pHead + pfn);
+        perMm[mm * L.pages + folio]++;
         const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
         const fileFolio = Atomics.load(m, L.fMapping + folio) !== 0;
         if (fileFolio) rssFile++;
@@ -134,6 +138,8 @@ export function checkQuiescent(machine: Machine): Finding[] {
     if (!pfn) continue;
     if (machine.filePageOfPfn(pfn) !== fp || (Atomics.load(m, L.pFlags + pfn) & (PG_BUDDY | PG_RESERVED))) add('pagecache-mismatch', { filePage: fp, pfn, caches: machine.filePageOfPfn(pfn), flags: Atomics.load(m, L.pFlags + pfn) });
   }
+  checkBuddy(machine, add); // the free lists and every page's allocator state (src/check/buddy.ts)
+  checkMmIds(machine, add, perMm); // the CONFIG_MM_ID slots against the PTEs (src/check/mm-id.ts)
   return out;
 }
 
@@ -185,15 +191,25 @@ function pageCacheHolds(machine: Machine, folio: number): boolean {
   return Atomics.load(m, L.pcache + machine.filePage(mapping - 1, Atomics.load(m, L.fIndex + folio))) === folio;
 }
 
-/** After every process has exited: every page is free again except those reserved at boot. */
+/**
+ * After every process has exited: every page is free again except those reserved at boot, and the
+ * allocator (src/check/buddy.ts) and the MM_ID slots (all free now: src/check/mm-id.ts) are sound.
+ */
 export function checkNoLeaks(machine: Machine): Finding[] {
+  const out: Finding[] = [];
+  const add = (invariant: string, details: Record<string, unknown>) => {
+    if (out.length < MAX_FINDINGS) out.push({ invariant, path: 'teardown', details });
+  };
+  checkBuddy(machine, add);
+  checkMmIds(machine, add);
   const free = freePages(machine);
   const reserved = reservedPages(machine);
-  if (free + reserved === machine.L.pages) return [];
+  if (free + reserved === machine.L.pages) return out;
   const leaked: number[] = [];
   const { m, L } = machine;
   for (let pfn = 0; pfn < L.pages && leaked.length < 8; pfn++) if ((m[L.pFlags + pfn] & PG_HEAD) && !(m[L.pFlags + pfn] & (PG_BUDDY | PG_RESERVED))) leaked.push(pfn);
-  return [{ invariant: 'leaked-folio', path: 'teardown', details: { pages: L.pages, free, reserved, leakedPages: L.pages - free - reserved, folios: leaked.map(hex) } }];
+  add('leaked-folio', { pages: L.pages, free, reserved, leakedPages: L.pages - free - reserved, folios: leaked.map(hex) });
+  return out;
 }
 
 /** The continuous observer's check for one folio: refcount >= mapcount at every instant. */

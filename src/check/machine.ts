@@ -10,6 +10,7 @@ import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
 import { checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
 import { LOCK_WORDS } from '../machine/layout.js';
 import { lockWaitHang } from '../diag/hang.js';
+import { checkMmIdChange } from './mm-id.js';
 
 let installed = false;
 
@@ -36,6 +37,7 @@ export function installCheckHooks(): void {
       const h = lockWaitHang(cpu, off, waitedMs, mode);
       cpu.violation('lock-hang', h.path, h.details);
     },
+    mmIdChange: checkMmIdChange,
     forkCopied: forkOracle,
     mremapBegin: mremapOracleBegin,
     mremapEnd: mremapOracleEnd,

@@ -154,6 +154,7 @@ test('oracle mremap: the quiescent checker catches a moved page that lost or cha
     Atomics.sub(m, L.fMapcount + folio, 1);
     Atomics.sub(m, L.fRef + folio, 1);
     Atomics.sub(m, h.machine.mmWord(0, MM.RSS_ANON), 1);
+    Atomics.sub(m, L.fMmId + folio * 2, 1); // mm 0's MM_ID slot
     assert.deepEqual(invariants(checkQuiescent(h.machine)), ['data-lost']);
   }
 });

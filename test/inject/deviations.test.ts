@@ -498,9 +498,10 @@ const CASES: Record<string, Case> = {
   },
   'fault-no-recheck': {
     scenarios: [
-      // CPU1's folio loses its PTEs (mapcount, RSS) and CPU1's write is lost (data-mismatch)
-      ['large folio: range changed', lostRaceLarge, ['data-mismatch', 'mapcount-mismatch', 'rss-mismatch']],
-      ['order 0: pte changed', lostRaceOrder0, ['data-mismatch', 'mapcount-mismatch', 'rss-mismatch']],
+      // CPU1's folio loses its PTEs (mapcount, RSS, its MM_ID slot still counts them) and CPU1's
+      // write is lost (data-mismatch)
+      ['large folio: range changed', lostRaceLarge, ['data-mismatch', 'mapcount-mismatch', 'mm-id-mismatch', 'rss-mismatch']],
+      ['order 0: pte changed', lostRaceOrder0, ['data-mismatch', 'mapcount-mismatch', 'mm-id-mismatch', 'rss-mismatch']],
     ],
     seeds: 10, // first detection today: seed 1
   },

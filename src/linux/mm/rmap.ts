@@ -1,65 +1,127 @@
 // Models mm/rmap.c: per-page mapcount, the folio's total mapcount, AnonExclusive, and the
-// CONFIG_MM_ID bookkeeping (two per-folio slots: which mm maps how many pages) that lets a write
-// fault tell whether a large anon folio is mapped by this mm alone; for file folios the rmap add/dup
-// and folio_mkclean(), the rmap walk writeback uses to write-protect and clean every PTE of a folio.
+// CONFIG_MM_ID bookkeeping (two per-folio slots: which mm maps how many pages, and the "maybe mapped
+// shared" bit) that lets a write fault tell whether a large anon folio is mapped by this mm alone; for
+// file folios the rmap add/dup and folio_mkclean(), the rmap walk writeback uses to write-protect and
+// clean every PTE of a folio.
 import type { Cpu } from '../../machine/cpu.js';
 import type { Machine } from '../../machine/machine.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../machine/machine.js';
-import { MM } from '../../machine/layout.js';
+import { G, MM } from '../../machine/layout.js';
 import { folio_maybe_dma_pinned } from '../include/linux/mm.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { PTRS_PER_PTE } from '../../machine/params.js';
 import { pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_wrprotect, pte_write } from '../../machine/pte.js';
 import { ptep_clear_flush, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
-import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { Aborted, spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import { i_mmap_entries } from './mmap.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
 
-const MMID_SHIFT = 20;
-const MMID_COUNT = (1 << MMID_SHIFT) - 1;
+// CONFIG_MM_ID (include/linux/rmap.h): two slots per folio, fMmId + folio * 2 + s, each (mm + 1) <<
+// MMID_SHIFT | the mappings of the folio that mm has (0: a free slot, the kernel's MM_ID_DUMMY with
+// mapcount -1). As in the kernel's folio->_mm_ids, the top bit of slot 0 is the bit spinlock that
+// serialises every change of the slots and the total (folio_lock_large_mapcount), and the top bit
+// of slot 1 says "maybe mapped shared": set when a second mm takes a slot or the mappings of a third
+// go unaccounted, cleared on unmap once one slot holds every mapping.
+export const MMID_SHIFT = 20;
+export const MMID_COUNT = (1 << MMID_SHIFT) - 1;
+/** The mm field of a slot word (bits 20..30), after >>> MMID_SHIFT. */
+export const MMID_MM = 0x7ff;
+/** FOLIO_MM_IDS_LOCK_BIT: top bit of slot 0. */
+export const FOLIO_MM_IDS_LOCK_BIT = 1 << 31;
+/** FOLIO_MM_IDS_SHARED_BIT: top bit of slot 1. */
+export const FOLIO_MM_IDS_SHARED_BIT = 1 << 31;
 
-/** folio_add_mm_id-ish: account nr mappings of folio to mm in one of its two slots (if one is free or ours). */
-function mm_id_add(machine: Machine, folio: number, mm: number, nr: number): void {
-  const m = machine.m;
-  for (let tries = 0; tries < 64; tries++) {
-    for (let s = 0; s < 2; s++) {
-      const w = machine.L.fMmId + folio * 2 + s;
-      const v = Atomics.load(m, w);
-      if (v >>> MMID_SHIFT === mm + 1) {
-        if (Atomics.compareExchange(m, w, v, v + nr) === v) return;
-        continue;
-      }
+/**
+ * folio_lock_large_mapcount(): the bit spinlock in slot 0. The critical sections never yield, so a
+ * sched CPU never finds it held; threaded CPUs spin (a few instructions at most).
+ */
+function folio_lock_large_mapcount(cpu: Cpu, folio: number): void {
+  const m = cpu.m, w0 = cpu.machine.L.fMmId + folio * 2;
+  for (;;) {
+    const v = Atomics.load(m, w0);
+    if (!(v & FOLIO_MM_IDS_LOCK_BIT)) {
+      if (Atomics.compareExchange(m, w0, v, v | FOLIO_MM_IDS_LOCK_BIT) === v) return;
+    } else if (!cpu.threaded) {
+      cpu.violation('folio-mapcount-lock-held', 'folio_lock_large_mapcount', { folio, slot0: v }); // no other CPU runs: it would never be released
+    } else if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) {
+      throw new Aborted(); // a violation elsewhere (perhaps raised by the holder, under the lock)
     }
-    for (let s = 0; s < 2; s++) {
-      const w = machine.L.fMmId + folio * 2 + s;
-      if (Atomics.compareExchange(m, w, 0, ((mm + 1) << MMID_SHIFT) | nr) === 0) return;
-    }
-    // both slots belong to other mms: this mapping goes unaccounted, so the folio can only ever
-    // look "maybe shared" (total mapcount > any one slot), which is the kernel's answer too
-    if ((Atomics.load(m, machine.L.fMmId + folio * 2) & MMID_COUNT) && (Atomics.load(m, machine.L.fMmId + folio * 2 + 1) & MMID_COUNT)) return;
   }
 }
 
-function mm_id_sub(machine: Machine, folio: number, mm: number, nr: number): void {
-  const m = machine.m;
-  for (let s = 0; s < 2; s++) {
-    const w = machine.L.fMmId + folio * 2 + s;
-    for (;;) {
-      const v = Atomics.load(m, w);
-      if (v >>> MMID_SHIFT !== mm + 1) break;
-      const left = (v & MMID_COUNT) - nr;
-      if (Atomics.compareExchange(m, w, v, left <= 0 ? 0 : v - nr) === v) return;
+/** folio_unlock_large_mapcount(). */
+function folio_unlock_large_mapcount(cpu: Cpu, folio: number): void {
+  Atomics.and(cpu.m, cpu.machine.L.fMmId + folio * 2, ~FOLIO_MM_IDS_LOCK_BIT);
+}
+
+/**
+ * folio_add_return_large_mapcount(): nr more mappings of folio by mm, under the folio's mapcount
+ * lock: the total, and mm's slot (its own, or a free one it takes; none if both belong to other
+ * mms: those mappings go unaccounted, and the shared bit is set already). Returns the new total.
+ */
+function folio_add_return_large_mapcount(cpu: Cpu, folio: number, nr: number, mm: number): number {
+  const { m, L } = cpu.machine;
+  const w0 = L.fMmId + folio * 2, w1 = w0 + 1;
+  const id = (mm + 1) << MMID_SHIFT;
+  folio_lock_large_mapcount(cpu, folio);
+  MMDEBUG.mmIdChange(cpu, folio, 'folio_add_return_large_mapcount');
+  const total = Atomics.add(m, L.fMapcount + folio, nr) + nr;
+  const s0 = Atomics.load(m, w0) & ~FOLIO_MM_IDS_LOCK_BIT, s1 = Atomics.load(m, w1) & ~FOLIO_MM_IDS_SHARED_BIT;
+  if ((s0 & ~MMID_COUNT) === id) Atomics.add(m, w0, nr);
+  else if ((s1 & ~MMID_COUNT) === id) Atomics.add(m, w1, nr);
+  else if (s0 === 0) {
+    Atomics.store(m, w0, FOLIO_MM_IDS_LOCK_BIT | id | nr);
+    if (total !== nr) Atomics.or(m, w1, FOLIO_MM_IDS_SHARED_BIT); // we might have other mappings already
+  } else if (s1 === 0) {
+    Atomics.or(m, w1, id | nr | FOLIO_MM_IDS_SHARED_BIT); // slot 0 certainly has mappings as well
+  }
+  folio_unlock_large_mapcount(cpu, folio);
+  return total;
+}
+
+/**
+ * folio_sub_return_large_mapcount(): nr mappings of folio by mm gone, under the folio's mapcount
+ * lock. mm's slot gives them back (freed once it would count none); if mm has no slot left and one
+ * slot now holds every mapping (or none is left), the folio is mapped exclusively again. Returns
+ * the new total.
+ */
+function folio_sub_return_large_mapcount(cpu: Cpu, folio: number, nr: number, mm: number): number {
+  const { m, L } = cpu.machine;
+  const w0 = L.fMmId + folio * 2, w1 = w0 + 1;
+  const id = (mm + 1) << MMID_SHIFT;
+  folio_lock_large_mapcount(cpu, folio);
+  MMDEBUG.mmIdChange(cpu, folio, 'folio_sub_return_large_mapcount');
+  const total = Atomics.sub(m, L.fMapcount + folio, nr) - nr;
+  let s0 = Atomics.load(m, w0) & ~FOLIO_MM_IDS_LOCK_BIT, s1 = Atomics.load(m, w1) & ~FOLIO_MM_IDS_SHARED_BIT;
+  let kept = false; // mm's slot still counts some of its mappings
+  if ((s0 & ~MMID_COUNT) === id) {
+    kept = (s0 & MMID_COUNT) > nr;
+    if (kept) Atomics.sub(m, w0, nr);
+    else {
+      Atomics.store(m, w0, FOLIO_MM_IDS_LOCK_BIT);
+      s0 = 0;
+    }
+  } else if ((s1 & ~MMID_COUNT) === id) {
+    kept = (s1 & MMID_COUNT) > nr;
+    if (kept) Atomics.sub(m, w1, nr);
+    else {
+      Atomics.and(m, w1, FOLIO_MM_IDS_SHARED_BIT);
+      s1 = 0;
     }
   }
+  // one slot owns all mappings (a free slot counts 0: an unmapped folio is exclusive too)
+  if (!kept && ((s0 & MMID_COUNT) === total || (s1 & MMID_COUNT) === total)) Atomics.and(m, w1, ~FOLIO_MM_IDS_SHARED_BIT);
+  folio_unlock_large_mapcount(cpu, folio);
+  return total;
 }
 
 /** Pages of folio mapped by mm, per its CONFIG_MM_ID slot (0 if mm has no slot). */
 export function folio_mm_mapcount(machine: Machine, folio: number, mm: number): number {
   for (let s = 0; s < 2; s++) {
     const v = Atomics.load(machine.m, machine.L.fMmId + folio * 2 + s);
-    if (v >>> MMID_SHIFT === mm + 1) return v & MMID_COUNT;
+    if (((v >>> MMID_SHIFT) & MMID_MM) === mm + 1) return v & MMID_COUNT;
   }
   return 0;
 }
@@ -72,8 +134,7 @@ export function folio_add_new_anon_rmap(cpu: Cpu, folio: number, page: number, n
     Atomics.add(m, L.pMapcount + page + i, 1);
     Atomics.or(m, L.pFlags + page + i, PG_ANON_EXCLUSIVE);
   }
-  Atomics.add(m, L.fMapcount + folio, nr);
-  mm_id_add(cpu.machine, folio, mm, nr);
+  folio_add_return_large_mapcount(cpu, folio, nr, mm);
   cpu.noteFolio(folio);
 }
 
@@ -95,9 +156,9 @@ export function folio_remove_rmap_ptes(cpu: Cpu, folio: number, page: number, nr
     const v = Atomics.sub(m, L.pMapcount + page + i, 1) - 1;
     if (v < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, page: page + i, mapcount: v });
   }
-  const t = Atomics.sub(m, L.fMapcount + folio, nr) - nr;
+  const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
+  const t = anon ? folio_sub_return_large_mapcount(cpu, folio, nr, mm) : Atomics.sub(m, L.fMapcount + folio, nr) - nr;
   if (t < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, totalMapcount: t });
-  if (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) mm_id_sub(cpu.machine, folio, mm, nr);
   cpu.noteFolio(folio);
 }
 
@@ -121,8 +182,7 @@ export function folio_try_dup_anon_rmap_ptes(cpu: Cpu, folio: number, page: numb
     Atomics.and(m, L.pFlags + page + i, ~PG_ANON_EXCLUSIVE);
     Atomics.add(m, L.pMapcount + page + i, 1);
   }
-  Atomics.add(m, L.fMapcount + folio, nr);
-  mm_id_add(machine, folio, dst, nr);
+  folio_add_return_large_mapcount(cpu, folio, nr, dst);
   cpu.noteFolio(folio);
   return 0;
 }

@@ -42,6 +42,11 @@ export interface MmDebugHooks {
    * holders and its waiters.
    */
   lockWaitLimit(cpu: Cpu, off: number, waitedMs: number, mode: 'read' | 'write' | null): void;
+  /**
+   * folio_add/sub_return_large_mapcount (path) is about to change folio's CONFIG_MM_ID slots and
+   * total mapcount, its mapcount lock held: they obey the MM_ID rules. Raises a violation.
+   */
+  mmIdChange(cpu: Cpu, folio: number, path: string): void;
   /** dup_mmap copied the VMA [start, end) of parent to child (the data oracle copies its records). */
   forkCopied(machine: Machine, parent: number, child: number, start: number, end: number): void;
   /** move_vma is about to move [from, from + len) of mm to `to` (the data oracle moves its records; it may refuse). */
@@ -65,6 +70,7 @@ export const MMDEBUG: MmDebugHooks = {
   writebackEnd: notInstalled,
   protCommit: notInstalled,
   lockWaitLimit: notInstalled,
+  mmIdChange: notInstalled,
   forkCopied: notInstalled,
   mremapBegin: notInstalled,
   mremapEnd: notInstalled,
