@@ -3,7 +3,7 @@
 import type { Config } from '../config/config.js';
 import type { RunResult } from '../engine/result.js';
 import { Aggregate } from '../report/aggregate.js';
-import { buildSummary, renderSummary, type Summary } from '../report/summary.js';
+import { buildSummary, failed, renderSummary, type Summary } from '../report/summary.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
 import { WriteError, type WriteFs } from '../report/disk.js';
 import { writeSummaryOutputs } from '../report/outputs.js';
@@ -12,13 +12,14 @@ import { Progress, type ProgressSink } from '../report/progress.js';
 import { runThreads } from '../engine/threads.js';
 import { pctProbe } from '../engine/sched.js';
 import { type Shard, shardSeed, shardSeedCount } from '../engine/shard.js';
-import { configForSeed } from '../engine/variants.js';
+import { configForSeed, variantOf } from '../engine/variants.js';
 import { RunStop } from '../engine/stop.js';
 import { withPool, type WorkerPool } from '../engine/pool.js';
 import { MachineBuffers, runSchedSeedWatched, type SchedTask, workerHangMs } from '../engine/worker-watch.js';
 import { LiveArtifacts } from '../report/live-artifacts.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { variantCount } from '../report/seed-groups.js';
+import { DEFAULT_REACH_MIN_SEEDS, judgeReach, reachNotJudged, type ReachSummary } from '../check/reach.js';
 
 export { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 
@@ -50,6 +51,10 @@ export interface CampaignOptions {
   onResult?: (r: RunResult) => void;
   /** The file system calls the results are written with (tests: failures put in). */
   fs?: WriteFs;
+  /** --no-reach: do not judge the reach floor (src/check/reach.ts). */
+  noReach?: boolean;
+  /** The reach floor judges only variants that ran at least this many seeds (default DEFAULT_REACH_MIN_SEEDS). */
+  reachMinSeeds?: number;
 }
 
 export interface CampaignResult {
@@ -109,7 +114,8 @@ async function campaign(cfg: Config, opts: CampaignOptions, t0: number, runId: s
   const checkpoint = () => {
     const wallSeconds = (performance.now() - t0) / 1000;
     const stopped = { reason: 'unfinished' as const, detail: `the state after ${Math.round(wallSeconds)} s; the run had not ended when this was written (if nothing replaced it, the run was killed)` };
-    const s = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped });
+    const reach = reachNotJudged('the run had not ended', opts.reachMinSeeds ?? DEFAULT_REACH_MIN_SEEDS);
+    const s = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted: true, shard: opts.shard, stop: stopped, reach });
     writing(() => w.json('summary.json', s)) && writing(() => w.histograms(agg.hist, agg.encodedGroups())) && writing(() => w.text(JUNIT_FILE, renderJunit(s)));
     lastCheckpoint = performance.now();
   };
@@ -134,15 +140,32 @@ async function campaign(cfg: Config, opts: CampaignOptions, t0: number, runId: s
   const wallSeconds = (performance.now() - t0) / 1000;
   const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
   const interrupted = stop.interrupted;
-  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped });
+  const reach = judgeRunReach(cfg, agg, opts, interrupted);
+  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped, reach });
   // the artifacts are written; then summary.json (tried even after a failed write: it is small and
   // it is the run's record), the histograms, junit.xml and report.html, until one fails
   const failedBefore = writeError;
   writeError = undefined;
   const wrote = writing(() => w.json('summary.json', summary)) && writing(() => w.histograms(agg.hist, agg.encodedGroups())) && writing(() => writeSummaryOutputs(w, summary, { summary: false }));
   if (failedBefore) writeError = failedBefore;
-  const exitCode = interrupted || !wrote ? EXIT_INTERRUPTED : summary.violations.length ? EXIT_VIOLATIONS : EXIT_OK;
+  // a reach floor not met fails the run as a violation does (exit 1)
+  const exitCode = interrupted || !wrote ? EXIT_INTERRUPTED : failed(summary) ? EXIT_VIOLATIONS : EXIT_OK;
   return { summary, dir: w.dir, text: renderSummary(summary, w.dir), exitCode, ...(writeError ? { writeError } : {}) };
+}
+
+/**
+ * The reach floor of the run (src/check/reach.ts): each variant's seeds and event sums (the
+ * aggregate's per-variant totals) judged against the rules its config enables. An interrupted run
+ * is not judged: it stopped before its planned seeds or duration.
+ */
+export function judgeRunReach(cfg: Config, agg: Aggregate, opts: Pick<CampaignOptions, 'noReach' | 'reachMinSeeds'>, interrupted: boolean): ReachSummary {
+  const minSeeds = opts.reachMinSeeds ?? DEFAULT_REACH_MIN_SEEDS;
+  if (opts.noReach) return reachNotJudged('switched off (--no-reach)', minSeeds);
+  if (interrupted) return reachNotJudged('the run was interrupted', minSeeds);
+  if (!agg.variantTotals) return reachNotJudged('no per-variant counts', minSeeds);
+  // variant i is the one seed i runs (seed s runs variant s mod n)
+  const variants = agg.variantTotals.map((t, i) => ({ variant: variantOf(cfg, i), config: configForSeed(cfg, i), seeds: t.seeds, cleanSeeds: t.cleanSeeds, events: t.events }));
+  return judgeReach(variants, { minSeeds, inject: cfg.inject });
 }
 
 /**

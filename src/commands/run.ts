@@ -22,6 +22,8 @@ interface RunArgs {
   maxFailures?: number;
   progressEvery?: string;
   checkpointEvery?: string;
+  reach: boolean;
+  reachMinSeeds?: number;
   json: boolean;
 }
 
@@ -55,8 +57,9 @@ async function cmdRun(a: RunArgs): Promise<number> {
   const progressEveryMs = a.progressEvery !== undefined ? parseDuration(a.progressEvery, '--progress-every') * 1000 : undefined;
   const checkpointEveryMs = a.checkpointEvery !== undefined ? parseDuration(a.checkpointEvery, '--checkpoint-every') * 1000 : undefined;
   if (a.maxFailures !== undefined && !(Number.isInteger(a.maxFailures) && a.maxFailures >= 1)) throw new UsageError(`--max-failures: expected an integer >= 1, found ${a.maxFailures}`);
+  if (a.reachMinSeeds !== undefined && !(Number.isInteger(a.reachMinSeeds) && a.reachMinSeeds >= 1)) throw new UsageError(`--reach-min-seeds: expected an integer >= 1, found ${a.reachMinSeeds}`);
   prepareOutputDir(a.out, '--out'); // before any work: a bad path is exit 2, named
-  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs, checkpointEveryMs }));
+  const r = await interruptible('finishing the summary', a.json, (signal) => runCampaign(cfg, { out: a.out, seedsGiven, quiet: a.json, version: VERSION, signal, shard, maxFailures: a.maxFailures, progressEveryMs, checkpointEveryMs, noReach: !a.reach, reachMinSeeds: a.reachMinSeeds }));
   // a failed write (a full disk): one line naming the file and the errno; the summary still printed, exit 3
   if (r.writeError) process.stderr.write(`foliostorm: ${r.writeError.message}\n`);
   if (a.json) process.stdout.write(JSON.stringify(r.summary, null, 2) + '\n');
@@ -83,6 +86,8 @@ export const runCommand: Command = {
       .option('max-failures', { type: 'number', describe: 'stop once this many seeds (threads: rounds) have failed (exit 1; the summary says why it stopped)' })
       .option('progress-every', { type: 'string', describe: 'off a terminal (CI logs): a progress line this often (default 10s)' })
       .option('checkpoint-every', { type: 'string', describe: 'rewrite summary.json (marked unfinished) this often during the run, so a killed run leaves one (default 1m; 0: never)' })
+      .option('reach', { type: 'boolean', default: true, describe: 'judge the reach floor: each variant must have exercised the paths its config enables, else exit 1 (--no-reach: off; docs/checks.md)' })
+      .option('reach-min-seeds', { type: 'number', describe: 'the reach floor judges only variants that ran at least this many seeds (default 4)' })
       .option('json', { type: 'boolean', default: false, describe: 'print summary.json to stdout, nothing else' }),
   run: (a) => cmdRun(a as unknown as RunArgs),
 };

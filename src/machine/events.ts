@@ -41,6 +41,10 @@ export const EV = {
   WP_COPY: ev('wp.copy'),
   FORK: ev('fork'),
   FORK_FAIL: ev('fork.fail'),
+  /**
+   * copy_present_ptes() copied a run of more than one entry at once (batching); counted only
+   * (cpu.counters, not cpu.ev: no flight-recorder entry, no trace hash), for the reach floor.
+   */
   FORK_BATCH: ev('fork.batch'),
   FORK_COPY_PAGE: ev('fork.copyPage'),
   GUP_FAST: ev('gup.fast'),
@@ -86,6 +90,20 @@ export const EV = {
   READ: ev('access.read'),
   WRITE: ev('access.write'),
   VIOLATION: ev('violation'),
+  // The batched forms of the paths `batching` switches, each counted once per batch of more than
+  // one entry, for the reach floor (src/check/reach.ts): with batching off they stay 0. Counted
+  // only (cpu.counters, never cpu.ev), like FORK_BATCH above: never in the flight recorder or
+  // the trace hash, so appending them moved no recorded code and changed no trace hash.
+  /** do_anonymous_page() (and the THP split) mapped a large folio with one set_ptes() */
+  ANON_BATCHED: ev('anon.batched'),
+  /** finish_fault() mapped a run of a large file folio with one set_ptes() */
+  FILE_BATCHED: ev('file.batched'),
+  /** zap_present_ptes() zapped a run of more than one entry at once (zap.batch counts every call) */
+  ZAP_BATCHED: ev('zap.batched'),
+  /** change_pte_range() changed a run of more than one entry in one start/commit transaction */
+  MPROTECT_BATCHED: ev('mprotect.batched'),
+  /** arch contpte: contpte_set_ptes() mapped a whole 16-entry block with PTE_CONT at once */
+  CONT_BLOCKS: ev('contpte.blocks'),
   // Notes: told to an event hook only (the interleaving view), never counted, recorded in the
   // flight recorder or mixed into the trace hash; appended here so no recorded code moves.
   /** a spinlock was taken: a = lock kind (NOTE_LOCK_PTL, _ZONE, _XA), b = index (PTE table, file) */

@@ -1,7 +1,9 @@
 // Merge per-seed RunResults into one run: counts add, histograms add (HdrHistogram addition),
 // violations are grouped by signature, and the sched trace hash covers every seed in seed order.
 // Besides the totals, each seed's counts and histograms add into its seed group's
-// (src/report/seed-groups.ts), for compare's noise test.
+// (src/report/seed-groups.ts), for compare's noise test, and its events into its model variant's
+// (the reach floor, src/check/reach.ts): per variant two seed counts and an event map, whatever
+// the number of seeds.
 import type { RunResult, ViolationRecord } from '../engine/result.js';
 import { HistSet, type Unit } from '../machine/histograms.js';
 import { TraceHash } from '../machine/trace.js';
@@ -14,17 +16,29 @@ export class Aggregate {
   readonly hist: HistSet;
   /** The seed groups' shares of the totals; null once totals without groups were added (merge of a folder written before seed groups). */
   groups: GroupTotals[] | null;
+  /**
+   * Per model variant (index: seed mod variants, as variantIndex; one without variants) its seeds
+   * and their events; null once totals without that split were added (merge).
+   */
+  variantTotals: VariantTotals[] | null;
   steps = 0;
   /** variants: the config's number of variants (1 without), which the seed groups depend on (seedGroup). */
   constructor(readonly unit: Unit, readonly variants = 1) {
     this.hist = new HistSet(unit);
     this.groups = emptyGroups(unit);
+    this.variantTotals = Array.from({ length: Math.max(1, variants) }, () => ({ seeds: 0, cleanSeeds: 0, events: {} }));
   }
   add(r: RunResult): void {
     this.results.push(r);
     this.steps += r.steps;
     addCounts(this.ops, r.ops);
     addCounts(this.events, r.events);
+    const vt = this.variantTotals?.[variantSlot(r.seed, this.variants)];
+    if (vt) {
+      vt.seeds++;
+      if (!r.violations.length) vt.cleanSeeds++;
+      addCounts(vt.events, r.events);
+    }
     const g = this.groups?.[seedGroup(r.seed, this.variants)];
     if (!g) {
       this.hist.addEncoded(r.hist);
@@ -45,6 +59,8 @@ export class Aggregate {
     addCounts(this.ops, t.ops);
     addCounts(this.events, t.events);
     this.hist.add(t.hist);
+    // counts of seeds whose variants are not known here: the per-variant sums no longer cover the run
+    if (Object.keys(t.ops).length || Object.keys(t.events).length) this.variantTotals = null;
     if (!this.groups) return;
     if (!t.groups || t.groups.length !== this.groups.length) {
       this.groups = null;
@@ -78,6 +94,19 @@ export class Aggregate {
     }
     return h.hex();
   }
+}
+
+/** One model variant's share of a run: its seeds, those that had no violation, and the events they counted. */
+export interface VariantTotals {
+  seeds: number;
+  cleanSeeds: number;
+  events: Record<string, number>;
+}
+
+/** The variant slot of seed among `variants` (seed mod variants, as variantIndex; 0 without variants). */
+export function variantSlot(seed: number, variants: number): number {
+  const n = Math.max(1, variants);
+  return ((seed % n) + n) % n;
 }
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {

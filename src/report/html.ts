@@ -7,16 +7,16 @@ import type { Hgrm } from './hgrm.js';
 import type { HistSummary } from '../machine/histograms.js';
 import { writeAtomic } from './results.js';
 import { readHgrms, readSummary } from './folder.js';
-import { type Summary, variantCounts } from './summary.js';
+import { failed, reachFindings, reachGroups, reachWhere, statusLine, type Summary, variantCounts } from './summary.js';
 import { type BarRow, barChart, columnChart, fmtNum, percentilePlot } from './svg.js';
 
 export const REPORT_FILE = 'report.html';
 
 export type RunStatus = 'PASS' | 'FAIL' | 'INTERRUPTED';
 
-/** The run's verdict, as its exit code has it: interrupted first (exit 3), then violations (exit 1). */
+/** The run's verdict, as its exit code has it: interrupted first (exit 3), then violations or a reach floor not met (exit 1). */
 export function runStatus(s: Summary): RunStatus {
-  return s.interrupted ? 'INTERRUPTED' : s.violations.length ? 'FAIL' : 'PASS';
+  return s.interrupted ? 'INTERRUPTED' : failed(s) ? 'FAIL' : 'PASS';
 }
 
 /** Write DIR/report.html from DIR's summary.json (or the summary given) and .hgrm files; returns its path. */
@@ -104,7 +104,7 @@ function header(s: Summary, status: RunStatus): string {
   const c = s.config ?? ({} as Summary['config']);
   const seeds = s.seeds.count ? `${s.seeds.count} (${s.seeds.list.length && s.seeds.count > 1 ? `${Math.min(...s.seeds.list)}..${Math.max(...s.seeds.list)}` : s.seeds.first})` : '0';
   const verdict = status === 'PASS' ? 'no violations'
-    : status === 'FAIL' ? `${s.violations.length} violation(s), ${s.signatures.length} signature(s)`
+    : status === 'FAIL' ? statusLine(s).replace(/^FAIL: /, '')
     : `stopped before the planned end${s.violations.length ? `; ${s.violations.length} violation(s) in ${s.signatures.length} signature(s) found until then` : '; no violations until then'}`;
   const rows: [string, unknown][] = [
     ['run id', s.runId], ['engine', s.engine],
@@ -135,9 +135,17 @@ function artifactHref(art: string): string | undefined {
   return i < 0 ? undefined : encodeURI(art.replace(/\\/g, '/').slice(i));
 }
 
+/** The reach rules not met (src/check/reach.ts): run-level findings, no seed, no replay. */
+function unreached(s: Summary): string {
+  return reachGroups(s).map((g) => `<div class="sig" data-signature="${esc(g.signature)}">
+<h3>${esc(g.signature)}</h3>
+<p>reach rule not met: <code>${esc(String(g.findings[0].details.expr))}</code> must be ${esc(String(g.findings[0].details.need))} (${esc(String(g.findings[0].details.why))}); was ${esc(reachWhere(g, 8))}. A run-level finding: no seed, no replay.</p>
+</div>`).join('\n');
+}
+
 function violations(s: Summary): string {
-  if (!s.signatures.length) return `<p class="muted">No violations${s.interrupted ? ' before the run was interrupted' : ''}.</p>`;
-  return s.signatures.map((g) => {
+  if (!s.signatures.length) return reachFindings(s).length ? unreached(s) : `<p class="muted">No violations${s.interrupted ? ' before the run was interrupted' : ''}.</p>`;
+  return (reachFindings(s).length ? `${unreached(s)}\n` : '') + s.signatures.map((g) => {
     const first = s.violations.find((v) => v.signature === g.signature && v.seed === g.smallestSeed) ?? s.violations.find((v) => v.signature === g.signature);
     // one file per signature and seed: several violations of one seed share it
     const files = [...new Set(g.artifacts)];

@@ -12,10 +12,15 @@
 //   command of each artifact.
 // - variant cases ("foliostorm.variant", a config with `variants` only, named "<config>/<variant>
 //   [engine]"): one per model variant the run's seeds ran, so a nightly run over 8 variants shows
-//   which design broke; <failure> listing its signatures when any seed of it had a violation.
+//   which design broke; <failure> listing its signatures when any seed of it had a violation or
+//   it failed a reach floor.
+// - reach cases ("foliostorm.reach", named after the signature, reach-floor@<rule>): one per
+//   reach rule not met (src/check/reach.ts) in some variant, always <failure type="reach-floor">:
+//   the expression, what it must be, and per variant its count over that variant's seeds. A
+//   run-level finding: no seed, no replay. The config case fails with them too.
 import { escapeXmlText as esc, escapeXmlAttr as attr } from './escape.js';
 import type { SignatureGroup } from './aggregate.js';
-import { type Summary, type VariantStats, variantStats } from './summary.js';
+import { failed, type ReachGroup, reachGroups, reachWhere, type Summary, type VariantStats, variantStats } from './summary.js';
 
 export const JUNIT_FILE = 'junit.xml';
 
@@ -37,12 +42,13 @@ export function configCaseName(s: Summary): string {
 
 export function renderJunit(s: Summary): string {
   const nv = s.violations.length;
-  const cfgOutcome: 'pass' | 'failure' | 'error' = nv ? 'failure' : s.interrupted ? 'error' : 'pass';
+  const unreached = reachGroups(s);
+  const cfgOutcome: 'pass' | 'failure' | 'error' = failed(s) ? 'failure' : s.interrupted ? 'error' : 'pass';
   const variants = variantStats(s);
-  const badVariants = [...variants.values()].filter((x) => x.violations).length;
-  const failures = s.signatures.length + (cfgOutcome === 'failure' ? 1 : 0) + badVariants;
+  const badVariants = [...variants.values()].filter((x) => x.violations || x.unreached.length).length;
+  const failures = s.signatures.length + unreached.length + (cfgOutcome === 'failure' ? 1 : 0) + badVariants;
   const errors = cfgOutcome === 'error' ? 1 : 0;
-  const tests = s.signatures.length + 1 + variants.size;
+  const tests = s.signatures.length + unreached.length + 1 + variants.size;
   const seedRange = s.seeds.count ? (s.seeds.count > 1 && s.seeds.list.length ? `${Math.min(...s.seeds.list)}..${Math.max(...s.seeds.list)}` : String(s.seeds.first)) : 'none';
   const seedsLine = `${s.seeds.count} seed(s) ${seedRange} in ${s.wallSeconds} s`;
   const runLine = `${seedsLine}${s.interrupted ? ', interrupted before the planned end' : ''}`;
@@ -54,9 +60,14 @@ export function renderJunit(s: Summary): string {
     if (cfgOutcome === 'error') {
       return `${open}\n      <error type="interrupted" message="${attr(`run interrupted after ${seedsLine}; no violations until then`)}">${esc(`The run was stopped (Ctrl-C/SIGTERM) before its planned seeds or duration ended; exit code 3.\n${runLine}`)}</error>\n${out}\n    </testcase>`;
     }
-    const msg = `${nv} violation(s) in ${s.signatures.length} signature(s)${s.interrupted ? ' (run interrupted)' : ''}: ${s.signatures.map((g) => g.signature).join(', ')}`;
-    const body = [`${runLine}`, ...s.signatures.map((g) => `${g.signature} x${g.count}, smallest seed ${g.smallestSeed}${g.artifacts[0] ? `: npx foliostorm repro ${g.artifacts[0]}` : ''}`)].join('\n');
-    return `${open}\n      <failure type="violations" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
+    const what = [nv ? `${nv} violation(s) in ${s.signatures.length} signature(s)` : '', unreached.length ? `${unreached.length} reach rule(s) not met` : ''].filter(Boolean).join(' and ');
+    const msg = `${what}${s.interrupted ? ' (run interrupted)' : ''}: ${[...s.signatures, ...unreached].map((g) => g.signature).join(', ')}`;
+    const body = [
+      `${runLine}`,
+      ...s.signatures.map((g) => `${g.signature} x${g.count}, smallest seed ${g.smallestSeed}${g.artifacts[0] ? `: npx foliostorm repro ${g.artifacts[0]}` : ''}`),
+      ...unreached.map((g) => `${g.signature} x${g.findings.length}: ${g.findings[0].details.expr} must be ${g.findings[0].details.need}; was ${reachWhere(g)}`),
+    ].join('\n');
+    return `${open}\n      <failure type="${nv ? 'violations' : 'reach-floor'}" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
   };
 
   const sigCase = (g: SignatureGroup): string => {
@@ -78,10 +89,28 @@ export function renderJunit(s: Summary): string {
   const variantCase = (name: string, x: VariantStats): string => {
     const open = `    <testcase classname="foliostorm.variant" name="${attr(`${s.config?.name ?? 'config'}/${name} [${s.engine}]`)}" time="0.000">`;
     const out = `      <system-out>${esc(`${x.seeds} seed(s) of this variant`)}</system-out>`;
-    if (!x.violations) return `${open}\n${out}\n    </testcase>`;
-    const msg = `${x.violations} violation(s) in ${x.bySignature.size} signature(s): ${[...x.bySignature.keys()].join(', ')}`;
-    const body = [...x.bySignature].map(([sig, g]) => `${sig} x${g.count}, smallest seed ${g.smallestSeed}`).join('\n');
-    return `${open}\n      <failure type="violations" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
+    if (!x.violations && !x.unreached.length) return `${open}\n${out}\n    </testcase>`;
+    const what = [x.violations ? `${x.violations} violation(s) in ${x.bySignature.size} signature(s)` : '', x.unreached.length ? `${x.unreached.length} reach floor(s) not met` : ''].filter(Boolean).join(' and ');
+    const msg = `${what}: ${[...x.bySignature.keys(), ...x.unreached].join(', ')}`;
+    const body = [...[...x.bySignature].map(([sig, g]) => `${sig} x${g.count}, smallest seed ${g.smallestSeed}`), ...x.unreached.map((sig) => `${sig}: not reached`)].join('\n');
+    return `${open}\n      <failure type="${x.violations ? 'violations' : 'reach-floor'}" message="${attr(clip(msg))}">${esc(body)}</failure>\n${out}\n    </testcase>`;
+  };
+
+  const reachCase = (g: ReachGroup): string => {
+    const d = g.findings[0].details;
+    const msg = `${d.expr} must be ${d.need}, was ${reachWhere(g)}: ${d.why}`;
+    const body = [
+      `signature:     ${g.signature}`,
+      `rule:          ${g.path}`,
+      `expression:    ${d.expr}`,
+      `must be:       ${d.need}`,
+      `judged when:   ${d.when}`,
+      `why:           ${d.why}`,
+      'per variant:',
+      ...g.findings.map((f) => `  ${f.details.variant}: ${f.details.value} over ${f.details.seeds} seed(s)${f.details.terms ? ` (${Object.entries(f.details.terms as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`),
+      'replay:        none (a run-level finding: the sum over a variant\'s seeds, no one seed)',
+    ].join('\n');
+    return `    <testcase classname="foliostorm.reach" name="${attr(g.signature)}" time="0.000">\n      <failure type="${attr(g.invariant)}" message="${attr(clip(msg))}">${esc(body)}</failure>\n    </testcase>`;
   };
 
   const props: [string, unknown][] = [
@@ -101,6 +130,7 @@ export function renderJunit(s: Summary): string {
     cfgCase(),
     ...[...variants].map(([name, x]) => variantCase(name, x)),
     ...s.signatures.map(sigCase),
+    ...unreached.map(reachCase),
     '  </testsuite>',
     '</testsuites>',
     '',

@@ -6,6 +6,7 @@ import { COST_KINDS, COST_OPS, MAX_ORDERS } from '../machine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
 import type { StopInfo } from '../engine/stop.js';
+import type { ReachSummary } from '../check/reach.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -53,13 +54,19 @@ export interface Summary {
   latency: Record<string, HistSummary>;
   violations: { signature: string; invariant: string; path: string; seed: number; variant?: string; artifact?: string; details: Record<string, unknown> }[];
   signatures: SignatureGroup[];
+  /**
+   * The reach floor (src/check/reach.ts): per variant the rules judged and their counts, and the
+   * rules that failed (`findings`: run-level, shaped like violations without seed or artifact;
+   * each fails the run as a violation does). Absent in summaries written before it.
+   */
+  reach?: ReachSummary;
   traceHash?: string;
   /** sched: the PCT bound for the observed CPUs and steps (the largest run's), at the configured depth. */
   pct?: PctGuarantee & { scheduler: string };
   perSeed: { seed: number; steps: number; violations: number; traceHash?: string; variant?: string }[];
 }
 
-export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard; stop?: StopInfo }): Summary {
+export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard; stop?: StopInfo; reach?: ReachSummary }): Summary {
   const rs = agg.sorted();
   const vs = agg.violations;
   const engine = cfg.engine;
@@ -81,6 +88,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     latency: agg.hist.summaries(),
     violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, variant: v.variant, artifact: v.artifact, details: v.details })),
     signatures: groupBySignature(vs),
+    ...(meta.reach ? { reach: meta.reach } : {}),
     traceHash: agg.traceHash(),
     pct: engine === 'sched' && rs.length ? { scheduler: cfg.scheduler, ...pctGuarantee(cfg.pctDepth, cfg.cpus, Math.max(...rs.map((r) => r.steps))) } : undefined,
     perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash, variant: r.variant })),
@@ -164,16 +172,21 @@ export function renderPct(p: PctGuarantee & { scheduler: string }): string {
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)));
 const orders = (r: Record<string, number>): string => Object.entries(r).map(([o, n]) => `o${o}:${fmt(n)}`).join(' ') || '-';
 
-/** Per variant the seeds ran (in the order of their first seeds): its seed count and its violations by signature (count, smallest seed). */
+/**
+ * Per variant the seeds ran (in the order of their first seeds): its seed count, its violations by
+ * signature (count, smallest seed), and the reach rules it failed.
+ */
 export interface VariantStats {
   seeds: number;
   violations: number;
   bySignature: Map<string, { count: number; smallestSeed: number }>;
+  /** the signatures of the reach floor's findings for this variant */
+  unreached: string[];
 }
 
 export function variantStats(s: Summary): Map<string, VariantStats> {
   const out = new Map<string, VariantStats>();
-  for (const p of s.perSeed) if (p.variant) (out.get(p.variant) ?? out.set(p.variant, { seeds: 0, violations: 0, bySignature: new Map() }).get(p.variant)!).seeds++;
+  for (const p of s.perSeed) if (p.variant) (out.get(p.variant) ?? out.set(p.variant, { seeds: 0, violations: 0, bySignature: new Map(), unreached: [] }).get(p.variant)!).seeds++;
   for (const v of s.violations) {
     const x = v.variant ? out.get(v.variant) : undefined;
     if (!x) continue;
@@ -181,19 +194,93 @@ export function variantStats(s: Summary): Map<string, VariantStats> {
     const g = x.bySignature.get(v.signature);
     x.bySignature.set(v.signature, { count: (g?.count ?? 0) + 1, smallestSeed: Math.min(g?.smallestSeed ?? v.seed, v.seed) });
   }
+  for (const f of reachFindings(s)) if (f.variant) out.get(f.variant)?.unreached.push(f.signature);
   return out;
+}
+
+/** The reach floor's findings (none in a summary without it). */
+export function reachFindings(s: Pick<Summary, 'reach'>): ReachSummary['findings'] {
+  return s.reach?.findings ?? [];
+}
+
+/** Does the run fail: a violation in a seed, or a reach floor not met. */
+export function failed(s: Pick<Summary, 'violations' | 'reach'>): boolean {
+  return s.violations.length > 0 || reachFindings(s).length > 0;
+}
+
+/** "FAIL: 2 violation(s), 1 signature(s), 3 reach rule(s) not met (5 in all variants)" or "PASS: no violations". */
+export function statusLine(s: Pick<Summary, 'violations' | 'signatures' | 'reach'>): string {
+  if (!failed(s)) return 'PASS: no violations';
+  const nr = reachFindings(s).length;
+  const ng = reachGroups(s).length;
+  const parts = s.violations.length ? [`${s.violations.length} violation(s)`, `${s.signatures.length} signature(s)`] : [];
+  if (nr) parts.push(`${ng} reach rule(s) not met${nr > ng ? ` (${nr} in all variants)` : ''}`);
+  return `FAIL: ${parts.join(', ')}`;
+}
+
+/** The reach findings grouped by signature (one rule, the variants that failed it), in table order. */
+export interface ReachGroup {
+  signature: string;
+  invariant: string;
+  path: string;
+  findings: ReachSummary['findings'];
+}
+
+export function reachGroups(s: Pick<Summary, 'reach'>): ReachGroup[] {
+  const m = new Map<string, ReachGroup>();
+  for (const f of reachFindings(s)) {
+    let g = m.get(f.signature);
+    if (!g) m.set(f.signature, (g = { signature: f.signature, invariant: f.invariant, path: f.path, findings: [] }));
+    g.findings.push(f);
+  }
+  return [...m.values()];
+}
+
+/** "generic+refault 0, contpte+refault 0" (the first few): which variants a reach group's rule failed in, with the count. */
+export function reachWhere(g: ReachGroup, max = 4): string {
+  const parts = g.findings.map((f) => `${f.variant ?? 'all seeds'} ${fmt(Number(f.details.value))}`);
+  return parts.length > max ? `${parts.slice(0, max).join(', ')} and ${parts.length - max} more` : parts.join(', ');
+}
+
+/** The reach floor's lines of the text summary: what was judged, per variant the lowest floors, and each rule not met. */
+export function renderReach(r: ReachSummary | undefined): string[] {
+  if (!r) return [];
+  if (!r.judged) return [`  reach     not judged: ${r.why}`];
+  const L: string[] = [];
+  const judged = r.variants.filter((v) => v.judged);
+  const rules = judged.reduce((a, v) => a + v.rules.length, 0);
+  const held = judged.reduce((a, v) => a + v.rules.filter((x) => x.ok).length, 0);
+  const skipped = r.variants.filter((v) => !v.judged);
+  L.push(`  reach     ${judged.length} of ${r.variants.length} variant(s) judged (at least ${r.minSeeds} seeds), ${held} of ${rules} rule(s) held${skipped.length ? `; not judged: ${skipped.map((v) => `${v.variant ?? 'the config'} (${v.why})`).join(', ')}` : ''}`);
+  for (const v of judged) {
+    const floors = v.rules.filter((x) => x.need === '>0' && x.ok).sort((a, b) => a.value - b.value);
+    const zeros = v.rules.filter((x) => x.need === '=0' && x.ok).length;
+    const lowest = floors.slice(0, 3).map((x) => `${x.rule} ${fmt(x.value)}`).join(', ');
+    const bad = v.rules.filter((x) => !x.ok).length;
+    L.push(`            ${v.variant ?? 'all seeds'} (${v.seeds} seeds${v.cleanSeeds !== undefined ? `, ${v.cleanSeeds} without a violation` : ''}): ${floors.length} floor(s) held, lowest ${lowest || '-'}; ${zeros} must-be-0 held${v.notJudged.length ? `; ${v.notJudged.length} too rare to judge` : ''}${bad ? `; ${bad} NOT MET` : ''}`);
+  }
+  const groups = reachGroups({ reach: r });
+  for (const g of groups.slice(0, 10)) {
+    const d = g.findings[0].details;
+    L.push(`  UNREACHED ${g.signature} x${g.findings.length}: ${d.expr} must be ${d.need} (${d.why}); was ${reachWhere(g)}`);
+  }
+  if (groups.length > 10) L.push(`  UNREACHED and ${groups.length - 10} more rule(s): summary.json reach.findings`);
+  return L;
 }
 
 /** "contpte+refault 12 seeds (2 violations)" per variant that ran (in the order of their first seeds). */
 export function variantCounts(s: Summary): string[] {
-  return [...variantStats(s)].map(([name, x]) => `${name} ${x.seeds} seed${x.seeds === 1 ? '' : 's'}${x.violations ? ` (${x.violations} violation${x.violations === 1 ? '' : 's'})` : ''}`);
+  return [...variantStats(s)].map(([name, x]) => {
+    const bad = [x.violations ? `${x.violations} violation${x.violations === 1 ? '' : 's'}` : '', x.unreached.length ? `${x.unreached.length} unreached` : ''].filter(Boolean);
+    return `${name} ${x.seeds} seed${x.seeds === 1 ? '' : 's'}${bad.length ? ` (${bad.join(', ')})` : ''}`;
+  });
 }
 
 /** The human summary printed at the end of a run. */
 export function renderSummary(s: Summary, dir: string): string {
   const a = s.anonFault;
   const L: string[] = [];
-  const status = s.violations.length ? `FAIL: ${s.violations.length} violation(s), ${s.signatures.length} signature(s)` : 'PASS: no violations';
+  const status = statusLine(s);
   L.push(`foliostorm ${s.engine} run "${s.config.name}"${s.interrupted ? ' (INTERRUPTED)' : ''}: ${status}`);
   if (s.stop && (s.stop.reason === 'max-failures' || s.stop.reason === 'interrupted' || s.stop.reason === 'write-error')) L.push(`  stopped   early: ${s.stop.detail}`);
   L.push(`  seeds     ${s.seeds.count} (${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${[0, 1, 2].map((i) => s.config.seed + s.shard!.index - 1 + i * s.shard!.count).join(', ')}, ...` : `from ${s.seeds.first}`})   wall ${s.wallSeconds}s${s.steps !== undefined ? `   steps ${fmt(s.steps)}` : ''}   cpus ${s.config.cpus}   policy ${s.config.variants ? 'per variant' : s.config.anonFallback}${s.config.inject.length ? `   inject ${s.config.inject.join(',')}` : ''}`);
@@ -212,6 +299,7 @@ export function renderSummary(s: Summary, dir: string): string {
   const unit = s.engine === 'sched' ? 'steps' : 'ns';
   L.push(`  latency   (${unit}) ${[lat('fault'), lat('ptl.wait'), lat('ptl.hold')].filter(Boolean).join(' | ')}`);
   if (s.pct) L.push(`  ${renderPct(s.pct)}`);
+  L.push(...renderReach(s.reach));
   if (s.traceHash) L.push(`  traceHash ${s.traceHash}`);
   for (const g of s.signatures.slice(0, 10)) {
     L.push(`  VIOLATION ${g.signature} x${g.count} (smallest seed ${g.smallestSeed})`);

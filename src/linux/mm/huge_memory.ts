@@ -71,6 +71,7 @@ export function* do_huge_pmd_anonymous_page(cpu: Cpu, mm: number, vpn: number): 
       folio_add_new_anon_rmap(cpu, folio, folio, nr, mm);
       yield P.RMAP;
       yield* set_ptes(cpu, ptep0, entry, nr);
+      cpu.counters[EV.ANON_BATCHED]++;
     } else {
       for (let i = 0; i < nr; i++) {
         if (i > 0) {

@@ -247,6 +247,7 @@ export function* do_anonymous_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     folio_add_new_anon_rmap(cpu, folio, folio, nr, vmf.mm);
     yield P.RMAP;
     yield* set_ptes(cpu, ptep0, entry, nr);
+    if (nr > 1) cpu.counters[EV.ANON_BATCHED]++;
     if (cpu.inj.faultRefcountLate) {
       yield P.RMAP; // deviation: the mapping is visible before its references exist
       folio_ref_add(cpu, folio, nr - 1);
@@ -411,6 +412,7 @@ function* finish_fault(cpu: Cpu, vmf: VmFault, folio: number, page: number, cow:
         Atomics.add(m, machine.mmWord(vmf.mm, MM.RSS_FILE), nr);
         yield P.RMAP;
         yield* set_ptes(cpu, ptep0, entry, nr);
+        if (nr > 1) cpu.counters[EV.FILE_BATCHED]++;
       } else {
         for (let i = 0; i < nr; i++) {
           if (i > 0) {
@@ -664,6 +666,7 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
   }
   cpu.ev(EV.ZAP_BATCH, vpn, nr);
   cpu.counters[EV.ZAP_PTES] += nr;
+  if (nr > 1) cpu.counters[EV.ZAP_BATCHED]++;
   return nr;
 }
 
@@ -792,6 +795,7 @@ function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number
     folio_dup_file_rmap_ptes(cpu, folio, pfn, nr);
     ctx.rssFile += nr;
     yield* __copy_present_ptes(cpu, ctx, dptep, sptep, pte, nr);
+    if (nr > 1) cpu.counters[EV.FORK_BATCH]++;
     return nr;
   }
   if (ctx.prealloc < 0 && folioNr > 1 && max_nr !== 1 && cpu.cfg.batching) {
@@ -816,6 +820,7 @@ function* copy_present_ptes(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number
     }
     ctx.rss += nr;
     yield* __copy_present_ptes(cpu, ctx, dptep, sptep, anyWritable ? pte | PTE_WRITE : pte, nr);
+    if (nr > 1) cpu.counters[EV.FORK_BATCH]++;
     return nr;
   }
   folio_ref_add(cpu, folio, 1); // folio_get()

@@ -135,6 +135,7 @@ function* change_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number
     const nr = mprotect_folio_pte_batch(cpu, folio, ptep, oldpte, end - vpn);
     if (folio >= 0) checkBatchBounds(cpu, 'change_pte_range', page, nr, folio, 1 << Atomics.load(m, L.fOrder + folio), vpn, vma);
     yield* change_present_ptes(cpu, tlb, vma, vpn, ptep, nr, newprot, folio, page, cpFlags);
+    if (nr > 1) cpu.counters[EV.MPROTECT_BATCHED]++;
     vpn += nr;
     pages += nr;
   }

@@ -10,7 +10,7 @@
 // The model has no init_mm or EFI mm, so mm_is_user() is always true and is left out.
 import type { Cpu } from '../../../../machine/cpu.js';
 import type { Gen } from '../../../../machine/gen.js';
-import { COST } from '../../../../machine/events.js';
+import { COST, EV } from '../../../../machine/events.js';
 import type { Machine } from '../../../../machine/machine.js';
 import {
   PTE_CONT, PTE_DIRTY, PTE_FLAG_MASK, PTE_WRITE, PTE_YOUNG, PFN_SHIFT, pte_advance_pfn, pte_cont, pte_pfn, pte_present, pte_special,
@@ -142,8 +142,10 @@ export function* contpte_set_ptes(cpu: Cpu, ptep: number, pte: number, nr: numbe
     const next = Math.min(contpte_align_down(machine, ptep) + CONT_PTES, end);
     const n = next - ptep;
     let p = with_pfn(pte, pfn);
-    if (n === CONT_PTES && ((pfn & CONT_MASK) === 0)) p = pte_mkcont(p); // ptep is then block-aligned
-    else p = pte_mknoncont(p);
+    if (n === CONT_PTES && ((pfn & CONT_MASK) === 0)) {
+      p = pte_mkcont(p); // ptep is then block-aligned
+      cpu.counters[EV.CONT_BLOCKS]++;
+    } else p = pte_mknoncont(p);
     yield* __set_ptes(cpu, ptep, p, n);
     ptep = next;
     pfn += n;

@@ -1,0 +1,277 @@
+// The reach floor (issue #14: a clean night must mean no bug): a run that did not exercise the
+// paths its config enables is not clean. A model that silently stops working finds nothing: every
+// VMA slot looking free (the workload does nothing), all memory held back (every fault OOMs),
+// pins that always fail, large folios, batching or contpte folding that never happen. So, per
+// model variant (seed s runs variant s mod n; one without `variants`), the run sums the event
+// counts over that variant's seeds and judges the rules below against them: a floor (the
+// expression counted something) wherever the variant's config enables the path, and a hard rule
+// (the expression counted nothing) where the config rules the path out, such as the batched paths
+// in the per-PTE reference variants. A rule that fails is a run-level finding (invariant
+// `reach-floor`, path = the rule): exit 1, like a violation, but with no seed and no artifact.
+//
+// Which rules apply is derived from the variant's config alone (weights, files, orders, arch,
+// batching, anonFallback), never from a list per config. A floor is judged only when the
+// variant's seeds were expected to run enough of the ops that drive it (seeds x cpus x opsPerCpu
+// x their share of the weights, a function of the config and the seed count the model cannot
+// change), so a short run or a rare op is "not judged" rather than a false finding; the bars
+// (minOps) were measured on every config in configs/ (docs/checks.md, "Reach floor").
+import type { Config } from '../config/config.js';
+import { signatureOf } from '../machine/cpu.js';
+import { OP_KINDS, type OpKind } from '../machine/ops.js';
+
+export const REACH_INVARIANT = 'reach-floor';
+/** A variant that ran fewer seeds is not judged at all. */
+export const DEFAULT_REACH_MIN_SEEDS = 4;
+/** The ops a floor's driving op kinds must have been expected to run, unless the rule says more. */
+export const DEFAULT_MIN_OPS = 100;
+
+/** One rule of the table. */
+export interface ReachRule {
+  rule: string;
+  /** When the rule is judged: the condition on the variant's config, as text (applies is the code). */
+  when: string;
+  applies: (c: Config) => boolean;
+  /** floor: the expression must count something over the variant's seeds; zero: it must count nothing. */
+  need: 'floor' | 'zero';
+  /**
+   * A sum of event names (src/machine/events.ts): `a + b`; in a name, `*` stands for one
+   * dot-separated part and `>0` for an order above 0 (anon.mapped.>0); `{o}` is the order of a
+   * per-order rule.
+   */
+  expr: string;
+  /** A per-order rule: one rule per order this returns, named rule with {o} replaced. */
+  orders?: (c: Config) => number[];
+  /** floor: the op kinds that drive it, whose expected count over the seeds must reach minOps. */
+  ops?: readonly OpKind[];
+  /** floor: the expected ops of `ops` it needs to be judged (default DEFAULT_MIN_OPS). */
+  minOps?: number;
+  why: string;
+}
+
+const w = (c: Config, k: OpKind): number => c.weights[k] ?? 0;
+const touches = (c: Config): boolean => w(c, 'touch') > 0;
+/** anon VMAs exist (mmap) */
+const anonVmas = (c: Config): boolean => w(c, 'mmap') > 0;
+/** file VMAs exist */
+const fileVmas = (c: Config): boolean => c.files.count > 0 && w(c, 'mmapfile') > 0;
+const anyVmas = (c: Config): boolean => anonVmas(c) || fileVmas(c);
+const writes = (c: Config): boolean => touches(c) && c.writeRatio > 0;
+const forks = (c: Config): boolean => w(c, 'fork') > 0 || w(c, 'forkexit') > 0;
+/**
+ * Large allocations succeed often enough for the order floors: measured with fragmentation up to
+ * 0.2 and no allocFailRate (a rate up to 0.25 leaves the bars' margin).
+ */
+const largeAllocsWork = (c: Config): boolean => c.fragmentation <= 0.2 && (c.allocFailRate ?? 0) <= 0.25;
+/** anon orders above 0 a write fault can map: enabled, and fitting in the largest mmap. */
+const anonLarge = (c: Config): number[] => (anonVmas(c) && writes(c) && largeAllocsWork(c) ? c.anonOrders.filter((o) => o > 0 && 1 << o <= c.mmapPages.max) : []);
+/** page-cache orders above 0 a file fault can cache: configured, and fitting in the file. */
+const fileLarge = (c: Config): number[] => (fileVmas(c) && touches(c) && largeAllocsWork(c) ? c.files.orders.filter((o) => o > 0 && 1 << o <= c.files.pages) : []);
+/** arm64 contpte blocks are 16 entries: an order-4 folio or larger can fill one. */
+const contSized = (orders: number[]): boolean => orders.some((o) => o >= 4);
+
+/**
+ * The rules, in one place. minOps was measured (docs/checks.md, "Reach floor") on every config of
+ * configs/ and variant of nightly.json (6 to 120 seeds each, nightly 100 per variant): the ops
+ * after which every seed counting nothing has a probability below 1e-6, from the share p of seeds
+ * that counted nothing (ops per seed x ln(1e-6) / ln(p)); where no seed of n did, the smaller of
+ * that with p = 1/(n+1) and 10x the ops after which a Poisson count at the measured rate would be
+ * 0 with that probability; the worst config, rounded up by about half.
+ */
+export const REACH_RULES: readonly ReachRule[] = [
+  // progress: the workload did something
+  { rule: 'accesses', when: 'touch > 0 and mmap or mmapfile > 0', applies: (c) => touches(c) && anyVmas(c), need: 'floor', expr: 'access.read + access.write', ops: ['touch'], why: 'user accesses ran; none: no VMA was ever found, or every touch ended at once' },
+  { rule: 'faults-mapped', when: 'touch > 0 and mmap or mmapfile > 0', applies: (c) => touches(c) && anyVmas(c), need: 'floor', expr: 'anon.mapped.* + anon.mapZeroPage + file.mappedPtes', ops: ['touch'], why: 'faults mapped pages; none: every fault failed, SIGSEGV or OOM' },
+  { rule: 'anon-write-fault', when: 'touch > 0, writeRatio > 0, mmap > 0', applies: (c) => writes(c) && anonVmas(c), need: 'floor', expr: 'anon.mapped.*', ops: ['touch'], minOps: 500, why: 'anon write faults allocated and mapped folios; none: every allocation failed' },
+  { rule: 'anon-zero-page', when: 'touch > 0, writeRatio < 1, mmap > 0', applies: (c) => touches(c) && c.writeRatio < 1 && anonVmas(c), need: 'floor', expr: 'anon.mapZeroPage', ops: ['touch'], minOps: 200, why: 'anon read faults mapped the zero page' },
+  { rule: 'writes', when: 'touch > 0, writeRatio > 0, mmap or mmapfile > 0', applies: (c) => writes(c) && anyVmas(c), need: 'floor', expr: 'access.write', ops: ['touch'], why: 'user stores ran' },
+  { rule: 'file-fault', when: 'files.count > 0, mmapfile > 0, touch > 0', applies: (c) => fileVmas(c) && touches(c), need: 'floor', expr: 'file.mappedPtes', ops: ['touch'], why: 'file faults mapped page-cache pages' },
+  { rule: 'mmap', when: 'mmap or mmapfile > 0', applies: anyVmas, need: 'floor', expr: 'mmap', ops: ['mmap', 'mmapfile'], minOps: 300, why: 'mmap succeeded' },
+  { rule: 'munmap', when: 'munmap > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'munmap') > 0 && anyVmas(c), need: 'floor', expr: 'munmap', ops: ['munmap'], minOps: 300, why: 'munmap succeeded' },
+  { rule: 'dontneed', when: 'dontneed > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'dontneed') > 0 && anyVmas(c), need: 'floor', expr: 'madvise.dontneed', ops: ['dontneed'], minOps: 300, why: 'MADV_DONTNEED ran' },
+  { rule: 'mremap', when: 'mremap > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'mremap') > 0 && anyVmas(c), need: 'floor', expr: 'mremap', ops: ['mremap'], minOps: 500, why: 'mremap moved a range' },
+  { rule: 'mprotect', when: 'mprotect > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'mprotect') > 0 && anyVmas(c), need: 'floor', expr: 'mprotect', ops: ['mprotect'], minOps: 300, why: 'mprotect succeeded' },
+  { rule: 'dontfork', when: 'dontfork > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'dontfork') > 0 && anyVmas(c), need: 'floor', expr: 'madvise.dontfork + madvise.dofork', ops: ['dontfork'], why: 'MADV_DONTFORK/DOFORK ran' },
+  // a fork needs a free process slot: 3% of fork ops succeed in configs/smoke.json (13 in 15 seeds fork nothing)
+  { rule: 'fork', when: 'fork or forkexit > 0', applies: forks, need: 'floor', expr: 'fork', ops: ['fork', 'forkexit'], minOps: 1_000, why: 'fork succeeded' },
+  { rule: 'pin', when: 'pin > 0, mmap > 0', applies: (c) => w(c, 'pin') > 0 && anonVmas(c), need: 'floor', expr: 'gup.fast + gup.slow', ops: ['pin'], why: 'GUP pinned pages' },
+  { rule: 'pin-io', when: 'pin > 0, pinio > 0, mmap > 0', applies: (c) => w(c, 'pin') > 0 && w(c, 'pinio') > 0 && anonVmas(c), need: 'floor', expr: 'gup.pinIo', ops: ['pinio'], minOps: 200, why: 'devices did I/O through pins' },
+  { rule: 'writeback', when: 'files.count > 0, writeback > 0', applies: (c) => c.files.count > 0 && w(c, 'writeback') > 0, need: 'floor', expr: 'writeback', ops: ['writeback'], minOps: 150, why: 'writeback ran' },
+  { rule: 'writeback-folios', when: 'files.count > 0, mmapfile > 0, writeback > 0, touch > 0, writeRatio > 0', applies: (c) => fileVmas(c) && w(c, 'writeback') > 0 && writes(c), need: 'floor', expr: 'writeback.folios', ops: ['writeback'], why: 'writeback wrote dirty folios' },
+  { rule: 'file-cow', when: 'files.count > 0, mmapfile > 0, touch > 0, writeRatio > 0', applies: (c) => fileVmas(c) && writes(c), need: 'floor', expr: 'file.cowFault', ops: ['touch'], minOps: 1_600, why: 'stores to private file mappings copied pages' },
+  { rule: 'wp-shared', when: 'files.count > 0, mmapfile > 0, touch > 0, writeRatio > 0, files.writenotify is not off', applies: (c) => fileVmas(c) && writes(c) && c.files.writenotify !== 'off', need: 'floor', expr: 'wp.shared', ops: ['touch'], minOps: 2_400, why: 'stores to write-notify shared mappings took the write-protect fault' },
+  // COW
+  { rule: 'cow-copy', when: 'touch > 0, writeRatio > 0, mmap > 0', applies: (c) => writes(c) && anonVmas(c), need: 'floor', expr: 'wp.copy', ops: ['touch'], minOps: 1_000, why: 'write faults on read-only anon entries copied: the zero page, pages shared by fork' },
+  { rule: 'cow-reuse', when: 'fork or forkexit > 0, touch > 0, writeRatio > 0, mmap > 0', applies: (c) => forks(c) && writes(c) && anonVmas(c), need: 'floor', expr: 'wp.reuse', ops: ['fork', 'forkexit'], minOps: 1_200, why: 'write faults after fork reused exclusive pages in place' },
+  // orders
+  { rule: 'anon-large', when: 'anonOrders has an order > 0 that fits mmapPages.max; touch, writeRatio, mmap > 0; fragmentation <= 0.2, allocFailRate <= 0.25', applies: (c) => anonLarge(c).length > 0, need: 'floor', expr: 'anon.mapped.>0', ops: ['touch'], minOps: 2_400, why: 'large anon folios were mapped; none: mTHP never chosen, e.g. the scan never finds a range none' },
+  { rule: 'anon-order-{o}', when: 'each such anon order', applies: (c) => anonLarge(c).length > 0, orders: anonLarge, need: 'floor', expr: 'anon.mapped.{o}', ops: ['touch'], minOps: 10_000, why: 'each enabled anon order was mapped; the highest are the rarest: 1 in 3 nightly seeds maps no order-5 folio' },
+  { rule: 'file-large', when: 'files.orders has an order > 0 that fits files.pages; files.count, mmapfile, touch > 0; fragmentation <= 0.2, allocFailRate <= 0.25', applies: (c) => fileLarge(c).length > 0, need: 'floor', expr: 'file.cached.>0', ops: ['touch'], minOps: 2_400, why: 'large page-cache folios were cached; the lower orders are fallbacks only, so no order in particular is required' },
+  // batching
+  { rule: 'batch-anon', when: 'batching, anon-large applies', applies: (c) => c.batching && anonLarge(c).length > 0, need: 'floor', expr: 'anon.batched', ops: ['touch'], minOps: 3_200, why: 'do_anonymous_page mapped large folios with one set_ptes' },
+  { rule: 'batch-file', when: 'batching, file-large applies', applies: (c) => c.batching && fileLarge(c).length > 0, need: 'floor', expr: 'file.batched', ops: ['touch'], minOps: 1_500, why: 'finish_fault mapped runs of large file folios with one set_ptes' },
+  { rule: 'batch-zap', when: 'batching, anon-large or file-large applies', applies: (c) => c.batching && (anonLarge(c).length > 0 || fileLarge(c).length > 0), need: 'floor', expr: 'zap.batched', ops: ['touch'], minOps: 1_300, why: 'zap_present_ptes zapped runs of large folios at once' },
+  // fork succeeds in 3% of fork ops in smoke.json, and then not always over a large folio
+  { rule: 'batch-fork', when: 'batching, fork or forkexit > 0, anon-large or file-large applies', applies: (c) => c.batching && forks(c) && (anonLarge(c).length > 0 || fileLarge(c).length > 0), need: 'floor', expr: 'fork.batch', ops: ['fork', 'forkexit'], minOps: 1_500, why: 'copy_present_ptes copied runs of large folios at once' },
+  { rule: 'batch-mprotect', when: 'batching, mprotect > 0, anon-large or file-large applies', applies: (c) => c.batching && w(c, 'mprotect') > 0 && (anonLarge(c).length > 0 || fileLarge(c).length > 0), need: 'floor', expr: 'mprotect.batched', ops: ['mprotect'], minOps: 1_300, why: 'change_pte_range changed runs of large folios in one transaction' },
+  { rule: 'per-pte-anon', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'anon.batched', why: 'the per-PTE reference must not batch anon mappings' },
+  { rule: 'per-pte-file', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'file.batched', why: 'the per-PTE reference must not batch file mappings' },
+  { rule: 'per-pte-zap', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'zap.batched', why: 'the per-PTE reference must not batch zaps' },
+  { rule: 'per-pte-fork', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'fork.batch', why: 'the per-PTE reference must not batch fork copies' },
+  { rule: 'per-pte-mprotect', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'mprotect.batched', why: 'the per-PTE reference must not batch mprotect' },
+  // arch
+  {
+    rule: 'contpte-block', when: 'arch contpte, batching, an anon or file order >= 4 applies', applies: (c) => c.arch === 'contpte' && c.batching && contSized([...anonLarge(c), ...fileLarge(c)]), need: 'floor', expr: 'contpte.blocks', ops: ['touch'], minOps: 1_300,
+    why: 'set_ptes of large folios mapped whole contpte blocks',
+  },
+  {
+    // batched anon-only mixes (configs/cost-fork.json) fold nothing: set_ptes maps whole blocks cont at once
+    rule: 'contpte-fold', when: 'arch contpte, and an anon order >= 4 applies with batching false or a file order >= 4 applies', applies: (c) => c.arch === 'contpte' && ((!c.batching && contSized(anonLarge(c))) || contSized(fileLarge(c))), need: 'floor', expr: 'cost.*.contFold', ops: ['touch'], minOps: 2_400,
+    why: 'contpte_try_fold folded blocks filled entry by entry',
+  },
+  { rule: 'generic-no-cont', when: 'arch generic', applies: (c) => c.arch === 'generic', need: 'zero', expr: 'cost.*.contFold + cost.*.contUnfold + contpte.blocks', why: 'the generic PTE layer has no contiguous bit' },
+  // anon-fault fallback policies: the events only one policy emits
+  { rule: 'policy-retry-lower', when: 'anonFallback is not retry-lower', applies: (c) => c.anonFallback !== 'retry-lower', need: 'zero', expr: 'anon.retryLower.*', why: 'only retry-lower retries at the next lower order' },
+  { rule: 'policy-preferred-or-0', when: 'anonFallback is not preferred-or-0', applies: (c) => c.anonFallback !== 'preferred-or-0', need: 'zero', expr: 'anon.retryOrder0', why: 'only preferred-or-0 retries at order 0' },
+];
+
+/** One variant's seeds and the events they counted. */
+export interface VariantCounts {
+  /** The variant's label (none: a config without variants). */
+  variant?: string;
+  /** The config the variant's seeds ran (configForSeed). */
+  config: Config;
+  seeds: number;
+  /**
+   * The seeds that ran to their end without a violation (default: all). A seed stops at its first
+   * violation, so only these are sure to have run their ops: the expected ops and minSeeds count them.
+   */
+  cleanSeeds?: number;
+  events: Record<string, number>;
+}
+
+export interface RuleResult {
+  rule: string;
+  need: '>0' | '=0';
+  expr: string;
+  value: number;
+  ok: boolean;
+}
+
+export interface VariantReach {
+  variant?: string;
+  seeds: number;
+  /** the seeds that ran to their end without a violation, when not all did */
+  cleanSeeds?: number;
+  judged: boolean;
+  /** why the variant was not judged */
+  why?: string;
+  /** the rules judged, in table order */
+  rules: RuleResult[];
+  /** the floors whose config allows them but whose driving ops were too few to judge */
+  notJudged: { rule: string; why: string }[];
+}
+
+/** A failed rule: shaped like summary.json's violations, without seed or artifact (a run-level finding). */
+export interface ReachFinding {
+  signature: string;
+  invariant: string;
+  path: string;
+  variant?: string;
+  details: Record<string, unknown>;
+}
+
+export interface ReachSummary {
+  /** false: nothing was judged (--no-reach, an unfinished or merged run); why says why */
+  judged: boolean;
+  why?: string;
+  minSeeds: number;
+  variants: VariantReach[];
+  findings: ReachFinding[];
+}
+
+export function reachNotJudged(why: string, minSeeds = DEFAULT_REACH_MIN_SEEDS): ReachSummary {
+  return { judged: false, why, minSeeds, variants: [], findings: [] };
+}
+
+/** The terms of an expression, each a matcher of event names. */
+function terms(expr: string): { text: string; match: (name: string) => boolean }[] {
+  return expr.split('+').map((t) => t.trim()).map((text) => {
+    if (!/[*>]/.test(text)) return { text, match: (n: string) => n === text };
+    const re = new RegExp(`^${text.split('.').map((p) => (p === '*' ? '[^.]+' : p === '>0' ? '[1-9][0-9]*' : p.replace(/[\\^$|?+()[\]{}]/g, '\\$&'))).join('\\.')}$`);
+    return { text, match: (n: string) => re.test(n) };
+  });
+}
+
+/** The value of expr over events, and of each of its terms. */
+export function evalExpr(expr: string, events: Record<string, number>): { value: number; terms: Record<string, number> } {
+  const out: Record<string, number> = {};
+  let value = 0;
+  for (const t of terms(expr)) {
+    let v = 0;
+    for (const [name, n] of Object.entries(events)) if (t.match(name)) v += n;
+    out[t.text] = v;
+    value += v;
+  }
+  return { value, terms: out };
+}
+
+/** The ops of the given kinds a variant's seeds were expected to run: seeds x cpus x opsPerCpu x their share of the weights. */
+export function expectedOps(c: Config, seeds: number, kinds: readonly OpKind[]): number {
+  const total = OP_KINDS.reduce((a, k) => a + w(c, k), 0);
+  if (!total) return 0;
+  return (seeds * c.cpus * c.opsPerCpu * kinds.reduce((a, k) => a + w(c, k), 0)) / total;
+}
+
+/** The rules of the table as they apply to config c: per-order rules expanded, the rest as they are. */
+export function rulesFor(c: Config): ReachRule[] {
+  const out: ReachRule[] = [];
+  for (const r of REACH_RULES) {
+    if (!r.applies(c)) continue;
+    if (!r.orders) out.push(r);
+    else for (const o of r.orders(c)) out.push({ ...r, rule: r.rule.replace('{o}', String(o)), expr: r.expr.replace('{o}', String(o)), orders: undefined });
+  }
+  return out;
+}
+
+/**
+ * Judge every variant's counts against the rules its config enables. inject: the run's
+ * deviations, named in the signatures as a violation's are.
+ */
+export function judgeReach(variants: readonly VariantCounts[], opts: { minSeeds?: number; inject?: readonly string[] } = {}): ReachSummary {
+  const minSeeds = opts.minSeeds ?? DEFAULT_REACH_MIN_SEEDS;
+  const inject = opts.inject ?? [];
+  const out: VariantReach[] = [];
+  const findings: ReachFinding[] = [];
+  for (const v of variants) {
+    const clean = Math.min(v.cleanSeeds ?? v.seeds, v.seeds);
+    const vr: VariantReach = { ...(v.variant !== undefined ? { variant: v.variant } : {}), seeds: v.seeds, ...(clean < v.seeds ? { cleanSeeds: clean } : {}), judged: false, rules: [], notJudged: [] };
+    out.push(vr);
+    if (clean < minSeeds) {
+      vr.why = clean < v.seeds ? `${clean} of its ${v.seeds} seeds ran to their end without a violation, fewer than ${minSeeds}` : `${v.seeds} seed${v.seeds === 1 ? '' : 's'}, fewer than ${minSeeds}`;
+      continue;
+    }
+    vr.judged = true;
+    for (const r of rulesFor(v.config)) {
+      if (r.need === 'floor' && r.ops) {
+        const expected = expectedOps(v.config, clean, r.ops);
+        const minOps = r.minOps ?? DEFAULT_MIN_OPS;
+        if (expected < minOps) {
+          vr.notJudged.push({ rule: r.rule, why: `${Math.floor(expected)} ${r.ops.join('/')} ops expected, fewer than ${minOps}` });
+          continue;
+        }
+      }
+      const { value, terms: t } = evalExpr(r.expr, v.events);
+      const ok = r.need === 'floor' ? value > 0 : value === 0;
+      vr.rules.push({ rule: r.rule, need: r.need === 'floor' ? '>0' : '=0', expr: r.expr, value, ok });
+      if (ok) continue;
+      findings.push({
+        signature: signatureOf(REACH_INVARIANT, r.rule, inject),
+        invariant: REACH_INVARIANT,
+        path: r.rule,
+        ...(v.variant !== undefined ? { variant: v.variant } : {}),
+        details: { variant: v.variant ?? v.config.name, seeds: v.seeds, ...(clean < v.seeds ? { cleanSeeds: clean } : {}), expr: r.expr, value, ...(Object.keys(t).length > 1 ? { terms: t } : {}), need: r.need === 'floor' ? '> 0' : '= 0', when: r.when, why: r.why },
+      });
+    }
+  }
+  return { judged: true, minSeeds, variants: out, findings };
+}
