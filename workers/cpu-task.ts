@@ -16,6 +16,7 @@ import type { EncodedHists } from '../src/machine/histograms.js';
 import type { ViolationRecord } from '../src/engine/result.js';
 import { buildMachine } from '../src/check/machine.js';
 import { type CpuTask, type CpuTaskResult, markStarted } from '../src/engine/threads-task.js';
+import { checkCpuInstruments, CpuShadow } from '../src/check/instruments.js';
 
 export type { CpuTask, CpuTaskResult };
 
@@ -28,6 +29,9 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
   const prog = new Program(task.cfg, task.seed, task.cpu);
   const opLog: OpLog = { seqs: [], eventNos: [] };
   cpu.opLog = opLog; // two numbers per op: cheap next to the op, and what a replay needs
+  // the instruments' own check at the end (src/check/instruments.ts): the event hook keeps a copy of the ring
+  const shadow = new CpuShadow(machine.L.ringSize, null);
+  cpu.evHook = shadow.hook;
   const g = machine.L.global;
   const m = machine.m;
   let opsStarted = 0;
@@ -49,10 +53,14 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
         op = prog.next(true)!;
       }
       opsStarted++;
+      shadow.kind = op.kind;
       drive(run_op(cpu, op));
     }
     // the program is over (or the round's time is up): its pins go too, before the quiescent check
     drive(release_pins(cpu));
+    // this CPU is idle: its ring, op events and histograms must account for every event and op
+    const bad = checkCpuInstruments(machine, cpu, shadow, opsStarted);
+    if (bad.length) cpu.violation(bad[0].invariant, bad[0].path, bad[0].details);
   } catch (e) {
     if (e instanceof Aborted) {
       // another CPU (or the observer) found a violation and stopped the round: not ours to report
@@ -71,7 +79,7 @@ export default function cpuTask(task: CpuTask): CpuTaskResult {
       throw e;
     }
   }
-  return { cpu: task.cpu, counters: cpu.counterMap(), hist: cpu.hist.encode(), opsStarted, opLog, violation };
+  return { cpu: task.cpu, counters: cpu.counterMap(), hist: cpu.hist.encode(), opsStarted, opLog, completed: shadow.completed, violation };
 }
 
 /** Every CPU of the round checks in at G.READY; none starts its ops before all have arrived. */

@@ -26,6 +26,7 @@ import { UNIT_STEP } from '../machine/hang.js';
 import { heldLocks, holdersOf, lockHangDetails, lockKind, lockName, waitName, waitSignature } from '../diag/hang.js';
 import { configForSeed, variantOf } from './variants.js';
 import { buildMachine } from '../check/machine.js';
+import { bothHooks, checkInstruments, CpuShadow } from '../check/instruments.js';
 
 export interface SchedOptions {
   scheduler?: Scheduler;
@@ -203,13 +204,17 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const cpus: Cpu[] = [];
   const sources: GenSource[] = [];
   const opsStarted: number[] = [];
+  // the instruments' own check at the end (src/check/instruments.ts): each CPU's event hook keeps a copy of its ring
+  const shadows: CpuShadow[] = [];
   // one histogram set for all the CPUs (one thread runs them): the sum of per-CPU sets, without the adding
   const hist = new HistSet('steps');
   for (let i = 0; i < cfg.cpus; i++) {
     const cpu = new Cpu(machine, i, false, clock, cfg, hist);
     cpu.trace = trace;
     if (cfg.allocFailRate) cpu.allocFailRand = allocFailStream(seed, i);
-    if (opts.onEvent) cpu.evHook = opts.onEvent;
+    const shadow = new CpuShadow(machine.L.ringSize, clock);
+    shadows.push(shadow);
+    cpu.evHook = bothHooks(opts.onEvent, shadow.hook);
     if (opts.onNote) cpu.noteHook = opts.onNote;
     cpus.push(cpu);
     const next = opSource(cfg, seed, i, opts.programs?.[i] ?? null);
@@ -219,6 +224,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
       const op = next();
       if (op) {
         opsStarted[i]++;
+        shadow.kind = op.kind;
         return run_op(c, op);
       }
       if (released) return null;
@@ -235,12 +241,13 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     });
   };
   try {
-    if (opts.setup?.length) runSetup(machine, clock, trace, opts.setup);
+    if (opts.setup?.length) runSetup(machine, clock, trace, opts.setup, shadows[0].ringHook);
     loop.run();
     // quiescent: every CPU idle
     const found = checkQuiescent(machine);
     for (const f of found) record(f, -1);
     if (!found.length) {
+      for (const f of checkInstruments(machine, cpus, shadows, opsStarted, hist)) record(f, -1);
       opts.beforeTeardown?.(machine);
       teardown(machine, clock, trace);
       for (const f of checkNoLeaks(machine)) record(f, -1);
@@ -273,10 +280,14 @@ function opSource(cfg: Config, seed: number, i: number, list: readonly Op[] | nu
   return () => prog.next();
 }
 
-/** SchedOptions.setup: the ops on a helper CPU, driven alone (nothing else runs, so nothing blocks). */
-function runSetup(machine: Machine, clock: Clock, trace: TraceHash, ops: readonly Op[]): void {
+/**
+ * SchedOptions.setup: the ops on a helper CPU, driven alone (nothing else runs, so nothing blocks).
+ * It records on CPU 0's flight recorder, and tells hook of each event (CPU 0's shadow).
+ */
+function runSetup(machine: Machine, clock: Clock, trace: TraceHash, ops: readonly Op[], hook: EventHook): void {
   const cpu = new Cpu(machine, 0, false, clock, machine.cfg);
   cpu.trace = trace;
+  cpu.evHook = hook;
   for (const op of ops) drain(run_op(cpu, op));
 }
 

@@ -26,6 +26,8 @@ export interface CpuTaskResult {
   opsStarted: number;
   /** Per op started: the global sequence number and this CPU's event number of its OP_START (Cpu.evOpStart). */
   opLog: OpLog;
+  /** The ops this CPU ran to their end, per kind (the round's histograms must count them: src/check/instruments.ts). */
+  completed?: Record<string, number>;
   /** Without opsStarted: the coordinator adds every CPU's count. */
   violation?: ViolationRecord;
 }

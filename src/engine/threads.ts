@@ -13,6 +13,7 @@ import { mem_init } from '../linux/mm/page_alloc.js';
 import { rng } from '../workload/program.js';
 import { signatureOf, Violation } from '../machine/cpu.js';
 import { readRing } from '../diag/flight-recorder.js';
+import { checkRoundInstruments, completedOps } from '../check/instruments.js';
 import { teardown } from './sched.js';
 import { TraceHash } from '../machine/trace.js';
 import { recordOps } from './recording.js';
@@ -151,12 +152,14 @@ async function runRound(pool: WorkerPool, rcfg: Config, seed: number, timeUp: ()
   for (const o of outs) if (o.violation) violations.push({ ...o.violation, opsStarted });
   violations.push(...workers); // a CPU that hung or died: the machine is not quiescent, not checked further
   violations.sort((a, b) => a.step - b.step); // first detected first (G.SEQ at detection)
+  const merged = merge(outs);
   if (!violations.length) {
     // Quiescent: every task has returned, so no CPU runs and no lock is held.
     try {
       const found = checkQuiescent(machine);
       for (const f of found) record(f, -1);
       if (!found.length) {
+        for (const f of checkRoundInstruments(machine, HistSet.decode(merged.hist), completedOps(outs.map((o) => ({ completed: o.completed ?? {} }))))) record(f, -1);
         teardown(machine, { step: 0 }, new TraceHash());
         for (const f of checkNoLeaks(machine)) record(f, -1);
       }
@@ -170,7 +173,7 @@ async function runRound(pool: WorkerPool, rcfg: Config, seed: number, timeUp: ()
   for (const v of violations) Object.assign(v, workers.length ? {} : recordOps(cfg, seed, logs, v.step), variant ? { variant } : {});
   // every task has returned (none hung or died, which could leave a thread holding the buffer): the next round may reuse it
   if (!workers.length) buffers.give(machine.sab);
-  return { seed, engine: 'threads', ...merge(outs), violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}), opsStarted };
+  return { seed, engine: 'threads', ...merged, violations, wallMs: performance.now() - t0, ...(variant ? { variant } : {}), opsStarted };
 }
 
 /**

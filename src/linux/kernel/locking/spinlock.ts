@@ -24,13 +24,19 @@ function noteLock(cpu: Cpu, code: number, off: number): void {
 }
 
 /** A kind of lock and the names of its wait and hold histograms (made once, not per acquisition). */
-interface LockHists {
+export interface LockHists {
   kind: string;
   wait: string;
   hold: string;
 }
 const lockHists = (kind: string): LockHists => ({ kind, wait: `${kind}.wait`, hold: `${kind}.hold` });
 const ZONE_LOCK = lockHists('zone_lock'), XA_LOCK = lockHists('xa_lock'), PTL = lockHists('ptl');
+/**
+ * Every spinlock's wait and hold histograms. Each hold begins with spin_lock, which records one
+ * wait, and ends with spin_unlock, which records one hold: once no spinlock is held the two counts
+ * are equal (the instrument check, src/check/instruments.ts).
+ */
+export const SPIN_LOCK_HISTS: readonly LockHists[] = [PTL, ZONE_LOCK, XA_LOCK];
 
 /** Histogram prefix of the lock at off: the PTLs, the zone lock and the page-cache locks are reported apart. */
 function lockKind(machine: Machine, off: number): LockHists {

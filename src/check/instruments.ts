@@ -1,0 +1,204 @@
+// The instruments check themselves at the end of each seed (issue 14): no verdict depends on the
+// latency histograms or the flight recorder, so a fault in them would go unseen; these rules are
+// exact on a correct model, and a mismatch is a violation, instrument-mismatch@<instrument>.
+//
+// - flight-recorder: each CPU's ring holds exactly the last min(N, ringSize) events recorded on it
+//   (N: its event count, CPU.RING_POS), oldest first, with the code, arguments and (sched) step
+//   each was recorded with, and ascending sequence numbers. A shadow (CpuShadow, the CPU's event
+//   hook: the tool's copy, told of each event as Cpu.ev records it) is what it is compared with.
+// - event-sequence: the CPUs' event counts add up to the global sequence G.SEQ (every event takes
+//   one number).
+// - op-events: a CPU recorded one op.start and one op.end per op it was handed.
+// - op-histogram: per op kind, the op.<kind> latency histogram counts exactly the ops of that kind
+//   that ran to their end (op.end 1; an op whose process could not be made records none).
+// - lock-histogram: per spinlock kind, as many holds as waits once no spinlock is held.
+// - histogram-merge (threads): the round's histograms, the sum of the CPUs', count every op the
+//   CPUs completed.
+// Not checked, because not exact on the clean model: access.read/access.write against the READ and
+// WRITE counters (an access that ends in SIGSEGV or OOM is timed but not counted; the probes after
+// munmap and mprotect count but are not timed), fault against the FAULT events (GUP's slow path and
+// the PMD fault record the event without the histogram), mmap_lock.wait (no hold histogram to pair).
+import type { Machine } from '../machine/machine.js';
+import type { Clock, Cpu, EventHook } from '../machine/cpu.js';
+import type { HistSet } from '../machine/histograms.js';
+import { CPU, G, RING_WORDS } from '../machine/layout.js';
+import { EV, EV_NAMES } from '../machine/events.js';
+import { SPIN_LOCK_HISTS } from '../linux/kernel/locking/spinlock.js';
+import type { Finding } from './invariants.js';
+
+export const INSTRUMENT_MISMATCH = 'instrument-mismatch';
+
+/** Words per shadow slot: code, a, b, c, step. */
+const SLOT = 5;
+
+/**
+ * The tool's copy of what one CPU's flight recorder must hold (the last ringSize events recorded
+ * under its id), and the ops it completed per kind. hook goes on the CPU as its event hook; a
+ * helper CPU that records under the same id (sched: setup ops, on CPU 0's ring) gets ringHook,
+ * which keeps the copy but counts no op (its ops are not in the run's histograms).
+ */
+export class CpuShadow {
+  private readonly slots: Int32Array;
+  /** events recorded under this id */
+  count = 0;
+  /** the kind of the op the CPU runs: the engine sets it as it hands the op out */
+  kind = '';
+  /** ops that ran to their end (op.end 1), per kind */
+  readonly completed: Record<string, number> = {};
+  readonly hook: EventHook;
+  readonly ringHook: EventHook;
+
+  constructor(
+    readonly size: number,
+    /** sched: the clock whose step each event records; threads: none (the ring records 0) */
+    private readonly clock: Clock | null,
+  ) {
+    this.slots = new Int32Array(size * SLOT);
+    this.ringHook = (_cpu, code, a, b, c) => this.record(code, a, b, c);
+    this.hook = (_cpu, code, a, b, c) => {
+      this.record(code, a, b, c);
+      if (code === EV.OP_END && a === 1) this.completed[this.kind] = (this.completed[this.kind] ?? 0) + 1;
+    };
+  }
+
+  private record(code: number, a: number, b: number, c: number): void {
+    const s = (this.count % this.size) * SLOT;
+    const w = this.slots;
+    w[s] = code;
+    w[s + 1] = a;
+    w[s + 2] = b;
+    w[s + 3] = c;
+    w[s + 4] = this.clock ? this.clock.step : 0;
+    this.count++;
+  }
+
+  /** The shadow's copy of event n: code, a, b, c, step. */
+  event(n: number): number[] {
+    const s = (n % this.size) * SLOT;
+    return Array.from(this.slots.subarray(s, s + SLOT));
+  }
+}
+
+/** A hook that tells first and then second (either may be absent). */
+export function bothHooks(first: EventHook | null | undefined, second: EventHook): EventHook {
+  return first ? (id, code, a, b, c) => (first(id, code, a, b, c), second(id, code, a, b, c)) : second;
+}
+
+const mismatch = (path: string, details: Record<string, unknown>): Finding => ({ invariant: INSTRUMENT_MISMATCH, path, details });
+const FIELDS = ['code', 'a', 'b', 'c', 'step'];
+const eventName = (code: number): string => EV_NAMES[code] ?? String(code);
+
+/** flight-recorder: CPU id's ring against its shadow (null when they agree). */
+export function checkRing(machine: Machine, id: number, shadow: CpuShadow): Finding | null {
+  const { m, L } = machine;
+  const n = m[machine.cpuWord(id, CPU.RING_POS)];
+  if (n !== shadow.count) {
+    return mismatch('flight-recorder', { cpu: id, summary: `CPU ${id}'s flight recorder counts ${n} events; ${shadow.count} were recorded on it`, ringPos: n, recorded: shadow.count });
+  }
+  let lastSeq = -1;
+  for (let e = Math.max(0, n - L.ringSize); e < n; e++) {
+    const r = L.ring + (id * L.ringSize + (e % L.ringSize)) * RING_WORDS;
+    const found = [m[r + 1], m[r + 2], m[r + 3], m[r + 4], m[r + 5]];
+    const want = shadow.event(e);
+    const f = found.findIndex((v, i) => v !== want[i]);
+    if (f >= 0) {
+      return mismatch('flight-recorder', {
+        cpu: id, event: e, field: FIELDS[f], found: found[f], recorded: want[f],
+        summary: `CPU ${id}'s flight recorder, event ${e} (${eventName(want[0])}): ${FIELDS[f]} ${found[f]}, recorded ${want[f]}`,
+      });
+    }
+    const seq = m[r];
+    if (seq <= lastSeq || seq >= Atomics.load(m, L.global + G.SEQ)) {
+      return mismatch('flight-recorder', { cpu: id, event: e, seq, previous: lastSeq, summary: `CPU ${id}'s flight recorder, event ${e}: sequence number ${seq} after ${lastSeq} (G.SEQ ${Atomics.load(m, L.global + G.SEQ)})` });
+    }
+    lastSeq = seq;
+  }
+  return null;
+}
+
+/** event-sequence: every CPU's event count adds up to G.SEQ (null when it does). */
+export function checkEventSequence(machine: Machine): Finding | null {
+  const { m, L } = machine;
+  let sum = 0;
+  const counts: number[] = [];
+  for (let c = 0; c < L.cpus; c++) sum += counts[c] = m[machine.cpuWord(c, CPU.RING_POS)];
+  const seq = Atomics.load(m, L.global + G.SEQ);
+  return sum === seq ? null : mismatch('event-sequence', { summary: `the CPUs' event counts (${counts.join(' + ')}) add up to ${sum}; G.SEQ is ${seq}`, counts, seq });
+}
+
+/** op-events: cpu recorded one op.start and one op.end per op it was handed (null when it did). */
+export function checkOpEvents(cpu: Cpu, handed: number): Finding | null {
+  const start = cpu.counters[EV.OP_START], end = cpu.counters[EV.OP_END];
+  if (start === handed && end === handed) return null;
+  return mismatch('op-events', { cpu: cpu.id, summary: `CPU ${cpu.id} ran ${handed} ops and recorded ${start} op.start and ${end} op.end events`, handed, opStart: start, opEnd: end });
+}
+
+/** The count of histogram name in hist (0 when absent). */
+const countOf = (hist: HistSet, name: string): number => hist.get(name)?.totalCount ?? 0;
+
+/**
+ * op-histogram and lock-histogram: hist (the histograms of CPUs that are all idle) against the
+ * ops they completed per kind (completed), and its spinlock waits against its holds.
+ */
+export function checkHistograms(hist: HistSet, completed: Record<string, number>, path = 'op-histogram'): Finding[] {
+  const out: Finding[] = [];
+  const kinds = new Set([...Object.keys(completed), ...hist.names().filter((k) => k.startsWith('op.')).map((k) => k.slice(3))]);
+  for (const k of [...kinds].sort()) {
+    const n = countOf(hist, `op.${k}`), want = completed[k] ?? 0;
+    if (n !== want) out.push(mismatch(path, { kind: k, summary: `the op.${k} histogram counts ${n} ops; ${want} ${k} ops ran to their end`, histogram: n, completed: want }));
+  }
+  for (const h of SPIN_LOCK_HISTS) {
+    const waits = countOf(hist, h.wait), holds = countOf(hist, h.hold);
+    if (waits !== holds) out.push(mismatch('lock-histogram', { lock: h.kind, summary: `${h.wait} counts ${waits} acquisitions, ${h.hold} ${holds} releases, with no ${h.kind} held`, waits, holds }));
+  }
+  return out;
+}
+
+/** The ops completed per kind, summed over shadows. */
+export function completedOps(shadows: readonly { completed: Record<string, number> }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of shadows) for (const [k, v] of Object.entries(s.completed)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/**
+ * Every instrument check of one CPU at its end (threads: each CPU's task, on its own histograms):
+ * its ring, its op events, and its histograms against the ops it completed. shared: hist is
+ * every CPU's (sched), so its histograms are checked once for all by the caller instead.
+ */
+export function checkCpuInstruments(machine: Machine, cpu: Cpu, shadow: CpuShadow, handed: number, shared = false): Finding[] {
+  const out: Finding[] = [];
+  const ring = checkRing(machine, cpu.id, shadow);
+  if (ring) out.push(ring);
+  const ops = checkOpEvents(cpu, handed);
+  if (ops) out.push(ops);
+  if (!shared) out.push(...checkHistograms(cpu.hist, shadow.completed));
+  return out;
+}
+
+/**
+ * Every instrument check of a machine whose CPUs (cpus, with their shadows and the ops handed to
+ * each) are all idle and record into one histogram set hist (sched): each CPU's ring and op
+ * events, the event sequence, and the histograms against the ops completed.
+ */
+export function checkInstruments(machine: Machine, cpus: readonly Cpu[], shadows: readonly CpuShadow[], handed: readonly number[], hist: HistSet): Finding[] {
+  const out: Finding[] = [];
+  for (let i = 0; i < cpus.length; i++) out.push(...checkCpuInstruments(machine, cpus[i], shadows[i], handed[i], true));
+  const seq = checkEventSequence(machine);
+  if (seq) out.push(seq);
+  out.push(...checkHistograms(hist, completedOps(shadows)));
+  return out;
+}
+
+/**
+ * threads: the round's instruments once every CPU's task has returned clean (each checked its own
+ * ring, op events and histograms): the event sequence, and the round's histograms (the sum of the
+ * CPUs', as the engine merged them) against the ops the CPUs completed (histogram-merge).
+ */
+export function checkRoundInstruments(machine: Machine, hist: HistSet, completed: Record<string, number>): Finding[] {
+  const out: Finding[] = [];
+  const seq = checkEventSequence(machine);
+  if (seq) out.push(seq);
+  out.push(...checkHistograms(hist, completed, 'histogram-merge'));
+  return out;
+}

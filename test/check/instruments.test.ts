@@ -1,0 +1,183 @@
+// The instruments' own check (src/check/instruments.ts): each rule on a state built bad next to the
+// same state left alone, then the engine's wiring: a sched run whose flight recorder is written
+// over, or whose histograms drop an op, ends with instrument-mismatch; a clean run, and a clean
+// threads round, have none.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultConfig } from '../../src/config/config.js';
+import { Cpu } from '../../src/machine/cpu.js';
+import { EV } from '../../src/machine/events.js';
+import { CPU, G, RING_WORDS } from '../../src/machine/layout.js';
+import { HistSet } from '../../src/machine/histograms.js';
+import { Machine } from '../../src/machine/machine.js';
+import { buildMachine } from '../../src/check/machine.js';
+import { runSched } from '../../src/engine/sched.js';
+import { runThreads } from '../../src/engine/threads.js';
+import {
+  checkEventSequence, checkHistograms, checkInstruments, checkOpEvents, checkRing, checkRoundInstruments, completedOps, CpuShadow,
+} from '../../src/check/instruments.js';
+
+/** A machine with CPUs whose event hooks keep shadows, as the engines set them up. */
+function machineWithShadows(cpus = 2, ringSize = 16) {
+  const cfg = defaultConfig({ cpus, ringSize });
+  const machine = buildMachine(cfg);
+  const clock = { step: 0 };
+  const hist = new HistSet('steps');
+  const cs = Array.from({ length: cpus }, (_, i) => new Cpu(machine, i, false, clock, cfg, hist));
+  const shadows = cs.map((c) => {
+    const s = new CpuShadow(machine.L.ringSize, clock);
+    c.evHook = s.hook;
+    return s;
+  });
+  return { machine, clock, hist, cpus: cs, shadows };
+}
+
+/** The ring slot (its first word) of CPU cpu's event n. */
+const slot = (machine: Machine, cpu: number, n: number): number => machine.L.ring + (cpu * machine.L.ringSize + (n % machine.L.ringSize)) * RING_WORDS;
+
+test('flight-recorder: a ring holding the last ringSize events recorded is clean, wrapped or not; a word written over, a lost event count, a sequence out of order are caught', () => {
+  const w = machineWithShadows();
+  const [a, b] = w.cpus;
+  for (let i = 0; i < 5; i++) {
+    w.clock.step++;
+    a.ev(EV.FAULT, i, 2 * i, 3 * i);
+  }
+  assert.equal(checkRing(w.machine, 0, w.shadows[0]), null, 'not wrapped');
+  for (let i = 5; i < 40; i++) {
+    w.clock.step++;
+    a.ev(EV.FAULT, i, 2 * i, 3 * i);
+    b.ev(EV.MMAP, i);
+  }
+  assert.equal(checkRing(w.machine, 0, w.shadows[0]), null, 'wrapped');
+  assert.equal(checkRing(w.machine, 1, w.shadows[1]), null);
+  assert.equal(checkEventSequence(w.machine), null);
+
+  // the c word of event 30 written over (a stray write: the mutant that stored c 4 words early)
+  const m = w.machine.m;
+  const r = slot(w.machine, 0, 30);
+  m[r + 4]++;
+  const f = checkRing(w.machine, 0, w.shadows[0]);
+  assert.equal(f?.invariant, 'instrument-mismatch');
+  assert.equal(f?.path, 'flight-recorder');
+  assert.deepEqual([f?.details.event, f?.details.field, f?.details.found, f?.details.recorded], [30, 'c', 91, 90]);
+  assert.match(f!.details.summary as string, /^CPU 0's flight recorder, event 30 \(fault\): c 91, recorded 90$/);
+  m[r + 4]--;
+  // the step the event was recorded at
+  m[r + 5] = 0;
+  assert.equal(checkRing(w.machine, 0, w.shadows[0])?.details.field, 'step');
+  m[r + 5] = 31;
+  assert.equal(checkRing(w.machine, 0, w.shadows[0]), null, 'restored');
+  // two events' sequence numbers swapped
+  const r2 = slot(w.machine, 0, 31);
+  [m[r], m[r2]] = [m[r2], m[r]];
+  assert.match(checkRing(w.machine, 0, w.shadows[0])?.details.summary as string, /event 31: sequence number \d+ after \d+/);
+  [m[r], m[r2]] = [m[r2], m[r]];
+  // an event the ring did not count
+  m[w.machine.cpuWord(1, CPU.RING_POS)]--;
+  assert.match(checkRing(w.machine, 1, w.shadows[1])?.details.summary as string, /^CPU 1's flight recorder counts 34 events; 35 were recorded on it$/);
+  // and the counts no longer add up to G.SEQ
+  const s = checkEventSequence(w.machine);
+  assert.equal(s?.path, 'event-sequence');
+  assert.match(s!.details.summary as string, /^the CPUs' event counts \(40 \+ 34\) add up to 74; G\.SEQ is 75$/);
+});
+
+test('event-sequence: a sequence number taken without an event recorded is caught', () => {
+  const w = machineWithShadows();
+  w.cpus[0].ev(EV.FAULT);
+  assert.equal(checkEventSequence(w.machine), null);
+  Atomics.add(w.machine.m, w.machine.L.global + G.SEQ, 1);
+  assert.equal(checkEventSequence(w.machine)?.details.seq, 2);
+});
+
+test('op-events: one op.start and one op.end per op handed out; an op without its op.start is caught', () => {
+  const w = machineWithShadows();
+  const a = w.cpus[0];
+  for (let i = 0; i < 3; i++) {
+    a.evOpStart(0, i);
+    a.ev(EV.OP_END, i === 1 ? 0 : 1);
+  }
+  assert.equal(checkOpEvents(a, 3), null);
+  const f = checkOpEvents(a, 4);
+  assert.equal(f?.path, 'op-events');
+  assert.match(f!.details.summary as string, /^CPU 0 ran 4 ops and recorded 3 op\.start and 3 op\.end events$/);
+});
+
+test('op-histogram and lock-histogram: counts equal to the ops completed and the acquisitions are clean; a missing record, one too many, an unreleased count are caught', () => {
+  const w = machineWithShadows();
+  const [a, b] = w.cpus;
+  // CPU 0 completes 2 touches and an mmap whose process could not be made (op.end 0: no histogram); CPU 1 a touch
+  const op = (cpu: Cpu, shadow: CpuShadow, kind: string, done: boolean) => {
+    shadow.kind = kind;
+    cpu.evOpStart(0, 0);
+    cpu.ev(EV.OP_END, done ? 1 : 0);
+    if (done) w.hist.record(`op.${kind}`, 3);
+  };
+  op(a, w.shadows[0], 'touch', true);
+  op(a, w.shadows[0], 'touch', true);
+  op(a, w.shadows[0], 'mmap', false);
+  op(b, w.shadows[1], 'touch', true);
+  for (let i = 0; i < 4; i++) {
+    w.hist.record('ptl.wait', i);
+    w.hist.record('ptl.hold', 2);
+  }
+  w.hist.record('mmap_lock.wait', 1); // no hold histogram to pair with: not checked
+  const completed = completedOps(w.shadows);
+  assert.deepEqual(completed, { touch: 3 });
+  assert.deepEqual(checkHistograms(w.hist, completed), []);
+  assert.deepEqual(checkInstruments(w.machine, w.cpus, w.shadows, [3, 1], w.hist), []);
+
+  const touchOne = { ...completed, touch: 4 };
+  assert.deepEqual(checkHistograms(w.hist, touchOne).map((f) => [f.path, f.details.summary]), [['op-histogram', 'the op.touch histogram counts 3 ops; 4 touch ops ran to their end']]);
+  w.hist.record('op.fork', 1);
+  w.hist.record('ptl.wait', 1);
+  assert.deepEqual(checkHistograms(w.hist, completed).map((f) => [f.path, f.details.summary]), [
+    ['op-histogram', 'the op.fork histogram counts 1 ops; 0 fork ops ran to their end'],
+    ['lock-histogram', 'ptl.wait counts 5 acquisitions, ptl.hold 4 releases, with no ptl held'],
+  ]);
+  // the round's histograms (threads): the same rule on the merged set, named for the merge
+  assert.deepEqual(checkRoundInstruments(w.machine, w.hist, { touch: 3, fork: 1 }).map((f) => f.path), ['lock-histogram']);
+  assert.deepEqual(checkRoundInstruments(w.machine, new HistSet('ns'), { touch: 3 }).map((f) => f.path), ['histogram-merge']);
+});
+
+test('sched: a clean run has no instrument-mismatch; a run whose ring is written over or whose histograms drop an op ends with one', () => {
+  const cfg = defaultConfig({ opsPerCpu: 60 });
+  const clean = runSched(cfg, 3);
+  assert.deepEqual(clean.violations.map((v) => v.signature), []);
+
+  // every event writes over the previous event's c word on its CPU's ring (the stray write of a
+  // flight-recorder fault), from an event hook that runs before the shadow's
+  const sab = new SharedArrayBuffer(new Machine(cfg).sab.byteLength);
+  const view = new Machine(cfg, sab);
+  const stray = runSched(cfg, 3, {
+    sab,
+    onEvent: (id) => {
+      const n = view.m[view.cpuWord(id, CPU.RING_POS)] - 2;
+      if (n >= 0) view.m[slot(view, id, n) + 4] = 0x5eed;
+    },
+  });
+  const v = stray.violations.find((x) => x.invariant === 'instrument-mismatch');
+  assert.ok(v, `no instrument-mismatch: ${stray.violations.map((x) => x.signature).join(', ')}`);
+  assert.equal(v.signature, 'instrument-mismatch@flight-recorder');
+  assert.equal(v.details.field, 'c');
+
+  // the op histogram of munmap loses its records
+  const record = HistSet.prototype.record;
+  HistSet.prototype.record = function (this: HistSet, name: string, value: number) {
+    if (name !== 'op.munmap') record.call(this, name, value);
+  };
+  let lost;
+  try {
+    lost = runSched(cfg, 3);
+  } finally {
+    HistSet.prototype.record = record;
+  }
+  assert.deepEqual(lost.violations.map((x) => x.signature), ['instrument-mismatch@op-histogram']);
+  assert.match(lost.violations[0].details.summary as string, /^the op\.munmap histogram counts 0 ops; \d+ munmap ops ran to their end$/);
+  assert.equal(clean.traceHash, runSched(cfg, 3).traceHash, 'the check changes no trace hash');
+});
+
+test('threads: clean rounds have no instrument-mismatch (each CPU checks its own instruments, the round the merged histograms)', async () => {
+  const rs = await runThreads(defaultConfig({ engine: 'threads', opsPerCpu: 100 }), { seeds: [1, 2], durationSec: 0, workers: 2 });
+  assert.deepEqual(rs.flatMap((r) => r.violations.map((v) => v.signature)), []);
+  assert.ok(rs.every((r) => Object.values(r.ops).reduce((x, y) => x + y, 0) > 0));
+});
