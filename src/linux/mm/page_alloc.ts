@@ -82,6 +82,10 @@ function rmqueue(machine: Machine, order: number): number {
     const pfn = m[L.freeHead + cur];
     if (pfn < 0) continue;
     listDel(machine, pfn, cur);
+    // del_page_from_free_list(): __ClearPageBuddy under the zone lock. Else, until prep_new_page
+    // stores the new folio's flags after the unlock, a free of its buddy on another CPU would merge
+    // with it (PG_BUDDY | PG_HEAD, fOrder unchanged) and unlink it from a list it is no longer on
+    m[L.pFlags + pfn] = 0;
     // expand(): give back the upper halves
     while (cur > order) {
       cur--;

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { drive } from '../../../src/machine/gen.js';
-import { alloc_folio, freePages, reservedPages } from '../../../src/linux/mm/page_alloc.js';
+import { alloc_folio, free_one_page, freePages, reservedPages } from '../../../src/linux/mm/page_alloc.js';
+import { EV, NOTE_LOCK_ZONE } from '../../../src/machine/events.js';
+import { checkBuddy } from '../../../src/check/buddy.js';
 import { folio_put } from '../../../src/linux/mm/swap.js';
 import { FOLIO_LARGE, PG_BUDDY, PG_HEAD, PG_RESERVED, PG_TAIL, POISON, ZERO_PFN } from '../../../src/machine/machine.js';
 import { rng } from '../../../src/workload/program.js';
@@ -157,4 +159,32 @@ test('page_alloc: allocFailRate fails order > 0 at about that rate, never order 
   const half = failures(0.5, 2);
   assert.ok(half > tries * 0.4 && half < tries * 0.6, `rate 0.5: ${half} of ${tries} failed`);
   assert.equal(failures(0.5, 2), half, 'the same seed draws the same failures');
+});
+
+test('page_alloc: the block __rmqueue_smallest takes is no buddy head once the zone lock is released: a free of its buddy before prep_new_page does not merge with it', () => {
+  const h = boot({}, { process: false });
+  const cpu = h.cpus[0];
+  const { m, L } = h.machine;
+  // an order-4 folio a whose buddy is the first block on the order-4 list (a split gave it back)
+  let a = -1;
+  for (let i = 0; i < 64 && (a < 0 || m[L.freeHead + 4] !== (a ^ 16)); i++) a = drive(alloc_folio(cpu, 4));
+  assert.equal(m[L.freeHead + 4], a ^ 16, 'precondition');
+  // the next order-4 allocation takes that buddy; another CPU frees a (free_folio's locked part)
+  // right when the allocation releases the zone lock, before its prep_new_page
+  let atUnlock = -1;
+  cpu.noteHook = (_cpu, code, kind) => {
+    if (code !== EV.NOTE_UNLOCK || kind !== NOTE_LOCK_ZONE || atUnlock >= 0) return;
+    atUnlock = m[L.pFlags + (a ^ 16)];
+    free_one_page(h.machine, a, 4);
+  };
+  const b = drive(alloc_folio(cpu, 4));
+  cpu.noteHook = null;
+  assert.equal(b, a ^ 16);
+  // the allocator is sound: a is free on its own, not merged with the new folio b
+  const found: string[] = [];
+  checkBuddy(h.machine, (inv) => found.push(inv));
+  assert.deepEqual(found, []);
+  assert.ok(isFree(h.machine, a) && m[L.fOrder + a] === 4);
+  assert.equal(m[L.pFlags + b], PG_HEAD);
+  assert.equal(atUnlock & PG_BUDDY, 0, 'the taken block was no longer PG_BUDDY when the lock was released');
 });
