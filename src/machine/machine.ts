@@ -90,9 +90,6 @@ export class Machine {
   folioOrder(head: number): number {
     return Atomics.load(this.m, this.L.fOrder + head);
   }
-  isFree(pfn: number): boolean {
-    return (this.pageFlags(pfn) & PG_BUDDY) !== 0;
-  }
 
   // ---- files ------------------------------------------------------------------------------
   /** Does file f want write notification (disk filesystem) or not (tmpfs-like)? */

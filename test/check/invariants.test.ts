@@ -21,7 +21,7 @@ import { process_exit } from '../../src/linux/kernel/fork.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { contpteBlockProblem } from '../../src/check/contpte.js';
 import { find_vma } from '../../src/linux/mm/mmap.js';
-import { boot, cpuWithConfig, folioAt, type Harness, invariants, mapAnon, mapFile, newAccessOut, readPage, run, token, writePage } from '../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, type Harness, invariants, isFree, mapAnon, mapFile, newAccessOut, readPage, run, token, writePage } from '../helpers/machine.js';
 import { final_sync } from '../../src/engine/sched.js';
 
 const B = 1024;
@@ -203,7 +203,7 @@ invTest('data-mismatch: a mapped page holds something other than its last write'
 invTest('mapcount-on-free-page: a free page with a mapcount', () => {
   const w = world();
   const free = w.small + 1;
-  assert.ok(w.h.machine.isFree(free));
+  assert.ok(isFree(w.h.machine, free));
   Atomics.store(w.m, w.h.machine.L.pMapcount + free, 1);
   const [f] = expectFindings(w, ['mapcount-on-free-page']);
   assert.equal(f.details.pfn, free);
@@ -282,7 +282,7 @@ invTest('anon-order1: an anon folio of order 1', () => {
 invTest('folio-misaligned: a folio whose head is not aligned to its order', () => {
   const w = world();
   assert.notEqual(w.small % 4, 0, 'precondition: the order-0 folio sits at a pfn not aligned to 4');
-  for (let i = 1; i < 4; i++) assert.ok(w.h.machine.isFree(w.small + i), 'precondition: the pages after it are free');
+  for (let i = 1; i < 4; i++) assert.ok(isFree(w.h.machine, w.small + i), 'precondition: the pages after it are free');
   Atomics.store(w.m, w.h.machine.L.fOrder + w.small, 2);
   // its pages now include free ones
   const found = expectFindings(w, ['folio-misaligned', 'page-accounting']);

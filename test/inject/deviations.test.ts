@@ -23,7 +23,7 @@ import { do_mprotect } from '../../src/linux/mm/mprotect.js';
 import { drive } from '../../src/machine/gen.js';
 import { PTE_DIRTY, pte_dirty } from '../../src/machine/pte.js';
 import { VM_READ, VM_WRITE } from '../../src/machine/machine.js';
-import { boot, cpuWithConfig, folioAt, invariants, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, invariants, isFree, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
 import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
@@ -121,7 +121,7 @@ function staleTlbStore(inject: string[]): string[] {
   zapBegin(h.machine, 0, B, B + 16);
   const s0 = stepper(h, cpu0, madvise_dontneed(cpu0, 0, B, B + 16));
   try {
-    s0.until(() => h.machine.isFree(folio), 'the zapped folio is freed');
+    s0.until(() => isFree(h.machine, folio), 'the zapped folio is freed');
   } catch (e) {
     if (e instanceof Violation) return [e.invariant]; // the free itself, while CPU1's TLB reaches the folio
     throw e;
@@ -137,7 +137,7 @@ function staleTlbStore(inject: string[]): string[] {
     throw e;
   }
   assert.equal(out.faults, 1, 'the store faulted: no stale entry (the new folio may reuse the freed pages)');
-  assert.equal(h.machine.isFree(out.pfn), false);
+  assert.equal(isFree(h.machine, out.pfn), false);
   recordWrite(h.machine, 0, B + 3, tok, out.g1, out.g2);
   s0.finish();
   zapEnd(h.machine, 0, B, B + 16);
