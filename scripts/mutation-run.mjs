@@ -86,7 +86,12 @@ function runEngine({ engine, seconds: duration }) {
   return {
     engine,
     exit: r.status ?? (r.signal ? `signal ${r.signal}` : 'unknown'),
-    signatures: Array.isArray(sigs) ? [...new Set(sigs.map((x) => x.signature ?? String(x)))] : Object.keys(sigs),
+    // the violations' signatures, then the reach floor's findings (reach-floor@rule: a run that
+    // did not reach what its config enables, summary.json reach.findings)
+    signatures: [...new Set([
+      ...(Array.isArray(sigs) ? sigs.map((x) => x.signature ?? String(x)) : Object.keys(sigs)),
+      ...(s?.reach?.findings ?? []).map((f) => f.signature ?? String(f)),
+    ])],
     seeds: s?.seeds?.count,
     seconds: secs,
     // A nightly stopped by a signal (Ctrl-C reaches the whole process group, a timeout's kill)
