@@ -289,3 +289,35 @@ export function checkForkChild(cpu: Cpu, t: SysTicket, child: number, seqs: read
   const d = mapsDiff(want, got);
   if (d) cpu.violation('maps-mismatch', 'dup_mm', { mm: t.mm, child, why: `child: ${d}`, expected: normalize(want).map(segText), found: normalize(got).map(segText), op: cpu.curOp });
 }
+
+// ---- a quiet window: no call that changes the maps in flight (for calls that do not change them) ----
+
+/** The maps as they were when a call that does not change them began, if none that does was in flight. */
+export interface QuietTicket {
+  mm: number;
+  quiet: boolean;
+  seq: number;
+  maps: Seg[];
+}
+
+/** Before a call that relies on the maps (a pin): are they settled, and what are they? */
+export function quietBegin(cpu: Cpu, mm: number): QuietTicket {
+  const { m, L } = cpu.machine;
+  const w = L.oSys + mm * OSYS_WORDS;
+  const seq = Atomics.load(m, w + SEQ);
+  const quiet = Atomics.load(m, w + INFLIGHT) === 0;
+  const maps = quiet ? segsOf(cpu.machine, mm) : [];
+  // the maps count only if no call started while they were read (seqlock order, as sysEnd)
+  return { mm, quiet: quiet && Atomics.load(m, w + SEQ) === seq, seq, maps };
+}
+
+/** After it: were the maps settled from quietBegin to now (no call that changes them started)? */
+export function quietHeld(cpu: Cpu, t: QuietTicket): boolean {
+  const { m, L } = cpu.machine;
+  return t.quiet && Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) === t.seq;
+}
+
+/** The part of the maps a ticket saw that holds vpn, or null. */
+export function segAt(maps: readonly Seg[], vpn: number): Seg | null {
+  return maps.find((v) => v.start <= vpn && vpn < v.end) ?? null;
+}

@@ -18,6 +18,8 @@ import { pin_user_page, unpin_user_page } from '../linux/mm/gup.js';
 import { down_read, up_read } from '../linux/kernel/locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../linux/kernel/locking/spinlock.js';
 import { mmget_not_zero, mmput } from '../linux/kernel/fork.js';
+import { quietBegin, quietHeld, segAt } from '../check/maps.js';
+import { allocFailures } from '../check/contracts.js';
 import { expectAny, expectOwner, hex, makeToken, ownerOf, recordWrite, tokenBelongs, zapGen, zapInFlight } from '../check/oracle.js';
 
 interface Pin {
@@ -50,8 +52,19 @@ export function* pin_op(cpu: Cpu, mm: number, op: Op): Gen<void> {
   if (my.length >= MAX_PINS) yield* unpin(cpu, my.shift()!);
   const write = op.write && (v.flags & VM_WRITE) !== 0;
   const zap = zapGen(cpu.machine, mm, vpn);
+  const q = quietBegin(cpu, mm);
+  const fails = allocFailures(cpu.machine, cpu.id);
   const pfn = yield* pin_user_page(cpu, mm, vpn, write);
-  if (pfn < 0) return;
+  if (pfn < 0) {
+    // What pin_user_pages promises: a page of a VMA that allows the access can be pinned; it fails
+    // only when the mapping goes or changes meanwhile (a call that changes the maps was in flight:
+    // not judged), or memory runs out (an allocation of this CPU failed).
+    const seg = segAt(q.maps, vpn);
+    if (quietHeld(cpu, q) && seg && (!write || seg.flags & VM_WRITE) && allocFailures(cpu.machine, cpu.id) === fails) {
+      cpu.violation('pin-failed', 'pin_user_page', { mm, vpn, addr: hex(vpn * 4096), write, vmaFlags: hex(seg.flags), op: cpu.curOp });
+    }
+    return;
+  }
   const gen = Atomics.load(cpu.m, cpu.machine.mmWord(mm, MM.GEN));
   my.push({ mm, gen, vpn, pfn, write, zap });
 }

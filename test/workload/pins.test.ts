@@ -7,7 +7,8 @@ import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
 import { pin_op, pinio_op, release_pins } from '../../src/workload/pins.js';
 import type { Op } from '../../src/workload/program.js';
 import { Violation } from '../../src/machine/cpu.js';
-import { PG_ANON_EXCLUSIVE, PG_BUDDY } from '../../src/machine/machine.js';
+import { PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE } from '../../src/machine/machine.js';
+import { sysBegin } from '../../src/check/maps.js';
 import { PTE_WRITE, pte_cont, pte_pfn } from '../../src/machine/pte.js';
 import { makeToken, ownerOf, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { checkNoLeaks } from '../../src/check/invariants.js';
@@ -100,4 +101,28 @@ test('pin-detached is not raised while a neighbour\'s zap unfolds the pinned pag
   zapEnd(h.machine, 0, other, other + 1);
   assert.equal(caught(() => io.finish()), 'none');
   assert.equal(pte_pfn(pteAt(h, 0, vpn)), pte_pfn(pteAt(h, 0, B)) + vpn - B);
+});
+
+test('pin-failed: a pin of a page the maps allow fails only while they change or when memory runs out', () => {
+  // control: an unpopulated writable anon page: GUP-fast gives up, the slow path faults it in and pins
+  const h = boot({ cpus: 1, anonOrders: [0] });
+  const v = mapAnon(h, B, 16);
+  run(h, 0, pin_op(h.cpus[0], 0, op(true, 2)));
+  assert.equal(Atomics.load(h.machine.m, h.machine.L.pPin + pte_pfn(Atomics.load(h.machine.m, h.machine.ptep(0, B + 2)))), 1);
+  // the bad state: the kernel refuses a write pin of a page in a writable VMA (here: VM_WRITE taken
+  // from the VMA behind the user's back, no call in flight, so the slow path gives up), and no
+  // allocation failed
+  const s = stepper(h, 0, pin_op(h.cpus[0], 0, op(true, 4)));
+  s.step(); // pin_op has read the maps and GUP-fast is under way
+  Atomics.and(h.machine.m, h.machine.vmaBase(0, v.slot) + 2, ~VM_WRITE);
+  assert.equal(caught(() => s.finish()), 'pin-failed');
+  // the same refusal while a call that changes the maps is in flight on the mm (as a racing
+  // mprotect would): not judged
+  Atomics.or(h.machine.m, h.machine.vmaBase(0, v.slot) + 2, VM_WRITE);
+  sysBegin(h.cpus[0], 0); // in flight until the end of the test
+  const s2 = stepper(h, 0, pin_op(h.cpus[0], 0, op(true, 6)));
+  s2.step();
+  Atomics.and(h.machine.m, h.machine.vmaBase(0, v.slot) + 2, ~VM_WRITE);
+  s2.finish();
+  assert.equal(Atomics.load(h.machine.m, h.machine.ptep(0, B + 6)), 0, 'the pin failed: nothing faulted in');
 });
