@@ -17,6 +17,7 @@ import { dup_mm } from '../../src/linux/kernel/fork.js';
 import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
 import { vma_modify_flags } from '../../src/linux/mm/mmap.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
+import { tlb_gather_mmu } from '../../src/linux/mm/mmu_gather.js';
 import { alloc_folio } from '../../src/linux/mm/page_alloc.js';
 import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { ACCESS_OOM, user_access } from '../../src/workload/access.js';
@@ -215,6 +216,17 @@ contractTest('pte-writable-vma-readonly: at the PTL release, a writable entry wr
   const h = written();
   vma_modify_flags(h.machine, 0, B, B + 16, 0, VM_WRITE);
   assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'pte-writable-vma-readonly');
+  // mprotect's own transient: the CPU that holds the mmap_lock for write, inside its mmu_gather,
+  // has changed the VMA and not yet reached this entry (a contpte unfold at the edge of the range
+  // before rewrote it unchanged: threads seed 493 of the nightly). Not a finding there, but the
+  // same entry is one once the gather is over.
+  const g = written();
+  vma_modify_flags(g.machine, 0, B, B + 16, 0, VM_WRITE);
+  run(g, 0, down_write(g.cpus[0], g.machine.mmWord(0, MM.MMAP_LOCK)));
+  tlb_gather_mmu(g.cpus[0], 0); // inc_tlb_flush_pending()
+  lockCycle(g, 0, 0, B);
+  Atomics.sub(g.machine.m, g.machine.mmWord(0, MM.TLB_FLUSH_PENDING), 1); // the gather's end (dec_tlb_flush_pending)
+  assert.equal(violation(() => lockCycle(g, 0, 0, B)).invariant, 'pte-writable-vma-readonly');
 });
 
 contractTest('tlb-maps-freed-page: a folio freed while a CPU\'s TLB still maps it (deviation zap-free-before-flush)', () => {
