@@ -14,13 +14,10 @@ import { drive } from '../../src/machine/gen.js';
 import { type Machine, PG_BUDDY, PG_HEAD, POISON } from '../../src/machine/machine.js';
 import { boot, folioAt, type Harness, invariants, isFree, mapAnon, run, writePage } from '../helpers/machine.js';
 import { process_exit } from '../../src/linux/kernel/fork.js';
+import { namedTests } from '../helpers/named-tests.js';
 
 const B = 1024;
-const TESTED = new Set<string>();
-function invTest(title: string, fn: () => void): void {
-  TESTED.add(title.split(/[ :]/)[0]);
-  test(title, fn);
-}
+const { tested: TESTED, namedTest: invTest } = namedTests();
 
 function buddyFindings(machine: Machine): Finding[] {
   const out: Finding[] = [];

@@ -22,15 +22,12 @@ import { alloc_folio } from '../../src/linux/mm/page_alloc.js';
 import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { ACCESS_OOM, user_access } from '../../src/workload/access.js';
 import { boot, folioAt, type Harness, mapAnon, mapFile, newAccessOut, pteAt, run, stepper, token, writePage } from '../helpers/machine.js';
+import { namedTests } from '../helpers/named-tests.js';
 
 const B = 1024;
 
 /** Contract names that have a test below (the first word of the test's title). */
-const TESTED = new Set<string>();
-function contractTest(title: string, fn: () => void): void {
-  TESTED.add(title.split(/[ :]/)[0]);
-  test(title, fn);
-}
+const { tested: TESTED, namedTest: contractTest } = namedTests();
 
 function violation(fn: () => unknown): Violation {
   try {

@@ -23,15 +23,12 @@ import { contpteBlockProblem } from '../../src/check/contpte.js';
 import { find_vma } from '../../src/linux/mm/mmap.js';
 import { boot, cpuWithConfig, folioAt, type Harness, invariants, isFree, mapAnon, mapFile, newAccessOut, readPage, run, token, writePage } from '../helpers/machine.js';
 import { final_sync } from '../../src/engine/sched.js';
+import { namedTests } from '../helpers/named-tests.js';
 
 const B = 1024;
 
 /** Invariant names that have a test below (the first word of the test's title). */
-const TESTED = new Set<string>();
-function invTest(title: string, fn: () => void): void {
-  TESTED.add(title.split(/[ :]/)[0]);
-  test(title, fn);
-}
+const { tested: TESTED, namedTest: invTest } = namedTests();
 
 interface World {
   h: Harness;

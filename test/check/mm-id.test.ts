@@ -13,13 +13,10 @@ import { Violation } from '../../src/machine/cpu.js';
 import { drive } from '../../src/machine/gen.js';
 import type { Machine } from '../../src/machine/machine.js';
 import { boot, folioAt, type Harness, invariants, isFree, mapAnon, run, writePage } from '../helpers/machine.js';
+import { namedTests } from '../helpers/named-tests.js';
 
 const B = 1024;
-const TESTED = new Set<string>();
-function invTest(title: string, fn: () => void): void {
-  TESTED.add(title.split(/[ :]/)[0]);
-  test(title, fn);
-}
+const { tested: TESTED, namedTest: invTest } = namedTests();
 
 interface World {
   h: Harness;
