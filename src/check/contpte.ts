@@ -8,6 +8,9 @@ import type { Machine } from '../machine/machine.js';
 import { PTRS_PER_PTE } from '../config/config.js';
 import { PTE_DIRTY, PTE_FLAG_MASK, PTE_YOUNG, pte_cont, pte_pfn, pte_present, pte_special, pteToString } from '../machine/pte.js';
 import { CONT_PTES } from '../linux/arch/arm64/mm/contpte.js';
+import { pointEvent } from './points.js';
+
+const CONT_BLOCKS_CHECKED = pointEvent('ptlUnlock.contBlocks');
 
 const AD = PTE_YOUNG | PTE_DIRTY;
 
@@ -60,6 +63,7 @@ export function contpte_check_unlock(cpu: Cpu, off: number): void {
       t[keep++] = b;
       continue;
     }
+    cpu.counters[CONT_BLOCKS_CHECKED]++;
     const why = contpteBlockProblem(machine, b);
     if (why) {
       t.length = 0;

@@ -14,6 +14,9 @@ import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
 import { rwsem_is_write_locked } from '../linux/kernel/locking/rwsem.js';
 import { find_vma_plain } from '../linux/mm/mmap.js';
 import { hex } from './oracle.js';
+import { pointEvent } from './points.js';
+
+const ENTRIES_CHECKED = pointEvent('ptlUnlock.entries');
 
 /**
  * A TLB entry's translation is allowed by the page tables now: the entry is present and maps the
@@ -110,6 +113,7 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
     cpu.pteHi = -1;
   }
   if (lo > hi || !m[machine.pgdWord(table)]) return;
+  cpu.counters[ENTRIES_CHECKED] += hi - lo + 1;
   // another CPU holding the mmap_lock for write is changing this mm's VMAs (munmap detaches a VMA
   // before it zaps, and an rmap walker may write an entry of it meanwhile): the VMA checks wait
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);

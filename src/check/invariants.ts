@@ -227,7 +227,10 @@ export function checkRefVsMap(machine: Machine, folio: number): Finding | null {
  * that hands every entry the first entry's old_pte (not advancing its PFN) breaks it; powerpc
  * radix would then decide its write-upgrade flush from another page's entry.
  */
-export function checkProtCommit(oldPte: number, pte: number): Finding | null {
+export function checkProtCommit(oldPte: number, pte: number, slot: number): Finding | null {
+  // the slot itself: ptep_modify_prot_start cleared it under the PTL, and nothing maps a none
+  // entry meanwhile (the MMU sets a/d bits only on present entries), so at commit it is still none
+  if (slot !== 0) return { invariant: 'prot-commit-slot-not-cleared', path: 'ptep_modify_prot_commit', details: { slot: pteToString(slot), oldPte: pteToString(oldPte), pte: pteToString(pte) } };
   if (pte_present(oldPte) && pte_pfn(oldPte) === pte_pfn(pte)) return null;
   return { invariant: 'prot-commit-old-mismatch', path: 'ptep_modify_prot_commit', details: { oldPte: pteToString(oldPte), pte: pteToString(pte) } };
 }

@@ -11,6 +11,7 @@ import { checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, c
 import { LOCK_WORDS } from '../machine/layout.js';
 import { lockWaitHang } from '../diag/hang.js';
 import { checkMmIdChange } from './mm-id.js';
+import { countPoint } from './points.js';
 
 let installed = false;
 
@@ -23,21 +24,40 @@ export function installCheckHooks(): void {
       if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
       checkTableAtUnlock(cpu, (off - cpu.machine.L.ptl) / LOCK_WORDS);
     },
-    tlbSynced: checkTlbSynced,
-    cowReuse: checkCowReuse,
-    folioFree: checkFolioFree,
-    folioCleaned: checkFolioCleaned,
-    writebackBegin,
+    tlbSynced(cpu, mm, start, end, path) {
+      countPoint(cpu, 'tlbSynced', path);
+      checkTlbSynced(cpu, mm, start, end, path);
+    },
+    cowReuse(cpu, mm, vpn, pfn, folio, exclusive) {
+      countPoint(cpu, 'cowReuse', '');
+      checkCowReuse(cpu, mm, vpn, pfn, folio, exclusive);
+    },
+    folioFree(cpu, head, nr) {
+      countPoint(cpu, 'folioFree', '');
+      checkFolioFree(cpu, head, nr);
+    },
+    folioCleaned(cpu, folio) {
+      countPoint(cpu, 'folioCleaned', '');
+      checkFolioCleaned(cpu, folio);
+    },
+    writebackBegin(cpu, file) {
+      countPoint(cpu, 'writeback', '');
+      writebackBegin(cpu, file);
+    },
     writebackEnd,
     protCommit(cpu, path, ptep, oldPte, pte) {
-      const f = checkProtCommit(oldPte, pte);
+      countPoint(cpu, 'protCommit', path);
+      const f = checkProtCommit(oldPte, pte, Atomics.load(cpu.m, ptep));
       if (f) cpu.violation(f.invariant, path, { ...f.details, ...ptepAddr(cpu.machine, ptep) });
     },
     lockWaitLimit(cpu, off, waitedMs, mode) {
       const h = lockWaitHang(cpu, off, waitedMs, mode);
       cpu.violation('lock-hang', h.path, h.details);
     },
-    mmIdChange: checkMmIdChange,
+    mmIdChange(cpu, folio, path) {
+      countPoint(cpu, 'mmIdChange', path);
+      checkMmIdChange(cpu, folio, path);
+    },
     forkCopied: forkOracle,
     mremapBegin: mremapOracleBegin,
     mremapEnd: mremapOracleEnd,

@@ -41,6 +41,8 @@ export interface ReachRule {
   expr: string;
   /** A per-order rule: one rule per order this returns, named rule with {o} replaced. */
   orders?: (c: Config) => number[];
+  /** A per-op-kind rule: one rule per kind this returns, {k} replaced in rule and expr, driven by ops of that kind. */
+  kinds?: (c: Config) => OpKind[];
   /** floor: the op kinds that drive it, whose expected count over the seeds must reach minOps. */
   ops?: readonly OpKind[];
   /** floor: the expected ops of `ops` it needs to be judged (default DEFAULT_MIN_OPS). */
@@ -118,6 +120,31 @@ export const REACH_RULES: readonly ReachRule[] = [
   { rule: 'per-pte-zap', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'zap.batched', why: 'the per-PTE reference must not batch zaps' },
   { rule: 'per-pte-fork', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'fork.batch', why: 'the per-PTE reference must not batch fork copies' },
   { rule: 'per-pte-mprotect', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'mprotect.batched', why: 'the per-PTE reference must not batch mprotect' },
+  // every op kind the config weighs was drawn and began (the weights' keys, not the op table)
+  { rule: 'op-{k}', when: 'each op kind with a weight > 0', applies: () => true, kinds: (c) => (Object.keys(c.weights) as OpKind[]).filter((k) => w(c, k) > 0), need: 'floor', expr: 'ops.{k}', minOps: 30, why: 'the workload ran every kind of op its weights name; none: the kind is never drawn or never begins' },
+  // GUP-fast pins without the mmap_lock when the entry already allows it
+  { rule: 'gup-fast', when: 'pin > 0, mmap > 0, touch > 0', applies: (c) => w(c, 'pin') > 0 && anonVmas(c) && touches(c), need: 'floor', expr: 'gup.fast', ops: ['pin'], minOps: 600, why: 'GUP-fast pinned pages (the lockless walk); none: every pin took the slow path' },
+  // the checker's contract points (src/check/points.ts): each was evaluated where the config drives it
+  { rule: 'check-tlb-munmap', when: 'munmap > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'munmap') > 0 && anyVmas(c), need: 'floor', expr: 'check.tlbSynced.do_munmap', ops: ['munmap'], minOps: 300, why: 'TLB coherence was checked at munmap\'s return' },
+  { rule: 'check-tlb-dontneed', when: 'dontneed > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'dontneed') > 0 && anyVmas(c), need: 'floor', expr: 'check.tlbSynced.madvise_dontneed', ops: ['dontneed'], minOps: 300, why: 'TLB coherence was checked at MADV_DONTNEED\'s return' },
+  { rule: 'check-tlb-mprotect', when: 'mprotect > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'mprotect') > 0 && anyVmas(c), need: 'floor', expr: 'check.tlbSynced.do_mprotect', ops: ['mprotect'], minOps: 300, why: 'TLB coherence was checked at mprotect\'s return' },
+  { rule: 'check-tlb-mremap', when: 'mremap > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'mremap') > 0 && anyVmas(c), need: 'floor', expr: 'check.tlbSynced.move_vma', ops: ['mremap'], minOps: 500, why: 'TLB coherence was checked after mremap moved a range' },
+  { rule: 'check-tlb-cow', when: 'touch > 0, writeRatio > 0, mmap > 0', applies: (c) => writes(c) && anonVmas(c), need: 'floor', expr: 'check.tlbSynced.wp_page_copy', ops: ['touch'], minOps: 1_000, why: 'TLB coherence was checked after a COW copy replaced a page' },
+  { rule: 'check-tlb-mkclean', when: 'files.count > 0, mmapfile > 0, writeback > 0, touch > 0, writeRatio > 0', applies: (c) => fileVmas(c) && w(c, 'writeback') > 0 && writes(c), need: 'floor', expr: 'check.tlbSynced.page_vma_mkclean_one', ops: ['writeback'], minOps: 300, why: 'TLB coherence was checked after writeback write-protected mapped entries' },
+  { rule: 'check-tlb-exit', when: 'mmap or mmapfile > 0', applies: anyVmas, need: 'floor', expr: 'check.tlbSynced.exit_mmap', ops: ['touch', 'mmap', 'mmapfile'], why: 'TLB coherence was checked when an address space was torn down' },
+  { rule: 'check-tlb-fork', when: 'fork or forkexit > 0', applies: forks, need: 'floor', expr: 'check.tlbSynced.dup_mmap', ops: ['fork', 'forkexit'], minOps: 1_000, why: 'TLB coherence was checked after fork write-protected the parent' },
+  { rule: 'check-ptl-entries', when: 'touch > 0, mmap or mmapfile > 0', applies: (c) => touches(c) && anyVmas(c), need: 'floor', expr: 'check.ptlUnlock.entries', ops: ['touch'], why: 'the per-table invariants looked at the entries written under a PTL at its release' },
+  {
+    rule: 'check-contpte-blocks', when: 'contpte-block or contpte-fold applies', applies: (c) => c.arch === 'contpte' && ((c.batching && contSized([...anonLarge(c), ...fileLarge(c)])) || (!c.batching && contSized(anonLarge(c))) || contSized(fileLarge(c))), need: 'floor', expr: 'check.ptlUnlock.contBlocks', ops: ['touch'], minOps: 2_400,
+    why: 'the contpte blocks changed under a PTL were checked at its release',
+  },
+  { rule: 'check-prot-commit', when: 'mprotect > 0, mmap or mmapfile > 0, touch > 0', applies: (c) => w(c, 'mprotect') > 0 && anyVmas(c) && touches(c), need: 'floor', expr: 'check.protCommit.*', ops: ['mprotect'], minOps: 300, why: 'the ptep_modify_prot_commit contract was checked' },
+  { rule: 'check-prot-commit-batch', when: 'arch contpte, batch-mprotect applies', applies: (c) => c.arch === 'contpte' && c.batching && w(c, 'mprotect') > 0 && (anonLarge(c).length > 0 || fileLarge(c).length > 0), need: 'floor', expr: 'check.protCommit.modify_prot_commit_ptes', ops: ['mprotect'], minOps: 1_300, why: 'the contract was checked on arm64\'s batched commit' },
+  { rule: 'check-mm-id', when: 'anon-large or file-large applies', applies: (c) => anonLarge(c).length > 0 || fileLarge(c).length > 0, need: 'floor', ops: ['touch'], expr: 'check.mmIdChange.folio_add_return_large_mapcount + check.mmIdChange.folio_sub_return_large_mapcount', minOps: 2_400, why: 'the MM_ID rules were checked as large folios were mapped and unmapped' },
+  { rule: 'check-cow-reuse', when: 'cow-reuse applies', applies: (c) => forks(c) && writes(c) && anonVmas(c), need: 'floor', expr: 'check.cowReuse', ops: ['fork', 'forkexit'], minOps: 1_200, why: 'COW reuse was checked' },
+  { rule: 'check-folio-free', when: 'touch > 0, mmap or mmapfile > 0', applies: (c) => touches(c) && anyVmas(c), need: 'floor', expr: 'check.folioFree', ops: ['touch'], why: 'freed folios were checked against every TLB' },
+  { rule: 'check-writeback', when: 'writeback applies', applies: (c) => c.files.count > 0 && w(c, 'writeback') > 0, need: 'floor', expr: 'check.writeback', ops: ['writeback'], minOps: 150, why: 'the disk oracle ran at writeback' },
+  { rule: 'check-folio-cleaned', when: 'writeback-folios applies', applies: (c) => fileVmas(c) && w(c, 'writeback') > 0 && writes(c), need: 'floor', expr: 'check.folioCleaned', ops: ['writeback'], why: 'cleaned folios were checked against every PTE and TLB' },
   // arch
   {
     rule: 'contpte-block', when: 'arch contpte, batching, an anon or file order >= 4 applies', applies: (c) => c.arch === 'contpte' && c.batching && contSized([...anonLarge(c), ...fileLarge(c)]), need: 'floor', expr: 'contpte.blocks', ops: ['touch'], minOps: 1_300,
@@ -227,8 +254,9 @@ export function rulesFor(c: Config): ReachRule[] {
   const out: ReachRule[] = [];
   for (const r of REACH_RULES) {
     if (!r.applies(c)) continue;
-    if (!r.orders) out.push(r);
-    else for (const o of r.orders(c)) out.push({ ...r, rule: r.rule.replace('{o}', String(o)), expr: r.expr.replace('{o}', String(o)), orders: undefined });
+    if (r.orders) for (const o of r.orders(c)) out.push({ ...r, rule: r.rule.replace('{o}', String(o)), expr: r.expr.replace('{o}', String(o)), orders: undefined });
+    else if (r.kinds) for (const k of r.kinds(c)) out.push({ ...r, rule: r.rule.replace('{k}', k), expr: r.expr.replace('{k}', k), ops: [k], kinds: undefined });
+    else out.push(r);
   }
   return out;
 }
@@ -273,5 +301,52 @@ export function judgeReach(variants: readonly VariantCounts[], opts: { minSeeds?
       });
     }
   }
+  // Pooled: a floor that no variant ran enough ops to judge alone (a short run, a rare op) is
+  // judged over every variant it applies to, its counts and expected ops summed. Sound with the
+  // same bar: a seed of each variant counts nothing with at most the worst config's probability.
+  const pool = new Map<string, { r: ReachRule; expected: number; events: Record<string, number>[]; variants: string[]; judged: boolean }>();
+  variants.forEach((v, i) => {
+    if (!out[i].judged) return; // too few seeds to judge at all: not pooled either
+    const clean = Math.min(v.cleanSeeds ?? v.seeds, v.seeds);
+    for (const r of rulesFor(v.config)) {
+      if (r.need !== 'floor' || !r.ops) continue;
+      let p = pool.get(r.rule);
+      if (!p) pool.set(r.rule, (p = { r, expected: 0, events: [], variants: [], judged: false }));
+      if (out[i].rules.some((x) => x.rule === r.rule)) p.judged = true;
+      p.expected += expectedOps(v.config, clean, r.ops);
+      p.events.push(v.events);
+      p.variants.push(v.variant ?? v.config.name);
+    }
+  });
+  const pooled: VariantReach = { variant: POOLED, seeds: variants.reduce((a, v) => a + v.seeds, 0), judged: true, rules: [], notJudged: [] };
+  for (const p of pool.values()) {
+    if (p.judged || p.variants.length < 2) continue;
+    const minOps = p.r.minOps ?? DEFAULT_MIN_OPS;
+    if (p.expected < minOps) {
+      pooled.notJudged.push({ rule: p.r.rule, why: `${Math.floor(p.expected)} ${p.r.ops!.join('/')} ops expected over ${p.variants.length} variants, fewer than ${minOps}` });
+      continue;
+    }
+    let value = 0;
+    const t: Record<string, number> = {};
+    for (const e of p.events) {
+      const x = evalExpr(p.r.expr, e);
+      value += x.value;
+      for (const [k, n] of Object.entries(x.terms)) t[k] = (t[k] ?? 0) + n;
+    }
+    const ok = value > 0;
+    pooled.rules.push({ rule: p.r.rule, need: '>0', expr: p.r.expr, value, ok });
+    if (ok) continue;
+    findings.push({
+      signature: signatureOf(REACH_INVARIANT, p.r.rule, inject),
+      invariant: REACH_INVARIANT,
+      path: p.r.rule,
+      variant: POOLED,
+      details: { variant: POOLED, variants: p.variants, expr: p.r.expr, value, ...(Object.keys(t).length > 1 ? { terms: t } : {}), need: '> 0', when: p.r.when, why: p.r.why },
+    });
+  }
+  if (pooled.rules.length || pooled.notJudged.length) out.push(pooled);
   return { judged: true, minSeeds, variants: out, findings };
 }
+
+/** The name of the pseudo-variant the pooled floors are reported under. */
+export const POOLED = 'all variants (pooled)';

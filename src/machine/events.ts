@@ -1,5 +1,7 @@
 // Event codes: counted in the summary, written to the flight recorder, and mixed into the trace
 // hash of a sched run. Per-order events occupy MAX_ORDERS consecutive codes starting at the base.
+import { OP_KINDS } from './ops.js';
+
 export const MAX_ORDERS = 11;
 
 const names: string[] = [];
@@ -7,6 +9,28 @@ function ev(name: string): number {
   names.push(name);
   return names.length - 1;
 }
+function evList(prefix: string, list: readonly string[]): number {
+  const base = names.length;
+  for (const n of list) names.push(`${prefix}.${n}`);
+  return base;
+}
+/**
+ * The checker's contract points, each counted once per evaluation (event `check.<point>`): the
+ * kernel functions that tell it their TLB flush is done (tlbSynced), the PTE entries and contpte
+ * blocks looked at when a PTL is released, the prot-commit and MM_ID contracts per caller, and the
+ * points of COW reuse, folio free and writeback. src/check/points.ts maps each hook call to its
+ * point (a path not listed is an instrument-mismatch) and the reach floor requires each point the
+ * config drives to have been evaluated.
+ */
+export const CHECK_POINTS = [
+  'tlbSynced.do_munmap', 'tlbSynced.madvise_dontneed', 'tlbSynced.do_mprotect', 'tlbSynced.move_vma', 'tlbSynced.wp_page_copy',
+  'tlbSynced.page_vma_mkclean_one', 'tlbSynced.exit_mmap', 'tlbSynced.dup_mmap',
+  'ptlUnlock.entries', 'ptlUnlock.contBlocks',
+  'protCommit.ptep_modify_prot_commit', 'protCommit.modify_prot_commit_ptes',
+  'mmIdChange.folio_add_return_large_mapcount', 'mmIdChange.folio_sub_return_large_mapcount',
+  'cowReuse', 'folioFree', 'folioCleaned', 'writeback',
+] as const;
+export type CheckPoint = (typeof CHECK_POINTS)[number];
 function evOrders(name: string): number {
   const base = names.length;
   for (let o = 0; o < MAX_ORDERS; o++) names.push(`${name}.${o}`);
@@ -112,6 +136,11 @@ export const EV = {
   NOTE_UNLOCK: ev('note.unlock'),
   /** a touch op resolved its run: a = first vpn, b = pages, c = 1 for a write */
   NOTE_TOUCH: ev('note.touch'),
+  // Counted only, for the reach floor (src/check/reach.ts), appended so no recorded code moves:
+  /** an op of each kind began (index: OP_KINDS), counted by the workload: the mix ran every kind it weighs */
+  OPS: evList('ops', OP_KINDS),
+  /** the checker evaluated each contract point (index: CHECK_POINTS; src/check/points.ts counts them) */
+  CHECK: evList('check', CHECK_POINTS),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

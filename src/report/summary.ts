@@ -6,7 +6,7 @@ import { COST_KINDS, COST_OPS, MAX_ORDERS } from '../machine/events.js';
 import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
 import type { StopInfo } from '../engine/stop.js';
-import type { ReachSummary } from '../check/reach.js';
+import { POOLED, type ReachSummary } from '../check/reach.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -251,7 +251,8 @@ export function renderReach(r: ReachSummary | undefined): string[] {
   const rules = judged.reduce((a, v) => a + v.rules.length, 0);
   const held = judged.reduce((a, v) => a + v.rules.filter((x) => x.ok).length, 0);
   const skipped = r.variants.filter((v) => !v.judged);
-  L.push(`  reach     ${judged.length} of ${r.variants.length} variant(s) judged (at least ${r.minSeeds} seeds), ${held} of ${rules} rule(s) held${skipped.length ? `; not judged: ${skipped.map((v) => `${v.variant ?? 'the config'} (${v.why})`).join(', ')}` : ''}`);
+  const real = r.variants.filter((v) => v.variant !== POOLED); // the pooled floors are no variant of their own
+  L.push(`  reach     ${real.filter((v) => v.judged).length} of ${real.length} variant(s) judged (at least ${r.minSeeds} seeds), ${held} of ${rules} rule(s) held${skipped.length ? `; not judged: ${skipped.map((v) => `${v.variant ?? 'the config'} (${v.why})`).join(', ')}` : ''}`);
   for (const v of judged) {
     const floors = v.rules.filter((x) => x.need === '>0' && x.ok).sort((a, b) => a.value - b.value);
     const zeros = v.rules.filter((x) => x.need === '=0' && x.ok).length;

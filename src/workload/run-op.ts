@@ -66,10 +66,14 @@ function* probe(cpu: Cpu, mm: number, vpn: number, write: boolean): Gen<void> {
   }
 }
 
+/** Each op kind's index in OP_KINDS (its ops.<kind> event is EV.OPS + index). */
+const OP_INDEX = Object.fromEntries(OP_KINDS.map((k, i) => [k, i])) as Record<OpKind, number>;
+
 export function* run_op(cpu: Cpu, op: Op): Gen<void> {
   yield P.OP;
   const t0 = cpu.now();
   cpu.curOp = op.kind;
+  cpu.counters[EV.OPS + OP_INDEX[op.kind]]++; // ops.<kind>: the reach floor's proof the mix ran every kind it weighs
   cpu.evOpStart(op.proc, op.r1);
   const mm = op.proc;
   if (!mmget_not_zero(cpu, mm)) {

@@ -294,13 +294,28 @@ invTest('prot-commit-old-mismatch: a commit handed an old_pte that maps another 
   const old3 = Atomics.load(w.m, ptep);
   const old2 = Atomics.load(w.m, w.ptep(B + 2));
   const c = w.h.cpus[0];
-  // control: old_pte of this very slot (as modify_prot_commit_ptes advances it), made read-only
-  assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE), null);
+  // control: old_pte of this very slot (as modify_prot_commit_ptes advances it), made read-only,
+  // committed into the slot ptep_modify_prot_start cleared
+  assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE, 0), null);
+  Atomics.store(w.m, ptep, 0);
   drive(ptep_modify_prot_commit(c, ptep, old3, old3 & ~PTE_WRITE));
   assert.equal(Atomics.load(w.m, ptep), old3 & ~PTE_WRITE);
   // the previous slot's old PTE (its PFN not advanced) is another page's entry
-  assert.equal(checkProtCommit(old2, old3)?.invariant, 'prot-commit-old-mismatch');
+  assert.equal(checkProtCommit(old2, old3, 0)?.invariant, 'prot-commit-old-mismatch');
+  Atomics.store(w.m, ptep, 0);
   assert.throws(() => drive(ptep_modify_prot_commit(c, ptep, old2, old3)), (e: unknown) => e instanceof Violation && e.invariant === 'prot-commit-old-mismatch' && e.path === 'ptep_modify_prot_commit');
+});
+
+invTest('prot-commit-slot-not-cleared: a commit into a slot ptep_modify_prot_start did not clear (a commit at the wrong address)', () => {
+  const w = world();
+  const ptep = w.ptep(B + 3);
+  const old3 = Atomics.load(w.m, ptep);
+  const old2 = Atomics.load(w.m, w.ptep(B + 2));
+  const c = w.h.cpus[0];
+  assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE, 0), null);
+  // the slot still holds an entry: the commit was aimed at a slot start never cleared
+  assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE, old3)?.invariant, 'prot-commit-slot-not-cleared');
+  assert.throws(() => drive(ptep_modify_prot_commit(c, w.ptep(B + 2), old2, old2 & ~PTE_WRITE)), (e: unknown) => e instanceof Violation && e.invariant === 'prot-commit-slot-not-cleared' && e.path === 'ptep_modify_prot_commit');
 });
 
 // ---- checkRefVsMap (the continuous observer) -------------------------------------------------

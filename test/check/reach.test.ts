@@ -25,7 +25,8 @@ const MANY = 200;
 
 /** An event name a term of an expression matches ("anon.mapped.>0" -> "anon.mapped.2", "cost.*.contFold" -> "cost.fault.contFold"). */
 function nameFor(term: string): string {
-  const name = term.replace('.>0', '.2').replace('.*.', '.fault.').replace(/\.\*$/, '.0');
+  let name = term.replace('{k}', 'touch').replace('.>0', '.2').replace('.*.', '.fault.');
+  if (name.endsWith('.*')) name = EV_NAMES.find((n) => n.startsWith(name.slice(0, -1))) ?? name;
   assert.ok(EV_NAMES.includes(name), `${term} -> ${name}: not an event name`);
   return name;
 }
@@ -49,7 +50,7 @@ test('every expression names events the model counts, and every rule has its rea
   for (const r of REACH_RULES) {
     assert.ok(r.why && r.when, r.rule);
     for (const t of r.expr.replace('{o}', '2').split('+')) nameFor(t.trim());
-    if (r.need === 'floor') assert.ok(r.ops?.length, `${r.rule}: a floor names the ops that drive it`);
+    if (r.need === 'floor') assert.ok(r.ops?.length || r.kinds, `${r.rule}: a floor names the ops that drive it`);
   }
   const names = REACH_RULES.map((r) => r.rule);
   assert.equal(new Set(names).size, names.length, 'rule names are unique');
@@ -103,7 +104,9 @@ test('the motivating mutants: no accesses at all, every fault OOM, pins that fai
   const idle = paths({ ...vc, events: {} });
   for (const p of ['accesses', 'faults-mapped', 'mmap', 'fork', 'pin', 'anon-large', 'batch-anon', 'contpte-block']) assert.ok(idle.includes(p), `${p} in ${idle}`);
   assert.deepEqual(paths(without('anon.mapped.')).filter((p) => p.startsWith('anon')), ['anon-write-fault', 'anon-large', 'anon-order-2', 'anon-order-4', 'anon-order-5']);
-  assert.deepEqual(paths(without('gup.fast', 'gup.slow')), ['pin']);
+  assert.deepEqual(paths(without('gup.fast', 'gup.slow')), ['pin', 'gup-fast']);
+  // GUP-fast never pins (every pin takes the slow path): the lockless walk goes untested
+  assert.deepEqual(paths(without('gup.fast')), ['gup-fast']);
   // pte_range_none() always false: order 0 only, no batched anon mapping
   assert.deepEqual(paths(without('anon.mapped.2', 'anon.mapped.4', 'anon.mapped.5', 'anon.batched')), ['anon-large', 'anon-order-2', 'anon-order-4', 'anon-order-5', 'batch-anon']);
 });
@@ -175,7 +178,8 @@ test('the rules follow the config: no op weight, no file, no large order, no rul
   assert.ok(!has(defaultConfig({ weights: { fork: 0 } }), 'cow-reuse'));
   assert.ok(has(defaultConfig({ weights: { fork: 0, forkexit: 1 } }), 'fork'));
   const noFiles = defaultConfig({ files: { count: 0 } });
-  assert.ok(!rulesFor(noFiles).some((r) => /file|writeback|wp-shared/.test(r.rule)), rulesFor(noFiles).map((r) => r.rule).join());
+  // (op-mmapfile and op-writeback stay: the ops are drawn and begin, and find no file)
+  assert.ok(!rulesFor(noFiles).some((r) => !r.rule.startsWith('op-') && /file|writeback|wp-shared/.test(r.rule)), rulesFor(noFiles).map((r) => r.rule).join());
   const order0 = defaultConfig({ anonOrders: [0], files: { orders: [0] } });
   assert.ok(!rulesFor(order0).some((r) => /large|order|batch-/.test(r.rule)));
   assert.ok(!has(defaultConfig({ writeRatio: 0 }), 'anon-large'), 'large anon folios come from write faults');
@@ -262,4 +266,46 @@ test('runCampaign: a model that counts nothing fails the run (exit 1, summary.js
   assert.equal(off.exitCode, EXIT_OK);
   assert.deepEqual(off.summary.reach, { judged: false, why: 'switched off (--no-reach)', minSeeds: 3, variants: [], findings: [] });
   assert.match(off.text, /reach {5}not judged: switched off \(--no-reach\)/);
+});
+
+test('op-<kind>: every kind the weights name must begin; a kind the op table lost is missed', () => {
+  const c = configForSeed(NIGHTLY, 0);
+  const kinds = rulesFor(c).filter((r) => r.rule.startsWith('op-')).map((r) => r.rule);
+  assert.deepEqual(kinds.sort(), Object.keys(c.weights).filter((k) => (c.weights as Record<string, number>)[k] > 0).map((k) => `op-${k}`).sort());
+  const vc: VariantCounts = { variant: 'v', config: c, seeds: MANY, events: cleanEvents(c) };
+  delete vc.events['ops.forkexit'];
+  assert.deepEqual(judgeReach([vc]).findings.map((f) => f.path), ['op-forkexit']);
+});
+
+test('check points: a contract point the config drives but nothing evaluated is a finding', () => {
+  const c = configForSeed(NIGHTLY, 1); // contpte+refault
+  for (const [point, rule] of [['check.tlbSynced.dup_mmap', 'check-tlb-fork'], ['check.ptlUnlock.entries', 'check-ptl-entries'], ['check.ptlUnlock.contBlocks', 'check-contpte-blocks'], ['check.protCommit.modify_prot_commit_ptes', 'check-prot-commit-batch']]) {
+    const vc: VariantCounts = { variant: 'v', config: c, seeds: MANY, events: cleanEvents(c) };
+    assert.ok(vc.events[point], point);
+    delete vc.events[point];
+    assert.ok(judgeReach([vc]).findings.some((f) => f.path === rule), `${point} -> ${rule}`);
+  }
+  // the batched commit's point is arm64's: generic commits entry by entry
+  assert.ok(!rulesFor(configForSeed(NIGHTLY, 0)).some((r) => r.rule === 'check-prot-commit-batch'));
+});
+
+test('pooled: a floor too rare for any one variant is judged over the variants it applies to', () => {
+  // 30 seeds per variant: fork (1000 fork/forkexit ops) is not judged in one variant, but over 8 it is
+  const few = nightlyCounts(30);
+  const one = judgeReach([few[0]]).variants[0];
+  assert.ok(one.notJudged.some((x) => x.rule === 'fork'), JSON.stringify(one.notJudged));
+  const clean = judgeReach(few);
+  assert.deepEqual(clean.findings, []);
+  const pooled = clean.variants.find((v) => v.variant === 'all variants (pooled)')!;
+  assert.ok(pooled.rules.some((x) => x.rule === 'fork' && x.ok && x.value === 5 * 8), JSON.stringify(pooled.rules));
+  const noFork = few.map((v) => ({ ...v, events: Object.fromEntries(Object.entries(v.events).filter(([k]) => k !== 'fork')) }));
+  const f = judgeReach(noFork).findings.filter((x) => x.path === 'fork');
+  assert.equal(f.length, 1);
+  assert.equal(f[0].variant, 'all variants (pooled)');
+  assert.equal((f[0].details.variants as string[]).length, 8);
+  // one variant forks, the rest do not: the pooled floor holds (a per-variant bug needs per-variant seeds)
+  const oneForks = noFork.map((v, i) => (i === 0 ? few[0] : v));
+  assert.ok(!judgeReach(oneForks).findings.some((x) => x.path === 'fork'));
+  // too few seeds for any variant: nothing is pooled
+  assert.deepEqual(judgeReach(nightlyCounts(3).map((v) => ({ ...v, events: {} }))).findings, []);
 });
