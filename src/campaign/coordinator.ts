@@ -19,6 +19,8 @@ import { MachineBuffers, runSchedSeedWatched, type SchedTask, workerHangMs } fro
 import { LiveArtifacts } from '../report/live-artifacts.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { variantCount } from '../report/seed-groups.js';
+import { runCanary } from './canary.js';
+import { type CanarySummary, canaryFindings } from '../check/canary.js';
 import { DEFAULT_REACH_MIN_SEEDS, judgeReach, reachNotJudged, type ReachSummary } from '../check/reach.js';
 
 export { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS } from '../report/exit-codes.js';
@@ -131,8 +133,11 @@ async function campaign(cfg: Config, opts: CampaignOptions, t0: number, runId: s
   };
   progress.start(agg, w.dir);
   const engineOpts = { ...opts, signal: stop.signal };
+  let canary: CanarySummary | undefined;
   try {
-    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult, pool!);
+    // the canary first (sched): the run's duration counts its time too
+    if (cfg.engine === 'sched' && cfg.canarySeeds) canary = await runCanary(pool!, cfg.canarySeeds, cfg.workers, stop.signal);
+    if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult, pool!, t0);
     else await runThreadsRounds(cfg, engineOpts, onResult);
   } finally {
     progress.done();
@@ -141,7 +146,9 @@ async function campaign(cfg: Config, opts: CampaignOptions, t0: number, runId: s
   const stopped = stop.info(cfg.duration > 0 && wallSeconds >= cfg.duration);
   const interrupted = stop.interrupted;
   const reach = judgeRunReach(cfg, agg, opts, interrupted);
-  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped, reach });
+  // a deviation the canary ran and missed fails the run as a reach floor does
+  if (canary) reach.findings.push(...canaryFindings(canary));
+  const summary = buildSummary(cfg, agg, { runId, version: opts.version, wallSeconds, interrupted, shard: opts.shard, stop: stopped, reach, canary });
   // the artifacts are written; then summary.json (tried even after a failed write: it is small and
   // it is the run's record), the histograms, junit.xml and report.html, until one fails
   const failedBefore = writeError;
@@ -186,8 +193,8 @@ async function resolvePctStepsOn(pool: WorkerPool, cfg: Config, signal: AbortSig
 }
 
 /** Seeds cfg.seed, cfg.seed+1, ... (a shard: its slice) over the pool, until cfg.seeds are done or time is up. */
-async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void, pool: WorkerPool): Promise<boolean> {
-  const deadline = cfg.duration > 0 ? performance.now() + cfg.duration * 1000 : Infinity;
+async function runSchedSeeds(cfg: Config, opts: CampaignOptions, onResult: (r: RunResult) => void, pool: WorkerPool, t0: number): Promise<boolean> {
+  const deadline = cfg.duration > 0 ? t0 + cfg.duration * 1000 : Infinity; // from the run's start (the canary's time included)
   const limit = cfg.duration > 0 && !opts.seedsGiven ? Infinity : shardSeedCount(cfg.seeds, opts.shard);
   const hangMs = workerHangMs(cfg);
   const buffers = new MachineBuffers(); // one per lane at most

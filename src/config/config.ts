@@ -150,6 +150,13 @@ export const ConfigSchema = z
      * windows there (delay injection). Optional (absent: 0).
      */
     interleaveSpins: z.number().int().min(0).max(100_000).optional(),
+    /**
+     * The canary (src/campaign/canary.ts): before its seeds, a sched run runs every named
+     * deviation's provoking mix, seeds 1..canarySeeds under the random scheduler, and fails unless
+     * each is caught with one of its expected invariants: the checker still catches the bugs it
+     * was built for. Optional (absent or 0: no canary); a run field, outside the trace hash.
+     */
+    canarySeeds: z.number().int().min(0).max(1000).optional(),
     /** threads: milliseconds a lock wait may take before it is reported as a hang. */
     lockWaitLimitMs: z.number().int().min(10).default(10_000),
     /**

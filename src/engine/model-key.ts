@@ -6,7 +6,7 @@ import type { Config } from '../config/config.js';
  * many workers, names, the hang watchdog. A seed's trace hash leaves them out, so seed 42 hashes
  * the same alone, in a run of 5000 seeds, in shard 3/4 or under another config name.
  */
-const RUN_FIELDS = ['name', 'comment', 'seed', 'seeds', 'duration', 'workers', 'workerHangMs', 'variants'] as const;
+const RUN_FIELDS = ['name', 'comment', 'seed', 'seeds', 'duration', 'workers', 'workerHangMs', 'variants', 'canarySeeds'] as const;
 
 /** The part of cfg that decides a sched run, as the text the trace hash starts from. */
 export function modelKey(cfg: Config): string {

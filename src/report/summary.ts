@@ -7,6 +7,7 @@ import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
 import type { StopInfo } from '../engine/stop.js';
 import { POOLED, type ReachSummary } from '../check/reach.js';
+import { CANARY_INVARIANT, type CanarySummary } from '../check/canary.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -60,13 +61,19 @@ export interface Summary {
    * each fails the run as a violation does). Absent in summaries written before it.
    */
   reach?: ReachSummary;
+  /**
+   * The canary (src/campaign/canary.ts): each named deviation run on its provoking mix before the
+   * run's seeds, and whether it was caught; its misses are run-level findings in reach.findings
+   * (invariant canary-missed). Absent: no canary (canarySeeds absent or 0, or the threads engine).
+   */
+  canary?: CanarySummary;
   traceHash?: string;
   /** sched: the PCT bound for the observed CPUs and steps (the largest run's), at the configured depth. */
   pct?: PctGuarantee & { scheduler: string };
   perSeed: { seed: number; steps: number; violations: number; traceHash?: string; variant?: string }[];
 }
 
-export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard; stop?: StopInfo; reach?: ReachSummary }): Summary {
+export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string; version: string; wallSeconds: number; interrupted: boolean; shard?: Shard; stop?: StopInfo; reach?: ReachSummary; canary?: CanarySummary }): Summary {
   const rs = agg.sorted();
   const vs = agg.violations;
   const engine = cfg.engine;
@@ -89,6 +96,7 @@ export function buildSummary(cfg: Config, agg: Aggregate, meta: { runId: string;
     violations: vs.map((v) => ({ signature: v.signature, invariant: v.invariant, path: v.path, seed: v.seed, variant: v.variant, artifact: v.artifact, details: v.details })),
     signatures: groupBySignature(vs),
     ...(meta.reach ? { reach: meta.reach } : {}),
+    ...(meta.canary ? { canary: meta.canary } : {}),
     traceHash: agg.traceHash(),
     pct: engine === 'sched' && rs.length ? { scheduler: cfg.scheduler, ...pctGuarantee(cfg.pctDepth, cfg.cpus, Math.max(...rs.map((r) => r.steps))) } : undefined,
     perSeed: rs.map((r) => ({ seed: r.seed, steps: r.steps, violations: r.violations.length, traceHash: r.traceHash, variant: r.variant })),
@@ -211,10 +219,12 @@ export function failed(s: Pick<Summary, 'violations' | 'reach'>): boolean {
 /** "FAIL: 2 violation(s), 1 signature(s), 3 reach rule(s) not met (5 in all variants)" or "PASS: no violations". */
 export function statusLine(s: Pick<Summary, 'violations' | 'signatures' | 'reach'>): string {
   if (!failed(s)) return 'PASS: no violations';
-  const nr = reachFindings(s).length;
-  const ng = reachGroups(s).length;
+  const canary = reachFindings(s).filter((f) => f.invariant === CANARY_INVARIANT).length;
+  const nr = reachFindings(s).length - canary;
+  const ng = reachGroups(s).length - canary;
   const parts = s.violations.length ? [`${s.violations.length} violation(s)`, `${s.signatures.length} signature(s)`] : [];
   if (nr) parts.push(`${ng} reach rule(s) not met${nr > ng ? ` (${nr} in all variants)` : ''}`);
+  if (canary) parts.push(`${canary} canary deviation(s) missed`);
   return `FAIL: ${parts.join(', ')}`;
 }
 
@@ -260,12 +270,26 @@ export function renderReach(r: ReachSummary | undefined): string[] {
     const bad = v.rules.filter((x) => !x.ok).length;
     L.push(`            ${v.variant ?? 'all seeds'} (${v.seeds} seeds${v.cleanSeeds !== undefined ? `, ${v.cleanSeeds} without a violation` : ''}): ${floors.length} floor(s) held, lowest ${lowest || '-'}; ${zeros} must-be-0 held${v.notJudged.length ? `; ${v.notJudged.length} too rare to judge` : ''}${bad ? `; ${bad} NOT MET` : ''}`);
   }
-  const groups = reachGroups({ reach: r });
+  const groups = reachGroups({ reach: r }).filter((g) => g.invariant !== CANARY_INVARIANT);
   for (const g of groups.slice(0, 10)) {
     const d = g.findings[0].details;
     L.push(`  UNREACHED ${g.signature} x${g.findings.length}: ${d.expr} must be ${d.need} (${d.why}); was ${reachWhere(g)}`);
   }
   if (groups.length > 10) L.push(`  UNREACHED and ${groups.length - 10} more rule(s): summary.json reach.findings`);
+  return L;
+}
+
+/** The canary's lines of the text summary: what it ran, and each deviation it missed. */
+export function renderCanary(s: Pick<Summary, 'canary' | 'reach'>): string[] {
+  const c = s.canary;
+  if (!c) return [];
+  const caught = c.deviations.filter((d) => d.caught);
+  const slowest = [...caught].sort((a, b) => (b.seed ?? 0) - (a.seed ?? 0))[0];
+  const L = [`  canary    ${caught.length} of ${c.deviations.length} named deviation(s) caught as expected (seeds 1..${c.seeds} each, ${c.seconds}s${slowest ? `; the latest at seed ${slowest.seed}: ${slowest.name}` : ''})${c.complete ? '' : '; stopped before every deviation ran'}`];
+  for (const f of reachFindings(s).filter((x) => x.invariant === CANARY_INVARIANT)) {
+    const d = f.details;
+    L.push(`  MISSED    ${f.signature}: ${d.seeds} seed(s), none tripped ${(d.expect as string[]).join(' or ')}${(d.seen as string[]).length ? `; seen instead: ${(d.seen as string[]).join(', ')}` : ''}`);
+  }
   return L;
 }
 
@@ -301,6 +325,7 @@ export function renderSummary(s: Summary, dir: string): string {
   L.push(`  latency   (${unit}) ${[lat('fault'), lat('ptl.wait'), lat('ptl.hold')].filter(Boolean).join(' | ')}`);
   if (s.pct) L.push(`  ${renderPct(s.pct)}`);
   L.push(...renderReach(s.reach));
+  L.push(...renderCanary(s));
   if (s.traceHash) L.push(`  traceHash ${s.traceHash}`);
   for (const g of s.signatures.slice(0, 10)) {
     L.push(`  VIOLATION ${g.signature} x${g.count} (smallest seed ${g.smallestSeed})`);
