@@ -14,6 +14,12 @@
 // - lock-histogram: per spinlock kind, as many holds as waits once no spinlock is held.
 // - histogram-merge (threads): the round's histograms, the sum of the CPUs', count every op the
 //   CPUs completed.
+// - lock-state: with no CPU in the kernel, the lock bookkeeping says so: every CPU's WAIT_ON word
+//   is 0 and its RW_HELD slots are free (the hang reports' source, which no verdict reads
+//   otherwise), every spinlock (each PTL, the zone lock, each page-cache lock) has served its last
+//   ticket and names no holder, every semaphore word (each mm's mmap_lock, each file's
+//   i_mmap_rwsem and writeback lock) is 0, and (where the Cpu objects are seen: each CPU at its end)
+//   each CPU's held list is empty.
 // Not checked, because not exact on the clean model: access.read/access.write against the READ and
 // WRITE counters (an access that ends in SIGSEGV or OOM is timed but not counted; the probes after
 // munmap and mprotect count but are not timed), fault against the FAULT events (GUP's slow path and
@@ -21,9 +27,10 @@
 import type { Machine } from '../machine/machine.js';
 import type { Clock, Cpu, EventHook } from '../machine/cpu.js';
 import type { HistSet } from '../machine/histograms.js';
-import { CPU, G, RING_WORDS } from '../machine/layout.js';
+import { CPU, G, LOCK_WORDS, MM, RING_WORDS, RW_SLOTS } from '../machine/layout.js';
 import { EV, EV_NAMES } from '../machine/events.js';
 import { SPIN_LOCK_HISTS } from '../linux/kernel/locking/spinlock.js';
+import { lockName } from '../diag/hang.js';
 import type { Finding } from './invariants.js';
 
 export const INSTRUMENT_MISMATCH = 'instrument-mismatch';
@@ -133,6 +140,77 @@ export function checkOpEvents(cpu: Cpu, handed: number): Finding | null {
   return mismatch('op-events', { cpu: cpu.id, summary: `CPU ${cpu.id} ran ${handed} ops and recorded ${start} op.start and ${end} op.end events`, handed, opStart: start, opEnd: end });
 }
 
+/** Spinlock words (kernel/locking/spinlock.ts): the next ticket, the ticket served, the holder's id + 1. */
+const NEXT = 0, OWNER = 1, HOLDER = 2;
+/** lock-state findings reported at most (a fault in the lock code can leave every lock stale). */
+const MAX_LOCK_STATE = 10;
+
+/** Every spinlock's word offset: each PTE table's PTL, the zone lock, each file's page-cache (xa) lock. */
+export function spinlockWords(machine: Machine): number[] {
+  const L = machine.L;
+  const out: number[] = [];
+  for (let t = 0; t < L.maxMms * L.tablesPerMm; t++) out.push(machine.ptlOf(t));
+  out.push(L.zoneLock);
+  for (let f = 0; f < L.files; f++) out.push(L.xaLock + f * LOCK_WORDS);
+  return out;
+}
+
+/** Every reader/writer semaphore's word: each mm slot's mmap_lock, each file's i_mmap_rwsem and writeback lock. */
+export function rwsemWords(machine: Machine): number[] {
+  const L = machine.L;
+  const out: number[] = [];
+  for (let mm = 0; mm < L.maxMms; mm++) out.push(machine.mmWord(mm, MM.MMAP_LOCK));
+  for (let f = 0; f < L.files; f++) out.push(L.immapLock + f, L.wbLock + f);
+  return out;
+}
+
+/**
+ * lock-state: with no CPU in the kernel, no lock is held or waited for, in the words the locks
+ * keep (src/linux/kernel/locking/): every CPU's WAIT_ON is 0 and its RW_HELD slots are free, every
+ * spinlock has served its last ticket (NEXT === OWNER) and names no holder, every semaphore word
+ * is 0 (no reader, no writer, no writer waiting). Empty when all hold.
+ */
+export function checkLockState(machine: Machine): Finding[] {
+  const { m, L } = machine;
+  const out: Finding[] = [];
+  const add = (details: Record<string, unknown> & { summary: string }) => {
+    if (out.length < MAX_LOCK_STATE) out.push(mismatch('lock-state', details));
+  };
+  for (let c = 0; c < L.cpus; c++) {
+    const w = Atomics.load(m, machine.cpuWord(c, CPU.WAIT_ON));
+    if (w !== 0) add({ cpu: c, word: 'WAIT_ON', value: w, lock: lockName(machine, w - 1), summary: `CPU ${c} is idle and its WAIT_ON word still names ${lockName(machine, w - 1)} (${w})` });
+    for (let k = 0; k < RW_SLOTS; k++) {
+      const v = Atomics.load(m, machine.cpuWord(c, CPU.RW_HELD + 2 * k));
+      if (v === 0) continue;
+      const lock = lockName(machine, (v >>> 1) - 1), mode = v & 1 ? 'write' : 'read';
+      add({ cpu: c, word: `RW_HELD[${k}]`, value: v, lock, mode, summary: `CPU ${c} is idle and its RW_HELD slot ${k} still records ${lock} held for ${mode}` });
+    }
+  }
+  for (const off of spinlockWords(machine)) {
+    const next = Atomics.load(m, off + NEXT), owner = Atomics.load(m, off + OWNER), holder = Atomics.load(m, off + HOLDER);
+    if (next === owner && holder === 0) continue;
+    const lock = lockName(machine, off);
+    add({
+      lock, word: off, next, owner, holder,
+      summary: next !== owner
+        ? `${lock} with no CPU in the kernel: ticket ${owner} served, ${next} taken${holder ? `, holder CPU ${holder - 1}` : ''}`
+        : `${lock} with no CPU in the kernel: free (ticket ${owner}) but its HOLDER word names CPU ${holder - 1}`,
+    });
+  }
+  for (const off of rwsemWords(machine)) {
+    const v = Atomics.load(m, off);
+    if (v !== 0) add({ lock: lockName(machine, off), word: off, value: v, summary: `${lockName(machine, off)} with no CPU in the kernel: its word is 0x${(v >>> 0).toString(16)}, not 0` });
+  }
+  return out;
+}
+
+/** lock-state, the CPU's own list: cpu, idle, holds no spinlock (Cpu.held is empty; null when so). */
+export function checkHeldList(cpu: Cpu): Finding | null {
+  if (cpu.held.length === 0) return null;
+  const locks = cpu.held.map((h) => lockName(cpu.machine, h.off));
+  return mismatch('lock-state', { cpu: cpu.id, word: 'held', locks, summary: `CPU ${cpu.id} is idle and its held list still has ${locks.join(', ')}` });
+}
+
 /** The count of histogram name in hist (0 when absent). */
 const countOf = (hist: HistSet, name: string): number => hist.get(name)?.totalCount ?? 0;
 
@@ -163,8 +241,9 @@ export function completedOps(shadows: readonly { completed: Record<string, numbe
 
 /**
  * Every instrument check of one CPU at its end (threads: each CPU's task, on its own histograms):
- * its ring, its op events, and its histograms against the ops it completed. shared: hist is
- * every CPU's (sched), so its histograms are checked once for all by the caller instead.
+ * its ring, its op events, its held list (lock-state), and its histograms against the ops it
+ * completed. shared: hist is every CPU's (sched), so its histograms are checked once for all by
+ * the caller instead.
  */
 export function checkCpuInstruments(machine: Machine, cpu: Cpu, shadow: CpuShadow, handed: number, shared = false): Finding[] {
   const out: Finding[] = [];
@@ -172,14 +251,16 @@ export function checkCpuInstruments(machine: Machine, cpu: Cpu, shadow: CpuShado
   if (ring) out.push(ring);
   const ops = checkOpEvents(cpu, handed);
   if (ops) out.push(ops);
+  const held = checkHeldList(cpu);
+  if (held) out.push(held);
   if (!shared) out.push(...checkHistograms(cpu.hist, shadow.completed));
   return out;
 }
 
 /**
  * Every instrument check of a machine whose CPUs (cpus, with their shadows and the ops handed to
- * each) are all idle and record into one histogram set hist (sched): each CPU's ring and op
- * events, the event sequence, and the histograms against the ops completed.
+ * each) are all idle and record into one histogram set hist (sched): each CPU's ring, op events
+ * and held list, the event sequence, the histograms against the ops completed, and the lock words.
  */
 export function checkInstruments(machine: Machine, cpus: readonly Cpu[], shadows: readonly CpuShadow[], handed: readonly number[], hist: HistSet): Finding[] {
   const out: Finding[] = [];
@@ -187,18 +268,21 @@ export function checkInstruments(machine: Machine, cpus: readonly Cpu[], shadows
   const seq = checkEventSequence(machine);
   if (seq) out.push(seq);
   out.push(...checkHistograms(hist, completedOps(shadows)));
+  out.push(...checkLockState(machine));
   return out;
 }
 
 /**
  * threads: the round's instruments once every CPU's task has returned clean (each checked its own
  * ring, op events and histograms): the event sequence, and the round's histograms (the sum of the
- * CPUs', as the engine merged them) against the ops the CPUs completed (histogram-merge).
+ * CPUs', as the engine merged them) against the ops the CPUs completed (histogram-merge), and the
+ * lock words (lock-state).
  */
 export function checkRoundInstruments(machine: Machine, hist: HistSet, completed: Record<string, number>): Finding[] {
   const out: Finding[] = [];
   const seq = checkEventSequence(machine);
   if (seq) out.push(seq);
   out.push(...checkHistograms(hist, completed, 'histogram-merge'));
+  out.push(...checkLockState(machine));
   return out;
 }

@@ -1,20 +1,24 @@
 // The instruments' own check (src/check/instruments.ts): each rule on a state built bad next to the
 // same state left alone, then the engine's wiring: a sched run whose flight recorder is written
-// over, or whose histograms drop an op, ends with instrument-mismatch; a clean run, and a clean
-// threads round, have none.
+// over, whose histograms drop an op, or which leaves a lock word stale, ends with
+// instrument-mismatch; a clean run, and a clean threads round, have none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultConfig } from '../../src/config/config.js';
 import { Cpu } from '../../src/machine/cpu.js';
 import { EV } from '../../src/machine/events.js';
-import { CPU, G, RING_WORDS } from '../../src/machine/layout.js';
+import { CPU, G, LOCK_WORDS, MM, RING_WORDS } from '../../src/machine/layout.js';
 import { HistSet } from '../../src/machine/histograms.js';
 import { Machine } from '../../src/machine/machine.js';
 import { buildMachine } from '../../src/check/machine.js';
 import { runSched } from '../../src/engine/sched.js';
 import { runThreads } from '../../src/engine/threads.js';
+import { drive } from '../../src/machine/gen.js';
+import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
+import { down_read, down_write, up_read, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import {
-  checkEventSequence, checkHistograms, checkInstruments, checkOpEvents, checkRing, checkRoundInstruments, completedOps, CpuShadow,
+  checkCpuInstruments, checkEventSequence, checkHeldList, checkHistograms, checkInstruments, checkLockState, checkOpEvents, checkRing, checkRoundInstruments,
+  completedOps, CpuShadow, rwsemWords, spinlockWords,
 } from '../../src/check/instruments.js';
 
 /** A machine with CPUs whose event hooks keep shadows, as the engines set them up. */
@@ -180,4 +184,104 @@ test('threads: clean rounds have no instrument-mismatch (each CPU checks its own
   const rs = await runThreads(defaultConfig({ engine: 'threads', opsPerCpu: 100 }), { seeds: [1, 2], durationSec: 0, workers: 2 });
   assert.deepEqual(rs.flatMap((r) => r.violations.map((v) => v.signature)), []);
   assert.ok(rs.every((r) => Object.values(r.ops).reduce((x, y) => x + y, 0) > 0));
+});
+
+/** The lock-state findings of w's machine as [word, summary] pairs. */
+const lockState = (machine: Machine) => checkLockState(machine).map((f) => {
+  assert.equal(f.invariant, 'instrument-mismatch');
+  assert.equal(f.path, 'lock-state');
+  return [f.details.word, f.details.summary];
+});
+
+test('lock-state: a machine whose locks were all taken and released is clean; a stale WAIT_ON, a stale RW_HELD slot, a held spinlock, a locked semaphore word, a held list not empty are caught', () => {
+  const w = machineWithShadows(2);
+  const { machine } = w;
+  const { m, L } = machine;
+  const [a, b] = w.cpus;
+  assert.equal(L.files, 2);
+  assert.equal(spinlockWords(machine).length, L.maxMms * L.tablesPerMm + 1 + L.files);
+  assert.equal(rwsemWords(machine).length, L.maxMms + 2 * L.files);
+  assert.deepEqual(lockState(machine), [], 'a fresh machine');
+
+  // every kind of lock taken and released by the kernel's own code: clean
+  const ptl = machine.ptlOf(3), xa = L.xaLock + LOCK_WORDS, mmap = machine.mmWord(1, MM.MMAP_LOCK);
+  for (const off of [ptl, L.zoneLock, xa]) {
+    drive(spin_lock(a, off));
+    spin_unlock(a, off);
+  }
+  drive(down_read(a, mmap));
+  drive(down_read(b, mmap));
+  drive(down_write(a, L.immapLock + 1));
+  up_write(a, L.immapLock + 1);
+  up_read(b, mmap);
+  up_read(a, mmap);
+  drive(down_write(b, L.wbLock));
+  up_write(b, L.wbLock);
+  assert.deepEqual(lockState(machine), [], 'every lock released');
+  assert.equal(checkHeldList(a), null);
+  assert.deepEqual([m[ptl], m[ptl + 1]], [1, 1], 'the PTL took one ticket and served it');
+
+  // a stale WAIT_ON (the rwsem block() mutant that stored word - 1: noteHeld never cleared it)
+  const waitOn = machine.cpuWord(1, CPU.WAIT_ON);
+  m[waitOn] = mmap + 1;
+  assert.deepEqual(lockState(machine), [['WAIT_ON', `CPU 1 is idle and its WAIT_ON word still names mmap_lock[mm 1] (${mmap + 1})`]]);
+  assert.equal(checkLockState(machine)[0].details.cpu, 1);
+  m[waitOn] = 0;
+
+  // a stale RW_HELD slot (noteReleased that never frees a slot)
+  const slot1 = machine.cpuWord(0, CPU.RW_HELD + 2);
+  m[slot1] = ((L.immapLock + 1 + 1) << 1) | 1;
+  assert.deepEqual(lockState(machine), [['RW_HELD[1]', 'CPU 0 is idle and its RW_HELD slot 1 still records i_mmap_rwsem[file 1] held for write']]);
+  m[slot1] = 0;
+
+  // a spinlock still held, taken by the kernel's spin_lock and never released: its tickets, its
+  // holder, and the CPU's own held list
+  drive(spin_lock(b, xa));
+  assert.deepEqual(lockState(machine), [[xa, 'i_pages[file 1] with no CPU in the kernel: ticket 1 served, 2 taken, holder CPU 1']]);
+  const held = checkHeldList(b);
+  assert.equal(held?.path, 'lock-state');
+  assert.equal(held?.details.summary, 'CPU 1 is idle and its held list still has i_pages[file 1]');
+  assert.deepEqual(checkCpuInstruments(machine, b, w.shadows[1], 0, true).map((f) => f.path), ['lock-state']);
+  spin_unlock(b, xa);
+  assert.deepEqual(lockState(machine), []);
+  assert.equal(checkHeldList(b), null);
+  // a free spinlock whose HOLDER word names a CPU (the store of 0 at unlock lost)
+  m[L.zoneLock + 2] = 1;
+  assert.deepEqual(lockState(machine), [[L.zoneLock, 'zone->lock with no CPU in the kernel: free (ticket 1) but its HOLDER word names CPU 0']]);
+  m[L.zoneLock + 2] = 0;
+
+  // a semaphore still held for write by the kernel's down_write: its word and the holder's slot
+  drive(down_write(a, mmap));
+  assert.deepEqual(lockState(machine), [
+    ['RW_HELD[0]', 'CPU 0 is idle and its RW_HELD slot 0 still records mmap_lock[mm 1] held for write'],
+    [mmap, 'mmap_lock[mm 1] with no CPU in the kernel: its word is 0x40000000, not 0'],
+  ]);
+  up_write(a, mmap);
+  // a reader count left behind on the writeback lock
+  m[L.wbLock + 1] = 1;
+  assert.deepEqual(lockState(machine), [[L.wbLock + 1, 'writeback[file 1] with no CPU in the kernel: its word is 0x1, not 0']]);
+  // both round checks run the rule (sched: checkInstruments, threads: checkRoundInstruments)
+  assert.deepEqual(checkInstruments(machine, w.cpus, w.shadows, [0, 0], w.hist).map((f) => f.path), ['lock-state']);
+  assert.deepEqual(checkRoundInstruments(machine, w.hist, {}).map((f) => f.path), ['lock-state']);
+  m[L.wbLock + 1] = 0;
+  assert.deepEqual(checkInstruments(machine, w.cpus, w.shadows, [0, 0], w.hist), []);
+
+  // at most ten findings however many locks are stale
+  for (let t = 0; t < 20; t++) m[machine.ptlOf(t)]++;
+  assert.equal(checkLockState(machine).length, 10);
+});
+
+test('sched: a run that leaves a CPU\'s WAIT_ON word stale ends with instrument-mismatch@lock-state', () => {
+  const cfg = defaultConfig({ opsPerCpu: 60 });
+  const sab = new SharedArrayBuffer(new Machine(cfg).sab.byteLength);
+  const view = new Machine(cfg, sab);
+  // at each op's end CPU 1's WAIT_ON names the zone lock; the next wait of CPU 1 for a spinlock clears it
+  const r = runSched(cfg, 3, {
+    sab,
+    onEvent: (id, code) => {
+      if (id === 1 && code === EV.OP_END) view.m[view.cpuWord(1, CPU.WAIT_ON)] = view.L.zoneLock + 1;
+    },
+  });
+  assert.deepEqual(r.violations.map((v) => v.signature), ['instrument-mismatch@lock-state']);
+  assert.equal(r.violations[0].details.summary, `CPU 1 is idle and its WAIT_ON word still names zone->lock (${view.L.zoneLock + 1})`);
 });
