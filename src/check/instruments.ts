@@ -20,6 +20,10 @@
 //   ticket and names no holder, every semaphore word (each mm's mmap_lock, each file's
 //   i_mmap_rwsem and writeback lock) is 0, and (where the Cpu objects are seen: each CPU at its end)
 //   each CPU's held list is empty.
+// - ptl-unlock: the checker's ptlUnlock hook (src/check/machine.ts), which spin_unlock calls for
+//   each PTL it releases, checks at each call that the word is a PTE table's lock word held by the
+//   releasing CPU, and counts the calls per CPU; at the end the count equals the ptl.hold histogram's
+//   (spin_unlock records one hold per PTL release): per CPU in threads, summed over the CPUs in sched.
 // Not checked, because not exact on the clean model: access.read/access.write against the READ and
 // WRITE counters (an access that ends in SIGSEGV or OOM is timed but not counted; the probes after
 // munmap and mprotect count but are not timed), fault against the FAULT events (GUP's slow path and
@@ -204,6 +208,46 @@ export function checkLockState(machine: Machine): Finding[] {
   return out;
 }
 
+/** PTL releases per CPU, as the checker's ptlUnlock hook (src/check/machine.ts) was told of them. */
+const ptlUnlocks = new WeakMap<Cpu, number>();
+
+/** The PTL releases cpu told the ptlUnlock hook of (0 before its first). */
+export function ptlUnlockCount(cpu: Cpu): number {
+  return ptlUnlocks.get(cpu) ?? 0;
+}
+
+/**
+ * ptl-unlock, at the hook itself (spin_unlock of a lock it took for a PTL, before the release):
+ * count the call, and check that off is a PTE table's lock word (in [L.ptl, L.ptl + tables *
+ * LOCK_WORDS), at a multiple of LOCK_WORDS) held by cpu (its HOLDER word is cpu.id + 1). Null when so.
+ */
+export function checkPtlUnlock(cpu: Cpu, off: number): Finding | null {
+  ptlUnlocks.set(cpu, ptlUnlockCount(cpu) + 1);
+  const { m, L } = cpu.machine;
+  const tables = L.maxMms * L.tablesPerMm;
+  const rel = off - L.ptl;
+  if (rel < 0 || rel >= tables * LOCK_WORDS || rel % LOCK_WORDS !== 0) {
+    const lock = lockName(cpu.machine, off);
+    return mismatch('ptl-unlock', { cpu: cpu.id, word: off, lock, summary: `CPU ${cpu.id} released ${lock} as a PTL: not the lock word of one of the ${tables} PTE tables` });
+  }
+  const holder = Atomics.load(m, off + HOLDER);
+  if (holder === cpu.id + 1) return null;
+  return mismatch('ptl-unlock', {
+    cpu: cpu.id, word: off, lock: lockName(cpu.machine, off), holder: holder - 1,
+    summary: `CPU ${cpu.id} released ${lockName(cpu.machine, off)}, ${holder ? `held by CPU ${holder - 1}` : 'held by no CPU'}`,
+  });
+}
+
+/**
+ * ptl-unlock, counted: the PTL releases the hook was told of (unlocks) against the ptl.hold
+ * histogram of hist (spin_unlock records one per PTL release). Null when equal. who: the CPUs.
+ */
+export function checkPtlUnlockCount(hist: HistSet, unlocks: number, who: string): Finding | null {
+  const holds = countOf(hist, 'ptl.hold');
+  if (holds === unlocks) return null;
+  return mismatch('ptl-unlock', { unlocks, holds, summary: `${who} told the ptlUnlock hook of ${unlocks} PTL releases; ptl.hold counts ${holds}` });
+}
+
 /** lock-state, the CPU's own list: cpu, idle, holds no spinlock (Cpu.held is empty; null when so). */
 export function checkHeldList(cpu: Cpu): Finding | null {
   if (cpu.held.length === 0) return null;
@@ -242,8 +286,8 @@ export function completedOps(shadows: readonly { completed: Record<string, numbe
 /**
  * Every instrument check of one CPU at its end (threads: each CPU's task, on its own histograms):
  * its ring, its op events, its held list (lock-state), and its histograms against the ops it
- * completed. shared: hist is every CPU's (sched), so its histograms are checked once for all by
- * the caller instead.
+ * completed, and its PTL releases against its ptl.hold count (ptl-unlock). shared: hist is every
+ * CPU's (sched), so its histograms are checked once for all by the caller instead.
  */
 export function checkCpuInstruments(machine: Machine, cpu: Cpu, shadow: CpuShadow, handed: number, shared = false): Finding[] {
   const out: Finding[] = [];
@@ -253,14 +297,19 @@ export function checkCpuInstruments(machine: Machine, cpu: Cpu, shadow: CpuShado
   if (ops) out.push(ops);
   const held = checkHeldList(cpu);
   if (held) out.push(held);
-  if (!shared) out.push(...checkHistograms(cpu.hist, shadow.completed));
+  if (!shared) {
+    out.push(...checkHistograms(cpu.hist, shadow.completed));
+    const ptl = checkPtlUnlockCount(cpu.hist, ptlUnlockCount(cpu), `CPU ${cpu.id}`);
+    if (ptl) out.push(ptl);
+  }
   return out;
 }
 
 /**
  * Every instrument check of a machine whose CPUs (cpus, with their shadows and the ops handed to
  * each) are all idle and record into one histogram set hist (sched): each CPU's ring, op events
- * and held list, the event sequence, the histograms against the ops completed, and the lock words.
+ * and held list, the event sequence, the histograms against the ops completed, the CPUs' PTL
+ * releases against ptl.hold, and the lock words.
  */
 export function checkInstruments(machine: Machine, cpus: readonly Cpu[], shadows: readonly CpuShadow[], handed: readonly number[], hist: HistSet): Finding[] {
   const out: Finding[] = [];
@@ -268,6 +317,8 @@ export function checkInstruments(machine: Machine, cpus: readonly Cpu[], shadows
   const seq = checkEventSequence(machine);
   if (seq) out.push(seq);
   out.push(...checkHistograms(hist, completedOps(shadows)));
+  const ptl = checkPtlUnlockCount(hist, cpus.reduce((n, c) => n + ptlUnlockCount(c), 0), 'the CPUs');
+  if (ptl) out.push(ptl);
   out.push(...checkLockState(machine));
   return out;
 }

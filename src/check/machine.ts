@@ -12,6 +12,7 @@ import { LOCK_WORDS } from '../machine/layout.js';
 import { lockWaitHang } from '../diag/hang.js';
 import { checkMmIdChange } from './mm-id.js';
 import { countPoint } from './points.js';
+import { checkPtlUnlock } from './instruments.js';
 
 let installed = false;
 
@@ -21,6 +22,8 @@ export function installCheckHooks(): void {
   installed = true;
   installMmDebugHooks({
     ptlUnlock(cpu, off) {
+      const bad = checkPtlUnlock(cpu, off); // counts the call too (instrument check, ptl-unlock)
+      if (bad) cpu.violation(bad.invariant, bad.path, bad.details);
       if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
       checkTableAtUnlock(cpu, (off - cpu.machine.L.ptl) / LOCK_WORDS);
     },

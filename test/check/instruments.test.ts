@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultConfig } from '../../src/config/config.js';
-import { Cpu } from '../../src/machine/cpu.js';
+import { Cpu, Violation } from '../../src/machine/cpu.js';
 import { EV } from '../../src/machine/events.js';
 import { CPU, G, LOCK_WORDS, MM, RING_WORDS } from '../../src/machine/layout.js';
 import { HistSet } from '../../src/machine/histograms.js';
@@ -17,8 +17,8 @@ import { drive } from '../../src/machine/gen.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_read, down_write, up_read, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import {
-  checkCpuInstruments, checkEventSequence, checkHeldList, checkHistograms, checkInstruments, checkLockState, checkOpEvents, checkRing, checkRoundInstruments,
-  completedOps, CpuShadow, rwsemWords, spinlockWords,
+  checkCpuInstruments, checkEventSequence, checkHeldList, checkHistograms, checkInstruments, checkLockState, checkOpEvents, checkPtlUnlock, checkPtlUnlockCount,
+  checkRing, checkRoundInstruments, completedOps, CpuShadow, ptlUnlockCount, rwsemWords, spinlockWords,
 } from '../../src/check/instruments.js';
 
 /** A machine with CPUs whose event hooks keep shadows, as the engines set them up. */
@@ -120,9 +120,11 @@ test('op-histogram and lock-histogram: counts equal to the ops completed and the
   op(a, w.shadows[0], 'touch', true);
   op(a, w.shadows[0], 'mmap', false);
   op(b, w.shadows[1], 'touch', true);
+  // four PTL holds taken and released by the kernel's own calls: a ptl.wait and a ptl.hold each,
+  // and each release told to the checker's ptlUnlock hook (the ptl-unlock count)
   for (let i = 0; i < 4; i++) {
-    w.hist.record('ptl.wait', i);
-    w.hist.record('ptl.hold', 2);
+    drive(spin_lock(w.cpus[i % 2], w.machine.ptlOf(i)));
+    spin_unlock(w.cpus[i % 2], w.machine.ptlOf(i));
   }
   w.hist.record('mmap_lock.wait', 1); // no hold histogram to pair with: not checked
   const completed = completedOps(w.shadows);
@@ -284,4 +286,97 @@ test('sched: a run that leaves a CPU\'s WAIT_ON word stale ends with instrument-
   });
   assert.deepEqual(r.violations.map((v) => v.signature), ['instrument-mismatch@lock-state']);
   assert.equal(r.violations[0].details.summary, `CPU 1 is idle and its WAIT_ON word still names zone->lock (${view.L.zoneLock + 1})`);
+});
+
+test('ptl-unlock at the hook: a PTE table\'s lock word held by the releasing CPU is clean and counted; a word outside the PTLs, a misaligned one, one past the last table, a PTL held by another CPU or by none are caught', () => {
+  const w = machineWithShadows(2);
+  const { machine } = w;
+  const { m, L } = machine;
+  const [a, b] = w.cpus;
+  const tables = L.maxMms * L.tablesPerMm;
+  const last = machine.ptlOf(tables - 1);
+  drive(spin_lock(a, last));
+  assert.equal(ptlUnlockCount(a), 0);
+  assert.equal(checkPtlUnlock(a, last), null);
+  assert.equal(ptlUnlockCount(a), 1, 'counted');
+  const caught = (cpu: Cpu, off: number) => {
+    const f = checkPtlUnlock(cpu, off);
+    assert.equal(f?.invariant, 'instrument-mismatch');
+    assert.equal(f?.path, 'ptl-unlock');
+    return f!.details.summary;
+  };
+  // held by another CPU, by none
+  assert.equal(caught(b, last), `CPU 1 released ptl[${tables - 1}], held by CPU 0`);
+  spin_unlock(a, last);
+  assert.equal(caught(a, last), `CPU 0 released ptl[${tables - 1}], held by no CPU`);
+  // not a PTE table's lock word: the page-cache lock (lockKind's xa bound mutated: an i_pages lock taken as a PTL), the zone lock, a word inside a PTL, the word after the last PTL
+  const xa = L.xaLock + LOCK_WORDS;
+  drive(spin_lock(a, xa));
+  assert.equal(caught(a, xa), `CPU 0 released i_pages[file 1] as a PTL: not the lock word of one of the ${tables} PTE tables`);
+  assert.match(caught(a, L.zoneLock) as string, /^CPU 0 released zone->lock as a PTL: not the lock word/);
+  m[machine.ptlOf(2) + 1 + 2] = 1; // as if the misaligned word were a holder's
+  assert.match(caught(a, machine.ptlOf(2) + 1) as string, /as a PTL: not the lock word/);
+  m[machine.ptlOf(2) + 1 + 2] = 0;
+  assert.match(caught(a, last + LOCK_WORDS) as string, /as a PTL: not the lock word/);
+  assert.match(caught(a, L.ptl - LOCK_WORDS) as string, /as a PTL: not the lock word/);
+  assert.equal(ptlUnlockCount(a), 8, 'every call counted, caught or not');
+  assert.equal(ptlUnlockCount(b), 1);
+
+  // through the hook buildMachine installs: spin_unlock of the i_pages lock filed as a PTL raises it
+  a.held[a.held.length - 1].kind = 'ptl';
+  assert.throws(() => spin_unlock(a, xa), (e: unknown) => e instanceof Violation && e.invariant === 'instrument-mismatch' && e.path === 'ptl-unlock');
+});
+
+test('ptl-unlock counted: the PTL releases told to the hook equal the ptl.hold count, per CPU (threads: each CPU\'s own histograms) and summed (sched: one set); a release the hook missed, or a hold recorded twice, is caught', () => {
+  const cfg = defaultConfig({ cpus: 2 });
+  const machine = buildMachine(cfg);
+  const clock = { step: 0 };
+  // threads: each CPU with histograms of its own
+  const own = [0, 1].map((i) => new Cpu(machine, i, true, clock, cfg));
+  const shadows = own.map((c) => {
+    const s = new CpuShadow(machine.L.ringSize, null);
+    c.evHook = s.hook;
+    return s;
+  });
+  for (let t = 0; t < 3; t++) {
+    drive(spin_lock(own[0], machine.ptlOf(t)));
+    spin_unlock(own[0], machine.ptlOf(t));
+  }
+  drive(spin_lock(own[1], machine.ptlOf(5)));
+  spin_unlock(own[1], machine.ptlOf(5));
+  assert.deepEqual(own.map((c) => ptlUnlockCount(c)), [3, 1]);
+  assert.deepEqual(own.flatMap((c, i) => checkCpuInstruments(machine, c, shadows[i], 0)), []);
+  own[1].hist.record('ptl.hold', 1);
+  own[1].hist.record('ptl.wait', 0); // waits and holds still pair: only the count can tell
+  const f = checkCpuInstruments(machine, own[1], shadows[1], 0);
+  assert.deepEqual(f.map((x) => [x.path, x.details.summary]), [['ptl-unlock', 'CPU 1 told the ptlUnlock hook of 1 PTL releases; ptl.hold counts 2']]);
+  assert.equal(checkPtlUnlockCount(own[0].hist, 3, 'CPU 0'), null);
+  assert.equal(checkPtlUnlockCount(own[0].hist, 4, 'CPU 0')?.details.summary, 'CPU 0 told the ptlUnlock hook of 4 PTL releases; ptl.hold counts 3');
+
+  // sched: one histogram set, compared with the CPUs' sum
+  const w = machineWithShadows(2);
+  for (let t = 0; t < 4; t++) {
+    drive(spin_lock(w.cpus[t % 2], w.machine.ptlOf(t)));
+    spin_unlock(w.cpus[t % 2], w.machine.ptlOf(t));
+  }
+  assert.deepEqual(checkInstruments(w.machine, w.cpus, w.shadows, [0, 0], w.hist), []);
+  w.hist.record('ptl.wait', 0);
+  w.hist.record('ptl.hold', 0);
+  assert.deepEqual(checkInstruments(w.machine, w.cpus, w.shadows, [0, 0], w.hist).map((x) => [x.path, x.details.summary]), [['ptl-unlock', 'the CPUs told the ptlUnlock hook of 4 PTL releases; ptl.hold counts 5']]);
+});
+
+test('sched: a run whose PTL histograms go unrecorded (waits and holds alike, so they still pair) ends with instrument-mismatch@ptl-unlock', () => {
+  const cfg = defaultConfig({ opsPerCpu: 60 });
+  const record = HistSet.prototype.record;
+  HistSet.prototype.record = function (this: HistSet, name: string, value: number) {
+    if (name !== 'ptl.hold' && name !== 'ptl.wait') record.call(this, name, value);
+  };
+  let r;
+  try {
+    r = runSched(cfg, 3);
+  } finally {
+    HistSet.prototype.record = record;
+  }
+  assert.deepEqual(r.violations.map((v) => v.signature), ['instrument-mismatch@ptl-unlock']);
+  assert.match(r.violations[0].details.summary as string, /^the CPUs told the ptlUnlock hook of \d+ PTL releases; ptl\.hold counts 0$/);
 });
