@@ -13,6 +13,7 @@ import { lockWaitHang } from '../diag/hang.js';
 import { checkMmIdChange } from './mm-id.js';
 import { countPoint } from './points.js';
 import { checkPtlUnlock } from './instruments.js';
+import { opCodesOf } from '../diag/op-codes.js';
 
 let installed = false;
 
@@ -70,5 +71,5 @@ export function installCheckHooks(): void {
 /** A machine for cfg (on sab, or a new buffer), with the checker's hooks installed. */
 export function buildMachine(cfg: MachineConfig, sab?: SharedArrayBuffer): Machine {
   installCheckHooks();
-  return new Machine(cfg, sab);
+  return new Machine(cfg, opCodesOf, sab); // the op names' cost buckets and hang-report codes are the tool's
 }

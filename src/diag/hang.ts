@@ -4,12 +4,17 @@
 // lock's HOLDER/HOLD_START words, each CPU's WAIT_ON/WAIT_SINCE/RW_HELD/OP words), so a report
 // built in any thread sees every CPU. Times are scheduler steps (sched) or values of the global
 // event sequence G.SEQ (threads), as `unit` says. The machine and the kernel's locks only record
-// (src/machine/hang.ts: the units and the op codes; src/linux/kernel/locking/*.ts: the words); a
-// threaded wait past lockWaitLimitMs reaches lockWaitHang through the MMDEBUG.lockWaitLimit hook.
+// (the CPU.OP code, src/diag/op-codes.ts; src/linux/kernel/locking/*.ts: the words); a threaded
+// wait past lockWaitLimitMs reaches lockWaitHang through the MMDEBUG.lockWaitLimit hook.
 import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../machine/cpu.js';
 import { CPU, LOCK_WORDS, MM, RW_SLOTS } from '../machine/layout.js';
-import { OP_NAMES, UNIT_SEQ, UNIT_STEP } from '../machine/hang.js';
+import { OP_NAMES } from './op-codes.js';
+
+/** The unit of hang-report times in the sched engine. Moved from src/machine/hang.ts. */
+export const UNIT_STEP = 'scheduler step';
+/** The unit of hang-report times in the threads engine. Moved from src/machine/hang.ts. */
+export const UNIT_SEQ = 'event sequence number (G.SEQ)';
 
 /** The op CPU cpu runs, as its CPU.OP word says ("" when none). */
 export function opOf(machine: Machine, cpu: number): string {

@@ -4,11 +4,10 @@
 import type { MachineConfig } from './params.js';
 import { Machine } from './machine.js';
 import { CPU, G, RING_WORDS, RW_SLOTS } from './layout.js';
-import { COST_BASE, COST_KINDS, EV, EV_COUNT, EV_NAMES, costOpIndex } from './events.js';
+import { EV, EV_COUNT, EV_NAMES } from './events.js';
 import { HistSet } from './histograms.js';
 import { type Injections, injectionsFrom } from './deviations.js';
 import { TraceHash } from './trace.js';
-import { opCode } from './hang.js';
 import { rng } from './rng.js';
 import { GENERATORS } from './gen.js';
 
@@ -43,8 +42,6 @@ export interface Clock {
 export function allocFailStream(seed: number, cpu: number): () => number {
   return rng(seed, `cpu${cpu}/allocFail`);
 }
-/** Per operation name: its cost row and its hang-report op code (both pure functions of the name; computed once). */
-const opCodes = new Map<string, { cost: number; op: number }>();
 
 export class Cpu {
   readonly m: Int32Array;
@@ -94,15 +91,15 @@ export class Cpu {
   /** sched: this CPU's own step count when it took the semaphore in each RW_HELD slot. */
   readonly rwOwn: number[] = new Array<number>(RW_SLOTS).fill(0);
   private op = '';
-  private costRow = COST_BASE + costOpIndex('') * COST_KINDS.length;
+  /** The counter index cost() counts from: the running operation's cost bucket (machine.opCodes). */
+  private costRow: number;
   /** The operation currently running (for reports, and the bucket cost() counts into). */
   get curOp(): string {
     return this.op;
   }
   set curOp(name: string) {
     this.op = name;
-    let codes = opCodes.get(name);
-    if (!codes) opCodes.set(name, (codes = { cost: COST_BASE + costOpIndex(name) * COST_KINDS.length, op: opCode(name) }));
+    const codes = this.machine.opCodes(name); // the tool's classification of the name
     this.costRow = codes.cost;
     Atomics.store(this.m, this.machine.cpuWord(this.id, CPU.OP), codes.op); // for hang reports from any thread
   }
@@ -149,6 +146,7 @@ export class Cpu {
   ) {
     if (!threaded && !GENERATORS) throw new Error('the threads build of the kernel paths (no generators) runs threaded CPUs only');
     this.m = machine.m;
+    this.costRow = machine.opCodes('').cost;
     this.posW = machine.cpuWord(id, CPU.RING_POS);
     this.hist = hist ?? new HistSet(threaded ? 'ns' : 'steps');
     this.inj = injectionsFrom(cfg.inject);

@@ -150,6 +150,7 @@ export const NOTE_LOCK_XA = 2;
 /**
  * Cost accounting (issue #4): TLB invalidations by kind and contpte folds/unfolds, counted per
  * operation type so the batched and per-PTE designs can be compared. Event `cost.<op>.<kind>`.
+ * Which bucket an operation name goes to is the tool's (src/diag/op-codes.ts).
  */
 export const COST_OPS = ['fault', 'fork', 'munmap', 'dontneed', 'exit', 'mprotect', 'mremap', 'writeback', 'gup', 'other'] as const;
 export const COST_KINDS = ['tlbiPage', 'tlbiRange', 'tlbiMm', 'contFold', 'contUnfold'] as const;
@@ -157,19 +158,6 @@ export type CostKind = (typeof COST_KINDS)[number];
 export const COST = { TLBI_PAGE: 0, TLBI_RANGE: 1, TLBI_MM: 2, CONT_FOLD: 3, CONT_UNFOLD: 4 } as const;
 export const COST_BASE = names.length;
 for (const op of COST_OPS) for (const k of COST_KINDS) names.push(`cost.${op}.${k}`);
-
-/** The cost bucket of an operation name (a workload op kind, a scenario op, or a label naming one in parentheses). */
-export function costOpIndex(name: string): number {
-  const m = /\((\w+)\)$/.exec(name);
-  const k = m ? m[1] : name;
-  const op = k === 'touch' || k === 'access' || k === 'read' || k === 'write' ? 'fault'
-    : k === 'pin' || k === 'unpin' || k === 'pinio' ? 'gup'
-    : k === 'sync' ? 'writeback'
-    : k.includes('teardown') ? 'exit'
-    : k;
-  const i = (COST_OPS as readonly string[]).indexOf(op);
-  return i < 0 ? COST_OPS.length - 1 : i;
-}
 
 export const EV_NAMES: readonly string[] = names;
 export const EV_COUNT = names.length;

@@ -30,6 +30,15 @@ export const VM_DONTFORK = 1 << 5;
 /** vma_wants_writenotify(): a shared file mapping whose clean PTEs stay read-only (disk filesystems). */
 export const VM_WRITENOTIFY = 1 << 6;
 
+/**
+ * What the tool makes of an operation name (src/diag/op-codes.ts): the counter index of the first
+ * kind of its cost bucket (COST_BASE + bucket * COST_KINDS.length), and its CPU.OP code (0: none).
+ */
+export interface OpCodes {
+  readonly cost: number;
+  readonly op: number;
+}
+
 /** Content word of a freed page: a read or write through a stale mapping finds it. */
 export const POISON = 0x6badf00d;
 /** The shared zero page. */
@@ -41,7 +50,12 @@ export class Machine {
   readonly L: Layout;
   readonly cfg: MachineConfig;
 
-  constructor(cfg: MachineConfig, sab?: SharedArrayBuffer) {
+  constructor(
+    cfg: MachineConfig,
+    /** The codes of an operation name, looked up by a Cpu as its curOp is set (the tool's, given by buildMachine). */
+    readonly opCodes: (name: string) => OpCodes,
+    sab?: SharedArrayBuffer,
+  ) {
     this.cfg = cfg;
     this.L = computeLayout(cfg);
     this.sab = sab ?? new SharedArrayBuffer(this.L.words * 4);

@@ -12,7 +12,7 @@ import { pte_pfn, pteToString } from '../machine/pte.js';
 import { MMU_RETRY, mmu_translate } from '../machine/mmu.js';
 import { accessNotAllowed, allocFailures, storeEntryProblem } from '../check/contracts.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
-import { UNIT_SEQ, UNIT_STEP } from '../machine/hang.js';
+import { UNIT_SEQ, UNIT_STEP } from '../diag/hang.js';
 import { hex, makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;

@@ -9,7 +9,7 @@ import { Cpu, Violation } from '../../src/machine/cpu.js';
 import { EV } from '../../src/machine/events.js';
 import { CPU, G, LOCK_WORDS, MM, RING_WORDS } from '../../src/machine/layout.js';
 import { HistSet } from '../../src/machine/histograms.js';
-import { Machine } from '../../src/machine/machine.js';
+import type { Machine } from '../../src/machine/machine.js';
 import { buildMachine } from '../../src/check/machine.js';
 import { runSched } from '../../src/engine/sched.js';
 import { runThreads } from '../../src/engine/threads.js';
@@ -152,8 +152,8 @@ test('sched: a clean run has no instrument-mismatch; a run whose ring is written
 
   // every event writes over the previous event's c word on its CPU's ring (the stray write of a
   // flight-recorder fault), from an event hook that runs before the shadow's
-  const sab = new SharedArrayBuffer(new Machine(cfg).sab.byteLength);
-  const view = new Machine(cfg, sab);
+  const sab = new SharedArrayBuffer(buildMachine(cfg).sab.byteLength);
+  const view = buildMachine(cfg, sab);
   const stray = runSched(cfg, 3, {
     sab,
     onEvent: (id) => {
@@ -275,8 +275,8 @@ test('lock-state: a machine whose locks were all taken and released is clean; a 
 
 test('sched: a run that leaves a CPU\'s WAIT_ON word stale ends with instrument-mismatch@lock-state', () => {
   const cfg = defaultConfig({ opsPerCpu: 60 });
-  const sab = new SharedArrayBuffer(new Machine(cfg).sab.byteLength);
-  const view = new Machine(cfg, sab);
+  const sab = new SharedArrayBuffer(buildMachine(cfg).sab.byteLength);
+  const view = buildMachine(cfg, sab);
   // at each op's end CPU 1's WAIT_ON names the zone lock; the next wait of CPU 1 for a spinlock clears it
   const r = runSched(cfg, 3, {
     sab,

@@ -1,7 +1,7 @@
 // TLB cost accounting: every invalidation is counted by kind against the operation that ran it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COST_BASE, COST_KINDS, COST_OPS, costOpIndex } from '../../src/machine/events.js';
+import { COST_BASE, COST_KINDS, COST_OPS } from '../../src/machine/events.js';
 import type { Cpu } from '../../src/machine/cpu.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
 import { boot, mapAnon, run, writePage } from '../helpers/machine.js';
@@ -12,16 +12,6 @@ import { HistSet } from '../../src/machine/histograms.js';
 
 const cost = (cpu: Cpu, op: string, kind: string): number =>
   cpu.counters[COST_BASE + COST_OPS.indexOf(op as never) * COST_KINDS.length + COST_KINDS.indexOf(kind as never)];
-
-test('cost buckets: workload op kinds, scenario labels and teardown map to their operation type', () => {
-  const name = (s: string) => COST_OPS[costOpIndex(s)];
-  assert.equal(name('touch'), 'fault');
-  assert.equal(name('fork'), 'fork');
-  assert.equal(name('scenario step 3 (munmap)'), 'munmap');
-  assert.equal(name('scenario teardown'), 'exit');
-  assert.equal(name('pinio'), 'gup');
-  assert.equal(name('no such op'), 'other');
-});
 
 test('a COW copy counts one single-page invalidation against faults; fork one full-mm flush against fork', () => {
   const h = boot({ cpus: 1, anonOrders: [0] });

@@ -13,7 +13,8 @@ import { flush_tlb_range, tlb_lookup } from '../../../src/machine/tlb.js';
 import { checkQuiescent } from '../../../src/check/invariants.js';
 import { PTE_DIRTY, pte_dirty, pte_pfn, pte_write } from '../../../src/machine/pte.js';
 import { VM_READ, VM_WRITE } from '../../../src/machine/machine.js';
-import { COST, COST_BASE, COST_KINDS, EV, costOpIndex } from '../../../src/machine/events.js';
+import { COST, COST_BASE, COST_KINDS, EV } from '../../../src/machine/events.js';
+import { costOpIndex } from '../../../src/diag/op-codes.js';
 import { drive } from '../../../src/machine/gen.js';
 import type { Cpu } from '../../../src/machine/cpu.js';
 
