@@ -5,6 +5,7 @@
 import { type Machine, PG_BUDDY, PG_HEAD } from '../machine/machine.js';
 import type { Finding } from './invariants.js';
 import { hex } from './oracle.js';
+import { folioOrder } from './folio.js';
 
 /**
  * Read refcount and mapcount of one folio as a consistent pair, or null when they moved under us.
@@ -35,7 +36,7 @@ export function observeFolio(machine: Machine, folio: number): Finding | null {
   return {
     invariant: 'refcount-below-mapcount',
     path: 'observer',
-    details: { folio: hex(folio), order: machine.folioOrder(folio), refcount: s.ref, mapcount: s.map },
+    details: { folio: hex(folio), order: folioOrder(machine, folio), refcount: s.ref, mapcount: s.map },
   };
 }
 

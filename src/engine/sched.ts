@@ -10,6 +10,7 @@ import { type Gen, WAIT } from '../machine/gen.js';
 import { EV_COUNT, EV_NAMES } from '../machine/events.js';
 import { makeScheduler, type Scheduler, ScheduleRecorder } from './scheduler.js';
 import { TraceHash } from '../machine/trace.js';
+import { mixString, traceHex } from './trace-hash.js';
 import { modelKey } from './model-key.js';
 import { type Op, Program, rng } from '../workload/program.js';
 import { run_op } from '../workload/run-op.js';
@@ -197,7 +198,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   mem_init(machine, rng(seed, 'boot'));
   const clock: Clock = { step: 0 };
   const trace = new TraceHash();
-  trace.mixString(modelKey(cfg));
+  mixString(trace, modelKey(cfg));
   trace.mix(seed);
   const sched = opts.scheduler ?? makeScheduler(cfg.scheduler, seed, cfg);
   const cpus: Cpu[] = [];
@@ -261,10 +262,10 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   const events: Record<string, number> = {};
   for (let i = 0; i < EV_COUNT; i++) if (counters[i]) events[EV_NAMES[i]] = counters[i];
   for (const k of hist.names()) if (k.startsWith('op.')) ops[k.slice(3)] = hist.get(k)!.totalCount;
-  for (const v of violations) trace.mixString(v.signature);
+  for (const v of violations) mixString(trace, v.signature);
   const outcome = sched.outcome?.();
   return {
-    seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: trace.hex(), wallMs: performance.now() - t0, ...(variant ? { variant } : {}),
+    seed, engine: 'sched', steps: clock.step, ops, events, hist: hist.encode(), violations, traceHash: traceHex(trace), wallMs: performance.now() - t0, ...(variant ? { variant } : {}),
     ...(outcome ? { scheduler: { name: sched.name, ...outcome } } : {}),
   };
 }

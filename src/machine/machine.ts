@@ -101,9 +101,6 @@ export class Machine {
   pageFlags(pfn: number): number {
     return Atomics.load(this.m, this.L.pFlags + pfn);
   }
-  folioOrder(head: number): number {
-    return Atomics.load(this.m, this.L.fOrder + head);
-  }
 
   // ---- files ------------------------------------------------------------------------------
   /** Does file f want write notification (disk filesystem) or not (tmpfs-like)? */

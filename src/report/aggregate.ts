@@ -7,6 +7,7 @@
 import type { RunResult, ViolationRecord } from '../engine/result.js';
 import { HistSet, type Unit } from '../machine/histograms.js';
 import { TraceHash } from '../machine/trace.js';
+import { mixString, traceHex } from '../engine/trace-hash.js';
 import { emptyGroups, type EncodedSeedGroups, encodeSeedGroups, type GroupTotals, seedGroup } from './seed-groups.js';
 
 export class Aggregate {
@@ -90,9 +91,9 @@ export class Aggregate {
     const h = new TraceHash();
     for (const r of rs) {
       h.mix(r.seed);
-      h.mixString(r.traceHash!);
+      mixString(h, r.traceHash!);
     }
-    return h.hex();
+    return traceHex(h);
   }
 }
 

@@ -19,6 +19,7 @@ import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../workload/access.js';
 import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
+import { folioOrder } from '../check/folio.js';
 import {
   type AccessStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
   type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step, type WritebackStep,
@@ -271,7 +272,7 @@ export function pageState(machine: Machine, mm: number, vpn: number): PageState 
     dirty: present && pte_dirty(pte),
     young: present && pte_young(pte),
     cont: present && pte_cont(pte),
-    folioOrder: present ? machine.folioOrder(folio) : null,
+    folioOrder: present ? folioOrder(machine, folio) : null,
   };
 }
 

@@ -19,9 +19,12 @@ import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present } from '../../src/machine/pte.js';
 import { buildMachine } from '../../src/check/machine.js';
 import { waitName } from '../../src/diag/hang.js';
+import { folioOrder } from '../../src/check/folio.js';
 
 // Plain reads of struct page / folio words that only tests make (the tool reads them where it
 // needs them; kept out of src/machine so no mutant lands in code no run executes).
+/** The folio's order (the tool's read, src/check/folio.ts). */
+export { folioOrder };
 /** The folio's reference count (folio_ref_count). */
 export const folioRef = (machine: Machine, head: number): number => Atomics.load(machine.m, machine.L.fRef + head);
 /** The folio's mapcount (folio_mapcount). */
@@ -243,7 +246,7 @@ export function folioAt(h: Harness, mm: number, vpn: number): { pfn: number; fol
   if (!pte_present(pte)) return null;
   const pfn = pte_pfn(pte);
   const folio = h.machine.folioOf(pfn);
-  return { pfn, folio, order: h.machine.folioOrder(folio) };
+  return { pfn, folio, order: folioOrder(h.machine, folio) };
 }
 
 /** Sum of one event over every CPU of the harness. */

@@ -23,7 +23,7 @@ import { do_mprotect } from '../../src/linux/mm/mprotect.js';
 import { drive } from '../../src/machine/gen.js';
 import { PTE_DIRTY, pte_dirty } from '../../src/machine/pte.js';
 import { VM_READ, VM_WRITE } from '../../src/machine/machine.js';
-import { boot, cpuWithConfig, folioAt, invariants, isFree, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, folioOrder, invariants, isFree, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
 import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
@@ -116,7 +116,7 @@ function staleTlbStore(inject: string[]): string[] {
   const [cpu0, cpu1] = h.cpus;
   const w = writePage(h, cpu1, 0, B + 3);
   const folio = h.machine.folioOf(w.pfn);
-  assert.equal(h.machine.folioOrder(folio), 4);
+  assert.equal(folioOrder(h.machine, folio), 4);
   assert.notEqual(tlb_lookup(cpu1, 0, B + 3), 0, 'CPU1 has a TLB entry for the page');
   zapBegin(h.machine, 0, B, B + 16);
   const s0 = stepper(h, cpu0, madvise_dontneed(cpu0, 0, B, B + 16));

@@ -18,7 +18,7 @@ import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
 import { folio_maybe_dma_pinned } from '../../../src/linux/include/linux/mm.js';
 import { checkDisk, ownerOf } from '../../../src/check/oracle.js';
-import { bigFolio, boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage, folioFlags, folioMapcount, folioRef, isFree } from '../../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, mapAnon, mapFile, pteAt, readPage, run, stepper, total, writePage, folioFlags, folioMapcount, folioRef, folioOrder, isFree } from '../../helpers/machine.js';
 
 const B = 1024;
 const FILES = { count: 2, pages: 64, orders: [0, 2, 4] };
@@ -171,7 +171,7 @@ test('GUP-fast between its entry read and its grab: the folio freed and its page
   mapAnon(h, B, 4, { align: 4 });
   for (let v = B; v < B + 4; v++) writePage(h, ownerOf(h.machine, v), 0, v);
   const X = pte_pfn(pteAt(h, 0, B));
-  assert.equal(h.machine.folioOrder(X), 2);
+  assert.equal(folioOrder(h.machine, X), 2);
   const s1 = stepper(h, 1, gup_fast(h.cpus[1], 0, B + 1, true));
   s1.until(() => s1.last === P.PTE_READ && s1.steps >= 2, 'GUP-fast read the entry of X+1');
   assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B, B + 4)), 0);

@@ -12,7 +12,7 @@ import { checkQuiescent } from '../../../src/check/invariants.js';
 import { pte_pfn, pte_present, pte_special, pte_write } from '../../../src/machine/pte.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../../src/machine/machine.js';
 import { MM } from '../../../src/machine/layout.js';
-import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run, stepper, folioFlags, folioMapcount, folioRef, pageMapcount } from '../../helpers/machine.js';
+import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run, stepper, folioFlags, folioMapcount, folioRef, folioOrder, pageMapcount } from '../../helpers/machine.js';
 
 const B = 1024; // a vpn aligned to 512 (start of PTE table 2 of mm 0)
 
@@ -28,7 +28,7 @@ function choose(h: Harness, vpn: number, cpu: Cpu = h.cpus[0]): { scanned: Recor
   const before = { ...scans(cpu) };
   const folio = run(h, cpu, alloc_anon_folio(cpu, makeVmf(h, 0, vpn, true), PMD_ORDER - 1));
   assert.ok(folio >= 0);
-  const order = h.machine.folioOrder(folio);
+  const order = folioOrder(h.machine, folio);
   drive(folio_put(cpu, folio));
   const after = scans(cpu);
   const scanned: Record<number, number> = {};

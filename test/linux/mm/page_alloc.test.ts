@@ -8,7 +8,7 @@ import { folio_put } from '../../../src/linux/mm/swap.js';
 import { FOLIO_LARGE, PG_BUDDY, PG_HEAD, PG_RESERVED, PG_TAIL, POISON, ZERO_PFN } from '../../../src/machine/machine.js';
 import { rng } from '../../../src/workload/program.js';
 import { Violation } from '../../../src/machine/cpu.js';
-import { boot, type Harness, folioFlags, folioMapcount, folioRef, isFree, pageMapcount } from '../../helpers/machine.js';
+import { boot, type Harness, folioFlags, folioMapcount, folioRef, folioOrder, isFree, pageMapcount } from '../../helpers/machine.js';
 
 /** Allocate random orders (seeded) until an order-0 allocation fails; returns [pfn, order] pairs. */
 function allocAll(h: Harness, seed: number): [number, number][] {
@@ -45,7 +45,7 @@ test('page_alloc: allocations are naturally aligned, non-overlapping, zeroed, re
     assert.equal(pfn % nr, 0, `pfn ${pfn} of order ${order} is naturally aligned`);
     assert.ok(pfn + nr <= L.pages);
     assert.equal(folioRef(h.machine, pfn), 1, 'refcount 1 on allocation');
-    assert.equal(h.machine.folioOrder(pfn), order);
+    assert.equal(folioOrder(h.machine, pfn), order);
     assert.equal(folioMapcount(h.machine, pfn), 0);
     assert.equal(folioFlags(h.machine, pfn), order > 0 ? FOLIO_LARGE : 0);
     for (let i = 0; i < nr; i++) {

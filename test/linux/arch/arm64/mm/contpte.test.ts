@@ -30,7 +30,7 @@ import {
 } from '../../../../../src/machine/pte.js';
 import { ptep_get, ptep_get_and_clear, set_pte_at, set_ptes, wrprotect_ptes } from '../../../../../src/linux/include/linux/pgtable.js';
 import * as arm64 from '../../../../../src/linux/arch/arm64/include/asm/pgtable.js';
-import { boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, writePage } from '../../../../helpers/machine.js';
+import { boot, folioAt, folioOrder, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, writePage } from '../../../../helpers/machine.js';
 
 const B = 1024; // PTE table 2 of mm 0, 16- and 32-aligned
 const D = 3072; // PTE table 6
@@ -85,7 +85,7 @@ function* locked<T>(cpu: Cpu, vpn: number, g: Gen<T>): Gen<T> {
  */
 function folio(h: Harness, order: number): number {
   const f = run(h, 0, alloc_folio(h.cpus[0], order));
-  assert.ok(f >= 0 && h.machine.folioOrder(f) === order);
+  assert.ok(f >= 0 && folioOrder(h.machine, f) === order);
   for (let i = 0; i < 1 << order; i++) Atomics.store(h.machine.m, h.machine.L.pMapcount + f + i, 1);
   return f;
 }
