@@ -17,6 +17,7 @@ import { hex } from './oracle.js';
 import { pointEvent } from './points.js';
 
 const ENTRIES_CHECKED = pointEvent('ptlUnlock.entries');
+const FOLIOS_CLEANED_CHECKED = pointEvent('folioCleaned');
 
 /**
  * A TLB entry's translation is allowed by the page tables now: the entry is present and maps the
@@ -225,6 +226,7 @@ export function checkFolioCleaned(cpu: Cpu, folio: number): void {
   // bits are its record of a write, which the next writeback collects
   const mapping = Atomics.load(m, machine.L.fMapping + folio);
   if (!mapping || !machine.fileWritenotify(mapping - 1)) return;
+  cpu.counters[FOLIOS_CLEANED_CHECKED]++; // the contract is evaluated: a folio of a write-notify file (the reach floor wants some)
   const dirty = (): boolean => (Atomics.load(m, machine.L.fFlags + folio) & FOLIO_DIRTY) !== 0;
   if (dirty()) return; // threads: a write fault dirtied it again already (and may have made an entry writable)
   const nr = 1 << Atomics.load(m, machine.L.fOrder + folio);

@@ -24,6 +24,7 @@
 //   each PTL it releases, checks at each call that the word is a PTE table's lock word held by the
 //   releasing CPU, and counts the calls per CPU; at the end the count equals the ptl.hold histogram's
 //   (spin_unlock records one hold per PTL release): per CPU in threads, summed over the CPUs in sched.
+// - event-counts: every event counter of each CPU is a whole number, never below 0.
 // Not checked, because not exact on the clean model: access.read/access.write against the READ and
 // WRITE counters (an access that ends in SIGSEGV or OOM is timed but not counted; the probes after
 // munmap and mprotect count but are not timed), fault against the FAULT events (GUP's slow path and
@@ -284,6 +285,20 @@ export function completedOps(shadows: readonly { completed: Record<string, numbe
 }
 
 /**
+ * event-counts: every event counter of the CPU (what the summary, the reach floor and the cost
+ * comparison add up) is a whole number of events, never below 0: a count decremented or handed a
+ * fraction is an instrument fault (null when all are).
+ */
+export function checkEventCounts(cpu: Cpu): Finding | null {
+  const c = cpu.counters;
+  for (let i = 0; i < c.length; i++) {
+    if (c[i] >= 0 && Number.isInteger(c[i])) continue;
+    return mismatch('event-counts', { cpu: cpu.id, event: eventName(i), count: c[i], summary: `CPU ${cpu.id} counted ${c[i]} ${eventName(i)} events: a count is a whole number, never below 0` });
+  }
+  return null;
+}
+
+/**
  * Every instrument check of one CPU at its end (threads: each CPU's task, on its own histograms):
  * its ring, its op events, its held list (lock-state), and its histograms against the ops it
  * completed, and its PTL releases against its ptl.hold count (ptl-unlock). shared: hist is every
@@ -297,6 +312,8 @@ export function checkCpuInstruments(machine: Machine, cpu: Cpu, shadow: CpuShado
   if (ops) out.push(ops);
   const held = checkHeldList(cpu);
   if (held) out.push(held);
+  const counts = checkEventCounts(cpu);
+  if (counts) out.push(counts);
   if (!shared) {
     out.push(...checkHistograms(cpu.hist, shadow.completed));
     const ptl = checkPtlUnlockCount(cpu.hist, ptlUnlockCount(cpu), `CPU ${cpu.id}`);

@@ -144,7 +144,7 @@ export const REACH_RULES: readonly ReachRule[] = [
   { rule: 'check-cow-reuse', when: 'cow-reuse applies', applies: (c) => forks(c) && writes(c) && anonVmas(c), need: 'floor', expr: 'check.cowReuse', ops: ['fork', 'forkexit'], minOps: 1_200, why: 'COW reuse was checked' },
   { rule: 'check-folio-free', when: 'touch > 0, mmap or mmapfile > 0', applies: (c) => touches(c) && anyVmas(c), need: 'floor', expr: 'check.folioFree', ops: ['touch'], why: 'freed folios were checked against every TLB' },
   { rule: 'check-writeback', when: 'writeback applies', applies: (c) => c.files.count > 0 && w(c, 'writeback') > 0, need: 'floor', expr: 'check.writeback', ops: ['writeback'], minOps: 150, why: 'the disk oracle ran at writeback' },
-  { rule: 'check-folio-cleaned', when: 'writeback-folios applies', applies: (c) => fileVmas(c) && w(c, 'writeback') > 0 && writes(c), need: 'floor', expr: 'check.folioCleaned', ops: ['writeback'], why: 'cleaned folios were checked against every PTE and TLB' },
+  { rule: 'check-folio-cleaned', when: 'writeback-folios applies, files.writenotify is not off', applies: (c) => fileVmas(c) && w(c, 'writeback') > 0 && writes(c) && c.files.writenotify !== 'off', need: 'floor', expr: 'check.folioCleaned', ops: ['writeback'], why: 'folios of write-notify files that writeback cleaned were checked against every TLB; none: no file wants write notification' },
   // arch
   {
     rule: 'contpte-block', when: 'arch contpte, batching, an anon or file order >= 4 applies', applies: (c) => c.arch === 'contpte' && c.batching && contSized([...anonLarge(c), ...fileLarge(c)]), need: 'floor', expr: 'contpte.blocks', ops: ['touch'], minOps: 1_300,

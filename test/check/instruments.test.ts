@@ -17,7 +17,7 @@ import { drive } from '../../src/machine/gen.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_read, down_write, up_read, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import {
-  checkCpuInstruments, checkEventSequence, checkHeldList, checkHistograms, checkInstruments, checkLockState, checkOpEvents, checkPtlUnlock, checkPtlUnlockCount,
+  checkCpuInstruments, checkEventCounts, checkEventSequence, checkHeldList, checkHistograms, checkInstruments, checkLockState, checkOpEvents, checkPtlUnlock, checkPtlUnlockCount,
   checkRing, checkRoundInstruments, completedOps, CpuShadow, ptlUnlockCount, rwsemWords, spinlockWords,
 } from '../../src/check/instruments.js';
 
@@ -91,6 +91,22 @@ test('event-sequence: a sequence number taken without an event recorded is caugh
   assert.equal(checkEventSequence(w.machine), null);
   Atomics.add(w.machine.m, w.machine.L.global + G.SEQ, 1);
   assert.equal(checkEventSequence(w.machine)?.details.seq, 2);
+});
+
+test('event-counts: whole counts of 0 or more are clean; a count decremented below 0 or a fraction is caught, in the CPU\'s end check', () => {
+  const w = machineWithShadows();
+  const a = w.cpus[0];
+  a.counters[EV.FORK_BATCH] += 3;
+  a.counters[EV.FORK_BATCH]--;
+  assert.equal(checkEventCounts(a), null);
+  a.counters[EV.MPROTECT_BATCHED]--; // a counted-only event counted down (a ++ turned into --)
+  const f = checkEventCounts(a);
+  assert.equal(f?.path, 'event-counts');
+  assert.equal(f?.details.event, 'mprotect.batched');
+  assert.match(f!.details.summary as string, /^CPU 0 counted -1 mprotect\.batched events/);
+  assert.ok(checkCpuInstruments(w.machine, a, w.shadows[0], 0, true).some((x) => x.path === 'event-counts'));
+  a.counters[EV.MPROTECT_BATCHED] = 0.5;
+  assert.equal(checkEventCounts(a)?.details.count, 0.5);
 });
 
 test('op-events: one op.start and one op.end per op handed out; an op without its op.start is caught', () => {

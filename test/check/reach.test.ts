@@ -186,6 +186,8 @@ test('the rules follow the config: no op weight, no file, no large order, no rul
   assert.ok(!has(defaultConfig({ mmapPages: { min: 4, max: 8 } }), 'anon-order-4'), 'an order larger than every mmap');
   assert.ok(!has(defaultConfig({ fragmentation: 0.5 }), 'anon-large'), 'outside the measured range');
   assert.ok(!has(defaultConfig({ files: { writenotify: 'off' } }), 'wp-shared'));
+  assert.ok(!has(defaultConfig({ files: { writenotify: 'off' } }), 'check-folio-cleaned'), 'only write-notify folios are judged at their clean');
+  assert.ok(has(defaultConfig({ files: { writenotify: 'both' } }), 'check-folio-cleaned'));
   // contpte: blocks with batching, folds entry by entry (per-PTE anon, or file mappings)
   const cost = defaultConfig({ arch: 'contpte', anonOrders: [0, 4], files: { count: 0 } });
   assert.ok(has(cost, 'contpte-block') && !has(cost, 'contpte-fold') && !has(cost, 'generic-no-cont'));
