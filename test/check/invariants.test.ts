@@ -288,12 +288,15 @@ invTest('folio-misaligned: a folio whose head is not aligned to its order', () =
 
 // ---- checkProtCommit (the ptep_modify_prot_commit contract) ----------------------------------
 
-invTest('prot-commit-old-mismatch: a commit handed an old_pte that maps another page than its new pte', () => {
+/** For the commit tests: a world, the slot of B+3, the old entries of B+3 and B+2, and CPU 0. */
+function commitWorld() {
   const w = world();
   const ptep = w.ptep(B + 3);
-  const old3 = Atomics.load(w.m, ptep);
-  const old2 = Atomics.load(w.m, w.ptep(B + 2));
-  const c = w.h.cpus[0];
+  return { w, ptep, old3: Atomics.load(w.m, ptep), old2: Atomics.load(w.m, w.ptep(B + 2)), c: w.h.cpus[0] };
+}
+
+invTest('prot-commit-old-mismatch: a commit handed an old_pte that maps another page than its new pte', () => {
+  const { w, ptep, old3, old2, c } = commitWorld();
   // control: old_pte of this very slot (as modify_prot_commit_ptes advances it), made read-only,
   // committed into the slot ptep_modify_prot_start cleared
   assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE, 0), null);
@@ -307,11 +310,7 @@ invTest('prot-commit-old-mismatch: a commit handed an old_pte that maps another 
 });
 
 invTest('prot-commit-slot-not-cleared: a commit into a slot ptep_modify_prot_start did not clear (a commit at the wrong address)', () => {
-  const w = world();
-  const ptep = w.ptep(B + 3);
-  const old3 = Atomics.load(w.m, ptep);
-  const old2 = Atomics.load(w.m, w.ptep(B + 2));
-  const c = w.h.cpus[0];
+  const { w, ptep, old3, old2, c } = commitWorld();
   assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE, 0), null);
   // the slot still holds an entry: the commit was aimed at a slot start never cleared
   assert.equal(checkProtCommit(old3, old3 & ~PTE_WRITE, old3)?.invariant, 'prot-commit-slot-not-cleared');
