@@ -36,6 +36,19 @@ function machineWithShadows(cpus = 2, ringSize = 16) {
   return { machine, clock, hist, cpus: cs, shadows };
 }
 
+/** runSched of seed with every histogram record of the named histograms dropped (an instrument that loses records). */
+function runSchedDropping(cfg: Parameters<typeof runSched>[0], seed: number, names: readonly string[]): ReturnType<typeof runSched> {
+  const record = HistSet.prototype.record;
+  HistSet.prototype.record = function (this: HistSet, name: string, value: number) {
+    if (!names.includes(name)) record.call(this, name, value);
+  };
+  try {
+    return runSched(cfg, seed);
+  } finally {
+    HistSet.prototype.record = record;
+  }
+}
+
 /** The ring slot (its first word) of CPU cpu's event n. */
 const slot = (machine: Machine, cpu: number, n: number): number => machine.L.ring + (cpu * machine.L.ringSize + (n % machine.L.ringSize)) * RING_WORDS;
 
@@ -183,16 +196,7 @@ test('sched: a clean run has no instrument-mismatch; a run whose ring is written
   assert.equal(v.details.field, 'c');
 
   // the op histogram of munmap loses its records
-  const record = HistSet.prototype.record;
-  HistSet.prototype.record = function (this: HistSet, name: string, value: number) {
-    if (name !== 'op.munmap') record.call(this, name, value);
-  };
-  let lost;
-  try {
-    lost = runSched(cfg, 3);
-  } finally {
-    HistSet.prototype.record = record;
-  }
+  const lost = runSchedDropping(cfg, 3, ['op.munmap']);
   assert.deepEqual(lost.violations.map((x) => x.signature), ['instrument-mismatch@op-histogram']);
   assert.match(lost.violations[0].details.summary as string, /^the op\.munmap histogram counts 0 ops; \d+ munmap ops ran to their end$/);
   assert.equal(clean.traceHash, runSched(cfg, 3).traceHash, 'the check changes no trace hash');
@@ -383,16 +387,7 @@ test('ptl-unlock counted: the PTL releases told to the hook equal the ptl.hold c
 
 test('sched: a run whose PTL histograms go unrecorded (waits and holds alike, so they still pair) ends with instrument-mismatch@ptl-unlock', () => {
   const cfg = defaultConfig({ opsPerCpu: 60 });
-  const record = HistSet.prototype.record;
-  HistSet.prototype.record = function (this: HistSet, name: string, value: number) {
-    if (name !== 'ptl.hold' && name !== 'ptl.wait') record.call(this, name, value);
-  };
-  let r;
-  try {
-    r = runSched(cfg, 3);
-  } finally {
-    HistSet.prototype.record = record;
-  }
+  const r = runSchedDropping(cfg, 3, ['ptl.hold', 'ptl.wait']);
   assert.deepEqual(r.violations.map((v) => v.signature), ['instrument-mismatch@ptl-unlock']);
   assert.match(r.violations[0].details.summary as string, /^the CPUs told the ptlUnlock hook of \d+ PTL releases; ptl\.hold counts 0$/);
 });
