@@ -1,8 +1,9 @@
 // The contpte invariant (DESIGN section 2): PTE_CONT only on whole, aligned, physically contiguous,
 // same-prot (young/dirty may differ: hardware sets them per entry) 16-entry blocks of one folio.
 // Checked at quiescence for every populated table (invariants.ts) and, continuously, when a CPU
-// releases a PTL: the blocks the arch layer changed under that PTL (cpu.contTouched) are checked
-// while the lock is still held, so no other kernel path can be changing them.
+// releases a PTL: every block holding an entry the CPU wrote under that PTL (the raw PTE writers'
+// record, Cpu.pteLo/pteHi, which no arch code has to remember to fill) is checked while the lock
+// is still held, so no other kernel path can be changing them.
 import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
 import { PTRS_PER_PTE } from '../config/config.js';
@@ -49,26 +50,14 @@ export function contpteBlockDetails(machine: Machine, start: number, why: string
 }
 
 /**
- * At spin_unlock(off), before the lock is released: check the touched blocks whose table's PTL is
- * off and forget them; blocks of another table (a CPU may hold two PTLs: fork, mremap) wait for
- * their own lock's release.
+ * At a PTL release, before the lock is released: check every 16-entry block of the table whose
+ * first word is p0 that holds one of its entries lo..hi (the entries this CPU wrote under the lock).
  */
-export function contpte_check_unlock(cpu: Cpu, off: number): void {
+export function contpte_check_unlock(cpu: Cpu, p0: number, lo: number, hi: number): void {
   const machine = cpu.machine;
-  const t = cpu.contTouched;
-  let keep = 0;
-  for (let k = 0; k < t.length; k++) {
-    const b = t[k];
-    if (machine.ptlOf(Math.floor((b - machine.L.pte) / PTRS_PER_PTE)) !== off) {
-      t[keep++] = b;
-      continue;
-    }
+  for (let b = lo & ~(CONT_PTES - 1); b <= hi; b += CONT_PTES) {
     cpu.counters[CONT_BLOCKS_CHECKED]++;
-    const why = contpteBlockProblem(machine, b);
-    if (why) {
-      t.length = 0;
-      cpu.violation('contpte-inconsistent', 'spin_unlock', { ...contpteBlockDetails(machine, b, why), op: cpu.curOp });
-    }
+    const why = contpteBlockProblem(machine, p0 + b);
+    if (why) cpu.violation('contpte-inconsistent', 'spin_unlock', { ...contpteBlockDetails(machine, p0 + b, why), op: cpu.curOp });
   }
-  t.length = keep;
 }

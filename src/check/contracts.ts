@@ -5,6 +5,7 @@
 // only what its point concerns: the CPUs' TLBs (tlbEntries words each), one PTE table, one folio.
 import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
+import { contpte_check_unlock } from './contpte.js';
 import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
 import { CPU, MM, RW_SLOTS } from '../machine/layout.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
@@ -115,6 +116,8 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
   }
   if (lo > hi || !m[machine.pgdWord(table)]) return;
   cpu.counters[ENTRIES_CHECKED] += hi - lo + 1;
+  // arm64 contpte: the blocks around the written entries (only that arch ever sets PTE_CONT)
+  if (cpu.cfg.arch === 'contpte') contpte_check_unlock(cpu, p0, lo, hi);
   // another CPU holding the mmap_lock for write is changing this mm's VMAs (munmap detaches a VMA
   // before it zaps, and an rmap walker may write an entry of it meanwhile): the VMA checks wait
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);

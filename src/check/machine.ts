@@ -5,7 +5,6 @@ import type { MachineConfig } from '../machine/params.js';
 import { installMmDebugHooks } from '../linux/include/linux/mmdebug.js';
 import { ptepAddr } from '../linux/include/linux/pgtable.js';
 import { checkProtCommit } from './invariants.js';
-import { contpte_check_unlock } from './contpte.js';
 import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
 import { checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
 import { LOCK_WORDS } from '../machine/layout.js';
@@ -25,7 +24,6 @@ export function installCheckHooks(): void {
     ptlUnlock(cpu, off) {
       const bad = checkPtlUnlock(cpu, off); // counts the call too (instrument check, ptl-unlock)
       if (bad) cpu.violation(bad.invariant, bad.path, bad.details);
-      if (cpu.contTouched.length !== 0) contpte_check_unlock(cpu, off);
       checkTableAtUnlock(cpu, (off - cpu.machine.L.ptl) / LOCK_WORDS);
     },
     tlbSynced(cpu, mm, start, end, path) {

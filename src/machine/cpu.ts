@@ -114,11 +114,6 @@ export class Cpu {
   trace: TraceHash | null = null;
   /** sched: folios whose refcount/mapcount changed this step, for the observer. */
   readonly touched: number[] = [];
-  /**
-   * arch contpte: first entry words of the 16-entry blocks the arch layer changed under a PTL; the
-   * blocks of a PTL's table are checked and dropped when that PTL is released (check/contpte.ts).
-   */
-  readonly contTouched: number[] = [];
   private readonly t0 = performance.now();
   /**
    * The stream cfg.allocFailRate draws from (one per CPU). The engines seed it from the run's seed

@@ -409,23 +409,33 @@ invTest('contpte-inconsistent (contpteBlockProblem): misaligned PFN, non-contigu
   for (let i = 0; i < 16; i++) Atomics.store(m, w.ptep(D + i), 0);
 });
 
-invTest('contpte-inconsistent (spin_unlock): the blocks changed under a PTL are checked when it is released', () => {
+invTest('contpte-inconsistent (spin_unlock): the blocks around the entries written under a PTL are checked when it is released', () => {
   const w = contWorld();
   const cpu = w.h.cpus[0];
   const table = w.h.machine.tableIndex(0, B);
   const ptl = w.h.machine.ptlOf(table);
-  const other = w.h.machine.ptep(0, 4 * 512); // a block of another table (its own PTL)
-  // control: a consistent touched block passes
+  const other = w.h.machine.ptep(0, 4 * 512); // an entry of another table (its own PTL)
+  // control: a consistent block written under the lock passes
   run(w.h, cpu, spin_lock(cpu, ptl));
-  cpu.contTouched.push(w.ptep(B), other);
+  cpu.notePteWrite(w.ptep(B + 3), 1);
   spin_unlock(cpu, ptl);
-  assert.deepEqual(cpu.contTouched, [other], 'the other table\'s block waits for its own PTL');
-  cpu.contTouched.length = 0;
-  // a single-entry change without unfolding, noted by the arch layer, is caught at the release
+  assert.equal(cpu.pteHi, -1, 'the record is dropped with the last lock');
+  // a single-entry change without unfolding (entry 2), written under the lock, is caught at the release
   run(w.h, cpu, spin_lock(cpu, ptl));
   Atomics.and(w.m, w.ptep(B + 2), ~PTE_WRITE);
-  cpu.contTouched.push(w.ptep(B));
+  cpu.notePteWrite(w.ptep(B + 2), 1);
   assert.throws(() => spin_unlock(cpu, ptl), (e: unknown) => e instanceof Violation && e.invariant === 'contpte-inconsistent' && e.details.vpn === B);
+  // the same broken block, but the entry written lies in another table: not this PTL's to judge
+  const w2 = contWorld();
+  const c2 = w2.h.cpus[0];
+  Atomics.and(w2.m, w2.ptep(B + 2), ~PTE_WRITE);
+  run(w2.h, c2, spin_lock(c2, ptl));
+  c2.notePteWrite(other, 1);
+  spin_unlock(c2, ptl);
+  // and an entry written in the next block of this table: only that block is judged
+  run(w2.h, c2, spin_lock(c2, ptl));
+  c2.notePteWrite(w2.ptep(B + 16), 1);
+  spin_unlock(c2, ptl);
 });
 
 // ---- checkRead (the data oracle on every user read) ----------------------------------------

@@ -5,8 +5,9 @@
 // it used, so a cont entry's young/dirty is the OR over its block (contpte_ptep_get). Folding and
 // unfolding go through contpte_convert(): clear all 16 entries (gathering young/dirty), flush the
 // block's TLB entries, write them back with or without PTE_CONT ("break-before-make").
-// Every function here runs with the table's PTL held, like the kernel's; each one records the
-// blocks it changed on the CPU (cpu.contTouched) so spin_unlock can check them (check/contpte.ts).
+// Every function here runs with the table's PTL held, like the kernel's; the entries they write
+// are noted by the raw PTE writers (cpu.notePteWrite), and the blocks around them are checked when
+// that PTL is released (check/contpte.ts).
 // The model has no init_mm or EFI mm, so mm_is_user() is always true and is left out.
 import type { Cpu } from '../../../../machine/cpu.js';
 import type { Gen } from '../../../../machine/gen.js';
@@ -37,15 +38,6 @@ export const pte_mknoncont = (pte: number): number => pte & ~PTE_CONT;
 /** pfn_pte(pfn, pte_pgprot(pte)): the same flags for another pfn. */
 const with_pfn = (pte: number, pfn: number): number => ((pfn << PFN_SHIFT) | (pte & PTE_FLAG_MASK)) | 0;
 
-/** Note the blocks of [ptep, ptep+nr) as changed under the PTL (checked at spin_unlock). */
-export function contpte_touch(cpu: Cpu, ptep: number, nr: number): void {
-  const t = cpu.contTouched;
-  const machine = cpu.machine;
-  for (let b = contpte_align_down(machine, ptep); b < ptep + nr; b += CONT_PTES) {
-    if (t.length === 0 || t[t.length - 1] !== b) t.push(b);
-  }
-}
-
 /**
  * contpte_convert(): rewrite ptep's whole block as pte (PFN aligned down to the block, young/dirty
  * gathered from all 16 entries), with PTE_CONT if pte has it (fold) or without (unfold).
@@ -54,7 +46,6 @@ export function* contpte_convert(cpu: Cpu, ptep: number, pte: number): Gen<void>
   const machine = cpu.machine;
   const start = contpte_align_down(machine, ptep);
   pte = with_pfn(pte, pte_pfn(pte) & ~CONT_MASK);
-  contpte_touch(cpu, start, CONT_PTES);
   // Break: clear every entry with an atomic exchange, so a young/dirty bit the MMU sets on an
   // entry up to the instant it is cleared is in the value we gather; once cleared, an access
   // faults (and waits for our PTL) instead of setting bits we would lose. No interleaving point
@@ -136,7 +127,6 @@ export function* contpte_set_ptes(cpu: Cpu, ptep: number, pte: number, nr: numbe
   const machine = cpu.machine;
   const end = ptep + nr;
   let pfn = pte_pfn(pte);
-  contpte_touch(cpu, ptep, nr);
   while (ptep !== end) {
     // pte_cont_addr_end(): the next block boundary, or the end
     const next = Math.min(contpte_align_down(machine, ptep) + CONT_PTES, end);
@@ -179,14 +169,12 @@ function __get_and_clear_full_ptes(cpu: Cpu, ptep: number, nr: number): number {
  */
 export function* contpte_clear_full_ptes(cpu: Cpu, ptep: number, nr: number, _full: boolean): Gen<void> {
   yield* contpte_try_unfold_partial(cpu, ptep, nr);
-  contpte_touch(cpu, ptep, nr);
   __clear_full_ptes(cpu, ptep, nr);
 }
 
 /** contpte_get_and_clear_full_ptes(): as contpte_clear_full_ptes, returning the gathered entry. */
 export function* contpte_get_and_clear_full_ptes(cpu: Cpu, ptep: number, nr: number, _full: boolean): Gen<number> {
   yield* contpte_try_unfold_partial(cpu, ptep, nr);
-  contpte_touch(cpu, ptep, nr);
   return __get_and_clear_full_ptes(cpu, ptep, nr);
 }
 
@@ -197,7 +185,6 @@ export function* contpte_get_and_clear_full_ptes(cpu: Cpu, ptep: number, nr: num
  */
 export function* contpte_wrprotect_ptes(cpu: Cpu, ptep: number, nr: number): Gen<void> {
   yield* contpte_try_unfold_partial(cpu, ptep, nr);
-  contpte_touch(cpu, ptep, nr);
   for (let i = 0; i < nr; i++) __ptep_set_wrprotect(cpu, ptep + i); // __wrprotect_ptes()
 }
 
@@ -230,13 +217,11 @@ export function* contpte_ptep_set_access_flags(cpu: Cpu, ptep: number, entry: nu
   if (orig === entry) return false;
   if ((orig & PTE_WRITE) === (entry & PTE_WRITE)) {
     const start = contpte_align_down(cpu.machine, ptep);
-    contpte_touch(cpu, start, CONT_PTES);
     for (let i = 0; i < CONT_PTES; i++) __ptep_set_access_flags(cpu, start + i, entry);
     const { mm, vpn } = ptepAddr(cpu.machine, start);
     yield* flush_tlb_range(cpu, mm, vpn, vpn + CONT_PTES);
   } else {
     yield* __contpte_try_unfold(cpu, ptep, orig);
-    contpte_touch(cpu, ptep, 1);
     __ptep_set_access_flags(cpu, ptep, entry);
   }
   return true;

@@ -10,14 +10,13 @@ import type { Gen } from '../../../../../machine/gen.js';
 import { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes } from '../../../../include/asm-generic/pgtable.js';
 import {
   __ptep_set_access_flags, contpte_clear_full_ptes, contpte_get_and_clear_full_ptes, contpte_ptep_get,
-  contpte_ptep_set_access_flags, contpte_set_ptes, contpte_touch, contpte_try_fold, contpte_try_unfold, contpte_wrprotect_ptes,
+  contpte_ptep_set_access_flags, contpte_set_ptes, contpte_try_fold, contpte_try_unfold, contpte_wrprotect_ptes,
   pte_mknoncont, pte_valid_cont,
 } from '../../mm/contpte.js';
 
 /** contpte_try_unfold() on the entry a single-entry helper is about to change (not under the deviation). */
 function* unfold_single(cpu: Cpu, ptep: number): Gen<void> {
   if (!cpu.inj.contpteNoUnfold) yield* contpte_try_unfold(cpu, ptep, __ptep_get(cpu, ptep));
-  contpte_touch(cpu, ptep, 1);
 }
 
 /** ptep_get(): a cont entry reads with its block's young/dirty ORed in (contpte_ptep_get). */
@@ -86,7 +85,6 @@ export function* ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): G
   const orig = __ptep_get(cpu, ptep);
   entry = pte_mknoncont(entry);
   if (!pte_valid_cont(orig) || cpu.inj.contpteNoUnfold) {
-    contpte_touch(cpu, ptep, 1);
     return __ptep_set_access_flags(cpu, ptep, entry);
   }
   return yield* contpte_ptep_set_access_flags(cpu, ptep, entry);
