@@ -192,6 +192,19 @@ export function checkCowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, fo
 }
 
 /**
+ * An allocation failed (zone lock held): an order-0 request ("too small to fail": the kernel
+ * reclaims or OOM-kills rather than fail it) fails only with every free list empty. Higher orders
+ * may fail with memory free (fragmentation, the allocFailRate knob).
+ */
+export function checkAllocFailed(cpu: Cpu, order: number): void {
+  if (order !== 0) return;
+  const { m, L } = cpu.machine;
+  for (let o = 0; o <= L.maxOrder; o++) {
+    if (m[L.freeHead + o] >= 0) cpu.violation('order0-alloc-failed', 'alloc_folio', { freeOrder: o, op: cpu.curOp });
+  }
+}
+
+/**
  * TLB coherence at the free: a folio going back to the allocator is reachable through no CPU's TLB
  * (mmu_gather flushes before it drops the references; a path that frees first lets a CPU read or
  * write a page that is free, or already someone else's).

@@ -6,7 +6,7 @@ import { installMmDebugHooks } from '../linux/include/linux/mmdebug.js';
 import { ptepAddr } from '../linux/include/linux/pgtable.js';
 import { checkProtCommit } from './invariants.js';
 import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
-import { checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
+import { checkAllocFailed, checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
 import { LOCK_WORDS } from '../machine/layout.js';
 import { lockWaitHang } from '../diag/hang.js';
 import { checkMmIdChange } from './mm-id.js';
@@ -34,6 +34,7 @@ export function installCheckHooks(): void {
       countPoint(cpu, 'cowReuse', '');
       checkCowReuse(cpu, mm, vpn, pfn, folio, exclusive);
     },
+    allocFailed: checkAllocFailed,
     folioFree(cpu, head, nr) {
       countPoint(cpu, 'folioFree', '');
       checkFolioFree(cpu, head, nr);

@@ -59,7 +59,10 @@ const files = z
 const ARCH = z.enum(ARCHES);
 const FRAGMENTATION = z.number().min(0).max(0.9);
 const ALLOC_FAIL_RATE = z.number().min(0).max(1);
-const ANON_ORDERS = z.array(z.number().int().min(0).max(PMD_ORDER - 1));
+/** Anon orders: 0 up to PMD_ORDER (9, a PMD-size THP, taken by the THP fault of an untouched 2 MiB range; the PTE fault path allocates the orders below it). */
+const ANON_ORDERS = z.array(z.number().int().min(0).max(PMD_ORDER));
+/** mmap sizes in pages: chosen uniformly in [min, max]. */
+const MMAP_PAGES = z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict();
 
 /**
  * One model variant of a config with `variants`: the fields it sets replace the config's for the
@@ -75,6 +78,7 @@ const variant = z
     anonOrders: ANON_ORDERS.optional(),
     fragmentation: FRAGMENTATION.optional(),
     allocFailRate: ALLOC_FAIL_RATE.optional(),
+    mmapPages: MMAP_PAGES.optional(),
   })
   .strict();
 export type Variant = z.output<typeof variant>;
@@ -122,7 +126,7 @@ export const ConfigSchema = z
     weights: weights.prefault({}),
     files: files.prefault({}),
     /** mmap sizes in pages: chosen uniformly in [min, max]. */
-    mmapPages: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).strict().default({ min: 4, max: 256 }),
+    mmapPages: MMAP_PAGES.default({ min: 4, max: 256 }),
     /** mmap alignments in pages, one chosen at random per mmap. */
     mmapAlign: z.array(z.number().int().min(1)).default([1, 4, 16, 512]),
     /** Pages touched by one touch op: uniform in [1, max]. */
@@ -196,7 +200,8 @@ export const ConfigSchema = z
     ringSize: z.number().int().min(16).max(4096).default(64),
     /**
      * Model variants the run rotates through, seed by seed: seed s runs the config with variant
-     * s mod V laid over it (arch, anonFallback, batching, anonOrders, fragmentation). Absent: one
+     * s mod V laid over it (arch, anonFallback, batching, anonOrders, fragmentation, allocFailRate,
+     * mmapPages). Absent: one
      * model. A seed's run, its summary entry and its artifact carry the variant it ran.
      */
     variants: z.array(variant).min(1).max(64).optional(),
@@ -205,11 +210,14 @@ export const ConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.vaSize % (2 << 20) !== 0) ctx.addIssue({ code: 'custom', path: ['vaSize'], input: c.vaSize, message: 'expected a multiple of 2 MiB (2097152)' });
     const noOrder1 = (orders: number[], path: (string | number)[]) => {
-      if (orders.includes(1)) ctx.addIssue({ code: 'custom', path, input: orders, message: 'order 1 is never used for anon folios (THP needs order >= 2): expected orders 0 and 2 to 8' });
+      if (orders.includes(1)) ctx.addIssue({ code: 'custom', path, input: orders, message: 'order 1 is never used for anon folios (THP needs order >= 2): expected orders 0 and 2 to 9' });
     };
     noOrder1(c.anonOrders, ['anonOrders']);
     for (const [i, v] of (c.variants ?? []).entries()) if (v.anonOrders) noOrder1(v.anonOrders, ['variants', i, 'anonOrders']);
     if (c.mmapPages.min > c.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['mmapPages', 'min'], input: c.mmapPages.min, message: `expected at most mmapPages.max (${c.mmapPages.max})` });
+    for (const [i, v] of (c.variants ?? []).entries()) {
+      if (v.mmapPages && v.mmapPages.min > v.mmapPages.max) ctx.addIssue({ code: 'custom', path: ['variants', i, 'mmapPages', 'min'], input: v.mmapPages.min, message: `expected at most mmapPages.max (${v.mmapPages.max})` });
+    }
     if (c.memoryPages > 0 && c.memoryPages & (c.memoryPages - 1)) ctx.addIssue({ code: 'custom', path: ['memoryPages'], input: c.memoryPages, message: 'expected a power of two' });
     for (const [i, a] of c.mmapAlign.entries()) if (a > 0 && a & (a - 1)) ctx.addIssue({ code: 'custom', path: ['mmapAlign', i], input: a, message: 'expected a power of two' });
     if (c.files.count * c.files.pages > 1 << 20) ctx.addIssue({ code: 'custom', path: ['files', 'pages'], input: c.files.pages, message: `expected files.count * files.pages at most 1048576 (the data oracle's file tokens carry 20 bits of file page; files.count is ${c.files.count})` });

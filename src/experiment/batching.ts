@@ -34,7 +34,6 @@ import { dup_mm, mm_alloc } from '../linux/kernel/fork.js';
 import { do_mmap, do_munmap } from '../linux/mm/mmap.js';
 import { do_mprotect } from '../linux/mm/mprotect.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
-import { do_huge_pmd_anonymous_page } from '../linux/mm/huge_memory.js';
 import { checkQuiescent } from '../check/invariants.js';
 import { type LineSeries, lineChart, standaloneSvg } from '../report/linechart.js';
 import { makeRunId, ResultsWriter } from '../report/results.js';
@@ -154,8 +153,9 @@ export function experimentConfig(pages: number, arch: BatchingArch, batching: bo
     fragmentation: 0,
     maxVmas: 4,
     files: { count: 0 },
-    // the fault path allocates `order` (orders < PMD_ORDER); order 9 is mapped by the THP path
-    anonOrders: order > 0 && order < PMD_ORDER ? [0, order] : [0],
+    // the PTE fault path allocates `order` (orders < PMD_ORDER); order 9 is mapped by the THP fault
+    // (the 2 MiB-aligned cells' tables are untouched when their first fault comes)
+    anonOrders: order > 0 ? [0, order] : [0],
     // one operation over 1 GiB runs millions of steps and holds the mmap_lock throughout
     stepLimit: 2 ** 31 - 1,
     lockHoldLimitSteps: 2 ** 31 - 1,
@@ -213,7 +213,7 @@ export async function populate(cfg: Config, pages: number, order: number, sab?: 
     const to = Math.min(pages, from + POPULATE_CHUNK * nr);
     runToCompletion(machine, cpu, clock, (function* () {
       for (let vpn = from; vpn < to; vpn += nr) {
-        const r = order === PMD_ORDER ? yield* do_huge_pmd_anonymous_page(cpu, 0, vpn) : yield* handle_mm_fault(cpu, 0, vpn, true);
+        const r = yield* handle_mm_fault(cpu, 0, vpn, true);
         if (r !== VM_FAULT_OK) throw new Error(`populate: write fault at vpn ${vpn} returned ${r}`);
       }
     })());

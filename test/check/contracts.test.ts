@@ -10,7 +10,7 @@ import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '..
 import { EV } from '../../src/machine/events.js';
 import { PTE_DIRTY, PTE_WRITE, pfn_pte, pte_mkspecial, pte_pfn, pte_write } from '../../src/machine/pte.js';
 import { tlb_fill, flush_tlb_range } from '../../src/machine/tlb.js';
-import { allocFailures, checkFolioCleaned, checkTlbSynced, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
+import { allocFailures, checkAllocFailed, checkFolioCleaned, checkTlbSynced, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_write, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
@@ -390,6 +390,25 @@ contractTest('oom-without-allocation-failure: a fault that returns VM_FAULT_OOM 
   };
   const v = violation(() => run(h, 0, user_access(h.cpus[0], 0, B + 1, true, token(0, B + 1), newAccessOut())));
   assert.equal(`${v.invariant}@${v.path}`, 'oom-without-allocation-failure@handle_mm_fault');
+});
+
+// ---- order-0 allocations fail only when memory is exhausted -------------------------------------
+
+contractTest('order0-alloc-failed: an order-0 allocation that fails while a free block exists', () => {
+  const h = boot({ cpus: 2, memoryPages: 1024, allocFailRate: 1 });
+  const cpu = h.cpus[0];
+  // the knob fails every order > 0 request, with memory free: allowed
+  assert.equal(run(h, 0, alloc_folio(cpu, 2)), -1);
+  assert.ok(allocFailures(h.machine, 0) > 0);
+  // order 0 is never failed by the knob: it takes a page
+  assert.ok(run(h, 0, alloc_folio(cpu, 0)) > 0);
+  // the bad state: an order-0 failure reported while free blocks remain
+  const v = violation(() => checkAllocFailed(cpu, 0));
+  assert.equal(`${v.invariant}@${v.path}`, 'order0-alloc-failed@alloc_folio');
+  // every free page taken: an order-0 failure is the right answer (the hook ran, found nothing)
+  while (run(h, 1, alloc_folio(h.cpus[1], 0)) >= 0);
+  checkAllocFailed(cpu, 0);
+  assert.equal(run(h, 0, alloc_folio(cpu, 0)), -1);
 });
 
 test('every contract name in src/check/contracts.ts has a test here', () => {

@@ -97,24 +97,25 @@ test('each floor: a sum that misses it gives the finding (invariant reach-floor,
 });
 
 test('the motivating mutants: no accesses at all, every fault OOM, pins that fail, no large folio', () => {
-  const vc = nightlyCounts()[1]; // contpte+refault
+  const vc = nightlyCounts()[1]; // contpte+refault+thp
   const without = (...names: string[]) => ({ ...vc, events: Object.fromEntries(Object.entries(vc.events).filter(([k]) => !names.some((n) => k.startsWith(n)))) });
   const paths = (x: VariantCounts) => judgeReach([x]).findings.map((f) => f.path);
   // every VMA slot looks free: nothing happens at all
   const idle = paths({ ...vc, events: {} });
   for (const p of ['accesses', 'faults-mapped', 'mmap', 'fork', 'pin', 'anon-large', 'batch-anon', 'contpte-block']) assert.ok(idle.includes(p), `${p} in ${idle}`);
-  assert.deepEqual(paths(without('anon.mapped.')).filter((p) => p.startsWith('anon')), ['anon-write-fault', 'anon-large', 'anon-order-2', 'anon-order-4', 'anon-order-5']);
+  assert.deepEqual(paths(without('anon.mapped.')).filter((p) => p.startsWith('anon')), ['anon-write-fault', 'anon-large', 'anon-order-2', 'anon-order-4', 'anon-order-5', 'anon-order-9']);
   assert.deepEqual(paths(without('gup.fast', 'gup.slow')), ['pin', 'gup-fast']);
   // GUP-fast never pins (every pin takes the slow path): the lockless walk goes untested
   assert.deepEqual(paths(without('gup.fast')), ['gup-fast']);
   // pte_range_none() always false: order 0 only, no batched anon mapping
-  assert.deepEqual(paths(without('anon.mapped.2', 'anon.mapped.4', 'anon.mapped.5', 'anon.batched')), ['anon-large', 'anon-order-2', 'anon-order-4', 'anon-order-5', 'batch-anon']);
+  // (the THP fault rechecks its table with it too: no order 9 either)
+  assert.deepEqual(paths(without('anon.mapped.2', 'anon.mapped.4', 'anon.mapped.5', 'anon.mapped.9', 'anon.batched')), ['anon-large', 'anon-order-2', 'anon-order-4', 'anon-order-5', 'anon-order-9', 'batch-anon']);
 });
 
 test('batching false: any batched count fails the per-PTE variant (a hard rule), the batched variant takes it', () => {
   const counts = nightlyCounts();
   const perPte = counts.find((v) => v.variant === 'generic+per-pte')!;
-  const batched = counts.find((v) => v.variant === 'generic+refault')!;
+  const batched = counts.find((v) => v.variant === 'generic+refault+thp')!;
   for (const [rule, name] of [['per-pte-anon', 'anon.batched'], ['per-pte-file', 'file.batched'], ['per-pte-zap', 'zap.batched'], ['per-pte-fork', 'fork.batch'], ['per-pte-mprotect', 'mprotect.batched']]) {
     const r = judgeReach([{ ...perPte, events: { ...perPte.events, [name]: 1 } }]);
     assert.deepEqual(r.findings.map((f) => f.path), [rule]);
@@ -128,13 +129,13 @@ test('batching false: any batched count fails the per-PTE variant (a hard rule),
 
 test('arch and fallback policy: contpte entries under generic, and a policy\'s own retries under another policy, fail', () => {
   const counts = nightlyCounts();
-  const generic = counts.find((v) => v.variant === 'generic+refault')!;
+  const generic = counts.find((v) => v.variant === 'generic+refault+thp')!;
   for (const name of ['cost.fault.contFold', 'cost.munmap.contUnfold', 'contpte.blocks']) {
     assert.deepEqual(judgeReach([{ ...generic, events: { ...generic.events, [name]: 3 } }]).findings.map((f) => f.path), ['generic-no-cont']);
   }
   assert.deepEqual(judgeReach([{ ...generic, events: { ...generic.events, 'anon.retryLower.2': 1 } }]).findings.map((f) => f.path), ['policy-retry-lower']);
   assert.deepEqual(judgeReach([{ ...generic, events: { ...generic.events, 'anon.retryOrder0': 1 } }]).findings.map((f) => f.path), ['policy-preferred-or-0']);
-  const retryLower = counts.find((v) => v.variant === 'generic+retry-lower')!;
+  const retryLower = counts.find((v) => v.variant === 'generic+retry-lower+allocfail')!;
   assert.deepEqual(judgeReach([{ ...retryLower, events: { ...retryLower.events, 'anon.retryLower.2': 1 } }]).findings, []);
 });
 
@@ -147,7 +148,7 @@ test('too few seeds judge nothing, and say so; rare paths wait for enough expect
     assert.equal(v.why, '3 seeds, fewer than 4');
     assert.deepEqual(v.rules, []);
   }
-  assert.match(renderSummaryOf(r).join('\n'), /0 of 8 variant\(s\) judged .*not judged: generic\+refault \(3 seeds, fewer than 4\), contpte\+refault \(3 seeds, fewer than 4\)/);
+  assert.match(renderSummaryOf(r).join('\n'), /0 of 8 variant\(s\) judged .*not judged: generic\+refault\+thp \(3 seeds, fewer than 4\), contpte\+refault\+thp \(3 seeds, fewer than 4\)/);
   // minSeeds is a parameter
   assert.equal(judgeReach(counts, { minSeeds: 2 }).findings.length > 0, true);
   // seeds that stopped at a violation did not run their ops: only the others count
@@ -209,36 +210,36 @@ test('the run: per-variant sums from the aggregate, judged per variant (seed s r
   const clean = nightlyCounts();
   for (let seed = 1; seed <= 8 * MANY; seed++) {
     const i = seed % 8;
-    // contpte+refault (variant 1) maps no large anon folio in any seed
+    // contpte+refault+thp (variant 1) maps no large anon folio in any seed
     const events = i === 1 ? Object.fromEntries(Object.entries(clean[i].events).filter(([k]) => !/^anon\.(mapped\.[1-9]|batched)/.test(k))) : clean[i].events;
     agg.add(result(seed, events));
   }
   const r = judgeRunReach(NIGHTLY, agg, {}, false);
-  assert.deepEqual(r.findings.map((f) => `${f.variant} ${f.path}`), ['contpte+refault anon-large', 'contpte+refault anon-order-2', 'contpte+refault anon-order-4', 'contpte+refault anon-order-5', 'contpte+refault batch-anon']);
+  assert.deepEqual(r.findings.map((f) => `${f.variant} ${f.path}`), ['contpte+refault+thp anon-large', 'contpte+refault+thp anon-order-2', 'contpte+refault+thp anon-order-4', 'contpte+refault+thp anon-order-5', 'contpte+refault+thp anon-order-9', 'contpte+refault+thp batch-anon']);
   assert.equal(r.variants[1].seeds, MANY);
   assert.equal(judgeRunReach(NIGHTLY, agg, { noReach: true }, false).judged, false);
   assert.match(judgeRunReach(NIGHTLY, agg, {}, true).why!, /interrupted/);
   // the summary: FAIL with the finding; the variant and junit say so too
   const s = buildSummary(NIGHTLY, agg, { runId: '20260101-000000-x', version: 't', wallSeconds: 1, interrupted: false, reach: r });
   const text = renderSummary(s, '/tmp/x');
-  assert.match(text, /FAIL: 5 reach rule\(s\) not met$/m);
-  assert.match(text, /UNREACHED reach-floor@anon-large x1: anon\.mapped\.>0 must be > 0 \(.*\); was contpte\+refault 0$/m);
-  assert.match(text, /contpte\+refault \(200 seeds\): .*; 5 NOT MET$/m);
-  assert.match(text, /contpte\+refault 200 seeds \(5 unreached\)/);
+  assert.match(text, /FAIL: 6 reach rule\(s\) not met$/m);
+  assert.match(text, /UNREACHED reach-floor@anon-large x1: anon\.mapped\.>0 must be > 0 \(.*\); was contpte\+refault\+thp 0$/m);
+  assert.match(text, /contpte\+refault\+thp \(200 seeds\): .*; 6 NOT MET$/m);
+  assert.match(text, /contpte\+refault\+thp 200 seeds \(6 unreached\)/);
   const junit = renderJunit(s);
-  assert.match(junit, /<testcase classname="foliostorm\.reach" name="reach-floor@anon-large"[^>]*>\s*<failure type="reach-floor"[^>]*>[^<]*contpte\+refault: 0 over 200 seed\(s\)/);
+  assert.match(junit, /<testcase classname="foliostorm\.reach" name="reach-floor@anon-large"[^>]*>\s*<failure type="reach-floor"[^>]*>[^<]*contpte\+refault\+thp: 0 over 200 seed\(s\)/);
   assert.match(junit, /classname="foliostorm\.config"[^>]*>\s*<failure type="reach-floor"/);
-  assert.match(junit, /<testsuites name="foliostorm" tests="14" failures="7"/, 'config + 8 variants + 5 reach cases; failures: 5 + config + the variant');
+  assert.match(junit, /<testsuites name="foliostorm" tests="15" failures="8"/, 'config + 8 variants + 6 reach cases; failures: 6 + config + the variant');
   // well-formed, and the counts agree with the cases
   const cases = findAll(parseXml(junit), 'testcase');
-  assert.equal(cases.length, 14);
-  assert.equal(cases.filter((c) => c.children.some((x) => x.name === 'failure')).length, 7);
-  assert.equal(cases.filter((c) => c.attrs.classname === 'foliostorm.reach').length, 5);
+  assert.equal(cases.length, 15);
+  assert.equal(cases.filter((c) => c.children.some((x) => x.name === 'failure')).length, 8);
+  assert.equal(cases.filter((c) => c.attrs.classname === 'foliostorm.reach').length, 6);
   // report.html: FAIL, the rules with the violations
   assert.equal(runStatus(s), 'FAIL');
   const html = renderReportHtml(s, new Map());
-  assert.match(html, /<p>5 reach rule\(s\) not met<\/p>/);
-  assert.match(html, /<div class="sig" data-signature="reach-floor@anon-large">[\s\S]*?was contpte\+refault 0\./);
+  assert.match(html, /<p>6 reach rule\(s\) not met<\/p>/);
+  assert.match(html, /<div class="sig" data-signature="reach-floor@anon-large">[\s\S]*?was contpte\+refault\+thp 0\./);
   // one rule failed in several variants: one line, one junit case, each variant's count
   const two = new Aggregate('steps', 8);
   for (let seed = 1; seed <= 8 * MANY; seed++) two.add(result(seed, seed % 8 === 6 || seed % 8 === 7 ? { ...clean[seed % 8].events, 'fork.batch': seed % 8 } : clean[seed % 8].events));
@@ -280,7 +281,7 @@ test('op-<kind>: every kind the weights name must begin; a kind the op table los
 });
 
 test('check points: a contract point the config drives but nothing evaluated is a finding', () => {
-  const c = configForSeed(NIGHTLY, 1); // contpte+refault
+  const c = configForSeed(NIGHTLY, 1); // contpte+refault+thp
   for (const [point, rule] of [['check.tlbSynced.dup_mmap', 'check-tlb-fork'], ['check.ptlUnlock.entries', 'check-ptl-entries'], ['check.ptlUnlock.contBlocks', 'check-contpte-blocks'], ['check.protCommit.modify_prot_commit_ptes', 'check-prot-commit-batch']]) {
     const vc: VariantCounts = { variant: 'v', config: c, seeds: MANY, events: cleanEvents(c) };
     assert.ok(vc.events[point], point);

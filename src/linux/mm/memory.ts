@@ -25,6 +25,7 @@ import {
   folio_add_file_rmap_ptes, folio_add_new_anon_rmap, folio_dup_file_rmap_ptes, folio_mm_mapcount, folio_remove_rmap_ptes, folio_try_dup_anon_rmap_ptes,
 } from './rmap.js';
 import { find_vma, linear_page_index, type VmaView } from './mmap.js';
+import { do_huge_pmd_anonymous_page, VM_FAULT_FALLBACK } from './huge_memory.js';
 import { FPB_IGNORE_DIRTY, FPB_IGNORE_SOFT_DIRTY, folio_pte_batch } from './internal.js';
 import {
   type MmuGather, tlb_delay_rmap, tlb_flush_mmu, tlb_flush_mmu_tlbonly, tlb_flush_rmaps, tlb_remove_folio_pages, tlb_remove_folio_pages_delayed, tlb_remove_tlb_entries,
@@ -87,6 +88,12 @@ export function* handle_mm_fault_locked(cpu: Cpu, mm: number, vpn: number, flags
     return VM_FAULT_SIGSEGV;
   }
   const table = machine.tableIndex(mm, vpn);
+  // __handle_mm_fault(): a none PMD (no PTE table yet) with PMD_ORDER enabled tries a THP first
+  // (create_huge_pmd); VM_FAULT_FALLBACK goes on to the PTE path
+  if (!Atomics.load(machine.m, machine.pgdWord(table)) && thpPmdEnabled(cpu) && vma.flags & VM_ANON) {
+    const ret = yield* do_huge_pmd_anonymous_page(cpu, mm, vma, vpn, write);
+    if (ret !== VM_FAULT_FALLBACK) return ret;
+  }
   // __pte_alloc(): populate the PMD entry (tables are preassigned; the pgd word publishes it)
   Atomics.compareExchange(machine.m, machine.pgdWord(table), 0, 1);
   const vmf: VmFault = { mm, vma, vpn, write, unshare: (flags & FAULT_FLAG_UNSHARE) !== 0, table, ptep: machine.ptep(mm, vpn), ptl: machine.ptlOf(table), orig: 0 };
@@ -107,6 +114,14 @@ function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
   faultMiss(cpu, 'handle_pte_fault: spurious (the entry read permits the access)', vmf.vpn, vmf.orig);
   return VM_FAULT_OK;
 }
+
+/** thp_vma_allowable_order(PMD_ORDER): the config enables PMD-size anon THPs (hugepages-2048kB). */
+function thpPmdEnabled(cpu: Cpu): boolean {
+  let on = pmdEnabledOf.get(cpu);
+  if (on === undefined) pmdEnabledOf.set(cpu, (on = cpu.cfg.anonOrders.includes(PMD_ORDER)));
+  return on;
+}
+const pmdEnabledOf = new WeakMap<Cpu, boolean>();
 
 /** The anon orders the config enables, highest first (order 1 only under fault-order1); read-only, computed once per CPU. */
 function enabledAnonOrders(cpu: Cpu): readonly number[] {

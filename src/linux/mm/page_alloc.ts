@@ -109,6 +109,7 @@ export function* alloc_folio(cpu: Cpu, order: number): Gen<number> {
   // cfg.allocFailRate (tool knob): this order > 0 request finds no free block, as under
   // fragmentation, with the given probability
   const pfn = order > 0 && cpu.allocFails() ? -1 : rmqueue(machine, order);
+  if (pfn < 0) MMDEBUG.allocFailed(cpu, order); // the free lists as the failure saw them
   spin_unlock(cpu, L.zoneLock);
   if (pfn < 0) {
     Atomics.add(m, machine.cpuWord(cpu.id, CPU.ALLOC_FAILS), 1); // count_vm_event() of an allocation failure

@@ -136,7 +136,8 @@ test('alloc_anon_folio: never order 1 (config rejects it; the fault path ignores
   assert.throws(() => parseConfig({ anonOrders: [0, 1, 2] }, 'test.json'), (e: unknown) => e instanceof ConfigError && /test\.json: field "anonOrders"/.test(e.message));
   assert.throws(() => defaultConfig({ anonOrders: [1] }), /anonOrders/);
   assert.doesNotThrow(() => parseConfig({ anonOrders: [0, 2, 8] }));
-  assert.throws(() => parseConfig({ anonOrders: [0, PMD_ORDER] }), /anonOrders/, 'PMD order is not an mTHP order');
+  assert.doesNotThrow(() => parseConfig({ anonOrders: [0, PMD_ORDER] }), 'PMD order: the THP fault');
+  assert.throws(() => parseConfig({ anonOrders: [0, PMD_ORDER + 1] }), /anonOrders/, 'nothing above PMD order');
   // a config object that bypassed validation: order 1 is still never chosen
   const h = setup();
   const c = cpuWithConfig(h, 0, { anonOrders: [0, 1, 2] });
@@ -282,4 +283,37 @@ test('do_anonymous_page batching: false maps an order-4 folio entry by entry (re
   assert.deepEqual(end[1], end[0]);
   assert.equal(end[0].ref, 16);
   assert.ok(end[0].pages.every((p) => p.exclusive && p.mapcount === 1 && pte_write(p.pte)));
+});
+
+test('THP fault (do_huge_pmd_anonymous_page): a write into an untouched 2 MiB range maps one PMD_ORDER folio; a read, a populated table, a range past the VMA or a failed allocation go down the PTE path', () => {
+  const h = boot({ anonOrders: [0, 4, PMD_ORDER], memoryPages: 4096 });
+  mapAnon(h, B, 2 * PTRS_PER_PTE + 16, { align: PTRS_PER_PTE });
+  // a write: the whole table, every page AnonExclusive, refcount and mapcount 512, RSS 512
+  const f = writeFault(h, B + 77);
+  assert.equal(f.order, PMD_ORDER);
+  assert.equal(f.folio, pte_pfn(pteAt(h, 0, B)));
+  for (const v of [B, B + 77, B + PTRS_PER_PTE - 1]) {
+    assert.ok(pte_write(pteAt(h, 0, v)));
+    assert.ok(Atomics.load(h.machine.m, h.machine.L.pFlags + v - B + f.folio) & PG_ANON_EXCLUSIVE);
+  }
+  assert.equal(folioRef(h.machine, f.folio), PTRS_PER_PTE);
+  assert.equal(folioMapcount(h.machine, f.folio), PTRS_PER_PTE);
+  assert.equal(Atomics.load(h.machine.m, h.machine.mmWord(0, MM.RSS_ANON)), PTRS_PER_PTE);
+  assert.equal(h.cpus[0].counters[EV.MAP_ANON + PMD_ORDER], 1);
+  // a read of the next table maps the zero page (no huge zero page in the model)
+  const T2 = B + PTRS_PER_PTE;
+  assert.equal(run(h, h.cpus[0], handle_mm_fault(h.cpus[0], 0, T2 + 3, false)), VM_FAULT_OK);
+  assert.ok(pte_special(pteAt(h, 0, T2 + 3)));
+  // that table is populated now: a write takes the PTE path (order 4 here)
+  assert.equal(writeFault(h, T2 + 40).order, 4);
+  // the last 16 pages: their table's 2 MiB range is not inside the VMA
+  assert.equal(writeFault(h, T2 + PTRS_PER_PTE + 5).order, 4);
+  assert.equal(h.cpus[0].counters[EV.MAP_ANON + PMD_ORDER], 1);
+  assert.deepEqual(checkQuiescent(h.machine), []);
+  // no free 2 MiB block (THP_FAULT_FALLBACK): the PTE path maps a smaller folio
+  const g = boot({ anonOrders: [0, 4, PMD_ORDER], memoryPages: 4096, allocFailRate: 1 });
+  mapAnon(g, B, PTRS_PER_PTE, { align: PTRS_PER_PTE });
+  assert.equal(writeFault(g, B + 9).order, 0, 'every order > 0 fails under the knob');
+  assert.equal(g.cpus[0].counters[EV.ALLOC_FALLBACK + PMD_ORDER], 1);
+  assert.deepEqual(checkQuiescent(g.machine), []);
 });

@@ -18,6 +18,11 @@ export interface MmDebugHooks {
    * the flush of an unmap, write-protect, move or replacement is done (path: the kernel function).
    */
   tlbSynced(cpu: Cpu, mm: number, start: number, end: number, path: string): void;
+  /**
+   * alloc_folio found no block for an order-`order` request (the zone lock still held): an order-0
+   * request fails only when memory is exhausted ("too small to fail"). Raises a violation.
+   */
+  allocFailed(cpu: Cpu, order: number): void;
   /** free_folio: the folio [head, head + nr) goes back to the allocator (its last reference dropped). */
   folioFree(cpu: Cpu, head: number, nr: number): void;
   /**
@@ -65,6 +70,7 @@ export const MMDEBUG: MmDebugHooks = {
   tlbSynced: notInstalled,
   cowReuse: notInstalled,
   folioFree: notInstalled,
+  allocFailed: notInstalled,
   folioCleaned: notInstalled,
   writebackBegin: notInstalled,
   writebackEnd: notInstalled,
