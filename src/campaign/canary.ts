@@ -4,6 +4,10 @@
 // the random scheduler across the run's worker pool, and requires each to be caught with one of the
 // invariants it is known to trip (Deviation.expect). A deviation not caught is a run-level finding,
 // canary-missed@<deviation> (exit 1, like a reach floor not met; no seed of the run is at fault).
+// Then the controls: each provoking mix runs again without its deviation, on the seeds that ran
+// for it (1 up to the seed that caught it), and must stay clean: the mixes are the directed part
+// of the night (each drives one known bug class's window open), so a violation there is a false
+// positive or a model bug of that class (canary-control@<deviation>, with an artifact to replay).
 // Sched seeds are deterministic, so a canary does not flake: it moves only when the model or the
 // checker changes, and then it says which deviation went unseen and what was seen instead.
 import type { WorkerPool } from '../engine/pool.js';
@@ -11,13 +15,18 @@ import { runSchedSeedWatched, workerHangMs } from '../engine/worker-watch.js';
 import { DEVIATIONS, type Deviation } from '../inject/deviations.js';
 import { cellConfig } from '../hunt/hunt.js';
 import type { CanaryDeviation, CanarySummary } from '../check/canary.js';
+import type { Config } from '../config/config.js';
+import type { ViolationRecord } from '../engine/result.js';
+
+/** A violation of a control (a provoking mix without its deviation): the config it ran and the violation (for its artifact). */
+export type ControlViolation = (deviation: string, cfg: Config, v: ViolationRecord) => void;
 
 /**
  * Run the canary: every deviation's seeds 1, 2, ... over the pool's lanes (2 per worker, as a
  * run's seeds), the lowest seed of any deviation not caught yet first, until each is caught as
  * expected or has run all its seeds.
  */
-export async function runCanary(pool: WorkerPool, seeds: number, workers: number, signal: AbortSignal | undefined, deviations: readonly Deviation[] = DEVIATIONS): Promise<CanarySummary> {
+export async function runCanary(pool: WorkerPool, seeds: number, workers: number, signal: AbortSignal | undefined, deviations: readonly Deviation[] = DEVIATIONS, onControlViolation?: ControlViolation): Promise<CanarySummary> {
   const t0 = performance.now();
   const states = deviations.map((d) => {
     // the provoking mix over the schema defaults, as the hunt and test/inject measured it
@@ -52,6 +61,38 @@ export async function runCanary(pool: WorkerPool, seeds: number, workers: number
     }
   };
   await Promise.all(Array.from({ length: workers * 2 }, lane));
+  // the controls: the same mix without the deviation, seeds 1 up to the one that caught it (or
+  // every seed run), the lowest seed of any control first; a control stops at its first violation
+  const controls = states.map((x) => ({
+    x, cfg: cellConfig({}, x.d.provoke, [], 'sched', 'random', workers), last: x.r.seed ?? x.r.seedsRun, next: 1,
+    r: { seeds: 0 } as NonNullable<CanaryDeviation['control']>,
+  }));
+  const ctlOpen = (c: (typeof controls)[number]): boolean => c.next <= c.last && (c.r.violation === undefined || c.next < c.r.violation.seed);
+  const ctlLane = async (): Promise<void> => {
+    for (;;) {
+      if (signal?.aborted) return;
+      let c: (typeof controls)[number] | undefined;
+      for (const k of controls) if (ctlOpen(k) && (!c || k.next < c.next)) c = k;
+      if (!c) return;
+      const seed = c.next++;
+      let res;
+      try {
+        res = await runSchedSeedWatched(pool, c.cfg, seed, signal, c.x.hangMs);
+      } catch (e) {
+        if (signal?.aborted) return;
+        throw e;
+      }
+      c.r.seeds++;
+      const v = res.violations[0];
+      if (v && (c.r.violation === undefined || seed < c.r.violation.seed)) {
+        c.r.violation = { seed, signature: v.signature };
+        onControlViolation?.(c.x.d.name, c.cfg, v);
+        if (v.artifact) c.r.violation.artifact = v.artifact;
+      }
+    }
+  };
+  if (!signal?.aborted) await Promise.all(Array.from({ length: workers * 2 }, ctlLane));
+  for (const c of controls) if (!signal?.aborted || c.next > c.last) c.x.r.control = c.r;
   // stopped early: only the deviations that were caught or ran all their seeds are reported
   const done = states.filter((x) => x.r.caught || x.next > seeds);
   const out = (signal?.aborted ? done : states).map((x) => ({ ...x.r, other: [...x.other].sort() }));

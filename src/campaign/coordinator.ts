@@ -1,6 +1,7 @@
 // The coordinator: spreads seeds over the worker pool (sched) or runs rounds of real concurrency
 // (threads), aggregates results, writes the results folder, and decides the exit code.
 import type { Config } from '../config/config.js';
+import type { ViolationRecord } from '../engine/result.js';
 import type { RunResult } from '../engine/result.js';
 import { Aggregate } from '../report/aggregate.js';
 import { buildSummary, failed, renderSummary, type Summary } from '../report/summary.js';
@@ -136,7 +137,9 @@ async function campaign(cfg: Config, opts: CampaignOptions, t0: number, runId: s
   let canary: CanarySummary | undefined;
   try {
     // the canary first (sched): the run's duration counts its time too
-    if (cfg.engine === 'sched' && cfg.canarySeeds) canary = await runCanary(pool!, cfg.canarySeeds, cfg.workers, stop.signal);
+    // (a control's violation gets an artifact, as a seed's does: replayable with repro)
+    const onControl = (dev: string, ccfg: Config, v: ViolationRecord) => void writing(() => w.writeArtifact(ccfg, v, `canary-control-${dev}`));
+    if (cfg.engine === 'sched' && cfg.canarySeeds) canary = await runCanary(pool!, cfg.canarySeeds, cfg.workers, stop.signal, undefined, onControl);
     if (cfg.engine === 'sched') await runSchedSeeds(cfg, engineOpts, onResult, pool!, t0);
     else await runThreadsRounds(cfg, engineOpts, onResult);
   } finally {

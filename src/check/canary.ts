@@ -7,6 +7,8 @@ import { signatureOf } from '../machine/cpu.js';
 import type { ReachFinding } from './reach.js';
 
 export const CANARY_INVARIANT = 'canary-missed';
+/** A provoking mix run without its deviation (the clean model) found a violation. */
+export const CANARY_CONTROL_INVARIANT = 'canary-control';
 
 export interface CanaryDeviation {
   name: string;
@@ -19,6 +21,11 @@ export interface CanaryDeviation {
   expect: readonly string[];
   /** signatures seen that are not among the deviation's expected invariants */
   other: string[];
+  /**
+   * The control: the same mix without the deviation, seeds 1 up to the one that caught it (absent:
+   * not run, the canary stopped first); violation: the smallest seed that found one, and its signature.
+   */
+  control?: { seeds: number; violation?: { seed: number; signature: string; artifact?: string } };
 }
 
 export interface CanarySummary {
@@ -30,8 +37,27 @@ export interface CanarySummary {
   deviations: CanaryDeviation[];
 }
 
-/** The canary's findings: one per deviation it ran and did not catch. */
+/** The canary's findings: one per deviation it ran and did not catch, and one per control that found a violation. */
 export function canaryFindings(c: CanarySummary): ReachFinding[] {
+  return [...missedFindings(c), ...controlFindings(c)];
+}
+
+function controlFindings(c: CanarySummary): ReachFinding[] {
+  return c.deviations.filter((d) => d.control?.violation).map((d) => {
+    const v = d.control!.violation!;
+    return {
+      signature: signatureOf(CANARY_CONTROL_INVARIANT, d.name, []),
+      invariant: CANARY_CONTROL_INVARIANT,
+      path: d.name,
+      details: {
+        deviation: d.name, seed: v.seed, found: v.signature, ...(v.artifact ? { artifact: v.artifact, replay: `npx foliostorm repro ${v.artifact}` } : {}),
+        why: `the provoking mix of ${d.name} run without the deviation (the clean model) found ${v.signature} at seed ${v.seed}: a false positive of the check, or a model bug of the class that mix drives`,
+      },
+    };
+  });
+}
+
+function missedFindings(c: CanarySummary): ReachFinding[] {
   return c.deviations.filter((d) => !d.caught).map((d) => ({
     signature: signatureOf(CANARY_INVARIANT, d.name, []),
     invariant: CANARY_INVARIANT,

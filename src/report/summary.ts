@@ -7,7 +7,7 @@ import { type PctGuarantee, pctGuarantee } from '../engine/schedulers/pct.js';
 import type { Shard } from '../engine/shard.js';
 import type { StopInfo } from '../engine/stop.js';
 import { POOLED, type ReachSummary } from '../check/reach.js';
-import { CANARY_INVARIANT, type CanarySummary } from '../check/canary.js';
+import { CANARY_CONTROL_INVARIANT, CANARY_INVARIANT, type CanarySummary } from '../check/canary.js';
 
 /** TLB invalidations and contpte folds/unfolds of one operation type, in total and per operation. */
 export interface OpCost {
@@ -220,11 +220,13 @@ export function failed(s: Pick<Summary, 'violations' | 'reach'>): boolean {
 export function statusLine(s: Pick<Summary, 'violations' | 'signatures' | 'reach'>): string {
   if (!failed(s)) return 'PASS: no violations';
   const canary = reachFindings(s).filter((f) => f.invariant === CANARY_INVARIANT).length;
-  const nr = reachFindings(s).length - canary;
-  const ng = reachGroups(s).length - canary;
+  const control = reachFindings(s).filter((f) => f.invariant === CANARY_CONTROL_INVARIANT).length;
+  const nr = reachFindings(s).length - canary - control;
+  const ng = reachGroups(s).length - canary - control;
   const parts = s.violations.length ? [`${s.violations.length} violation(s)`, `${s.signatures.length} signature(s)`] : [];
   if (nr) parts.push(`${ng} reach rule(s) not met${nr > ng ? ` (${nr} in all variants)` : ''}`);
   if (canary) parts.push(`${canary} canary deviation(s) missed`);
+  if (control) parts.push(`${control} canary control(s) not clean`);
   return `FAIL: ${parts.join(', ')}`;
 }
 
@@ -270,7 +272,7 @@ export function renderReach(r: ReachSummary | undefined): string[] {
     const bad = v.rules.filter((x) => !x.ok).length;
     L.push(`            ${v.variant ?? 'all seeds'} (${v.seeds} seeds${v.cleanSeeds !== undefined ? `, ${v.cleanSeeds} without a violation` : ''}): ${floors.length} floor(s) held, lowest ${lowest || '-'}; ${zeros} must-be-0 held${v.notJudged.length ? `; ${v.notJudged.length} too rare to judge` : ''}${bad ? `; ${bad} NOT MET` : ''}`);
   }
-  const groups = reachGroups({ reach: r }).filter((g) => g.invariant !== CANARY_INVARIANT);
+  const groups = reachGroups({ reach: r }).filter((g) => g.invariant !== CANARY_INVARIANT && g.invariant !== CANARY_CONTROL_INVARIANT);
   for (const g of groups.slice(0, 10)) {
     const d = g.findings[0].details;
     L.push(`  UNREACHED ${g.signature} x${g.findings.length}: ${d.expr} must be ${d.need} (${d.why}); was ${reachWhere(g)}`);
@@ -285,10 +287,19 @@ export function renderCanary(s: Pick<Summary, 'canary' | 'reach'>): string[] {
   if (!c) return [];
   const caught = c.deviations.filter((d) => d.caught);
   const slowest = [...caught].sort((a, b) => (b.seed ?? 0) - (a.seed ?? 0))[0];
+  const ctl = c.deviations.filter((d) => d.control);
+  const ctlSeeds = ctl.reduce((n, d) => n + d.control!.seeds, 0);
+  const ctlClean = ctl.filter((d) => !d.control!.violation).length;
   const L = [`  canary    ${caught.length} of ${c.deviations.length} named deviation(s) caught as expected (seeds 1..${c.seeds} each, ${c.seconds}s${slowest ? `; the latest at seed ${slowest.seed}: ${slowest.name}` : ''})${c.complete ? '' : '; stopped before every deviation ran'}`];
+  if (ctl.length) L.push(`            controls: ${ctlClean} of ${ctl.length} provoking mix(es) clean without their deviation (${ctlSeeds} seeds)`);
   for (const f of reachFindings(s).filter((x) => x.invariant === CANARY_INVARIANT)) {
     const d = f.details;
     L.push(`  MISSED    ${f.signature}: ${d.seeds} seed(s), none tripped ${(d.expect as string[]).join(' or ')}${(d.seen as string[]).length ? `; seen instead: ${(d.seen as string[]).join(', ')}` : ''}`);
+  }
+  for (const f of reachFindings(s).filter((x) => x.invariant === CANARY_CONTROL_INVARIANT)) {
+    const d = f.details;
+    L.push(`  NOT CLEAN ${f.signature}: without the deviation, seed ${d.seed} found ${d.found}`);
+    if (d.replay) L.push(`            replay: ${d.replay}`);
   }
   return L;
 }

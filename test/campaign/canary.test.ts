@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { defaultConfig, loadConfigFile } from '../../src/config/config.js';
 import { EXIT_OK, runCampaign } from '../../src/campaign/coordinator.js';
 import { runCanary } from '../../src/campaign/canary.js';
-import { CANARY_INVARIANT, canaryFindings } from '../../src/check/canary.js';
+import { CANARY_CONTROL_INVARIANT, CANARY_INVARIANT, canaryFindings } from '../../src/check/canary.js';
 import { WorkerPool } from '../../src/engine/pool.js';
 import { DEVIATIONS } from '../../src/inject/deviations.js';
 import { buildSummary, failed, renderSummary, statusLine } from '../../src/report/summary.js';
@@ -41,6 +41,42 @@ test('runCanary: deviations caught on their provoking mix with an expected invar
     const s = await runCanary(pool, 3, 2, ac.signal, [dev('fault-order1')]);
     assert.equal(s.complete, false);
     assert.deepEqual(s.deviations, []);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('runCanary controls: each provoking mix runs without its deviation on the seeds that ran for it, and must stay clean', async () => {
+  const pool = new WorkerPool({ filename: TASK, threads: 2 });
+  try {
+    // clean controls: fault-order1 is caught at seed 1, so its control runs seed 1 alone
+    const c = await runCanary(pool, 4, 2, undefined, [dev('fault-order1')]);
+    assert.deepEqual(c.deviations[0].control, { seeds: 1 });
+    // a mix on which the clean model itself fails (a step limit no seed can keep): the control
+    // reports the violation at its smallest seed, with the config it ran (no deviation in it)
+    const broken = { ...dev('fault-order1'), name: 'broken-mix', expect: ['step-limit'], provoke: { ...dev('fault-order1').provoke, stepLimit: 1000 } };
+    const seen: { dev: string; inject: readonly string[]; sig: string }[] = [];
+    const b = await runCanary(pool, 3, 2, undefined, [broken], (d, cfg, v) => {
+      seen.push({ dev: d, inject: cfg.inject, sig: v.signature });
+      v.artifact = 'failures/x/seed-1-canary-control-broken-mix.json';
+    });
+    // (not caught: the control runs every seed that ran, 1..3, all started at once over the lanes)
+    assert.deepEqual(b.deviations[0].control, { seeds: 3, violation: { seed: 1, signature: 'step-limit@sched', artifact: 'failures/x/seed-1-canary-control-broken-mix.json' } });
+    // (told of each smaller seed's violation as it comes: seeds finish out of order)
+    assert.ok(seen.length >= 1);
+    for (const x of seen) assert.deepEqual(x, { dev: 'broken-mix', inject: [], sig: 'step-limit@sched' });
+    const f = canaryFindings(b).filter((x) => x.invariant === CANARY_CONTROL_INVARIANT);
+    assert.deepEqual(canaryFindings(b).map((x) => x.signature), [`${CANARY_INVARIANT}@broken-mix`, `${CANARY_CONTROL_INVARIANT}@broken-mix`]);
+    assert.equal(f[0].details.replay, 'npx foliostorm repro failures/x/seed-1-canary-control-broken-mix.json');
+    // the summary: FAIL, a NOT CLEAN line with the replay command, no UNREACHED line
+    const reach = reachNotJudged('switched off (--no-reach)');
+    reach.findings.push(...f);
+    const s = buildSummary(defaultConfig(), new Aggregate('steps'), { runId: 'x', version: 't', wallSeconds: 1, interrupted: false, reach, canary: b });
+    assert.equal(statusLine(s), 'FAIL: 1 canary control(s) not clean');
+    const text = renderSummary(s, '/tmp/x');
+    assert.match(text, /controls: 0 of 1 provoking mix\(es\) clean without their deviation \(3 seeds\)/);
+    assert.match(text, /NOT CLEAN canary-control@broken-mix: without the deviation, seed 1 found step-limit@sched\n {12}replay: npx foliostorm repro failures\/x\/seed-1-canary-control-broken-mix\.json/);
+    assert.doesNotMatch(text, /UNREACHED/);
   } finally {
     await pool.close();
   }
