@@ -23,6 +23,8 @@ export interface Injections {
   protExclusiveFromHead: boolean;
   contpteFoldFirstOnly: boolean;
   contpteNoUnfold: boolean;
+  rmapRemoveOffByOne: boolean;
+  zapBatchNotReset: boolean;
 }
 
 /** Deviation name (as `foliostorm bugs` lists it) -> its flag. */
@@ -47,6 +49,8 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'prot-exclusive-from-head': 'protExclusiveFromHead',
   'contpte-fold-first-only': 'contpteFoldFirstOnly',
   'contpte-no-unfold': 'contpteNoUnfold',
+  'rmap-remove-off-by-one': 'rmapRemoveOffByOne',
+  'zap-batch-not-reset': 'zapBatchNotReset',
 };
 
 /** The flags for the named deviations; an unknown name is an error. */

@@ -424,6 +424,23 @@ function pastVma(inject: string[]): string[] {
   });
 }
 
+/**
+ * MADV_DONTNEED of a whole order-4 folio mapped once: one zap batch of 16 entries, then the folio's
+ * 16 references go after the flush and free it. rmap-remove-off-by-one: page 0's mapcount goes from
+ * 1 to -1 in that batch's rmap removal. zap-batch-not-reset: the gather's last flush
+ * (tlb_finish_mmu's) puts the 16 references again, after the first put freed the folio.
+ */
+function dontneedWholeFolio(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  const folio = folioAt(h, 0, B)!.pfn;
+  return caught(h, () => {
+    zapBegin(h.machine, 0, B, B + 16);
+    run(h, 1, madvise_dontneed(h.cpus[1], 0, B, B + 16));
+    zapEnd(h.machine, 0, B, B + 16);
+    assert.ok(isFree(h.machine, folio), 'the folio went back to the allocator');
+  });
+}
+
 const CASES: Record<string, Case> = {
   'fault-unaligned': {
     scenarios: [
@@ -516,6 +533,14 @@ const CASES: Record<string, Case> = {
   'zap-free-before-flush': {
     scenarios: [['store through a stale TLB entry', staleTlbStore, ['tlb-maps-freed-page']]],
     seeds: 15, // first detection today: seed 4
+  },
+  'rmap-remove-off-by-one': {
+    scenarios: [['MADV_DONTNEED of a whole order-4 folio', dontneedWholeFolio, ['mapcount-underflow']]],
+    seeds: 10, // first detection today: seed 1
+  },
+  'zap-batch-not-reset': {
+    scenarios: [['MADV_DONTNEED of a whole order-4 folio', dontneedWholeFolio, ['refcount-underflow']]],
+    seeds: 10, // first detection today: seed 1
   },
 };
 

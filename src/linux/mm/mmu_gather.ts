@@ -88,7 +88,10 @@ function* tlb_flush(cpu: Cpu, tlb: MmuGather): Gen<void> {
 function* tlb_batch_pages_flush(cpu: Cpu, tlb: MmuGather): Gen<void> {
   const f = tlb.folios;
   for (let i = 0; i < f.length; i += 2) yield* folio_put_refs(cpu, f[i], f[i + 1]);
-  f.length = 0;
+  // deviation zap-batch-not-reset: the batch is not emptied once its references are dropped (the
+  // kernel's batch->nr left as it was), so the gather's next flush (the next PTE table's, or
+  // tlb_finish_mmu's) drops every one of them again
+  if (!cpu.inj.zapBatchNotReset) f.length = 0;
 }
 
 /**

@@ -153,8 +153,12 @@ export const folio_dup_file_rmap_ptes = folio_add_file_rmap_ptes;
 export function folio_remove_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number, mm: number): void {
   const { m, L } = cpu.machine;
   for (let i = 0; i < nr; i++) {
-    const v = Atomics.sub(m, L.pMapcount + page + i, 1) - 1;
-    if (v < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, page: page + i, mapcount: v });
+    // deviation rmap-remove-off-by-one: the per-page walk lags one page behind from its second step,
+    // so a range of two or more pages drops its first page's mapcount twice and its last page's not
+    // at all (the folio's total, below, still drops by nr)
+    const pg = cpu.inj.rmapRemoveOffByOne && i > 0 ? page + i - 1 : page + i;
+    const v = Atomics.sub(m, L.pMapcount + pg, 1) - 1;
+    if (v < 0) cpu.violation('mapcount-underflow', 'folio_remove_rmap_ptes', { folio, page: pg, mapcount: v });
   }
   const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
   const t = anon ? folio_sub_return_large_mapcount(cpu, folio, nr, mm) : Atomics.sub(m, L.fMapcount + folio, nr) - nr;
