@@ -114,7 +114,7 @@ test('the motivating mutants: no accesses at all, every fault OOM, pins that fai
 
 test('batching false: any batched count fails the per-PTE variant (a hard rule), the batched variant takes it', () => {
   const counts = nightlyCounts();
-  const perPte = counts.find((v) => v.variant === 'generic+per-pte')!;
+  const perPte = counts.find((v) => v.variant === 'generic+per-pte+thp')!;
   const batched = counts.find((v) => v.variant === 'generic+refault+thp')!;
   for (const [rule, name] of [['per-pte-anon', 'anon.batched'], ['per-pte-file', 'file.batched'], ['per-pte-zap', 'zap.batched'], ['per-pte-fork', 'fork.batch'], ['per-pte-mprotect', 'mprotect.batched']]) {
     const r = judgeReach([{ ...perPte, events: { ...perPte.events, [name]: 1 } }]);
@@ -244,7 +244,7 @@ test('the run: per-variant sums from the aggregate, judged per variant (seed s r
   const two = new Aggregate('steps', 8);
   for (let seed = 1; seed <= 8 * MANY; seed++) two.add(result(seed, seed % 8 === 6 || seed % 8 === 7 ? { ...clean[seed % 8].events, 'fork.batch': seed % 8 } : clean[seed % 8].events));
   const s2 = buildSummary(NIGHTLY, two, { runId: 'y', version: 't', wallSeconds: 1, interrupted: false, reach: judgeRunReach(NIGHTLY, two, {}, false) });
-  assert.match(renderSummary(s2, '/tmp/y'), /FAIL: 1 reach rule\(s\) not met \(2 in all variants\)[\s\S]*UNREACHED reach-floor@per-pte-fork x2: fork\.batch must be = 0 .*; was generic\+per-pte 1200, contpte\+per-pte 1400$/m);
+  assert.match(renderSummary(s2, '/tmp/y'), /FAIL: 1 reach rule\(s\) not met \(2 in all variants\)[\s\S]*UNREACHED reach-floor@per-pte-fork x2: fork\.batch must be = 0 .*; was generic\+per-pte\+thp 1200, contpte\+per-pte\+thp 1400$/m);
   assert.equal(renderJunit(s2).match(/classname="foliostorm\.reach"/g)?.length, 1);
 });
 
