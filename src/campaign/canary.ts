@@ -16,7 +16,7 @@ import { DEVIATIONS, type Deviation } from '../inject/deviations.js';
 import { cellConfig } from '../hunt/hunt.js';
 import type { CanaryDeviation, CanarySummary } from '../check/canary.js';
 import type { Config } from '../config/config.js';
-import type { ViolationRecord } from '../engine/result.js';
+import type { RunResult, ViolationRecord } from '../engine/result.js';
 
 /** A violation of a control (a provoking mix without its deviation): the config it ran and the violation (for its artifact). */
 export type ControlViolation = (deviation: string, cfg: Config, v: ViolationRecord) => void;
@@ -35,32 +35,25 @@ export async function runCanary(pool: WorkerPool, seeds: number, workers: number
   });
   // a seed is worth running while no smaller one caught the deviation
   const open = (x: (typeof states)[number]): boolean => x.next <= seeds && (x.r.seed === undefined || x.next < x.r.seed);
-  const lane = async (): Promise<void> => {
-    for (;;) {
-      if (signal?.aborted) return;
-      let x: (typeof states)[number] | undefined;
-      for (const s of states) if (open(s) && (!x || s.next < x.next)) x = s;
-      if (!x) return;
-      const seed = x.next++;
-      let res;
-      try {
-        res = await runSchedSeedWatched(pool, x.cfg, seed, signal, x.hangMs);
-      } catch (e) {
-        if (signal?.aborted) return;
-        throw e;
-      }
-      x.r.seedsRun++;
-      const expect = x.d.expect;
-      for (const v of res.violations) if (!expect.includes(v.invariant)) x.other.add(v.signature);
-      const hit = res.violations.find((v) => expect.includes(v.invariant));
-      if (hit && (x.r.seed === undefined || seed < x.r.seed)) {
-        x.r.caught = true;
-        x.r.seed = seed;
-        x.r.signature = hit.signature;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: workers * 2 }, lane));
+  await runLanes(pool, workers * 2, signal, () => {
+    const x = lowest(states, open);
+    if (!x) return undefined;
+    const seed = x.next++;
+    return {
+      cfg: x.cfg, seed, hangMs: x.hangMs,
+      done: (res) => {
+        x.r.seedsRun++;
+        const expect = x.d.expect;
+        for (const v of res.violations) if (!expect.includes(v.invariant)) x.other.add(v.signature);
+        const hit = res.violations.find((v) => expect.includes(v.invariant));
+        if (hit && (x.r.seed === undefined || seed < x.r.seed)) {
+          x.r.caught = true;
+          x.r.seed = seed;
+          x.r.signature = hit.signature;
+        }
+      },
+    };
+  });
   // the controls: the same mix without the deviation, seeds 1 up to the one that caught it (or
   // every seed run), the lowest seed of any control first; a control stops at its first violation
   const controls = states.map((x) => ({
@@ -68,30 +61,25 @@ export async function runCanary(pool: WorkerPool, seeds: number, workers: number
     r: { seeds: 0 } as NonNullable<CanaryDeviation['control']>,
   }));
   const ctlOpen = (c: (typeof controls)[number]): boolean => c.next <= c.last && (c.r.violation === undefined || c.next < c.r.violation.seed);
-  const ctlLane = async (): Promise<void> => {
-    for (;;) {
-      if (signal?.aborted) return;
-      let c: (typeof controls)[number] | undefined;
-      for (const k of controls) if (ctlOpen(k) && (!c || k.next < c.next)) c = k;
-      if (!c) return;
+  if (!signal?.aborted) {
+    await runLanes(pool, workers * 2, signal, () => {
+      const c = lowest(controls, ctlOpen);
+      if (!c) return undefined;
       const seed = c.next++;
-      let res;
-      try {
-        res = await runSchedSeedWatched(pool, c.cfg, seed, signal, c.x.hangMs);
-      } catch (e) {
-        if (signal?.aborted) return;
-        throw e;
-      }
-      c.r.seeds++;
-      const v = res.violations[0];
-      if (v && (c.r.violation === undefined || seed < c.r.violation.seed)) {
-        c.r.violation = { seed, signature: v.signature };
-        onControlViolation?.(c.x.d.name, c.cfg, v);
-        if (v.artifact) c.r.violation.artifact = v.artifact;
-      }
-    }
-  };
-  if (!signal?.aborted) await Promise.all(Array.from({ length: workers * 2 }, ctlLane));
+      return {
+        cfg: c.cfg, seed, hangMs: c.x.hangMs,
+        done: (res) => {
+          c.r.seeds++;
+          const v = res.violations[0];
+          if (v && (c.r.violation === undefined || seed < c.r.violation.seed)) {
+            c.r.violation = { seed, signature: v.signature };
+            onControlViolation?.(c.x.d.name, c.cfg, v);
+            if (v.artifact) c.r.violation.artifact = v.artifact;
+          }
+        },
+      };
+    });
+  }
   for (const c of controls) if (!signal?.aborted || c.next > c.last) c.x.r.control = c.r;
   // stopped early: only the deviations that were caught or ran all their seeds are reported
   const done = states.filter((x) => x.r.caught || x.next > seeds);
@@ -99,3 +87,38 @@ export async function runCanary(pool: WorkerPool, seeds: number, workers: number
   return { seeds, seconds: Math.round((performance.now() - t0) / 10) / 100, complete: out.length === deviations.length, deviations: out };
 }
 
+
+/** The open task with the lowest next seed (the first of equals), or undefined. */
+function lowest<T extends { next: number }>(tasks: readonly T[], open: (t: T) => boolean): T | undefined {
+  let best: T | undefined;
+  for (const t of tasks) if (open(t) && (!best || t.next < best.next)) best = t;
+  return best;
+}
+
+/** One seed to run: its config, seed and hang limit, and what to do with its result. */
+interface LaneJob {
+  cfg: Config;
+  seed: number;
+  hangMs: number;
+  done: (res: RunResult) => void;
+}
+
+/** Run jobs over n lanes of the pool until next() has none (or the signal stops it: a seed in flight is dropped). */
+async function runLanes(pool: WorkerPool, n: number, signal: AbortSignal | undefined, next: () => LaneJob | undefined): Promise<void> {
+  const lane = async (): Promise<void> => {
+    for (;;) {
+      if (signal?.aborted) return;
+      const job = next();
+      if (!job) return;
+      let res;
+      try {
+        res = await runSchedSeedWatched(pool, job.cfg, job.seed, signal, job.hangMs);
+      } catch (e) {
+        if (signal?.aborted) return;
+        throw e;
+      }
+      job.done(res);
+    }
+  };
+  await Promise.all(Array.from({ length: n }, lane));
+}
