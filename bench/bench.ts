@@ -95,7 +95,18 @@ export async function runBench(a: BenchArgs, log: (s: string) => void = () => {}
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const a = parseArgs(process.argv.slice(2));
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(`usage: bench.js [--quick] [--seconds N] [--only ${PARTS.join(',')}] [--out DIR]\n`);
+    process.exit(0);
+  }
+  let a: BenchArgs;
+  try {
+    a = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    // a bad argument is a usage error: one line, exit 2, no stack
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(2);
+  }
   const res = await runBench(a, (s) => process.stderr.write(`[bench] ${s}\n`));
   const w = new ResultsWriter(a.out, res.runId);
   const file = w.json('bench.json', res);

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { defaultConfig, loadConfigFile } from '../../src/config/config.js';
 import { measurePaths } from '../../bench/measure-paths.js';
 import { bareYields, measureSched } from '../../bench/sched-steps.js';
@@ -96,4 +97,14 @@ test('bench: arguments, targets and the table', () => {
   assert.deepEqual(targets.map((x) => [x.figure, x.met]), [['path fault.order0 (generators) / floor', true], ['sched step / bare yield', false]]);
   const text = renderBench({ ...r, targets } as BenchResult);
   for (const s of ['1. kernel paths', '2. sched engine', 'targets: 1 of 2 met', 'MISSED']) assert.ok(text.includes(s), s);
+});
+
+test('bench.js: a bad argument is one line and exit 2 (no stack); --help prints the usage, exit 0', () => {
+  const js = fileURLToPath(new URL('../../bench/bench.js', import.meta.url));
+  const bad = spawnSync(process.execPath, [js, '--bogus'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'bench: unknown argument --bogus (usage: bench.js [--quick] [--seconds N] [--only paths,sched,scaling,memory] [--out DIR])\n');
+  const help = spawnSync(process.execPath, [js, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^usage: bench\.js /);
 });
