@@ -35,6 +35,12 @@ const weights = z
      * write reuses them. Optional (absent = 0): a config without it keeps its trace hash.
      */
     forkexit: z.number().min(0).optional(),
+    /**
+     * move_pages(2) of one page of a VMA: its anon folio is isolated, unmapped through the rmap
+     * into migration entries, copied to a new folio and mapped again, without the mmap_lock,
+     * racing every other op (src/linux/mm/migrate.ts). Optional (absent = 0).
+     */
+    migrate: z.number().min(0).optional(),
   })
   .strict();
 

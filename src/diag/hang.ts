@@ -8,7 +8,7 @@
 // wait past lockWaitLimitMs reaches lockWaitHang through the MMDEBUG.lockWaitLimit hook.
 import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../machine/cpu.js';
-import { CPU, LOCK_WORDS, MM, RW_SLOTS } from '../machine/layout.js';
+import { CPU, G, LOCK_WORDS, MM, RW_SLOTS } from '../machine/layout.js';
 import { OP_NAMES } from './op-codes.js';
 
 /** The unit of hang-report times in the sched engine. Moved from src/machine/hang.ts. */
@@ -43,6 +43,7 @@ export function lockName(machine: Machine, off: number): string {
   if (off >= L.mm && off < L.mm + L.maxMms * MM.WORDS && (off - L.mm) % MM.WORDS === MM.MMAP_LOCK) return `mmap_lock[mm ${(off - L.mm - MM.MMAP_LOCK) / MM.WORDS}]`;
   if (off >= L.immapLock && off < L.immapLock + L.files) return `i_mmap_rwsem[file ${off - L.immapLock}]`;
   if (off >= L.wbLock && off < L.wbLock + L.files) return `writeback[file ${off - L.wbLock}]`;
+  if (off === L.global + G.ANON_VMA_LOCK) return 'anon_vma->root->rwsem';
   return `lock@${off}`;
 }
 

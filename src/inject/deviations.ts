@@ -275,4 +275,38 @@ export const DEVIATIONS: readonly Deviation[] = [
     provoke: {},
     expect: ['refcount-underflow'],
   },
+  {
+    name: 'migrate-no-flush',
+    path: 'try_to_migrate_one',
+    description:
+      'replace a mapped entry with a migration entry by ptep_get_and_clear without the TLB flush (ptep_clear_flush): a CPU that still ' +
+      'holds the old translation keeps storing into the source folio after the copy, and the store is lost with it; the class of a ' +
+      'deferred or missing flush in the rmap unmap paths (3ea277194daa "mm, mprotect: flush TLB if potentially racing with a parallel ' +
+      'reclaim leaving stale TLB entries"; the TTU_BATCH_FLUSH flush that must precede the copy in migrate_pages_batch)',
+    // a migrate- and write-heavy anon mix on 3 CPUs with large TLBs, so other CPUs hold the translations migration replaces
+    provoke: { cpus: 3, tlbEntries: 64, mmapPages: { min: 8, max: 64 }, weights: { touch: 60, mmap: 4, munmap: 1, dontneed: 1, exit: 0, fork: 0, pin: 0, unpin: 0, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, migrate: 10 } },
+    expect: ['tlb-stale', 'data-mismatch'],
+  },
+  {
+    name: 'migrate-ignore-pins',
+    path: 'try_to_migrate_one',
+    description:
+      "migrate a folio with a long-term pin: try_to_migrate_one's folio_try_share_anon_rmap_pte does not back off for a maybe-pinned " +
+      "folio and folio_migrate_mapping's reference check is skipped, so the process maps a copy while the device keeps the pinned " +
+      'source (the class of FOLL_LONGTERM pins left in migratable memory, fixed by migrating before pinning: 9a4e9f3b2d73 ' +
+      '"mm: update get_user_pages_longterm to migrate pages allocated from CMA region" and the later movable-zone rules)',
+    provoke: { cpus: 3, mmapPages: { min: 8, max: 64 }, weights: { touch: 40, mmap: 4, munmap: 1, dontneed: 1, exit: 0, fork: 0, pin: 8, unpin: 2, pinio: 8, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, migrate: 10 } },
+    expect: ['pin-detached', 'pinned-not-exclusive'],
+  },
+  {
+    name: 'fork-migration-writable',
+    path: 'copy_nonpresent_pte',
+    description:
+      'copy a writable (or readable-exclusive) migration entry to the fork child as it is, without making it readable in parent and ' +
+      'child ("COW mappings require pages in both parent and child to be set to read"): when the migration ends, both map the new ' +
+      'page writable and AnonExclusive, and one sees the other\'s writes (the class of fork mishandling a non-present entry: ' +
+      '8f34f1eac382 "mm/userfaultfd: fix uffd-wp special cases for fork()")',
+    provoke: { cpus: 3, mmapPages: { min: 8, max: 64 }, weights: { touch: 50, mmap: 4, munmap: 1, dontneed: 1, exit: 2, fork: 6, pin: 0, unpin: 0, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, migrate: 12 } },
+    expect: ['exclusive-page-shared', 'writable-not-exclusive', 'data-mismatch'],
+  },
 ];

@@ -25,6 +25,9 @@ export interface Injections {
   contpteNoUnfold: boolean;
   rmapRemoveOffByOne: boolean;
   zapBatchNotReset: boolean;
+  migrateNoFlush: boolean;
+  migrateIgnorePins: boolean;
+  forkMigrationWritable: boolean;
 }
 
 /** Deviation name (as `foliostorm bugs` lists it) -> its flag. */
@@ -51,6 +54,9 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'contpte-no-unfold': 'contpteNoUnfold',
   'rmap-remove-off-by-one': 'rmapRemoveOffByOne',
   'zap-batch-not-reset': 'zapBatchNotReset',
+  'migrate-no-flush': 'migrateNoFlush',
+  'migrate-ignore-pins': 'migrateIgnorePins',
+  'fork-migration-writable': 'forkMigrationWritable',
 };
 
 /** The flags for the named deviations; an unknown name is an error. */

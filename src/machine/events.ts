@@ -29,6 +29,7 @@ export const CHECK_POINTS = [
   'protCommit.ptep_modify_prot_commit', 'protCommit.modify_prot_commit_ptes',
   'mmIdChange.folio_add_return_large_mapcount', 'mmIdChange.folio_sub_return_large_mapcount',
   'cowReuse', 'folioFree', 'folioCleaned', 'writeback',
+  'tlbSynced.try_to_migrate_one',
 ] as const;
 export type CheckPoint = (typeof CHECK_POINTS)[number];
 function evOrders(name: string): number {
@@ -141,6 +142,21 @@ export const EV = {
   OPS: evList('ops', OP_KINDS),
   /** the checker evaluated each contract point (index: CHECK_POINTS; src/check/points.ts counts them) */
   CHECK: evList('check', CHECK_POINTS),
+  // Migration (move_pages(2) of one page: src/linux/mm/migrate.ts), appended so no recorded code moves:
+  /** a folio was migrated: a = vpn asked, b = source folio, c = the new one */
+  MIGRATE: ev('migrate'),
+  /** a migration gave up: a = vpn, b = why (MIGRATE_FAIL_*) */
+  MIGRATE_FAIL: ev('migrate.fail'),
+  /** try_to_migrate met a pinned AnonExclusive page and put its entry back */
+  MIGRATE_PINNED: ev('migrate.pinned'),
+  /** entries try_to_migrate replaced with migration entries (counted only) */
+  MIGRATE_PTES: ev('migrate.ptes'),
+  /** a fault or GUP met a migration entry and waited for the migration (migration_entry_wait) */
+  MIGRATE_WAIT: ev('migrate.wait'),
+  /** zap_nonpresent_ptes() cleared a migration entry */
+  ZAP_MIGRATION: ev('zap.migrationEntry'),
+  /** copy_nonpresent_pte() copied a migration entry to a fork child */
+  FORK_MIGRATION: ev('fork.migrationEntry'),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

@@ -30,7 +30,8 @@ export const MM = {
   MREMAP_TO: 13,
   MREMAP_LEN: 14,
   TLB_FLUSH_PENDING: 15, // mm->tlb_flush_pending: operations that changed PTEs and have not flushed yet (mmu_gather)
-  WORDS: 16,
+  BIRTH: 16, // when this mm joined the anon rmap (anon_vma_fork / the first anon_vma), 0: not linked; the walk visits mms in this order
+  WORDS: 17,
 } as const;
 export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 
@@ -68,6 +69,8 @@ export const G = {
   STEP: 3, // sched: current global step (for lock hold starts)
   READY: 4, // threads: CPUs that have started
   SPENT: 5, // threads: CPUs whose op budget (opsPerCpu) is spent; each runs on until all are
+  ANON_VMA_LOCK: 6, // rwsem: the model's one anon_vma root lock (anon_vma_lock_read/write), src/linux/mm/rmap.ts
+  MM_BIRTH: 7, // the last mm birth number given out (MM.BIRTH): the anon rmap walk's order
   WORDS: 16,
 } as const;
 

@@ -19,6 +19,7 @@ export const FOLIO_UPTODATE = 1 << 2;
 export const FOLIO_LARGE = 1 << 4;
 export const FOLIO_REFERENCED = 1 << 5;
 export const FOLIO_LOCKED = 1 << 6; // PG_locked: folio_lock() (mm/filemap.c)
+export const FOLIO_ISOLATED = 1 << 8; // off the LRU for migration (folio_isolate_lru; the model's LRU is this flag)
 
 // VMA flags
 export const VM_READ = 1 << 0;

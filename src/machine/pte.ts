@@ -35,6 +35,8 @@ export const pte_advance_pfn = (pte: number, nr: number): number => (pte + (nr <
 /** Human-readable form, e.g. "pfn=0x1a3 P W D Y". */
 export function pteToString(pte: number): string {
   if (pte === 0) return 'none';
+  // a non-present entry: a migration entry (src/linux/include/linux/swapops.ts gives the bits their meaning)
+  if (!(pte & PTE_PRESENT)) return `swp pfn=0x${pte_pfn(pte).toString(16)} bits=0x${(pte & PTE_FLAG_MASK).toString(16)}`;
   const f: string[] = [];
   if (pte & PTE_PRESENT) f.push('P');
   if (pte & PTE_WRITE) f.push('W');

@@ -14,6 +14,7 @@ import { pickVma } from './target.js';
 import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { do_mprotect } from '../linux/mm/mprotect.js';
+import { do_move_pages } from '../linux/mm/migrate.js';
 import { ACCESS_OK, type AccessOut, user_access } from './access.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 import { checkForkChild, sysBegin, sysEnd, sysSeqs } from '../check/maps.js';
@@ -204,6 +205,12 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'pinio':
       yield* pinio_op(cpu, op);
       break;
+    case 'migrate': {
+      // move_pages(2) of one page: its folio moves to a new one (the data must follow)
+      const v = pickVma(cpu, mm, op);
+      if (v) yield* do_move_pages(cpu, mm, v.start + (op.r2 % (v.end - v.start)));
+      break;
+    }
   }
   yield* mmput(cpu, mm);
   cpu.ev(EV.OP_END, 1);

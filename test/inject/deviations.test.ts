@@ -27,6 +27,10 @@ import { boot, cpuWithConfig, folioAt, folioOrder, invariants, isFree, mapAnon, 
 import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
+import { do_move_pages } from '../../src/linux/mm/migrate.js';
+import { remove_migration_ptes, try_to_migrate } from '../../src/linux/mm/rmap.js';
+import { folio_lock, folio_unlock } from '../../src/linux/mm/filemap.js';
+import { folio_put, folio_ref_add } from '../../src/linux/mm/swap.js';
 
 const B = 1024;
 /** The control runs at least this many seeds of a profile (the seeds to the first detection, if more). */
@@ -142,6 +146,35 @@ function staleTlbStore(inject: string[]): string[] {
   s0.finish();
   zapEnd(h.machine, 0, B, B + 16);
   return invariants([...checkQuiescent(h.machine), ...h.observed]);
+}
+
+/** migrate-no-flush: CPU1 holds TLB entries of the folio's odd pages; move_pages on CPU0 must flush them. */
+function migrateStaleTlb(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  assert.notEqual(tlb_lookup(h.cpus[1], 0, B + 3), 0, 'CPU1 has a TLB entry for the page');
+  return caught(h, () => assert.equal(run(h, 0, do_move_pages(h.cpus[0], 0, B)), 0));
+}
+
+/** migrate-ignore-pins: a R/W long-term pin on page 2, then move_pages: the folio must stay. */
+function migratePinned(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  assert.ok(run(h, 0, pin_user_page(h.cpus[0], 0, B + 2, true)) > 0);
+  return caught(h, () => run(h, 0, do_move_pages(h.cpus[0], 0, B)));
+}
+
+/** fork-migration-writable: fork while the folio's entries are writable migration entries, then the migration ends. */
+function forkDuringMigration(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  const src = folioAt(h, 0, B)!.folio;
+  return caught(h, () => {
+    folio_ref_add(h.cpus[0], src, 1); // the migration's own reference (folio_isolate_lru)
+    run(h, 0, folio_lock(h.cpus[0], src));
+    assert.ok(run(h, 0, try_to_migrate(h.cpus[0], src)));
+    assert.ok(run(h, 0, dup_mm(h.cpus[0], 0)) > 0);
+    run(h, 0, remove_migration_ptes(h.cpus[0], src, src));
+    folio_unlock(h.cpus[0], src);
+    run(h, 0, folio_put(h.cpus[0], src));
+  });
 }
 
 interface Case {
@@ -536,6 +569,18 @@ const CASES: Record<string, Case> = {
   },
   'rmap-remove-off-by-one': {
     scenarios: [['MADV_DONTNEED of a whole order-4 folio', dontneedWholeFolio, ['mapcount-underflow']]],
+    seeds: 10, // first detection today: seed 1
+  },
+  'migrate-no-flush': {
+    scenarios: [['move_pages while another CPU holds TLB entries of the folio', migrateStaleTlb, ['tlb-stale']]],
+    seeds: 10, // first detection today: seed 1
+  },
+  'migrate-ignore-pins': {
+    scenarios: [['move_pages of a folio with a R/W long-term pin', migratePinned, ['pinned-not-exclusive']]],
+    seeds: 10, // first detection today: seed 1
+  },
+  'fork-migration-writable': {
+    scenarios: [['fork while the entries are writable migration entries', forkDuringMigration, ['exclusive-page-shared']]],
     seeds: 10, // first detection today: seed 1
   },
   'zap-batch-not-reset': {

@@ -4,7 +4,8 @@
 import type { Cpu } from '../../machine/cpu.js';
 import type { Gen } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
-import { MM, MM_CREATING, MM_DYING, MM_FREE, MM_LIVE } from '../../machine/layout.js';
+import { G, MM, MM_CREATING, MM_DYING, MM_FREE, MM_LIVE } from '../../machine/layout.js';
+import { anon_vma_link, anon_vma_unlink } from '../mm/rmap.js';
 import { Machine } from '../../machine/machine.js';
 import { copyVma, exit_mmap, i_mmap_insert, vmas } from '../mm/mmap.js';
 import { copy_page_range } from '../mm/memory.js';
@@ -22,6 +23,9 @@ export function mm_alloc(cpu: Cpu, mm: number): boolean {
   mm_reset(machine, mm);
   Atomics.add(m, machine.mmWord(mm, MM.GEN), 1);
   Atomics.store(m, machine.mmWord(mm, MM.USERS), 1);
+  // joins the anon rmap (the kernel: its first anon_vma_prepare). Without the anon_vma lock: a new
+  // process maps no folio yet, so a walk that does not see it misses nothing
+  Atomics.store(m, machine.mmWord(mm, MM.BIRTH), Atomics.add(m, machine.L.global + G.MM_BIRTH, 1) + 1);
   Atomics.store(m, machine.mmWord(mm, MM.STATE), MM_LIVE);
   cpu.ev(EV.SPAWN, mm, Atomics.load(m, machine.mmWord(mm, MM.GEN)));
   return true;
@@ -39,6 +43,7 @@ export function mm_reset(machine: Machine, mm: number): void {
   Atomics.store(m, machine.mmWord(mm, MM.FORK_CHILD), -1);
   Atomics.store(m, machine.mmWord(mm, MM.LINEAGE), 1 << mm);
   Atomics.store(m, machine.mmWord(mm, MM.MMAP_LOCK), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.BIRTH), 0);
   const o = machine.oracleIndex(mm, 0);
   m.fill(0, L.oExp + o, L.oExp + o + L.vaPages);
   m.fill(0, L.oAlt + o, L.oAlt + o + L.vaPages);
@@ -75,6 +80,7 @@ export function* mmput(cpu: Cpu, mm: number): Gen<void> {
   if (u < 0) cpu.violation('mm-users-underflow', 'mmput', { mm, users: u });
   if (u === 0) {
     yield* exit_mmap(cpu, mm);
+    yield* anon_vma_unlink(cpu, mm); // unlink_anon_vmas(): no rmap walk visits it any more
     const rss = Atomics.load(m, cpu.machine.mmWord(mm, MM.RSS_ANON));
     if (rss !== 0) cpu.violation('rss-mismatch', 'exit_mmap', { mm, rssAnon: rss, expected: 0 });
     Atomics.store(m, cpu.machine.mmWord(mm, MM.STATE), MM_FREE);
@@ -107,6 +113,9 @@ export function* dup_mm(cpu: Cpu, parent: number, slots: readonly [number, numbe
   const lw = machine.mmWord(parent, MM.MMAP_LOCK);
   yield* down_write(cpu, lw);
   yield P.MM;
+  // anon_vma_fork(): the child joins the anon rmap after its parent (so a walk visits the parent's
+  // entries before the copies fork makes of them), before any entry is copied
+  yield* anon_vma_link(cpu, child);
   // The data oracle's fork window (tool side): a parent write from now until the flush below may
   // or may not reach the child. The child's record starts as the parent's.
   Atomics.store(m, machine.mmWord(parent, MM.FORK_CHILD), child);
@@ -127,6 +136,7 @@ export function* dup_mm(cpu: Cpu, parent: number, slots: readonly [number, numbe
   if (ret < 0) {
     // dup_mmap failed half way: the child is torn down as if it had exited
     yield* exit_mmap(cpu, child);
+    yield* anon_vma_unlink(cpu, child);
     Atomics.store(m, machine.mmWord(child, MM.STATE), MM_FREE);
     cpu.ev(EV.FORK_FAIL, parent, ret);
     return -1;

@@ -9,7 +9,7 @@ import { PMD_ORDER, PTRS_PER_PTE } from '../../machine/params.js';
 import { FOLIO_ANON, FOLIO_REFERENCED, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY, ZERO_PFN } from '../../machine/machine.js';
 import { MM } from '../../machine/layout.js';
 import {
-  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_special, pte_write, pte_young,
+  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_present, pte_special, pte_write, pte_young,
 } from '../../machine/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
@@ -32,6 +32,8 @@ import {
 } from './mmu_gather.js';
 import { flush_tlb_range } from '../../machine/tlb.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
+import { is_migration_entry, is_readable_migration_entry, migration_entry_mkreadable, swp_offset_pfn } from '../include/linux/swapops.js';
+import { migration_entry_wait } from './migrate.js';
 
 export const VM_FAULT_OK = 0;
 
@@ -44,6 +46,8 @@ function faultMiss(cpu: Cpu, why: string, vpn: number, pte: number): void {
 
 export const VM_FAULT_SIGSEGV = 1;
 export const VM_FAULT_OOM = 2;
+/** VM_FAULT_SIGBUS: a swap entry the model does not know (none is ever written) */
+export const VM_FAULT_SIGBUS = 3;
 
 /** struct vm_fault: what a fault handler knows. */
 export interface VmFault {
@@ -108,11 +112,26 @@ function* handle_pte_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
     if (vmf.vma.flags & VM_ANON) return yield* do_anonymous_page(cpu, vmf);
     return yield* do_fault(cpu, vmf);
   }
+  if (!pte_present(vmf.orig)) return yield* do_swap_page(cpu, vmf);
   if ((vmf.write || vmf.unshare) && !pte_write(vmf.orig)) return yield* do_wp_page(cpu, vmf);
   // present and permitted: another CPU resolved it first; the access simply retries.
   cpu.ev(EV.FAULT_SPURIOUS, vmf.vpn);
   faultMiss(cpu, 'handle_pte_fault: spurious (the entry read permits the access)', vmf.vpn, vmf.orig);
   return VM_FAULT_OK;
+}
+
+/**
+ * do_swap_page() for the one kind of swap entry the model has: a migration entry waits for the
+ * migration (migration_entry_wait) and the access retries.
+ */
+function* do_swap_page(cpu: Cpu, vmf: VmFault): Gen<number> {
+  if (is_migration_entry(vmf.orig)) {
+    yield* migration_entry_wait(cpu, vmf.mm, vmf.vpn);
+    faultMiss(cpu, 'do_swap_page: waited for a migration (migration_entry_wait)', vmf.vpn, vmf.orig);
+    return VM_FAULT_OK;
+  }
+  faultMiss(cpu, 'do_swap_page: a swap entry that is not a migration entry', vmf.vpn, vmf.orig);
+  return VM_FAULT_SIGBUS;
 }
 
 /** thp_vma_allowable_order(PMD_ORDER): the config enables PMD-size anon THPs (hugepages-2048kB). */
@@ -447,6 +466,16 @@ function* finish_fault(cpu: Cpu, vmf: VmFault, folio: number, page: number, cow:
 }
 
 /**
+ * !pte_same(ptep_get(vmf->pte), vmf->orig_pte) as the wp paths use it under the PTL, relaxed for
+ * the young/dirty bits hardware may have set meanwhile: the entry changed if it is no longer a
+ * present, read-only entry of the same page. A migration entry of the same page (same PFN bits,
+ * write bit clear) is a change: it once passed here, and the copy replaced the migration entry.
+ */
+function wp_pte_changed(pte: number, orig: number): boolean {
+  return pte !== orig && (!pte_present(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(orig));
+}
+
+/**
  * do_wp_page(): a write to a present read-only PTE. Reuse the page when it is AnonExclusive, or
  * when wp_can_reuse_anon_folio() says the folio is this mm's alone; else copy it into a new
  * order-0 folio (wp_page_copy). The zero page is always copied.
@@ -456,7 +485,7 @@ export function* do_wp_page(cpu: Cpu, vmf: VmFault): Gen<number> {
   yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   const pte = ptep_get(cpu, vmf.ptep);
-  if (pte !== vmf.orig && (pte_none(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(vmf.orig))) {
+  if (wp_pte_changed(pte, vmf.orig)) {
     faultMiss(cpu, 'do_wp_page: the entry changed before the PTL was taken', vmf.vpn, pte);
     spin_unlock(cpu, vmf.ptl); // raced: the access retries
     return VM_FAULT_OK;
@@ -517,7 +546,7 @@ function* wp_page_mkwrite(cpu: Cpu, vmf: VmFault, folio: number): Gen<number> {
   yield* spin_lock(cpu, vmf.ptl);
   yield P.LOCKED;
   const pte = ptep_get(cpu, vmf.ptep);
-  if (pte !== vmf.orig && (pte_none(pte) || pte_write(pte) || pte_pfn(pte) !== pte_pfn(vmf.orig))) {
+  if (wp_pte_changed(pte, vmf.orig)) {
     faultMiss(cpu, 'finish_mkwrite_fault: the entry changed while page_mkwrite ran', vmf.vpn, pte);
     spin_unlock(cpu, vmf.ptl);
   } else {
@@ -610,6 +639,11 @@ export function* zap_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: nu
       vpn++;
       continue;
     }
+    if (!pte_present(ptent)) {
+      yield* zap_nonpresent_ptes(cpu, tlb, ptep, ptent, vpn);
+      vpn++;
+      continue;
+    }
     vpn += yield* zap_present_ptes(cpu, tlb, vma, ptep, ptent, vpn, end - vpn);
   }
   // "Do the actual TLB flush before dropping ptl" when rmaps were delayed (dirty file folios)
@@ -685,6 +719,21 @@ function* zap_present_ptes(cpu: Cpu, tlb: MmuGather, vma: VmaView, ptep: number,
   return nr;
 }
 
+/**
+ * zap_nonpresent_ptes() for a migration entry (one at a time, as the kernel zaps them): it holds
+ * no mapcount and no reference, but counts in RSS (rss[mm_counter(folio)]--); the entry is
+ * cleared (clear_not_present_full_ptes). The migration's remove_migration_ptes finds it gone.
+ */
+function* zap_nonpresent_ptes(cpu: Cpu, tlb: MmuGather, ptep: number, ptent: number, vpn: number): Gen<void> {
+  const { m, L } = cpu.machine;
+  if (!is_migration_entry(ptent)) return; // (none other is ever written)
+  const folio = Atomics.load(m, L.pHead + swp_offset_pfn(ptent));
+  const anon = (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) !== 0;
+  Atomics.sub(m, cpu.machine.mmWord(tlb.mm, anon ? MM.RSS_ANON : MM.RSS_FILE), 1);
+  yield* ptep_get_and_clear(cpu, ptep);
+  cpu.ev(EV.ZAP_MIGRATION, vpn, folio);
+}
+
 /** unmap_page_range() for one VMA: split [start, end) at PTE-table boundaries. */
 export function* unmap_page_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number, end: number): Gen<void> {
   start = Math.max(start, vma.start);
@@ -756,6 +805,11 @@ function* copy_pte_range(cpu: Cpu, dst: number, src: number, vma: VmaView, addr:
         addr++;
         continue;
       }
+      if (!pte_present(ptent)) {
+        yield* copy_nonpresent_pte(cpu, ctx, machine.ptep(dst, addr), sp, ptent, addr);
+        addr++;
+        continue;
+      }
       const nr: number = yield* copy_present_ptes(cpu, ctx, machine.ptep(dst, addr), sp, ptent, addr, end - addr);
       if (nr === EAGAIN) {
         ret = EAGAIN;
@@ -777,6 +831,29 @@ function* copy_pte_range(cpu: Cpu, dst: number, src: number, vma: VmaView, addr:
     if (ctx.prealloc >= 0) yield* folio_put(cpu, ctx.prealloc);
     return 0;
   }
+}
+
+/**
+ * copy_nonpresent_pte() for a migration entry: the child gets the entry too and it counts in the
+ * child's RSS (no mapcount, no reference: remove_migration_ptes maps the child as well, the walk
+ * visiting the parent before the child). "COW mappings require pages in both parent and child to
+ * be set to read": a writable or readable-exclusive entry becomes plain readable in the parent
+ * first (every private mapping is a COW mapping in the model), keeping its a/d and soft-dirty bits.
+ * Deviation fork-migration-writable: the entry is copied as it is, writable in both.
+ */
+function* copy_nonpresent_pte(cpu: Cpu, ctx: CopyCtx, dptep: number, sptep: number, ptent: number, addr: number): Gen<void> {
+  const { m, L } = cpu.machine;
+  if (!is_migration_entry(ptent)) return; // (none other is ever written)
+  const folio = Atomics.load(m, L.pHead + swp_offset_pfn(ptent));
+  if (Atomics.load(m, L.fFlags + folio) & FOLIO_ANON) ctx.rss++;
+  else ctx.rssFile++;
+  let pte = ptent;
+  if (!is_readable_migration_entry(ptent) && !cpu.inj.forkMigrationWritable) {
+    pte = migration_entry_mkreadable(ptent);
+    yield* set_pte_at(cpu, sptep, pte);
+  }
+  yield* set_pte_at(cpu, dptep, pte);
+  cpu.ev(EV.FORK_MIGRATION, addr, folio);
 }
 
 /**

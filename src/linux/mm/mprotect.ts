@@ -16,7 +16,7 @@ import { PTE_WRITE, pte_advance_pfn, pte_dirty, pte_mkwrite, pte_modify, pte_pfn
 import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import {
-  modify_prot_commit_ptes, modify_prot_start_ptes, ptep_get, ptep_modify_prot_commit, ptep_modify_prot_start,
+  modify_prot_commit_ptes, modify_prot_start_ptes, ptep_get, ptep_modify_prot_commit, ptep_modify_prot_start, set_pte_at,
 } from '../include/linux/pgtable.js';
 import { pte_needs_flush } from '../arch/x86/include/asm/tlbflush.js';
 import { vma_modify_flags, vmas, type VmaView } from './mmap.js';
@@ -24,6 +24,7 @@ import { FPB_IGNORE_DIRTY, FPB_RESPECT_WRITE, folio_pte_batch } from './internal
 import { checkBatchBounds } from './memory.js';
 import { type MmuGather, tlb_finish_mmu, tlb_flush_mmu_tlbonly, tlb_gather_mmu, tlb_remove_tlb_entries } from './mmu_gather.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
+import { is_writable_migration_entry, migration_entry_mkreadable, SWP_MIGRATION_EXCLUSIVE } from '../include/linux/swapops.js';
 
 const ENOMEM = -12;
 const EINVAL = -22;
@@ -120,6 +121,15 @@ function* change_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number
     const ptep = machine.ptep(mm, vpn);
     const oldpte = ptep_get(cpu, ptep);
     if (!pte_present(oldpte)) {
+      // a migration entry: "A protection check is difficult so just be safe and disable write"
+      // (whatever the new protection): a writable one becomes readable-exclusive for an anon
+      // folio, readable otherwise, keeping its a/d and soft-dirty bits
+      if (is_writable_migration_entry(oldpte)) {
+        const folio = Atomics.load(m, L.pHead + pte_pfn(oldpte));
+        const e = migration_entry_mkreadable(oldpte);
+        yield* set_pte_at(cpu, ptep, Atomics.load(m, L.fFlags + folio) & FOLIO_ANON ? e | SWP_MIGRATION_EXCLUSIVE : e);
+        pages++;
+      }
       vpn++;
       continue;
     }

@@ -21,6 +21,8 @@ import { ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtab
 import { flush_tlb_range } from '../../machine/tlb.js';
 import { find_vma, freeVmaSlots, type VmaView, vma_detach_range, vma_insert, vmas } from './mmap.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
+import { anon_vma_lock } from './rmap.js';
+import { VM_SHARED } from '../../machine/machine.js';
 
 /**
  * mremap() of nr pages at start to newStart (MREMAP_MAYMOVE | MREMAP_FIXED, same size) under the
@@ -68,7 +70,14 @@ function* move_vma(cpu: Cpu, mm: number, v: VmaView, start: number, end: number,
   const machine = cpu.machine;
   MMDEBUG.mremapBegin(machine, mm, start, newStart, end - start); // first: it refuses a move the oracle cannot follow
   vma_insert(machine, mm, newStart, newStart + (end - start), v.flags);
+  // need_rmap_locks / take_rmap_locks(): the anon rmap walk visits an mm's entries by address,
+  // so entries moving down could pass a walk going up (found at neither place): then the move
+  // holds the anon_vma lock for write, and no walk runs meanwhile (the kernel decides by the
+  // anon_vma interval tree's order, copy_vma: new_vma->vm_pgoff <= vma->vm_pgoff)
+  const rmapLocks = newStart < start && !(v.flags & VM_SHARED);
+  if (rmapLocks) yield* down_write(cpu, anon_vma_lock(machine));
   yield* move_page_tables(cpu, mm, start, end, newStart);
+  if (rmapLocks) up_write(cpu, anon_vma_lock(machine));
   yield P.VMA; // the entries are gone from the old range and flushed; the VMA is still there
   vma_detach_range(machine, mm, v, start, end);
   MMDEBUG.mremapEnd(machine, mm, start, end - start);

@@ -5,17 +5,23 @@
 // clean every PTE of a folio.
 import type { Cpu } from '../../machine/cpu.js';
 import type { Machine } from '../../machine/machine.js';
-import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, VM_SHARED } from '../../machine/machine.js';
 import { G, MM } from '../../machine/layout.js';
 import { folio_maybe_dma_pinned } from '../include/linux/mm.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { PTRS_PER_PTE } from '../../machine/params.js';
-import { pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_wrprotect, pte_write } from '../../machine/pte.js';
+import { PTE_DIRTY, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_special, pte_wrprotect, pte_write, pte_young } from '../../machine/pte.js';
+import {
+  is_migration_entry, is_migration_entry_dirty, is_migration_entry_young, is_readable_exclusive_migration_entry, is_writable_migration_entry,
+  make_migration_entry_dirty, make_migration_entry_young, make_readable_exclusive_migration_entry, make_readable_migration_entry,
+  make_writable_migration_entry, pte_swp_mksoft_dirty, pte_swp_soft_dirty,
+} from '../include/linux/swapops.js';
+import { folio_put, folio_ref_add } from './swap.js';
 import { ptep_clear_flush, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
 import { Aborted, spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
-import { down_read, up_read } from '../kernel/locking/rwsem.js';
-import { i_mmap_entries } from './mmap.js';
+import { down_read, down_write, up_read, up_write } from '../kernel/locking/rwsem.js';
+import { i_mmap_entries, vmas } from './mmap.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 // CONFIG_MM_ID (include/linux/rmap.h): two slots per folio, fMmId + folio * 2 + s, each (mm + 1) <<
@@ -254,4 +260,223 @@ function* page_vma_mkclean_one(cpu: Cpu, mm: number, vpn: number, n: number, fol
   }
   cpu.counters[EV.MKCLEAN_PTES] += cleaned;
   return cleaned;
+}
+
+/**
+ * folio_add_anon_rmap_ptes(): map nr pages (from page) of an anon folio that is already anon (a
+ * migration target taking over its source's mappings, remove_migration_pte), AnonExclusive when
+ * exclusive (RMAP_EXCLUSIVE).
+ */
+export function folio_add_anon_rmap_ptes(cpu: Cpu, folio: number, page: number, nr: number, mm: number, exclusive: boolean): void {
+  const { m, L } = cpu.machine;
+  for (let i = 0; i < nr; i++) {
+    Atomics.add(m, L.pMapcount + page + i, 1);
+    if (exclusive) Atomics.or(m, L.pFlags + page + i, PG_ANON_EXCLUSIVE);
+  }
+  folio_add_return_large_mapcount(cpu, folio, nr, mm);
+  cpu.noteFolio(folio);
+}
+
+// ---- the anon rmap walk: anon_vma ---------------------------------------------------------------
+// Simplified, as docs/model.md says: the model has one anon_vma root for every anon folio, locked
+// by G.ANON_VMA_LOCK (anon_vma_lock_read / anon_vma_lock_write), and no folio->index / vm_pgoff
+// for anon memory. rmap_walk_anon() therefore visits every entry of every populated PTE table of
+// every mm linked to the anon_vma, and keeps those that map a page of the folio: the entries of
+// every VMA the kernel's interval tree gives, and no other can map it. The order is the kernel's:
+// mms in the order they were linked (MM.BIRTH: anon_vma_fork links a child after its parent, so a
+// walk meets a parent's entry before the copy fork makes of it), each mm by address. The lock is held across the whole walk, as
+// rmap_walk_anon holds the anon_vma lock: fork links a child (anon_vma_fork) and exit unlinks an
+// mm (unlink_anon_vmas) under it for write, so the set of mms cannot change during a walk, and
+// mremap holds it for write while it moves entries against the walk's order (need_rmap_locks).
+
+/** The anon_vma root lock word (an rwsem). */
+export const anon_vma_lock = (machine: Machine): number => machine.L.global + G.ANON_VMA_LOCK;
+
+/**
+ * anon_vma_fork() / the first anon_vma_prepare() of an mm, as far as the walk cares: link mm to the
+ * anon_vma (give it the next birth number) under the anon_vma lock held for write.
+ */
+export function* anon_vma_link(cpu: Cpu, mm: number): Gen<void> {
+  const { m } = cpu.machine;
+  const lw = anon_vma_lock(cpu.machine);
+  yield* down_write(cpu, lw);
+  Atomics.store(m, cpu.machine.mmWord(mm, MM.BIRTH), Atomics.add(m, cpu.machine.L.global + G.MM_BIRTH, 1) + 1);
+  up_write(cpu, lw);
+}
+
+/** unlink_anon_vmas() for a whole mm (exit, after the last zap): no walk visits it from here on. */
+export function* anon_vma_unlink(cpu: Cpu, mm: number): Gen<void> {
+  const lw = anon_vma_lock(cpu.machine);
+  yield* down_write(cpu, lw);
+  Atomics.store(cpu.m, cpu.machine.mmWord(mm, MM.BIRTH), 0);
+  up_write(cpu, lw);
+}
+
+/** The linked mms in birth order (the anon_vma lock held). */
+function anon_vma_mms(machine: Machine): number[] {
+  const out: number[] = [];
+  const birth = (mm: number): number => Atomics.load(machine.m, machine.mmWord(mm, MM.BIRTH));
+  for (let mm = 0; mm < machine.L.maxMms; mm++) if (birth(mm) > 0) out.push(mm);
+  // a handful of mms: insertion sort by birth
+  for (let i = 1; i < out.length; i++) {
+    const x = out[i];
+    let j = i;
+    while (j > 0 && birth(out[j - 1]) > birth(x)) out[j] = out[--j];
+    out[j] = x;
+  }
+  return out;
+}
+
+/** What an rmap walk does with each entry that maps the folio (the kernel's rwc->rmap_one). */
+export const RMAP_MIGRATE = 0; // try_to_migrate_one
+export const RMAP_REMOVE_MIGRATION = 1; // remove_migration_pte
+export type RmapOne = typeof RMAP_MIGRATE | typeof RMAP_REMOVE_MIGRATION;
+
+/** An rmap walk's state: the folio, its pages, the target of remove_migration_ptes, and the outcome. */
+export interface RmapWalk {
+  kind: RmapOne;
+  folio: number;
+  nr: number;
+  /** remove_migration_ptes: the folio whose pages replace the entries (the source itself on failure) */
+  dst: number;
+  /** try_to_migrate: false once an entry could not be unmapped (the walk stops: rwc->done) */
+  ok: boolean;
+  /** entries handled */
+  n: number;
+}
+
+/**
+ * rmap_walk_anon(): the walk above, per PTE table under its PTL. An entry "maps the folio" when it
+ * is present and maps one of its pages (try_to_migrate), or is a migration entry for one of its
+ * pages (remove_migration_ptes: the kernel's page_vma_mapped_walk with PVMW_MIGRATION).
+ */
+export function* rmap_walk_anon(cpu: Cpu, w: RmapWalk): Gen<void> {
+  const machine = cpu.machine;
+  const m = machine.m;
+  const L = machine.L;
+  const lw = anon_vma_lock(machine);
+  yield* down_read(cpu, lw); // anon_vma_lock_read()
+  yield P.RMAP;
+  for (const mm of anon_vma_mms(machine)) {
+    // Every populated PTE table of the mm, not the VMA table: munmap detaches a VMA before it
+    // zaps, and the kernel's walk still finds a detached VMA on the anon_vma until free_pgtables
+    // unlinks it after the zap. The tables hold exactly the entries of the mm's linked VMAs.
+    for (let t = 0; t < L.tablesPerMm && w.ok; t++) {
+      const table = mm * L.tablesPerMm + t;
+      if (!Atomics.load(m, machine.pgdWord(table))) continue;
+      if (yield* rmap_walk_table(cpu, w, mm, t * PTRS_PER_PTE, (t + 1) * PTRS_PER_PTE, table)) {
+        // a match was handled (the PTL dropped): another CPU may run before the next table
+        yield P.RMAP;
+      }
+    }
+    if (!w.ok) break;
+  }
+  up_read(cpu, lw);
+}
+
+/** The entries [s, e) of one PTE table: a plain pre-scan, then the PTL only if one may match. */
+function* rmap_walk_table(cpu: Cpu, w: RmapWalk, mm: number, s: number, e: number, table: number): Gen<boolean> {
+  const machine = cpu.machine;
+  const m = machine.m;
+  const match = (pte: number): boolean => {
+    if (w.kind === RMAP_MIGRATE ? !pte_present(pte) || pte_special(pte) : !is_migration_entry(pte)) return false;
+    const pfn = pte_pfn(pte);
+    return pfn >= w.folio && pfn < w.folio + w.nr;
+  };
+  // page_vma_mapped_walk() finds the entry with lockless reads (pte_offset_map) and then takes the
+  // PTL (map_pte: "pvmw->ptl = pte_lockptr"); the entry is checked again under the lock
+  let any = false;
+  for (let vpn = s; vpn < e && !any; vpn++) any = match(Atomics.load(m, machine.ptep(mm, vpn)));
+  if (!any) return false;
+  const ptl = machine.ptlOf(table);
+  yield* spin_lock(cpu, ptl);
+  yield P.LOCKED;
+  for (let vpn = s; vpn < e && w.ok; vpn++) {
+    const ptep = machine.ptep(mm, vpn);
+    const pte = ptep_get(cpu, ptep);
+    if (!match(pte)) continue;
+    if (w.kind === RMAP_MIGRATE) w.ok = yield* try_to_migrate_one(cpu, w, mm, vpn, ptep, pte);
+    else yield* remove_migration_pte(cpu, w, mm, vpn, ptep, pte);
+    w.n++;
+  }
+  spin_unlock(cpu, ptl);
+  return true;
+}
+
+/**
+ * try_to_migrate_one() for one entry, PTL held (MIGRATE_SYNC: no TTU_BATCH_FLUSH, so each entry is
+ * flushed at once with ptep_clear_flush, before the PTL is dropped). The dirty bit moves to the
+ * folio; an AnonExclusive page is made shared first (folio_try_share_anon_rmap_pte), which fails
+ * if the folio may be pinned: the entry is put back and the walk stops. The migration entry is
+ * writable, readable-exclusive or readable, and keeps the young/dirty/soft-dirty bits; the
+ * mapping's mapcount and reference go (the migration's own reference keeps the folio).
+ * Deviation migrate-no-flush: the entry is cleared without the flush. Deviation migrate-ignore-pins:
+ * a pinned AnonExclusive page is made shared and unmapped anyway.
+ */
+function* try_to_migrate_one(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, ptep: number, pte: number): Gen<boolean> {
+  const { m, L } = cpu.machine;
+  const pfn = pte_pfn(pte);
+  const pteval: number = cpu.inj.migrateNoFlush ? yield* ptep_get_and_clear(cpu, ptep) : yield* ptep_clear_flush(cpu, ptep);
+  // the flush is done: no CPU may keep storing to the page through the old entry (the copy follows)
+  MMDEBUG.tlbSynced(cpu, mm, vpn, vpn + 1, 'try_to_migrate_one');
+  if (pte_dirty(pteval)) Atomics.or(m, L.fFlags + w.folio, FOLIO_DIRTY); // folio_mark_dirty()
+  const anon = (Atomics.load(m, L.fFlags + w.folio) & FOLIO_ANON) !== 0;
+  const anonExclusive = anon && (Atomics.load(m, L.pFlags + pfn) & PG_ANON_EXCLUSIVE) !== 0;
+  if (anonExclusive) {
+    // folio_try_share_anon_rmap_pte(): a pinned exclusive page must stay exclusive and mapped
+    // (deviation migrate-ignore-pins: a pinned page is unmapped and shared like any other)
+    if (folio_maybe_dma_pinned(cpu.machine, w.folio) && !cpu.inj.migrateIgnorePins) {
+      yield* set_pte_at(cpu, ptep, pteval);
+      cpu.ev(EV.MIGRATE_PINNED, vpn, pfn);
+      return false;
+    }
+    Atomics.and(m, L.pFlags + pfn, ~PG_ANON_EXCLUSIVE);
+  }
+  let entry = pte_write(pteval) ? make_writable_migration_entry(pfn) : anonExclusive ? make_readable_exclusive_migration_entry(pfn) : make_readable_migration_entry(pfn);
+  if (pte_young(pteval)) entry = make_migration_entry_young(entry);
+  if (pte_dirty(pteval)) entry = make_migration_entry_dirty(entry);
+  if (pteval & PTE_SOFT_DIRTY) entry = pte_swp_mksoft_dirty(entry);
+  yield* set_pte_at(cpu, ptep, entry);
+  folio_remove_rmap_ptes(cpu, w.folio, pfn, 1, mm);
+  yield* folio_put(cpu, w.folio);
+  return true;
+}
+
+/**
+ * try_to_migrate(): replace every entry mapping folio with a migration entry (the anon rmap walk;
+ * file folios are not migrated in the model). Returns false if an entry could not be (a pinned
+ * AnonExclusive page); folio_mapped() then says some entries are still there.
+ */
+export function* try_to_migrate(cpu: Cpu, folio: number): Gen<boolean> {
+  const w: RmapWalk = { kind: RMAP_MIGRATE, folio, nr: 1 << Atomics.load(cpu.m, cpu.machine.L.fOrder + folio), dst: -1, ok: true, n: 0 };
+  yield* rmap_walk_anon(cpu, w);
+  cpu.counters[EV.MIGRATE_PTES] += w.n;
+  return w.ok;
+}
+
+/**
+ * remove_migration_pte() for one migration entry of src's page, PTL held: map the page of dst at
+ * the same offset (dst is src itself when the migration failed), writable if the entry was,
+ * AnonExclusive if it was writable or readable-exclusive, old unless the entry was young, dirty
+ * if it was and the folio is, soft-dirty kept; a reference and a mapcount per entry.
+ */
+function* remove_migration_pte(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, ptep: number, entry: number): Gen<void> {
+  const { m, L } = cpu.machine;
+  const page = w.dst + (pte_pfn(entry) - w.folio);
+  folio_ref_add(cpu, w.dst, 1); // folio_get()
+  let pte = pfn_pte(page, PTE_YOUNG);
+  if (pte_swp_soft_dirty(entry)) pte |= PTE_SOFT_DIRTY;
+  if (is_writable_migration_entry(entry)) pte |= PTE_WRITE;
+  if (!is_migration_entry_young(entry)) pte &= ~PTE_YOUNG;
+  if (is_migration_entry_dirty(entry) && Atomics.load(m, L.fFlags + w.dst) & FOLIO_DIRTY) pte |= PTE_DIRTY;
+  const exclusive = is_writable_migration_entry(entry) || is_readable_exclusive_migration_entry(entry);
+  folio_add_anon_rmap_ptes(cpu, w.dst, page, 1, mm, exclusive);
+  yield* set_pte_at(cpu, ptep, pte);
+}
+
+/** remove_migration_ptes(): every migration entry for src's pages maps dst's instead (or src's again). */
+export function* remove_migration_ptes(cpu: Cpu, src: number, dst: number): Gen<number> {
+  const w: RmapWalk = { kind: RMAP_REMOVE_MIGRATION, folio: src, nr: 1 << Atomics.load(cpu.m, cpu.machine.L.fOrder + src), dst, ok: true, n: 0 };
+  yield* rmap_walk_anon(cpu, w);
+  return w.n;
 }
