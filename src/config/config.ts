@@ -41,6 +41,13 @@ const weights = z
      * racing every other op (src/linux/mm/migrate.ts). Optional (absent = 0).
      */
     migrate: z.number().min(0).optional(),
+    /**
+     * a slice of page-cache reclaim: isolate up to 16 page-cache folios from a random point of
+     * physical memory, age their mappings (folio_referenced), unmap them through the rmap
+     * (try_to_unmap), write back the dirty ones and free the clean ones (src/linux/mm/vmscan.ts).
+     * Optional (absent = 0).
+     */
+    reclaim: z.number().min(0).optional(),
   })
   .strict();
 

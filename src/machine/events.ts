@@ -29,7 +29,7 @@ export const CHECK_POINTS = [
   'protCommit.ptep_modify_prot_commit', 'protCommit.modify_prot_commit_ptes',
   'mmIdChange.folio_add_return_large_mapcount', 'mmIdChange.folio_sub_return_large_mapcount',
   'cowReuse', 'folioFree', 'folioCleaned', 'writeback',
-  'tlbSynced.try_to_migrate_one',
+  'tlbSynced.try_to_migrate_one', 'tlbSynced.try_to_unmap_one',
 ] as const;
 export type CheckPoint = (typeof CHECK_POINTS)[number];
 function evOrders(name: string): number {
@@ -157,6 +157,19 @@ export const EV = {
   ZAP_MIGRATION: ev('zap.migrationEntry'),
   /** copy_nonpresent_pte() copied a migration entry to a fork child */
   FORK_MIGRATION: ev('fork.migrationEntry'),
+  // Reclaim (src/linux/mm/vmscan.ts):
+  /** folios reclaim looked at (isolated) */
+  RECLAIM_SCANNED: ev('reclaim.scanned'),
+  /** folios reclaim kept because an entry mapping them was young (folio_referenced) */
+  RECLAIM_REFERENCED: ev('reclaim.referenced'),
+  /** entries try_to_unmap removed (counted only) */
+  RECLAIM_UNMAPPED: ev('reclaim.unmapped'),
+  /** dirty page-cache folios reclaim wrote back (pageout) */
+  RECLAIM_PAGEOUT: ev('reclaim.pageout'),
+  /** folios reclaim freed: a = folio, b = order */
+  RECLAIM_FREED: ev('reclaim.freed'),
+  /** __remove_mapping could not freeze the reference count (someone holds a reference) */
+  RECLAIM_BUSY: ev('reclaim.busy'),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

@@ -19,7 +19,8 @@ export const FOLIO_UPTODATE = 1 << 2;
 export const FOLIO_LARGE = 1 << 4;
 export const FOLIO_REFERENCED = 1 << 5;
 export const FOLIO_LOCKED = 1 << 6; // PG_locked: folio_lock() (mm/filemap.c)
-export const FOLIO_ISOLATED = 1 << 8; // off the LRU for migration (folio_isolate_lru; the model's LRU is this flag)
+export const FOLIO_ISOLATED = 1 << 8; // taken off the LRU by migration or reclaim (folio_isolate_lru): one at a time
+export const FOLIO_LRU = 1 << 9; // PG_lru of a page-cache folio: set once it is published (folio_add_lru), what reclaim's scan may take
 
 // VMA flags
 export const VM_READ = 1 << 0;

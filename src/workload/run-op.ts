@@ -15,6 +15,7 @@ import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { do_mprotect } from '../linux/mm/mprotect.js';
 import { do_move_pages } from '../linux/mm/migrate.js';
+import { shrink_folios } from '../linux/mm/vmscan.js';
 import { ACCESS_OK, type AccessOut, user_access } from './access.js';
 import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 import { checkForkChild, sysBegin, sysEnd, sysSeqs } from '../check/maps.js';
@@ -211,6 +212,10 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       if (v) yield* do_move_pages(cpu, mm, v.start + (op.r2 % (v.end - v.start)));
       break;
     }
+    case 'reclaim':
+      // kswapd's turn on this CPU: a slice of page-cache reclaim from a random point of memory
+      yield* shrink_folios(cpu, op.r1 % cpu.machine.L.pages, 16);
+      break;
   }
   yield* mmput(cpu, mm);
   cpu.ev(EV.OP_END, 1);

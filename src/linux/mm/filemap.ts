@@ -3,12 +3,13 @@
 // the i_pages lock); folios are naturally aligned in the file, of the largest config order whose
 // range fits the file and whose cache slots are empty (page_cache_ra_order, simplified: no
 // readahead window). The page cache holds one reference per page of a folio, as the kernel does.
-// Folios stay cached until truncate_inode_pages() at the end of a run (no reclaim is modelled).
+// Folios stay cached until reclaim removes a clean one (src/linux/mm/vmscan.ts, __remove_mapping)
+// or truncate_inode_pages() at the end of a run.
 import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P, WAIT } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { G, LOCK_WORDS } from '../../machine/layout.js';
-import { FOLIO_LOCKED, FOLIO_UPTODATE } from '../../machine/machine.js';
+import { FOLIO_LOCKED, FOLIO_LRU, FOLIO_UPTODATE } from '../../machine/machine.js';
 import { Aborted } from '../kernel/locking/spinlock.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { alloc_folio } from './page_alloc.js';
@@ -19,15 +20,41 @@ function fileOrders(cpu: Cpu): number[] {
   return [...new Set([0, ...cpu.cfg.files.orders])].sort((a, b) => b - a);
 }
 
-/** filemap_get_folio(): the folio caching page pgoff of file with a reference taken, or -1. */
+/** filemap_get_folio() raced a removal or a reuse of the folio it found: look again. */
+export const FILEMAP_RETRY = -2;
+
+/**
+ * filemap_get_folio() (filemap_get_entry): the folio caching page pgoff of file with a reference
+ * taken, -1 when none is cached, or FILEMAP_RETRY. As the kernel's lookup does: the slot, then
+ * folio_try_get() (a count reclaim froze at 0 while it removes the folio is not taken), then the
+ * slot again: the folio may have been removed, freed and its pages reused meanwhile ("goto repeat").
+ */
 export function filemap_get_folio(cpu: Cpu, file: number, pgoff: number): number {
   const { m, L } = cpu.machine;
-  const pfn = Atomics.load(m, L.pcache + cpu.machine.filePage(file, pgoff));
+  const slot = L.pcache + cpu.machine.filePage(file, pgoff);
+  const pfn = Atomics.load(m, slot);
   if (!pfn) return -1;
   const folio = Atomics.load(m, L.pHead + pfn);
-  // folio_try_get(): a cached folio holds the page cache's references, so it cannot be freed under us
-  folio_ref_add(cpu, folio, 1);
+  if (!folio_try_get(cpu, folio)) return FILEMAP_RETRY;
+  if (Atomics.load(m, slot) !== pfn || Atomics.load(m, L.pHead + pfn) !== folio) {
+    // not ours: the reference is dropped again (never the last: whoever has the folio now holds one)
+    Atomics.sub(m, L.fRef + folio, 1);
+    return FILEMAP_RETRY;
+  }
   return folio;
+}
+
+/** folio_try_get(): take a reference unless the count is 0 (free, or frozen by __remove_mapping). */
+export function folio_try_get(cpu: Cpu, folio: number): boolean {
+  const { m, L } = cpu.machine;
+  for (;;) {
+    const r = Atomics.load(m, L.fRef + folio);
+    if (r <= 0) return false;
+    if (Atomics.compareExchange(m, L.fRef + folio, r, r + 1) === r) {
+      cpu.noteFolio(folio);
+      return true;
+    }
+  }
 }
 
 /**
@@ -41,6 +68,7 @@ export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<numbe
     yield P.PTE_READ;
     const hit = filemap_get_folio(cpu, file, pgoff);
     if (hit >= 0) return hit;
+    if (hit === FILEMAP_RETRY) continue;
     // page_cache_ra_order(): the largest order whose aligned range fits the file and is not cached
     let folio = -1, order = 0, base = pgoff;
     for (const o of fileOrders(cpu)) {
@@ -75,6 +103,8 @@ export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<numbe
       folio_ref_add(cpu, folio, nr);
       for (let i = 0; i < nr; i++) Atomics.store(m, L.pcache + machine.filePage(file, base + i), folio + i);
       spin_unlock(cpu, lock);
+      // folio_add_lru(): only now may reclaim's scan take it (not while we fill and publish it)
+      Atomics.or(m, L.fFlags + folio, FOLIO_LRU);
       cpu.ev(EV.FILE_CACHED + order, base, order);
       return folio; // our allocation reference is the caller's
     }
@@ -149,6 +179,11 @@ export function* folio_lock(cpu: Cpu, folio: number): Gen<void> {
     cpu.blockedSince = cpu.clock.step;
     yield WAIT;
   }
+}
+
+/** folio_trylock(): take PG_locked if it is free; false if another holds it. */
+export function folio_trylock(cpu: Cpu, folio: number): boolean {
+  return (Atomics.or(cpu.m, cpu.machine.L.fFlags + folio, FOLIO_LOCKED) & FOLIO_LOCKED) === 0;
 }
 
 /** folio_unlock(): clear PG_locked and wake the waiters. */

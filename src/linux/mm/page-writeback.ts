@@ -11,8 +11,8 @@ import { EV } from '../../machine/events.js';
 import { FOLIO_DIRTY } from '../../machine/machine.js';
 import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { folio_mkclean } from './rmap.js';
-import { folio_put, folio_ref_add } from './swap.js';
-import { folio_lock, folio_unlock } from './filemap.js';
+import { folio_put } from './swap.js';
+import { FILEMAP_RETRY, filemap_get_folio, folio_lock, folio_unlock } from './filemap.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 /** folio_mark_dirty() */
@@ -45,31 +45,59 @@ export function* write_cache_pages(cpu: Cpu, file: number): Gen<void> {
   yield* down_write(cpu, lw);
   MMDEBUG.writebackBegin(cpu, file);
   for (let p = 0; p < L.filePages; ) {
-    const pfn = Atomics.load(m, L.pcache + machine.filePage(file, p));
-    if (!pfn) {
+    // filemap_get_folios_tag(): the folio with a reference for the time we work on it
+    const folio = filemap_get_folio(cpu, file, p);
+    if (folio === FILEMAP_RETRY) {
+      yield P.PTE_READ; // being removed by reclaim (or reused): look again
+      continue;
+    }
+    if (folio < 0) {
       p++;
       continue;
     }
-    const folio = Atomics.load(m, L.pHead + pfn);
     const nr = 1 << Atomics.load(m, L.fOrder + folio);
-    folio_ref_add(cpu, folio, 1); // folio_get() for the time we work on it
-    // folio_lock(): held from the clean to the end of the copy (the model's stand-in for the
-    // kernel's PG_writeback and folio_wait_stable in page_mkwrite), so a write fault's page_mkwrite
-    // cannot dirty the folio between the PTE clean and the flag's clear, nor during the copy
-    yield* folio_lock(cpu, folio);
-    if (yield* folio_clear_dirty_for_io(cpu, folio)) {
-      MMDEBUG.folioCleaned(cpu, folio); // no store may go on without a fault from here
-      yield P.IO; // the copy is the I/O: stores after the clean above fault and dirty the folio again
-      const index = Atomics.load(m, L.fIndex + folio);
-      for (let i = 0; i < nr; i++) Atomics.store(m, L.disk + machine.filePage(file, index + i), Atomics.load(m, L.pContent + folio + i));
-      cpu.counters[EV.WRITEBACK_FOLIOS]++;
-    }
-    folio_unlock(cpu, folio);
-    yield* folio_put(cpu, folio);
+    yield* writeback_folio(cpu, file, folio);
     p = Atomics.load(m, L.fIndex + folio) + nr; // from the folio's own index: one cached meanwhile may start before p
+    yield* folio_put(cpu, folio);
   }
   cpu.ev(EV.WRITEBACK, file);
   MMDEBUG.writebackEnd(cpu, file);
+  up_write(cpu, lw);
+}
+
+/**
+ * One folio of a writeback (a reference held, the file's writeback lock held): folio_lock(), held
+ * from the clean to the end of the copy (the model's stand-in for the kernel's PG_writeback and
+ * folio_wait_stable in page_mkwrite), so a write fault's page_mkwrite cannot dirty the folio
+ * between the PTE clean and the flag's clear, nor during the copy.
+ */
+function* writeback_folio(cpu: Cpu, file: number, folio: number): Gen<void> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  yield* folio_lock(cpu, folio);
+  // (our reference keeps the folio in the page cache: reclaim's __remove_mapping cannot freeze it)
+  if (yield* folio_clear_dirty_for_io(cpu, folio)) {
+    MMDEBUG.folioCleaned(cpu, folio); // no store may go on without a fault from here
+    yield P.IO; // the copy is the I/O: stores after the clean above fault and dirty the folio again
+    const nr = 1 << Atomics.load(m, L.fOrder + folio);
+    const index = Atomics.load(m, L.fIndex + folio);
+    for (let i = 0; i < nr; i++) Atomics.store(m, L.disk + machine.filePage(file, index + i), Atomics.load(m, L.pContent + folio + i));
+    cpu.counters[EV.WRITEBACK_FOLIOS]++;
+  }
+  folio_unlock(cpu, folio);
+}
+
+/**
+ * pageout(): reclaim writes one dirty page-cache folio it holds a reference on (not locked: the
+ * writeback lock comes first, then the folio lock, as write_cache_pages takes them).
+ */
+export function* pageout(cpu: Cpu, folio: number): Gen<void> {
+  const { m, L } = cpu.machine;
+  const file = Atomics.load(m, L.fMapping + folio) - 1;
+  if (file < 0) return;
+  const lw = L.wbLock + file;
+  yield* down_write(cpu, lw);
+  yield* writeback_folio(cpu, file, folio);
   up_write(cpu, lw);
 }
 

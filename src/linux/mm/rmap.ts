@@ -18,7 +18,7 @@ import {
   make_writable_migration_entry, pte_swp_mksoft_dirty, pte_swp_soft_dirty,
 } from '../include/linux/swapops.js';
 import { folio_put, folio_ref_add } from './swap.js';
-import { ptep_clear_flush, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
+import { ptep_clear_flush, ptep_clear_flush_young, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
 import { Aborted, spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, down_write, up_read, up_write } from '../kernel/locking/rwsem.js';
 import { i_mmap_entries, vmas } from './mmap.js';
@@ -330,7 +330,9 @@ function anon_vma_mms(machine: Machine): number[] {
 /** What an rmap walk does with each entry that maps the folio (the kernel's rwc->rmap_one). */
 export const RMAP_MIGRATE = 0; // try_to_migrate_one
 export const RMAP_REMOVE_MIGRATION = 1; // remove_migration_pte
-export type RmapOne = typeof RMAP_MIGRATE | typeof RMAP_REMOVE_MIGRATION;
+export const RMAP_UNMAP = 2; // try_to_unmap_one
+export const RMAP_REFERENCED = 3; // folio_referenced_one
+export type RmapOne = typeof RMAP_MIGRATE | typeof RMAP_REMOVE_MIGRATION | typeof RMAP_UNMAP | typeof RMAP_REFERENCED;
 
 /** An rmap walk's state: the folio, its pages, the target of remove_migration_ptes, and the outcome. */
 export interface RmapWalk {
@@ -379,7 +381,7 @@ function* rmap_walk_table(cpu: Cpu, w: RmapWalk, mm: number, s: number, e: numbe
   const machine = cpu.machine;
   const m = machine.m;
   const match = (pte: number): boolean => {
-    if (w.kind === RMAP_MIGRATE ? !pte_present(pte) || pte_special(pte) : !is_migration_entry(pte)) return false;
+    if (w.kind === RMAP_REMOVE_MIGRATION ? !is_migration_entry(pte) : !pte_present(pte) || pte_special(pte)) return false;
     const pfn = pte_pfn(pte);
     return pfn >= w.folio && pfn < w.folio + w.nr;
   };
@@ -396,7 +398,9 @@ function* rmap_walk_table(cpu: Cpu, w: RmapWalk, mm: number, s: number, e: numbe
     const pte = ptep_get(cpu, ptep);
     if (!match(pte)) continue;
     if (w.kind === RMAP_MIGRATE) w.ok = yield* try_to_migrate_one(cpu, w, mm, vpn, ptep, pte);
-    else yield* remove_migration_pte(cpu, w, mm, vpn, ptep, pte);
+    else if (w.kind === RMAP_REMOVE_MIGRATION) yield* remove_migration_pte(cpu, w, mm, vpn, ptep, pte);
+    else if (w.kind === RMAP_UNMAP) w.ok = yield* try_to_unmap_one(cpu, w, mm, vpn, ptep);
+    else yield* folio_referenced_one(cpu, w, ptep);
     w.n++;
   }
   spin_unlock(cpu, ptl);
@@ -479,4 +483,82 @@ export function* remove_migration_ptes(cpu: Cpu, src: number, dst: number): Gen<
   const w: RmapWalk = { kind: RMAP_REMOVE_MIGRATION, folio: src, nr: 1 << Atomics.load(cpu.m, cpu.machine.L.fOrder + src), dst, ok: true, n: 0 };
   yield* rmap_walk_anon(cpu, w);
   return w.n;
+}
+
+// ---- reclaim's rmap walks: folio_referenced, try_to_unmap ----------------------------------------
+
+/**
+ * rmap_walk_file(): every PTE of the folio's file pages in each mapping on the file's i_mmap,
+ * under i_mmap_rwsem (read), per PTE table under its PTL (the walk folio_mkclean does, for
+ * another rmap_one).
+ */
+function* rmap_walk_file(cpu: Cpu, w: RmapWalk, file: number): Gen<void> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const index = Atomics.load(m, L.fIndex + w.folio);
+  const lw = L.immapLock + file;
+  yield* down_read(cpu, lw); // i_mmap_lock_read()
+  for (const e of i_mmap_entries(machine, file)) {
+    const lo = Math.max(index, e.pgoff), hi = Math.min(index + w.nr, e.pgoff + (e.end - e.start));
+    if (lo >= hi) continue;
+    for (let s = e.start + (lo - e.pgoff), end = s + (hi - lo); s < end && w.ok; ) {
+      const t = Math.min(end, (s & ~(PTRS_PER_PTE - 1)) + PTRS_PER_PTE);
+      const table = machine.tableIndex(e.mm, s);
+      if (Atomics.load(m, machine.pgdWord(table)) && (yield* rmap_walk_table(cpu, w, e.mm, s, t, table))) yield P.RMAP;
+      s = t;
+    }
+    if (!w.ok) break;
+  }
+  up_read(cpu, lw);
+}
+
+/** rmap_walk(): the file's i_mmap for a page-cache folio, the anon_vma for an anon one. */
+export function* rmap_walk(cpu: Cpu, w: RmapWalk): Gen<void> {
+  const { m, L } = cpu.machine;
+  const file = Atomics.load(m, L.fMapping + w.folio) - 1;
+  if (file >= 0) yield* rmap_walk_file(cpu, w, file);
+  else yield* rmap_walk_anon(cpu, w);
+}
+
+/**
+ * folio_referenced_one() for one entry: ptep_clear_flush_young_notify(); a young entry counts as
+ * a reference (w.n counts the entries looked at, w.dst the young ones).
+ */
+function* folio_referenced_one(cpu: Cpu, w: RmapWalk, ptep: number): Gen<void> {
+  if (yield* ptep_clear_flush_young(cpu, ptep)) w.dst++;
+}
+
+/**
+ * folio_referenced(): how many of the entries mapping the folio were young (each is made old),
+ * through the rmap walk; the caller holds the folio lock.
+ */
+export function* folio_referenced(cpu: Cpu, folio: number): Gen<number> {
+  const w: RmapWalk = { kind: RMAP_REFERENCED, folio, nr: 1 << Atomics.load(cpu.m, cpu.machine.L.fOrder + folio), dst: 0, ok: true, n: 0 };
+  yield* rmap_walk(cpu, w);
+  return w.dst;
+}
+
+/**
+ * try_to_unmap_one() for one entry, PTL held, for reclaim (no TTU_BATCH_FLUSH: each entry is
+ * cleared and flushed at once, ptep_clear_flush). The entry's dirty bit moves to the folio, the
+ * RSS counter drops, the mapping's mapcount and reference go. Only page-cache folios are unmapped
+ * (the model has no swap: an anon folio is never reclaimed).
+ */
+function* try_to_unmap_one(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, ptep: number): Gen<boolean> {
+  const { m, L } = cpu.machine;
+  const pteval: number = yield* ptep_clear_flush(cpu, ptep);
+  MMDEBUG.tlbSynced(cpu, mm, vpn, vpn + 1, 'try_to_unmap_one');
+  if (pte_dirty(pteval)) Atomics.or(m, L.fFlags + w.folio, FOLIO_DIRTY); // folio_mark_dirty()
+  Atomics.sub(m, cpu.machine.mmWord(mm, MM.RSS_FILE), 1); // dec_mm_counter(mm, mm_counter_file(folio))
+  folio_remove_rmap_ptes(cpu, w.folio, pte_pfn(pteval), 1, mm);
+  yield* folio_put(cpu, w.folio);
+  return true;
+}
+
+/** try_to_unmap(): unmap every entry of the folio through the rmap walk; false if one stayed. */
+export function* try_to_unmap(cpu: Cpu, folio: number): Gen<boolean> {
+  const w: RmapWalk = { kind: RMAP_UNMAP, folio, nr: 1 << Atomics.load(cpu.m, cpu.machine.L.fOrder + folio), dst: -1, ok: true, n: 0 };
+  yield* rmap_walk(cpu, w);
+  cpu.counters[EV.RECLAIM_UNMAPPED] += w.n;
+  return w.ok;
 }

@@ -9,7 +9,7 @@ import type { Cpu } from '../../../machine/cpu.js';
 import { type Gen, P } from '../../../machine/gen.js';
 import type { Machine } from '../../../machine/machine.js';
 import { PTRS_PER_PTE } from '../../../machine/params.js';
-import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../../machine/pte.js';
+import { PTE_CONT, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../../machine/pte.js';
 import { flush_tlb_range } from '../../../machine/tlb.js';
 import * as arm64 from '../../arch/arm64/include/asm/pgtable.js';
 import { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes, ptepAddr } from '../asm-generic/pgtable.js';
@@ -171,4 +171,30 @@ export function* modify_prot_commit_ptes(cpu: Cpu, ptep: number, oldPte: number,
     if (!cpu.inj.protCommitStaleOld) oldPte = pte_advance_pfn(oldPte, 1);
     pte = pte_advance_pfn(pte, 1);
   }
+}
+
+// ---- young-bit aging (reclaim's folio_referenced) ----------------------------------------------
+
+/**
+ * ptep_clear_flush_young(): clear the young bit of one present entry (an atomic and-not, so a
+ * dirty bit hardware sets meanwhile stays) and, if it was young, flush the entry so the MMU sets
+ * it again on the next access. Returns whether it was young. contpte: a cont entry's young bit is
+ * its block's (contpte_ptep_clear_flush_young: every entry of the block is made old, one flush of
+ * the block).
+ */
+export function* ptep_clear_flush_young(cpu: Cpu, ptep: number): Gen<boolean> {
+  const m = cpu.m;
+  const { mm, vpn } = ptepAddr(cpu.machine, ptep);
+  if (contpte(cpu) && (Atomics.load(m, ptep) & PTE_CONT)) {
+    const first = ptep - (vpn % 16), v0 = vpn - (vpn % 16);
+    let young = false;
+    cpu.notePteWrite(first, 16);
+    for (let i = 0; i < 16; i++) young = (Atomics.and(m, first + i, ~PTE_YOUNG) & PTE_YOUNG) !== 0 || young;
+    if (young) yield* flush_tlb_range(cpu, mm, v0, v0 + 16);
+    return young;
+  }
+  cpu.notePteWrite(ptep, 1);
+  const young = (Atomics.and(m, ptep, ~PTE_YOUNG) & PTE_YOUNG) !== 0;
+  if (young) yield* flush_tlb_range(cpu, mm, vpn, vpn + 1);
+  return young;
 }

@@ -1,0 +1,138 @@
+// Models mm/vmscan.c for page-cache folios: a slice of reclaim (kswapd's shrink_folio_list over
+// the folios an LRU scan isolated). Each folio is locked; folio_referenced() makes its mapped
+// entries old through the rmap walk and keeps it if one was young; a mapped folio is unmapped by
+// try_to_unmap() (the rmap walk, holding only each PTL: no mmap_lock); a dirty one is written back
+// (pageout) and kept for a later pass; a clean, unmapped one leaves the page cache
+// (__remove_mapping: its reference count frozen at what the page cache and reclaim hold) and is
+// freed. The next access faults it in from the disk.
+// Deliberate differences: no LRU lists: the scan walks physical memory from a point (as
+// compaction's isolate_migratepages_block does) and takes every page-cache folio it meets; no
+// anon reclaim (no swap device: see docs/model.md); no TTU_BATCH_FLUSH (each entry is flushed as
+// it is unmapped).
+import type { Cpu } from '../../machine/cpu.js';
+import { type Gen, P } from '../../machine/gen.js';
+import { EV } from '../../machine/events.js';
+import { LOCK_WORDS } from '../../machine/layout.js';
+import { FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LOCKED, FOLIO_LRU, FOLIO_REFERENCED, PG_BUDDY, PG_HEAD, PG_RESERVED } from '../../machine/machine.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { folio_trylock, folio_try_get, folio_unlock } from './filemap.js';
+import { pageout } from './page-writeback.js';
+import { free_folio } from './page_alloc.js';
+import { folio_referenced, try_to_unmap } from './rmap.js';
+import { folio_put } from './swap.js';
+
+/**
+ * Reclaim a slice: from pfn start (wrapping), isolate up to `scan` page-cache folios and shrink
+ * each (isolate_lru_folios then shrink_folio_list). Returns the folios freed.
+ */
+export function* shrink_folios(cpu: Cpu, start: number, scan: number): Gen<number> {
+  const { m, L } = cpu.machine;
+  let freed = 0;
+  for (let n = 0, pfn = start % L.pages, seen = 0; n < scan && seen < L.pages; ) {
+    const flags = Atomics.load(m, L.pFlags + pfn);
+    const order = flags & PG_HEAD ? Atomics.load(m, L.fOrder + pfn) : 0;
+    const step = flags & PG_HEAD ? 1 << order : 1;
+    if (flags & PG_HEAD && !(flags & (PG_BUDDY | PG_RESERVED)) && Atomics.load(m, L.fFlags + pfn) & FOLIO_LRU && folio_isolate(cpu, pfn)) {
+      n++;
+      cpu.ev(EV.RECLAIM_SCANNED, pfn, order);
+      if (yield* shrink_folio(cpu, pfn)) freed++;
+      else yield* folio_putback(cpu, pfn);
+      yield P.SCAN;
+    }
+    seen += step;
+    pfn = (pfn + step) % L.pages;
+  }
+  return freed;
+}
+
+/**
+ * Isolate a page-cache folio met by a physical scan (isolate_migratepages_block's way): a
+ * reference unless it is free or frozen, then check it is still that folio and still cached, then
+ * take it off the LRU (FOLIO_ISOLATED: a migration may have it already).
+ */
+function folio_isolate(cpu: Cpu, folio: number): boolean {
+  const { m, L } = cpu.machine;
+  if (!folio_try_get(cpu, folio)) return false;
+  // on the LRU: a page-cache folio published by filemap_add_folio (never one still being filled)
+  const ok = Atomics.load(m, L.pHead + folio) === folio && (Atomics.load(m, L.pFlags + folio) & PG_HEAD) !== 0 && (Atomics.load(m, L.fFlags + folio) & FOLIO_LRU) !== 0;
+  if (ok && !(Atomics.or(m, L.fFlags + folio, FOLIO_ISOLATED) & FOLIO_ISOLATED)) return true;
+  // not ours to reclaim: drop the reference (the folio may have been freed and reused: then the
+  // reference we took is the new owner's count plus ours, never the last)
+  Atomics.sub(m, L.fRef + folio, 1);
+  return false;
+}
+
+/** folio_putback_lru(): back on the LRU, the isolation reference dropped. */
+function* folio_putback(cpu: Cpu, folio: number): Gen<void> {
+  Atomics.and(cpu.m, cpu.machine.L.fFlags + folio, ~FOLIO_ISOLATED);
+  yield* folio_put(cpu, folio);
+}
+
+/** shrink_folio_list() for one isolated page-cache folio; true if it was freed. */
+function* shrink_folio(cpu: Cpu, folio: number): Gen<boolean> {
+  const { m, L } = cpu.machine;
+  if (!folio_trylock(cpu, folio)) return false;
+  // folio_check_references(): a young mapping keeps the folio (activated or kept for another pass)
+  const young = yield* folio_referenced(cpu, folio);
+  Atomics.and(m, L.fFlags + folio, ~FOLIO_REFERENCED);
+  if (young > 0) {
+    cpu.ev(EV.RECLAIM_REFERENCED, folio, young);
+    folio_unlock(cpu, folio);
+    return false;
+  }
+  if (Atomics.load(m, L.fMapcount + folio) > 0) {
+    // try_to_unmap(): entries can be added back meanwhile (a fault maps the folio again): keep it
+    if (!(yield* try_to_unmap(cpu, folio)) || Atomics.load(m, L.fMapcount + folio) > 0) {
+      folio_unlock(cpu, folio);
+      return false;
+    }
+  }
+  if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) {
+    // pageout(): write it now, reclaim it on a later pass once clean
+    folio_unlock(cpu, folio);
+    yield* pageout(cpu, folio);
+    cpu.ev(EV.RECLAIM_PAGEOUT, folio);
+    return false;
+  }
+  if (!(yield* __remove_mapping(cpu, folio))) {
+    folio_unlock(cpu, folio);
+    return false;
+  }
+  // __folio_clear_locked() and free: the count is 0, nobody can find the folio any more
+  Atomics.and(m, L.fFlags + folio, ~(FOLIO_LOCKED | FOLIO_ISOLATED));
+  cpu.ev(EV.RECLAIM_FREED, folio, Atomics.load(m, L.fOrder + folio));
+  yield* free_folio(cpu, folio);
+  return true;
+}
+
+/**
+ * __remove_mapping(): under the file's i_pages lock, freeze the reference count at what the page
+ * cache (one per page) and reclaim's isolation hold; a reference anybody else holds (a lookup, a
+ * GUP, a mapping made since the unmap) fails the freeze. "The folio may have been dirtied" after
+ * the check above (a mapping made and gone meanwhile): a dirty folio is unfrozen and kept.
+ */
+function* __remove_mapping(cpu: Cpu, folio: number): Gen<boolean> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const file = Atomics.load(m, L.fMapping + folio) - 1;
+  const nr = 1 << Atomics.load(m, L.fOrder + folio);
+  const lock = L.xaLock + file * LOCK_WORDS;
+  yield* spin_lock(cpu, lock);
+  const expected = 1 + nr;
+  if (Atomics.compareExchange(m, L.fRef + folio, expected, 0) !== expected) {
+    spin_unlock(cpu, lock);
+    cpu.ev(EV.RECLAIM_BUSY, folio);
+    return false;
+  }
+  if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) {
+    Atomics.store(m, L.fRef + folio, expected); // folio_ref_unfreeze()
+    spin_unlock(cpu, lock);
+    return false;
+  }
+  // __filemap_remove_folio(): the slots go, then the folio's identity
+  const index = Atomics.load(m, L.fIndex + folio);
+  for (let i = 0; i < nr; i++) Atomics.store(m, L.pcache + machine.filePage(file, index + i), 0);
+  Atomics.store(m, L.fMapping + folio, 0);
+  spin_unlock(cpu, lock);
+  return true;
+}
