@@ -309,4 +309,15 @@ export const DEVIATIONS: readonly Deviation[] = [
     provoke: { cpus: 3, mmapPages: { min: 8, max: 64 }, weights: { touch: 50, mmap: 4, munmap: 1, dontneed: 1, exit: 2, fork: 6, pin: 0, unpin: 0, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, migrate: 12 } },
     expect: ['exclusive-page-shared', 'writable-not-exclusive', 'data-mismatch'],
   },
+  {
+    name: 'reclaim-unmap-no-dirty',
+    path: 'try_to_unmap_one',
+    description:
+      "reclaim's try_to_unmap_one clears a page-cache entry without moving its dirty bit to the folio (folio_mark_dirty): a store " +
+      'recorded only in that bit (a shared mapping without write notification, as tmpfs has) is dropped with the folio, and the next ' +
+      'read finds the old data on the disk; the class of a/d bits lost when an rmap walk clears an entry holding only the PTL',
+    // a file-heavy mix with tmpfs-like shared mappings, writes, and reclaim racing them
+    provoke: { ...FILE_MIX, files: { count: 2, pages: 128, orders: [0, 2, 4], writenotify: 'off' }, weights: { ...FILE_MIX.weights, writeback: 1, reclaim: 10 } },
+    expect: ['data-mismatch', 'writeback-lost-write', 'lost-write'],
+  },
 ];

@@ -28,6 +28,7 @@ export interface Injections {
   migrateNoFlush: boolean;
   migrateIgnorePins: boolean;
   forkMigrationWritable: boolean;
+  reclaimUnmapNoDirty: boolean;
 }
 
 /** Deviation name (as `foliostorm bugs` lists it) -> its flag. */
@@ -57,6 +58,7 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'migrate-no-flush': 'migrateNoFlush',
   'migrate-ignore-pins': 'migrateIgnorePins',
   'fork-migration-writable': 'forkMigrationWritable',
+  'reclaim-unmap-no-dirty': 'reclaimUnmapNoDirty',
 };
 
 /** The flags for the named deviations; an unknown name is an error. */

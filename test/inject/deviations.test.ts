@@ -28,6 +28,7 @@ import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
 import { do_move_pages } from '../../src/linux/mm/migrate.js';
+import { shrink_folios } from '../../src/linux/mm/vmscan.js';
 import { remove_migration_ptes, try_to_migrate } from '../../src/linux/mm/rmap.js';
 import { folio_lock, folio_unlock } from '../../src/linux/mm/filemap.js';
 import { folio_put, folio_ref_add } from '../../src/linux/mm/swap.js';
@@ -175,6 +176,20 @@ function forkDuringMigration(inject: string[]): string[] {
     folio_unlock(h.cpus[0], src);
     run(h, 0, folio_put(h.cpus[0], src));
   });
+}
+
+/** reclaim-unmap-no-dirty: a store seen only in a PTE dirty bit, then two reclaim passes (the first finds the entries young). */
+function reclaimDirtyBit(inject: string[]): string[] {
+  const h = boot({ cpus: 1, files: { count: 1, pages: 64, orders: [0, 2, 4] }, inject });
+  mapFile(h, B, 16);
+  readPage(h, 0, 0, B);
+  writePage(h, 0, 0, B + 5);
+  const early = caught(h, () => {
+    for (let i = 0; i < 3; i++) run(h, 0, shrink_folios(h.cpus[0], 0, h.machine.L.pages));
+  });
+  if (early.length) return early;
+  run(h, 0, process_exit(h.cpus[0], 0));
+  return syncFindings(h);
 }
 
 interface Case {
@@ -581,6 +596,10 @@ const CASES: Record<string, Case> = {
   },
   'fork-migration-writable': {
     scenarios: [['fork while the entries are writable migration entries', forkDuringMigration, ['exclusive-page-shared']]],
+    seeds: 10, // first detection today: seed 1
+  },
+  'reclaim-unmap-no-dirty': {
+    scenarios: [['reclaim of a tmpfs-like folio dirtied by hardware on entry 5', reclaimDirtyBit, ['writeback-lost-write']]],
     seeds: 10, // first detection today: seed 1
   },
   'zap-batch-not-reset': {

@@ -126,7 +126,12 @@ function* migrate_folio_sync(cpu: Cpu, src: number, vpn: number): Gen<number> {
     return EAGAIN;
   }
   // folio_migrate_copy(): the data, then folio_migrate_flags() (anon, dirty, referenced)
-  for (let i = 0; i < nr; i++) Atomics.store(m, L.pContent + dst + i, Atomics.load(m, L.pContent + src + i));
+  // (page by page, as folio_copy() does with cond_resched(): a large folio's copy takes time, and
+  // the entries stay migration entries all the while)
+  for (let i = 0; i < nr; i++) {
+    Atomics.store(m, L.pContent + dst + i, Atomics.load(m, L.pContent + src + i));
+    yield P.IO;
+  }
   Atomics.or(m, L.fFlags + dst, Atomics.load(m, L.fFlags + src) & (FOLIO_ANON | FOLIO_DIRTY | FOLIO_REFERENCED));
   yield P.RMAP;
   yield* remove_migration_ptes(cpu, src, dst);

@@ -548,7 +548,8 @@ function* try_to_unmap_one(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, ptep:
   const { m, L } = cpu.machine;
   const pteval: number = yield* ptep_clear_flush(cpu, ptep);
   MMDEBUG.tlbSynced(cpu, mm, vpn, vpn + 1, 'try_to_unmap_one');
-  if (pte_dirty(pteval)) Atomics.or(m, L.fFlags + w.folio, FOLIO_DIRTY); // folio_mark_dirty()
+  // deviation reclaim-unmap-no-dirty: the entry's dirty bit is not moved to the folio
+  if (pte_dirty(pteval) && !cpu.inj.reclaimUnmapNoDirty) Atomics.or(m, L.fFlags + w.folio, FOLIO_DIRTY); // folio_mark_dirty()
   Atomics.sub(m, cpu.machine.mmWord(mm, MM.RSS_FILE), 1); // dec_mm_counter(mm, mm_counter_file(folio))
   folio_remove_rmap_ptes(cpu, w.folio, pte_pfn(pteval), 1, mm);
   yield* folio_put(cpu, w.folio);
