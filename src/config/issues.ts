@@ -81,7 +81,7 @@ function hint(key: string, allowed: readonly string[]): string {
   if (!allowed.length) return '';
   const near = nearest(key, allowed);
   if (near !== null) return ` (did you mean "${near}"?)`;
-  return allowed.length <= 16 ? ` (allowed: ${allowed.join(', ')})` : ' (see README "Configuration" for the fields)';
+  return allowed.length <= 24 ? ` (allowed: ${allowed.join(', ')})` : ' (see README "Configuration" for the fields)';
 }
 
 /**

@@ -24,6 +24,7 @@ import { find_vma } from '../../src/linux/mm/mmap.js';
 import { boot, cpuWithConfig, folioAt, type Harness, invariants, isFree, mapAnon, mapFile, newAccessOut, readPage, run, token, writePage } from '../helpers/machine.js';
 import { final_sync } from '../../src/engine/sched.js';
 import { namedTests } from '../helpers/named-tests.js';
+import { make_readable_exclusive_migration_entry } from '../../src/linux/include/linux/swapops.js';
 
 const B = 1024;
 
@@ -87,6 +88,26 @@ invTest('exclusive-page-shared: an AnonExclusive page mapped by a second PTE', (
   Atomics.add(w.m, w.h.machine.mmWord(0, MM.RSS_ANON), 1);
   Atomics.add(w.m, w.h.machine.L.fMmId + w.big * 2, 1); // mm 0's MM_ID slot counts it too
   expectFindings(w, ['exclusive-page-shared']);
+});
+
+invTest('migration-entry-left: a migration entry at quiescence (a migration that ended without restoring it); it still counts in RSS', () => {
+  const w = world();
+  // the order-0 folio's entry replaced by a migration entry for its page, as try_to_migrate_one
+  // leaves it: the mapping's mapcount and reference gone (the migration's own reference kept)
+  Atomics.store(w.m, w.ptep(B + 24), make_readable_exclusive_migration_entry(w.small));
+  Atomics.sub(w.m, w.h.machine.L.pMapcount + w.small, 1);
+  Atomics.sub(w.m, w.h.machine.L.fMapcount + w.small, 1);
+  Atomics.store(w.m, w.h.machine.L.fMmId + w.small * 2, 0);
+  const found = invariants(checkQuiescent(w.h.machine));
+  assert.ok(found.includes('migration-entry-left'), found.join(', '));
+  assert.ok(!found.includes('rss-mismatch'), 'the entry counts in the RSS it was counted in');
+});
+
+invTest('pte-bad-swap-entry: a non-present entry that is not a migration entry', () => {
+  const w = world();
+  Atomics.store(w.m, w.ptep(B + 21), PTE_WRITE); // garbage: not present, not none, no migration type
+  const found = invariants(checkQuiescent(w.h.machine));
+  assert.ok(found.includes('pte-bad-swap-entry'), found.join(', '));
 });
 
 invTest('pinned-not-exclusive: a pinned anon page that lost AnonExclusive', () => {

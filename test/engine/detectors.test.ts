@@ -18,7 +18,8 @@ import { zap_pte_range } from '../../src/linux/mm/memory.js';
 import { tlb_gather_mmu } from '../../src/linux/mm/mmu_gather.js';
 import { user_access, ACCESS_OK } from '../../src/workload/access.js';
 import { MM } from '../../src/machine/layout.js';
-import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pteToString } from '../../src/machine/pte.js';
+import { PTE_PRESENT, PTE_SPECIAL, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_pfn, pteToString } from '../../src/machine/pte.js';
+import { make_readable_migration_entry } from '../../src/linux/include/linux/swapops.js';
 import { ZERO_PFN } from '../../src/machine/machine.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { zapBegin, zapEnd } from '../../src/check/oracle.js';
@@ -219,9 +220,10 @@ test('fault-livelock: an access whose fault never makes the page present is repo
   const h = boot({ cpus: 1, refaultLimit: 20 });
   mapAnon(h, 1024, 16, { align: 16 });
   writePage(h, 0, 0, 1024); // control: an ordinary write fault makes the page present at once
-  // bad state: an entry that is not present but carries the write bit; the fault handler finds
-  // it "writable" (spurious) and returns without mapping anything, forever
-  Atomics.store(h.machine.m, h.machine.ptep(0, 1025), PTE_WRITE);
+  // bad state: a migration entry left behind by a migration that has ended (its folio unlocked):
+  // every fault waits for it (migration_entry_wait returns at once) and retries, forever
+  const bad = make_readable_migration_entry(pte_pfn(Atomics.load(h.machine.m, h.machine.ptep(0, 1024))) + 1);
+  Atomics.store(h.machine.m, h.machine.ptep(0, 1025), bad);
   const out = newAccessOut();
   const before = h.clock.step;
   h.cpus[0].curOp = 'touch';
@@ -230,9 +232,9 @@ test('fault-livelock: an access whose fault never makes the page present is repo
   const d = v.details;
   assert.deepEqual([d.mm, d.vpn, d.addr, d.write, d.faults, d.refaults, d.unit, d.op], [0, 1025, '0x401000', true, 21, 20, 'scheduler step', 'touch']);
   assert.ok((d.firstFault as number) > before && (d.firstFault as number) < (d.now as number));
-  assert.match(d.lastMiss as string, /^handle_pte_fault: spurious/);
-  assert.deepEqual(d.found, { vpn: 1025, addr: '0x401000', pte: pteToString(PTE_WRITE) });
-  assert.match(d.summary as string, /^CPU 0 \(touch\): a write of mm 0 0x401000 faulted 21 times \(refaultLimit 20\) since step \d+; the last fault: handle_pte_fault: spurious/);
+  assert.match(d.lastMiss as string, /^do_swap_page: waited for a migration/);
+  assert.deepEqual(d.found, { vpn: 1025, addr: '0x401000', pte: pteToString(bad) });
+  assert.match(d.summary as string, /^CPU 0 \(touch\): a write of mm 0 0x401000 faulted 21 times \(refaultLimit 20\) since step \d+; the last fault: do_swap_page: waited for a migration/);
 });
 
 test('fault-livelock: the last reason names the recheck that failed and the entry it found (fault-unaligned: the unaligned range holds a present entry)', () => {

@@ -9,7 +9,7 @@ import { PMD_ORDER, PTRS_PER_PTE } from '../../machine/params.js';
 import { FOLIO_ANON, FOLIO_REFERENCED, PG_ANON_EXCLUSIVE, VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY, ZERO_PFN } from '../../machine/machine.js';
 import { MM } from '../../machine/layout.js';
 import {
-  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_present, pte_special, pte_write, pte_young,
+  PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_dirty, pte_mkspecial, pte_none, pte_pfn, pte_present, pte_special, pteToString, pte_write, pte_young,
 } from '../../machine/pte.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
@@ -130,7 +130,8 @@ function* do_swap_page(cpu: Cpu, vmf: VmFault): Gen<number> {
     faultMiss(cpu, 'do_swap_page: waited for a migration (migration_entry_wait)', vmf.vpn, vmf.orig);
     return VM_FAULT_OK;
   }
-  faultMiss(cpu, 'do_swap_page: a swap entry that is not a migration entry', vmf.vpn, vmf.orig);
+  // print_bad_pte(): the model writes no other kind of swap entry
+  cpu.violation('pte-bad-swap-entry', 'do_swap_page', { mm: vmf.mm, vpn: vmf.vpn, pte: pteToString(vmf.orig) });
   return VM_FAULT_SIGBUS;
 }
 
