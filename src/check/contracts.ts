@@ -9,7 +9,9 @@ import { contpte_check_unlock } from './contpte.js';
 import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
 import { CPU, MM, RW_SLOTS } from '../machine/layout.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
-import { pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
+import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
+import { CONT_PTES, contpte_align_down } from '../linux/arch/arm64/mm/contpte.js';
+import { ptepAddr } from '../linux/include/asm-generic/pgtable.js';
 import { tlbEntryMm, tlbEntryVpn } from '../machine/tlb.js';
 import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
 import { rwsem_is_write_locked } from '../linux/kernel/locking/rwsem.js';
@@ -23,10 +25,23 @@ const FOLIOS_CLEANED_CHECKED = pointEvent('folioCleaned');
 /**
  * A TLB entry's translation is allowed by the page tables now: the entry is present and maps the
  * same page, and a writable TLB entry needs a writable PTE (a read-only stale entry is harmless:
- * a store through it walks the table and faults).
+ * a store through it walks the table and faults). A writable and dirty TLB entry also needs a
+ * dirty PTE (pteDirty: under arm64 contpte the OR over its block): the MMU stores through such an
+ * entry without walking, so after MADV_FREE cleaned the PTE a store through it would not set the
+ * dirty bit again, and reclaim would discard the data as clean. (A clean TLB entry is harmless: a
+ * store misses on it and walks, setting the bit.)
  */
-function tlbAllowed(tlbPte: number, pte: number): boolean {
-  return pte_present(pte) && pte_pfn(pte) === pte_pfn(tlbPte) && (!pte_write(tlbPte) || pte_write(pte));
+function tlbAllowed(tlbPte: number, pte: number, pteDirty: boolean): boolean {
+  return pte_present(pte) && pte_pfn(pte) === pte_pfn(tlbPte) && (!pte_write(tlbPte) || pte_write(pte)) && (!(pte_write(tlbPte) && pte_dirty(tlbPte)) || pteDirty);
+}
+
+/** Is the entry pte of (mm, vpn) dirty, as ptep_get() reads it: under arm64 contpte a cont entry with the dirty bits of its block ORed in. */
+function ptepDirty(machine: Machine, mm: number, vpn: number, pte: number): boolean {
+  if (pte_dirty(pte)) return true;
+  if (machine.cfg.arch !== 'contpte' || !pte_cont(pte)) return false;
+  const start = contpte_align_down(machine, machine.ptep(mm, vpn));
+  for (let i = 0; i < CONT_PTES; i++) if (pte_dirty(Atomics.load(machine.m, start + i))) return true;
+  return false;
 }
 
 /** The current PTE of (mm, vpn), 0 when its table is not there. */
@@ -81,13 +96,16 @@ export function checkTlbSynced(cpu: Cpu, mm: number, start: number, end: number,
       const tlbPte = m[base + i * 2 + 1];
       if (m[base + i * 2] !== k) continue; // replaced meanwhile (threads)
       const pte = currentPtePlain(machine, mm, vpn);
-      if (tlbAllowed(tlbPte, pte) || ptlHeldByOther(machine, mm, vpn, cpu.id)) continue;
+      if (tlbAllowed(tlbPte, pte, ptepDirty(machine, mm, vpn, pte)) || ptlHeldByOther(machine, mm, vpn, cpu.id)) continue;
       // threads: confirm against a path that changed the entry while this scan read it (it raised
       // mm_tlb_flush_pending before its change, or its flush already dropped the TLB entry)
       if (tlbFlushPending(machine, mm) || Atomics.load(m, base + i * 2) !== k || Atomics.load(m, base + i * 2 + 1) !== tlbPte || currentPte(machine, mm, vpn) !== pte || ptlHeldByOther(machine, mm, vpn, cpu.id)) continue;
       cpu.violation('tlb-stale', path, {
         mm, vpn, addr: hex(vpn * 4096), tlbCpu: c, tlb: pteToString(tlbPte), pte: pteToString(pte), range: [hex(start * 4096), hex(end * 4096)], op: cpu.curOp,
-        why: pte_present(pte) ? (pte_pfn(pte) !== pte_pfn(tlbPte) ? 'the TLB maps a page the PTE no longer maps' : 'the TLB entry is writable, the PTE is not') : 'the TLB maps an address whose PTE is gone',
+        why: !pte_present(pte) ? 'the TLB maps an address whose PTE is gone'
+          : pte_pfn(pte) !== pte_pfn(tlbPte) ? 'the TLB maps a page the PTE no longer maps'
+          : pte_write(tlbPte) && !pte_write(pte) ? 'the TLB entry is writable, the PTE is not'
+          : 'the TLB entry is writable and dirty, the PTE is clean: a store through it would not set the dirty bit again',
       });
     }
   }
@@ -169,6 +187,51 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
       }
     }
   }
+}
+
+/** pteBatchBegin's record per CPU: the entries the PTL hold had written before the helper began. */
+const batchOuter = new WeakMap<Cpu, { lo: number; hi: number }>();
+
+/** A batched PTE helper begins: note its writes apart (Cpu.pteLo/pteHi start afresh; the outer record is kept here). */
+export function pteBatchBegin(cpu: Cpu): void {
+  let o = batchOuter.get(cpu);
+  if (!o) batchOuter.set(cpu, (o = { lo: 0, hi: 0 }));
+  o.lo = cpu.pteLo;
+  o.hi = cpu.pteHi;
+  cpu.pteLo = Infinity;
+  cpu.pteHi = -1;
+}
+
+/**
+ * The batched helper path(ptep, nr) ends: the entries it wrote (the raw PTE writers' record since
+ * pteBatchBegin) lie in [ptep, ptep + nr), or under arm64 contpte in the blocks of its first and
+ * last entries when those are cont (contpte_clear_young_dirty_ptes widens to whole blocks, which lie
+ * inside the caller's folio). An entry written outside had its young or dirty bit cleared without
+ * its caller asking: another folio's, perhaps another VMA's, never flushed from any TLB. The record
+ * is then merged back, for the PTL release's checks.
+ */
+export function pteBatchEnd(cpu: Cpu, path: string, ptep: number, nr: number): void {
+  const machine = cpu.machine;
+  const lo = cpu.pteLo, hi = cpu.pteHi;
+  const o = batchOuter.get(cpu);
+  if (o) {
+    cpu.pteLo = Math.min(o.lo, lo);
+    cpu.pteHi = Math.max(o.hi, hi);
+  }
+  if (lo > hi) return;
+  let okLo = ptep, okHi = ptep + nr - 1;
+  if (cpu.cfg.arch === 'contpte') {
+    if (pte_cont(Atomics.load(machine.m, okLo))) okLo = contpte_align_down(machine, okLo);
+    if (pte_cont(Atomics.load(machine.m, okHi))) okHi = contpte_align_down(machine, okHi) + CONT_PTES - 1;
+  }
+  if (lo >= okLo && hi <= okHi) return;
+  const at = ptepAddr(machine, ptep);
+  const vpnOf = (w: number): number => ptepAddr(machine, w).vpn;
+  cpu.violation('clear-young-dirty-outside-range', path, {
+    mm: at.mm, vpn: at.vpn, addr: hex(at.vpn * 4096), nr, op: cpu.curOp,
+    allowed: [hex(vpnOf(okLo) * 4096), hex((vpnOf(okHi) + 1) * 4096)], wrote: [hex(vpnOf(lo) * 4096), hex((vpnOf(hi) + 1) * 4096)],
+    why: `asked to clear ${nr} entr${nr === 1 ? 'y' : 'ies'}, it wrote entries ${lo < okLo ? `from ${okLo - lo} before` : ''}${lo < okLo && hi > okHi ? ' and ' : ''}${hi > okHi ? `to ${hi - okHi} after` : ''} the range${cpu.cfg.arch === 'contpte' ? ' (and the contpte blocks of its ends)' : ''}`,
+  });
 }
 
 /**

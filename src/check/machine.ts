@@ -6,7 +6,9 @@ import { installMmDebugHooks } from '../linux/include/linux/mmdebug.js';
 import { ptepAddr } from '../linux/include/linux/pgtable.js';
 import { checkProtCommit } from './invariants.js';
 import { forkOracle, mremapOracleBegin, mremapOracleEnd } from './oracle.js';
-import { checkAllocFailed, checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, writebackBegin, writebackEnd } from './contracts.js';
+import {
+  checkAllocFailed, checkCowReuse, checkFolioCleaned, checkFolioFree, checkTableAtUnlock, checkTlbSynced, pteBatchBegin, pteBatchEnd, writebackBegin, writebackEnd,
+} from './contracts.js';
 import { LOCK_WORDS } from '../machine/layout.js';
 import { lockWaitHang } from '../diag/hang.js';
 import { checkMmIdChange } from './mm-id.js';
@@ -57,6 +59,11 @@ export function installCheckHooks(): void {
     mmIdChange(cpu, folio, path) {
       countPoint(cpu, 'mmIdChange', path);
       checkMmIdChange(cpu, folio, path);
+    },
+    pteBatchBegin,
+    pteBatchEnd(cpu, path, ptep, nr) {
+      countPoint(cpu, 'pteBatch', path);
+      pteBatchEnd(cpu, path, ptep, nr);
     },
     forkCopied: forkOracle,
     mremapBegin: mremapOracleBegin,

@@ -159,6 +159,24 @@ export const REACH_RULES: readonly ReachRule[] = [
   // anon-fault fallback policies: the events only one policy emits
   { rule: 'policy-retry-lower', when: 'anonFallback is not retry-lower', applies: (c) => c.anonFallback !== 'retry-lower', need: 'zero', expr: 'anon.retryLower.*', why: 'only retry-lower retries at the next lower order' },
   { rule: 'policy-preferred-or-0', when: 'anonFallback is not preferred-or-0', applies: (c) => c.anonFallback !== 'preferred-or-0', need: 'zero', expr: 'anon.retryOrder0', why: 'only preferred-or-0 retries at order 0' },
+  // MADV_COLD and MADV_FREE (bars measured on nightly.json, 40 seeds per variant: the only config that weighs them)
+  { rule: 'cold', when: 'cold > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'cold') > 0 && anyVmas(c), need: 'floor', expr: 'madvise.cold', ops: ['cold'], why: 'MADV_COLD ran' },
+  { rule: 'free', when: 'free > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'free') > 0 && anyVmas(c), need: 'floor', expr: 'madvise.free', ops: ['free'], why: 'MADV_FREE ran' },
+  { rule: 'lazyfree', when: 'free > 0, touch > 0, writeRatio > 0, mmap > 0', applies: (c) => w(c, 'free') > 0 && writes(c) && anonVmas(c), need: 'floor', expr: 'madvise.free.lazyfree', ops: ['free'], minOps: 150, why: 'MADV_FREE made anon folios lazyfree; none: every folio skipped, or MADV_FREE always -EINVAL' },
+  { rule: 'batch-cold', when: 'batching, cold > 0, anon-large or file-large applies', applies: (c) => c.batching && w(c, 'cold') > 0 && (anonLarge(c).length > 0 || fileLarge(c).length > 0), need: 'floor', expr: 'madvise.cold.batched', ops: ['cold'], minOps: 200, why: 'MADV_COLD cleared the young bits of large folios as one batch' },
+  { rule: 'batch-free', when: 'batching, free > 0, anon-large applies', applies: (c) => c.batching && w(c, 'free') > 0 && anonLarge(c).length > 0, need: 'floor', expr: 'madvise.free.batched', ops: ['free'], minOps: 550, why: 'MADV_FREE made large folios lazyfree as one batch' },
+  { rule: 'per-pte-cold', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'madvise.cold.batched', why: 'the per-PTE reference must not batch MADV_COLD' },
+  { rule: 'per-pte-free', when: 'batching false', applies: (c) => !c.batching, need: 'zero', expr: 'madvise.free.batched', why: 'the per-PTE reference must not batch MADV_FREE' },
+  { rule: 'check-tlb-cold', when: 'cold > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'cold') > 0 && anyVmas(c), need: 'floor', expr: 'check.tlbSynced.madvise_cold', ops: ['cold'], why: 'TLB coherence was checked at MADV_COLD\'s return' },
+  { rule: 'check-tlb-free', when: 'free > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'free') > 0 && anyVmas(c), need: 'floor', expr: 'check.tlbSynced.madvise_free', ops: ['free'], why: 'TLB coherence (no dirty, writable TLB entry over a clean PTE) was checked at MADV_FREE\'s return' },
+  {
+    rule: 'check-pte-batch', when: 'cold > 0 with mmap or mmapfile > 0, or free > 0 with mmap > 0; touch > 0', applies: (c) => touches(c) && ((w(c, 'cold') > 0 && anyVmas(c)) || (w(c, 'free') > 0 && anonVmas(c))), need: 'floor', expr: 'check.pteBatch.clear_young_dirty_ptes', ops: ['cold', 'free'], minOps: 150,
+    why: 'the range clear_young_dirty_ptes wrote was checked against the one it was asked for',
+  },
+  {
+    rule: 'contpte-clear-young-dirty', when: 'arch contpte, cold or free > 0, an anon or file order >= 4 applies', applies: (c) => c.arch === 'contpte' && (w(c, 'cold') > 0 || w(c, 'free') > 0) && contSized([...anonLarge(c), ...fileLarge(c)]), need: 'floor', expr: 'contpte.clearYoungDirty', ops: ['cold', 'free'], minOps: 600,
+    why: 'clear_young_dirty_ptes cleared cont blocks in place, without unfolding',
+  },
 ];
 
 /** One variant's seeds and the events they counted. */

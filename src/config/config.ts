@@ -48,6 +48,10 @@ const weights = z
      * Optional (absent = 0).
      */
     reclaim: z.number().min(0).optional(),
+    /** madvise(MADV_COLD) of a VMA or part of it (young bits cleared, batched per folio). Optional (absent = 0). */
+    cold: z.number().min(0).optional(),
+    /** madvise(MADV_FREE) of a VMA or part of it: anon folios made lazyfree, young and dirty bits cleared. Optional (absent = 0). */
+    free: z.number().min(0).optional(),
   })
   .strict();
 

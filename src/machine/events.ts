@@ -30,6 +30,7 @@ export const CHECK_POINTS = [
   'mmIdChange.folio_add_return_large_mapcount', 'mmIdChange.folio_sub_return_large_mapcount',
   'cowReuse', 'folioFree', 'folioCleaned', 'writeback',
   'tlbSynced.try_to_migrate_one', 'tlbSynced.try_to_unmap_one',
+  'tlbSynced.madvise_cold', 'tlbSynced.madvise_free', 'pteBatch.clear_young_dirty_ptes',
 ] as const;
 export type CheckPoint = (typeof CHECK_POINTS)[number];
 function evOrders(name: string): number {
@@ -170,6 +171,22 @@ export const EV = {
   RECLAIM_FREED: ev('reclaim.freed'),
   /** __remove_mapping could not freeze the reference count (someone holds a reference) */
   RECLAIM_BUSY: ev('reclaim.busy'),
+  // MADV_COLD and MADV_FREE (mm/madvise.ts), appended so no recorded code moves:
+  /** madvise(MADV_COLD) returned: a = start, b = pages */
+  COLD: ev('madvise.cold'),
+  /** madvise(MADV_FREE) returned: a = start, b = pages */
+  FREE: ev('madvise.free'),
+  // counted only (cpu.counters, never cpu.ev), for the reach floor:
+  /** madvise_cold_or_pageout_pte_range() handled a large folio as one batch of more than one entry */
+  COLD_BATCHED: ev('madvise.cold.batched'),
+  /** madvise_free_pte_range() handled a large folio as one batch of more than one entry */
+  FREE_BATCHED: ev('madvise.free.batched'),
+  /** MADV_FREE marked a folio lazyfree (folio_mark_lazyfree) */
+  LAZYFREE: ev('madvise.free.lazyfree'),
+  /** a large folio only partly inside the range and this mm's alone: the kernel splits it, the model leaves it (no split) */
+  MADV_SPLIT_SKIPPED: ev('madvise.splitSkipped'),
+  /** arm64 contpte: clear_young_dirty_ptes() cleared a cont block in place, without unfolding it */
+  CONT_CYD_BLOCKS: ev('contpte.clearYoungDirty'),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

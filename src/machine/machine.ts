@@ -21,6 +21,13 @@ export const FOLIO_REFERENCED = 1 << 5;
 export const FOLIO_LOCKED = 1 << 6; // PG_locked: folio_lock() (mm/filemap.c)
 export const FOLIO_ISOLATED = 1 << 8; // taken off the LRU by migration or reclaim (folio_isolate_lru): one at a time
 export const FOLIO_LRU = 1 << 9; // PG_lru of a page-cache folio: set once it is published (folio_add_lru), what reclaim's scan may take
+/**
+ * An anon folio MADV_FREE made lazyfree: the kernel's !folio_test_swapbacked() of an anon folio
+ * (set by folio_mark_lazyfree, mm/madvise.ts). Reclaim may discard such a folio while it is still
+ * clean instead of swapping it; it clears the flag again (folio_set_swapbacked) when it finds the
+ * folio redirtied. alloc_folio/free_folio reset every flag, so a reallocated folio is swapbacked.
+ */
+export const FOLIO_LAZYFREE = 1 << 7;
 
 // VMA flags
 export const VM_READ = 1 << 0;

@@ -11,7 +11,7 @@ import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../linux/
 import { do_mmap, do_munmap, linear_page_index } from '../linux/mm/mmap.js';
 import { write_cache_pages } from '../linux/mm/page-writeback.js';
 import { pickVma } from './target.js';
-import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
+import { madvise_cold, madvise_dontfork, madvise_dontneed, madvise_free } from '../linux/mm/madvise.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { do_mprotect } from '../linux/mm/mprotect.js';
 import { do_move_pages } from '../linux/mm/migrate.js';
@@ -195,6 +195,22 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       // data oracle records it exactly (one writer per page)
       const at = ownedFrom(cpu, start + (op.r1 % (end - start)));
       if (r === 0 && !op.write && at < end) yield* probe(cpu, mm, at, true);
+      break;
+    }
+    case 'cold':
+    case 'free': {
+      // madvise(MADV_COLD) or madvise(MADV_FREE) of a VMA or part of it, drawn as dontneed's range.
+      // Neither changes data (until reclaim discards a clean lazyfree folio), so the oracle is not
+      // told; MADV_FREE of a file VMA is -EINVAL, as in the kernel.
+      const v = pickVma(cpu, mm, op);
+      if (!v) break;
+      let start = v.start, end = v.end;
+      if (op.r2 & 1) {
+        start = v.start + (op.r2 >>> 1) % (v.end - v.start);
+        end = start + 1 + (op.r3 % (v.end - start));
+      }
+      if (op.kind === 'cold') yield* madvise_cold(cpu, mm, start, end);
+      else yield* madvise_free(cpu, mm, start, end);
       break;
     }
     case 'pin':

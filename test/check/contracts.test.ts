@@ -10,7 +10,7 @@ import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '..
 import { EV } from '../../src/machine/events.js';
 import { PTE_DIRTY, PTE_WRITE, pfn_pte, pte_mkspecial, pte_pfn, pte_write } from '../../src/machine/pte.js';
 import { tlb_fill, flush_tlb_range } from '../../src/machine/tlb.js';
-import { allocFailures, checkAllocFailed, checkFolioCleaned, checkTlbSynced, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
+import { allocFailures, checkAllocFailed, checkFolioCleaned, checkTlbSynced, pteBatchBegin, pteBatchEnd, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_write, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
@@ -100,6 +100,54 @@ test('tlb-stale: a writable TLB entry for a PTE made read-only; another page in 
   Atomics.store(m, ptep, 0);
   Atomics.add(m, h.machine.mmWord(0, MM.TLB_FLUSH_PENDING), 1);
   checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test');
+});
+
+test('tlb-stale: a writable, dirty TLB entry over a clean PTE (MADV_FREE without its flush): a store through it would set no dirty bit; a clean TLB entry is fine; under contpte the block\'s dirty bits count', () => {
+  const h = written(); // CPU 1's TLB: B writable and dirty
+  const m = h.machine.m;
+  const ptep = h.machine.ptep(0, B);
+  Atomics.and(m, ptep, ~PTE_DIRTY);
+  const v = violation(() => checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test'));
+  assert.equal(v.details.why, 'the TLB entry is writable and dirty, the PTE is clean: a store through it would not set the dirty bit again');
+  // a clean writable TLB entry: a store misses on it and walks, setting the bit
+  tlb_fill(h.cpus[1], 0, B, Atomics.load(m, ptep));
+  checkTlbSynced(h.cpus[0], 0, B, B + 1, 'test');
+  // contpte: the dirty bit may be on any entry of the block (ptep_get ORs them)
+  const c = boot({ cpus: 2, arch: 'contpte', anonOrders: [0, 4] });
+  mapAnon(c, B, 16, { align: 16 });
+  for (let i = 0; i < 16; i++) writePage(c, 1, 0, B + i);
+  for (let i = 0; i < 16; i++) Atomics.and(c.machine.m, c.machine.ptep(0, B + i), ~PTE_DIRTY);
+  Atomics.or(c.machine.m, c.machine.ptep(0, B + 9), PTE_DIRTY);
+  checkTlbSynced(c.cpus[0], 0, B, B + 16, 'test');
+  Atomics.and(c.machine.m, c.machine.ptep(0, B + 9), ~PTE_DIRTY);
+  assert.equal(violation(() => checkTlbSynced(c.cpus[0], 0, B, B + 16, 'test')).invariant, 'tlb-stale');
+});
+
+contractTest('clear-young-dirty-outside-range: a batched young/dirty clear that writes an entry outside its range (or, under contpte, outside the blocks of its ends); the PTL hold\'s record is kept whole', () => {
+  for (const arch of ['generic', 'contpte'] as const) {
+    const h = boot({ cpus: 2, arch, anonOrders: [0, 4] });
+    mapAnon(h, B, 32, { align: 16 });
+    for (let i = 0; i < 32; i++) writePage(h, 0, 0, B + i);
+    const cpu = h.cpus[0];
+    const w = (vpn: number) => h.machine.ptep(0, vpn);
+    cpu.notePteWrite(w(B + 30), 1); // written earlier under the same PTL hold
+    pteBatchBegin(cpu);
+    cpu.notePteWrite(w(B), 16);
+    pteBatchEnd(cpu, 'test', w(B), 16);
+    assert.equal(cpu.pteLo, w(B));
+    assert.equal(cpu.pteHi, w(B + 30), 'merged back for the PTL release');
+    // one entry asked for, the whole block written: allowed only for a cont entry
+    pteBatchBegin(cpu);
+    cpu.notePteWrite(w(B + 16), 16);
+    if (arch === 'contpte') pteBatchEnd(cpu, 'test', w(B + 20), 1);
+    else assert.equal(violation(() => pteBatchEnd(cpu, 'test', w(B + 20), 1)).invariant, 'clear-young-dirty-outside-range');
+    // past the end: caught on both
+    pteBatchBegin(cpu);
+    cpu.notePteWrite(w(B), 17);
+    const v = violation(() => pteBatchEnd(cpu, 'test', w(B), 16));
+    assert.equal(`${v.invariant}@${v.path}`, 'clear-young-dirty-outside-range@test');
+    assert.deepEqual(v.details.wrote, ['0x400000', '0x411000']);
+  }
 });
 
 test('tlb-stale is asserted where the kernel relies on the flush: munmap, MADV_DONTNEED, mprotect return clean; writeback-no-flush is caught at page_vma_mkclean_one', () => {

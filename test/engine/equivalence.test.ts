@@ -1,8 +1,9 @@
-// Batching equivalence: every batched path (anon fault, fork, zap, mprotect) has a per-PTE
+// Batching equivalence: every batched path (anon fault, fork, zap, mprotect, MADV_COLD, MADV_FREE) has a per-PTE
 // reference form (batching: false). On the same seed, under the "ops" scheduler (one whole op at
 // a time, so both forms run the same ops in the same order although their yield counts differ),
 // both must end in the same logical state: the same processes and VMAs, the same pages present,
-// the same data in them, the same writable entries, the same page cache contents and disk; and
+// the same data in them, the same writable entries, the same lazyfree folios, the same page cache
+// contents and disk; and
 // neither may report a violation (the final sync's disk check included).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,12 +12,12 @@ import { runSched } from '../../src/engine/sched.js';
 import { OpScheduler } from '../../src/engine/schedulers/ops.js';
 import { RandomScheduler } from '../../src/engine/schedulers/random.js';
 import { P } from '../../src/machine/gen.js';
-import type { Machine } from '../../src/machine/machine.js';
+import { FOLIO_LAZYFREE, type Machine } from '../../src/machine/machine.js';
 import { MM, MM_LIVE } from '../../src/machine/layout.js';
 import { PTE_WRITE, pte_pfn, pte_present, pte_special, pte_write } from '../../src/machine/pte.js';
 import { vmas } from '../../src/linux/mm/mmap.js';
 
-/** The logical state of every live process: VMAs, and per page of each VMA: absent, zero page, or data + writable. */
+/** The logical state of every live process: VMAs, and per page of each VMA: absent, zero page, or data + writable (+ lazyfree). */
 function logicalState(machine: Machine): string[] {
   const { m, L } = machine;
   const out: string[] = [];
@@ -29,7 +30,10 @@ function logicalState(machine: Machine): string[] {
         const pte = Atomics.load(m, machine.pgdWord(machine.tableIndex(mm, vpn))) ? Atomics.load(m, machine.ptep(mm, vpn)) : 0;
         if (!pte_present(pte)) pages.push('-');
         else if (pte_special(pte)) pages.push('z');
-        else pages.push(`${Atomics.load(m, L.pContent + pte_pfn(pte)).toString(16)}${pte_write(pte) ? 'w' : 'r'}`);
+        else {
+          const lazy = Atomics.load(m, L.fFlags + Atomics.load(m, L.pHead + pte_pfn(pte))) & FOLIO_LAZYFREE ? 'L' : '';
+          pages.push(`${Atomics.load(m, L.pContent + pte_pfn(pte)).toString(16)}${pte_write(pte) ? 'w' : 'r'}${lazy}`);
+        }
       }
       out.push(pages.join(' '));
     }
@@ -69,12 +73,12 @@ const MIX: ConfigInput = {
   processes: 2,
   opsPerCpu: 200,
   mmapAlign: [16, 512],
-  weights: { touch: 60, mmap: 8, munmap: 3, dontneed: 4, exit: 1, fork: 2, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1, mprotect: 12 },
+  weights: { touch: 60, mmap: 8, munmap: 3, dontneed: 4, exit: 1, fork: 2, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1, mprotect: 12, cold: 3, free: 4 },
 };
 const SEEDS = 40;
 
 test(`equivalence: batching true and false end in the same logical state on ${SEEDS} seeds (ops scheduler), no violations`, () => {
-  let pages = 0;
+  let pages = 0, lazy = 0;
   const ops: Record<string, number> = {};
   for (let seed = 1; seed <= SEEDS; seed++) {
     const a = runOps(MIX, seed, true);
@@ -84,11 +88,13 @@ test(`equivalence: batching true and false end in the same logical state on ${SE
     assert.deepEqual(b.ops, a.ops, `seed ${seed}: the same ops ran`);
     assert.deepEqual(b.state, a.state, `seed ${seed}: the logical state differs`);
     for (const line of a.state) if (!line.startsWith('mm') && !line.startsWith('file')) pages += line.split(' ').filter((p) => p !== '-').length;
+    for (const line of a.state) if (!line.startsWith('mm') && !line.startsWith('file')) lazy += line.split(' ').filter((p) => p.endsWith('L')).length;
     for (const [k, n] of Object.entries(a.ops)) ops[k] = (ops[k] ?? 0) + n;
   }
   // the comparison covered real work: every op kind ran, and many pages were present at the end
-  for (const k of ['touch', 'fork', 'mprotect', 'munmap', 'dontneed', 'mremap', 'pin', 'pinio', 'mmapfile', 'writeback']) assert.ok((ops[k] ?? 0) > 0, `no ${k} op ran`);
+  for (const k of ['touch', 'fork', 'mprotect', 'munmap', 'dontneed', 'mremap', 'pin', 'pinio', 'mmapfile', 'writeback', 'cold', 'free']) assert.ok((ops[k] ?? 0) > 0, `no ${k} op ran`);
   assert.ok(pages > 1000, `only ${pages} present pages compared`);
+  assert.ok(lazy > 50, `only ${lazy} lazyfree pages compared`);
 });
 
 test('equivalence: the comparison can fail: it sees writability, and under the random scheduler the two forms interleave apart', () => {

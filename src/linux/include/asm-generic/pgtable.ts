@@ -8,7 +8,11 @@ import type { Cpu } from '../../../machine/cpu.js';
 import { type Gen, P } from '../../../machine/gen.js';
 import type { Machine } from '../../../machine/machine.js';
 import { PTRS_PER_PTE } from '../../../machine/params.js';
-import { PTE_WRITE, pte_advance_pfn } from '../../../machine/pte.js';
+import { PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../../machine/pte.js';
+
+/** cydp_t (include/linux/pgtable.h): what clear_young_dirty_ptes() clears. */
+export const CYDP_CLEAR_YOUNG = 1;
+export const CYDP_CLEAR_DIRTY = 2;
 
 /** The (mm, vpn) an entry word belongs to. */
 export function ptepAddr(machine: Machine, ptep: number): { mm: number; vpn: number } {
@@ -40,4 +44,14 @@ export function __ptep_set_wrprotect(cpu: Cpu, ptep: number): void {
   cpu.notePteWrite(ptep, 1);
   Atomics.and(cpu.m, ptep, ~PTE_WRITE);
 }
-
+/**
+ * __ptep_test_and_clear_young(): clear one entry's young bit with one atomic and-not and say whether
+ * it was set. Atomic as on every architecture whose hardware sets the access and dirty bits (x86's
+ * test_and_clear_bit, arm64's cmpxchg loop): a dirty bit the MMU sets meanwhile is kept. (The C
+ * fallback in include/linux/pgtable.h reads and rewrites the entry, which only architectures
+ * without hardware a/d updates may use.)
+ */
+export function __ptep_test_and_clear_young(cpu: Cpu, ptep: number): boolean {
+  cpu.notePteWrite(ptep, 1);
+  return (Atomics.and(cpu.m, ptep, ~PTE_YOUNG) & PTE_YOUNG) !== 0;
+}

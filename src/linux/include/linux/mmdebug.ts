@@ -52,6 +52,16 @@ export interface MmDebugHooks {
    * total mapcount, its mapcount lock held: they obey the MM_ID rules. Raises a violation.
    */
   mmIdChange(cpu: Cpu, folio: number, path: string): void;
+  /**
+   * A batched PTE helper (clear_young_dirty_ptes) begins, PTL held: the entries it writes from here
+   * to pteBatchEnd are noted apart from the rest of the PTL hold's.
+   */
+  pteBatchBegin(cpu: Cpu): void;
+  /**
+   * ... and ends (path: the helper): it was asked for [ptep, ptep + nr) and must have written no
+   * entry outside it (arm64 contpte: outside the blocks of its first and last entries). Raises a violation.
+   */
+  pteBatchEnd(cpu: Cpu, path: string, ptep: number, nr: number): void;
   /** dup_mmap copied the VMA [start, end) of parent to child (the data oracle copies its records). */
   forkCopied(machine: Machine, parent: number, child: number, start: number, end: number): void;
   /** move_vma is about to move [from, from + len) of mm to `to` (the data oracle moves its records; it may refuse). */
@@ -77,6 +87,8 @@ export const MMDEBUG: MmDebugHooks = {
   protCommit: notInstalled,
   lockWaitLimit: notInstalled,
   mmIdChange: notInstalled,
+  pteBatchBegin: notInstalled,
+  pteBatchEnd: notInstalled,
   forkCopied: notInstalled,
   mremapBegin: notInstalled,
   mremapEnd: notInstalled,

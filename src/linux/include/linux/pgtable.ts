@@ -12,9 +12,11 @@ import { PTRS_PER_PTE } from '../../../machine/params.js';
 import { PTE_CONT, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pte_advance_pfn } from '../../../machine/pte.js';
 import { flush_tlb_range } from '../../../machine/tlb.js';
 import * as arm64 from '../../arch/arm64/include/asm/pgtable.js';
-import { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes, ptepAddr } from '../asm-generic/pgtable.js';
+import {
+  CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG, __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __ptep_test_and_clear_young, __set_ptes, ptepAddr,
+} from '../asm-generic/pgtable.js';
 
-export { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes, ptepAddr };
+export { CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG, __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes, ptepAddr };
 import { MMDEBUG } from './mmdebug.js';
 
 const contpte = (cpu: Cpu): boolean => cpu.cfg.arch === 'contpte';
@@ -106,6 +108,46 @@ export function* ptep_set_access_flags(cpu: Cpu, ptep: number, entry: number): G
     cpu.notePteWrite(ptep, 1);
     if (Atomics.compareExchange(cpu.m, ptep, old, nw) === old) return true;
   }
+}
+
+/**
+ * ptep_test_and_clear_young(): clear one entry's young bit, atomically (a dirty bit the MMU sets
+ * meanwhile stays); whether it was young. contpte: a cont entry clears its whole block.
+ */
+export function ptep_test_and_clear_young(cpu: Cpu, ptep: number): boolean {
+  if (contpte(cpu)) return arm64.ptep_test_and_clear_young(cpu, ptep);
+  return __ptep_test_and_clear_young(cpu, ptep);
+}
+
+/**
+ * clear_young_dirty_ptes(): mark nr entries that map consecutive pages of one folio old
+ * (CYDP_CLEAR_YOUNG) and/or clean (CYDP_CLEAR_DIRTY), PTL held (MADV_COLD: young; MADV_FREE: both).
+ * The generic form, per entry: young alone by ptep_test_and_clear_young (atomic: a dirty bit the MMU
+ * sets meanwhile stays); otherwise ptep_get_and_clear, pte_mkold/pte_mkclean, set_pte_at, the entry
+ * none in between (the MMU faults and waits for our PTL; GUP-fast and the lockless scan see none:
+ * we yield there). The caller flushes the TLB (tlb_remove_tlb_entries), so that a CPU cannot keep
+ * storing through a dirty writable TLB entry without setting the dirty bit again. The checker
+ * asserts the API's contract through MMDEBUG.pteBatch*: the entries written are [ptep, ptep + nr),
+ * on arm64 widened to the contpte blocks of the first and last entries
+ * (clear-young-dirty-outside-range).
+ */
+export function* clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: number, flags: number): Gen<void> {
+  MMDEBUG.pteBatchBegin(cpu);
+  if (contpte(cpu)) yield* arm64.clear_young_dirty_ptes(cpu, ptep, nr, flags);
+  else {
+    for (let i = 0; i < nr; i++) {
+      if (flags === CYDP_CLEAR_YOUNG) {
+        __ptep_test_and_clear_young(cpu, ptep + i);
+        continue;
+      }
+      let pte = __ptep_get_and_clear(cpu, ptep + i);
+      yield P.CLEAR_PTE;
+      if (flags & CYDP_CLEAR_YOUNG) pte &= ~PTE_YOUNG; // pte_mkold()
+      if (flags & CYDP_CLEAR_DIRTY) pte &= ~PTE_DIRTY; // pte_mkclean()
+      yield* __set_ptes(cpu, ptep + i, pte, 1);
+    }
+  }
+  MMDEBUG.pteBatchEnd(cpu, 'clear_young_dirty_ptes', ptep, nr);
 }
 
 // ---- the protection read-modify-write transaction (mprotect) ---------------------------------

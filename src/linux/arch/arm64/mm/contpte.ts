@@ -10,14 +10,16 @@
 // that PTL is released (check/contpte.ts).
 // The model has no init_mm or EFI mm, so mm_is_user() is always true and is left out.
 import type { Cpu } from '../../../../machine/cpu.js';
-import type { Gen } from '../../../../machine/gen.js';
+import { type Gen, P } from '../../../../machine/gen.js';
 import { COST, EV } from '../../../../machine/events.js';
 import type { Machine } from '../../../../machine/machine.js';
 import {
   PTE_CONT, PTE_DIRTY, PTE_FLAG_MASK, PTE_WRITE, PTE_YOUNG, PFN_SHIFT, pte_advance_pfn, pte_cont, pte_pfn, pte_present, pte_special,
 } from '../../../../machine/pte.js';
 import { flush_tlb_range } from '../../../../machine/tlb.js';
-import { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes, ptepAddr } from '../../../include/asm-generic/pgtable.js';
+import {
+  CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG, __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __ptep_test_and_clear_young, __set_ptes, ptepAddr,
+} from '../../../include/asm-generic/pgtable.js';
 
 export const CONT_PTES = 16;
 const CONT_MASK = CONT_PTES - 1;
@@ -225,4 +227,73 @@ export function* contpte_ptep_set_access_flags(cpu: Cpu, ptep: number, entry: nu
     __ptep_set_access_flags(cpu, ptep, entry);
   }
   return true;
+}
+
+// ---- young/dirty without unfolding: MADV_COLD and MADV_FREE (clear_young_dirty_ptes) -------------
+
+const PAGE_SIZE = 4096;
+const CONT_PTE_SIZE = CONT_PTES * PAGE_SIZE;
+
+/**
+ * __clear_young_dirty_pte() (arch/arm64/include/asm/pgtable.h): take young and/or dirty off one
+ * entry by compare-and-swap (the kernel's cmpxchg loop; one atomic and-not here), so a bit the MMU
+ * sets meanwhile and that is not being cleared (a store's dirty bit, when only young goes) is kept.
+ */
+function __clear_young_dirty_pte(cpu: Cpu, ptep: number, flags: number): void {
+  const clear = (flags & CYDP_CLEAR_YOUNG ? PTE_YOUNG : 0) | (flags & CYDP_CLEAR_DIRTY ? PTE_DIRTY : 0);
+  Atomics.and(cpu.m, ptep, ~clear);
+}
+
+/**
+ * __clear_young_dirty_ptes() (arch/arm64/include/asm/pgtable.h): nr entries one by one. Clearing
+ * both young and dirty (MADV_FREE) is a plain read and store, __set_pte(pte_mkclean(pte_mkold(pte))),
+ * not a compare-and-swap: a bit the MMU sets between the two is lost, which MADV_FREE accepts (a
+ * store that races it is one the folio may be discarded with; the TLB flush that follows makes every
+ * later store set the dirty bit again). The model yields there, where the MMU can come in. Clearing
+ * young alone (MADV_COLD) goes through __clear_young_dirty_pte, keeping dirty bits. The store keeps
+ * PTE_CONT: a cont block stays folded. (On arm64 pte_mkclean() sets PTE_RDONLY, so the kernel's
+ * store turns a none entry into a non-zero invalid one; the model has no such bit and stores 0 back.)
+ */
+export function* __clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: number, flags: number): Gen<void> {
+  cpu.notePteWrite(ptep, nr);
+  for (let i = 0; i < nr; i++) {
+    if (flags === (CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY)) {
+      const pte = __ptep_get(cpu, ptep + i);
+      yield P.CLEAR_PTE;
+      Atomics.store(cpu.m, ptep + i, pte & ~AD);
+    } else __clear_young_dirty_pte(cpu, ptep + i, flags);
+  }
+}
+
+/**
+ * contpte_clear_young_dirty_ptes(): no unfold. A range that starts or ends inside a cont block is
+ * widened to the whole block (access/dirty are tracked per folio and a block lies inside one folio),
+ * and every entry of it is cleared in place. Computed in byte addresses as the kernel does
+ * (start = addr, end = addr + nr * PAGE_SIZE, aligned to CONT_PTE_SIZE, then (end - start) / PAGE_SIZE).
+ */
+export function* contpte_clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: number, flags: number): Gen<void> {
+  const machine = cpu.machine;
+  let start = ptepAddr(machine, ptep).vpn * PAGE_SIZE;
+  let end = start + nr * PAGE_SIZE;
+  const lastCont = pte_cont(__ptep_get(cpu, ptep + nr - 1));
+  const firstCont = pte_cont(__ptep_get(cpu, ptep));
+  if (lastCont) end = Math.ceil(end / CONT_PTE_SIZE) * CONT_PTE_SIZE; // ALIGN(end, CONT_PTE_SIZE)
+  if (firstCont) {
+    start -= start % CONT_PTE_SIZE; // ALIGN_DOWN(start, CONT_PTE_SIZE)
+    ptep = contpte_align_down(machine, ptep);
+  }
+  const n = (end - start) / PAGE_SIZE;
+  if (firstCont || lastCont) cpu.counters[EV.CONT_CYD_BLOCKS]++;
+  yield* __clear_young_dirty_ptes(cpu, ptep, n, flags);
+}
+
+/**
+ * contpte_ptep_test_and_clear_young(): clear young on every entry of ptep's block, without
+ * unfolding (the core code tracks access per folio and a block lies inside one); young if any was.
+ */
+export function contpte_ptep_test_and_clear_young(cpu: Cpu, ptep: number): boolean {
+  const start = contpte_align_down(cpu.machine, ptep);
+  let young = false;
+  for (let i = 0; i < CONT_PTES; i++) if (__ptep_test_and_clear_young(cpu, start + i)) young = true;
+  return young;
 }

@@ -1,7 +1,8 @@
 // The arm64 contpte layer (src/arch/arm64/mm/contpte.ts behind src/arch/arm64/include/asm/pgtable.ts):
 // which mappings get PTE_CONT, that ptep_get ORs young/dirty over a block, that a single-entry
 // change unfolds (one unfold, one 16-page flush) while a batch unfolds only the blocks it covers
-// in part, fold on a block's last entry, and that hardware a/d bits survive fold and unfold.
+// in part, fold on a block's last entry, and that hardware a/d bits survive fold and unfold; the
+// young/dirty clearing of MADV_COLD/MADV_FREE (clear_young_dirty_ptes) works on whole blocks in place.
 // Driven through the kernel paths where one exists (fault, zap, fork, wp fault, mremap), and
 // through the pgtable.h helpers under the PTL where a test needs an exact PTE state.
 import { test } from 'node:test';
@@ -28,9 +29,11 @@ import { flush_tlb_range, tlb_lookup } from '../../../../../src/machine/tlb.js';
 import {
   PTE_CONT, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_cont, pte_dirty, pte_none, pte_pfn, pte_mkspecial, pte_present, pte_special, pte_young,
 } from '../../../../../src/machine/pte.js';
-import { ptep_get, ptep_get_and_clear, set_pte_at, set_ptes, wrprotect_ptes } from '../../../../../src/linux/include/linux/pgtable.js';
+import {
+  CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG, clear_young_dirty_ptes, ptep_get, ptep_get_and_clear, ptep_test_and_clear_young, set_pte_at, set_ptes, wrprotect_ptes,
+} from '../../../../../src/linux/include/linux/pgtable.js';
 import * as arm64 from '../../../../../src/linux/arch/arm64/include/asm/pgtable.js';
-import { boot, folioAt, folioOrder, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, writePage } from '../../../../helpers/machine.js';
+import { boot, folioAt, folioOrder, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage } from '../../../../helpers/machine.js';
 
 const B = 1024; // PTE table 2 of mm 0, 16- and 32-aligned
 const D = 3072; // PTE table 6
@@ -389,6 +392,53 @@ test('contpte: a store that finds its block cleared mid-unfold faults, waits for
   assert.equal(out.pfn, folio0 + 9, 'and landed in the original folio once the block was back');
   assert.equal(contMap(h, B, 16), '.._.............');
   clean(h);
+});
+
+/** Young and dirty of [start, start+n) as a string: D dirty and young, d dirty, y young, . neither, _ none. */
+function adMap(h: Harness, start: number, n: number): string {
+  let s = '';
+  for (let v = start; v < start + n; v++) {
+    const pte = pteAt(h, 0, v);
+    s += !pte_present(pte) ? '_' : pte_dirty(pte) && pte_young(pte) ? 'D' : pte_dirty(pte) ? 'd' : pte_young(pte) ? 'y' : '.';
+  }
+  return s;
+}
+
+test('contpte: clear_young_dirty_ptes widens a range that starts or ends inside a cont block to the whole block, clears in place (no unfold, no flush), and a non-cont entry alone', () => {
+  const h = contBoot();
+  const cpu = h.cpus[0];
+  const f = folio(h, 5);
+  run(h, cpu, locked(cpu, B, set_ptes(cpu, ptep(h, B), pfn_pte(f, PTE_WRITE | PTE_DIRTY | PTE_YOUNG), 32)));
+  const g = folio(h, 0);
+  run(h, cpu, locked(cpu, B, set_pte_at(cpu, ptep(h, B + 40), pfn_pte(g, PTE_WRITE | PTE_DIRTY | PTE_YOUNG))));
+  assert.equal(contMap(h, B, 32), 'C'.repeat(32));
+  // [B+3, B+20): the first block from its entry 3, the second to its entry 3: both blocks whole
+  run(h, cpu, locked(cpu, B, clear_young_dirty_ptes(cpu, ptep(h, B + 3), 17, CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY)));
+  assert.equal(adMap(h, B, 32), '.'.repeat(32));
+  assert.equal(contMap(h, B, 32), 'C'.repeat(32), 'still cont');
+  assert.equal(cost(h, 'contUnfold'), 0);
+  assert.equal(cost(h, 'tlbiRange') + cost(h, 'tlbiPage'), 0, 'the caller flushes (tlb_remove_tlb_entries)');
+  // young only keeps the dirty bits hardware set (the compare-and-swap form)
+  Atomics.or(h.machine.m, ptep(h, B + 7), PTE_DIRTY | PTE_YOUNG);
+  run(h, cpu, locked(cpu, B, clear_young_dirty_ptes(cpu, ptep(h, B + 7), 1, CYDP_CLEAR_YOUNG)));
+  assert.equal(adMap(h, B, 16), '.......d........', 'one cont entry: its block (young gone, dirty kept)');
+  // a non-cont entry alone: only it
+  run(h, cpu, locked(cpu, B, clear_young_dirty_ptes(cpu, ptep(h, B + 40), 1, CYDP_CLEAR_DIRTY)));
+  assert.equal(adMap(h, B + 40, 1), 'y');
+  assert.ok(total(h, EV.CONT_CYD_BLOCKS) >= 2);
+});
+
+test('contpte: ptep_test_and_clear_young clears its whole block (no unfold) and says whether any entry was young', () => {
+  const h = contBoot();
+  const cpu = h.cpus[0];
+  const f = folio(h, 4);
+  run(h, cpu, locked(cpu, B, set_ptes(cpu, ptep(h, B), pfn_pte(f, PTE_WRITE), 16)));
+  Atomics.or(h.machine.m, ptep(h, B + 12), PTE_YOUNG | PTE_DIRTY);
+  assert.equal(run(h, cpu, locked(cpu, B, (function* () { return ptep_test_and_clear_young(cpu, ptep(h, B + 2)); })())), true);
+  assert.equal(adMap(h, B, 16), '............d...');
+  assert.equal(run(h, cpu, locked(cpu, B, (function* () { return ptep_test_and_clear_young(cpu, ptep(h, B + 2)); })())), false);
+  assert.equal(contMap(h, B, 16), ALL_C);
+  assert.equal(cost(h, 'contUnfold'), 0);
 });
 
 test('contpte: runSched with anonOrders [0, 2, 4, 5] is clean over 30 seeds, folds and unfolds happen', () => {

@@ -7,11 +7,12 @@
 // Deviation contpte-no-unfold: the single-entry paths change the entry without unfolding.
 import type { Cpu } from '../../../../../machine/cpu.js';
 import type { Gen } from '../../../../../machine/gen.js';
-import { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __set_ptes } from '../../../../include/asm-generic/pgtable.js';
+import { pte_cont } from '../../../../../machine/pte.js';
+import { __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __ptep_test_and_clear_young, __set_ptes } from '../../../../include/asm-generic/pgtable.js';
 import {
-  __ptep_set_access_flags, contpte_clear_full_ptes, contpte_get_and_clear_full_ptes, contpte_ptep_get,
-  contpte_ptep_set_access_flags, contpte_set_ptes, contpte_try_fold, contpte_try_unfold, contpte_wrprotect_ptes,
-  pte_mknoncont, pte_valid_cont,
+  __clear_young_dirty_ptes, __ptep_set_access_flags, contpte_clear_full_ptes, contpte_clear_young_dirty_ptes, contpte_get_and_clear_full_ptes,
+  contpte_ptep_get, contpte_ptep_set_access_flags, contpte_ptep_test_and_clear_young, contpte_set_ptes, contpte_try_fold, contpte_try_unfold,
+  contpte_wrprotect_ptes, pte_mknoncont, pte_valid_cont,
 } from '../../mm/contpte.js';
 
 /** contpte_try_unfold() on the entry a single-entry helper is about to change (not under the deviation). */
@@ -107,4 +108,19 @@ export function* modify_prot_start_ptes(cpu: Cpu, ptep: number, nr: number): Gen
  */
 export function* modify_prot_commit_ptes(cpu: Cpu, ptep: number, _oldPte: number, pte: number, nr: number): Gen<void> {
   yield* set_ptes(cpu, ptep, pte, nr);
+}
+
+/**
+ * clear_young_dirty_ptes(): one entry that is not cont: __clear_young_dirty_ptes; otherwise
+ * contpte_clear_young_dirty_ptes, which widens the range to whole blocks and never unfolds.
+ */
+export function* clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: number, flags: number): Gen<void> {
+  if (nr === 1 && !pte_cont(__ptep_get(cpu, ptep))) yield* __clear_young_dirty_ptes(cpu, ptep, 1, flags);
+  else yield* contpte_clear_young_dirty_ptes(cpu, ptep, nr, flags);
+}
+
+/** ptep_test_and_clear_young(): a cont entry clears its whole block (contpte_ptep_test_and_clear_young), else the one entry. */
+export function ptep_test_and_clear_young(cpu: Cpu, ptep: number): boolean {
+  if (!pte_valid_cont(__ptep_get(cpu, ptep))) return __ptep_test_and_clear_young(cpu, ptep);
+  return contpte_ptep_test_and_clear_young(cpu, ptep);
 }
