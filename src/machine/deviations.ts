@@ -29,6 +29,8 @@ export interface Injections {
   migrateIgnorePins: boolean;
   forkMigrationWritable: boolean;
   reclaimUnmapNoDirty: boolean;
+  cydLengthBytes: boolean;
+  freeTlbOneEntry: boolean;
 }
 
 /** Deviation name (as `foliostorm bugs` lists it) -> its flag. */
@@ -59,6 +61,8 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'migrate-ignore-pins': 'migrateIgnorePins',
   'fork-migration-writable': 'forkMigrationWritable',
   'reclaim-unmap-no-dirty': 'reclaimUnmapNoDirty',
+  'cyd-length-bytes': 'cydLengthBytes',
+  'free-tlb-one-entry': 'freeTlbOneEntry',
 };
 
 /** The flags for the named deviations; an unknown name is an error. */

@@ -16,7 +16,8 @@ import { pte_cont } from '../../src/machine/pte.js';
 import { dup_mm, process_exit } from '../../src/linux/kernel/fork.js';
 import { pin_user_page } from '../../src/linux/mm/gup.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/linux/mm/memory.js';
-import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
+import { madvise_dontneed, madvise_free } from '../../src/linux/mm/madvise.js';
+import { MMDEBUG } from '../../src/linux/include/linux/mmdebug.js';
 import { user_access } from '../../src/workload/access.js';
 import { flush_tlb_range, tlb_lookup } from '../../src/machine/tlb.js';
 import { do_mprotect } from '../../src/linux/mm/mprotect.js';
@@ -489,6 +490,46 @@ function dontneedWholeFolio(inject: string[]): string[] {
   });
 }
 
+/**
+ * arch contpte: an order-4 anon folio at [B, B+16), cont-mapped, and a tmpfs-like shared file
+ * mapping later in the same PTE table whose page 9 a store dirtied (the PTE is the only record of
+ * it). MADV_FREE of the anon folio (one batch of 16, cont at both ends): under cyd-length-bytes the
+ * clear runs to the table's end. With contract: the clear-young-dirty-outside-range contract at the
+ * helper's end; without (the hook made a no-op here), what it costs: munmap finds the file entry
+ * clean, the folio is never dirtied, the final sync leaves the store off the disk.
+ */
+function cydPastRange(inject: string[], contract: boolean): string[] {
+  const h = boot({ cpus: 1, arch: 'contpte', anonOrders: [0, 4], files: { count: 1, pages: 64, orders: [0, 2, 4] }, inject });
+  mapAnon(h, B, 16, { align: 16 });
+  for (let v = B; v < B + 16; v++) writePage(h, 0, 0, v);
+  assert.ok(pte_cont(pteAt(h, 0, B)));
+  mapFile(h, B + 64, 16);
+  readPage(h, 0, 0, B + 64);
+  writePage(h, 0, 0, B + 73);
+  assert.ok(pte_dirty(pteAt(h, 0, B + 73)), 'hardware dirtied the file entry');
+  const hook = MMDEBUG.pteBatchEnd;
+  if (!contract) MMDEBUG.pteBatchEnd = () => {};
+  try {
+    const early = caught(h, () => assert.equal(run(h, 0, madvise_free(h.cpus[0], 0, B, B + 16)), 0));
+    if (early.length) return early;
+  } finally {
+    MMDEBUG.pteBatchEnd = hook;
+  }
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B + 64, B + 80)), 0);
+  run(h, 0, process_exit(h.cpus[0], 0));
+  return syncFindings(h);
+}
+
+/**
+ * An order-4 folio at [B, B+16), every page written by its owner CPU (their TLBs hold writable,
+ * dirty entries); MADV_FREE of it: one batch of 16. Under free-tlb-one-entry only B is flushed, and
+ * at the return the TLBs still hold dirty writable entries over clean PTEs (tlb-stale).
+ */
+function freeWholeFolio(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  return caught(h, () => assert.equal(run(h, 0, madvise_free(h.cpus[0], 0, B, B + 16)), 0));
+}
+
 const CASES: Record<string, Case> = {
   'fault-unaligned': {
     scenarios: [
@@ -605,6 +646,17 @@ const CASES: Record<string, Case> = {
   'zap-batch-not-reset': {
     scenarios: [['MADV_DONTNEED of a whole order-4 folio', dontneedWholeFolio, ['refcount-underflow']]],
     seeds: 10, // first detection today: seed 1
+  },
+  'cyd-length-bytes': {
+    scenarios: [
+      ['MADV_FREE of a cont-mapped folio, a dirty tmpfs page later in the table', (inject) => cydPastRange(inject, true), ['clear-young-dirty-outside-range']],
+      ['the same without the helper\'s contract: the file store never reaches the disk', (inject) => cydPastRange(inject, false), ['writeback-lost-write']],
+    ],
+    seeds: 10, // first detection today: seed 1
+  },
+  'free-tlb-one-entry': {
+    scenarios: [['MADV_FREE of a whole order-4 folio its writers hold in their TLBs', freeWholeFolio, ['tlb-stale']]],
+    seeds: 10, // first detection today: seed 2
   },
 };
 

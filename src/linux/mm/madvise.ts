@@ -196,11 +196,14 @@ function madvise_folio_batch(cpu: Cpu, folio: number, folioNr: number, ptep: num
 /**
  * Clear young (and dirty: flags) of the batch's nr entries and gather them for the TLB flush
  * (tlb_remove_tlb_entries), as one batch, or in the per-PTE form (batching false) entry by entry.
+ * Deviation free-tlb-one-entry: a batch gathers only its first entry (tlb_remove_tlb_entry() where
+ * tlb_remove_tlb_entries(nr) was needed), so the rest of the batch may keep dirty, writable TLB
+ * entries after MADV_FREE returns.
  */
 function* clear_and_gather(cpu: Cpu, tlb: MmuGather, ptep: number, vpn: number, nr: number, flags: number): Gen<void> {
   if (cpu.cfg.batching) {
     yield* clear_young_dirty_ptes(cpu, ptep, nr, flags);
-    tlb_remove_tlb_entries(tlb, vpn, nr);
+    tlb_remove_tlb_entries(tlb, vpn, flags & CYDP_CLEAR_DIRTY && cpu.inj.freeTlbOneEntry ? 1 : nr);
     return;
   }
   for (let i = 0; i < nr; i++) {

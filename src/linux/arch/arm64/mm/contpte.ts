@@ -17,6 +17,7 @@ import {
   PTE_CONT, PTE_DIRTY, PTE_FLAG_MASK, PTE_WRITE, PTE_YOUNG, PFN_SHIFT, pte_advance_pfn, pte_cont, pte_pfn, pte_present, pte_special,
 } from '../../../../machine/pte.js';
 import { flush_tlb_range } from '../../../../machine/tlb.js';
+import { PTRS_PER_PTE } from '../../../../machine/params.js';
 import {
   CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG, __ptep_get, __ptep_get_and_clear, __ptep_set_wrprotect, __ptep_test_and_clear_young, __set_ptes, ptepAddr,
 } from '../../../include/asm-generic/pgtable.js';
@@ -270,11 +271,20 @@ export function* __clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: number, fl
  * widened to the whole block (access/dirty are tracked per folio and a block lies inside one folio),
  * and every entry of it is cleared in place. Computed in byte addresses as the kernel does
  * (start = addr, end = addr + nr * PAGE_SIZE, aligned to CONT_PTE_SIZE, then (end - start) / PAGE_SIZE).
+ * Deviation cyd-length-bytes: the code as 89e86854fb0a ("mm/arm64: override clear_young_dirty_ptes()
+ * batch helper") merged it, before "mm: arm64: fix the out-of-bounds issue in
+ * contpte_clear_young_dirty_ptes" (Barry Song, v6.10-rc): end = addr + nr and a count of end - start,
+ * a length in bytes where a number of pages was meant. Harmless when neither end entry is cont (the
+ * count is nr); otherwise about CONT_PTE_SIZE = 65536 entries from the block's start, which ran off
+ * the PTE table page in the kernel (syzkaller crashes in MADV_FREE). The model clamps the count at
+ * the table's last entry so it never writes outside the table: it clears young (and dirty) of every
+ * later entry of the table instead, other folios and other VMAs included.
  */
 export function* contpte_clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: number, flags: number): Gen<void> {
   const machine = cpu.machine;
+  const bytes = cpu.inj.cydLengthBytes;
   let start = ptepAddr(machine, ptep).vpn * PAGE_SIZE;
-  let end = start + nr * PAGE_SIZE;
+  let end = start + (bytes ? nr : nr * PAGE_SIZE);
   const lastCont = pte_cont(__ptep_get(cpu, ptep + nr - 1));
   const firstCont = pte_cont(__ptep_get(cpu, ptep));
   if (lastCont) end = Math.ceil(end / CONT_PTE_SIZE) * CONT_PTE_SIZE; // ALIGN(end, CONT_PTE_SIZE)
@@ -282,7 +292,8 @@ export function* contpte_clear_young_dirty_ptes(cpu: Cpu, ptep: number, nr: numb
     start -= start % CONT_PTE_SIZE; // ALIGN_DOWN(start, CONT_PTE_SIZE)
     ptep = contpte_align_down(machine, ptep);
   }
-  const n = (end - start) / PAGE_SIZE;
+  let n = bytes ? end - start : (end - start) / PAGE_SIZE;
+  n = Math.min(n, PTRS_PER_PTE - ((ptep - machine.L.pte) % PTRS_PER_PTE)); // (only the deviation's count reaches past the table)
   if (firstCont || lastCont) cpu.counters[EV.CONT_CYD_BLOCKS]++;
   yield* __clear_young_dirty_ptes(cpu, ptep, n, flags);
 }

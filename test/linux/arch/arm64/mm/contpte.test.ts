@@ -32,6 +32,7 @@ import {
 import {
   CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG, clear_young_dirty_ptes, ptep_get, ptep_get_and_clear, ptep_test_and_clear_young, set_pte_at, set_ptes, wrprotect_ptes,
 } from '../../../../../src/linux/include/linux/pgtable.js';
+import { Violation } from '../../../../../src/machine/cpu.js';
 import * as arm64 from '../../../../../src/linux/arch/arm64/include/asm/pgtable.js';
 import { boot, folioAt, folioOrder, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage } from '../../../../helpers/machine.js';
 
@@ -439,6 +440,36 @@ test('contpte: ptep_test_and_clear_young clears its whole block (no unfold) and 
   assert.equal(run(h, cpu, locked(cpu, B, (function* () { return ptep_test_and_clear_young(cpu, ptep(h, B + 2)); })())), false);
   assert.equal(contMap(h, B, 16), ALL_C);
   assert.equal(cost(h, 'contUnfold'), 0);
+});
+
+test('contpte: deviation cyd-length-bytes (a byte length for a page count) clears young and dirty from the block start to the end of the PTE table (clamped there), other VMAs included; the contract catches it', () => {
+  for (const inject of [[], ['cyd-length-bytes']]) {
+    const h = boot({ arch: 'contpte', anonOrders: [0, 4], cpus: 2, inject });
+    mapAnon(h, B, 16, { align: 16 });
+    for (let v = B; v < B + 16; v++) writePage(h, ownerOf(h.machine, v), 0, v);
+    mapAnon(h, B + 100, 4);
+    writePage(h, ownerOf(h.machine, B + 101), 0, B + 101);
+    mapAnon(h, B + 512, 4); // the next table
+    writePage(h, ownerOf(h.machine, B + 513), 0, B + 513);
+    const cpu = h.cpus[0];
+    const off = h.machine.ptlOf(h.machine.tableIndex(0, B));
+    run(h, cpu, spin_lock(cpu, off));
+    const ok = (() => {
+      try {
+        run(h, cpu, clear_young_dirty_ptes(cpu, ptep(h, B), 16, CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY));
+        return true;
+      } catch (e) {
+        assert.ok(e instanceof Violation);
+        assert.equal(`${e.invariant}@${e.path}`, 'clear-young-dirty-outside-range@clear_young_dirty_ptes');
+        return false;
+      }
+    })();
+    assert.equal(ok, inject.length === 0);
+    assert.equal(adMap(h, B, 16), '.'.repeat(16));
+    assert.equal(adMap(h, B + 101, 1), inject.length ? '.' : 'D', 'another VMA of the table');
+    assert.equal(adMap(h, B + 513, 1), 'D', 'never past the table');
+    if (ok) spin_unlock(cpu, off);
+  }
 });
 
 test('contpte: runSched with anonOrders [0, 2, 4, 5] is clean over 30 seeds, folds and unfolds happen', () => {
