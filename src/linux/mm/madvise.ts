@@ -163,7 +163,9 @@ export function* madvise_pageout_page_range(cpu: Cpu, tlb: MmuGather, v: VmaView
 /**
  * folio_maybe_mapped_shared() (include/linux/mm.h, CONFIG_MM_ID): a small folio mapped more than
  * once; a large anon folio whose MM_ID "maybe mapped shared" bit is set. (A large file folio has no
- * MM_ID slots in the model: more mappings than pages counts as shared.)
+ * MM_ID slots in the model: more mappings than pages counts as shared.) Linux 6.12's walk asked
+ * folio_likely_mapped_shared(), an estimate from the first page's mapcount; the MM_ID form came
+ * with 6.15. In the model only a counter depends on the answer (no split either way).
  */
 function folio_maybe_mapped_shared(cpu: Cpu, folio: number, folioNr: number): boolean {
   const { m, L } = cpu.machine;
