@@ -18,6 +18,13 @@ import { MM } from '../machine/layout.js';
 
 const ALT_ONE = 1; // oAlt is also acceptable
 const ALT_ANY = 2; // anything this page's lineage wrote is acceptable until the next stable read (two overlapping uncertainties)
+const ALT_MASK = 3;
+/**
+ * MADV_FREE made the page lazyfree: until the owner writes it again (a write that did not race
+ * the MADV_FREE), reclaim may discard the clean folio and a read may return 0. A bit of oAltOk
+ * beside the alternatives: a stable read does not clear it (the folio can still be discarded).
+ */
+const FREE_MARK = 4;
 
 export const ownerOf = (machine: Machine, vpn: number): number => vpn % machine.L.cpus;
 
@@ -93,6 +100,22 @@ export function zapAbort(machine: Machine, mm: number, start: number, end: numbe
   zapAdd(machine, mm, start, end, -1);
 }
 
+/**
+ * MADV_FREE of [start, end) begins: each page becomes "the value or 0" until the owner writes it
+ * again (FREE_MARK), and until freeEnd a write is "raced" (the zap word's in-flight count: the
+ * MADV_FREE may clear the dirty bit that write set), so it keeps the mark. Nothing is discarded by
+ * MADV_FREE itself: freeEnd completes no zap.
+ */
+export function freeBegin(machine: Machine, mm: number, start: number, end: number): void {
+  const base = machine.oracleIndex(mm, 0);
+  for (let v = start; v < end; v++) Atomics.or(machine.m, machine.L.oAltOk + base + v, FREE_MARK);
+  zapAdd(machine, mm, start, end, 1);
+}
+/** MADV_FREE of [start, end) returned (or failed: the mark stays, a superset of what may be lost). */
+export function freeEnd(machine: Machine, mm: number, start: number, end: number): void {
+  zapAdd(machine, mm, start, end, -1);
+}
+
 /** The zap word once every zap in flight in g has completed. */
 const settled = (g: number): number => (g + (g & IN_FLIGHT) * (COMPLETED - 1)) | 0;
 
@@ -105,9 +128,11 @@ export function recordWrite(machine: Machine, mm: number, vpn: number, token: nu
   const { m, L } = machine;
   const i = machine.oracleIndex(mm, vpn);
   const raced = zapInFlight(g1) || g1 !== g2;
+  // a write that raced a MADV_FREE of the page may have lost its dirty bit to it: still discardable
+  const free = raced ? Atomics.load(m, L.oAltOk + i) & FREE_MARK : 0;
   Atomics.store(m, L.oExp + i, token);
   Atomics.store(m, L.oAlt + i, 0);
-  Atomics.store(m, L.oAltOk + i, raced ? ALT_ONE : 0);
+  Atomics.store(m, L.oAltOk + i, (raced ? ALT_ONE : 0) | free);
   Atomics.store(m, L.oWgen + i, settled(g2));
   // the page now holds a token of its own vpn (stored after oExp: see the readers in forkOracle
   // and mremapOracleBegin, which read the tag before oExp)
@@ -122,11 +147,11 @@ export function recordForkRace(machine: Machine, child: number, vpn: number, tok
   const { m, L } = machine;
   const i = machine.oracleIndex(child, vpn);
   if (Atomics.load(m, L.oExp + i) === token) return;
-  const ok = Atomics.load(m, L.oAltOk + i);
-  if (ok && Atomics.load(m, L.oAlt + i) !== token) Atomics.store(m, L.oAltOk + i, ALT_ANY);
+  const raw = Atomics.load(m, L.oAltOk + i);
+  if (raw & ALT_MASK && Atomics.load(m, L.oAlt + i) !== token) Atomics.store(m, L.oAltOk + i, ALT_ANY | (raw & FREE_MARK));
   else {
     Atomics.store(m, L.oAlt + i, token);
-    Atomics.store(m, L.oAltOk + i, ALT_ONE);
+    Atomics.store(m, L.oAltOk + i, ALT_ONE | (raw & FREE_MARK));
   }
 }
 
@@ -158,10 +183,11 @@ export function forkOracle(machine: Machine, parent: number, child: number, star
     const e1 = Atomics.load(m, L.oExp + p);
     const g = Atomics.load(m, L.oZapGen + p);
     const set = expectOwner(machine, parent, v, g, g);
-    const ok = Atomics.load(m, L.oAltOk + p) === ALT_ANY || set.length > 2 ? ALT_ANY : set.length === 2 ? ALT_ONE : 0;
+    const raw = Atomics.load(m, L.oAltOk + p);
+    const ok = (raw & ALT_MASK) === ALT_ANY || set.length > 2 ? ALT_ANY : set.length === 2 ? ALT_ONE : 0;
     Atomics.store(m, L.oExp + c, set[0]);
     Atomics.store(m, L.oAlt + c, set.length > 1 ? set[1] : 0);
-    Atomics.store(m, L.oAltOk + c, ok);
+    Atomics.store(m, L.oAltOk + c, ok | (raw & FREE_MARK)); // the child maps the lazyfree folio too
     Atomics.store(m, L.oWgen + c, 0);
     Atomics.store(m, L.oZapGen + c, 0);
     Atomics.store(m, L.oTag + c, t1);
@@ -174,8 +200,9 @@ export function expectOwner(machine: Machine, mm: number, vpn: number, g1: numbe
   const { m, L } = machine;
   const i = machine.oracleIndex(mm, vpn);
   const exp = Atomics.load(m, L.oExp + i);
-  const ok = Atomics.load(m, L.oAltOk + i);
-  const set = ok ? [exp, Atomics.load(m, L.oAlt + i)] : [exp];
+  const raw = Atomics.load(m, L.oAltOk + i);
+  const set = raw & ALT_MASK ? [exp, Atomics.load(m, L.oAlt + i)] : [exp];
+  if (raw & FREE_MARK) set.push(0); // lazyfree: reclaim may have discarded it
   if (zapInFlight(g1) || g1 !== g2) return uniq([...set, 0]);
   // more zaps completed than were in flight or done at the write: it was discarded. (Fewer: a zap
   // that raced the write was aborted, e.g. munmap failing with ENOMEM; the uncertainty stays.)
@@ -185,7 +212,7 @@ export function expectOwner(machine: Machine, mm: number, vpn: number, g1: numbe
 
 /** Is the record "anything goes until the next stable read" (two overlapping uncertainties)? */
 export function expectAny(machine: Machine, mm: number, vpn: number): boolean {
-  return Atomics.load(machine.m, machine.L.oAltOk + machine.oracleIndex(mm, vpn)) === ALT_ANY;
+  return (Atomics.load(machine.m, machine.L.oAltOk + machine.oracleIndex(mm, vpn)) & ALT_MASK) === ALT_ANY;
 }
 
 const uniq = (a: number[]): number[] => [...new Set(a)];
@@ -196,7 +223,7 @@ export function collapse(machine: Machine, mm: number, vpn: number, value: numbe
   const i = machine.oracleIndex(mm, vpn);
   Atomics.store(m, L.oExp + i, value);
   Atomics.store(m, L.oAlt + i, 0);
-  Atomics.store(m, L.oAltOk + i, 0);
+  Atomics.store(m, L.oAltOk + i, Atomics.load(m, L.oAltOk + i) & FREE_MARK); // still lazyfree
   Atomics.store(m, L.oWgen + i, g);
 }
 
@@ -241,7 +268,7 @@ export function tokenBelongs(machine: Machine, mm: number, vpn: number, token: n
   // what the record itself holds (its value, or the alternative a raced fork or move left) belongs
   const { m, L } = machine;
   const i = machine.oracleIndex(mm, vpn);
-  if (token === Atomics.load(m, L.oExp + i) || (Atomics.load(m, L.oAltOk + i) && token === Atomics.load(m, L.oAlt + i))) return true;
+  if (token === Atomics.load(m, L.oExp + i) || (Atomics.load(m, L.oAltOk + i) & ALT_MASK && token === Atomics.load(m, L.oAlt + i))) return true;
   const tv = tokenVpn(token);
   if (tv !== (vpn & 0x3ffff) && tv !== (tag & 0x3ffff) && tv !== (tagOf(machine, mm, vpn) & 0x3ffff)) return false;
   const lineage = Atomics.load(machine.m, machine.mmWord(mm, MM.LINEAGE));
@@ -294,10 +321,11 @@ export function mremapOracleBegin(machine: Machine, mm: number, from: number, to
     let set = expectOwner(machine, mm, o, g, g);
     const gn = Atomics.load(m, L.oZapGen + ni);
     if (zapInFlight(gn)) set = uniq([...set, 0]);
-    const ok = Atomics.load(m, L.oAltOk + io) === ALT_ANY || set.length > 2 ? ALT_ANY : set.length === 2 ? ALT_ONE : 0;
+    const raw = Atomics.load(m, L.oAltOk + io);
+    const ok = (raw & ALT_MASK) === ALT_ANY || set.length > 2 ? ALT_ANY : set.length === 2 ? ALT_ONE : 0;
     Atomics.store(m, L.oExp + ni, set[0]);
     Atomics.store(m, L.oAlt + ni, set.length > 1 ? set[1] : 0);
-    Atomics.store(m, L.oAltOk + ni, ok);
+    Atomics.store(m, L.oAltOk + ni, ok | (raw & FREE_MARK)); // a lazyfree folio moves lazyfree
     Atomics.store(m, L.oWgen + ni, settled(gn));
     setTag(machine, mm, n, t1 || o);
     const e2 = Atomics.load(m, L.oExp + io);

@@ -52,6 +52,8 @@ const weights = z
     cold: z.number().min(0).optional(),
     /** madvise(MADV_FREE) of a VMA or part of it: anon folios made lazyfree, young and dirty bits cleared. Optional (absent = 0). */
     free: z.number().min(0).optional(),
+    /** madvise(MADV_PAGEOUT) of a VMA or part of it: the folios mapped only there reclaimed at once (page-cache ones written or dropped, lazyfree ones discarded). Optional (absent = 0). */
+    pageout: z.number().min(0).optional(),
   })
   .strict();
 

@@ -347,4 +347,15 @@ export const DEVIATIONS: readonly Deviation[] = [
     provoke: { anonOrders: [0, 2, 4], tlbEntries: 64, weights: { free: 8, mmapfile: 0, writeback: 0 } },
     expect: ['tlb-stale'],
   },
+  {
+    name: 'lazyfree-ignore-refs',
+    path: 'try_to_unmap_one',
+    description:
+      "reclaim discards a clean lazyfree (MADV_FREE) folio without try_to_unmap_one's reference check (ref_count == 1 + map_count): a " +
+      'device writing into it through a pin or a direct-I/O GUP reference sets no PTE dirty bit, so the write is thrown away with the ' +
+      'folio and the process reads zeros; the bug 6c8e2a256915 ("mm: fix race between MADV_FREE reclaim and blkdev direct IO read") fixed',
+    // anon memory made lazyfree, pinned and written through the pins, reclaimed
+    provoke: { cpus: 3, mmapPages: { min: 8, max: 64 }, weights: { touch: 40, mmap: 4, munmap: 1, dontneed: 0, exit: 0, fork: 0, pin: 8, unpin: 2, pinio: 10, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, free: 8, reclaim: 8, pageout: 4 } },
+    expect: ['data-mismatch', 'pin-detached', 'pin-stale'],
+  },
 ];

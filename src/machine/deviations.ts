@@ -29,6 +29,7 @@ export interface Injections {
   migrateIgnorePins: boolean;
   forkMigrationWritable: boolean;
   reclaimUnmapNoDirty: boolean;
+  lazyfreeIgnoreRefs: boolean;
   cydLengthBytes: boolean;
   freeTlbOneEntry: boolean;
 }
@@ -61,6 +62,7 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'migrate-ignore-pins': 'migrateIgnorePins',
   'fork-migration-writable': 'forkMigrationWritable',
   'reclaim-unmap-no-dirty': 'reclaimUnmapNoDirty',
+  'lazyfree-ignore-refs': 'lazyfreeIgnoreRefs',
   'cyd-length-bytes': 'cydLengthBytes',
   'free-tlb-one-entry': 'freeTlbOneEntry',
 };

@@ -171,6 +171,12 @@ export const EV = {
   RECLAIM_FREED: ev('reclaim.freed'),
   /** __remove_mapping could not freeze the reference count (someone holds a reference) */
   RECLAIM_BUSY: ev('reclaim.busy'),
+  /** reclaim discarded a clean lazyfree anon folio: a = folio, b = order */
+  LAZYFREE_DISCARDED: ev('reclaim.lazyfreeDiscarded'),
+  /** reclaim found a lazyfree folio redirtied or referenced and made it swapbacked again */
+  LAZYFREE_REDIRTIED: ev('reclaim.lazyfreeRedirtied'),
+  /** madvise(MADV_PAGEOUT) returned: a = start, b = pages */
+  PAGEOUT: ev('madvise.pageout'),
   // MADV_COLD and MADV_FREE (mm/madvise.ts), appended so no recorded code moves:
   /** madvise(MADV_COLD) returned: a = start, b = pages */
   COLD: ev('madvise.cold'),

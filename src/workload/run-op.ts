@@ -11,13 +11,13 @@ import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../linux/
 import { do_mmap, do_munmap, linear_page_index } from '../linux/mm/mmap.js';
 import { write_cache_pages } from '../linux/mm/page-writeback.js';
 import { pickVma } from './target.js';
-import { madvise_cold, madvise_dontfork, madvise_dontneed, madvise_free } from '../linux/mm/madvise.js';
+import { madvise_cold, madvise_pageout, madvise_dontfork, madvise_dontneed, madvise_free } from '../linux/mm/madvise.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { do_mprotect } from '../linux/mm/mprotect.js';
 import { do_move_pages } from '../linux/mm/migrate.js';
 import { shrink_folios } from '../linux/mm/vmscan.js';
 import { ACCESS_OK, type AccessOut, user_access } from './access.js';
-import { checkRead, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
+import { checkRead, freeBegin, freeEnd, makeToken, ownerOf, zapAbort, zapBegin, zapEnd } from '../check/oracle.js';
 import { checkForkChild, sysBegin, sysEnd, sysSeqs } from '../check/maps.js';
 
 /** Per-CPU scratch: the last access's result and the write version counter (part of the token).
@@ -198,10 +198,12 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       break;
     }
     case 'cold':
-    case 'free': {
+    case 'free':
+    case 'pageout': {
       // madvise(MADV_COLD) or madvise(MADV_FREE) of a VMA or part of it, drawn as dontneed's range.
-      // Neither changes data (until reclaim discards a clean lazyfree folio), so the oracle is not
-      // told; MADV_FREE of a file VMA is -EINVAL, as in the kernel.
+      // MADV_COLD changes no data; after MADV_FREE reclaim may discard a clean lazyfree folio, so
+      // the oracle allows 0 on those pages until the owner writes them again (freeBegin/freeEnd);
+      // MADV_FREE of a file VMA is -EINVAL, as in the kernel.
       const v = pickVma(cpu, mm, op);
       if (!v) break;
       let start = v.start, end = v.end;
@@ -210,7 +212,12 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
         end = start + 1 + (op.r3 % (v.end - start));
       }
       if (op.kind === 'cold') yield* madvise_cold(cpu, mm, start, end);
-      else yield* madvise_free(cpu, mm, start, end);
+      else if (op.kind === 'pageout') yield* madvise_pageout(cpu, mm, start, end); // data kept (the disk, or 0 under FREE_MARK)
+      else {
+        freeBegin(cpu.machine, mm, start, end);
+        yield* madvise_free(cpu, mm, start, end);
+        freeEnd(cpu.machine, mm, start, end);
+      }
       break;
     }
     case 'pin':

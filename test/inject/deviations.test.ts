@@ -10,7 +10,7 @@ import { runSched } from '../../src/engine/sched.js';
 import { EV } from '../../src/machine/events.js';
 import { Violation } from '../../src/machine/cpu.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
-import { checkRead, ownerOf, recordWrite, zapBegin, zapEnd } from '../../src/check/oracle.js';
+import { checkRead, freeBegin, freeEnd, ownerOf, recordWrite, zapBegin, zapEnd, zapGen } from '../../src/check/oracle.js';
 import { do_mremap } from '../../src/linux/mm/mremap.js';
 import { pte_cont } from '../../src/machine/pte.js';
 import { dup_mm, process_exit } from '../../src/linux/kernel/fork.js';
@@ -191,6 +191,33 @@ function reclaimDirtyBit(inject: string[]): string[] {
   if (early.length) return early;
   run(h, 0, process_exit(h.cpus[0], 0));
   return syncFindings(h);
+}
+
+/**
+ * lazyfree-ignore-refs: MADV_FREE of an order-4 folio, a R/W pin of page 3 and a device write
+ * through it (no PTE dirty bit), then reclaim: the folio must stay, and the owner must read the
+ * device's data.
+ */
+function lazyfreePinned(inject: string[]): string[] {
+  const h = bigFolio(inject);
+  const m = h.machine.m, L = h.machine.L;
+  freeBegin(h.machine, 0, B, B + 16);
+  assert.equal(run(h, 0, madvise_free(h.cpus[0], 0, B, B + 16)), 0);
+  freeEnd(h.machine, 0, B, B + 16);
+  const owner = ownerOf(h.machine, B + 3);
+  const pfn = run(h, owner, pin_user_page(h.cpus[owner], 0, B + 3, true));
+  assert.ok(pfn > 0);
+  // the device writes through the pin (pinio_op's store and record)
+  const tok = token(0, B + 3);
+  const g = zapGen(h.machine, 0, B + 3);
+  Atomics.store(m, L.pContent + pfn, tok);
+  recordWrite(h.machine, 0, B + 3, tok, g, g);
+  return caught(h, () => {
+    for (let i = 0; i < 2; i++) run(h, 0, shrink_folios(h.cpus[0], 0, L.pages));
+    const out = newAccessOut();
+    run(h, owner, user_access(h.cpus[owner], 0, B + 3, false, 0, out));
+    checkRead(h.cpus[owner], 0, B + 3, out.value, out.g1, out.g2, out.pfn);
+  });
 }
 
 interface Case {
@@ -641,6 +668,10 @@ const CASES: Record<string, Case> = {
   },
   'reclaim-unmap-no-dirty': {
     scenarios: [['reclaim of a tmpfs-like folio dirtied by hardware on entry 5', reclaimDirtyBit, ['writeback-lost-write']]],
+    seeds: 10, // first detection today: seed 1
+  },
+  'lazyfree-ignore-refs': {
+    scenarios: [['a device write through a pin into a lazyfree folio, then reclaim', lazyfreePinned, ['data-mismatch']]],
     seeds: 10, // first detection today: seed 1
   },
   'zap-batch-not-reset': {

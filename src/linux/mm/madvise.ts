@@ -16,7 +16,7 @@ import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { MM } from '../../machine/layout.js';
 import { PTRS_PER_PTE } from '../../machine/params.js';
-import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_LAZYFREE, FOLIO_LOCKED, FOLIO_REFERENCED, VM_DONTFORK } from '../../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_LAZYFREE, FOLIO_REFERENCED, VM_DONTFORK } from '../../machine/machine.js';
 import { PTE_DIRTY, PTE_YOUNG, pte_dirty, pte_none, pte_pfn, pte_present, pte_special, pte_young } from '../../machine/pte.js';
 import { down_read, down_write, up_read, up_write } from '../kernel/locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
@@ -26,9 +26,10 @@ import { type MmuGather, tlb_finish_mmu, tlb_flush_mmu_tlbonly, tlb_gather_mmu, 
 import { checkBatchBounds, unmap_page_range } from './memory.js';
 import { FPB_IGNORE_DIRTY, FPB_IGNORE_SOFT_DIRTY, folio_pte_batch } from './internal.js';
 import { FOLIO_MM_IDS_SHARED_BIT } from './rmap.js';
-import { folio_unlock } from './filemap.js';
+import { folio_trylock, folio_unlock } from './filemap.js';
 import { folio_ref_add } from './swap.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
+import { reclaim_pages } from './vmscan.js';
 
 const ENOMEM = -12;
 const EINVAL = -22;
@@ -103,6 +104,34 @@ export function* madvise_free(cpu: Cpu, mm: number, start: number, end: number):
   MMDEBUG.tlbSynced(cpu, mm, start, end, 'madvise_free');
   up_read(cpu, lw);
   return r;
+}
+
+/**
+ * madvise(MADV_PAGEOUT): madvise_pageout() over every VMA in [start, end), the mmap_lock held for
+ * read: the walk isolates the folios mapped only here, and reclaim_pages() reclaims them at once
+ * (page-cache folios written back or dropped, lazyfree ones discarded if clean; other anon folios
+ * stay: no swap). Returns 0, -ENOMEM for a hole in the range. Deliberate difference: the kernel
+ * pages out a file folio only for a caller that could write the file (can_do_file_pageout); every
+ * caller can here.
+ */
+export function* madvise_pageout(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
+  const lw = cpu.machine.mmWord(mm, MM.MMAP_LOCK);
+  yield* down_read(cpu, lw);
+  let at = start, r = 0;
+  for (const v of vmas(cpu.machine, mm)) {
+    if (v.end <= at) continue;
+    if (v.start >= end) break;
+    if (v.start > at) r = ENOMEM;
+    const s = Math.max(at, v.start), e = Math.min(end, v.end);
+    const tlb = tlb_gather_mmu(cpu, mm);
+    const folios = yield* madvise_pageout_page_range(cpu, tlb, v, s, e);
+    yield* tlb_finish_mmu(cpu, tlb);
+    yield* reclaim_pages(cpu, folios);
+    at = e;
+  }
+  cpu.ev(EV.PAGEOUT, start, end - start);
+  up_read(cpu, lw);
+  return at < end ? ENOMEM : r;
 }
 
 /**
@@ -274,11 +303,6 @@ function* madvise_free_single_vma(cpu: Cpu, mm: number, v: VmaView, start: numbe
   yield* tlb_flush_mmu_tlbonly(cpu, tlb); // tlb_end_vma()
   yield* tlb_finish_mmu(cpu, tlb);
   return 0;
-}
-
-/** folio_trylock() (include/linux/pagemap.h): take PG_locked if it is free. */
-function folio_trylock(cpu: Cpu, folio: number): boolean {
-  return (Atomics.or(cpu.m, cpu.machine.L.fFlags + folio, FOLIO_LOCKED) & FOLIO_LOCKED) === 0;
 }
 
 /**

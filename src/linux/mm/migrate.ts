@@ -12,7 +12,7 @@ import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P, WAIT } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { G, MM } from '../../machine/layout.js';
-import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LOCKED, FOLIO_REFERENCED } from '../../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LAZYFREE, FOLIO_LOCKED, FOLIO_LRU, FOLIO_REFERENCED } from '../../machine/machine.js';
 import { pte_pfn, pte_present, pte_special } from '../../machine/pte.js';
 import { is_migration_entry } from '../include/linux/swapops.js';
 import { ptep_get } from '../include/linux/pgtable.js';
@@ -125,16 +125,17 @@ function* migrate_folio_sync(cpu: Cpu, src: number, vpn: number): Gen<number> {
     cpu.ev(EV.MIGRATE_FAIL, vpn, MIGRATE_FAIL_REFS);
     return EAGAIN;
   }
-  // folio_migrate_copy(): the data, then folio_migrate_flags() (anon, dirty, referenced)
+  // folio_migrate_copy(): the data, then folio_migrate_flags() (anon, dirty, referenced, swapbacked)
   // (page by page, as folio_copy() does with cond_resched(): a large folio's copy takes time, and
   // the entries stay migration entries all the while)
   for (let i = 0; i < nr; i++) {
     Atomics.store(m, L.pContent + dst + i, Atomics.load(m, L.pContent + src + i));
     yield P.IO;
   }
-  Atomics.or(m, L.fFlags + dst, Atomics.load(m, L.fFlags + src) & (FOLIO_ANON | FOLIO_DIRTY | FOLIO_REFERENCED));
+  Atomics.or(m, L.fFlags + dst, Atomics.load(m, L.fFlags + src) & (FOLIO_ANON | FOLIO_DIRTY | FOLIO_REFERENCED | FOLIO_LAZYFREE));
   yield P.RMAP;
   yield* remove_migration_ptes(cpu, src, dst);
+  Atomics.or(m, L.fFlags + dst, FOLIO_LRU); // folio_putback_lru(dst)
   folio_unlock(cpu, src);
   // the allocation's reference: the new folio lives on by its mappings (none left if they were zapped meanwhile)
   yield* folio_put(cpu, dst);

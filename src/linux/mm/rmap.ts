@@ -5,7 +5,7 @@
 // clean every PTE of a folio.
 import type { Cpu } from '../../machine/cpu.js';
 import type { Machine } from '../../machine/machine.js';
-import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, VM_SHARED } from '../../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_LAZYFREE, FOLIO_LRU, PG_ANON_EXCLUSIVE } from '../../machine/machine.js';
 import { G, MM } from '../../machine/layout.js';
 import { folio_maybe_dma_pinned } from '../include/linux/mm.js';
 import { type Gen, P } from '../../machine/gen.js';
@@ -141,6 +141,8 @@ export function folio_add_new_anon_rmap(cpu: Cpu, folio: number, page: number, n
     Atomics.or(m, L.pFlags + page + i, PG_ANON_EXCLUSIVE);
   }
   folio_add_return_large_mapcount(cpu, folio, nr, mm);
+  // folio_add_lru_vma(): on the LRU from its first mapping (where reclaim's scan may find it)
+  Atomics.or(m, L.fFlags + folio, FOLIO_LRU);
   cpu.noteFolio(folio);
 }
 
@@ -540,17 +542,35 @@ export function* folio_referenced(cpu: Cpu, folio: number): Gen<number> {
 
 /**
  * try_to_unmap_one() for one entry, PTL held, for reclaim (no TTU_BATCH_FLUSH: each entry is
- * cleared and flushed at once, ptep_clear_flush). The entry's dirty bit moves to the folio, the
- * RSS counter drops, the mapping's mapcount and reference go. Only page-cache folios are unmapped
- * (the model has no swap: an anon folio is never reclaimed).
+ * cleared and flushed at once, ptep_clear_flush). The entry's dirty bit moves to the folio. A
+ * page-cache entry goes: the RSS counter drops, the mapping's mapcount and reference go. A lazyfree
+ * anon folio ("MADV_FREE page check") is discarded only while nobody else holds a reference
+ * (ref_count == 1 + map_count: reclaim's own and the mappings') and it is still clean; otherwise
+ * the entry is put back, the folio is swapbacked again and the walk stops. Any other anon folio
+ * would go to swap, which the model does not have: the entry is put back and the walk stops.
+ * Deviation reclaim-unmap-no-dirty: the dirty bit is not moved to the folio. Deviation
+ * lazyfree-ignore-refs: the reference check is skipped.
  */
 function* try_to_unmap_one(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, ptep: number): Gen<boolean> {
   const { m, L } = cpu.machine;
   const pteval: number = yield* ptep_clear_flush(cpu, ptep);
   MMDEBUG.tlbSynced(cpu, mm, vpn, vpn + 1, 'try_to_unmap_one');
-  // deviation reclaim-unmap-no-dirty: the entry's dirty bit is not moved to the folio
-  if (pte_dirty(pteval) && !cpu.inj.reclaimUnmapNoDirty) Atomics.or(m, L.fFlags + w.folio, FOLIO_DIRTY); // folio_mark_dirty()
-  Atomics.sub(m, cpu.machine.mmWord(mm, MM.RSS_FILE), 1); // dec_mm_counter(mm, mm_counter_file(folio))
+  // "Set the dirty flag on the folio now the pte is gone" (deviation reclaim-unmap-no-dirty: not)
+  if (pte_dirty(pteval) && !cpu.inj.reclaimUnmapNoDirty) Atomics.or(m, L.fFlags + w.folio, FOLIO_DIRTY);
+  const flags = Atomics.load(m, L.fFlags + w.folio);
+  if (flags & FOLIO_ANON) {
+    const refs = Atomics.load(m, L.fRef + w.folio), mapcount = Atomics.load(m, L.fMapcount + w.folio);
+    if (!(flags & FOLIO_LAZYFREE) || ((refs !== 1 + mapcount && !cpu.inj.lazyfreeIgnoreRefs) || flags & FOLIO_DIRTY)) {
+      // redirtied, or referenced by someone (GUP, a pin): remap the page to page table
+      yield* set_pte_at(cpu, ptep, pteval);
+      if (flags & FOLIO_LAZYFREE) {
+        Atomics.and(m, L.fFlags + w.folio, ~FOLIO_LAZYFREE); // folio_set_swapbacked()
+        cpu.ev(EV.LAZYFREE_REDIRTIED, vpn, w.folio);
+      }
+      return false;
+    }
+    Atomics.sub(m, cpu.machine.mmWord(mm, MM.RSS_ANON), 1); // dec_mm_counter(mm, MM_ANONPAGES): discard
+  } else Atomics.sub(m, cpu.machine.mmWord(mm, MM.RSS_FILE), 1); // dec_mm_counter(mm, mm_counter_file(folio))
   folio_remove_rmap_ptes(cpu, w.folio, pte_pfn(pteval), 1, mm);
   yield* folio_put(cpu, w.folio);
   return true;

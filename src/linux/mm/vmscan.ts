@@ -1,19 +1,21 @@
-// Models mm/vmscan.c for page-cache folios: a slice of reclaim (kswapd's shrink_folio_list over
-// the folios an LRU scan isolated). Each folio is locked; folio_referenced() makes its mapped
+// Models mm/vmscan.c for page-cache folios and lazyfree anon folios: a slice of reclaim (kswapd's
+// shrink_folio_list over the folios an LRU scan isolated), and reclaim_pages() for MADV_PAGEOUT. Each folio is locked; folio_referenced() makes its mapped
 // entries old through the rmap walk and keeps it if one was young; a mapped folio is unmapped by
 // try_to_unmap() (the rmap walk, holding only each PTL: no mmap_lock); a dirty one is written back
 // (pageout) and kept for a later pass; a clean, unmapped one leaves the page cache
 // (__remove_mapping: its reference count frozen at what the page cache and reclaim hold) and is
-// freed. The next access faults it in from the disk.
+// freed. The next access faults it in from the disk. A lazyfree anon folio (MADV_FREE) that is
+// still clean and referenced by nobody else is discarded: its entries go, and the next access
+// faults in a zero page or a new folio.
 // Deliberate differences: no LRU lists: the scan walks physical memory from a point (as
-// compaction's isolate_migratepages_block does) and takes every page-cache folio it meets; no
-// anon reclaim (no swap device: see docs/model.md); no TTU_BATCH_FLUSH (each entry is flushed as
-// it is unmapped).
+// compaction's isolate_migratepages_block does) and takes every page-cache or lazyfree folio it
+// meets (on the LRU: published); no anon reclaim beyond lazyfree folios (no swap device: see
+// docs/model.md); no TTU_BATCH_FLUSH (each entry is flushed as it is unmapped).
 import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { LOCK_WORDS } from '../../machine/layout.js';
-import { FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LOCKED, FOLIO_LRU, FOLIO_REFERENCED, PG_BUDDY, PG_HEAD, PG_RESERVED } from '../../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LAZYFREE, FOLIO_LOCKED, FOLIO_LRU, FOLIO_REFERENCED, PG_BUDDY, PG_HEAD, PG_RESERVED } from '../../machine/machine.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { folio_trylock, folio_try_get, folio_unlock } from './filemap.js';
 import { pageout } from './page-writeback.js';
@@ -32,10 +34,10 @@ export function* shrink_folios(cpu: Cpu, start: number, scan: number): Gen<numbe
     const flags = Atomics.load(m, L.pFlags + pfn);
     const order = flags & PG_HEAD ? Atomics.load(m, L.fOrder + pfn) : 0;
     const step = flags & PG_HEAD ? 1 << order : 1;
-    if (flags & PG_HEAD && !(flags & (PG_BUDDY | PG_RESERVED)) && Atomics.load(m, L.fFlags + pfn) & FOLIO_LRU && folio_isolate(cpu, pfn)) {
+    if (flags & PG_HEAD && !(flags & (PG_BUDDY | PG_RESERVED)) && reclaimable(Atomics.load(m, L.fFlags + pfn), Atomics.load(m, L.fMapping + pfn)) && folio_isolate(cpu, pfn)) {
       n++;
       cpu.ev(EV.RECLAIM_SCANNED, pfn, order);
-      if (yield* shrink_folio(cpu, pfn)) freed++;
+      if (yield* shrink_folio(cpu, pfn, false)) freed++;
       else yield* folio_putback(cpu, pfn);
       yield P.SCAN;
     }
@@ -45,6 +47,9 @@ export function* shrink_folios(cpu: Cpu, start: number, scan: number): Gen<numbe
   return freed;
 }
 
+/** On the LRU, and a page-cache folio or a lazyfree anon one (no swap: other anon folios stay). */
+const reclaimable = (flags: number, mapping: number): boolean => (flags & FOLIO_LRU) !== 0 && (mapping !== 0 || (flags & (FOLIO_ANON | FOLIO_LAZYFREE)) === (FOLIO_ANON | FOLIO_LAZYFREE));
+
 /**
  * Isolate a page-cache folio met by a physical scan (isolate_migratepages_block's way): a
  * reference unless it is free or frozen, then check it is still that folio and still cached, then
@@ -53,8 +58,8 @@ export function* shrink_folios(cpu: Cpu, start: number, scan: number): Gen<numbe
 function folio_isolate(cpu: Cpu, folio: number): boolean {
   const { m, L } = cpu.machine;
   if (!folio_try_get(cpu, folio)) return false;
-  // on the LRU: a page-cache folio published by filemap_add_folio (never one still being filled)
-  const ok = Atomics.load(m, L.pHead + folio) === folio && (Atomics.load(m, L.pFlags + folio) & PG_HEAD) !== 0 && (Atomics.load(m, L.fFlags + folio) & FOLIO_LRU) !== 0;
+  // on the LRU: a folio published by filemap_add_folio or its first mapping (never one being filled)
+  const ok = Atomics.load(m, L.pHead + folio) === folio && (Atomics.load(m, L.pFlags + folio) & PG_HEAD) !== 0 && reclaimable(Atomics.load(m, L.fFlags + folio), Atomics.load(m, L.fMapping + folio));
   if (ok && !(Atomics.or(m, L.fFlags + folio, FOLIO_ISOLATED) & FOLIO_ISOLATED)) return true;
   // not ours to reclaim: drop the reference (the folio may have been freed and reused: then the
   // reference we took is the new owner's count plus ours, never the last)
@@ -68,16 +73,26 @@ function* folio_putback(cpu: Cpu, folio: number): Gen<void> {
   yield* folio_put(cpu, folio);
 }
 
-/** shrink_folio_list() for one isolated page-cache folio; true if it was freed. */
-function* shrink_folio(cpu: Cpu, folio: number): Gen<boolean> {
+/**
+ * shrink_folio_list() for one isolated folio (a page-cache or lazyfree one; for MADV_PAGEOUT any
+ * folio, ignoreReferences); true if it was freed.
+ */
+function* shrink_folio(cpu: Cpu, folio: number, ignoreReferences: boolean): Gen<boolean> {
   const { m, L } = cpu.machine;
   if (!folio_trylock(cpu, folio)) return false;
-  // folio_check_references(): a young mapping keeps the folio (activated or kept for another pass)
-  const young = yield* folio_referenced(cpu, folio);
-  Atomics.and(m, L.fFlags + folio, ~FOLIO_REFERENCED);
-  if (young > 0) {
-    cpu.ev(EV.RECLAIM_REFERENCED, folio, young);
-    folio_unlock(cpu, folio);
+  if (!ignoreReferences) {
+    // folio_check_references(): a young mapping keeps the folio (activated or kept for another pass)
+    const young = yield* folio_referenced(cpu, folio);
+    Atomics.and(m, L.fFlags + folio, ~FOLIO_REFERENCED);
+    if (young > 0) {
+      cpu.ev(EV.RECLAIM_REFERENCED, folio, young);
+      folio_unlock(cpu, folio);
+      return false;
+    }
+  }
+  const file = Atomics.load(m, L.fMapping + folio) !== 0;
+  if (!file && !(Atomics.load(m, L.fFlags + folio) & FOLIO_LAZYFREE)) {
+    folio_unlock(cpu, folio); // an anon folio would be added to the swap cache: no swap here
     return false;
   }
   if (Atomics.load(m, L.fMapcount + folio) > 0) {
@@ -87,14 +102,27 @@ function* shrink_folio(cpu: Cpu, folio: number): Gen<boolean> {
       return false;
     }
   }
-  if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) {
+  if (!file) {
+    // a lazyfree folio: "follow __remove_mapping for reference": only reclaim's own reference is
+    // left, or it stays; redirtied meanwhile (a GUP write), it stays too
+    if (Atomics.compareExchange(m, L.fRef + folio, 1, 0) !== 1) {
+      folio_unlock(cpu, folio);
+      cpu.ev(EV.RECLAIM_BUSY, folio);
+      return false;
+    }
+    if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) {
+      Atomics.store(m, L.fRef + folio, 1); // folio_ref_unfreeze()
+      folio_unlock(cpu, folio);
+      return false;
+    }
+    cpu.ev(EV.LAZYFREE_DISCARDED, folio, Atomics.load(m, L.fOrder + folio));
+  } else if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) {
     // pageout(): write it now, reclaim it on a later pass once clean
     folio_unlock(cpu, folio);
     yield* pageout(cpu, folio);
     cpu.ev(EV.RECLAIM_PAGEOUT, folio);
     return false;
-  }
-  if (!(yield* __remove_mapping(cpu, folio))) {
+  } else if (!(yield* __remove_mapping(cpu, folio))) {
     folio_unlock(cpu, folio);
     return false;
   }
@@ -103,6 +131,26 @@ function* shrink_folio(cpu: Cpu, folio: number): Gen<boolean> {
   cpu.ev(EV.RECLAIM_FREED, folio, Atomics.load(m, L.fOrder + folio));
   yield* free_folio(cpu, folio);
   return true;
+}
+
+/**
+ * reclaim_pages() for MADV_PAGEOUT: each folio the walk isolated (holding the reference it took)
+ * is shrunk without the reference check (ignore_references); a folio another migration or reclaim
+ * has isolated already is left to it. Returns the folios freed.
+ */
+export function* reclaim_pages(cpu: Cpu, folios: readonly number[]): Gen<number> {
+  const { m, L } = cpu.machine;
+  let freed = 0;
+  for (const folio of folios) {
+    if (Atomics.or(m, L.fFlags + folio, FOLIO_ISOLATED) & FOLIO_ISOLATED) {
+      yield* folio_put(cpu, folio);
+      continue;
+    }
+    cpu.ev(EV.RECLAIM_SCANNED, folio, Atomics.load(m, L.fOrder + folio));
+    if (yield* shrink_folio(cpu, folio, true)) freed++;
+    else yield* folio_putback(cpu, folio);
+  }
+  return freed;
 }
 
 /**
