@@ -41,7 +41,7 @@ const CASES: [string, unknown, string][] = [
   ['unknown key at top level (a typo)', { anonFalback: 'refault' }, 'field "anonFalback": unknown key (did you mean "anonFallback"?)'],
   ['unknown key with two letters swapped', { engnie: 'sched' }, 'field "engnie": unknown key (did you mean "engine"?)'],
   ['an enum value with a typo', { engine: 'thread' }, 'field "engine": expected one of "sched", "threads", found "thread" (did you mean "threads"?)'],
-  ['unknown key nested', { weights: { touch: 10, zap: 3 } }, 'field "weights.zap": unknown key (allowed: touch, mmap, munmap, dontneed, exit, fork, pin, unpin, pinio, mremap, dontfork, mmapfile, writeback, mprotect, forkexit, cold, free)'],
+  ['unknown key nested', { weights: { touch: 10, zap: 3 } }, 'field "weights.zap": unknown key (allowed: touch, mmap, munmap, dontneed, exit, fork, pin, unpin, pinio, mremap, dontfork, mmapfile, writeback, mprotect, forkexit, migrate, reclaim, cold, free, pageout)'],
   ['mmapPages min > max', { mmapPages: { min: 64, max: 16 } }, 'field "mmapPages.min": expected at most mmapPages.max (16), found 64'],
   ['a required nested field missing', { mmapPages: { min: 4 } }, 'field "mmapPages.max": expected a number, found nothing (the field is missing)'],
   ['memoryPages not a power of two', { memoryPages: 5000 }, 'field "memoryPages": expected a power of two, found 5000'],
