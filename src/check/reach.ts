@@ -177,6 +177,17 @@ export const REACH_RULES: readonly ReachRule[] = [
     rule: 'contpte-clear-young-dirty', when: 'arch contpte, cold or free > 0, an anon or file order >= 4 applies', applies: (c) => c.arch === 'contpte' && (w(c, 'cold') > 0 || w(c, 'free') > 0) && contSized([...anonLarge(c), ...fileLarge(c)]), need: 'floor', expr: 'contpte.clearYoungDirty', ops: ['cold', 'free'], minOps: 600,
     why: 'clear_young_dirty_ptes cleared cont blocks in place, without unfolding',
   },
+  // migration, reclaim and MADV_PAGEOUT: the rmap walks that hold only the PTL (bars set from nightly.json at 60 s, about 3 times the ops of the rarest seen)
+  { rule: 'migrate', when: 'migrate > 0, touch > 0, writeRatio > 0, mmap > 0', applies: (c) => w(c, 'migrate') > 0 && writes(c) && anonVmas(c), need: 'floor', expr: 'migrate', ops: ['migrate'], minOps: 300, why: 'move_pages migrated anon folios through migration entries' },
+  { rule: 'migrate-zap', when: 'migrate applies, munmap or dontneed > 0', applies: (c) => w(c, 'migrate') > 0 && writes(c) && anonVmas(c) && (w(c, 'munmap') > 0 || w(c, 'dontneed') > 0), need: 'floor', expr: 'zap.migrationEntry', ops: ['migrate'], minOps: 600, why: 'zaps met migration entries (a migration racing munmap or MADV_DONTNEED)' },
+  { rule: 'migrate-fork', when: 'migrate applies, fork or forkexit > 0', applies: (c) => w(c, 'migrate') > 0 && writes(c) && anonVmas(c) && forks(c), need: 'floor', expr: 'fork.migrationEntry', ops: ['migrate'], minOps: 2_000, why: 'fork copied migration entries (a migration racing fork)' },
+  { rule: 'check-tlb-migrate', when: 'migrate applies', applies: (c) => w(c, 'migrate') > 0 && writes(c) && anonVmas(c), need: 'floor', expr: 'check.tlbSynced.try_to_migrate_one', ops: ['migrate'], minOps: 300, why: 'TLB coherence was checked as try_to_migrate replaced entries' },
+  { rule: 'reclaim-freed', when: 'reclaim > 0, files.count > 0, mmapfile > 0, touch > 0', applies: (c) => w(c, 'reclaim') > 0 && fileVmas(c) && touches(c), need: 'floor', expr: 'reclaim.freed', ops: ['reclaim'], minOps: 100, why: 'reclaim dropped clean page-cache folios' },
+  { rule: 'reclaim-unmap', when: 'reclaim-freed applies', applies: (c) => w(c, 'reclaim') > 0 && fileVmas(c) && touches(c), need: 'floor', expr: 'reclaim.unmapped', ops: ['reclaim'], minOps: 100, why: 'try_to_unmap unmapped page-cache folios through the rmap' },
+  { rule: 'check-tlb-unmap', when: 'reclaim-freed applies', applies: (c) => w(c, 'reclaim') > 0 && fileVmas(c) && touches(c), need: 'floor', expr: 'check.tlbSynced.try_to_unmap_one', ops: ['reclaim'], minOps: 100, why: 'TLB coherence was checked as try_to_unmap cleared entries' },
+  { rule: 'reclaim-pageout', when: 'reclaim-freed applies, writeRatio > 0', applies: (c) => w(c, 'reclaim') > 0 && fileVmas(c) && writes(c), need: 'floor', expr: 'reclaim.pageout', ops: ['reclaim'], minOps: 200, why: 'reclaim wrote dirty page-cache folios back' },
+  { rule: 'pageout', when: 'pageout > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'pageout') > 0 && anyVmas(c), need: 'floor', expr: 'madvise.pageout', ops: ['pageout'], why: 'MADV_PAGEOUT ran' },
+  { rule: 'lazyfree-discard', when: 'lazyfree applies, reclaim or pageout > 0', applies: (c) => w(c, 'free') > 0 && writes(c) && anonVmas(c) && (w(c, 'reclaim') > 0 || w(c, 'pageout') > 0), need: 'floor', expr: 'reclaim.lazyfreeDiscarded', ops: ['free'], minOps: 300, why: 'reclaim discarded clean lazyfree folios' },
 ];
 
 /** One variant's seeds and the events they counted. */

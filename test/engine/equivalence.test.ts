@@ -55,12 +55,13 @@ interface Outcome {
   state: string[];
   violations: string[];
   ops: Record<string, number>;
+  events: Record<string, number>;
 }
 
 function runOps(over: ConfigInput, seed: number, batching: boolean): Outcome {
   let state: string[] = [];
   const r = runSched(defaultConfig({ ...over, batching }), seed, { scheduler: new OpScheduler(seed), record: false, beforeTeardown: (machine) => (state = logicalState(machine)) });
-  return { state, violations: r.violations.map((v) => `${v.signature} ${JSON.stringify(v.details)}`), ops: r.ops };
+  return { state, violations: r.violations.map((v) => `${v.signature} ${JSON.stringify(v.details)}`), ops: r.ops, events: r.events };
 }
 
 // mprotect-, fork- and pin-heavy, on two processes with 16- or 512-aligned VMAs, so that large
@@ -73,13 +74,14 @@ const MIX: ConfigInput = {
   processes: 2,
   opsPerCpu: 200,
   mmapAlign: [16, 512],
-  weights: { touch: 60, mmap: 8, munmap: 3, dontneed: 4, exit: 1, fork: 2, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1, mprotect: 12, cold: 3, free: 4 },
+  weights: { touch: 60, mmap: 8, munmap: 3, dontneed: 4, exit: 1, fork: 2, pin: 2, unpin: 1, pinio: 3, mremap: 2, dontfork: 1, mprotect: 12, cold: 3, free: 4, migrate: 3, reclaim: 3, pageout: 2 },
 };
 const SEEDS = 40;
 
 test(`equivalence: batching true and false end in the same logical state on ${SEEDS} seeds (ops scheduler), no violations`, () => {
   let pages = 0, lazy = 0;
   const ops: Record<string, number> = {};
+  const events: Record<string, number> = {};
   for (let seed = 1; seed <= SEEDS; seed++) {
     const a = runOps(MIX, seed, true);
     const b = runOps(MIX, seed, false);
@@ -90,9 +92,12 @@ test(`equivalence: batching true and false end in the same logical state on ${SE
     for (const line of a.state) if (!line.startsWith('mm') && !line.startsWith('file')) pages += line.split(' ').filter((p) => p !== '-').length;
     for (const line of a.state) if (!line.startsWith('mm') && !line.startsWith('file')) lazy += line.split(' ').filter((p) => p.endsWith('L')).length;
     for (const [k, n] of Object.entries(a.ops)) ops[k] = (ops[k] ?? 0) + n;
+    for (const k of ['migrate', 'reclaim.freed', 'reclaim.lazyfreeDiscarded', 'reclaim.unmapped']) events[k] = (events[k] ?? 0) + (a.events[k] ?? 0);
   }
   // the comparison covered real work: every op kind ran, and many pages were present at the end
-  for (const k of ['touch', 'fork', 'mprotect', 'munmap', 'dontneed', 'mremap', 'pin', 'pinio', 'mmapfile', 'writeback', 'cold', 'free']) assert.ok((ops[k] ?? 0) > 0, `no ${k} op ran`);
+  for (const k of ['touch', 'fork', 'mprotect', 'munmap', 'dontneed', 'mremap', 'pin', 'pinio', 'mmapfile', 'writeback', 'cold', 'free', 'migrate', 'reclaim', 'pageout']) assert.ok((ops[k] ?? 0) > 0, `no ${k} op ran`);
+  // and the rmap walks did their work: folios migrated, reclaimed through try_to_unmap, lazyfree ones discarded
+  for (const k of ['migrate', 'reclaim.freed', 'reclaim.lazyfreeDiscarded', 'reclaim.unmapped']) assert.ok(events[k] > 0, `no ${k} (${JSON.stringify(events)})`);
   assert.ok(pages > 1000, `only ${pages} present pages compared`);
   assert.ok(lazy > 50, `only ${lazy} lazyfree pages compared`);
 });

@@ -664,7 +664,7 @@ const CASES: Record<string, Case> = {
   },
   'fork-migration-writable': {
     scenarios: [['fork while the entries are writable migration entries', forkDuringMigration, ['exclusive-page-shared']]],
-    seeds: 10, // first detection today: seed 1
+    seeds: 20, // first detection today: seed 9
   },
   'reclaim-unmap-no-dirty': {
     scenarios: [['reclaim of a tmpfs-like folio dirtied by hardware on entry 5', reclaimDirtyBit, ['writeback-lost-write']]],
