@@ -97,6 +97,9 @@ if (!up.startsWith('..') && !isAbsolute(up)) {
 }
 if (opts['no-run'] && !existsSync(join(OUT, 'coverage-final.json'))) usage(`--no-run: no ${relative(process.cwd(), join(OUT, 'coverage-final.json'))} (run npm run coverage first)`);
 
+// c8 reads its include patterns relative to the working directory: the repository's, from here on
+process.chdir(ROOT);
+
 const parts = [
   { engine: 'sched', seconds: total - threadsSec },
   { engine: 'threads', seconds: threadsSec },
@@ -154,10 +157,15 @@ async function c8Report(raw, dir) {
   }).run();
 }
 
-/** The coverage files Node wrote: per process, the main thread's and each worker thread's (coverage-PID-TIME-THREADID.json). */
+/**
+ * The coverage files Node wrote: per process, the main thread's and each worker thread's
+ * (coverage-PID-TIME-THREADID.json); and how many of them have code of the threads build
+ * (dist/threads: a config with threadsCode "stripped"), mapped back to src/ by its source maps.
+ */
 function rawFiles(raw) {
   const files = existsSync(raw) ? readdirSync(raw).filter((f) => /^coverage-.*\.json$/.test(f)) : [];
-  return { total: files.length, workers: files.filter((f) => !/-0\.json$/.test(f)).length };
+  const threadsBuild = files.filter((f) => readFileSync(join(raw, f), 'utf8').includes('/dist/threads/src/')).length;
+  return { total: files.length, workers: files.filter((f) => !/-0\.json$/.test(f)).length, threadsBuild };
 }
 
 const pad = (s, n) => String(s).padEnd(n);
@@ -211,18 +219,20 @@ async function main() {
   // ---- the one screen ----
   const out = [];
   if (runInfo) {
-    out.push(`coverage  ${runInfo.config}: ${runInfo.parts.map((p) => `${p.engine} ${p.seconds}s (exit ${p.exit})`).join(', ')}; V8 coverage files ${runInfo.rawFiles.total} (${runInfo.rawFiles.workers} from worker threads)`);
+    const rf = runInfo.rawFiles;
+    out.push(`coverage  ${runInfo.config}: ${runInfo.parts.map((p) => `${p.engine} ${p.seconds}s (exit ${p.exit})`).join(', ')}; V8 coverage files ${rf.total} (${rf.workers} from worker threads${rf.threadsBuild ? `, ${rf.threadsBuild} with the threads build's code` : ''})`);
   }
   for (const [d, m] of Object.entries(g.dirs)) out.push(`  ${pad(d, 12)} lines ${pad(`${m.lines.pct}%`, 8)} (${m.lines.covered}/${m.lines.total})   branches ${pad(`${m.branches.pct}%`, 8)} (${m.branches.covered}/${m.branches.total})`);
   out.push(`  ${pad('kernel side', 12)} lines ${pad(`${g.kernel.lines.pct}%`, 8)} (${g.kernel.lines.covered}/${g.kernel.lines.total})   branches ${pad(`${g.kernel.branches.pct}%`, 8)} (${g.kernel.branches.covered}/${g.kernel.branches.total})`);
   const ex = Object.entries(g.excluded);
   const exTotal = ex.reduce((a, [, e]) => a + e.total, 0);
+  out.push(`  (branches: c8's, V8 block ranges; functions never called, which c8 counts as functions only: ${g.unreached.filter((u) => u.kind).length}, counted by the gate as unreached branches)`);
   out.push(`  deviation-only branches left out: ${exTotal} (${ex.map(([f, e]) => `${f.replace(/^src\//, '')} ${e.total}`).join(', ') || 'none'})`);
   if (missingFiles.length) out.push(`  kernel files never loaded (no coverage at all): ${missingFiles.join(', ')}`);
   const holds = g.gate.holds && !missingFiles.length;
   out.push(`gate      ${g.gate.pct}% of ${g.gate.total} kernel-side branches reached (deviation-only left out); threshold ${threshold}%: ${holds ? 'holds' : 'FAILS'}`);
   out.push(`unreached ${g.unreached.length} kernel-side branch(es), ${g.unreached.filter((u) => u.deviation).length} of them deviation-only${opts['list-unreached'] ? ':' : ' (--list-unreached lists them)'}`);
-  if (opts['list-unreached']) for (const u of g.unreached) out.push(`  ${u.file}:${u.line}:${u.column}  ${u.snippet}${u.deviation ? `   [deviation-only: ${u.deviation.join(', ')}]` : ''}`);
+  if (opts['list-unreached']) for (const u of g.unreached) out.push(`  ${u.file}:${u.line}:${u.column}  ${u.snippet}${u.kind ? `   [${u.kind}]` : ''}${u.deviation ? `   [deviation-only: ${u.deviation.join(', ')}]` : ''}`);
   out.push(`report    ${relative(process.cwd(), OUT) || '.'}/index.html, coverage-summary.json, gate.json`);
 
   let code = holds ? EXIT_OK : EXIT_FAIL;
