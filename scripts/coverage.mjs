@@ -110,8 +110,13 @@ let child = null;
 let work = null;
 const onSignal = (sig) => {
   interrupted = sig;
-  // the nightly stops cleanly on SIGINT/SIGTERM (a terminal's Ctrl-C reaches it already; a kill of this process alone does not)
-  if (child && child.exitCode === null) child.kill(sig);
+  // The nightly stops cleanly on SIGINT or SIGTERM (and a second one stops it at once). A
+  // terminal's Ctrl-C reaches it already, with this process's group; a kill of this process alone
+  // does not: SIGTERM is passed on at once, SIGINT only if the nightly is still running 2 s later.
+  const c = child;
+  if (!c) return;
+  if (sig === 'SIGTERM') c.kill(sig);
+  else setTimeout(() => c.exitCode === null && c.signalCode === null && c.kill(sig), 2000).unref();
 };
 process.on('SIGINT', () => onSignal('SIGINT'));
 process.on('SIGTERM', () => onSignal('SIGTERM'));

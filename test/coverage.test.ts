@@ -3,12 +3,13 @@
 // code behind an inj guard, checked on the guards alone and end to end on real V8 coverage of a
 // fixture through c8 (where V8 starts an arm's range decides what lies inside a region); the gate's
 // arithmetic; the docs list's format, its round trip and its comparison with a run; docs/model.md's
-// list parses; the script's bad arguments; and a few seconds of the real thing (both engines, worker
-// threads' coverage mapped back to src/*.ts). The 120 s gate run itself is not part of npm test.
+// list parses; the script's bad arguments; a few seconds of the real thing (both engines, worker
+// threads' coverage mapped back to src/*.ts); and a stop mid-run, which leaves the previous report.
+// The 120 s gate run itself is not part of npm test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -291,6 +292,30 @@ test('coverage.mjs: a few seconds of both engines: worker threads\' coverage is 
     const again = spawnSync(process.execPath, [SCRIPT, '--no-run', '--threshold', '100', '--out', cov], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(again.status, 1, again.stdout + again.stderr);
     assert.match(again.stdout, /threshold 100%: FAILS/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('coverage.mjs: stopped mid-run (SIGTERM), it exits 130 and leaves the report folder as it was, with no work folder', { timeout: 60_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'foliostorm-coverage-stop-'));
+  try {
+    const cov = join(out, 'cov');
+    mkdirSync(cov);
+    writeFileSync(join(cov, 'index.html'), 'the previous report');
+    const child = spawn(process.execPath, [SCRIPT, '--no-build', '--config', 'configs/smoke.json', '--duration', '60s', '--out', cov], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += String(d);
+      // the nightly has started: stop the run
+      if (/run "smoke"/.test(err)) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.equal(code, 130, err);
+    assert.match(err, /coverage: SIGTERM: stopped/);
+    assert.deepEqual(readdirSync(out), ['cov']);
+    assert.deepEqual(readdirSync(cov), ['index.html']);
+    assert.equal(readFileSync(join(cov, 'index.html'), 'utf8'), 'the previous report');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
