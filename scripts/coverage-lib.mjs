@@ -325,14 +325,18 @@ export function compareWithDocs(unreached, entries) {
 
 /**
  * The list for the docs: every unreached branch, keeping the why of its entry (matched or moved);
- * a deviation-only branch without one gets its why from its guard; any other says TODO.
+ * a deviation-only branch without one gets its why from its guard; any other says TODO. An entry
+ * for a branch this run reached stays while its code is still there (stillThere(entry): its
+ * snippet is still on its line), so a rare branch, reached by one run and not the next, keeps its
+ * entry; one whose code went is dropped.
  */
-export function renderDocsList(unreached, entries) {
+export function renderDocsList(unreached, entries, stillThere = () => false) {
   const c = compareWithDocs(unreached, entries);
   const why = new Map([...c.matched, ...c.moved].map(({ branch, entry }) => [branch, entry.why]));
-  return unreached
-    .map((u) => renderEntry({ ...u, why: why.get(u) ?? (u.deviation ? `deviation-only (${u.deviation.join(', ')}: under \`${u.guard.replace(/`/g, "'").replace(/\s+/g, ' ')}\`)` : 'TODO: why') }))
-    .join('\n');
+  const rows = unreached.map((u) => ({ ...u, why: why.get(u) ?? (u.deviation ? `deviation-only (${u.deviation.join(', ')}: under \`${u.guard.replace(/`/g, "'").replace(/\s+/g, ' ')}\`)` : 'TODO: why') }));
+  for (const e of c.stale) if (stillThere(e)) rows.push({ file: e.file, line: e.line, column: -1, snippet: e.snippet, why: e.why });
+  rows.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column));
+  return rows.map(renderEntry).join('\n');
 }
 
 /** markdown with the list between the markers replaced (the markers added at the end if absent). */

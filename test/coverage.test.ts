@@ -42,7 +42,7 @@ interface Lib {
   renderEntry(e: Unreached & { why?: string }): string;
   parseDocsList(md: string): { found: boolean; entries: Entry[]; problems: string[] };
   compareWithDocs(u: Unreached[], e: Entry[]): { matched: unknown[]; moved: { branch: Unreached; entry: Entry }[]; missing: Unreached[]; stale: Entry[] };
-  renderDocsList(u: Unreached[], e: Entry[]): string;
+  renderDocsList(u: Unreached[], e: Entry[], stillThere?: (e: Entry) => boolean): string;
   replaceDocsList(md: string, list: string): string;
   DOCS_BEGIN: string;
   DOCS_END: string;
@@ -217,7 +217,7 @@ test('docs list: malformed lines and a why of no known kind are problems; no mar
   assert.equal(L.parseDocsList('# nothing').found, false);
 });
 
-test('docs list: compare a run with the docs (matched, moved, missing, stale) and rewrite it keeping the whys', () => {
+test('docs list: compare a run with the docs (matched, moved, missing, stale) and rewrite it keeping the whys, and the entries whose code is still there', () => {
   const run: Unreached[] = [
     { file: 'src/a.ts', line: 1, column: 0, snippet: 'return x;' },
     { file: 'src/a.ts', line: 9, column: 0, snippet: 'continue;' },
@@ -238,6 +238,10 @@ test('docs list: compare a run with the docs (matched, moved, missing, stale) an
   const p = L.parseDocsList(L.replaceDocsList('# Model\n', list));
   assert.deepEqual(p.entries.map((e) => `${e.line} ${e.why}`), ['1 gap: one', '9 error path: two', '4 TODO: why', "7 deviation-only (alpha: under `cpu.inj.alpha`)"]);
   assert.deepEqual(p.problems, ['list line 3: the why does not start with one of: deviation-only, error path, unreachable by design, gap: - `src/b.ts:4` `f();` — TODO: why']);
+  // an entry for a branch this run reached stays while its code is there, in file and line order
+  const kept = L.parseDocsList(L.replaceDocsList('', L.renderDocsList(run, docs, (e) => e.snippet === 'gone();'))).entries;
+  assert.deepEqual(kept.map((e) => `${e.file}:${e.line}`), ['src/a.ts:1', 'src/a.ts:9', 'src/b.ts:4', 'src/b.ts:7', 'src/c.ts:2']);
+  assert.equal(kept[4].why, 'gap: three');
   // replacing keeps what is around the list
   const md = `# M\n\nbefore\n\n${L.DOCS_BEGIN}\nold\n${L.DOCS_END}\n\nafter\n`;
   const r = L.replaceDocsList(md, list);
