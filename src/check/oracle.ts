@@ -107,6 +107,7 @@ export function zapAbort(machine: Machine, mm: number, start: number, end: numbe
  * MADV_FREE itself: freeEnd completes no zap.
  */
 export function freeBegin(machine: Machine, mm: number, start: number, end: number): void {
+  Atomics.add(machine.m, machine.mmWord(mm, MM.FREE_GEN), FREE_BEGUN + 1);
   const base = machine.oracleIndex(mm, 0);
   for (let v = start; v < end; v++) Atomics.or(machine.m, machine.L.oAltOk + base + v, FREE_MARK);
   zapAdd(machine, mm, start, end, 1);
@@ -114,6 +115,17 @@ export function freeBegin(machine: Machine, mm: number, start: number, end: numb
 /** MADV_FREE of [start, end) returned (or failed: the mark stays, a superset of what may be lost). */
 export function freeEnd(machine: Machine, mm: number, start: number, end: number): void {
   zapAdd(machine, mm, start, end, -1);
+  Atomics.sub(machine.m, machine.mmWord(mm, MM.FREE_GEN), 1);
+}
+
+const FREE_BEGUN = 1 << 16;
+/** The mm's MADV_FREE word (MM.FREE_GEN), read by a store before its walk sets the dirty bit. */
+export function freeGen(machine: Machine, mm: number): number {
+  return Atomics.load(machine.m, machine.mmWord(mm, MM.FREE_GEN));
+}
+/** Did a MADV_FREE of mm run at some time since freeGen read f1 (in flight then, or begun since)? */
+export function freeRacedSince(machine: Machine, mm: number, f1: number): boolean {
+  return (f1 & (FREE_BEGUN - 1)) !== 0 || freeGen(machine, mm) !== f1;
 }
 
 /** The zap word once every zap in flight in g has completed. */
@@ -124,12 +136,14 @@ const settled = (g: number): number => (g + (g & IN_FLIGHT) * (COMPLETED - 1)) |
  * that raced a zap is "there or gone (0)"; only a zap that completes beyond those in flight at the
  * store must have discarded it, so the record keeps the zap word as if they had all completed.
  */
-export function recordWrite(machine: Machine, mm: number, vpn: number, token: number, g1: number, g2: number): void {
+export function recordWrite(machine: Machine, mm: number, vpn: number, token: number, g1: number, g2: number, freeRaced = false): void {
   const { m, L } = machine;
   const i = machine.oracleIndex(mm, vpn);
   const raced = zapInFlight(g1) || g1 !== g2;
-  // a write that raced a MADV_FREE of the page may have lost its dirty bit to it: still discardable
-  const free = raced ? Atomics.load(m, L.oAltOk + i) & FREE_MARK : 0;
+  // a write that raced a MADV_FREE of the page (one in flight at the store, or one that ran between
+  // the MMU setting the dirty bit and this record: freeRaced) may have lost its dirty bit to it: the
+  // page stays discardable
+  const free = raced || freeRaced ? Atomics.load(m, L.oAltOk + i) & FREE_MARK : 0;
   Atomics.store(m, L.oExp + i, token);
   Atomics.store(m, L.oAlt + i, 0);
   Atomics.store(m, L.oAltOk + i, (raced ? ALT_ONE : 0) | free);

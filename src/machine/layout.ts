@@ -31,7 +31,8 @@ export const MM = {
   MREMAP_LEN: 14,
   TLB_FLUSH_PENDING: 15, // mm->tlb_flush_pending: operations that changed PTEs and have not flushed yet (mmu_gather)
   BIRTH: 16, // when this mm joined the anon rmap (anon_vma_fork / the first anon_vma), 0: not linked; the walk visits mms in this order
-  WORDS: 17,
+  FREE_GEN: 17, // tool side: MADV_FREE calls of this mm begun (high 16 bits) and in flight (low 16 bits): the data oracle's lazyfree window
+  WORDS: 18,
 } as const;
 export const MM_FREE = 0, MM_CREATING = 3, MM_LIVE = 1, MM_DYING = 2;
 

@@ -13,7 +13,7 @@ import { MMU_RETRY, mmu_translate } from '../machine/mmu.js';
 import { accessNotAllowed, allocFailures, storeEntryProblem } from '../check/contracts.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../linux/mm/memory.js';
 import { UNIT_SEQ, UNIT_STEP } from '../diag/hang.js';
-import { hex, makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
+import { freeGen, freeRacedSince, hex, makeFileToken, mremapRace, recordFileWrite, recordForkRace, recordWrite, tagOf, tokenVersion, zapGen } from '../check/oracle.js';
 
 export const ACCESS_OK = 0;
 export const ACCESS_SEGV = 1;
@@ -53,6 +53,8 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
     yield P.ACCESS;
     // The access itself is one indivisible step: a TLB-shootdown IPI waits for it (ACCESS_SEQ odd).
     Atomics.add(m, seqW, 1);
+    // a MADV_FREE may clear the dirty bit this store's walk sets, before the oracle records it
+    const free1 = write ? freeGen(machine, mm) : 0;
     const pte = mmu_translate(cpu, mm, vpn, write, pgd, ptep);
     if (pte === MMU_RETRY) {
       Atomics.add(m, seqW, 1);
@@ -115,7 +117,7 @@ export function* user_access(cpu: Cpu, mm: number, vpn: number, write: boolean, 
         // Oracle bookkeeping inside the access (tool side), so that it is ordered with a fork:
         // record the write, then look at the fork sequence. Either a fork that starts later copies
         // this record, or we see the fork and tell its child the write may have reached it.
-        recordWrite(machine, mm, vpn, token, out.g1, zapGen(machine, mm, vpn));
+        recordWrite(machine, mm, vpn, token, out.g1, zapGen(machine, mm, vpn), freeRacedSince(machine, mm, free1));
         const f2 = Atomics.load(m, fw);
         out.forkRaced = ((f1 | f2) & 1) !== 0 || f1 !== f2;
         out.forkChild = out.forkRaced ? Atomics.load(m, machine.mmWord(mm, MM.FORK_CHILD)) : -1;

@@ -14,7 +14,7 @@ import { MM, MM_LIVE } from '../machine/layout.js';
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE } from '../machine/machine.js';
 import { pte_pfn, pte_present } from '../machine/pte.js';
 import { pickVma } from './target.js';
-import { pin_user_page, unpin_user_page } from '../linux/mm/gup.js';
+import { pin_user_page, unpin_user_page, unpin_user_page_dirty } from '../linux/mm/gup.js';
 import { down_read, up_read } from '../linux/kernel/locking/rwsem.js';
 import { spin_lock, spin_unlock } from '../linux/kernel/locking/spinlock.js';
 import { mmget_not_zero, mmput } from '../linux/kernel/fork.js';
@@ -77,7 +77,10 @@ export function* unpin_op(cpu: Cpu, op: Op): Gen<void> {
 }
 
 function* unpin(cpu: Cpu, p: Pin): Gen<void> {
-  yield* unpin_user_page(cpu, p.pfn);
+  // a read-write pin is released as drivers release them after DMA into it: dirty
+  // (unpin_user_pages_dirty_lock with make_dirty), so writes through it reach the folio's state
+  if (p.write) yield* unpin_user_page_dirty(cpu, p.pfn);
+  else yield* unpin_user_page(cpu, p.pfn);
 }
 
 /** Release every pin this CPU holds (the end of its program). */

@@ -44,6 +44,7 @@ export function mm_reset(machine: Machine, mm: number): void {
   Atomics.store(m, machine.mmWord(mm, MM.LINEAGE), 1 << mm);
   Atomics.store(m, machine.mmWord(mm, MM.MMAP_LOCK), 0);
   Atomics.store(m, machine.mmWord(mm, MM.BIRTH), 0);
+  Atomics.store(m, machine.mmWord(mm, MM.FREE_GEN), 0);
   const o = machine.oracleIndex(mm, 0);
   m.fill(0, L.oExp + o, L.oExp + o + L.vaPages);
   m.fill(0, L.oAlt + o, L.oAlt + o + L.vaPages);

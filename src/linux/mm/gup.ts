@@ -7,7 +7,7 @@ import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { MM } from '../../machine/layout.js';
-import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_SHARED, VM_WRITE } from '../../machine/machine.js';
+import { FOLIO_ANON, PG_ANON_EXCLUSIVE, VM_ANON, VM_SHARED, VM_WRITE, FOLIO_DIRTY } from '../../machine/machine.js';
 import { pte_pfn, pte_present, pte_special, pte_write } from '../../machine/pte.js';
 import { GUP_PIN_COUNTING_BIAS } from '../include/linux/mm.js';
 import { MMF_HAS_PINNED } from './rmap.js';
@@ -161,6 +161,18 @@ export function* pin_user_page(cpu: Cpu, mm: number, vpn: number, write: boolean
     if (pfn >= 0) cpu.ev(EV.GUP_SLOW, vpn, write ? 1 : 0);
   }
   return pfn;
+}
+
+/**
+ * unpin_user_pages_dirty_lock() of one page with make_dirty: the device may have written the page
+ * through the pin, which set no PTE dirty bit, so the folio is marked dirty (folio_mark_dirty under
+ * the folio lock in the kernel) before the pin goes: a lazyfree folio is then not discarded, a
+ * page-cache one is written back.
+ */
+export function* unpin_user_page_dirty(cpu: Cpu, pfn: number): Gen<void> {
+  const { m, L } = cpu.machine;
+  Atomics.or(m, L.fFlags + Atomics.load(m, L.pHead + pfn), FOLIO_DIRTY);
+  yield* unpin_user_page(cpu, pfn);
 }
 
 /** unpin_user_page(): drop one pin of the page's folio (the pin count first, then its references). */
