@@ -123,11 +123,10 @@ function* change_pte_range(cpu: Cpu, tlb: MmuGather, vma: VmaView, start: number
     if (!pte_present(oldpte)) {
       // a migration entry: "A protection check is difficult so just be safe and disable write"
       // (whatever the new protection): a writable one becomes readable-exclusive for an anon
-      // folio, readable otherwise, keeping its a/d and soft-dirty bits
+      // folio (the kernel: readable for a file folio; only anon folios migrate in the model),
+      // keeping its a/d bits
       if (is_writable_migration_entry(oldpte)) {
-        const folio = Atomics.load(m, L.pHead + pte_pfn(oldpte));
-        const e = migration_entry_mkreadable(oldpte);
-        yield* set_pte_at(cpu, ptep, Atomics.load(m, L.fFlags + folio) & FOLIO_ANON ? e | SWP_MIGRATION_EXCLUSIVE : e);
+        yield* set_pte_at(cpu, ptep, migration_entry_mkreadable(oldpte) | SWP_MIGRATION_EXCLUSIVE);
         pages++;
       }
       vpn++;

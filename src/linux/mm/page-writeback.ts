@@ -93,8 +93,7 @@ function* writeback_folio(cpu: Cpu, file: number, folio: number): Gen<void> {
  */
 export function* pageout(cpu: Cpu, folio: number): Gen<void> {
   const { m, L } = cpu.machine;
-  const file = Atomics.load(m, L.fMapping + folio) - 1;
-  if (file < 0) return;
+  const file = Atomics.load(m, L.fMapping + folio) - 1; // a page-cache folio: reclaim calls pageout for no other
   const lw = L.wbLock + file;
   yield* down_write(cpu, lw);
   yield* writeback_folio(cpu, file, folio);

@@ -11,11 +11,11 @@ import { folio_maybe_dma_pinned } from '../include/linux/mm.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { PTRS_PER_PTE } from '../../machine/params.js';
-import { PTE_DIRTY, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_special, pte_wrprotect, pte_write, pte_young } from '../../machine/pte.js';
+import { PTE_DIRTY, PTE_WRITE, PTE_YOUNG, pfn_pte, pte_dirty, pte_mkclean, pte_pfn, pte_present, pte_special, pte_wrprotect, pte_write, pte_young } from '../../machine/pte.js';
 import {
   is_migration_entry, is_migration_entry_dirty, is_migration_entry_young, is_readable_exclusive_migration_entry, is_writable_migration_entry,
   make_migration_entry_dirty, make_migration_entry_young, make_readable_exclusive_migration_entry, make_readable_migration_entry,
-  make_writable_migration_entry, pte_swp_mksoft_dirty, pte_swp_soft_dirty,
+  make_writable_migration_entry,
 } from '../include/linux/swapops.js';
 import { folio_put, folio_ref_add } from './swap.js';
 import { ptep_clear_flush, ptep_clear_flush_young, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
@@ -414,7 +414,7 @@ function* rmap_walk_table(cpu: Cpu, w: RmapWalk, mm: number, s: number, e: numbe
  * flushed at once with ptep_clear_flush, before the PTL is dropped). The dirty bit moves to the
  * folio; an AnonExclusive page is made shared first (folio_try_share_anon_rmap_pte), which fails
  * if the folio may be pinned: the entry is put back and the walk stops. The migration entry is
- * writable, readable-exclusive or readable, and keeps the young/dirty/soft-dirty bits; the
+ * writable, readable-exclusive or readable, and keeps the young/dirty bits; the
  * mapping's mapcount and reference go (the migration's own reference keeps the folio).
  * Deviation migrate-no-flush: the entry is cleared without the flush. Deviation migrate-ignore-pins:
  * a pinned AnonExclusive page is made shared and unmapped anyway.
@@ -441,7 +441,7 @@ function* try_to_migrate_one(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, pte
   let entry = pte_write(pteval) ? make_writable_migration_entry(pfn) : anonExclusive ? make_readable_exclusive_migration_entry(pfn) : make_readable_migration_entry(pfn);
   if (pte_young(pteval)) entry = make_migration_entry_young(entry);
   if (pte_dirty(pteval)) entry = make_migration_entry_dirty(entry);
-  if (pteval & PTE_SOFT_DIRTY) entry = pte_swp_mksoft_dirty(entry);
+  // (no soft-dirty tracking in the model: pte_swp_mksoft_dirty has nothing to carry)
   yield* set_pte_at(cpu, ptep, entry);
   folio_remove_rmap_ptes(cpu, w.folio, pfn, 1, mm);
   yield* folio_put(cpu, w.folio);
@@ -464,14 +464,13 @@ export function* try_to_migrate(cpu: Cpu, folio: number): Gen<boolean> {
  * remove_migration_pte() for one migration entry of src's page, PTL held: map the page of dst at
  * the same offset (dst is src itself when the migration failed), writable if the entry was,
  * AnonExclusive if it was writable or readable-exclusive, old unless the entry was young, dirty
- * if it was and the folio is, soft-dirty kept; a reference and a mapcount per entry.
+ * if it was and the folio is; a reference and a mapcount per entry.
  */
 function* remove_migration_pte(cpu: Cpu, w: RmapWalk, mm: number, vpn: number, ptep: number, entry: number): Gen<void> {
   const { m, L } = cpu.machine;
   const page = w.dst + (pte_pfn(entry) - w.folio);
   folio_ref_add(cpu, w.dst, 1); // folio_get()
   let pte = pfn_pte(page, PTE_YOUNG);
-  if (pte_swp_soft_dirty(entry)) pte |= PTE_SOFT_DIRTY;
   if (is_writable_migration_entry(entry)) pte |= PTE_WRITE;
   if (!is_migration_entry_young(entry)) pte &= ~PTE_YOUNG;
   if (is_migration_entry_dirty(entry) && Atomics.load(m, L.fFlags + w.dst) & FOLIO_DIRTY) pte |= PTE_DIRTY;
@@ -503,13 +502,13 @@ function* rmap_walk_file(cpu: Cpu, w: RmapWalk, file: number): Gen<void> {
   for (const e of i_mmap_entries(machine, file)) {
     const lo = Math.max(index, e.pgoff), hi = Math.min(index + w.nr, e.pgoff + (e.end - e.start));
     if (lo >= hi) continue;
-    for (let s = e.start + (lo - e.pgoff), end = s + (hi - lo); s < end && w.ok; ) {
+    // (every entry of a page-cache folio can be unmapped: try_to_unmap_one stops a walk only for an anon folio)
+    for (let s = e.start + (lo - e.pgoff), end = s + (hi - lo); s < end; ) {
       const t = Math.min(end, (s & ~(PTRS_PER_PTE - 1)) + PTRS_PER_PTE);
       const table = machine.tableIndex(e.mm, s);
       if (Atomics.load(m, machine.pgdWord(table)) && (yield* rmap_walk_table(cpu, w, e.mm, s, t, table))) yield P.RMAP;
       s = t;
     }
-    if (!w.ok) break;
   }
   up_read(cpu, lw);
 }

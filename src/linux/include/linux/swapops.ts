@@ -2,9 +2,9 @@
 // A non-present, non-none PTE. The model's encoding (the kernel's is per arch): bit 0 (present)
 // clear, SWP_MIGRATION set, the PFN in the PFN bits as a present entry has it, and in the flag bits
 // writable / readable-exclusive (make_*_migration_entry), young and dirty (the a/d bits migration
-// entries carry where migration_entry_supports_ad(), as x86 and arm64 do) and soft-dirty
-// (pte_swp_mksoft_dirty). No swap device is modelled: every swap entry is a migration entry.
-import { PFN_SHIFT, PTE_DIRTY, PTE_PRESENT, PTE_SOFT_DIRTY, PTE_SPECIAL, PTE_UFFD_WP, PTE_WRITE, PTE_YOUNG, pte_pfn } from '../../../machine/pte.js';
+// entries carry where migration_entry_supports_ad(), as x86 and arm64 do). No soft-dirty (the model
+// tracks none) and no swap device: every swap entry is a migration entry.
+import { PFN_SHIFT, PTE_DIRTY, PTE_PRESENT, PTE_SPECIAL, PTE_UFFD_WP, PTE_WRITE, PTE_YOUNG, pte_pfn } from '../../../machine/pte.js';
 
 /** Marks a migration entry (the swap type). */
 export const SWP_MIGRATION = PTE_SPECIAL;
@@ -14,7 +14,6 @@ export const SWP_MIGRATION_WRITE = PTE_WRITE;
 export const SWP_MIGRATION_EXCLUSIVE = PTE_UFFD_WP;
 export const SWP_MIGRATION_YOUNG = PTE_YOUNG;
 export const SWP_MIGRATION_DIRTY = PTE_DIRTY;
-export const SWP_SOFT_DIRTY = PTE_SOFT_DIRTY;
 
 /** is_swap_pte(): neither none nor present. */
 export const is_swap_pte = (pte: number): boolean => pte !== 0 && (pte & PTE_PRESENT) === 0;
@@ -28,8 +27,6 @@ export const is_migration_entry_young = (pte: number): boolean => (pte & SWP_MIG
 export const is_migration_entry_dirty = (pte: number): boolean => (pte & SWP_MIGRATION_DIRTY) !== 0;
 /** pfn_swap_entry_to_page() as a PFN. */
 export const swp_offset_pfn = (pte: number): number => pte_pfn(pte);
-/** pte_swp_soft_dirty() */
-export const pte_swp_soft_dirty = (pte: number): boolean => (pte & SWP_SOFT_DIRTY) !== 0;
 
 /** make_readable_migration_entry() */
 export const make_readable_migration_entry = (pfn: number): number => ((pfn << PFN_SHIFT) | SWP_MIGRATION) | 0;
@@ -41,8 +38,6 @@ export const make_writable_migration_entry = (pfn: number): number => make_reada
 export const make_migration_entry_young = (e: number): number => e | SWP_MIGRATION_YOUNG;
 /** make_migration_entry_dirty() */
 export const make_migration_entry_dirty = (e: number): number => e | SWP_MIGRATION_DIRTY;
-/** pte_swp_mksoft_dirty() */
-export const pte_swp_mksoft_dirty = (e: number): number => e | SWP_SOFT_DIRTY;
 
 /**
  * The readable form of a migration entry (writable or readable-exclusive made plain readable),
@@ -50,14 +45,3 @@ export const pte_swp_mksoft_dirty = (e: number): number => e | SWP_SOFT_DIRTY;
  * (copy_nonpresent_pte) and what mprotect installs when it removes write permission.
  */
 export const migration_entry_mkreadable = (e: number): number => e & ~(SWP_MIGRATION_WRITE | SWP_MIGRATION_EXCLUSIVE);
-
-/** Human-readable form, e.g. "migration pfn=0x1a3 W Y". */
-export function swpToString(e: number): string {
-  const f: string[] = [];
-  if (e & SWP_MIGRATION_WRITE) f.push('W');
-  if (e & SWP_MIGRATION_EXCLUSIVE) f.push('X');
-  if (e & SWP_MIGRATION_DIRTY) f.push('D');
-  if (e & SWP_MIGRATION_YOUNG) f.push('Y');
-  if (e & SWP_SOFT_DIRTY) f.push('SD');
-  return `migration pfn=0x${pte_pfn(e).toString(16)}${f.length ? ' ' + f.join(' ') : ''}`;
-}
