@@ -218,25 +218,17 @@ export function* modify_prot_commit_ptes(cpu: Cpu, ptep: number, oldPte: number,
 // ---- young-bit aging (reclaim's folio_referenced) ----------------------------------------------
 
 /**
- * ptep_clear_flush_young(): clear the young bit of one present entry (an atomic and-not, so a
- * dirty bit hardware sets meanwhile stays) and, if it was young, flush the entry so the MMU sets
- * it again on the next access. Returns whether it was young. contpte: a cont entry's young bit is
- * its block's (contpte_ptep_clear_flush_young: every entry of the block is made old, one flush of
- * the block).
+ * ptep_clear_flush_young(): ptep_test_and_clear_young() and, if the entry was young, a flush, so the
+ * MMU sets it again on the next access (contpte: contpte_ptep_clear_flush_young, the block's young
+ * bits cleared and the block flushed). Returns whether it was young.
  */
 export function* ptep_clear_flush_young(cpu: Cpu, ptep: number): Gen<boolean> {
-  const m = cpu.m;
-  const { mm, vpn } = ptepAddr(cpu.machine, ptep);
-  if (contpte(cpu) && (Atomics.load(m, ptep) & PTE_CONT)) {
-    const first = ptep - (vpn % 16), v0 = vpn - (vpn % 16);
-    let young = false;
-    cpu.notePteWrite(first, 16);
-    for (let i = 0; i < 16; i++) young = (Atomics.and(m, first + i, ~PTE_YOUNG) & PTE_YOUNG) !== 0 || young;
-    if (young) yield* flush_tlb_range(cpu, mm, v0, v0 + 16);
-    return young;
+  const span = (Atomics.load(cpu.m, ptep) & PTE_CONT) !== 0 ? 16 : 1; // only the contpte layer sets PTE_CONT
+  const young = ptep_test_and_clear_young(cpu, ptep);
+  if (young) {
+    const { mm, vpn } = ptepAddr(cpu.machine, ptep);
+    const v0 = vpn - (vpn % span);
+    yield* flush_tlb_range(cpu, mm, v0, v0 + span);
   }
-  cpu.notePteWrite(ptep, 1);
-  const young = (Atomics.and(m, ptep, ~PTE_YOUNG) & PTE_YOUNG) !== 0;
-  if (young) yield* flush_tlb_range(cpu, mm, vpn, vpn + 1);
   return young;
 }
