@@ -15,6 +15,7 @@ import { checkMmIdChange } from './mm-id.js';
 import { countPoint } from './points.js';
 import { checkPtlUnlock } from './instruments.js';
 import { opCodesOf } from '../diag/op-codes.js';
+import { checkRmapMove } from './rmap-order.js';
 
 let installed = false;
 
@@ -68,6 +69,7 @@ export function installCheckHooks(): void {
     forkCopied: forkOracle,
     mremapBegin: mremapOracleBegin,
     mremapEnd: mremapOracleEnd,
+    rmapMove: checkRmapMove, // counts its point itself: only a file mapping's move is judged
   });
 }
 

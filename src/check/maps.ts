@@ -175,13 +175,18 @@ export function expectedOf(call: Call, raw: readonly Seg[], g: Geometry): { ok: 
       return { ok: [covered(raw, call.start, call.end) === call.end - call.start ? 0 : -1], after: remap(raw, call.start, call.end, f) };
     }
     case 'mremap': {
+      // MREMAP_FIXED | MREMAP_MAYMOVE, same size: whatever is at the target is unmapped first; the
+      // moved part keeps its flags, file and file offset. ENOMEM (nothing changed) when fewer VMA
+      // slots are free than the worst case needs: a hole the target's unmap punches, the new VMA,
+      // the split of a source in the middle of its VMA (the model's check_mremap_params)
       const { start, nr, dest } = call;
       const end = start + nr, newEnd = dest + nr;
       const v = raw.find((x) => x.start <= start && start < x.end);
-      const fails = !(nr >= 1) || dest < 0 || newEnd > g.vaPages || (dest < end && start < newEnd) || !v || end > v.end
-        || v.file >= 0 || raw.some((x) => overlaps(x, dest, newEnd)) || 1 + (v.start < start && end < v.end ? 1 : 0) > free;
+      const need = (raw.some((x) => x.start < dest && newEnd < x.end) ? 1 : 0) + 1 + (v && v.start < start && end < v.end ? 1 : 0);
+      const fails = !(nr >= 1) || dest < 0 || newEnd > g.vaPages || (dest < end && start < newEnd) || !v || end > v.end || need > free;
       if (fails) return { ok: [-1], after: [...raw] };
-      return { ok: [dest], after: [...cut(raw, start, end), { start: dest, end: newEnd, flags: v.flags, file: -1, pgoff: 0 }] };
+      const moved: Seg = { start: dest, end: newEnd, flags: v.flags, file: v.file, pgoff: v.file >= 0 ? v.pgoff + (start - v.start) : 0 };
+      return { ok: [dest], after: [...cut(cut(raw, dest, newEnd), start, end), moved] };
     }
     case 'fork':
       // the parent's maps do not change (the child's are checked apart: forkChildExpected)

@@ -15,6 +15,7 @@ import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
 import { POISON } from '../machine/machine.js';
 import { MM } from '../machine/layout.js';
+import { find_vma, linear_page_index } from '../linux/mm/mmap.js';
 
 const ALT_ONE = 1; // oAlt is also acceptable
 const ALT_ANY = 2; // anything this page's lineage wrote is acceptable until the next stable read (two overlapping uncertainties)
@@ -250,15 +251,23 @@ export function collapse(machine: Machine, mm: number, vpn: number, value: numbe
 export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: number, g2: number, pfn: number, tag?: number, hitFp = -1, vmaFp = -1): void {
   const machine = cpu.machine;
   if (value === POISON) cpu.violation('data-poison', 'user read', { mm, vpn, pfn, value: hex(value) });
-  const owner = ownerOf(machine, vpn) === cpu.id;
+  // An mremap moved other content onto this page after the load (threads: between the load and
+  // this check; the move counts a completed zap on the new page and records it as of then): the
+  // record is newer than the value, and says nothing about it. The owner's own writes cannot do
+  // this (one writer per page, and the owner is this CPU).
+  const moved = (Atomics.load(machine.m, machine.L.oWgen + machine.oracleIndex(mm, vpn)) >> 16) - (settled(g2) >> 16) > 0;
+  const owner = ownerOf(machine, vpn) === cpu.id && !moved;
   if (hitFp >= 0) {
-    // a page cache page: the file's data, exact for its owner (the one writer of the page)
+    // a page cache page: the file's data, exact for its owner (the one writer of the page; a move
+    // changes which page is mapped here, not what the file page holds)
     if (value !== 0 && !(isFileToken(value) && fileTokenPage(value) === hitFp)) cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, filePage: hitFp, read: hex(value) });
-    if (owner && value !== fileExpected(machine, hitFp)) cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, filePage: hitFp, read: hex(value), expected: [hex(fileExpected(machine, hitFp))] });
+    if (ownerOf(machine, vpn) === cpu.id && value !== fileExpected(machine, hitFp)) cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, filePage: hitFp, read: hex(value), expected: [hex(fileExpected(machine, hitFp))] });
     return;
   }
   if (isFileToken(value)) {
-    if (fileTokenPage(value) !== vmaFp) cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, read: hex(value), tokenFilePage: fileTokenPage(value), vmaFilePage: vmaFp });
+    // vmaFp comes from the VMA the reader picked before its run of accesses; an mremap (or munmap and
+    // mmap) may have put another mapping at vpn since: judge by the VMA there now as well
+    if (fileTokenPage(value) !== vmaFp && fileTokenPage(value) !== vmaFilePageNow(machine, mm, vpn)) cpu.violation('data-foreign', 'user read', { mm, vpn, pfn, read: hex(value), tokenFilePage: fileTokenPage(value), vmaFilePage: vmaFp });
     if (owner && !expectOwner(machine, mm, vpn, g1, g2).includes(0) && !expectAny(machine, mm, vpn)) {
       cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, read: hex(value), expected: expectOwner(machine, mm, vpn, g1, g2).map(hex), why: 'file content in a page this process wrote' });
     }
@@ -272,6 +281,12 @@ export function checkRead(cpu: Cpu, mm: number, vpn: number, value: number, g1: 
     if (!allowed.includes(value) && !expectAny(machine, mm, vpn)) cpu.violation('data-mismatch', 'user read', { mm, vpn, pfn, read: hex(value), expected: allowed.map(hex) });
     if (!zapInFlight(g1) && g1 === g2) collapse(machine, mm, vpn, value, g1);
   }
+}
+
+/** The file page the VMA of mm at vpn maps now (-1: none, or anon), read without the mmap_lock. */
+function vmaFilePageNow(machine: Machine, mm: number, vpn: number): number {
+  const v = find_vma(machine, mm, vpn);
+  return v && v.file >= 0 ? machine.filePage(v.file, linear_page_index(v, vpn)) : -1;
 }
 
 /**
@@ -315,7 +330,9 @@ function setTag(machine: Machine, mm: number, vpn: number, origin: number): void
  * both values. Then the old range is marked as a zap in flight, ended by mremapOracleEnd: the old
  * pages' data is gone, except a write that raced the move, which may be there or gone.
  * The owner of a page (vpn % cpus) must be the same at both addresses (the workload moves by
- * multiples of cpus pages).
+ * multiples of cpus pages). MREMAP_FIXED's unmap of a mapped target ran before (the kernel's
+ * do_munmap inside mremap_to, under the same mmap_lock: its flush waited for every access in
+ * flight), so the new pages' old records are simply replaced.
  */
 export function mremapOracleBegin(machine: Machine, mm: number, from: number, to: number, len: number): void {
   const { m, L } = machine;
@@ -333,6 +350,12 @@ export function mremapOracleBegin(machine: Machine, mm: number, from: number, to
     const e1 = Atomics.load(m, L.oExp + io);
     const g = Atomics.load(m, L.oZapGen + io);
     let set = expectOwner(machine, mm, o, g, g);
+    // The move replaces what the new page held (MREMAP_FIXED unmapped it just before): count that
+    // as a completed zap of the new page. Its record's wgen (below) then postdates every access of
+    // the page before the move, so checkRead knows a load of the old content judged after the move
+    // (threads: the move can run between a load and its check), and a pin of the old page there is
+    // detached (pinio_op compares the zap word).
+    Atomics.add(m, L.oZapGen + ni, COMPLETED);
     const gn = Atomics.load(m, L.oZapGen + ni);
     if (zapInFlight(gn)) set = uniq([...set, 0]);
     const raw = Atomics.load(m, L.oAltOk + io);

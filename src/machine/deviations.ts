@@ -32,6 +32,8 @@ export interface Injections {
   lazyfreeIgnoreRefs: boolean;
   cydLengthBytes: boolean;
   freeTlbOneEntry: boolean;
+  mremapRmapUnlocked: boolean;
+  vmaMergePgoff: boolean;
 }
 
 /** Deviation name (as `foliostorm bugs` lists it) -> its flag. */
@@ -65,6 +67,8 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'lazyfree-ignore-refs': 'lazyfreeIgnoreRefs',
   'cyd-length-bytes': 'cydLengthBytes',
   'free-tlb-one-entry': 'freeTlbOneEntry',
+  'mremap-rmap-unlocked': 'mremapRmapUnlocked',
+  'vma-merge-pgoff': 'vmaMergePgoff',
 };
 
 /** The flags for the named deviations; an unknown name is an error. */

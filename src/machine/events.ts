@@ -18,9 +18,10 @@ function evList(prefix: string, list: readonly string[]): number {
  * The checker's contract points, each counted once per evaluation (event `check.<point>`): the
  * kernel functions that tell it their TLB flush is done (tlbSynced), the PTE entries and contpte
  * blocks looked at when a PTL is released, the prot-commit and MM_ID contracts per caller, and the
- * points of COW reuse, folio free and writeback. src/check/points.ts maps each hook call to its
- * point (a path not listed is an instrument-mismatch) and the reach floor requires each point the
- * config drives to have been evaluated.
+ * points of COW reuse, folio free, writeback and mremap's moves of file entries (rmapMove).
+ * src/check/points.ts maps each hook call to its point (a path not listed is an
+ * instrument-mismatch) and the reach floor requires each point the config drives to have been
+ * evaluated.
  */
 export const CHECK_POINTS = [
   'tlbSynced.do_munmap', 'tlbSynced.madvise_dontneed', 'tlbSynced.do_mprotect', 'tlbSynced.move_vma', 'tlbSynced.wp_page_copy',
@@ -28,7 +29,7 @@ export const CHECK_POINTS = [
   'ptlUnlock.entries', 'ptlUnlock.contBlocks',
   'protCommit.ptep_modify_prot_commit', 'protCommit.modify_prot_commit_ptes',
   'mmIdChange.folio_add_return_large_mapcount', 'mmIdChange.folio_sub_return_large_mapcount',
-  'cowReuse', 'folioFree', 'folioCleaned', 'writeback',
+  'cowReuse', 'folioFree', 'folioCleaned', 'writeback', 'rmapMove',
   'tlbSynced.try_to_migrate_one', 'tlbSynced.try_to_unmap_one',
   'tlbSynced.madvise_cold', 'tlbSynced.madvise_free', 'pteBatch.clear_young_dirty_ptes',
 ] as const;
@@ -193,6 +194,21 @@ export const EV = {
   MADV_SPLIT_SKIPPED: ev('madvise.splitSkipped'),
   /** arm64 contpte: clear_young_dirty_ptes() cleared a cont block in place, without unfolding it */
   CONT_CYD_BLOCKS: ev('contpte.clearYoungDirty'),
+  // VMA merging and mremap's later paths (issue #15), counted only (cpu.counters, never cpu.ev), for
+  // the summary and the reach floor; appended so no recorded code moves:
+  /** a merge joined a VMA range with a compatible neighbour (mmap, mprotect, madvise, mremap's copy_vma) */
+  VMA_MERGE: ev('vma.merge'),
+  /**
+   * a merge left one VMA in which two present entries map pages of one folio in the opposite order
+   * to their addresses (the model merges anon VMAs on flags and adjacency alone: docs/model.md)
+   */
+  VMA_OOO: ev('vma.ooo'),
+  /** mremap(MREMAP_FIXED) found the target range mapped and unmapped it first */
+  MREMAP_UNMAP_TARGET: ev('mremap.unmapTarget'),
+  /** mremap moved (part of) a file mapping */
+  MREMAP_FILE: ev('mremap.file'),
+  /** mremap of a file mapping moved its entries under the rmap locks (need_rmap_locks) */
+  MREMAP_RMAP_LOCKS: ev('mremap.rmapLocks'),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

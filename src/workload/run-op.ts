@@ -8,7 +8,7 @@ import { type Op, OP_KINDS, type OpKind } from './program.js';
 import { VM_ANON, VM_READ, VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../machine/machine.js';
 import { pin_op, pinio_op, unpin_op } from './pins.js';
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../linux/kernel/fork.js';
-import { do_mmap, do_munmap, linear_page_index } from '../linux/mm/mmap.js';
+import { do_mmap, do_munmap, linear_page_index, type VmaView, vmas } from '../linux/mm/mmap.js';
 import { write_cache_pages } from '../linux/mm/page-writeback.js';
 import { pickVma } from './target.js';
 import { madvise_cold, madvise_pageout, madvise_dontfork, madvise_dontneed, madvise_free } from '../linux/mm/madvise.js';
@@ -151,10 +151,9 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       // move part of a VMA by a multiple of cpus pages (every page keeps its owner CPU)
       const v = pickVma(cpu, mm, op);
       if (!v) break;
-      const cpus = cpu.machine.L.cpus;
-      const start = v.start + (op.r2 % (v.end - v.start));
-      const nr = 1 + (op.r3 % (v.end - start));
-      const dest = Math.floor((op.r3 >>> 8) % cpu.machine.L.vaPages / cpus) * cpus + (start % cpus);
+      const target = mremapTarget(cpu, mm, v, op);
+      if (!target) break;
+      const { start, nr, dest } = target;
       if (dest + nr > cpu.machine.L.vaPages || dest < 512) break;
       const t = sysBegin(cpu, mm);
       const ret = yield* do_mremap(cpu, mm, start, nr, dest);
@@ -244,6 +243,48 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
   cpu.ev(EV.OP_END, 1);
   cpu.hist.record(OP_HIST[op.kind], cpu.now() - t0);
   cpu.curOp = '';
+}
+
+/**
+ * What an mremap op moves and where: [start, start + nr) of v to dest, dest - start a multiple of
+ * cpus. The target is one of three kinds (op.r1's top bits): a random page, mapped or not (as the
+ * op always did); right before or right after a VMA, v itself half of the time, else one of v's
+ * flags if there is one (the moved part merges with it: two parts of one folio can end up in one
+ * VMA in swapped order, the vma.ooo state); or inside a mapped VMA, v itself half of the time
+ * (MREMAP_FIXED unmaps it first, and the moved part merges with what is left around it). null: no
+ * such move fits.
+ */
+function mremapTarget(cpu: Cpu, mm: number, v: VmaView, op: Op): { start: number; nr: number; dest: number } | null {
+  const machine = cpu.machine;
+  const cpus = machine.L.cpus;
+  const mod = (a: number): number => ((a % cpus) + cpus) % cpus;
+  let start = v.start + (op.r2 % (v.end - v.start));
+  let nr = 1 + (op.r3 % (v.end - start));
+  const kind = (op.r1 >>> 24) % 3;
+  if (kind === 0) return { start, nr, dest: Math.floor((op.r3 >>> 8) % machine.L.vaPages / cpus) * cpus + (start % cpus) };
+  // the VMAs as a user program knows them (read without the lock: a torn one is left out)
+  const list = vmas(machine, mm).filter((w) => w.end > w.start);
+  const same = list.filter((w) => w.flags === v.flags);
+  const pool = kind === 1 && same.length ? same : list;
+  if (!pool.length) return null;
+  // half of the time v itself: its own part moved in front of, behind or into what is left of it
+  // (two parts of one folio in one VMA need the folio's other part there)
+  const x = (op.r1 >>> 15) & 1 ? v : pool[((op.r1 >>> 16) & 0xff) % pool.length];
+  if (kind === 2) {
+    // inside x: a page of it, moved down to the one with start's owner
+    const at = x.start + ((op.r3 >>> 8) % (x.end - x.start));
+    return { start, nr, dest: at - mod(at - start) };
+  }
+  if (op.r2 >>> 31) {
+    // right after x: start moves up to the first page with x.end's owner
+    start += mod(x.end - start);
+    if (start >= v.end) return null;
+    return { start, nr: Math.min(nr, v.end - start), dest: x.end };
+  }
+  // right before x: nr such that start and x.start - nr have one owner
+  nr += mod(x.start - start - nr);
+  if (start + nr > v.end) nr -= cpus;
+  return nr >= 1 ? { start, nr, dest: x.start - nr } : null;
 }
 
 /** A run of user accesses: the owner of a page writes it (on a write op), everyone else reads. */

@@ -69,6 +69,25 @@ test('mremap: moves the pages with their flags; EFAULT, EINVAL and ENOMEM only w
   assert.equal(invariant({ ...call, dest: 1095, ret: -1 }, before, before), null, 'overlap: EINVAL');
 });
 
+test('mremap onto a mapped range (MREMAP_FIXED) unmaps it first; a file mapping keeps its file and offset; ENOMEM from the worst case of slots', () => {
+  const before = [seg(1000, 1100), seg(3000, 3100)];
+  const call = { op: 'mremap' as const, start: 1090, nr: 10, dest: 3050, ret: 3050 };
+  assert.equal(invariant(call, before, [seg(1000, 1090), seg(3000, 3100)]), null, 'onto the middle of [3000, 3100): merged back');
+  assert.equal(invariant(call, before, [seg(1000, 1090), seg(3000, 3050), seg(3050, 3060), seg(3060, 3100)]), null, 'or split: the same maps');
+  assert.equal(invariant({ ...call, ret: -1 }, before, before), 'syscall-result', 'a mapped target is no reason to fail');
+  const ro = RW & ~VM_WRITE;
+  const mixed = [seg(1000, 1100), seg(3000, 3100, ro)];
+  assert.equal(invariant(call, mixed, [seg(1000, 1090), seg(3000, 3050, ro), seg(3050, 3060), seg(3060, 3100, ro)]), null, 'the moved part keeps its own flags');
+  assert.equal(invariant(call, mixed, [seg(1000, 1090), seg(3000, 3100, ro)]), 'maps-mismatch', 'the target not replaced');
+  // 2 of 4 slots free: the hole in the target and the new VMA fit; the source's middle would not
+  assert.equal(invariant({ ...call, start: 1050, ret: -1 }, before, before), null, 'ENOMEM: hole + new VMA + split');
+  assert.equal(invariant({ ...call, start: 1050, ret: 3050 }, before, [seg(1000, 1050), seg(1060, 1100), seg(3000, 3100)]), 'syscall-result');
+  const file = [seg(1000, 1100, RW & ~VM_ANON, 1, 200)];
+  const f = { op: 'mremap' as const, start: 1090, nr: 10, dest: 3000, ret: 3000 };
+  assert.equal(invariant(f, file, [seg(1000, 1090, RW & ~VM_ANON, 1, 200), seg(3000, 3010, RW & ~VM_ANON, 1, 290)]), null, 'pages 290.. of file 1');
+  assert.equal(invariant(f, file, [seg(1000, 1090, RW & ~VM_ANON, 1, 200), seg(3000, 3010, RW & ~VM_ANON, 1, 200)]), 'maps-mismatch', 'the wrong file offset');
+});
+
 test('mmap: a result inside a gap, aligned; ENOMEM only with no slot or no gap', () => {
   const before = [seg(1000, 1100)];
   const call = { op: 'mmap' as const, len: 16, align: 16, flags: RW & ~VM_LIVE, file: -1, pgoff: 0, ret: 1104 };

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Violation } from '../../src/machine/cpu.js';
 import {
-  checkRead, expectOwner, makeToken, mremapOracleBegin, mremapOracleEnd, mremapRace, recordWrite, tagOf, tokenBelongs, zapBegin, zapEnd, zapGen,
+  checkRead, expectOwner, makeFileToken, makeToken, mremapOracleBegin, mremapOracleEnd, mremapRace, recordWrite, tagOf, tokenBelongs, zapBegin, zapEnd, zapGen,
 } from '../../src/check/oracle.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
@@ -15,7 +15,7 @@ import { do_mremap } from '../../src/linux/mm/mremap.js';
 import { user_access } from '../../src/workload/access.js';
 import { MM } from '../../src/machine/layout.js';
 import { pte_pfn } from '../../src/machine/pte.js';
-import { boot, type Harness, invariants, mapAnon, newAccessOut, pteAt, run, writePage } from '../helpers/machine.js';
+import { boot, type Harness, invariants, mapAnon, mapFile, newAccessOut, pteAt, run, writePage } from '../helpers/machine.js';
 
 const B = 1024;
 const D = 3072;
@@ -173,4 +173,52 @@ test('oracle mremap: fork after a move: the child inherits the tags, its reads o
     }
   }
   assert.deepEqual(checkQuiescent(h.machine), []);
+});
+
+test('oracle mremap onto a written page (MREMAP_FIXED): the moved record replaces the old one; a load of the old content judged only after the move is not held against it; a wrong value after the move is', () => {
+  const h = boot({ cpus: 2 });
+  const moved = makeToken(1, 0, B);
+  recordWrite(h.machine, 0, B, moved, 0, 0);
+  const old = makeToken(2, 0, D);
+  recordWrite(h.machine, 0, D, old, 0, 0);
+  const before = zapGen(h.machine, 0, D); // the owner's load of D, before the move
+  move(h, B, D, 2);
+  assert.deepEqual(allowed(h, D), [moved], 'the target holds what moved there');
+  assert.notEqual(zapGen(h.machine, 0, D), before, 'the replaced page counts a completed zap (a pin there is detached)');
+  assert.equal(checkReadBy(h, 0, D, old, before), null, 'threads: the load ran before the move, its check after');
+  assert.equal(checkReadBy(h, 0, D, makeToken(3, 0, D), zapGen(h.machine, 0, D)), 'data-mismatch', 'after the move the record is exact');
+  assert.equal(checkReadBy(h, 0, D, old, zapGen(h.machine, 0, D)), 'data-mismatch', 'the old content read after the move: the target was not replaced');
+  assert.equal(checkReadBy(h, 0, D, moved, zapGen(h.machine, 0, D)), null);
+});
+
+/** checkRead by cpu of value at (mm 0, vpn), the load's zap word g: the violation's invariant, or null. */
+function checkReadBy(h: Harness, cpu: number, vpn: number, value: number, g: number): string | null {
+  try {
+    checkRead(h.cpus[cpu], 0, vpn, value, g, g, 123);
+    return null;
+  } catch (e) {
+    if (e instanceof Violation) return e.invariant;
+    throw e;
+  }
+}
+
+test('oracle: file content in an anon page is judged by the VMA at the address now as well as by the one the reader picked (an mremap may have replaced it)', () => {
+  const h = boot({ cpus: 2, files: { count: 1, pages: 64, orders: [0], writenotify: 'off' } });
+  mapFile(h, B, 16, { pgoff: 0, shared: false }); // private: a COW copy holds file content in an anon page
+  const fp = h.machine.filePage(0, 4);
+  const content = makeFileToken(1, fp);
+  const at = (vmaFp: number) => {
+    try {
+      checkRead(h.cpus[1], 0, B + 4, content, 0, 0, 123, undefined, -1, vmaFp);
+      return null;
+    } catch (e) {
+      if (e instanceof Violation) return e.invariant;
+      throw e;
+    }
+  };
+  assert.equal(at(fp), null, 'the VMA the reader picked maps that file page');
+  assert.equal(at(-1), null, 'the reader picked an anon VMA that is gone: the VMA there now maps it');
+  assert.equal(at(h.machine.filePage(0, 5)), null, 'likewise a stale file VMA');
+  const other = makeFileToken(1, h.machine.filePage(0, 9));
+  assert.throws(() => checkRead(h.cpus[1], 0, B + 4, other, 0, 0, 123, undefined, -1, -1), (e: unknown) => e instanceof Violation && e.invariant === 'data-foreign', 'a file page neither VMA maps there');
 });

@@ -16,8 +16,17 @@ import { FOLIO_LAZYFREE, type Machine } from '../../src/machine/machine.js';
 import { MM, MM_LIVE } from '../../src/machine/layout.js';
 import { PTE_WRITE, pte_pfn, pte_present, pte_special, pte_write } from '../../src/machine/pte.js';
 import { vmas } from '../../src/linux/mm/mmap.js';
+import { FOLIO_DIRTY, VM_SHARED, VM_WRITENOTIFY } from '../../src/machine/machine.js';
 
-/** The logical state of every live process: VMAs, and per page of each VMA: absent, zero page, or data + writable (+ lazyfree). */
+/**
+ * The logical state of every live process: VMAs, and per page of each VMA: absent, zero page, or
+ * data + writable (+ lazyfree). In a shared write-notify file mapping an entry counts as writable when its folio
+ * is dirty: there the two forms differ by design. Batched mprotect upgrades a whole batch when the
+ * batch's gathered dirty bit is set (modify_prot_start_ptes ORs the dirty bits, and
+ * can_change_shared_pte_writable judges the gathered entry), the per-PTE form only the entries that
+ * are dirty themselves; the filesystem was notified for the folio either way, and a store to such
+ * an entry goes on without a fault in the one form and takes a no-op write fault in the other.
+ */
 function logicalState(machine: Machine): string[] {
   const { m, L } = machine;
   const out: string[] = [];
@@ -25,6 +34,7 @@ function logicalState(machine: Machine): string[] {
     if (Atomics.load(m, machine.mmWord(mm, MM.STATE)) !== MM_LIVE) continue;
     for (const v of vmas(machine, mm)) {
       out.push(`mm${mm} vma [${v.start}, ${v.end}) flags ${v.flags}`);
+      const notify = (v.flags & (VM_SHARED | VM_WRITENOTIFY)) === (VM_SHARED | VM_WRITENOTIFY);
       const pages: string[] = [];
       for (let vpn = v.start; vpn < v.end; vpn++) {
         const pte = Atomics.load(m, machine.pgdWord(machine.tableIndex(mm, vpn))) ? Atomics.load(m, machine.ptep(mm, vpn)) : 0;
@@ -32,7 +42,8 @@ function logicalState(machine: Machine): string[] {
         else if (pte_special(pte)) pages.push('z');
         else {
           const lazy = Atomics.load(m, L.fFlags + Atomics.load(m, L.pHead + pte_pfn(pte))) & FOLIO_LAZYFREE ? 'L' : '';
-          pages.push(`${Atomics.load(m, L.pContent + pte_pfn(pte)).toString(16)}${pte_write(pte) ? 'w' : 'r'}${lazy}`);
+          const dirtyFolio = notify && (Atomics.load(m, L.fFlags + Atomics.load(m, L.pHead + pte_pfn(pte))) & FOLIO_DIRTY) !== 0;
+          pages.push(`${Atomics.load(m, L.pContent + pte_pfn(pte)).toString(16)}${pte_write(pte) || dirtyFolio ? 'w' : 'r'}${lazy}`);
         }
       }
       out.push(pages.join(' '));

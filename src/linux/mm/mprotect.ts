@@ -73,7 +73,7 @@ export function* do_mprotect(cpu: Cpu, mm: number, start: number, end: number, v
     // mprotect_fixup() returns early for a VMA whose flags stay: no page-table walk, no flush
     if ((v.flags & (VM_READ | VM_WRITE)) !== prot) changed.push([Math.max(start, v.start), Math.min(end, v.end)]);
   }
-  let ret = covered === end - start ? vma_modify_flags(machine, mm, start, end, prot, (VM_READ | VM_WRITE) & ~prot) : ENOMEM;
+  let ret = covered === end - start ? vma_modify_flags(machine, mm, start, end, prot, (VM_READ | VM_WRITE) & ~prot, cpu) : ENOMEM;
   if (ret === 0) {
     const tlb = tlb_gather_mmu(cpu, mm);
     for (const [s, e] of changed) {

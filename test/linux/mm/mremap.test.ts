@@ -9,7 +9,9 @@ import { checkNoLeaks, checkQuiescent } from '../../../src/check/invariants.js';
 import { checkRead, expectOwner, makeToken, ownerOf, zapBegin, zapEnd, zapGen } from '../../../src/check/oracle.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
 import { do_mremap } from '../../../src/linux/mm/mremap.js';
-import { do_munmap, vmas } from '../../../src/linux/mm/mmap.js';
+import { do_munmap, i_mmap_entries, vmas } from '../../../src/linux/mm/mmap.js';
+import { do_mprotect } from '../../../src/linux/mm/mprotect.js';
+import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
 import { ACCESS_OK, ACCESS_SEGV, user_access } from '../../../src/workload/access.js';
 import { tlb_lookup } from '../../../src/machine/tlb.js';
 import { MM } from '../../../src/machine/layout.js';
@@ -18,11 +20,11 @@ import { PTE_DIRTY, PTE_YOUNG, pte_pfn } from '../../../src/machine/pte.js';
 import { EV } from '../../../src/machine/events.js';
 import { Violation } from '../../../src/machine/cpu.js';
 import type { Gen } from '../../../src/machine/gen.js';
-import { type GenSource, SchedLoop } from '../../../src/engine/sched.js';
+import { final_sync, type GenSource, SchedLoop } from '../../../src/engine/sched.js';
 import { makeScheduler } from '../../../src/engine/scheduler.js';
 import { rng } from '../../../src/workload/program.js';
 import { madvise_dontfork, madvise_dontneed } from '../../../src/linux/mm/madvise.js';
-import { bigFolio, boot, folioAt, type Harness, mapAnon, newAccessOut, pteAt, run, stepper, token, total, writePage, folioMapcount, folioRef, pageMapcount } from '../../helpers/machine.js';
+import { bigFolio, boot, folioAt, type Harness, isFree, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage, folioMapcount, folioRef, pageMapcount } from '../../helpers/machine.js';
 
 const B = 1024; // start of PTE table 2 of mm 0
 const D = 3072; // another PTE table (table 6)
@@ -123,14 +125,13 @@ test('mremap of the middle of a VMA: the VMA splits around the hole, the new one
   assert.equal(load(h, 1, 0, B + 9).value, tokens[9]);
 });
 
-test('mremap failures change nothing: target mapped, source across a hole or unmapped, ranges overlapping, no VMA slot', () => {
+test('mremap failures change nothing: source across a hole or unmapped, ranges overlapping, no VMA slot', () => {
   const h = boot({ anonOrders: [0, 4], maxVmas: 3 });
   bigFolio(h);
   mapAnon(h, D, 16);
   const snapshot = () => JSON.stringify({ v: vmas(h.machine, 0), p: Array.from({ length: 16 }, (_, i) => pteAt(h, 0, B + i)) });
   const s0 = snapshot();
   const mremap = (start: number, nr: number, to: number) => run(h, 0, do_mremap(h.cpus[0], 0, start, nr, to));
-  assert.equal(mremap(B, 16, D + 8), -1, 'the target overlaps a mapping');
   assert.equal(mremap(B + 8, 16, B + 1024), -1, 'the source runs past its VMA');
   assert.equal(mremap(B + 100, 4, B + 1024), -1, 'the source is not mapped');
   assert.equal(mremap(B, 16, B + 8), -1, 'the ranges overlap');
@@ -138,6 +139,8 @@ test('mremap failures change nothing: target mapped, source across a hole or unm
   assert.equal(mremap(B, 16, h.machine.L.vaPages - 8), -1, 'the target runs past the address space');
   // 2 of 3 slots used: the middle needs one slot for the new VMA and one for the split
   assert.equal(mremap(B + 4, 4, B + 1024), -1, 'ENOMEM: no VMA slot for the split');
+  // onto a mapped range: a hole the target's unmap punches takes a slot too (checked before it unmaps)
+  assert.equal(mremap(B, 4, D + 4), -1, 'ENOMEM: no VMA slot for the hole in the target');
   assert.equal(snapshot(), s0);
   assert.equal(total(h, EV.MREMAP_FAIL), 7);
   assert.deepEqual(checkQuiescent(h.machine), []);
@@ -262,7 +265,8 @@ function stressSeed(seed: number): number {
       const base = pick(2) ? B : D;
       const k = pick(8);
       if (id === 0 && k < 3) {
-        // mremap a part of one region to the same offset of the other (fails if it is not all there, or the target is not empty)
+        // mremap a part of one region to the same offset of the other (fails if it is not all there;
+        // whatever is mapped at the target is unmapped first, MREMAP_FIXED)
         const first = base + 4 * pick(8), nr = 4 * (1 + pick(8 - (first - base) / 4));
         return (function* () {
           yield* do_mremap(cpu, 0, first, nr, base === B ? first + delta : first - delta);
@@ -326,4 +330,140 @@ test('mremap under the sched engine: moves race stores, loads, zaps and forks on
   }
   // (without the store path's mremapRace, or without move_ptes' flush, these seeds report data-mismatch / data-foreign)
   assert.ok(moved > 100, `only ${moved} successful moves`);
+});
+
+const layout = (h: Harness, mm = 0) => vmas(h.machine, mm).map((v) => (v.file >= 0 ? [v.start, v.end, v.file, v.pgoff] : [v.start, v.end]));
+
+test('mremap onto a mapped range (MREMAP_FIXED): the target is unmapped first (its pages freed, no TLB entry left), and the moved part merges with what is left around it', () => {
+  const h = boot({ anonOrders: [0, 4] });
+  const tokens = bigFolio(h);
+  const f = folioAt(h, 0, B)!.folio;
+  mapAnon(h, D, 32, { align: 16 });
+  const old = Array.from({ length: 32 }, (_, i) => writePage(h, ownerOf(h.machine, D + i), 0, D + i).token);
+  const [low, high] = [folioAt(h, 0, D)!.folio, folioAt(h, 0, D + 16)!.folio];
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B, 16, D + 8)), D + 8);
+  assert.deepEqual(layout(h), [[D, D + 32]], 'the target split around the hole, the new range merged with both parts');
+  assert.equal(total(h, EV.MREMAP_UNMAP_TARGET), 1);
+  assert.equal(total(h, EV.VMA_MERGE), 1);
+  for (let i = 0; i < 16; i++) assert.equal(folioAt(h, 0, D + 8 + i)!.pfn, f + i, `the moved entry of page ${i}`);
+  assert.equal(pageMapcount(h.machine, low + 8), 0, 'the target\'s pages lost their mappings');
+  assert.equal(folioMapcount(h.machine, low), 8);
+  assert.equal(folioMapcount(h.machine, high), 8);
+  for (const c of h.cpus) for (let i = 0; i < 16; i++) {
+    const t = tlb_lookup(c, 0, D + 8 + i);
+    assert.ok(t === 0 || pte_pfn(t) === f + i, `CPU ${c.id} holds no translation of the unmapped target at D+${8 + i}`);
+  }
+  assert.deepEqual(checkQuiescent(h.machine), []);
+  for (let i = 0; i < 32; i++) {
+    const want = i < 8 || i >= 24 ? old[i] : tokens[i - 8];
+    assert.equal(load(h, ownerOf(h.machine, D + i), 0, D + i).value, want, `owner read of D+${i}`);
+    assert.equal(load(h, 1 - ownerOf(h.machine, D + i), 0, D + i).value, want, `non-owner read of D+${i}`);
+  }
+  run(h, 0, process_exit(h.cpus[0], 0));
+  assert.deepEqual(checkNoLeaks(h.machine), []);
+  assert.ok(isFree(h.machine, low) && isFree(h.machine, high) && isFree(h.machine, f));
+});
+
+test('mremap of a folio\'s second half to right before its first: the new range merges into the VMA, which then maps the folio out of order (vma.ooo); zap, fork and mprotect batch it right', () => {
+  const h = boot({ anonOrders: [0, 4] });
+  const tokens = bigFolio(h);
+  const f = folioAt(h, 0, B)!.folio;
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B + 8, 8, B - 8)), B - 8);
+  assert.deepEqual(layout(h), [[B - 8, B + 8]], 'one VMA: the moved half merged with its own VMA');
+  for (let i = 0; i < 8; i++) {
+    assert.equal(folioAt(h, 0, B - 8 + i)!.pfn, f + 8 + i);
+    assert.equal(folioAt(h, 0, B + i)!.pfn, f + i);
+  }
+  assert.equal(total(h, EV.VMA_MERGE), 1);
+  assert.equal(total(h, EV.VMA_OOO), 1, 'counted once the entries are in');
+  assert.deepEqual(checkQuiescent(h.machine), []);
+  for (let i = 0; i < 16; i++) assert.equal(load(h, i % 2, 0, i < 8 ? B + i : B - 16 + i).value, tokens[i]);
+  // every batch (folio_pte_batch) must stop where the next entry is not the next page
+  const child = run(h, 0, dup_mm(h.cpus[0], 0));
+  assert.ok(child > 0);
+  assert.deepEqual(checkQuiescent(h.machine), [], 'fork');
+  assert.equal(run(h, 0, do_mprotect(h.cpus[0], 0, B - 8, B + 8, VM_READ)), 0);
+  assert.equal(run(h, 0, do_mprotect(h.cpus[0], 0, B - 8, B + 8, VM_READ | VM_WRITE)), 0);
+  assert.deepEqual(checkQuiescent(h.machine), [], 'mprotect');
+  run(h, 0, process_exit(h.cpus[0], child));
+  zapBegin(h.machine, 0, B - 8, B + 8);
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B - 8, B + 8)), 0);
+  zapEnd(h.machine, 0, B - 8, B + 8);
+  assert.deepEqual(checkQuiescent(h.machine), [], 'munmap');
+  assert.ok(isFree(h.machine, f), 'the folio went back to the allocator');
+  run(h, 0, process_exit(h.cpus[0], 0));
+  assert.deepEqual(checkNoLeaks(h.machine), []);
+});
+
+test('mremap inside its own VMA (MREMAP_FIXED): the target part is unmapped, the moved part merges with both sides; a folio cut at the source ends out of order', () => {
+  const h = boot({ anonOrders: [0, 4] });
+  mapAnon(h, B, 64, { align: 16 });
+  for (let v = B; v < B + 16; v++) writePage(h, ownerOf(h.machine, v), 0, v);
+  const f = folioAt(h, 0, B)!.folio;
+  // [B, B+8) (the folio's first half) moves to [B+40, B+48): its second half stays in front of it
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B, 8, B + 40)), B + 40);
+  assert.deepEqual(layout(h), [[B + 8, B + 64]]);
+  assert.equal(folioAt(h, 0, B + 40)!.pfn, f);
+  assert.equal(folioAt(h, 0, B + 8)!.pfn, f + 8);
+  assert.equal(total(h, EV.VMA_OOO), 1);
+  assert.deepEqual(checkQuiescent(h.machine), []);
+});
+
+test('mremap next to a VMA of the same flags merges with it; next to one of other flags it does not', () => {
+  const h = boot({ anonOrders: [0, 4] });
+  const tokens = bigFolio(h);
+  mapAnon(h, D, 16);
+  mapAnon(h, D + 64, 16);
+  assert.equal(run(h, 0, do_mprotect(h.cpus[0], 0, D + 64, D + 80, VM_READ)), 0);
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B, 8, D + 16)), D + 16, 'right after [D, D+16)');
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B + 8, 8, D + 56)), D + 56, 'right before the read-only VMA');
+  assert.deepEqual(layout(h), [[D, D + 24], [D + 56, D + 64], [D + 64, D + 80]]);
+  assert.equal(total(h, EV.VMA_MERGE), 1);
+  assert.equal(total(h, EV.VMA_OOO), 0, 'the folio\'s halves are in two VMAs');
+  assert.deepEqual(checkQuiescent(h.machine), []);
+  for (let i = 0; i < 8; i++) {
+    assert.equal(load(h, i % 2, 0, D + 16 + i).value, tokens[i]);
+    assert.equal(load(h, i % 2, 0, D + 56 + i).value, tokens[8 + i]);
+  }
+});
+
+test('mremap of a shared file mapping: the VMA keeps its file and pages, the i_mmap gains the new mapping and loses the old one once nothing backs it; writeback finds the moved entries', () => {
+  const h = boot({ cpus: 2, files: { count: 1, pages: 256, orders: [0, 2], writenotify: 'off' } });
+  mapFile(h, B, 32, { pgoff: 64 });
+  // tmpfs-like: read faults map the pages writable and clean; a store sets only the PTE dirty bit
+  for (let v = B; v < B + 32; v++) readPage(h, v % 2, 0, v);
+  const tokens = Array.from({ length: 32 }, (_, i) => writePage(h, i % 2, 0, B + i).token);
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B + 16, 16, D)), D);
+  assert.deepEqual(layout(h), [[B, B + 16, 0, 64], [D, D + 16, 0, 80]]);
+  assert.equal(total(h, EV.MREMAP_FILE), 1);
+  assert.deepEqual(i_mmap_entries(h.machine, 0), [{ mm: 0, start: B, end: B + 32, pgoff: 64 }, { mm: 0, start: D, end: D + 16, pgoff: 80 }]);
+  assert.deepEqual(checkQuiescent(h.machine), [], 'every entry maps the file page its VMA says');
+  for (let i = 0; i < 16; i++) assert.equal(readPage(h, i % 2, 0, D + i).value, tokens[16 + i]);
+  run(h, 0, write_cache_pages(h.cpus[0], 0));
+  const disk = (p: number) => Atomics.load(h.machine.m, h.machine.L.disk + h.machine.filePage(0, p));
+  assert.deepEqual(Array.from({ length: 32 }, (_, i) => disk(64 + i)), tokens, 'the moved entries\' dirty bits reached the disk');
+  // munmap of what is left at B: its i_mmap entry goes once the zap is done
+  zapBegin(h.machine, 0, B, B + 16);
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B, B + 16)), 0);
+  zapEnd(h.machine, 0, B, B + 16);
+  assert.deepEqual(i_mmap_entries(h.machine, 0), [{ mm: 0, start: D, end: D + 16, pgoff: 80 }]);
+  run(h, 0, process_exit(h.cpus[0], 0));
+  assert.equal(run(h, 0, final_sync(h.cpus[0])), null, 'the disk holds every write');
+  assert.deepEqual(checkNoLeaks(h.machine), []);
+});
+
+test('mremap of a file mapping takes the rmap locks only when the rmap walk would visit its new mapping first (need_rmap_locks)', () => {
+  const h = boot({ cpus: 2, files: { count: 1, pages: 256, orders: [0], writenotify: 'off' } });
+  const E = D + 1024;
+  mapFile(h, B, 16, { pgoff: 0 }); // i_mmap slot 0
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, B, 8, D)), D, 'the new mapping takes slot 1: after the old one');
+  assert.equal(total(h, EV.MREMAP_RMAP_LOCKS), 0);
+  // slot 0 is free again once [B, B+16) is all gone: a move of [D, D+8) puts its new mapping there
+  zapBegin(h.machine, 0, B + 8, B + 16);
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, B + 8, B + 16)), 0);
+  zapEnd(h.machine, 0, B + 8, B + 16);
+  assert.deepEqual(i_mmap_entries(h.machine, 0).map((e) => e.start), [D]);
+  assert.equal(run(h, 0, do_mremap(h.cpus[0], 0, D, 8, E)), E);
+  assert.equal(total(h, EV.MREMAP_RMAP_LOCKS), 1, 'the new mapping in slot 0, before the old one in slot 1');
+  assert.deepEqual(checkQuiescent(h.machine), []);
 });

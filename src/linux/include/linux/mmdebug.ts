@@ -68,6 +68,14 @@ export interface MmDebugHooks {
   mremapBegin(machine: Machine, mm: number, from: number, to: number, len: number): void;
   /** move_vma has moved the entries and dropped the old range. */
   mremapEnd(machine: Machine, mm: number, from: number, len: number): void;
+  /**
+   * move_ptes moved present entries of [oldStart, oldEnd) of mm to newStart.. (both PTLs still
+   * held), rmapLocked: under the rmap locks. For a file mapping, an rmap walk of the file in flight
+   * must find each of them: "only rmap traversal order guarantees that we won't miss both the old
+   * and new ptes" (move_ptes), so without the locks the walk must visit the old mapping first.
+   * Raises a violation.
+   */
+  rmapMove(cpu: Cpu, mm: number, oldStart: number, oldEnd: number, newStart: number, rmapLocked: boolean): void;
 }
 
 const notInstalled = (): never => {
@@ -92,6 +100,7 @@ export const MMDEBUG: MmDebugHooks = {
   forkCopied: notInstalled,
   mremapBegin: notInstalled,
   mremapEnd: notInstalled,
+  rmapMove: notInstalled,
 };
 
 /** Install the checker's hooks (idempotent: the same functions every time). */

@@ -19,6 +19,11 @@ export function rwsem_is_write_locked(m: Int32Array, word: number): boolean {
   return (Atomics.load(m, word) & WRITER) !== 0;
 }
 
+/** rwsem_is_contended() for readers: does any reader hold the semaphore at word (for the checker)? */
+export function rwsem_has_readers(m: Int32Array, word: number): boolean {
+  return (Atomics.load(m, word) & READERS) !== 0;
+}
+
 function block(cpu: Cpu, word: number, ok: () => boolean, write: boolean): Gen<void> | null {
   const m = cpu.m;
   const waitW = cpu.machine.cpuWord(cpu.id, CPU.WAIT_ON);
