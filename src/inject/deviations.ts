@@ -361,4 +361,47 @@ export const DEVIATIONS: readonly Deviation[] = [
     provoke: { cpus: 3, mmapPages: { min: 8, max: 64 }, weights: { touch: 40, mmap: 4, munmap: 1, dontneed: 0, exit: 0, fork: 0, pin: 8, unpin: 2, pinio: 10, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, free: 8, reclaim: 8, pageout: 4 } },
     expect: ['data-mismatch', 'pin-detached', 'pin-stale'],
   },
+  {
+    name: 'mremap-rmap-unlocked',
+    path: 'move_ptes',
+    description:
+      "mremap moves a file mapping's page-table entries without the rmap locks even when the rmap walk visits the new mapping before " +
+      "the old one (copy_vma's need_rmap_locks always false): a walker holding only i_mmap_rwsem for read (writeback's folio_mkclean) " +
+      'looks at the new range before the entry arrives and at the old one after it left, and misses a dirty writable entry. The class ' +
+      'of 948f017b093a ("mremap: enforce rmap src/dst vma ordering in case of vma_merge() succeeding in copy_vma()": a merged new VMA ' +
+      'came first in the anon_vma list and migration missed PTEs), which 38a76013ad80 turned into need_rmap_locks and 97113eb39fa7 ' +
+      '("mm/mremap: hold the rmap lock in write mode when moving page table entries") extended to the PMD-level moves',
+    // One tmpfs-like file, mremap and writeback of it at once. The move contract (rmapMove: without
+    // the locks, a walk in flight must visit the old mapping first) reports it as soon as such a
+    // move meets a walk; the data symptom needs the walk to pass the new range just before the entry
+    // arrives and the old one just after, on a page whose store only its PTE's dirty bit records:
+    // the folio stays clean and the store is not on the disk when that writeback ends (the
+    // per-writeback disk oracle; scripted in test/inject/deviations.test.ts).
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 4, 46 of 100 seeds detect it (all with rmap-walk-order), ~74 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: {
+      ...FILE_MIX,
+      files: { count: 1, pages: 128, orders: [0, 2, 4], writenotify: 'off' },
+      weights: { ...FILE_MIX.weights, mremap: 10, mmapfile: 10, writeback: 10, dontneed: 0, munmap: 2 },
+    },
+    expect: ['rmap-walk-order', 'writeback-lost-write', 'tlb-writable-after-clean', 'lost-write'],
+  },
+  {
+    name: 'vma-merge-pgoff',
+    path: 'vma_mergeable',
+    description:
+      'merge a file VMA with an adjacent one of the same file and flags whose pages do not follow on in the file (no vm_pgoff test in ' +
+      'can_vma_merge_before/after): the merged VMA maps the wrong file pages over part of its range. The class of "mm/mmap: Fix ' +
+      'vma_merge() offset when expanding the next vma" (Liam R. Howlett, 2023: vma_merge case 8 took the next VMA\'s vm_pgoff for the ' +
+      'range it grew over), a merge that gets the merged VMA\'s vm_pgoff wrong',
+    // File mappings placed next to each other (alignment 1, many of them): the maps checker sees the
+    // merged VMA's file offset at mmap's return; entries faulted under the wrong offset escape the
+    // rmap walk (their i_mmap entry has the right one) and their stores never reach the disk
+    // measured (runSched, random scheduler, seeds 1-100): first detection at seed 3, 66 of 100 seeds detect it (all with maps-mismatch), ~78 ms/seed on a loaded 2-core machine; without it: 0 violations in 300 seeds
+    provoke: {
+      ...FILE_MIX,
+      mmapAlign: [1],
+      weights: { ...FILE_MIX.weights, mmapfile: 20, mmap: 1 },
+    },
+    expect: ['maps-mismatch', 'pte-wrong-file-page', 'rmap-unlinked', 'writeback-lost-write', 'lost-write', 'tlb-writable-after-clean'],
+  },
 ];

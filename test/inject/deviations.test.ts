@@ -23,9 +23,10 @@ import { flush_tlb_range, tlb_lookup } from '../../src/machine/tlb.js';
 import { do_mprotect } from '../../src/linux/mm/mprotect.js';
 import { drive } from '../../src/machine/gen.js';
 import { PTE_DIRTY, pte_dirty } from '../../src/machine/pte.js';
-import { VM_READ, VM_WRITE } from '../../src/machine/machine.js';
+import { VM_READ, VM_SHARED, VM_WRITE } from '../../src/machine/machine.js';
 import { boot, cpuWithConfig, folioAt, folioOrder, invariants, isFree, mapAnon, mapFile, newAccessOut, pteAt, readPage, run, stepper, token, total, writePage } from '../helpers/machine.js';
-import { do_munmap } from '../../src/linux/mm/mmap.js';
+import { do_mmap, do_munmap, i_mmap_entries } from '../../src/linux/mm/mmap.js';
+import { sysBegin, sysEnd } from '../../src/check/maps.js';
 import { write_cache_pages } from '../../src/linux/mm/page-writeback.js';
 import { final_sync } from '../../src/engine/sched.js';
 import { do_move_pages } from '../../src/linux/mm/migrate.js';
@@ -383,6 +384,73 @@ function dirtyBitThroughMprotect(inject: string[]): string[] {
   return syncFindings(h);
 }
 
+/**
+ * mremap-rmap-unlocked: writeback of a tmpfs-like file walks the rmap of page 2's folio while mremap
+ * moves the mapping of it. The moving mapping's new i_mmap entry takes slot 0 (freed by a munmap),
+ * before the old one's (slot 1): only the rmap lock keeps the walk from looking at the new range
+ * first (D's table, populated by the unmapped mapping) and at the old one after the entry left it.
+ * The store to page 2 is recorded in its PTE's dirty bit only. The walk is stopped between the two
+ * ranges, then the mover runs as far as it can: with the lock it waits for the walk to end. With
+ * moveContract false the checker's rmapMove hook is switched off, to show what the walk then misses.
+ */
+function mremapDuringWriteback(inject: string[], moveContract = true): string[] {
+  const h = boot({ cpus: 2, files: { count: 1, pages: 64, orders: [0], writenotify: 'off' }, inject });
+  const D = 3072;
+  mapFile(h, D + 256, 8, { pgoff: 32 }); // i_mmap slot 0
+  mapFile(h, B, 16, { pgoff: 0 }); // slot 1
+  readPage(h, 0, 0, D + 256);
+  zapBegin(h.machine, 0, D + 256, D + 264);
+  assert.equal(run(h, 0, do_munmap(h.cpus[0], 0, D + 256, D + 264)), 0);
+  zapEnd(h.machine, 0, D + 256, D + 264);
+  readPage(h, 0, 0, B + 2);
+  writePage(h, 0, 0, B + 2);
+  const s0 = stepper(h, 0, do_mremap(h.cpus[0], 0, B, 16, D));
+  s0.until(() => i_mmap_entries(h.machine, 0).length === 2, 'the new mapping linked');
+  assert.equal(i_mmap_entries(h.machine, 0)[0].start, D, 'the new mapping first in the walk');
+  const s1 = stepper(h, 1, write_cache_pages(h.cpus[1], 0));
+  const ptlD = h.machine.ptlOf(h.machine.tableIndex(0, D));
+  const walkAtD = () => h.cpus[1].held.some((l) => l.off === ptlD);
+  s1.until(walkAtD, 'the walk at the new range');
+  s1.until(() => !walkAtD(), 'the walk past the new range');
+  const saved = MMDEBUG.rmapMove;
+  if (!moveContract) MMDEBUG.rmapMove = () => {};
+  try {
+    return caught(h, () => {
+      while (!s0.done && s0.runnable()) s0.step(); // the mover, until done or waiting for the walk
+      // then the walk first whenever it can run (the mover, waiting for i_mmap_rwsem, holds back its
+      // later readers: the two take turns)
+      while (!s0.done || !s1.done) {
+        if (!s1.done && s1.runnable()) s1.step();
+        else if (!s0.done && s0.runnable()) s0.step();
+        else throw new Error('both CPUs wait');
+      }
+    });
+  } finally {
+    MMDEBUG.rmapMove = saved;
+  }
+}
+
+/**
+ * vma-merge-pgoff: a shared mapping of file pages 0..15 at B, then one of pages 100..115 right
+ * after it (MAP_FIXED_NOREPLACE): two VMAs. Merged without the vm_pgoff test, the second range maps
+ * file pages 16..31 through the first VMA's offset. The maps checker judges the mmap (sysBegin /
+ * sysEnd, as the workload calls them); without it, a store there escapes writeback (the new range's
+ * i_mmap entry has the right offset, so the rmap walk of page 20 finds no mapping of it).
+ */
+function fileMergeJump(inject: string[], judged: boolean): string[] {
+  const h = boot({ cpus: 1, files: { count: 1, pages: 128, orders: [0], writenotify: 'off' }, inject });
+  mapFile(h, B, 16, { pgoff: 0 });
+  const flags = VM_READ | VM_WRITE | VM_SHARED;
+  return caught(h, () => {
+    const t = sysBegin(h.cpus[0], 0);
+    const ret = run(h, 0, do_mmap(h.cpus[0], 0, 16, 1, B + 16, flags, true, 0, 100));
+    if (judged) sysEnd(h.cpus[0], t, { op: 'mmap', len: 16, align: 1, flags, file: 0, pgoff: 100, ret });
+    readPage(h, 0, 0, B + 20);
+    writePage(h, 0, 0, B + 20);
+    run(h, 0, write_cache_pages(h.cpus[0], 0));
+  });
+}
+
 /** prot-commit-stale-old: mprotect R/O of a whole order-4 folio (one batch of 16). */
 function mprotectBatch(inject: string[]): string[] {
   const h = bigFolio(inject);
@@ -688,6 +756,20 @@ const CASES: Record<string, Case> = {
   'free-tlb-one-entry': {
     scenarios: [['MADV_FREE of a whole order-4 folio its writers hold in their TLBs', freeWholeFolio, ['tlb-stale']]],
     seeds: 10, // first detection today: seed 2
+  },
+  'mremap-rmap-unlocked': {
+    scenarios: [
+      ['writeback walks while a file mapping moves, its new mapping first in the walk', (inject) => mremapDuringWriteback(inject), ['rmap-walk-order']],
+      ['the same without the move contract: the walk misses the dirty entry, the store is not on the disk', (inject) => mremapDuringWriteback(inject, false), ['writeback-lost-write']],
+    ],
+    seeds: 15, // first detection today: seed 4
+  },
+  'vma-merge-pgoff': {
+    scenarios: [
+      ['mmap of file pages 100.. right after a mapping of pages 0..15', (inject) => fileMergeJump(inject, true), ['maps-mismatch']],
+      ['the same unjudged, a store in the merged range, writeback', (inject) => fileMergeJump(inject, false), ['writeback-lost-write']],
+    ],
+    seeds: 10, // first detection today: seed 3
   },
 };
 
