@@ -189,6 +189,16 @@ export const REACH_RULES: readonly ReachRule[] = [
   { rule: 'reclaim-pageout', when: 'reclaim-freed applies, writeRatio > 0', applies: (c) => w(c, 'reclaim') > 0 && fileVmas(c) && writes(c), need: 'floor', expr: 'reclaim.pageout', ops: ['reclaim'], minOps: 200, why: 'reclaim wrote dirty page-cache folios back' },
   { rule: 'pageout', when: 'pageout > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'pageout') > 0 && anyVmas(c), need: 'floor', expr: 'madvise.pageout', ops: ['pageout'], why: 'MADV_PAGEOUT ran' },
   { rule: 'lazyfree-discard', when: 'lazyfree applies, reclaim or pageout > 0', applies: (c) => w(c, 'free') > 0 && writes(c) && anonVmas(c) && (w(c, 'reclaim') > 0 || w(c, 'pageout') > 0), need: 'floor', expr: 'reclaim.lazyfreeDiscarded', ops: ['free'], minOps: 300, why: 'reclaim discarded clean lazyfree folios' },
+  // VMA merging and mremap's later paths (issue #15)
+  { rule: 'vma-merge', when: 'mmap or mmapfile > 0', applies: anyVmas, need: 'floor', expr: 'vma.merge', ops: ['mmap', 'mmapfile', 'mremap', 'mprotect'], minOps: 1_100, why: 'VMAs merged (a mapping next to a compatible one, mprotect back to a neighbour\'s flags, mremap next to or into one); none: every range takes a slot of its own' },
+  {
+    rule: 'vma-ooo', when: 'mremap > 0, anon-large applies', applies: (c) => w(c, 'mremap') > 0 && anonLarge(c).length > 0, need: 'floor', expr: 'vma.ooo', ops: ['mremap'], minOps: 7_500,
+    why: 'a merge left one VMA mapping a large folio\'s pages out of address order (parts of a folio moved apart by mremap, then merged in swapped order), the layout folio_pte_batch\'s PFN check is for; the rarest nightly variant reaches it in 1 seed of 20',
+  },
+  { rule: 'mremap-fixed-unmap', when: 'mremap > 0, mmap or mmapfile > 0', applies: (c) => w(c, 'mremap') > 0 && anyVmas(c), need: 'floor', expr: 'mremap.unmapTarget', ops: ['mremap'], minOps: 200, why: 'mremap(MREMAP_FIXED) found its target mapped and unmapped it first' },
+  { rule: 'mremap-file', when: 'mremap > 0, files.count > 0, mmapfile > 0', applies: (c) => w(c, 'mremap') > 0 && fileVmas(c), need: 'floor', expr: 'mremap.file', ops: ['mremap'], minOps: 150, why: 'mremap moved file mappings' },
+  { rule: 'mremap-rmap-locks', when: 'mremap-file applies', applies: (c) => w(c, 'mremap') > 0 && fileVmas(c), need: 'floor', expr: 'mremap.rmapLocks', ops: ['mremap'], minOps: 2_100, why: 'a file mapping moved under the rmap locks (its new i_mmap entry came first in the walk: need_rmap_locks)' },
+  { rule: 'check-rmap-move', when: 'mremap-file applies, touch > 0', applies: (c) => w(c, 'mremap') > 0 && fileVmas(c) && touches(c), need: 'floor', expr: 'check.rmapMove', ops: ['mremap'], minOps: 260, why: 'the rmap walk order was checked where a file mapping\'s present entries moved' },
 ];
 
 /** One variant's seeds and the events they counted. */

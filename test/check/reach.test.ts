@@ -20,7 +20,7 @@ import type { RunResult } from '../../src/engine/result.js';
 import { findAll, parseXml } from '../helpers/xml.js';
 
 const NIGHTLY = loadConfigFile(new URL('../../../configs/nightly.json', import.meta.url).pathname);
-/** Enough seeds that every rule of a nightly variant is judged. */
+/** Enough seeds that every rule of a nightly variant is judged (vma-ooo: 7500 mremaps, 18 a seed; migrate-zap: 15000 migrates, 22 a seed). */
 const MANY = 800;
 
 /** An event name a term of an expression matches ("anon.mapped.>0" -> "anon.mapped.2", "cost.*.contFold" -> "cost.fault.contFold"). */
@@ -194,6 +194,23 @@ test('the rules follow the config: no op weight, no file, no large order, no rul
   assert.ok(has(cost, 'contpte-block') && !has(cost, 'contpte-fold') && !has(cost, 'generic-no-cont'));
   assert.ok(has({ ...cost, batching: false }, 'contpte-fold') && !has({ ...cost, batching: false }, 'contpte-block'));
   assert.ok(has(defaultConfig({ arch: 'contpte', files: { orders: [0, 4] } }), 'contpte-fold'));
+});
+
+test('the VMA merge and mremap floors (issue #15): vma-ooo needs mremap and large anon folios, the file mremap rules file mappings', () => {
+  const has = (c: Config, rule: string) => rulesFor(c).some((r: ReachRule) => r.rule === rule);
+  const base = defaultConfig();
+  for (const rule of ['vma-merge', 'vma-ooo', 'mremap-fixed-unmap', 'mremap-file', 'mremap-rmap-locks', 'check-rmap-move']) assert.ok(has(base, rule), rule);
+  assert.ok(!has(defaultConfig({ weights: { mremap: 0 } }), 'vma-ooo'));
+  assert.ok(!has(defaultConfig({ weights: { mremap: 0 } }), 'mremap-fixed-unmap'));
+  assert.ok(!has(defaultConfig({ anonOrders: [0] }), 'vma-ooo'), 'order-0 folios cannot be mapped out of order');
+  const noFiles = defaultConfig({ files: { count: 0 } });
+  assert.ok(has(noFiles, 'vma-ooo') && !has(noFiles, 'mremap-file') && !has(noFiles, 'mremap-rmap-locks') && !has(noFiles, 'check-rmap-move'));
+  // a nightly variant whose merges never leave a folio out of order fails vma-ooo, with enough mremaps
+  const vc = nightlyCounts()[3];
+  delete vc.events['vma.ooo'];
+  assert.deepEqual(judgeReach([vc]).findings.map((f) => f.path), ['vma-ooo']);
+  const short = judgeReach([{ ...vc, seeds: 100 }]).variants[0];
+  assert.ok(short.notJudged.some((x) => x.rule === 'vma-ooo' && /mremap ops expected, fewer than 7500/.test(x.why)), 'too few mremaps to judge');
 });
 
 test('expected ops: seeds x cpus x opsPerCpu x the share of the weights', () => {
