@@ -67,7 +67,7 @@ export function* madvise_dontfork(cpu: Cpu, mm: number, start: number, end: numb
 
 /** madvise_vma_behavior() for MADV_DONTFORK / MADV_DOFORK: set or clear VM_DONTFORK (madvise_update_vma). */
 function madvise_vma_behavior(cpu: Cpu, mm: number, start: number, end: number, dontfork: boolean): number {
-  const r = vma_modify_flags(cpu.machine, mm, start, end, dontfork ? VM_DONTFORK : 0, dontfork ? 0 : VM_DONTFORK);
+  const r = vma_modify_flags(cpu.machine, mm, start, end, dontfork ? VM_DONTFORK : 0, dontfork ? 0 : VM_DONTFORK, cpu);
   cpu.ev(dontfork ? EV.DONTFORK : EV.DOFORK, start, end - start);
   return r;
 }
