@@ -6,7 +6,7 @@
 import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
 import { contpte_check_unlock } from './contpte.js';
-import { FOLIO_ANON, FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
 import { CPU, MM, RW_SLOTS } from '../machine/layout.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
 import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
@@ -247,8 +247,11 @@ export function checkCowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, fo
   const ref = Atomics.load(m, L.fRef + folio), folioMap = Atomics.load(m, L.fMapcount + folio);
   const where = { mm, vpn, addr: hex(vpn * 4096), pfn, folio, mapcount, refcount: ref, folioMapcount: folioMap, op: cpu.curOp };
   if (mapcount !== 1) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: 'the page has other mappings' });
-  // an AnonExclusive page is reused even when pinned: the pin and the mapping are one owner's
-  if (!exclusive && ref !== folioMap) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: ref > folioMap ? 'the folio holds references beyond its mappings (a pin, GUP, a zap or copy in flight)' : 'refcount below mapcount' });
+  // an AnonExclusive page is reused even when pinned: the pin and the mapping are one owner's. A
+  // folio isolated by reclaim or migration carries the isolator's reference, which may be taken
+  // after the reuse decision (a physical scan's speculative folio_try_get): it is not a GUP
+  const isolator = Atomics.load(m, L.fFlags + folio) & FOLIO_ISOLATED ? 1 : 0;
+  if (!exclusive && ref - isolator !== folioMap) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: ref > folioMap ? 'the folio holds references beyond its mappings (a pin, GUP, a zap or copy in flight)' : 'refcount below mapcount' });
   const nr = 1 << Atomics.load(m, L.fOrder + folio);
   const other = tlbHolderOf(machine, folio, nr, mm);
   if (other) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: `CPU ${other.cpu}'s TLB reaches the folio for mm ${other.mm}`, tlb: other });

@@ -38,9 +38,11 @@ const EFAULT = -14, ENOENT = -2, EACCES = -13, EBUSY = -16, ENOMEM = -12, EAGAIN
  */
 function folio_isolate_lru(cpu: Cpu, folio: number): boolean {
   const w = cpu.machine.L.fFlags + folio;
-  if (Atomics.or(cpu.m, w, FOLIO_ISOLATED) & FOLIO_ISOLATED) return false;
+  // the reference first, then the flag that accounts for it (the checker's COW-reuse contract)
   folio_ref_add(cpu, folio, 1);
-  return true;
+  if (!(Atomics.or(cpu.m, w, FOLIO_ISOLATED) & FOLIO_ISOLATED)) return true;
+  Atomics.sub(cpu.m, cpu.machine.L.fRef + folio, 1); // another isolator has it (the mapping's reference stays)
+  return false;
 }
 
 /** folio_putback_lru() / the end of a migration: back on the LRU, the isolation reference dropped. */

@@ -58,11 +58,19 @@ const reclaimable = (flags: number, mapping: number): boolean => (flags & FOLIO_
 function folio_isolate(cpu: Cpu, folio: number): boolean {
   const { m, L } = cpu.machine;
   if (!folio_try_get(cpu, folio)) return false;
+  // Off the LRU at once (the kernel's TestClearPageLRU): FOLIO_ISOLATED accounts for our reference
+  // (the checker's COW-reuse contract allows an isolator's). Our reference keeps the folio from
+  // being freed meanwhile, so the flag is ours to clear again if it is not one to reclaim.
+  if (Atomics.or(m, L.fFlags + folio, FOLIO_ISOLATED) & FOLIO_ISOLATED) {
+    Atomics.sub(m, L.fRef + folio, 1); // isolated by another (never the last reference: theirs stays)
+    return false;
+  }
   // on the LRU: a folio published by filemap_add_folio or its first mapping (never one being filled)
   const ok = Atomics.load(m, L.pHead + folio) === folio && (Atomics.load(m, L.pFlags + folio) & PG_HEAD) !== 0 && reclaimable(Atomics.load(m, L.fFlags + folio), Atomics.load(m, L.fMapping + folio));
-  if (ok && !(Atomics.or(m, L.fFlags + folio, FOLIO_ISOLATED) & FOLIO_ISOLATED)) return true;
-  // not ours to reclaim: drop the reference (the folio may have been freed and reused: then the
-  // reference we took is the new owner's count plus ours, never the last)
+  if (ok) return true;
+  // not ours to reclaim: drop the flag and the reference (the folio may have been freed and reused
+  // before our get: then the reference we took is the new owner's count plus ours, never the last)
+  Atomics.and(m, L.fFlags + folio, ~FOLIO_ISOLATED);
   Atomics.sub(m, L.fRef + folio, 1);
   return false;
 }
