@@ -29,7 +29,7 @@ export const FILEMAP_RETRY = -2;
  * folio_try_get() (a count reclaim froze at 0 while it removes the folio is not taken), then the
  * slot again: the folio may have been removed, freed and its pages reused meanwhile ("goto repeat").
  */
-export function filemap_get_folio(cpu: Cpu, file: number, pgoff: number): number {
+export function* filemap_get_folio(cpu: Cpu, file: number, pgoff: number): Gen<number> {
   const { m, L } = cpu.machine;
   const slot = L.pcache + cpu.machine.filePage(file, pgoff);
   const pfn = Atomics.load(m, slot);
@@ -37,8 +37,9 @@ export function filemap_get_folio(cpu: Cpu, file: number, pgoff: number): number
   const folio = Atomics.load(m, L.pHead + pfn);
   if (!folio_try_get(cpu, folio)) return FILEMAP_RETRY;
   if (Atomics.load(m, slot) !== pfn || Atomics.load(m, L.pHead + pfn) !== folio) {
-    // not ours: the reference is dropped again (never the last: whoever has the folio now holds one)
-    Atomics.sub(m, L.fRef + folio, 1);
+    // not the folio the slot holds (freed and reused since we read the slot): folio_put, which
+    // frees it if its new owner has dropped its reference meanwhile
+    yield* folio_put(cpu, folio);
     return FILEMAP_RETRY;
   }
   return folio;
@@ -66,7 +67,7 @@ export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<numbe
   const { m, L } = machine;
   for (;;) {
     yield P.PTE_READ;
-    const hit = filemap_get_folio(cpu, file, pgoff);
+    const hit: number = yield* filemap_get_folio(cpu, file, pgoff);
     if (hit >= 0) return hit;
     if (hit === FILEMAP_RETRY) continue;
     // page_cache_ra_order(): the largest order whose aligned range fits the file and is not cached

@@ -46,7 +46,7 @@ export function* write_cache_pages(cpu: Cpu, file: number): Gen<void> {
   MMDEBUG.writebackBegin(cpu, file);
   for (let p = 0; p < L.filePages; ) {
     // filemap_get_folios_tag(): the folio with a reference for the time we work on it
-    const folio = filemap_get_folio(cpu, file, p);
+    const folio: number = yield* filemap_get_folio(cpu, file, p);
     if (folio === FILEMAP_RETRY) {
       yield P.PTE_READ; // being removed by reclaim (or reused): look again
       continue;

@@ -34,7 +34,7 @@ export function* shrink_folios(cpu: Cpu, start: number, scan: number): Gen<numbe
     const flags = Atomics.load(m, L.pFlags + pfn);
     const order = flags & PG_HEAD ? Atomics.load(m, L.fOrder + pfn) : 0;
     const step = flags & PG_HEAD ? 1 << order : 1;
-    if (flags & PG_HEAD && !(flags & (PG_BUDDY | PG_RESERVED)) && reclaimable(Atomics.load(m, L.fFlags + pfn), Atomics.load(m, L.fMapping + pfn)) && folio_isolate(cpu, pfn)) {
+    if (flags & PG_HEAD && !(flags & (PG_BUDDY | PG_RESERVED)) && reclaimable(Atomics.load(m, L.fFlags + pfn), Atomics.load(m, L.fMapping + pfn)) && (yield* folio_isolate(cpu, pfn))) {
       n++;
       cpu.ev(EV.RECLAIM_SCANNED, pfn, order);
       if (yield* shrink_folio(cpu, pfn, false)) freed++;
@@ -55,23 +55,23 @@ const reclaimable = (flags: number, mapping: number): boolean => (flags & FOLIO_
  * reference unless it is free or frozen, then check it is still that folio and still cached, then
  * take it off the LRU (FOLIO_ISOLATED: a migration may have it already).
  */
-function folio_isolate(cpu: Cpu, folio: number): boolean {
+function* folio_isolate(cpu: Cpu, folio: number): Gen<boolean> {
   const { m, L } = cpu.machine;
   if (!folio_try_get(cpu, folio)) return false;
   // Off the LRU at once (the kernel's TestClearPageLRU): FOLIO_ISOLATED accounts for our reference
   // (the checker's COW-reuse contract allows an isolator's). Our reference keeps the folio from
   // being freed meanwhile, so the flag is ours to clear again if it is not one to reclaim.
   if (Atomics.or(m, L.fFlags + folio, FOLIO_ISOLATED) & FOLIO_ISOLATED) {
-    Atomics.sub(m, L.fRef + folio, 1); // isolated by another (never the last reference: theirs stays)
+    yield* folio_put(cpu, folio); // isolated by another
     return false;
   }
   // on the LRU: a folio published by filemap_add_folio or its first mapping (never one being filled)
   const ok = Atomics.load(m, L.pHead + folio) === folio && (Atomics.load(m, L.pFlags + folio) & PG_HEAD) !== 0 && reclaimable(Atomics.load(m, L.fFlags + folio), Atomics.load(m, L.fMapping + folio));
   if (ok) return true;
-  // not ours to reclaim: drop the flag and the reference (the folio may have been freed and reused
-  // before our get: then the reference we took is the new owner's count plus ours, never the last)
+  // not ours to reclaim: drop the flag and the reference (a folio_put: its owner may have dropped
+  // its last one meanwhile, and then ours frees it)
   Atomics.and(m, L.fFlags + folio, ~FOLIO_ISOLATED);
-  Atomics.sub(m, L.fRef + folio, 1);
+  yield* folio_put(cpu, folio);
   return false;
 }
 

@@ -74,8 +74,8 @@ test('filemap_get_folio: a folio whose count reclaim froze is not taken (FILEMAP
   const m = h.machine.m, L = h.machine.L;
   const ref = Atomics.load(m, L.fRef + folio);
   Atomics.store(m, L.fRef + folio, 0); // frozen
-  assert.equal(filemap_get_folio(h.cpus[0], 0, 2), FILEMAP_RETRY);
+  assert.equal(run(h, 0, filemap_get_folio(h.cpus[0], 0, 2)), FILEMAP_RETRY);
   Atomics.store(m, L.fRef + folio, ref);
-  assert.equal(filemap_get_folio(h.cpus[0], 0, 2), folio);
+  assert.equal(run(h, 0, filemap_get_folio(h.cpus[0], 0, 2)), folio);
   run(h, 0, folio_put(h.cpus[0], folio));
 });
