@@ -103,13 +103,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'dontneed': {
       const v = pickVma(cpu, mm, op);
       if (!v) break;
-      let start = v.start, end = v.end;
-      if (op.r2 & 1) {
-        const a = v.start + (op.r2 >>> 1) % (v.end - v.start);
-        const b = a + 1 + (op.r3 % (v.end - a));
-        start = a;
-        end = b;
-      }
+      const [start, end] = opRange(v, op);
       zapBegin(cpu.machine, mm, start, end);
       const t = sysBegin(cpu, mm);
       const r = op.kind === 'munmap' ? yield* do_munmap(cpu, mm, start, end) : yield* madvise_dontneed(cpu, mm, start, end);
@@ -180,11 +174,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       // toggle VM_WRITE on a VMA or part of it: read-only (write bit clear) or read-write
       const v = pickVma(cpu, mm, op);
       if (!v) break;
-      let start = v.start, end = v.end;
-      if (op.r2 & 1) {
-        start = v.start + (op.r2 >>> 1) % (v.end - v.start);
-        end = start + 1 + (op.r3 % (v.end - start));
-      }
+      const [start, end] = opRange(v, op);
       // -ENOMEM (the VMA changed since we looked, or no free VMA slot for a split) changes nothing
       const prot = op.write ? VM_READ | VM_WRITE : VM_READ;
       const t = sysBegin(cpu, mm);
@@ -205,11 +195,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       // MADV_FREE of a file VMA is -EINVAL, as in the kernel.
       const v = pickVma(cpu, mm, op);
       if (!v) break;
-      let start = v.start, end = v.end;
-      if (op.r2 & 1) {
-        start = v.start + (op.r2 >>> 1) % (v.end - v.start);
-        end = start + 1 + (op.r3 % (v.end - start));
-      }
+      const [start, end] = opRange(v, op);
       if (op.kind === 'cold') yield* madvise_cold(cpu, mm, start, end);
       else if (op.kind === 'pageout') yield* madvise_pageout(cpu, mm, start, end); // data kept (the disk, or 0 under FREE_MARK)
       else {
@@ -285,6 +271,13 @@ function mremapTarget(cpu: Cpu, mm: number, v: VmaView, op: Op): { start: number
   nr += mod(x.start - start - nr);
   if (start + nr > v.end) nr -= cpus;
   return nr >= 1 ? { start, nr, dest: x.start - nr } : null;
+}
+
+/** The range an op on VMA v covers: the whole VMA, or (r2 odd) a part of it drawn from r2 and r3. */
+function opRange(v: { start: number; end: number }, op: Op): [number, number] {
+  if (!(op.r2 & 1)) return [v.start, v.end];
+  const start = v.start + (op.r2 >>> 1) % (v.end - v.start);
+  return [start, start + 1 + (op.r3 % (v.end - start))];
 }
 
 /** A run of user accesses: the owner of a page writes it (on a write op), everyone else reads. */

@@ -157,25 +157,42 @@ export function* truncate_inode_pages(cpu: Cpu, file: number): Gen<void> {
  * never made writable again without being dirtied after the clean.
  */
 export function* folio_lock(cpu: Cpu, folio: number): Gen<void> {
+  yield P.LOCK;
+  yield* folio_wait_bit_common(cpu, folio, true, 'folio_lock', 'the lock');
+}
+
+/**
+ * folio_wait_bit(PG_locked) without taking it: sleep until the folio is unlocked
+ * (migration_entry_wait_on_locked: a migration holds the lock until its entries are replaced).
+ */
+export function folio_wait_locked(cpu: Cpu, folio: number, path: string): Gen<void> {
+  return folio_wait_bit_common(cpu, folio, false, path, 'the unlock');
+}
+
+/**
+ * folio_wait_bit_common() for PG_locked: sleep while it is set, then take it (EXCLUSIVE, as
+ * folio_lock does) or just return (SHARED). A threaded CPU spins (Atomics.wait after a while) and
+ * reports a wait past lockWaitLimitMs as lock-hang at path; a sched CPU blocks (WAIT).
+ */
+function* folio_wait_bit_common(cpu: Cpu, folio: number, take: boolean, path: string, what: string): Gen<void> {
   const m = cpu.m;
   const w = cpu.machine.L.fFlags + folio;
-  yield P.LOCK;
   const start = cpu.threaded ? performance.now() : 0;
   for (let i = 0; ; i++) {
     const v = Atomics.load(m, w);
     if (!(v & FOLIO_LOCKED)) {
-      if (Atomics.compareExchange(m, w, v, v | FOLIO_LOCKED) === v) return;
+      if (!take || Atomics.compareExchange(m, w, v, v | FOLIO_LOCKED) === v) return;
       continue;
     }
     if (cpu.threaded) {
       if (i > 100) Atomics.wait(m, w, v, 5);
       if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
       const waited = performance.now() - start;
-      if (waited > cpu.cfg.lockWaitLimitMs) cpu.violation('lock-hang', 'folio_lock', { why: `CPU ${cpu.id} waited ${Math.round(waited)} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs}) for the lock of folio ${folio}`, waiter: cpu.id, folio, op: cpu.curOp });
+      if (waited > cpu.cfg.lockWaitLimitMs) cpu.violation('lock-hang', path, { why: `CPU ${cpu.id} waited ${Math.round(waited)} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs}) for ${what} of folio ${folio}`, waiter: cpu.id, folio, op: cpu.curOp });
       continue;
     }
     cpu.waitFor = () => (Atomics.load(m, w) & FOLIO_LOCKED) === 0;
-    cpu.waitWhat = 'folio_lock';
+    cpu.waitWhat = path;
     cpu.waitOff = -1;
     cpu.blockedSince = cpu.clock.step;
     yield WAIT;

@@ -9,19 +9,19 @@
 // a large folio whose copy cannot be allocated is not split (-ENOMEM); no retry passes
 // (NR_MAX_MIGRATE_PAGES_RETRY): a folio with an unexpected reference fails with -EAGAIN at once.
 import type { Cpu } from '../../machine/cpu.js';
-import { type Gen, P, WAIT } from '../../machine/gen.js';
+import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
-import { G, MM } from '../../machine/layout.js';
-import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LAZYFREE, FOLIO_LOCKED, FOLIO_LRU, FOLIO_REFERENCED } from '../../machine/machine.js';
+import { MM } from '../../machine/layout.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LAZYFREE, FOLIO_LRU, FOLIO_REFERENCED } from '../../machine/machine.js';
 import { pte_pfn, pte_present, pte_special } from '../../machine/pte.js';
 import { is_migration_entry } from '../include/linux/swapops.js';
 import { ptep_get } from '../include/linux/pgtable.js';
-import { Aborted, spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
+import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import { find_vma } from './mmap.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_put, folio_ref_add } from './swap.js';
-import { folio_lock, folio_unlock } from './filemap.js';
+import { folio_lock, folio_unlock, folio_wait_locked } from './filemap.js';
 import { remove_migration_ptes, try_to_migrate } from './rmap.js';
 
 export const MIGRATE_FAIL_NOT_ANON = 1;
@@ -166,28 +166,5 @@ export function* migration_entry_wait(cpu: Cpu, mm: number, vpn: number): Gen<vo
   // The kernel queues on the folio's wait queue before it drops the PTL, so the unlock cannot be
   // missed; here the wait below re-reads the lock bit.
   spin_unlock(cpu, ptl);
-  yield* folio_wait_locked(cpu, folio);
-}
-
-/** folio_wait_bit(PG_locked) without taking the lock: sleep until the folio is unlocked. */
-function* folio_wait_locked(cpu: Cpu, folio: number): Gen<void> {
-  const m = cpu.m;
-  const w = cpu.machine.L.fFlags + folio;
-  const start = cpu.threaded ? performance.now() : 0;
-  for (let i = 0; ; i++) {
-    const v = Atomics.load(m, w);
-    if (!(v & FOLIO_LOCKED)) return;
-    if (cpu.threaded) {
-      if (i > 100) Atomics.wait(m, w, v, 5);
-      if (Atomics.load(m, cpu.machine.L.global + G.STOP) === 2) throw new Aborted();
-      const waited = performance.now() - start;
-      if (waited > cpu.cfg.lockWaitLimitMs) cpu.violation('lock-hang', 'migration_entry_wait', { why: `CPU ${cpu.id} waited ${Math.round(waited)} ms (lockWaitLimitMs ${cpu.cfg.lockWaitLimitMs}) for the migration of folio ${folio}`, waiter: cpu.id, folio, op: cpu.curOp });
-      continue;
-    }
-    cpu.waitFor = () => (Atomics.load(m, w) & FOLIO_LOCKED) === 0;
-    cpu.waitWhat = 'migration_entry_wait';
-    cpu.waitOff = -1;
-    cpu.blockedSince = cpu.clock.step;
-    yield WAIT;
-  }
+  yield* folio_wait_locked(cpu, folio, 'migration_entry_wait');
 }

@@ -21,7 +21,7 @@ import { folio_put, folio_ref_add } from './swap.js';
 import { ptep_clear_flush, ptep_clear_flush_young, ptep_get, ptep_get_and_clear, set_pte_at } from '../include/linux/pgtable.js';
 import { Aborted, spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { down_read, down_write, up_read, up_write } from '../kernel/locking/rwsem.js';
-import { i_mmap_entries, vmas } from './mmap.js';
+import { i_mmap_entries } from './mmap.js';
 import { MMDEBUG } from '../include/linux/mmdebug.js';
 
 // CONFIG_MM_ID (include/linux/rmap.h): two slots per folio, fMmId + folio * 2 + s, each (mm + 1) <<
