@@ -79,14 +79,8 @@ function madvise_vma_behavior(cpu: Cpu, mm: number, start: number, end: number, 
  * Returns 0, -ENOMEM for a hole in the range (the mapped parts done, as madvise_walk_vmas does).
  * No data changes: only young bits and the referenced flag go.
  */
-export function* madvise_cold(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
-  const lw = cpu.machine.mmWord(mm, MM.MMAP_LOCK);
-  yield* down_read(cpu, lw);
-  const r = yield* madvise_walk_vmas(cpu, mm, start, end, false);
-  cpu.ev(EV.COLD, start, end - start);
-  MMDEBUG.tlbSynced(cpu, mm, start, end, 'madvise_cold');
-  up_read(cpu, lw);
-  return r;
+export function madvise_cold(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
+  return madvise_cold_or_free(cpu, mm, start, end, false);
 }
 
 /**
@@ -96,12 +90,17 @@ export function* madvise_cold(cpu: Cpu, mm: number, start: number, end: number):
  * until reclaim discards a lazyfree folio that is still clean; a store after the return sets the
  * PTE dirty bit again (the flush left no dirty writable TLB entry behind: tlb-stale checks it here).
  */
-export function* madvise_free(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
+export function madvise_free(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
+  return madvise_cold_or_free(cpu, mm, start, end, true);
+}
+
+/** do_madvise() for MADV_COLD (free false) or MADV_FREE: the walk under the mmap_lock (read), then the TLB contract. */
+function* madvise_cold_or_free(cpu: Cpu, mm: number, start: number, end: number, free: boolean): Gen<number> {
   const lw = cpu.machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_read(cpu, lw);
-  const r = yield* madvise_walk_vmas(cpu, mm, start, end, true);
-  cpu.ev(EV.FREE, start, end - start);
-  MMDEBUG.tlbSynced(cpu, mm, start, end, 'madvise_free');
+  const r = yield* madvise_walk_vmas(cpu, mm, start, end, free);
+  cpu.ev(free ? EV.FREE : EV.COLD, start, end - start);
+  MMDEBUG.tlbSynced(cpu, mm, start, end, free ? 'madvise_free' : 'madvise_cold');
   up_read(cpu, lw);
   return r;
 }
