@@ -169,8 +169,14 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
       vmaEnd = v ? v.end : vpn + 1;
       vmaFlags = v ? v.flags : -1;
     }
-    if (vmaSettled && vmaFlags < 0) cpu.violation('pte-outside-vma', 'ptl-release', where());
-    if (vmaSettled && !protPending && pte_write(pte) && !(vmaFlags & VM_WRITE)) cpu.violation('pte-writable-vma-readonly', 'ptl-release', { ...where(), vma: [hex(vmaStart * 4096), hex(vmaEnd * 4096)] });
+    // A finding against the VMA table is judged again against the mmap_lock: a path that holds no
+    // mmap_lock (an rmap walker: migration, reclaim) can release its PTL while a munmap or mprotect
+    // that took the lock for write after our first look detaches the VMA or write-protects it;
+    // that writer must still take this PTL for the entry (zap, change_pte_range), so it holds the
+    // lock now (threads engine: the sched engine runs no other CPU within this check)
+    const settledStill = (): boolean => ownWrite || !rwsem_is_write_locked(m, lw);
+    if (vmaSettled && vmaFlags < 0 && settledStill()) cpu.violation('pte-outside-vma', 'ptl-release', where());
+    if (vmaSettled && !protPending && pte_write(pte) && !(vmaFlags & VM_WRITE) && settledStill()) cpu.violation('pte-writable-vma-readonly', 'ptl-release', { ...where(), vma: [hex(vmaStart * 4096), hex(vmaEnd * 4096)] });
     const flags = m[L.pFlags + pfn];
     if (flags & PG_BUDDY) cpu.violation('pte-maps-free-page', 'ptl-release', where());
     const mapcount = m[L.pMapcount + pfn];
