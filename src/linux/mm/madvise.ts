@@ -252,6 +252,32 @@ function* clear_and_gather(cpu: Cpu, tlb: MmuGather, ptep: number, vpn: number, 
  * Non-present entries (migration, swap) are skipped.
  */
 function* madvise_cold_or_pageout_pte_range(cpu: Cpu, tlb: MmuGather, v: VmaView, start: number, end: number, pageout: boolean, isolated: number[] | null): Gen<void> {
+  const { m, L } = cpu.machine;
+  yield* madvise_walk_folios(cpu, tlb, v, start, end, 'madvise_cold_or_pageout_pte_range', function* (ptep, vpn, nr, folio, folioNr, ptent) {
+    // "Do not interfere with other mappings of this folio": the folio is wholly mapped here, so
+    // its mapcount equals its pages only if this is its one mapping (folio_test_lru: every folio)
+    if (Atomics.load(m, L.fMapcount + folio) !== folioNr) return;
+    if (!pageout && pte_young(ptent)) yield* clear_and_gather(cpu, tlb, ptep, vpn, nr, CYDP_CLEAR_YOUNG);
+    if (cpu.cfg.batching && nr > 1) cpu.counters[EV.COLD_BATCHED]++;
+    Atomics.and(m, L.fFlags + folio, ~FOLIO_REFERENCED); // folio_clear_referenced()
+    if (pageout && isolated) {
+      folio_ref_add(cpu, folio, 1); // folio_isolate_lru()'s reference
+      isolated.push(folio);
+    }
+  });
+}
+
+/** What a madvise PTE walk does with one whole folio batch: entries [vpn, vpn + nr) at ptep, their merged a/d bits in ptent. */
+type FolioVisit = (ptep: number, vpn: number, nr: number, folio: number, folioNr: number, ptent: number) => Gen<void>;
+
+/**
+ * The PTE-table walk MADV_COLD, MADV_PAGEOUT and MADV_FREE share (their *_pte_range bodies up to
+ * the per-folio work): [start, end) of one PTE table under its PTL; each present entry of a normal
+ * folio (not the zero page) starts a batch (madvise_folio_batch); a batch that is not the whole
+ * folio is skipped (no split: docs/model.md), a whole one goes to visit. Non-present entries
+ * (migration; swap is not modelled) are skipped.
+ */
+function* madvise_walk_folios(cpu: Cpu, tlb: MmuGather, v: VmaView, start: number, end: number, fn: string, visit: FolioVisit): Gen<void> {
   const machine = cpu.machine;
   const { m, L } = machine;
   const mm = tlb.mm;
@@ -270,18 +296,9 @@ function* madvise_cold_or_pageout_pte_range(cpu: Cpu, tlb: MmuGather, v: VmaView
     const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
     const b = madvise_folio_batch(cpu, folio, folioNr, ptep, pte, end - vpn);
     nr = b.nr;
-    checkBatchBounds(cpu, 'madvise_cold_or_pageout_pte_range', pfn, nr, folio, folioNr, vpn, v);
+    checkBatchBounds(cpu, fn, pfn, nr, folio, folioNr, vpn, v);
     if (!b.whole) continue;
-    // "Do not interfere with other mappings of this folio": the folio is wholly mapped here, so
-    // its mapcount equals its pages only if this is its one mapping (folio_test_lru: every folio)
-    if (Atomics.load(m, L.fMapcount + folio) !== folioNr) continue;
-    if (!pageout && pte_young(b.ptent)) yield* clear_and_gather(cpu, tlb, ptep, vpn, nr, CYDP_CLEAR_YOUNG);
-    if (cpu.cfg.batching && nr > 1) cpu.counters[EV.COLD_BATCHED]++;
-    Atomics.and(m, L.fFlags + folio, ~FOLIO_REFERENCED); // folio_clear_referenced()
-    if (pageout && isolated) {
-      folio_ref_add(cpu, folio, 1); // folio_isolate_lru()'s reference
-      isolated.push(folio);
-    }
+    yield* visit(ptep, vpn, nr, folio, folioNr, b.ptent);
   }
   spin_unlock(cpu, ptl);
 }
@@ -332,39 +349,20 @@ export function folio_mark_lazyfree(cpu: Cpu, folio: number): void {
  * Non-present entries are skipped (the kernel frees swap entries here: none are modelled).
  */
 function* madvise_free_pte_range(cpu: Cpu, tlb: MmuGather, v: VmaView, start: number, end: number): Gen<void> {
-  const machine = cpu.machine;
-  const { m, L } = machine;
-  const mm = tlb.mm;
-  const table = machine.tableIndex(mm, start);
-  if (!Atomics.load(m, machine.pgdWord(table))) return; // pte_offset_map_lock(): no table
-  const ptl = machine.ptlOf(table);
-  yield* spin_lock(cpu, ptl);
-  yield P.LOCKED;
-  for (let vpn = start, nr = 1; vpn < end; vpn += nr) {
-    nr = 1;
-    const ptep = machine.ptep(mm, vpn);
-    const pte = ptep_get(cpu, ptep);
-    if (pte_none(pte) || !pte_present(pte) || pte_special(pte)) continue; // vm_normal_folio(): none for the zero page
-    const pfn = pte_pfn(pte);
-    const folio = Atomics.load(m, L.pHead + pfn);
-    const folioNr = 1 << Atomics.load(m, L.fOrder + folio);
-    const b = madvise_folio_batch(cpu, folio, folioNr, ptep, pte, end - vpn);
-    nr = b.nr;
-    checkBatchBounds(cpu, 'madvise_free_pte_range', pfn, nr, folio, folioNr, vpn, v);
-    if (!b.whole) continue;
+  const { m, L } = cpu.machine;
+  yield* madvise_walk_folios(cpu, tlb, v, start, end, 'madvise_free_pte_range', function* (ptep, vpn, nr, folio, folioNr, ptent) {
     if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) { // folio_test_swapcache(): no swap cache modelled
-      if (!folio_trylock(cpu, folio)) continue;
+      if (!folio_trylock(cpu, folio)) return;
       // a large folio is wholly mapped here: mapcount == pages only if this is its one mapping
       if (Atomics.load(m, L.fMapcount + folio) !== folioNr) {
         folio_unlock(cpu, folio);
-        continue;
+        return;
       }
       Atomics.and(m, L.fFlags + folio, ~FOLIO_DIRTY); // folio_clear_dirty()
       folio_unlock(cpu, folio);
     }
-    if (pte_young(b.ptent) || pte_dirty(b.ptent)) yield* clear_and_gather(cpu, tlb, ptep, vpn, nr, CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY);
+    if (pte_young(ptent) || pte_dirty(ptent)) yield* clear_and_gather(cpu, tlb, ptep, vpn, nr, CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY);
     if (cpu.cfg.batching && nr > 1) cpu.counters[EV.FREE_BATCHED]++;
     folio_mark_lazyfree(cpu, folio);
-  }
-  spin_unlock(cpu, ptl);
+  });
 }
