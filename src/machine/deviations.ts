@@ -34,6 +34,7 @@ export interface Injections {
   freeTlbOneEntry: boolean;
   mremapRmapUnlocked: boolean;
   vmaMergePgoff: boolean;
+  unshareCopyClean: boolean;
 }
 
 /** Deviation name (as `foliostorm bugs` lists it) -> its flag. */
@@ -69,6 +70,7 @@ export const DEVIATION_FLAGS: Readonly<Record<string, keyof Injections>> = {
   'free-tlb-one-entry': 'freeTlbOneEntry',
   'mremap-rmap-unlocked': 'mremapRmapUnlocked',
   'vma-merge-pgoff': 'vmaMergePgoff',
+  'unshare-copy-clean': 'unshareCopyClean',
 };
 
 /** The flags for the named deviations; an unknown name is an error. */

@@ -68,6 +68,40 @@ function* probe(cpu: Cpu, mm: number, vpn: number, write: boolean): Gen<void> {
   }
 }
 
+/** fork(2) of mm into a free slot of slots (dup_mm), the maps checker told of the call; the child's slot or -1. */
+function* fork(cpu: Cpu, mm: number, slots?: readonly [number, number]): Gen<number> {
+  const seqs = sysSeqs(cpu.machine);
+  const t = sysBegin(cpu, mm);
+  const child = yield* dup_mm(cpu, mm, slots);
+  checkForkChild(cpu, t, child, seqs);
+  sysEnd(cpu, t, { op: 'fork', ret: child });
+  return child;
+}
+
+/**
+ * A process for the dead slot mm, so that the op has one to run in (true: the caller holds an mm
+ * reference on it). Processes come from fork, so a live process (the first from op.r2 on) forks
+ * into the slot: its child lives on beside it, sharing its pages as fork shares them (COW, pins
+ * copied, entries a migration holds), until something unmaps or exits them. A fork from an op's
+ * own slot cannot do that (the targeted slots are always taken), and the respawn used to be an
+ * empty process: 97% of fork ops failed and few children ever outlived their fork. An empty
+ * process only when no other lives; false when the slot is still being torn down or another CPU
+ * took it first (the op does nothing).
+ */
+function* respawn(cpu: Cpu, mm: number, op: Op): Gen<boolean> {
+  const n = cpu.cfg.processes;
+  for (let i = 0; i < n; i++) {
+    const parent = (op.r2 + i) % n;
+    if (parent === mm || !mmget_not_zero(cpu, parent)) continue;
+    cpu.curOp = 'respawn(fork)';
+    const child = yield* fork(cpu, parent, [mm, mm + 1]);
+    yield* mmput(cpu, parent);
+    cpu.curOp = op.kind;
+    return child === mm && mmget_not_zero(cpu, mm);
+  }
+  return mm_alloc(cpu, mm) && mmget_not_zero(cpu, mm);
+}
+
 /** Each op kind's index in OP_KINDS (its ops.<kind> event is EV.OPS + index). */
 const OP_INDEX = Object.fromEntries(OP_KINDS.map((k, i) => [k, i])) as Record<OpKind, number>;
 
@@ -78,12 +112,10 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
   cpu.counters[EV.OPS + OP_INDEX[op.kind]]++; // ops.<kind>: the reach floor's proof the mix ran every kind it weighs
   cpu.evOpStart(op.proc, op.r1);
   const mm = op.proc;
-  if (!mmget_not_zero(cpu, mm)) {
-    // the process is gone: a new one takes the slot (if nobody is still tearing it down)
-    if (!mm_alloc(cpu, mm) || !mmget_not_zero(cpu, mm)) {
-      cpu.ev(EV.OP_END, 0);
-      return;
-    }
+  if (!mmget_not_zero(cpu, mm) && !(yield* respawn(cpu, mm, op))) {
+    cpu.ev(EV.OP_END, 0);
+    cpu.curOp = '';
+    return;
   }
   switch (op.kind) {
     case 'touch':
@@ -117,25 +149,16 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'exit':
       yield* process_exit(cpu, mm);
       break;
-    case 'fork': {
-      const seqs = sysSeqs(cpu.machine);
-      const t = sysBegin(cpu, mm);
-      const child = yield* dup_mm(cpu, mm);
-      checkForkChild(cpu, t, child, seqs);
-      sysEnd(cpu, t, { op: 'fork', ret: child });
+    case 'fork':
+      yield* fork(cpu, mm);
       break;
-    }
     case 'forkexit': {
       // fork, then the child exits at once (as after fork + _exit, or exec, which drops the old mm
       // alike): the parent's entries stay write-protected and its pages lose AnonExclusive, so its
       // next writes reuse them one by one (wp_can_reuse_anon_folio) and a large folio ends up with
       // exclusive and shared pages side by side. The labels put the costs under fork and exit.
       cpu.curOp = 'forkexit(fork)';
-      const seqs = sysSeqs(cpu.machine);
-      const t = sysBegin(cpu, mm);
-      const child = yield* dup_mm(cpu, mm, [cpu.cfg.processes, cpu.machine.L.maxMms]); // the spare slot
-      checkForkChild(cpu, t, child, seqs);
-      sysEnd(cpu, t, { op: 'fork', ret: child });
+      const child = yield* fork(cpu, mm, [cpu.cfg.processes, cpu.machine.L.maxMms]); // the spare slot
       cpu.curOp = 'forkexit(exit)';
       if (child >= 0) yield* process_exit(cpu, child);
       cpu.curOp = op.kind;

@@ -14,7 +14,7 @@ import { checkRead, freeBegin, freeEnd, ownerOf, recordWrite, zapBegin, zapEnd, 
 import { do_mremap } from '../../src/linux/mm/mremap.js';
 import { pte_cont } from '../../src/machine/pte.js';
 import { dup_mm, process_exit } from '../../src/linux/kernel/fork.js';
-import { pin_user_page } from '../../src/linux/mm/gup.js';
+import { pin_user_page, unpin_user_page } from '../../src/linux/mm/gup.js';
 import { handle_mm_fault, VM_FAULT_OK } from '../../src/linux/mm/memory.js';
 import { madvise_dontneed, madvise_free } from '../../src/linux/mm/madvise.js';
 import { MMDEBUG } from '../../src/linux/include/linux/mmdebug.js';
@@ -218,6 +218,37 @@ function lazyfreePinned(inject: string[]): string[] {
     const out = newAccessOut();
     run(h, owner, user_access(h.cpus[owner], 0, B + 3, false, 0, out));
     checkRead(h.cpus[owner], 0, B + 3, out.value, out.g1, out.g2, out.pfn);
+  });
+}
+
+/**
+ * unshare-copy-clean (upstream's behaviour): the parent writes a page and forks; a read-only pin
+ * unshares the page (the parent gets a copy); the pin goes, the child exits; a second child
+ * MADV_FREEs what it inherited and exits; reclaim. The parent never freed the page: it must read
+ * its data back (the qemu reproduction, vm/findings/unshare-madv-free.c, reads zeros on 6.12).
+ */
+function unshareThenChildFree(inject: string[]): string[] {
+  const h = boot({ anonOrders: [0], inject });
+  mapAnon(h, B, 4);
+  writePage(h, 0, 0, B);
+  const c1 = run(h, 0, dup_mm(h.cpus[0], 0));
+  assert.ok(c1 > 0);
+  const before = folioAt(h, 0, B)!.pfn;
+  const pfn = run(h, 0, pin_user_page(h.cpus[0], 0, B, false));
+  assert.ok(pfn > 0 && pfn !== before, 'the read-only pin unshared the page');
+  run(h, 0, unpin_user_page(h.cpus[0], pfn));
+  run(h, 0, process_exit(h.cpus[0], c1));
+  const c2 = run(h, 0, dup_mm(h.cpus[0], 0));
+  assert.ok(c2 > 0);
+  freeBegin(h.machine, c2, B, B + 4);
+  assert.equal(run(h, 0, madvise_free(h.cpus[0], c2, B, B + 4)), 0);
+  freeEnd(h.machine, c2, B, B + 4);
+  run(h, 0, process_exit(h.cpus[0], c2));
+  return caught(h, () => {
+    for (let i = 0; i < 3; i++) run(h, 0, shrink_folios(h.cpus[0], 0, h.machine.L.pages));
+    const out = newAccessOut();
+    run(h, 0, user_access(h.cpus[0], 0, B, false, 0, out));
+    checkRead(h.cpus[0], 0, B, out.value, out.g1, out.g2, out.pfn);
   });
 }
 
@@ -652,7 +683,7 @@ const CASES: Record<string, Case> = {
   },
   'prot-start-first-only': {
     scenarios: [['a tmpfs-like folio dirtied by hardware on entry 5, mprotect R/O, munmap', dirtyBitThroughMprotect, ['writeback-lost-write']]],
-    seeds: 15, // first detection today: seed 4
+    seeds: 15, // first detection today: seed 2 (13 of seeds 1-60)
   },
   'prot-commit-stale-old': {
     scenarios: [['mprotect R/O of an order-4 folio', mprotectBatch, ['prot-commit-old-mismatch']]],
@@ -770,6 +801,10 @@ const CASES: Record<string, Case> = {
       ['the same unjudged, a store in the merged range, writeback', (inject) => fileMergeJump(inject, false), ['writeback-lost-write']],
     ],
     seeds: 10, // first detection today: seed 3
+  },
+  'unshare-copy-clean': {
+    scenarios: [['R/O pin unshares after fork, a second child MADV_FREEs, reclaim', unshareThenChildFree, ['data-mismatch']]],
+    seeds: 15, // first detection today: seed 1 (8 of seeds 1-40)
   },
 };
 

@@ -30,7 +30,7 @@ if (!existsSync(CHROMIUM)) {
     const { chromium } = await import('playwright-core');
     const out = mkdtempSync(join(tmpdir(), 'foliostorm-browser-'));
     const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-    const r = spawnSync(process.execPath, [cli, 'run', '--inject', 'fault-order1', '--seeds', '1', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [cli, 'run', '--inject', 'fault-order1', '--seeds', '4', '--out', out], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 1, r.stderr + r.stdout);
     const dir = join(out, readdirSync(out)[0]);
     const latency = Object.keys(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).latency);

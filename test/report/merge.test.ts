@@ -20,7 +20,7 @@ const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'foliostorm-merge-'));
 // a small sched run with a deviation switched on, so there are violations to deduplicate
 // on two model variants, so what each seed ran (perSeed and violations carry it) must survive the merge
-const cfg = parseConfig({ name: 'merge-test', cpus: 3, opsPerCpu: 20, workers: 1, seeds: 16, duration: 0, inject: ['fault-no-recheck'], variants: [{ arch: 'generic' }, { arch: 'contpte' }] });
+const cfg = parseConfig({ name: 'merge-test', cpus: 3, opsPerCpu: 20, workers: 1, seeds: 16, duration: 0, inject: ['fault-unaligned'], variants: [{ arch: 'generic' }, { arch: 'contpte' }] });
 const SHARDS = 4;
 let whole: { dir: string; summary: Summary };
 const shardDirs: string[] = [];

@@ -603,7 +603,14 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   folio_add_new_anon_rmap(cpu, nf, nf, 1, vmf.mm);
   // ptep_clear_flush() then set_pte_at(): no CPU may keep writing the old page via its TLB.
   yield* ptep_clear_flush(cpu, vmf.ptep);
-  yield* set_pte_at(cpu, vmf.ptep, pfn_pte(nf, vmf.unshare ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
+  // Deliberate difference (docs/model.md, "Findings"): upstream (6.12.118, mm/memory.c at
+  // 002d46a68e4a too) maps an unshare copy clean, and the new folio is clean as well, so no dirty
+  // bit anywhere records that its data exists only here. After a fork a child's MADV_FREE then
+  // marks it lazyfree (madvise_free_pte_range checks other mappings only for dirty folios) and
+  // reclaim discards the parent's data: reproduced in qemu (vm/findings/unshare-madv-free.c). The
+  // model marks the copy dirty, the fix it assumes; unshare-copy-clean is upstream's behaviour.
+  const unshareBits = cpu.inj.unshareCopyClean ? PTE_YOUNG : PTE_YOUNG | PTE_DIRTY;
+  yield* set_pte_at(cpu, vmf.ptep, pfn_pte(nf, vmf.unshare ? unshareBits : PTE_YOUNG | PTE_DIRTY | PTE_WRITE));
   // "Only after switching the pte to the new page may we remove the mapcount": the MMU, GUP-fast
   // and the observer (and another mm's wp fault, under its own PTL) see the new entry while the old
   // folio's mapcount still counts this mapping
