@@ -21,11 +21,12 @@ import { mergeCommand } from './commands/merge.js';
 import { compareCommand } from './commands/compare.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
+import { conformCommand } from './commands/conform.js';
 
 export { DEFAULT_CONFIG, parseDuration } from './commands/common.js';
 export { EXPERIMENTS } from './commands/experiment.js';
 
-const COMMANDS: readonly Command[] = [runCommand, huntCommand, bugsCommand, reproCommand, shrinkCommand, scenarioCommand, mergeCommand, compareCommand, experimentCommand, reportCommand];
+const COMMANDS: readonly Command[] = [runCommand, huntCommand, bugsCommand, reproCommand, shrinkCommand, scenarioCommand, mergeCommand, compareCommand, experimentCommand, reportCommand, conformCommand];
 
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
@@ -38,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   y = y
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, report, merge, compare or experiment')
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, conform, report, merge, compare or experiment')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

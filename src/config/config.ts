@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { issueLines } from './issues.js';
 
-import { ANON_FALLBACKS, ARCHES, type MachineConfig, PMD_ORDER, WRITENOTIFY } from '../machine/params.js';
+import { ANON_FALLBACKS, ARCHES, KERNEL_PROFILES, type MachineConfig, PMD_ORDER, WRITENOTIFY } from '../machine/params.js';
 export { ANON_FALLBACKS, type AnonFallback, PMD_ORDER, PTRS_PER_PTE } from '../machine/params.js';
 
 /** The schedulers a sched run can name (src/engine/schedulers/, one file each). */
@@ -140,6 +140,8 @@ export const ConfigSchema = z
     /** Enabled anon mTHP orders (0 is always the last resort; 1 is rejected as the kernel does). */
     anonOrders: ANON_ORDERS.default([0, 2, 4]),
     anonFallback: z.enum(ANON_FALLBACKS).default('refault'),
+    /** The kernel version the model follows where versions differ (src/machine/params.ts KERNEL_PROFILES); absent: mainline. */
+    kernel: z.enum(KERNEL_PROFILES).optional(),
     /** Operations each CPU runs per seed. */
     opsPerCpu: z.number().int().min(1).default(200),
     weights: weights.prefault({}),

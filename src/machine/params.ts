@@ -14,6 +14,14 @@ export type AnonFallback = (typeof ANON_FALLBACKS)[number];
 export const WRITENOTIFY = ['both', 'on', 'off'] as const;
 export type WriteNotify = (typeof WRITENOTIFY)[number];
 
+/**
+ * The kernel version whose behaviour the model follows where versions differ (issue 16's kernel
+ * profiles): "mainline", the default, is the newest the model follows (torvalds/linux as read for
+ * it); "6.12" is Linux 6.12, the kernel `conform` boots. Each switch cites the change.
+ */
+export const KERNEL_PROFILES = ['mainline', '6.12'] as const;
+export type KernelProfile = (typeof KERNEL_PROFILES)[number];
+
 export const ARCHES = ['generic', 'contpte'] as const;
 export type Arch = (typeof ARCHES)[number];
 
@@ -31,6 +39,8 @@ export interface MachineConfig {
   readonly tlbEntries: number;
   readonly anonOrders: readonly number[];
   readonly anonFallback: AnonFallback;
+  /** Absent: mainline. */
+  readonly kernel?: KernelProfile;
   readonly files: { readonly count: number; readonly pages: number; readonly orders: readonly number[]; readonly writenotify: WriteNotify };
   readonly refaultLimit: number;
   readonly stepLimit: number;

@@ -42,6 +42,8 @@ export interface ScenarioOptions {
   inject?: readonly string[];
   /** Replace registry entries (tests, or a kernel op not registered yet). */
   ops?: Partial<Registry>;
+  /** Called after each step that passed (its quiescent check included): conform records the model's observations here. */
+  afterStep?: (step: Step, x: Exec) => void;
 }
 
 /** Read, parse and run one scenario file. Never throws for a problem of the file itself. */
@@ -127,6 +129,7 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
     if (err) return failed(step.index, step.op, err);
     const found = checkQuiescent(machine);
     if (found.length) return findings(step.index, step.op, found);
+    opts.afterStep?.(step, x);
   }
 
   // teardown: every live process exits, then the pins still held are released (a pin outlives its mm)

@@ -571,6 +571,11 @@ function wp_can_reuse_anon_folio(cpu: Cpu, folio: number, mm: number): boolean {
   const { m, L } = machine;
   const ref = Atomics.load(m, L.fRef + folio);
   if (Atomics.load(m, L.fOrder + folio) === 0) return ref === 1;
+  // kernel 6.12: "let's just consistently not reuse subpages" of a large folio (only an
+  // AnonExclusive page is reused, above); large-folio reuse came with the CONFIG_MM_ID series,
+  // "mm: COW reuse support for PTE-mapped THP with CONFIG_MM_ID" (David Hildenbrand; v6.15).
+  // conform saw 6.12 copy where the mainline model reused (gen-fork-o4-child-exits).
+  if (cpu.cfg.kernel === '6.12') return false;
   const mapcount = Atomics.load(m, L.fMapcount + folio);
   return ref === mapcount && folio_mm_mapcount(machine, folio, mm) === mapcount;
 }

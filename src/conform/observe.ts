@@ -1,0 +1,204 @@
+// One observation model for both sides of `conform` (issue 16): per scenario step, what a process
+// can see of its pages through /proc (present, the zero page, the folio: head, order, index,
+// per-page mapcount), its RSS, and for a read the data it loaded, named by the write that stored
+// it. The kernel side parses the executor's JSON lines into it (parseConsole); the model side
+// records the same from the machine after each step (observeModel).
+import type { Scenario, Step } from '../scenario/format.js';
+import { PAGE_SIZE } from '../scenario/format.js';
+import { runScenario, type ScenarioResult } from '../scenario/runner.js';
+import type { Exec } from '../scenario/ops.js';
+import { ZERO_PFN } from '../machine/machine.js';
+import { MM } from '../machine/layout.js';
+import { pte_pfn, pte_present, pte_special } from '../machine/pte.js';
+import { liveAfter, observedRanges, observesAfter, writeTag } from './compile.js';
+import type { KernelProfile } from '../machine/params.js';
+
+/** The model's profile for a kernel release (`uname -r`): 6.12.x is "6.12", anything else mainline. */
+export const profileOf = (release: string | undefined): KernelProfile => (release && /^6\.12(\.|$|-)/.test(release) ? '6.12' : 'mainline');
+
+export interface PageObs {
+  proc: string;
+  addr: number;
+  present: boolean;
+  /** present only: */
+  zero?: boolean;
+  /** the folio's head, in the side's own numbering (a kernel PFN, a model pfn): compared as first-appearance ids */
+  head?: number;
+  order?: number;
+  idx?: number;
+  mapcount?: number;
+}
+export interface RssObs {
+  proc: string;
+  anonKb: number;
+  /** file and shmem pages (the model's files are tmpfs-like: the kernel counts them as RssShmem) */
+  fileKb: number;
+}
+/** A read's value per page: "w<tag>.<page>" (the write of step tag - 1, page index in its range), "0", or null (faulted). */
+export type ReadValue = string | null;
+export interface StepObs {
+  step: number;
+  op: string;
+  /** the kernel's syscall result (the model's is not compared: its ops report failures as step failures) */
+  ret?: number;
+  errno?: number;
+  minflt?: number;
+  values?: ReadValue[];
+  pages: PageObs[];
+  rss: RssObs[];
+}
+export interface ScenarioObs {
+  steps: StepObs[];
+  /** kernel side: what went wrong in the executor (an error line), if anything */
+  error?: string;
+  ms?: number;
+}
+
+/** The name of the value a read loaded: the executor's (tag << 32) | index, or 0. */
+export function valueName(v: bigint): ReadValue {
+  if (v === 0n) return '0';
+  return `w${v >> 32n}.${v & 0xffffffffn}`;
+}
+
+/**
+ * Run sc on the model and record, after every step the kernel side observes, the same fields as
+ * the executor. The result of the run too: a model failure stops the recording there.
+ */
+export function observeModel(sc0: Scenario, inject: readonly string[] = [], kernel?: KernelProfile): { result: ScenarioResult; obs: ScenarioObs } {
+  // the kernel's version decides the model's profile; the scenario's expects are its author's
+  // claims about the model (the scenario command checks them), not observations: not run here
+  const sc: Scenario = kernel ? { ...sc0, config: { ...sc0.config, kernel } } : sc0;
+  const ranges = observedRanges(sc);
+  const live = liveAfter(sc);
+  const steps: StepObs[] = [];
+  /** data token -> the write that stored it ("w<tag>.<index>") */
+  const names = new Map<number, string>();
+  const afterStep = (step: Step, x: Exec): void => {
+    const machine = x.machine;
+    const { m, L } = machine;
+    const pteOf = (mm: number, vpn: number): number => (Atomics.load(m, machine.pgdWord(machine.tableIndex(mm, vpn))) ? Atomics.load(m, machine.ptep(mm, vpn)) : 0);
+    if (step.op === 'write' && !step.expectFault) {
+      const mm = x.mm(step.proc);
+      for (let i = 0; i < step.len / PAGE_SIZE; i++) {
+        const pte = pteOf(mm, step.addr / PAGE_SIZE + i);
+        if (pte_present(pte)) names.set(Atomics.load(m, L.pContent + pte_pfn(pte)), `w${writeTag(step.index)}.${i}`);
+      }
+    }
+    if (!observesAfter(step)) return;
+    const o: StepObs = { step: step.index, op: step.op, pages: [], rss: [] };
+    if (step.op === 'read') {
+      const mm = x.mm(step.proc);
+      o.values = [];
+      for (let i = 0; i < step.len / PAGE_SIZE; i++) {
+        const pte = pteOf(mm, step.addr / PAGE_SIZE + i);
+        if (!pte_present(pte)) {
+          o.values.push(null);
+          continue;
+        }
+        const c = pte_special(pte) ? 0 : Atomics.load(m, L.pContent + pte_pfn(pte));
+        o.values.push(c === 0 ? '0' : (names.get(c) ?? `model-token-${c.toString(16)}`));
+      }
+    }
+    for (const p of live[step.index]) {
+      const mm = x.mm(p);
+      for (const r of ranges) {
+        for (let a = r.addr; a < r.addr + r.len; a += PAGE_SIZE) {
+          const pte = pteOf(mm, a / PAGE_SIZE);
+          if (!pte_present(pte)) {
+            o.pages.push({ proc: p, addr: a, present: false });
+            continue;
+          }
+          const pfn = pte_pfn(pte);
+          if (pfn === ZERO_PFN && pte_special(pte)) {
+            o.pages.push({ proc: p, addr: a, present: true, zero: true });
+            continue;
+          }
+          const head = machine.folioOf(pfn);
+          o.pages.push({ proc: p, addr: a, present: true, zero: false, head, order: Atomics.load(m, L.fOrder + head), idx: pfn - head, mapcount: Atomics.load(m, L.pMapcount + pfn) });
+        }
+      }
+      o.rss.push({ proc: p, anonKb: Atomics.load(m, machine.mmWord(mm, MM.RSS_ANON)) * 4, fileKb: Atomics.load(m, machine.mmWord(mm, MM.RSS_FILE)) * 4 });
+    }
+    steps.push(o);
+  };
+  const result = runScenario(sc, { inject, afterStep, ops: { expect: function* () {} } });
+  return { result, obs: { steps } };
+}
+
+/** One JSON line of the executor (vm/README.md). */
+type Line = Record<string, unknown> & { t: string };
+
+/** The executor's console output: per scenario id, its observations; plus the boot line and anything malformed. */
+export function parseConsole(text: string): { boot?: { uname: string }; done: boolean; scenarios: Map<number, ScenarioObs>; errors: string[] } {
+  const scenarios = new Map<number, ScenarioObs>();
+  const errors: string[] = [];
+  let boot: { uname: string } | undefined;
+  let done = false;
+  const stepOf = (sid: number, step: number, op = ''): StepObs => {
+    let sc = scenarios.get(sid);
+    if (!sc) scenarios.set(sid, (sc = { steps: [] }));
+    let s = sc.steps.find((x) => x.step === step);
+    if (!s) sc.steps.push((s = { step, op, pages: [], rss: [] }));
+    if (op && !s.op) s.op = op;
+    return s;
+  };
+  for (const raw of text.split(/\r?\n/)) {
+    const i = raw.indexOf('{"t":');
+    if (i < 0) continue;
+    let l: Line;
+    try {
+      l = JSON.parse(raw.slice(i)) as Line;
+    } catch {
+      continue; // a line the kernel's own output cut through
+    }
+    const sid = Number(l.sid), step = Number(l.step);
+    switch (l.t) {
+      case 'boot':
+        boot = { uname: String(l.uname) };
+        break;
+      case 'done':
+        done = true;
+        break;
+      case 'error': {
+        const msg = `executor: line ${String(l.line)}: ${String(l.msg)}`;
+        errors.push(msg);
+        if (l.sid !== undefined) {
+          const sc = scenarios.get(sid);
+          if (sc) sc.error = msg;
+        }
+        break;
+      }
+      case 'begin':
+        if (!scenarios.has(sid)) scenarios.set(sid, { steps: [] });
+        break;
+      case 'end': {
+        const sc = scenarios.get(sid);
+        if (sc) sc.ms = Number(l.ms);
+        break;
+      }
+      case 'op': {
+        const s = stepOf(sid, step, String(l.op));
+        s.ret = Number(l.ret);
+        s.errno = Number(l.errno);
+        s.minflt = Number(l.minflt);
+        if (Array.isArray(l.values)) s.values = (l.values as string[]).map((v) => valueName(BigInt(v)));
+        break;
+      }
+      case 'page': {
+        const s = stepOf(sid, step);
+        const present = Number(l.present) === 1;
+        const addr = Number(l.addr);
+        if (!present) s.pages.push({ proc: String(l.proc), addr, present });
+        else if (Number(l.zero) === 1) s.pages.push({ proc: String(l.proc), addr, present, zero: true });
+        else s.pages.push({ proc: String(l.proc), addr, present, zero: false, head: Number(l.head), order: Number(l.order), idx: Number(l.idx), mapcount: Number(l.mapcount) });
+        break;
+      }
+      case 'rss':
+        stepOf(sid, step).rss.push({ proc: String(l.proc), anonKb: Number(l.anon), fileKb: Number(l.file) + Number(l.shmem ?? 0) });
+        break;
+      default:
+        break;
+    }
+  }
+  return { boot, done, scenarios, errors };
+}

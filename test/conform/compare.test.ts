@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseScenario } from '../../src/scenario/format.js';
+import { compareScenario, folioIds } from '../../src/conform/compare.js';
+import { observeModel, parseConsole, type ScenarioObs } from '../../src/conform/observe.js';
+
+const scenario = parseScenario(JSON.stringify({
+  config: { anonOrders: [0, 4] },
+  steps: [
+    { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'anon' },
+    { op: 'write', proc: 'A', addr: '0x400000', len: '0x10000' },
+    { op: 'fork', proc: 'A', child: 'B' },
+    { op: 'write', proc: 'A', addr: '0x400000', len: '0x1000' },
+    { op: 'read', proc: 'B', addr: '0x400000', len: '0x2000' },
+  ],
+}), 'cow.json');
+
+/** The kernel's lines for the model's observations, PFNs renumbered (as another machine would have them). */
+function asConsole(obs: ScenarioObs, pfnOffset: number): string {
+  const lines = ['{"t":"boot","uname":"6.12.118+deb12-cloud-amd64","pagesize":4096}', '{"t":"begin","sid":0}'];
+  for (const s of obs.steps) {
+    const values = s.values?.map((v) => (v === '0' ? '0x0' : `0x${((BigInt(v!.slice(1).split('.')[0]) << 32n) | BigInt(v!.split('.')[1])).toString(16)}`));
+    lines.push(JSON.stringify({ t: 'op', sid: 0, step: s.step, op: s.op, proc: 'A', ret: 0, errno: 0, minflt: 1, ...(values ? { values } : {}) }));
+    for (const p of s.pages) {
+      lines.push(JSON.stringify(p.present
+        ? p.zero ? { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 1 }
+          : { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 0, pfn: `0x${(p.head! + p.idx! + pfnOffset).toString(16)}`, head: `0x${(p.head! + pfnOffset).toString(16)}`, order: p.order, idx: p.idx, mapcount: p.mapcount }
+        : { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 0 }));
+    }
+    for (const r of s.rss) lines.push(JSON.stringify({ t: 'rss', sid: 0, step: s.step, proc: r.proc, anon: r.anonKb, file: r.fileKb, shmem: 0 }));
+  }
+  lines.push('{"t":"end","sid":0,"ms":12}', '[    1.2] some kernel line', '{"t":"done"}');
+  return lines.join('\n');
+}
+
+test('compare: the model against its own observations, PFNs renumbered: no difference', () => {
+  const { result, obs } = observeModel(scenario);
+  assert.equal(result.status, 'pass', result.message);
+  assert.equal(obs.steps.length, 5);
+  assert.deepEqual(obs.steps[4].values, ['w2.0', 'w2.1'], 'the child reads the first write, not the parent\'s second');
+  const k = parseConsole(asConsole(obs, 0x12345));
+  assert.equal(k.boot?.uname, '6.12.118+deb12-cloud-amd64');
+  assert.ok(k.done);
+  assert.deepEqual(compareScenario(scenario, obs, k.scenarios.get(0)!), []);
+});
+
+test('compare: a model side made to differ is a difference (folio, mapcount, present, value, rss), naming step, process, page and field', () => {
+  const { obs } = observeModel(scenario);
+  const kernel = parseConsole(asConsole(obs, 0)).scenarios.get(0)!;
+  const bad = structuredClone(obs);
+  // step 3: the parent's write copied page 0; pretend the model reused it in place (same folio as the child's)
+  const a0 = bad.steps[3].pages.find((p) => p.proc === 'A' && p.addr === 0x400000)!;
+  const b0 = bad.steps[3].pages.find((p) => p.proc === 'B' && p.addr === 0x400000)!;
+  a0.head = b0.head;
+  a0.order = b0.order;
+  a0.idx = b0.idx;
+  bad.steps[2].pages.find((p) => p.proc === 'B' && p.addr === 0x401000)!.mapcount = 7;
+  bad.steps[1].pages[5].present = false;
+  bad.steps[4].values![1] = 'w4.1';
+  bad.steps[4].rss[0].anonKb += 4;
+  const d = compareScenario(scenario, bad, kernel);
+  const fields = d.map((x) => `${x.step}:${x.proc}:${x.field}`);
+  assert.ok(fields.includes('3:A:folio') && fields.includes('3:A:order'), fields.join(' '));
+  assert.ok(fields.includes('2:B:mapcount'));
+  assert.ok(fields.includes('1:A:present'));
+  assert.ok(fields.includes('4:B:value'));
+  assert.ok(fields.includes('4:A:rssAnon'));
+  const v = d.find((x) => x.field === 'value')!;
+  assert.deepEqual([v.addr, v.model, v.kernel], [0x401000, 'w4.1', 'w2.1']);
+  // a known difference is marked, not dropped
+  const known = compareScenario(scenario, bad, kernel, [{ file: 'cow.json', field: 'mapcount', reason: 'test', reference: 'none' }]);
+  assert.equal(known.find((x) => x.field === 'mapcount')!.known, 'test');
+});
+
+test('compare: a kernel side that stops early is a difference at the first step it did not report', () => {
+  const { obs } = observeModel(scenario);
+  const k = parseConsole(asConsole(obs, 0)).scenarios.get(0)!;
+  k.steps = k.steps.slice(0, 2);
+  const d = compareScenario(scenario, obs, k);
+  assert.deepEqual(d.map((x) => [x.step, x.field]), [[2, 'step']]);
+});
+
+test('folio ids: first appearance, forgotten when a step shows no page of the folio', () => {
+  const ids = folioIds([
+    { step: 0, op: 'x', rss: [], pages: [{ proc: 'A', addr: 0, present: true, zero: false, head: 100 }, { proc: 'A', addr: 1, present: true, zero: false, head: 200 }] },
+    { step: 1, op: 'x', rss: [], pages: [{ proc: 'A', addr: 0, present: true, zero: false, head: 200 }] },
+    { step: 2, op: 'x', rss: [], pages: [{ proc: 'A', addr: 0, present: true, zero: false, head: 100 }] },
+  ]);
+  assert.deepEqual([...ids.get(0)!.values()], [1, 2]);
+  assert.deepEqual([...ids.get(1)!.values()], [2]);
+  assert.deepEqual([...ids.get(2)!.values()], [3], 'head 100 was unseen at step 1: a new folio');
+});
