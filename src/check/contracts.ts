@@ -242,9 +242,10 @@ export function pteBatchEnd(cpu: Cpu, path: string, ptep: number, nr: number): v
 
 /**
  * COW reuse (do_wp_page -> wp_page_reuse): a page reused for write in place is this mapping's
- * alone: its only mapping is this one, no TLB entry of another mm reaches any page of its folio,
- * and, unless the page is AnonExclusive (whose pins are its owner's), the folio holds no reference
- * beyond its mappings (no pin, no GUP, no zap or copy in flight).
+ * alone: its only mapping is this one, no TLB entry of another mm reaches it (nor, unless it is
+ * AnonExclusive, any page of its folio), and, unless the page is AnonExclusive (whose pins are its
+ * owner's), the folio holds no reference beyond its mappings (no pin, no GUP, no zap or copy in
+ * flight).
  */
 export function checkCowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, folio: number, exclusive: boolean): void {
   const machine = cpu.machine;
@@ -258,8 +259,14 @@ export function checkCowReuse(cpu: Cpu, mm: number, vpn: number, pfn: number, fo
   // after the reuse decision (a physical scan's speculative folio_try_get): it is not a GUP
   const isolator = Atomics.load(m, L.fFlags + folio) & FOLIO_ISOLATED ? 1 : 0;
   if (!exclusive && ref - isolator !== folioMap) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: ref > folioMap ? 'the folio holds references beyond its mappings (a pin, GUP, a zap or copy in flight)' : 'refcount below mapcount' });
+  // Another mm's TLB entry: for an AnonExclusive page, only one reaching this page counts. Its
+  // other pages may still be reached by a zap in flight in another mm (entries cleared, mapcount
+  // dropped, the flush pending and the gathered reference held, as zap_pte_range leaves them until
+  // tlb_finish_mmu), which the kernel's reuse of an exclusive page does not look at and which
+  // cannot see this page's data. Reusing a page that is not exclusive needs the whole folio to be
+  // this mm's (the reference check): then no other mm may reach any of its pages.
   const nr = 1 << Atomics.load(m, L.fOrder + folio);
-  const other = tlbHolderOf(machine, folio, nr, mm);
+  const other = exclusive ? tlbHolderOf(machine, pfn, 1, mm) : tlbHolderOf(machine, folio, nr, mm);
   if (other) cpu.violation('cow-reuse-shared', 'do_wp_page', { ...where, why: `CPU ${other.cpu}'s TLB reaches the folio for mm ${other.mm}`, tlb: other });
 }
 

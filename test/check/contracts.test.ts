@@ -10,7 +10,7 @@ import { FOLIO_DIRTY, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '..
 import { EV } from '../../src/machine/events.js';
 import { PTE_DIRTY, PTE_WRITE, pfn_pte, pte_mkspecial, pte_pfn, pte_write } from '../../src/machine/pte.js';
 import { tlb_fill, flush_tlb_range } from '../../src/machine/tlb.js';
-import { allocFailures, checkAllocFailed, checkFolioCleaned, checkTlbSynced, pteBatchBegin, pteBatchEnd, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
+import { allocFailures, checkAllocFailed, checkCowReuse, checkFolioCleaned, checkTlbSynced, pteBatchBegin, pteBatchEnd, storeEntryProblem, writebackBegin, writebackEnd } from '../../src/check/contracts.js';
 import { spin_lock, spin_unlock } from '../../src/linux/kernel/locking/spinlock.js';
 import { down_write, up_write } from '../../src/linux/kernel/locking/rwsem.js';
 import { dup_mm } from '../../src/linux/kernel/fork.js';
@@ -307,6 +307,30 @@ contractTest('cow-reuse-shared: do_wp_page reusing a page the child of a fork st
       assert.equal(v.details.why, 'the page has other mappings');
     }
   }
+});
+
+contractTest('cow-reuse-shared: another mm\'s TLB entry counts for an AnonExclusive page only when it reaches that page (a zap in flight elsewhere in the folio is not a reason)', () => {
+  const h = boot({ cpus: 2, anonOrders: [0, 4] });
+  mapAnon(h, B, 16, { align: 16 });
+  for (let v = B; v < B + 16; v++) writePage(h, 0, 0, v);
+  const { pfn, folio } = folioAt(h, 0, B + 5)!;
+  assert.equal(folioAt(h, 0, B)!.order, 4);
+  const pte = pteAt(h, 0, B + 3);
+  // another mm (1), on CPU 1, still reaches page 3 of the folio through its TLB (its zap in flight)
+  tlb_fill(h.cpus[1], 1, B + 3, pte);
+  checkCowReuse(h.cpus[0], 0, B + 5, pfn, folio, true); // page 5 is AnonExclusive: clean
+  // the same entry reaching the reused page itself is caught
+  tlb_fill(h.cpus[1], 1, B + 5, pteAt(h, 0, B + 5));
+  const v = violation(() => checkCowReuse(h.cpus[0], 0, B + 5, pfn, folio, true));
+  assert.equal(`${v.invariant}@${v.path}`, 'cow-reuse-shared@do_wp_page');
+  assert.match(String(v.details.why), /CPU 1's TLB reaches the folio for mm 1/);
+  // a page that is not exclusive: any page of the folio counts
+  const g = boot({ cpus: 2, anonOrders: [0, 4] });
+  mapAnon(g, B, 16, { align: 16 });
+  for (let v2 = B; v2 < B + 16; v2++) writePage(g, 0, 0, v2);
+  const f = folioAt(g, 0, B + 5)!;
+  tlb_fill(g.cpus[1], 1, B + 3, pteAt(g, 0, B + 3));
+  assert.match(String(violation(() => checkCowReuse(g.cpus[0], 0, B + 5, f.pfn, f.folio, false)).details.why), /TLB reaches the folio/);
 });
 
 // ---- write notification: a cleaned folio is not writable through any TLB ---------------------
