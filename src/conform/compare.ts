@@ -77,6 +77,15 @@ export function compareScenario(sc: Scenario, model: ScenarioObs, kernel: Scenar
     const faultExpected = (stepDef.op === 'read' || stepDef.op === 'write') && stepDef.expectFault;
     const wantErrno = faultExpected ? 14 : 0;
     if ((ks.errno ?? 0) !== wantErrno) add({ step: ms.step, op: ms.op, field: 'errno', model: wantErrno, kernel: ks.errno });
+    // faults taken by a read or a write (the kernel's minflt of the actor: other ops' counts
+    // include the executor's own work, an io_uring ring's pages for a pin)
+    if ((stepDef.op === 'read' || stepDef.op === 'write') && ks.minflt !== undefined && ms.minflt !== ks.minflt) add({ step: ms.step, op: ms.op, proc: stepDef.proc, field: 'faults', model: ms.minflt, kernel: ks.minflt });
+    if (ms.anonAlloc && ks.anonAlloc) {
+      for (const o of new Set([...Object.keys(ms.anonAlloc), ...Object.keys(ks.anonAlloc)].map(Number))) {
+        const a = ms.anonAlloc[o] ?? 0, b = ks.anonAlloc[o] ?? 0;
+        if (a !== b) add({ step: ms.step, op: ms.op, field: `anonFaultAlloc.${(4 << o)}kB`, model: a, kernel: b });
+      }
+    }
     if (ms.values && !faultExpected) {
       const kv = ks.values ?? [];
       for (let i = 0; i < ms.values.length; i++) {

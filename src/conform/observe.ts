@@ -9,6 +9,7 @@ import { runScenario, type ScenarioResult } from '../scenario/runner.js';
 import type { Exec } from '../scenario/ops.js';
 import { ZERO_PFN } from '../machine/machine.js';
 import { MM } from '../machine/layout.js';
+import { EV } from '../machine/events.js';
 import { pte_pfn, pte_present, pte_special } from '../machine/pte.js';
 import { liveAfter, observedRanges, observesAfter, writeTag } from './compile.js';
 import type { KernelProfile } from '../machine/params.js';
@@ -44,6 +45,8 @@ export interface StepObs {
   errno?: number;
   minflt?: number;
   values?: ReadValue[];
+  /** anon folios of each mTHP order (2..9) the step's faults allocated (the kernel's anon_fault_alloc deltas) */
+  anonAlloc?: Record<number, number>;
   pages: PageObs[];
   rss: RssObs[];
 }
@@ -73,9 +76,21 @@ export function observeModel(sc0: Scenario, inject: readonly string[] = [], kern
   const steps: StepObs[] = [];
   /** data token -> the write that stored it ("w<tag>.<index>") */
   const names = new Map<number, string>();
+  // the model's faults and anon allocations per step: counter deltas between steps
+  let lastFaults = 0;
+  let lastAlloc: number[] = [];
   const afterStep = (step: Step, x: Exec): void => {
     const machine = x.machine;
     const { m, L } = machine;
+    const c = x.cpu.counters;
+    const faults = c[EV.FAULT] - lastFaults;
+    lastFaults = c[EV.FAULT];
+    const alloc: Record<number, number> = {};
+    for (let o = 2; o <= 9; o++) {
+      const d = c[EV.MAP_ANON + o] - (lastAlloc[o] ?? 0);
+      if (d) alloc[o] = d;
+      lastAlloc[o] = c[EV.MAP_ANON + o];
+    }
     const pteOf = (mm: number, vpn: number): number => (Atomics.load(m, machine.pgdWord(machine.tableIndex(mm, vpn))) ? Atomics.load(m, machine.ptep(mm, vpn)) : 0);
     if (step.op === 'write' && !step.expectFault) {
       const mm = x.mm(step.proc);
@@ -85,7 +100,7 @@ export function observeModel(sc0: Scenario, inject: readonly string[] = [], kern
       }
     }
     if (!observesAfter(step)) return;
-    const o: StepObs = { step: step.index, op: step.op, pages: [], rss: [] };
+    const o: StepObs = { step: step.index, op: step.op, minflt: faults, anonAlloc: alloc, pages: [], rss: [] };
     if (step.op === 'read') {
       const mm = x.mm(step.proc);
       o.values = [];
@@ -193,11 +208,39 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
         else s.pages.push({ proc: String(l.proc), addr, present, zero: false, head: Number(l.head), order: Number(l.order), idx: Number(l.idx), mapcount: Number(l.mapcount) });
         break;
       }
+      case 'thp': {
+        const s = stepOf(sid, step);
+        const sizes = (l.sizes ?? {}) as Record<string, Record<string, number>>;
+        const abs: Record<number, number> = {};
+        for (const [kb, st] of Object.entries(sizes)) {
+          const order = Math.log2((Number(kb) * 1024) / PAGE_SIZE);
+          if (Number.isInteger(order) && order >= 2 && st.anon_fault_alloc !== undefined) abs[order] = st.anon_fault_alloc;
+        }
+        (s as StepObs & { thpAbs?: Record<number, number> }).thpAbs = abs; // the last observe of the step wins
+        break;
+      }
       case 'rss':
         stepOf(sid, step).rss.push({ proc: String(l.proc), anonKb: Number(l.anon), fileKb: Number(l.file) + Number(l.shmem ?? 0) });
         break;
       default:
         break;
+    }
+  }
+  // anon_fault_alloc is global and absolute: each step's delta from the step before (the first
+  // observed step has no base and is not compared)
+  for (const sc of scenarios.values()) {
+    sc.steps.sort((a, b) => a.step - b.step);
+    let prev: Record<number, number> | undefined;
+    for (const st of sc.steps) {
+      const abs = (st as StepObs & { thpAbs?: Record<number, number> }).thpAbs;
+      delete (st as StepObs & { thpAbs?: Record<number, number> }).thpAbs;
+      if (!abs) continue;
+      if (prev) {
+        const d: Record<number, number> = {};
+        for (const [o, n] of Object.entries(abs)) if (n - (prev[Number(o)] ?? 0)) d[Number(o)] = n - (prev[Number(o)] ?? 0);
+        st.anonAlloc = d;
+      }
+      prev = abs;
     }
   }
   return { boot, done, scenarios, errors };

@@ -18,9 +18,13 @@ const scenario = parseScenario(JSON.stringify({
 /** The kernel's lines for the model's observations, PFNs renumbered (as another machine would have them). */
 function asConsole(obs: ScenarioObs, pfnOffset: number): string {
   const lines = ['{"t":"boot","uname":"6.12.118+deb12-cloud-amd64","pagesize":4096}', '{"t":"begin","sid":0}'];
+  const abs: Record<string, { anon_fault_alloc: number }> = {};
+  for (let o = 2; o <= 9; o++) abs[String(4 << o)] = { anon_fault_alloc: 100 }; // global counters: not 0 at the start
   for (const s of obs.steps) {
+    for (const [o, n] of Object.entries(s.anonAlloc ?? {})) abs[String(4 << Number(o))].anon_fault_alloc += n;
+    lines.push(JSON.stringify({ t: 'thp', sid: 0, step: s.step, sizes: abs }));
     const values = s.values?.map((v) => (v === '0' ? '0x0' : `0x${((BigInt(v!.slice(1).split('.')[0]) << 32n) | BigInt(v!.split('.')[1])).toString(16)}`));
-    lines.push(JSON.stringify({ t: 'op', sid: 0, step: s.step, op: s.op, proc: 'A', ret: 0, errno: 0, minflt: 1, ...(values ? { values } : {}) }));
+    lines.push(JSON.stringify({ t: 'op', sid: 0, step: s.step, op: s.op, proc: 'A', ret: 0, errno: 0, minflt: s.minflt, ...(values ? { values } : {}) }));
     for (const p of s.pages) {
       lines.push(JSON.stringify(p.present
         ? p.zero ? { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 1 }
@@ -58,6 +62,8 @@ test('compare: a model side made to differ is a difference (folio, mapcount, pre
   bad.steps[1].pages[5].present = false;
   bad.steps[4].values![1] = 'w4.1';
   bad.steps[4].rss[0].anonKb += 4;
+  bad.steps[3].minflt = 2;
+  bad.steps[1].anonAlloc = {};
   const d = compareScenario(scenario, bad, kernel);
   const fields = d.map((x) => `${x.step}:${x.proc}:${x.field}`);
   assert.ok(fields.includes('3:A:folio') && fields.includes('3:A:order'), fields.join(' '));
@@ -65,6 +71,8 @@ test('compare: a model side made to differ is a difference (folio, mapcount, pre
   assert.ok(fields.includes('1:A:present'));
   assert.ok(fields.includes('4:B:value'));
   assert.ok(fields.includes('4:A:rssAnon'));
+  assert.ok(fields.includes('3:A:faults'));
+  assert.ok(fields.includes('1:undefined:anonFaultAlloc.64kB'), 'the order-4 allocation of the first write');
   const v = d.find((x) => x.field === 'value')!;
   assert.deepEqual([v.addr, v.model, v.kernel], [0x401000, 'w4.1', 'w2.1']);
   // a known difference is marked, not dropped
