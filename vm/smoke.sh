@@ -1,0 +1,200 @@
+#!/bin/bash
+# Smoke test of the conformance executor: build it, boot it in qemu (TCG) on the Debian 6.12
+# kernel with a handful of scenarios, check the JSON lines. Prints PASS/FAIL and the boot time.
+# Usage: vm/smoke.sh [KERNEL]   (default /tmp/vmtest/k/boot/vmlinuz-6.12.118+deb12-cloud-amd64)
+set -euo pipefail
+cd "$(dirname "$0")"
+KERNEL=${1:-/tmp/vmtest/k/boot/vmlinuz-6.12.118+deb12-cloud-amd64}
+./build.sh
+W=out/smoke
+rm -rf "$W"
+mkdir -p "$W/root"/{proc,sys,tmp,dev}
+cp out/executor "$W/root/init"
+cat > "$W/root/steps.txt" <<'EOF'
+# 1: a 64 KiB mTHP: one folio of order 4
+scenario 1
+thp 64 always
+step 0
+mmap A 0x400000 0x10000 rw anon
+step 1
+write A 0x400000 0x10000 1
+step 2
+observe A 0x400000 0x10000
+end
+# 2: COW after fork
+scenario 2
+step 0
+mmap A 0x400000 0x1000 rw anon
+write A 0x400000 0x1000 7
+step 1
+fork A B
+step 2
+observe A 0x400000 0x1000
+observe B 0x400000 0x1000
+step 3
+write A 0x400000 0x1000 8
+step 4
+observe A 0x400000 0x1000
+observe B 0x400000 0x1000
+step 5
+read B 0x400000 0x1000
+read A 0x400000 0x1000
+end
+# 3: a R/W pin on one page of a 64 KiB folio: fork copies the whole folio for the child
+scenario 3
+thp 64 always
+step 0
+mmap A 0x400000 0x10000 rw anon
+write A 0x400000 0x10000 3
+step 1
+pin A 0x404000 0x1000 p1
+step 2
+fork A B
+step 3
+observe A 0x400000 0x10000
+observe B 0x400000 0x10000
+step 4
+unpin p1
+end
+# 4: SIGSEGV after munmap (errno 14), then a malformed line: error, and scenario 5 still runs
+scenario 4
+mmap A 0x400000 0x2000 rw anon
+write A 0x400000 0x2000 5
+munmap A 0x401000 0x1000
+read A 0x400000 0x2000
+frobnicate A 0x400000
+write A 0x400000 0x1000 6
+end
+# 5: the zero page, madvise, mprotect, mremap, a shared tmpfs file, exit
+scenario 5
+step 0
+mmap A 0x400000 0x1000 rw anon
+read A 0x400000 0x1000
+observe A 0x400000 0x1000
+step 1
+write A 0x400000 0x1000 9
+madvise A 0x400000 0x1000 dontneed
+observe A 0x400000 0x1000
+step 2
+write A 0x400000 0x1000 10
+mprotect A 0x400000 0x1000 r
+write A 0x400000 0x1000 11
+step 3
+mremap A 0x400000 0x1000 0x800000
+read A 0x800000 0x1000
+observe A 0x800000 0x1000
+step 4
+mmap A 0x600000 0x2000 rw file f1 0 1
+write A 0x600000 0x2000 12
+observe A 0x600000 0x2000
+fork A B
+exit A
+read B 0x600000 0x2000
+step 5
+mmap B 0x1000000 0x64000 rw anon
+write B 0x1000000 0x64000 13
+observe B 0x1000000 0x1000
+end
+EOF
+(cd "$W/root" && find . | cpio -o -H newc --quiet | gzip -1 > ../initrd.cpio.gz)
+T0=$(date +%s.%N)
+timeout 300 qemu-system-x86_64 -accel tcg -M pc -cpu max -m 512M -smp 1 -nographic -no-reboot \
+  -kernel "$KERNEL" -initrd "$W/initrd.cpio.gz" \
+  -append "console=ttyS0 quiet panic=-1 mitigations=off" > "$W/console.log" 2>&1 || true
+T1=$(date +%s.%N)
+BOOT=$(echo "$T1 - $T0" | bc)
+node - "$W/console.log" "$BOOT" <<'EOF'
+const fs = require('fs');
+const [log, boot] = process.argv.slice(2);
+const lines = fs.readFileSync(log, 'utf8').split(/\r?\n/).map((l) => l.replace(/^[^{]*/, '')).filter((l) => l.startsWith('{"t":'));
+const ev = [];
+for (const l of lines) { try { ev.push(JSON.parse(l)); } catch { ev.push({ t: 'unparsable', line: l }); } }
+let fails = 0;
+const check = (ok, what, extra) => { if (!ok) { fails++; console.log('FAIL', what, extra !== undefined ? JSON.stringify(extra) : ''); } else console.log('ok  ', what); };
+const sc = (sid) => ev.filter((e) => e.sid === sid);
+const ops = (sid, op, proc) => sc(sid).filter((e) => e.t === 'op' && e.op === op && (!proc || e.proc === proc));
+const pages = (sid, step, proc) => sc(sid).filter((e) => e.t === 'page' && e.step === step && e.proc === proc);
+
+check(ev.some((e) => e.t === 'boot' && e.pagesize === 4096), 'boot line');
+check(ev.length && ev[ev.length - 1].t === 'done', 'done line last');
+check(!ev.some((e) => e.t === 'unparsable'), 'every JSON line parses', ev.filter((e) => e.t === 'unparsable'));
+for (const s of [1, 2, 3, 4, 5]) check(sc(s).some((e) => e.t === 'begin') && sc(s).some((e) => e.t === 'end'), `scenario ${s} begins and ends`);
+
+// 1
+{
+  const p = pages(1, 2, 'A');
+  check(p.length === 16 && p.every((x) => x.present === 1 && x.order === 4), 'sc1: 16 present pages of order 4', p[0]);
+  check(new Set(p.map((x) => x.head)).size === 1 && p.every((x, i) => x.idx === i && BigInt(x.pfn) - BigInt(x.head) === BigInt(i)), 'sc1: one head, idx 0..15');
+  check(p.every((x) => x.exclusive === 1 && x.mapcount === 1 && x.zero === 0), 'sc1: exclusive, mapcount 1');
+  const w = ops(1, 'write', 'A')[0];
+  check(w && w.ret === 0 && w.minflt === 1, 'sc1: the write took exactly one fault', w);
+  const m = ops(1, 'mmap', 'A')[0];
+  check(m && m.ret === 0x400000 && m.minflt === 0, 'sc1: mmap returned the address, no fault', m);
+  const rss = sc(1).find((e) => e.t === 'rss');
+  check(rss && rss.anon === 64, 'sc1: RssAnon 64 kB', rss);
+  const thp = sc(1).find((e) => e.t === 'thp');
+  check(thp && thp.sizes['64'] && thp.sizes['64'].anon_fault_alloc >= 1, 'sc1: thp counters with 64 kB anon_fault_alloc', thp && thp.sizes['64']);
+}
+// 2
+{
+  const [a2] = pages(2, 2, 'A'), [b2] = pages(2, 2, 'B'), [a4] = pages(2, 4, 'A'), [b4] = pages(2, 4, 'B');
+  check(a2 && b2 && a2.pfn === b2.pfn && a2.mapcount === 2 && a2.exclusive === 0, 'sc2: after fork one page mapped twice', [a2, b2]);
+  check(a4 && b4 && a4.pfn !== a2.pfn && b4.pfn === b2.pfn && a4.mapcount === 1 && b4.mapcount === 1, "sc2: the parent's write gave it a new pfn", [a4, b4]);
+  const f = ops(2, 'fork', 'A')[0];
+  check(f && f.ret === 0 && f.child === 'B' && f.minflt === 0, 'sc2: fork op line, no fault in the parent', f);
+  const w = ops(2, 'write', 'A')[1];
+  check(w && w.minflt === 1, 'sc2: the COW write took one fault', w);
+  const rb = ops(2, 'read', 'B')[0], ra = ops(2, 'read', 'A')[0];
+  check(rb && rb.values.length === 1 && rb.values[0] === '0x700000000' && rb.minflt === 0, "sc2: the child reads the first write's tag", rb);
+  check(ra && ra.values[0] === '0x800000000', 'sc2: the parent reads its own', ra);
+}
+// 3
+{
+  const pin = ops(3, 'pin', 'A')[0];
+  check(pin && pin.ret === 0 && pin.errno === 0, 'sc3: pin', pin);
+  const a = pages(3, 3, 'A'), b = pages(3, 3, 'B');
+  check(a.length === 16 && a.every((x) => x.order === 4 && x.mapcount === 1 && x.exclusive === 1), 'sc3: the parent keeps its order-4 folio, exclusive', a[0]);
+  const aset = new Set(a.map((x) => x.pfn));
+  check(b.length === 16 && b.every((x) => x.present === 1 && !aset.has(x.pfn) && x.mapcount === 1), 'sc3: the child got copies of all 16 pages', b.map((x) => [x.pfn, x.order]));
+  const un = ops(3, 'unpin', 'A')[0];
+  check(un && un.ret === 0, 'sc3: unpin', un);
+}
+// 4
+{
+  const r = ops(4, 'read', 'A')[0];
+  check(r && r.ret === -1 && r.errno === 14 && r.values.length === 1 && r.values[0] === '0x500000000', 'sc4: read after munmap: errno 14, the first page read', r);
+  const err = sc(4).length && ev.find((e) => e.t === 'error');
+  check(err && err.line > 0 && /frobnicate/.test(err.msg), 'sc4: the malformed line gives an error line', err);
+  check(ops(4, 'write', 'A').length === 1, 'sc4: the lines after the error are skipped');
+}
+// 5
+{
+  const [z] = pages(5, 0, 'A');
+  check(z && z.present === 1 && z.zero === 1, 'sc5: a read of a fresh page maps the zero page', z);
+  const [d] = pages(5, 1, 'A');
+  check(d && d.present === 0 && d.pfn === undefined, 'sc5: dontneed leaves the page not present', d);
+  const w = ops(5, 'write', 'A');
+  check(w[2] && w[2].ret === -1 && w[2].errno === 14, 'sc5: a write to a read-only page faults', w[2]);
+  const mr = ops(5, 'mremap', 'A')[0];
+  check(mr && mr.ret === 0x800000, 'sc5: mremap returns the new address', mr);
+  const rd = ops(5, 'read', 'A')[1];
+  check(rd && rd.values[0] === '0xa00000000', 'sc5: the moved page keeps its data', rd);
+  const f = pages(5, 4, 'A');
+  check(f.length === 2 && f.every((x) => x.present === 1 && x.file === 1), 'sc5: a shared tmpfs file page has the file bit', f);
+  const rss = sc(5).filter((e) => e.t === 'rss' && e.step === 4)[0];
+  check(rss && rss.shmem === 8, 'sc5: RssShmem 8 kB', rss);
+  const rb = ops(5, 'read', 'B')[0];
+  check(rb && rb.values.join() === '0xc00000000,0xc00000001', 'sc5: the child of an exited parent reads the shared file', rb);
+  const r100 = sc(5).filter((e) => e.t === 'rss' && e.step === 5)[0];
+  check(r100 && r100.anon === 4 + 400 && r100.shmem === 8, 'sc5: RSS exact after 100 more pages', r100);
+  const w100 = ops(5, 'write', 'B')[0];
+  check(w100 && w100.minflt === 100, 'sc5: 100 faults for 100 pages', w100);
+  const ex = ops(5, 'exit', 'A')[0];
+  check(ex && ex.ret === 0, 'sc5: exit', ex);
+}
+const ms = ev.filter((e) => e.t === 'end').map((e) => `${e.sid}:${e.ms}ms`).join(' ');
+console.log(`scenario ms: ${ms}`);
+console.log(`boot (qemu start to exit): ${Number(boot).toFixed(2)} s`);
+console.log(fails ? `FAIL (${fails})` : 'PASS');
+process.exit(fails ? 1 : 0);
+EOF
