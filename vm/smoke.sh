@@ -95,6 +95,21 @@ mmap B 0x1000000 0x64000 rw anon
 write B 0x1000000 0x64000 13
 observe B 0x1000000 0x1000
 end
+# 6: khugepaged stays away: 512 small pages in a 2 MiB range, PMD THP switched off and on again
+# (a khugepaged restart scans at once), an actor's first PMD fault: the range is not collapsed
+scenario 6
+thp-top always
+thp 2048 never
+mmap A 0x800000 0x200000 rw anon
+write A 0x800000 0x200000 1
+thp 2048 inherit
+mmap A 0x400000 0x200000 rw anon
+write A 0x400000 0x1000 2
+observe A 0x400000 0x1000
+read A 0x800000 0x200000
+read A 0x800000 0x200000
+observe A 0x800000 0x200000
+end
 EOF
 (cd "$W/root" && find . | cpio -o -H newc --quiet | gzip -1 > ../initrd.cpio.gz)
 T0=$(date +%s.%N)
@@ -118,7 +133,7 @@ const pages = (sid, step, proc) => sc(sid).filter((e) => e.t === 'page' && e.ste
 check(ev.some((e) => e.t === 'boot' && e.pagesize === 4096), 'boot line');
 check(ev.length && ev[ev.length - 1].t === 'done', 'done line last');
 check(!ev.some((e) => e.t === 'unparsable'), 'every JSON line parses', ev.filter((e) => e.t === 'unparsable'));
-for (const s of [1, 2, 3, 4, 5]) check(sc(s).some((e) => e.t === 'begin') && sc(s).some((e) => e.t === 'end'), `scenario ${s} begins and ends`);
+for (const s of [1, 2, 3, 4, 5, 6]) check(sc(s).some((e) => e.t === 'begin') && sc(s).some((e) => e.t === 'end'), `scenario ${s} begins and ends`);
 
 // 1
 {
@@ -191,6 +206,13 @@ for (const s of [1, 2, 3, 4, 5]) check(sc(s).some((e) => e.t === 'begin') && sc(
   check(w100 && w100.minflt === 100, 'sc5: 100 faults for 100 pages', w100);
   const ex = ops(5, 'exit', 'A')[0];
   check(ex && ex.ret === 0, 'sc5: exit', ex);
+}
+// 6
+{
+  const [h] = pages(6, 0, 'A').filter((x) => x.addr === '0x400000');
+  check(h && h.order === 9, 'sc6: a PMD fault with PMD THP on maps an order-9 folio', h);
+  const p = pages(6, 0, 'A').filter((x) => x.addr !== '0x400000');
+  check(p.length === 512 && p.every((x) => x.present === 1 && x.order === 0), 'sc6: khugepaged did not collapse the 4 KiB pages', p.find((x) => x.order !== 0));
 }
 const ms = ev.filter((e) => e.t === 'end').map((e) => `${e.sid}:${e.ms}ms`).join(' ');
 console.log(`scenario ms: ${ms}`);
