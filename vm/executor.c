@@ -961,6 +961,7 @@ static int run_line(long lineno, char **tok, int nt, char *err, size_t errcap) {
     int ai = find_actor(tok[1]);
     if (ai < 0 || S.actors[ai].state) BAD("observe: no live process %s", tok[1]);
     if (len / PAGE > MAXVALS) BAD("observe: range too long");
+    if (addr + len < addr || addr + len > SCEN_LIMIT) BAD("observe: range beyond the scenario address limit 0x%llx", SCEN_LIMIT);
     observe_pages(tok[1], S.actors[ai].pid, addr, len);
     observe_rss(tok[1], S.actors[ai].pid);
     observe_thp();
@@ -1077,6 +1078,8 @@ static int run_line(long lineno, char **tok, int nt, char *err, size_t errcap) {
       } else {
         BAD("unknown command %s", op);
       }
+      // every range an actor works on lies below the executor's own memory
+      if (a + l < a || a + l > SCEN_LIMIT) BAD("%s: range beyond the scenario address limit 0x%llx", op, SCEN_LIMIT);
       c.addr = a, c.len = l;
     }
   }
@@ -1193,7 +1196,18 @@ int main(int argc, char **argv) {
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
   mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-  mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777");
+  // kernel command line: fs.steps=PATH (the steps file, default /steps.txt), fs.tmpfs=OPTIONS (more
+  // mount options for /tmp, e.g. huge=within_size: on 6.12 the per-size shmem_enabled settings do
+  // not apply to tmpfs files, only the mount's huge= option, for PMD size)
+  char steps_path[256] = "/steps.txt", tmpfs_opts[256] = "mode=1777", cmdline[4096];
+  if (read_text("/proc/cmdline", cmdline, sizeof cmdline) > 0) {
+    for (char *t = strtok(cmdline, " \n"); t; t = strtok(NULL, " \n")) {
+      if (!strncmp(t, "fs.steps=", 9)) snprintf(steps_path, sizeof steps_path, "%s", t + 9);
+      if (!strncmp(t, "fs.tmpfs=", 9)) snprintf(tmpfs_opts, sizeof tmpfs_opts, "mode=1777,%s", t + 9);
+    }
+  }
+  int tmpfs_err = mount("tmpfs", "/tmp", "tmpfs", 0, tmpfs_opts) ? errno : 0;
+  if (tmpfs_err) mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777");
   setvbuf(stdout, NULL, _IONBF, 0);
 
   outcap = 8 << 20;
@@ -1230,15 +1244,10 @@ int main(int argc, char **argv) {
   of(",\"pagesize\":%ld}", sysconf(_SC_PAGESIZE));
   oflush();
 
+  if (tmpfs_err) print_error(0, "cannot mount /tmp with %s: %s (mounted with mode=1777 only)", tmpfs_opts, strerror(tmpfs_err));
   thp_scan_sizes();
   thp_save_all();
 
-  // the steps file: /steps.txt, or fs.steps=PATH on the kernel command line
-  char steps_path[256] = "/steps.txt", cmdline[4096];
-  if (read_text("/proc/cmdline", cmdline, sizeof cmdline) > 0) {
-    for (char *t = strtok(cmdline, " \n"); t; t = strtok(NULL, " \n"))
-      if (!strncmp(t, "fs.steps=", 9)) snprintf(steps_path, sizeof steps_path, "%s", t + 9);
-  }
   if (load_steps(steps_path)) {
     print_error(0, "cannot read %s: %s", steps_path, strerror(errno));
   } else {
