@@ -187,7 +187,7 @@ static struct cmd a_cmd;
 
 // Executor-only regions the actors never touch (their pages stay shared with the executor).
 struct region { uint64_t start, end; };
-static struct region x_only[4];
+static struct region x_only[8];
 static int n_x_only;
 
 static void fault_handler(int sig) {
@@ -903,7 +903,7 @@ static int in_list(const char *s, const char *const *list) {
   return 0;
 }
 
-static uint64_t x_vals[MAXVALS];
+static uint64_t *x_vals; // the values of a read, executor side (executor-only memory)
 
 // Run one line. Returns 0, or -1 with *err set for a malformed line (the caller prints the error
 // line and skips to the next scenario).
@@ -1214,6 +1214,10 @@ int main(int argc, char **argv) {
   out = mmap(NULL, outcap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (out == MAP_FAILED) power_off();
   x_only[n_x_only++] = (struct region){(uintptr_t)out, (uintptr_t)out + outcap};
+  // executor-only: actors never touch it (a fork's COW faults there would only cost time)
+  x_vals = mmap(NULL, MAXVALS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (x_vals == MAP_FAILED) power_off();
+  x_only[n_x_only++] = (struct region){(uintptr_t)x_vals, (uintptr_t)x_vals + MAXVALS * sizeof(uint64_t)};
 
   // Pre-touch the executor's own memory before any scenario changes THP settings, so actors
   // inherit populated pages (their fresh faults would count in the mTHP counters otherwise).
@@ -1222,7 +1226,6 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof deep; i += 512) deep[i] = 0;
   }
   memset(a_vals, 0, sizeof a_vals);
-  memset(x_vals, 0, sizeof x_vals);
   memset(a_maps, 0, sizeof a_maps);
   memset(x_maps, 0, sizeof x_maps);
   for (int i = 0; i < MAXPINS; i++) a_rings[i] = -1;
