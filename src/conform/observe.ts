@@ -83,8 +83,11 @@ export function observeModel(sc0: Scenario, inject: readonly string[] = [], kern
     const machine = x.machine;
     const { m, L } = machine;
     const c = x.cpu.counters;
-    const faults = c[EV.FAULT] - lastFaults;
-    lastFaults = c[EV.FAULT];
+    // faults that were handled: the kernel counts no minor fault for an access it refuses
+    // (access_error() sends SIGSEGV before handle_mm_fault, mm_account_fault skips errors)
+    const handled = c[EV.FAULT] - c[EV.FAULT_SEGV];
+    const faults = handled - lastFaults;
+    lastFaults = handled;
     const alloc: Record<number, number> = {};
     for (let o = 2; o <= 9; o++) {
       const d = c[EV.MAP_ANON + o] - (lastAlloc[o] ?? 0);

@@ -45,6 +45,8 @@ export interface ConformOptions {
   files: readonly string[];
   root: string;
   kernel?: string;
+  /** the executor binary (default vm/out/executor; tests give a broken one) */
+  executor?: string;
   out?: string;
   /** files per boot at most (default: spread over the cores, at most 40 per boot) */
   perBoot?: number;
@@ -92,7 +94,7 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
       throw e;
     }
   });
-  const env = locate(o.root, o.kernel); // MissingPrerequisite: exit 2 with the setup command
+  const env = locate(o.root, o.kernel, o.executor); // MissingPrerequisite: exit 2 with the setup command
   const executor = readFileSync(env.executor);
   const results: FileResult[] = [];
   const todo: { sc: Scenario; res: FileResult }[] = [];

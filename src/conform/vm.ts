@@ -58,7 +58,9 @@ export function kernelKind(path: string): 'bzImage' | 'vmlinux' | null {
 export class MissingPrerequisite extends Error {}
 
 /** The qemu binary, the kernel and the executor, checked; throws MissingPrerequisite naming what is missing. */
-export function locate(root: string, kernelArg?: string): { qemu: string; kernel: string; executor: string } {
+export function locate(root: string, kernelArg?: string, executorArg?: string): { qemu: string; kernel: string; executor: string } {
+  // the user's --kernel first: a wrong path is named whatever else is missing
+  if (kernelArg && !existsSync(resolve(kernelArg))) throw new MissingPrerequisite(`--kernel: no such file: ${resolve(kernelArg)}`);
   const qemu = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'].find((p) => existsSync(p));
   if (!qemu) throw new MissingPrerequisite(`qemu-system-x86_64 is not installed: ${SETUP_HINT}`);
   const kernel = kernelArg ? resolve(kernelArg) : cachedKernel();
@@ -66,7 +68,7 @@ export function locate(root: string, kernelArg?: string): { qemu: string; kernel
     throw new MissingPrerequisite(kernelArg ? `--kernel: no such file: ${kernel}` : `no kernel in the cache (${kernel}): ${SETUP_HINT}, or give --kernel PATH`);
   }
   if (!statSync(kernel).isFile()) throw new MissingPrerequisite(`--kernel: not a file: ${kernel}`);
-  const executor = executorPath(root);
+  const executor = executorArg ?? executorPath(root);
   if (!existsSync(executor)) throw new MissingPrerequisite(`the executor is not built (${executor}): run \`bash vm/build.sh\` or ${SETUP_HINT}`);
   return { qemu, kernel, executor };
 }
