@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -44,6 +45,9 @@
 #endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
 #endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -248,6 +252,48 @@ static void touch_map(uint64_t s, uint64_t e, const char *perms, const char *pat
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The executor's and the actors' own memory is never THP-eligible. The mTHP counters
+// (anon_fault_alloc of every size) are global: a fault in the executor's own heap, stack, bss or
+// buffers, or in an actor's (its first touch of a page the executor never touched), that got an
+// mTHP would show in a scenario step the model cannot explain. So every mapping above SCEN_LIMIT
+// is MADV_NOHUGEPAGE (VM_NOHUGEPAGE, inherited by fork): nohuge_self() at boot, in every actor at
+// its start and in every fork child, and at every scenario begin; later own mappings come from
+// own_mmap() (madvised at once); malloc is preallocated at boot (a brk growth would be a new VMA
+// without the flag). Not prctl(PR_SET_THP_DISABLE): that would disable THP for the scenario's
+// mappings too. The scenario's mappings are new mmaps below SCEN_LIMIT, never touched here.
+// A check: observe_rss() and scenario_end() report an own mapping that smaps calls THPeligible.
+
+#define NOHUGE_MAX 256
+static struct region nohuge_r[NOHUGE_MAX];
+static int nohuge_n;
+
+static void nohuge_map(uint64_t s, uint64_t e, const char *perms, const char *path, void *arg) {
+  (void)arg;
+  // [vdso], [vvar], [vsyscall]: special mappings, never THP
+  if (!perms || s < SCEN_LIMIT || !strncmp(path, "[v", 2) || nohuge_n >= NOHUGE_MAX) return;
+  nohuge_r[nohuge_n++] = (struct region){s, e};
+}
+
+// MADV_NOHUGEPAGE over every own mapping of this process (collected first: madvise may split or
+// merge VMAs under the maps reader); returns the number of ranges madvised
+static int nohuge_self(void) {
+  nohuge_n = 0;
+  for_each_map("/proc/self/maps", a_maps, sizeof a_maps, nohuge_map, NULL);
+  for (int i = 0; i < nohuge_n; i++) madvise((void *)nohuge_r[i].start, nohuge_r[i].end - nohuge_r[i].start, MADV_NOHUGEPAGE);
+  return nohuge_n;
+}
+
+// an own anonymous mapping (private or shared), never THP-eligible; MAP_FAILED on failure
+static void *own_mmap(size_t len, int shared) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+  if (p != MAP_FAILED && madvise(p, len, MADV_NOHUGEPAGE)) {
+    munmap(p, len);
+    return MAP_FAILED;
+  }
+  return p;
+}
+
 // Fault in every page of this process's own mappings above SCEN_LIMIT (text and read-only data
 // read, data, bss, heap and stack written; not [vdso]/[vvar], not the executor-only regions), after
 // growing the stack by 64 KiB: the faults of a fresh fork (copy-on-write of the actor's own data,
@@ -273,7 +319,7 @@ static void a_send(void) {
 // it would race with the parent's measurement)
 static void new_meas_page(void) {
   if (a_meas) munmap(a_meas, PAGE);
-  a_meas = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  a_meas = own_mmap(PAGE, 1);
   if (a_meas == MAP_FAILED) _exit(4);
   memset(a_meas, 0, sizeof *a_meas);
 }
@@ -311,6 +357,7 @@ static void __attribute__((noreturn)) actor_main(int slot) {
   sigaction(SIGSEGV, &sa, NULL);
   sigaction(SIGBUS, &sa, NULL);
   new_meas_page();
+  nohuge_self(); // inherited from the executor already; anything new (none expected) too
   touch_self();
   memset(&a_rep, 0, sizeof a_rep);
   a_rep.aux = getpid();
@@ -384,6 +431,7 @@ static void __attribute__((noreturn)) actor_main(int slot) {
           if (a_rings[i] >= 0) { close(a_rings[i]); a_rings[i] = -1; }
         a_slot = c->slot;
         new_meas_page();
+        nohuge_self();
         touch_self();
         memset(&a_rep, 0, sizeof a_rep);
         a_rep.aux = syscall(SYS_getpid);
@@ -676,6 +724,9 @@ static int x_spawn(const char *name) {
 // ---------------------------------------------------------------------------------------------
 // Scenario lifecycle
 
+static long cur_line; // the steps.txt line being run (for error lines)
+static int self_eligible(uint64_t *first);
+
 static void print_error(long line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void print_error(long line, const char *fmt, ...) {
   char msg[512];
@@ -716,6 +767,10 @@ static void scenario_end(void) {
     snprintf(p, sizeof p, "/tmp/%s", S.files[i]);
     unlink(p);
   }
+  // still under the scenario's THP settings
+  uint64_t first;
+  int n = self_eligible(&first);
+  if (n) print_error(cur_line, "%d own mapping(s) of the executor THP-eligible, the first at 0x%llx: the mTHP counters may count its own faults", n, (unsigned long long)first);
   thp_restore();
   of("{\"t\":\"end\",\"sid\":%lld,\"ms\":%.0f}", S.sid, now_ms() - S.t0);
   oflush();
@@ -723,6 +778,7 @@ static void scenario_end(void) {
 }
 
 static int scenario_begin(long long sid) {
+  nohuge_self(); // anything the executor mapped since (nothing expected)
   memset(&S, 0, sizeof S);
   S.sid = sid;
   S.t0 = now_ms();
@@ -807,7 +863,14 @@ static long long status_kb(const char *buf, const char *key) {
 // executor image, heap, stack, vdso), from /proc/<pid>/smaps (a page-table walk): Anonymous is
 // MM_ANONPAGES; the rest of Rss is the image's file pages (MM_SHMEMPAGES when the initramfs root is
 // tmpfs, as with the Debian kernel, else MM_FILEPAGES) or the vdso's (MM_FILEPAGES).
-struct own { long long anon, file, shmem; int cur; /* 0: outside, 1: file, 2: shmem */ long long rss; };
+// Also: own mappings that smaps calls THPeligible (there must be none: see nohuge_self).
+struct own {
+  long long anon, file, shmem;
+  int cur; // 0: outside, 1: file, 2: shmem
+  long long rss;
+  int own, elig;                  // the current mapping is own; own mappings THPeligible
+  uint64_t start, elig_start;     // the current mapping's start; the first eligible one's
+};
 static int root_is_shmem;
 static char x_maps[65536];
 
@@ -821,12 +884,15 @@ static void own_map(uint64_t s, uint64_t e, const char *perms, const char *path,
   (void)e;
   if (perms) {
     own_fold(o);
+    o->own = s >= SCEN_LIMIT, o->start = s;
     o->cur = s < SCEN_LIMIT ? 0 : -1; // -1: own, kind decided by the fields below
     if (o->cur && !strncmp(path, "/dev/zero", 9)) o->cur = 2; // MAP_SHARED|MAP_ANONYMOUS: shmem
     else if (o->cur && path[0] == '/') o->cur = root_is_shmem ? 2 : 1;
     else if (o->cur && path[0] == '[' && strcmp(path, "[heap]") && strcmp(path, "[stack]")) o->cur = 1;
     return;
   }
+  int v;
+  if (o->own && sscanf(path, "THPeligible: %d", &v) == 1 && v && !o->elig++) o->elig_start = o->start;
   if (!o->cur) return;
   long long kb;
   if (sscanf(path, "Rss: %lld kB", &kb) == 1) o->rss += kb;
@@ -847,6 +913,17 @@ static void observe_rss(const char *proc, pid_t pid) {
   of(",\"anon\":%lld,\"file\":%lld,\"shmem\":%lld}", status_kb(buf, "\nRssAnon:") - o.anon, status_kb(buf, "\nRssFile:") - o.file,
      status_kb(buf, "\nRssShmem:") - o.shmem);
   oflush();
+  if (o.elig)
+    print_error(cur_line, "%d own mapping(s) of %s THP-eligible, the first at 0x%llx: the mTHP counters may count the actor's own faults", o.elig, proc,
+                (unsigned long long)o.elig_start);
+}
+
+// the executor's own mappings THP-eligible (none expected: see nohuge_self); 0 if none
+static int self_eligible(uint64_t *first) {
+  struct own o = {0};
+  for_each_map("/proc/self/smaps", x_maps, sizeof x_maps, own_map, &o);
+  *first = o.elig_start;
+  return o.elig;
 }
 
 static void observe_thp(void) {
@@ -910,6 +987,7 @@ static uint64_t *x_vals; // the values of a read, executor side (executor-only m
 static int run_line(long lineno, char **tok, int nt, char *err, size_t errcap) {
 #define BAD(...) do { snprintf(err, errcap, __VA_ARGS__); return -1; } while (0)
   const char *op = tok[0];
+  cur_line = lineno;
   if (!strcmp(op, "scenario")) {
     uint64_t sid;
     if (nt != 2 || parse_num(tok[1], &sid)) BAD("usage: scenario <sid>");
@@ -1155,7 +1233,7 @@ static int load_steps(const char *path) {
   struct stat st;
   if (fstat(fd, &st)) { close(fd); return -1; }
   size_t cap = (size_t)st.st_size + 1;
-  steps_buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  steps_buf = own_mmap(cap, 0);
   if (steps_buf == MAP_FAILED) { close(fd); return -1; }
   ssize_t n = read_full(fd, steps_buf, (size_t)st.st_size);
   close(fd);
@@ -1210,17 +1288,31 @@ int main(int argc, char **argv) {
   if (tmpfs_err) mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777");
   setvbuf(stdout, NULL, _IONBF, 0);
 
+  // malloc never grows the heap during a scenario (a brk growth is a new VMA without
+  // VM_NOHUGEPAGE): every request comes from the heap (no mmap'd chunks), which is grown now by
+  // 256 KiB and never trimmed (the executor itself mallocs a few KiB at most: opendir at boot)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 0);
+  size_t heap_pre = 256 << 10;
+  char *heap = malloc(heap_pre);
+
   outcap = 8 << 20;
-  out = mmap(NULL, outcap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  out = own_mmap(outcap, 0);
   if (out == MAP_FAILED) power_off();
   x_only[n_x_only++] = (struct region){(uintptr_t)out, (uintptr_t)out + outcap};
   // executor-only: actors never touch it (a fork's COW faults there would only cost time)
-  x_vals = mmap(NULL, MAXVALS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  x_vals = own_mmap(MAXVALS * sizeof(uint64_t), 0);
   if (x_vals == MAP_FAILED) power_off();
   x_only[n_x_only++] = (struct region){(uintptr_t)x_vals, (uintptr_t)x_vals + MAXVALS * sizeof(uint64_t)};
 
-  // Pre-touch the executor's own memory before any scenario changes THP settings, so actors
-  // inherit populated pages (their fresh faults would count in the mTHP counters otherwise).
+  // every own mapping: image, heap, stack, bss, the buffers above (see nohuge_self)
+  nohuge_self();
+
+  // Pre-touch the executor's own memory (the heap, 128 KiB of stack, the big bss arrays), so
+  // actors inherit populated pages (copy-on-write faults in touch_self rather than fresh ones)
+  if (heap) memset(heap, 0, heap_pre);
+  free(heap);
   {
     volatile char deep[1 << 17];
     for (size_t i = 0; i < sizeof deep; i += 512) deep[i] = 0;
