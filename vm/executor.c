@@ -585,9 +585,14 @@ static void decoy_register(void) {
 // the decoy, which lasts 2 million rounds. Actors, registered after it, are never reached.
 // Measured on 6.12 (vm/README.md): without the decoy, a 2 MiB range of 4 KiB pages is collapsed
 // within a second of a restart or of an actor's first PMD fault; with it, never.
-// Registration: MADV_HUGEPAGE alone did not register the decoy's mm on 6.12 (khugepaged skips a
-// VMA without an anon_vma); a read fault in a fresh 2 MiB range takes the PMD fault path, which
-// does (khugepaged_enter_vma in do_huge_pmd_anonymous_page) and maps the huge zero page.
+// Registration: MADV_HUGEPAGE calls khugepaged_enter_vma(), which registers the mm if PMD THP is
+// on and the VMA has an anon_vma (without one it is skipped: MADV_HUGEPAGE alone did not register
+// a fresh mapping). So at boot the decoy writes its last page (the VMA gets an anon_vma; THP is
+// still at the boot settings) and drops it again (MADV_DONTNEED: nothing left for khugepaged to
+// collapse, the anon_vma stays), and registers by MADV_HUGEPAGE once more. No fault then: a PMD
+// read fault (the earlier way) allocates a real 2 MiB folio when use_zero_page is off (as below
+// 512 MiB of RAM, where hugepage_init() clears every THP flag), which counted +1 in 2048 kB
+// anon_fault_alloc in the step that first switched PMD THP on.
 static void start_decoy(void) {
   int c[2], r[2];
   if (pipe2(c, O_CLOEXEC) || pipe2(r, O_CLOEXEC)) return;
@@ -596,10 +601,14 @@ static void start_decoy(void) {
   if (pid == 0) {
     close(c[1]), close(r[0]);
     char *d = mmap(NULL, DECOY_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (d != MAP_FAILED) madvise(d, DECOY_SIZE, MADV_HUGEPAGE);
+    if (d != MAP_FAILED) {
+      *(volatile char *)(d + DECOY_SIZE - PAGE) = 1;
+      madvise(d + DECOY_SIZE - PAGE, PAGE, MADV_DONTNEED);
+      madvise(d, DECOY_SIZE, MADV_HUGEPAGE);
+    }
     char b;
-    for (uint64_t off = 4 << 20; read(c[0], &b, 1) == 1; off += 2 << 20) {
-      if (d != MAP_FAILED && off < DECOY_SIZE) (void)*(volatile char *)(d + off);
+    while (read(c[0], &b, 1) == 1) {
+      if (d != MAP_FAILED) madvise(d, DECOY_SIZE, MADV_HUGEPAGE);
       if (write(r[1], &b, 1) != 1) break;
     }
     for (;;) pause();
