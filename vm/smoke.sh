@@ -10,7 +10,47 @@ W=out/smoke
 rm -rf "$W"
 mkdir -p "$W/root"/{proc,sys,tmp,dev}
 cp out/executor "$W/root/init"
-cat > "$W/root/steps.txt" <<'EOF'
+# 7: the executor's and the actors' own memory never moves the mTHP counters: every mTHP size on,
+# one 64 KiB folio (delta exactly 1 for 64 kB), a fork, then 40 steps in which the processes only
+# read pages they map already (every delta 0), then a new actor with a 4 KiB mapping (delta 0) and
+# a read of 640 zero pages (no 2 MiB range: at 512M use_zero_page is off and a PMD read fault
+# allocates; a long values line: fresh pages of the executor's buffers; delta 0).
+# It runs first, on a fresh executor whose buffers nothing has touched yet.
+{
+  echo "scenario 7"
+  echo "step 0"
+  echo "mmap A 0x400000 0x10000 rw anon"
+  echo "observe A 0x400000 0x10000"
+  echo "step 1"
+  echo "thp 16 always"
+  echo "thp 32 always"
+  echo "thp 64 always"
+  echo "thp 2048 always"
+  echo "thp-top always"
+  echo "write A 0x400000 0x10000 7"
+  echo "observe A 0x400000 0x10000"
+  echo "step 2"
+  echo "fork A B"
+  echo "observe A 0x400000 0x10000"
+  echo "observe B 0x400000 0x10000"
+  for k in $(seq 3 42); do
+    echo "step $k"
+    echo "read A 0x400000 0x10000"
+    echo "observe A 0x400000 0x10000"
+    echo "read B 0x400000 0x10000"
+    echo "observe B 0x400000 0x10000"
+  done
+  echo "step 43"
+  echo "mmap C 0x400000 0x1000 rw anon"
+  echo "write C 0x400000 0x1000 8"
+  echo "observe C 0x400000 0x1000"
+  echo "step 44"
+  echo "mmap C 0x1100000 0x280000 r anon"
+  echo "read C 0x1100000 0x280000"
+  echo "observe C 0x1100000 0x1000"
+  echo "end"
+} > "$W/root/steps.txt"
+cat >> "$W/root/steps.txt" <<'EOF'
 # 1: a 64 KiB mTHP: one folio of order 4
 scenario 1
 thp 64 always
@@ -133,7 +173,7 @@ const pages = (sid, step, proc) => sc(sid).filter((e) => e.t === 'page' && e.ste
 check(ev.some((e) => e.t === 'boot' && e.pagesize === 4096), 'boot line');
 check(ev.length && ev[ev.length - 1].t === 'done', 'done line last');
 check(!ev.some((e) => e.t === 'unparsable'), 'every JSON line parses', ev.filter((e) => e.t === 'unparsable'));
-for (const s of [1, 2, 3, 4, 5, 6]) check(sc(s).some((e) => e.t === 'begin') && sc(s).some((e) => e.t === 'end'), `scenario ${s} begins and ends`);
+for (const s of [1, 2, 3, 4, 5, 6, 7]) check(sc(s).some((e) => e.t === 'begin') && sc(s).some((e) => e.t === 'end'), `scenario ${s} begins and ends`);
 
 // 1
 {
@@ -214,6 +254,47 @@ for (const s of [1, 2, 3, 4, 5, 6]) check(sc(s).some((e) => e.t === 'begin') && 
   const p = pages(6, 0, 'A').filter((x) => x.addr !== '0x400000');
   check(p.length === 512 && p.every((x) => x.present === 1 && x.order === 0), 'sc6: khugepaged did not collapse the 4 KiB pages', p.find((x) => x.order !== 0));
 }
+// 7
+{
+  const thps = sc(7).filter((e) => e.t === 'thp');
+  const sizes = Object.keys((thps[0] || { sizes: {} }).sizes).filter((kb) => Number(kb) >= 16);
+  const stats = ['anon_fault_alloc', 'anon_fault_fallback', 'anon_fault_fallback_charge'];
+  // the deltas of one thp line from the one before: {kb: {stat: d}} of the nonzero ones
+  const delta = (i) => {
+    const d = {};
+    for (const kb of sizes)
+      for (const st of stats) {
+        const v = (thps[i].sizes[kb][st] ?? 0) - (thps[i - 1].sizes[kb][st] ?? 0);
+        if (v) (d[kb] ??= {})[st] = v;
+      }
+    return d;
+  };
+  check(thps.length === 1 + 1 + 2 + 80 + 2 && sizes.includes('16') && sizes.includes('2048'), 'sc7: 86 thp lines, sizes 16..2048 kB', [thps.length, sizes]);
+  const d1 = delta(1);
+  check(JSON.stringify(d1) === JSON.stringify({ 64: { anon_fault_alloc: 1 } }), 'sc7: the 64 KiB write: 64 kB anon_fault_alloc +1, nothing else', d1);
+  const p1 = pages(7, 1, 'A');
+  check(p1.length === 16 && p1.every((x) => x.order === 4 && x.head === p1[0].head), 'sc7: one order-4 folio', p1[0]);
+  const dfork = [delta(2), delta(3)];
+  check(dfork.every((d) => !Object.keys(d).length), 'sc7: the fork step: every delta 0', dfork);
+  const bad = [];
+  for (let i = 4; i < 84; i++) {
+    const d = delta(i);
+    if (Object.keys(d).length) bad.push({ step: thps[i].step, line: i, d });
+  }
+  check(!bad.length, 'sc7: 40 read steps (80 observes): every delta 0 for every size', bad);
+  const reads = ops(7, 'read').filter((r) => r.proc !== 'C');
+  check(reads.length === 80 && reads.every((r) => r.ret === 0 && r.minflt === 0 && r.values.length === 16 && r.values.every((v, i) => BigInt(v) === (7n << 32n) + BigInt(i))), 'sc7: 80 reads of 16 pages, no fault, the written values', reads.find((r) => r.minflt !== 0 || r.ret !== 0));
+  const pb = pages(7, 42, 'B');
+  check(pb.length === 16 && pb.every((x, i) => x.head === p1[0].head && x.order === 4 && x.mapcount === 2), 'sc7: the child still maps the parent\'s folio', pb[0]);
+  const dnew = thps.length === 86 ? delta(84) : { missing: 1 };
+  check(!Object.keys(dnew).length, 'sc7: a new actor and a 4 KiB write: every delta 0', dnew);
+  const dzero = thps.length === 86 ? delta(85) : { missing: 1 };
+  const rz = ops(7, 'read', 'C')[0];
+  check(rz && rz.ret === 0 && rz.values.length === 640 && !Object.keys(dzero).length, 'sc7: a read of 640 zero pages: every delta 0', [dzero, rz && rz.values.length]);
+}
+// the executor's own check (observe, scenario end): no own mapping of the executor or an actor is
+// THP-eligible
+check(!ev.some((e) => e.t === 'error' && /THP-eligible/.test(e.msg)), 'no own mapping THP-eligible', ev.filter((e) => e.t === 'error' && /THP-eligible/.test(e.msg)));
 const ms = ev.filter((e) => e.t === 'end').map((e) => `${e.sid}:${e.ms}ms`).join(' ');
 console.log(`scenario ms: ${ms}`);
 console.log(`boot (qemu start to exit): ${Number(boot).toFixed(2)} s`);
