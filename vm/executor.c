@@ -589,9 +589,10 @@ static void decoy_register(void) {
 // has an anon_vma (without one it is skipped: MADV_HUGEPAGE on a fresh mapping did not register)
 // and, on this kernel, only if the advice changes the VMA's flags (measured: a second
 // MADV_HUGEPAGE did not register, MADV_NOHUGEPAGE then MADV_HUGEPAGE did). So at boot the decoy
-// writes its last page (the VMA gets an anon_vma; THP is still at the boot settings) and drops it
-// again (MADV_DONTNEED: nothing left for khugepaged to collapse, the anon_vma stays); to register
-// it toggles MADV_NOHUGEPAGE, MADV_HUGEPAGE. No fault then: a PMD read fault (the earlier way)
+// writes its last page under MADV_NOHUGEPAGE (the VMA gets an anon_vma; a 4 KiB page even if THP
+// is on at boot, as with 1 GiB of RAM) and drops it again (MADV_DONTNEED: nothing left for
+// khugepaged to collapse, the anon_vma stays), then MADV_HUGEPAGE; to register later it toggles
+// MADV_NOHUGEPAGE, MADV_HUGEPAGE. No fault then: a PMD read fault (the earlier way)
 // allocates a real 2 MiB folio when use_zero_page is off (as below 512 MiB of RAM, where
 // hugepage_init() clears every THP flag), +1 in 2048 kB anon_fault_alloc in the step that first
 // switched PMD THP on. Checked with khugepaged/full_scans (an 8 MiB decoy: a registered one is
@@ -605,9 +606,10 @@ static void start_decoy(void) {
     close(c[1]), close(r[0]);
     char *d = mmap(NULL, DECOY_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (d != MAP_FAILED) {
+      madvise(d, DECOY_SIZE, MADV_NOHUGEPAGE); // the write: one 4 KiB page whatever THP is at boot
       *(volatile char *)(d + DECOY_SIZE - PAGE) = 1;
       madvise(d + DECOY_SIZE - PAGE, PAGE, MADV_DONTNEED);
-      madvise(d, DECOY_SIZE, MADV_HUGEPAGE);
+      madvise(d, DECOY_SIZE, MADV_HUGEPAGE); // registers at once if PMD THP is on at boot
     }
     char b;
     while (read(c[0], &b, 1) == 1) {
