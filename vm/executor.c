@@ -1304,12 +1304,13 @@ int main(int argc, char **argv) {
 
   // malloc never grows the heap during a scenario (a brk growth is a new VMA without
   // VM_NOHUGEPAGE): every request comes from the heap (no mmap'd chunks), which is grown now by
-  // 256 KiB and never trimmed (the executor itself mallocs a few KiB at most: opendir at boot)
+  // 256 KiB and never trimmed (the executor itself mallocs a few KiB at most: glibc's static
+  // start-up, opendir at boot). volatile: gcc drops a malloc/memset/free it can see through.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 0);
   size_t heap_pre = 256 << 10;
-  char *heap = malloc(heap_pre);
+  char *volatile heap = malloc(heap_pre);
 
   outcap = 8 << 20;
   out = own_mmap(outcap, 0);
