@@ -209,6 +209,10 @@ export const EV = {
   MREMAP_FILE: ev('mremap.file'),
   /** mremap of a file mapping moved its entries under the rmap locks (need_rmap_locks) */
   MREMAP_RMAP_LOCKS: ev('mremap.rmapLocks'),
+  /** a read fault's fault-around (filemap_map_pages) mapped this many cached pages besides the faulting one */
+  FAULT_AROUND: ev('file.faultAround'),
+  /** a read fault was resolved by fault-around alone (VM_FAULT_NOPAGE: its page was cached) */
+  FAULT_AROUND_HIT: ev('file.faultAroundHit'),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

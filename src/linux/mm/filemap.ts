@@ -14,6 +14,13 @@ import { Aborted } from '../kernel/locking/spinlock.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_put, folio_put_refs, folio_ref_add } from './swap.js';
+import { MM } from '../../machine/layout.js';
+import { PTRS_PER_PTE } from '../../machine/params.js';
+import { VM_SHARED, VM_WRITE, VM_WRITENOTIFY } from '../../machine/machine.js';
+import { PTE_WRITE, PTE_YOUNG, pfn_pte, pte_advance_pfn, pte_none } from '../../machine/pte.js';
+import { ptep_get, set_pte_at, set_ptes } from '../include/linux/pgtable.js';
+import { folio_add_file_rmap_ptes } from './rmap.js';
+import type { VmaView } from './mmap.js';
 
 /**
  * The page-cache orders of the config, highest first. Kernel 6.12: order 0 only. Neither of the
@@ -216,4 +223,136 @@ export function folio_unlock(cpu: Cpu, folio: number): void {
   const w = cpu.machine.L.fFlags + folio;
   if (!(Atomics.and(cpu.m, w, ~FOLIO_LOCKED) & FOLIO_LOCKED)) cpu.violation('folio-unlock-not-locked', 'folio_unlock', { folio, op: cpu.curOp });
   if (cpu.threaded) Atomics.notify(cpu.m, w);
+}
+
+// ---- fault-around -------------------------------------------------------------------------
+
+/** fault_around_bytes (64 KiB, the default) in pages. */
+export const FAULT_AROUND_PAGES = 16;
+
+/** What the fault path hands filemap_map_pages (the parts of struct vm_fault it reads). */
+export interface FaultAroundVmf {
+  mm: number;
+  vma: VmaView;
+  vpn: number;
+  ptep: number;
+  ptl: number;
+}
+
+/**
+ * next_uptodate_folio(): the next folio caching a page in [pgoff, end] of file, referenced and
+ * locked, and the page offset it was found at; null when none is left. As the kernel's: a locked
+ * folio is skipped (no sleeping here), the reference is taken with folio_try_get, the slot read
+ * again (the folio may have left the cache meanwhile), then uptodate, the trylock and the
+ * mapping are checked; anything that fails is skipped, not waited for.
+ */
+function* next_uptodate_folio(cpu: Cpu, file: number, pgoff: number, end: number): Gen<{ folio: number; pgoff: number } | null> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  for (; pgoff <= end; pgoff++) {
+    const slot = L.pcache + machine.filePage(file, pgoff);
+    const pfn = Atomics.load(m, slot);
+    if (!pfn) continue;
+    const folio = Atomics.load(m, L.pHead + pfn);
+    if (Atomics.load(m, L.fFlags + folio) & FOLIO_LOCKED) continue;
+    if (!folio_try_get(cpu, folio)) continue;
+    if (Atomics.load(m, slot) !== pfn || Atomics.load(m, L.pHead + pfn) !== folio || !(Atomics.load(m, L.fFlags + folio) & FOLIO_UPTODATE)) {
+      yield* folio_put(cpu, folio); // xas_reload() found another folio, or not uptodate: skip
+      continue;
+    }
+    if (!folio_trylock(cpu, folio)) {
+      yield* folio_put(cpu, folio);
+      continue;
+    }
+    if (Atomics.load(m, L.fMapping + folio) !== file + 1) {
+      folio_unlock(cpu, folio);
+      yield* folio_put(cpu, folio);
+      continue;
+    }
+    return { folio, pgoff };
+  }
+  return null;
+}
+
+/**
+ * filemap_map_pages(): fault-around (do_fault_around's ->map_pages): map the pages of [start,
+ * end] of the file (the VMA's window around the fault, clamped to the file's size) that are
+ * already cached and uptodate, where the entry reads none, under the PTL, without waiting for
+ * anything (locked or stale folios are skipped). The entries get the VMA's protection (writable
+ * for a shared mapping without write notification), clean; young, except on arm64
+ * (arch_wants_old_prefaulted_pte: contpte here), where the pages besides the faulting one are
+ * mapped old. Returns true (VM_FAULT_NOPAGE) when the faulting page got mapped.
+ * Deliberate difference: references before mapcounts, as every mapping path of the model; the
+ * kernel adds the run's references after set_pte_range(), covered by the lookup's reference and
+ * the page cache's.
+ */
+export function* filemap_map_pages(cpu: Cpu, vmf: FaultAroundVmf, start: number, end: number): Gen<boolean> {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const vma = vmf.vma;
+  const file = vma.file;
+  if (end > L.filePages - 1) end = L.filePages - 1; // file_end
+  let next = yield* next_uptodate_folio(cpu, file, start, end);
+  if (!next) return false;
+  const shared = (vma.flags & VM_SHARED) !== 0;
+  const writable = shared && !(vma.flags & VM_WRITENOTIFY) && (vma.flags & VM_WRITE) !== 0;
+  const vpnOf = (pgoff: number): number => vma.start + (pgoff - vma.pgoff);
+  const oldPrefault = cpu.cfg.arch === 'contpte'; // arch_wants_old_prefaulted_pte()
+  yield* spin_lock(cpu, vmf.ptl);
+  yield P.LOCKED;
+  let hit = false, mapped = 0;
+  const rss = machine.mmWord(vmf.mm, MM.RSS_FILE);
+  while (next) {
+    const { folio } = next;
+    const index = Atomics.load(m, L.fIndex + folio);
+    const last = Math.min(index + (1 << Atomics.load(m, L.fOrder + folio)) - 1, end);
+    // filemap_map_folio_range(): runs of none entries, each mapped with one set_pte_range()
+    for (let pg = next.pgoff; pg <= last; ) {
+      const vpn = vpnOf(pg);
+      const ptep = vmf.ptep + (vpn - vmf.vpn);
+      if (!pte_none(ptep_get(cpu, ptep))) {
+        pg++;
+        continue;
+      }
+      let count = 1;
+      while (pg + count <= last && pte_none(ptep_get(cpu, ptep + count))) count++;
+      const page = folio + (pg - index);
+      const prefault = !(vmf.vpn >= vpn && vmf.vpn < vpn + count);
+      const entry = pfn_pte(page, (prefault && oldPrefault ? 0 : PTE_YOUNG) | (writable ? PTE_WRITE : 0));
+      if (cpu.cfg.batching || count === 1) {
+        folio_ref_add(cpu, folio, count);
+        folio_add_file_rmap_ptes(cpu, folio, page, count);
+        Atomics.add(m, rss, count);
+        yield P.RMAP;
+        yield* set_ptes(cpu, ptep, entry, count);
+      } else {
+        for (let i = 0; i < count; i++) {
+          if (i > 0) yield P.SET_PTE;
+          folio_ref_add(cpu, folio, 1);
+          folio_add_file_rmap_ptes(cpu, folio, page + i, 1);
+          Atomics.add(m, rss, 1);
+          yield* set_pte_at(cpu, ptep + i, pte_advance_pfn(entry, i));
+        }
+      }
+      cpu.counters[EV.FILE_MAPPED] += count;
+      if (!prefault) hit = true;
+      mapped += prefault ? count : count - 1;
+      pg += count;
+    }
+    folio_unlock(cpu, folio);
+    yield* folio_put(cpu, folio);
+    next = last < end ? yield* next_uptodate_folio(cpu, file, last + 1, end) : null;
+  }
+  spin_unlock(cpu, vmf.ptl);
+  if (mapped) cpu.counters[EV.FAULT_AROUND] += mapped;
+  return hit;
+}
+
+/** do_fault_around(): the window of FAULT_AROUND_PAGES entries around the fault, aligned, clamped to the VMA and the PTE table. */
+export function* do_fault_around(cpu: Cpu, vmf: FaultAroundVmf, pgoff: number): Gen<boolean> {
+  const vma = vmf.vma;
+  const pteOff = vmf.vpn % PTRS_PER_PTE, vmaOff = vmf.vpn - vma.start;
+  const fromPte = Math.max(pteOff & ~(FAULT_AROUND_PAGES - 1), pteOff - Math.min(pteOff, vmaOff));
+  const toPte = Math.min(fromPte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pteOff + (vma.end - vma.start) - vmaOff) - 1;
+  return yield* filemap_map_pages(cpu, vmf, pgoff + fromPte - pteOff, pgoff + toPte - pteOff);
 }

@@ -17,7 +17,7 @@ import {
   clear_full_ptes, get_and_clear_full_ptes, ptep_clear_flush, ptep_get, ptep_get_and_clear, ptep_set_access_flags, pte_range_none, set_pte_at,
   set_ptes, wrprotect_ptes,
 } from '../include/linux/pgtable.js';
-import { filemap_fault, folio_lock, folio_unlock } from './filemap.js';
+import { do_fault_around, filemap_fault, folio_lock, folio_unlock } from './filemap.js';
 import { folio_mark_dirty } from './page-writeback.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_ref_add, folio_ref_sub, folio_put } from './swap.js';
@@ -344,8 +344,17 @@ function* do_fault(cpu: Cpu, vmf: VmFault): Gen<number> {
   return yield* do_shared_fault(cpu, vmf, pgoff);
 }
 
-/** do_read_fault(): map the page cache page (or, per finish_fault, its whole folio). */
+/**
+ * do_read_fault(): first fault-around (should_fault_around: every modelled file has ->map_pages,
+ * filemap_map_pages, and no uffd): if the page is cached, it and its cached neighbours are mapped
+ * and the fault is done (VM_FAULT_NOPAGE); else map the page cache page (or, per finish_fault, its
+ * whole folio).
+ */
 function* do_read_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
+  if (yield* do_fault_around(cpu, vmf, pgoff)) {
+    cpu.counters[EV.FAULT_AROUND_HIT]++;
+    return VM_FAULT_OK;
+  }
   const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff); // __do_fault()
   if (folio < 0) return VM_FAULT_OOM;
   return yield* finish_fault(cpu, vmf, folio, folio + (pgoff - Atomics.load(cpu.m, cpu.machine.L.fIndex + folio)), -1);

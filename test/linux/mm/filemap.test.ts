@@ -8,9 +8,9 @@ import { Violation } from '../../../src/machine/cpu.js';
 import { EV } from '../../../src/machine/events.js';
 import { checkQuiescent, checkNoLeaks } from '../../../src/check/invariants.js';
 import { checkDisk, fileExpected } from '../../../src/check/oracle.js';
-import { FOLIO_ANON, FOLIO_DIRTY } from '../../../src/machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_LOCKED } from '../../../src/machine/machine.js';
 import { MM } from '../../../src/machine/layout.js';
-import { PTE_DIRTY, pte_dirty, pte_present, pte_write } from '../../../src/machine/pte.js';
+import { PTE_DIRTY, pte_dirty, pte_present, pte_write, pte_young } from '../../../src/machine/pte.js';
 import { do_munmap } from '../../../src/linux/mm/mmap.js';
 import { madvise_dontneed } from '../../../src/linux/mm/madvise.js';
 import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
@@ -164,4 +164,53 @@ test('a lost write is reported by the writeback that misses it (the final sync\'
   Atomics.and(h.machine.m, h.machine.ptep(0, B + 4), ~PTE_DIRTY);
   drive(process_exit(h.cpus[0], 0));
   assert.throws(() => drive(final_sync(h.cpus[0])), (e: unknown) => e instanceof Violation && e.invariant === 'writeback-lost-write' && e.details.pgoff === 4);
+});
+
+test('fault-around: a read fault maps the cached pages of its aligned 16-page window (not the uncached, not past the VMA); the faulting page cached: one fault', () => {
+  for (const arch of ['generic', 'contpte'] as const) {
+    const h = fileBoot({ arch, files: { count: 2, pages: 64, orders: [0] } });
+    mapFile(h, B, 32, { mm: 0 });
+    mapFile(h, B + 64, 12, { mm: 0, pgoff: 4 }); // a second mapping of pages 4..15, 12 pages long
+    // pages 0..9 and 20 cached through the first mapping, then zapped from it
+    for (const v of [...Array(10).keys(), 20]) readPage(h, 0, 0, B + v);
+    run(h, 0, madvise_dontneed(h.cpus[0], 0, B, B + 32));
+    // a read of page 5 through the second mapping (its vpn B+65): the window is its pages 4..15,
+    // clamped to the VMA's 12; cached among them: 4..9
+    const before = total(h, EV.FAULT);
+    assert.equal(run(h, 0, handle_mm_fault(h.cpus[0], 0, B + 65, false)), VM_FAULT_OK);
+    assert.equal(total(h, EV.FAULT_AROUND_HIT), 1, 'resolved by fault-around');
+    for (let i = 0; i < 12; i++) {
+      const pte = pteAt(h, 0, B + 64 + i);
+      assert.equal(pte_present(pte), i < 6, `page ${4 + i}: mapped only if cached`);
+      if (pte_present(pte)) {
+        assert.ok(pte_write(pte) && !pte_dirty(pte), `page ${4 + i}: the VMA's protection, clean`);
+        // arm64 maps the prefaulted pages old (arch_wants_old_prefaulted_pte), the faulting one young
+        assert.equal(pte_young(pte), arch === 'generic' || i === 1, `${arch}: page ${4 + i} young`);
+      }
+    }
+    assert.equal(total(h, EV.FAULT_AROUND), 5);
+    assert.equal(total(h, EV.FAULT) - before, 1);
+    clean(h);
+    // the data reads back through the prefaulted entries without another fault
+    for (let i = 0; i < 6; i++) readPage(h, 0, 0, B + 64 + i);
+    assert.equal(total(h, EV.FAULT) - before, 1);
+    run(h, 0, process_exit(h.cpus[0], 0));
+    assert.equal(run(h, 0, final_sync(h.cpus[0])), null);
+    assert.deepEqual(checkNoLeaks(h.machine), [], 'every reference fault-around took was dropped');
+  }
+});
+
+test('fault-around skips a locked folio (no waiting) and still maps the rest; the faulting page uncached falls back to the read path', () => {
+  const h = fileBoot({ files: { count: 2, pages: 64, orders: [0] } });
+  mapFile(h, B, 16);
+  for (let v = 0; v < 4; v++) readPage(h, 0, 0, B + v);
+  run(h, 0, madvise_dontneed(h.cpus[0], 0, B, B + 16));
+  // lock page 2's folio (writeback would hold it), then fault page 8 (not cached)
+  const f2 = Atomics.load(h.machine.m, h.machine.L.pcache + h.machine.filePage(0, 2));
+  Atomics.or(h.machine.m, h.machine.L.fFlags + f2, FOLIO_LOCKED);
+  assert.equal(run(h, 0, handle_mm_fault(h.cpus[0], 0, B + 8, false)), VM_FAULT_OK);
+  assert.equal(total(h, EV.FAULT_AROUND_HIT), 0, 'page 8 was not cached: the read path');
+  assert.deepEqual([0, 1, 2, 3, 8].map((i) => pte_present(pteAt(h, 0, B + i))), [true, true, false, true, true]);
+  Atomics.and(h.machine.m, h.machine.L.fFlags + f2, ~FOLIO_LOCKED);
+  clean(h);
 });
