@@ -152,6 +152,7 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
   const errors: string[] = [];
   let boot: { uname: string } | undefined;
   let done = false;
+  let current: number | undefined;
   const stepOf = (sid: number, step: number, op = ''): StepObs => {
     let sc = scenarios.get(sid);
     if (!sc) scenarios.set(sid, (sc = { steps: [] }));
@@ -178,20 +179,22 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
         done = true;
         break;
       case 'error': {
-        const msg = `executor: line ${String(l.line)}: ${String(l.msg)}`;
-        errors.push(msg);
-        if (l.sid !== undefined) {
-          const sc = scenarios.get(sid);
-          if (sc) sc.error = msg;
-        }
+        // an error inside a scenario (between its begin and end lines) is that scenario's; any
+        // other is the boot's (vm/README.md: the executor's own checks)
+        const msg = `executor: ${l.line !== undefined ? `line ${String(l.line)}: ` : ''}${String(l.msg)}`;
+        const sc = current !== undefined ? scenarios.get(current) : undefined;
+        if (sc) sc.error ??= msg;
+        else errors.push(msg);
         break;
       }
       case 'begin':
         if (!scenarios.has(sid)) scenarios.set(sid, { steps: [] });
+        current = sid;
         break;
       case 'end': {
         const sc = scenarios.get(sid);
         if (sc) sc.ms = Number(l.ms);
+        current = undefined;
         break;
       }
       case 'op': {

@@ -34,6 +34,8 @@ export interface BootInfo {
   uname?: string;
   consoleTail?: string;
   consoleFile?: string;
+  /** error lines of the executor outside any scenario (then no observation of the boot is trusted) */
+  errors?: string[];
 }
 export interface ConformReport {
   exitCode: number;
@@ -132,6 +134,7 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
     const parsed = parseConsole(r.console);
     const info: BootInfo = { index: bi, files: batch.map((t) => t.sc.file), seconds: r.seconds, outcome: r.outcome, reason: r.reason, uname: parsed.boot?.uname, consoleFile };
     if (r.outcome !== 'ok') info.consoleTail = r.console.split(/\r?\n/).slice(-25).join('\n');
+    if (parsed.errors.length) info.errors = parsed.errors;
     boots.push(info);
     log(`boot ${bi + 1}/${batches.length}: ${batch.length} file(s), ${r.seconds.toFixed(1)} s, ${r.outcome}${r.reason ? `: ${r.reason}` : ''}`);
     batch.forEach((t, sid) => {
@@ -140,6 +143,12 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
       if (!k || (r.outcome !== 'ok' && k.ms === undefined)) {
         t.res.status = 'vm-failed';
         t.res.reason = r.outcome !== 'ok' ? `the VM ${r.outcome === 'timeout' ? 'timed out' : 'failed'}: ${r.reason}` : 'the executor reported nothing for it';
+        return;
+      }
+      if (k.error || info.errors) {
+        // the executor could not run it as written, or its own checks failed in this boot
+        t.res.status = 'vm-failed';
+        t.res.reason = k.error ?? `the executor reported: ${info.errors![0]}`;
         return;
       }
       t.res.ms = k.ms;
@@ -188,6 +197,7 @@ export function formatReport(r: ConformReport): string[] {
     }
   }
   for (const b of r.boots) {
+    for (const e of b.errors ?? []) out.push(`BOOT ${b.index}: ${e}`);
     if (b.outcome === 'ok') continue;
     out.push(`BOOT ${b.index} ${b.outcome}: ${b.reason} (console: ${b.consoleFile})`);
     if (b.consoleTail) out.push(...b.consoleTail.split('\n').map((l) => `  | ${l}`));

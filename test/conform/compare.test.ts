@@ -98,3 +98,13 @@ test('folio ids: first appearance, forgotten when a step shows no page of the fo
   assert.deepEqual([...ids.get(1)!.values()], [2]);
   assert.deepEqual([...ids.get(2)!.values()], [3], 'head 100 was unseen at step 1: a new folio');
 });
+
+test('parseConsole: an executor error inside a scenario is that scenario\'s, one outside is the boot\'s', () => {
+  const k = parseConsole([
+    '{"t":"boot","uname":"6.12.1"}', '{"t":"begin","sid":0}', '{"t":"error","line":4,"msg":"bad op \\"wrte\\""}', '{"t":"end","sid":0,"ms":1}',
+    '{"t":"begin","sid":1}', '{"t":"end","sid":1,"ms":1}', '{"t":"error","msg":"own mapping THPeligible"}', '{"t":"done"}',
+  ].join('\n'));
+  assert.equal(k.scenarios.get(0)!.error, 'executor: line 4: bad op "wrte"');
+  assert.equal(k.scenarios.get(1)!.error, undefined);
+  assert.deepEqual(k.errors, ['executor: own mapping THPeligible']);
+});
