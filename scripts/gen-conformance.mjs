@@ -45,7 +45,7 @@ for (const orders of MULTI) {
 }
 
 // 2. fork, COW and pins, orders 0, 2, 4 and 9
-for (const o of [0, 2, 4, 9]) {
+for (const o of [0, 2, 3, 4, 5, 9]) {
   const F = P << o, cfg = { anonOrders: o ? [0, o] : [0] };
   const N = Math.max(F, 4 * P);
   const setup = [mmap('A', BASE, N), acc('write', 'A', BASE, N)];
@@ -55,8 +55,8 @@ for (const o of [0, 2, 4, 9]) {
   put(`fork-o${o}-pin`, `order ${o}: a long-term R/W pin on page 1, fork: the child gets a copy of the pinned folio, the parent keeps it`, cfg, [...setup, { op: 'pin', proc: 'A', addr: hex(BASE + P), len: hex(P), mode: 'rw', id: 'p' }, { op: 'fork', proc: 'A', child: 'B' }, acc('read', 'B', BASE, N), acc('write', 'A', BASE + P, P), acc('read', 'B', BASE + P, P), { op: 'unpin', id: 'p' }, { op: 'exit', proc: 'B' }]);
 }
 
-// 3. partial MADV_DONTNEED, mprotect splits, mremap, MADV_DONTFORK
-for (const o of [2, 4, 9]) {
+// 3. partial MADV_DONTNEED, mprotect splits, mremap, MADV_DONTFORK, munmap
+for (const o of [2, 3, 4, 5, 9]) {
   const F = P << o, cfg = { anonOrders: [0, o] };
   const setup = [mmap('A', BASE, F), acc('write', 'A', BASE, F)];
   put(`dontneed-o${o}-half`, `order ${o}: MADV_DONTNEED of the second half: partly mapped, the rest intact; a read there maps the zero page`, cfg, [...setup, acc('madvise', 'A', BASE + F / 2, F / 2, { advice: 'dontneed' }), acc('read', 'A', BASE, F), acc('write', 'A', BASE + F / 2, P)]);
@@ -66,6 +66,7 @@ for (const o of [2, 4, 9]) {
   const DEST = 0x1400000;
   put(`mremap-o${o}-half`, `order ${o}: mremap the second half of the folio elsewhere: one folio, two places; writes there`, cfg, [...setup, acc('mremap', 'A', BASE + F / 2, F / 2, { newAddr: hex(DEST) }), acc('read', 'A', DEST, F / 2), acc('write', 'A', DEST, P), acc('write', 'A', BASE, P)]);
   put(`mremap-o${o}-fork`, `order ${o}: fork, then the parent moves the whole folio; the child keeps it in place`, cfg, [...setup, { op: 'fork', proc: 'A', child: 'B' }, acc('mremap', 'A', BASE, F, { newAddr: hex(DEST) }), acc('write', 'A', DEST, P), acc('read', 'B', BASE, F)]);
+  put(`munmap-o${o}-half`, `order ${o}: munmap of the first half of the folio: the rest stays mapped with its data; a write in the gap faults`, cfg, [...setup, acc('munmap', 'A', BASE, F / 2), acc('read', 'A', BASE + F / 2, F / 2), acc('write', 'A', BASE, P, { expectFault: true }), acc('write', 'A', BASE + F / 2, P)]);
   put(`dontfork-o${o}`, `order ${o}: MADV_DONTFORK of the first half, fork: the child has only the second half; DOFORK and fork again`, cfg, [...setup, acc('madvise', 'A', BASE, F / 2, { advice: 'dontfork' }), { op: 'fork', proc: 'A', child: 'B' }, acc('read', 'B', BASE + F / 2, F / 2), acc('madvise', 'A', BASE, F / 2, { advice: 'dofork' }), { op: 'fork', proc: 'A', child: 'C' }, acc('read', 'C', BASE, F)]);
 }
 
@@ -78,4 +79,9 @@ put('file-shared-fork', 'a shared tmpfs mapping across fork: the child writes, t
 put('file-shared-dontneed', 'MADV_DONTNEED of a shared tmpfs mapping: the pages stay in the file', fcfg, [fmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), acc('madvise', 'A', BASE, 4 * P, { advice: 'dontneed' }), acc('read', 'A', BASE, 4 * P)]);
 put('file-shared-offset', 'a shared tmpfs mapping at a file offset sees the pages another mapping wrote there', fcfg, [fmap('A', BASE, 16 * P, true), acc('write', 'A', BASE + 4 * P, 4 * P), fmap('A', 0x1000000, 8 * P, true, 4 * P), acc('read', 'A', 0x1000000, 8 * P)]);
 put('file-shared-mprotect', 'mprotect(PROT_READ) of a shared tmpfs mapping: a write faults; rw again and it goes through', fcfg, [fmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 2 * P), acc('mprotect', 'A', BASE, 16 * P, { prot: 'r' }), acc('write', 'A', BASE, P, { expectFault: true }), acc('mprotect', 'A', BASE, 16 * P, { prot: 'rw' }), acc('write', 'A', BASE, P), acc('read', 'A', BASE, 2 * P)]);
+// fault-around: read faults near pages another mapping cached, the window clamped by the VMA
+put('file-faultaround-window', 'fault-around: one read maps the cached pages of its aligned 16-page window', fcfg, [fmap('A', BASE, 32 * P, true), acc('write', 'A', BASE, 32 * P), fmap('B', BASE, 32 * P, true), acc('read', 'B', BASE + 5 * P, P), acc('read', 'B', BASE + 20 * P, P), acc('read', 'B', BASE, 32 * P)]);
+put('file-faultaround-vma-edge', 'fault-around clamped by the VMA: a 6-page mapping at file offset 3 maps only its own pages', fcfg, [fmap('A', BASE, 32 * P, true), acc('write', 'A', BASE, 32 * P), fmap('B', 0x1000000, 6 * P, true, 3 * P), acc('read', 'B', 0x1000000 + 2 * P, P), acc('read', 'B', 0x1000000, 6 * P)]);
+put('file-faultaround-partial-cache', 'fault-around maps only cached pages: half the file written, a read of the other half faults each', fcfg, [fmap('A', BASE, 32 * P, true), acc('write', 'A', BASE, 8 * P), fmap('B', BASE, 32 * P, true), acc('read', 'B', BASE + 2 * P, P), acc('read', 'B', BASE + 12 * P, 4 * P), acc('read', 'B', BASE, 16 * P)]);
+put('file-faultaround-private', 'fault-around in a private mapping maps the cached pages read-only; a write copies one', fcfg, [fmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 16 * P), fmap('B', 0x1000000, 16 * P, false), acc('read', 'B', 0x1000000 + 3 * P, P), acc('write', 'B', 0x1000000 + 4 * P, P), acc('read', 'B', 0x1000000, 16 * P), acc('read', 'A', BASE, 16 * P)]);
 console.log(`wrote ${files.length} files to ${dir}`);
