@@ -67,7 +67,8 @@ const largeAllocsWork = (c: Config): boolean => c.fragmentation <= 0.2 && (c.all
 /** anon orders above 0 a write fault can map: enabled, and fitting in the largest mmap. */
 const anonLarge = (c: Config): number[] => (anonVmas(c) && writes(c) && largeAllocsWork(c) ? c.anonOrders.filter((o) => o > 0 && 1 << o <= c.mmapPages.max) : []);
 /** page-cache orders above 0 a file fault can cache: configured, and fitting in the file. */
-const fileLarge = (c: Config): number[] => (fileVmas(c) && touches(c) && largeAllocsWork(c) ? c.files.orders.filter((o) => o > 0 && 1 << o <= c.files.pages) : []);
+// kernel 6.12's page cache is order 0 whatever files.orders says (src/linux/mm/filemap.ts fileOrders)
+const fileLarge = (c: Config): number[] => (fileVmas(c) && touches(c) && largeAllocsWork(c) && c.kernel !== '6.12' ? c.files.orders.filter((o) => o > 0 && 1 << o <= c.files.pages) : []);
 /** arm64 contpte blocks are 16 entries: an order-4 folio or larger can fill one. */
 const contSized = (orders: number[]): boolean => orders.some((o) => o >= 4);
 

@@ -93,6 +93,8 @@ const variant = z
     name: z.string().regex(/^[\w.+-]+$/, 'expected letters, digits and . + - _ only').optional(),
     arch: ARCH.optional(),
     anonFallback: z.enum(ANON_FALLBACKS).optional(),
+    /** The kernel version the variant's model follows (KERNEL_PROFILES). */
+    kernel: z.enum(KERNEL_PROFILES).optional(),
     batching: z.boolean().optional(),
     anonOrders: ANON_ORDERS.optional(),
     fragmentation: FRAGMENTATION.optional(),

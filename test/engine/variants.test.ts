@@ -59,7 +59,7 @@ test('variants: a seed runs byte for byte as its effective config alone, and var
 test('variants: each is validated like the config (order 1, unknown keys, bad values), naming its index', () => {
   const bad = (variants: unknown[], msg: string) => assert.throws(() => parseConfig({ variants }, 'n.json'), (e: unknown) => e instanceof ConfigError && e.message === msg);
   bad([{ arch: 'generic' }, { anonOrders: [0, 1] }], 'n.json: field "variants.1.anonOrders": order 1 is never used for anon folios (THP needs order >= 2): expected orders 0 and 2 to 9, found [0,1]');
-  bad([{ arch: 'contpte', cpus: 4 }], 'n.json: field "variants.0.cpus": unknown key (allowed: name, arch, anonFallback, batching, anonOrders, fragmentation, allocFailRate, mmapPages)');
+  bad([{ arch: 'contpte', cpus: 4 }], 'n.json: field "variants.0.cpus": unknown key (allowed: name, arch, anonFallback, kernel, batching, anonOrders, fragmentation, allocFailRate, mmapPages)');
   bad([{ mmapPages: { min: 600, max: 512 } }], 'n.json: field "variants.0.mmapPages.min": expected at most mmapPages.max (512), found 600');
   bad([{ anonFallback: 'never' }], 'n.json: field "variants.0.anonFallback": expected one of "refault", "retry-lower", "preferred-or-0", found "never"');
   bad([], 'n.json: field "variants": expected at least 1 entry, found []');
@@ -86,4 +86,11 @@ test('variants: run records each seed\'s variant, and a violation\'s artifact ho
   assert.equal(art.config.variants, undefined);
   const p = spawnSync(process.execPath, [CLI, 'repro', v.artifact], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(p.status, 0, p.stdout + p.stderr);
+});
+
+test('variants: a variant may name the kernel profile its model follows (the nightly runs one in 6.12); an unknown one is refused', () => {
+  const cfg = parseConfig({ variants: [{ arch: 'generic', kernel: '6.12' }, { arch: 'contpte' }] }, 'k.json');
+  assert.equal(configForSeed(cfg, 0).kernel, '6.12');
+  assert.equal(configForSeed(cfg, 1).kernel, undefined);
+  assert.throws(() => parseConfig({ variants: [{ kernel: '6.1' }] }, 'k.json'), /variants\.0\.kernel/);
 });
