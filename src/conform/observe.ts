@@ -13,6 +13,7 @@ import { EV } from '../machine/events.js';
 import { pte_pfn, pte_present, pte_special } from '../machine/pte.js';
 import { liveAfter, observedRanges, observesAfter, writeTag } from './compile.js';
 import type { KernelProfile } from '../machine/params.js';
+import { folioOf } from '../check/folio.js';
 
 /** The model's profile for a kernel release (`uname -r`): 6.12.x is "6.12", anything else mainline. */
 export const profileOf = (release: string | undefined): KernelProfile => (release && /^6\.12(\.|$|-)/.test(release) ? '6.12' : 'mainline');
@@ -131,7 +132,7 @@ export function observeModel(sc0: Scenario, inject: readonly string[] = [], kern
             o.pages.push({ proc: p, addr: a, present: true, zero: true });
             continue;
           }
-          const head = machine.folioOf(pfn);
+          const head = folioOf(machine, pfn);
           o.pages.push({ proc: p, addr: a, present: true, zero: false, head, order: Atomics.load(m, L.fOrder + head), idx: pfn - head, mapcount: Atomics.load(m, L.pMapcount + pfn) });
         }
       }

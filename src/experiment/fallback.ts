@@ -32,7 +32,7 @@ import { dirname } from 'node:path';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS } from '../report/exit-codes.js';
 import { type ExperimentStop, interruptedStop, missingCells, partialNote, yieldToEventLoop } from './stop.js';
 import { taskWindow } from './task-window.js';
-import { folioOrder } from '../check/folio.js';
+import { folioOrder, folioOf } from '../check/folio.js';
 
 export const CONTENTIONS = ['low', 'medium', 'high'] as const;
 export type Contention = (typeof CONTENTIONS)[number];
@@ -188,7 +188,7 @@ export function mappedAnonPages(machine: Machine): Record<string, number> {
       for (let vpn = v.start; vpn < v.end; vpn++) {
         const pte = Atomics.load(m, machine.ptep(mm, vpn));
         if (!pte_present(pte) || pte_special(pte)) continue;
-        const order = folioOrder(machine, machine.folioOf(pte_pfn(pte)));
+        const order = folioOrder(machine, folioOf(machine, pte_pfn(pte)));
         out[order] = (out[order] ?? 0) + 1;
       }
     }

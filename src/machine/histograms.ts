@@ -48,7 +48,8 @@ export function recordFast(h: hdr.Histogram, v: number): void {
   h.recordValue(v);
 }
 
-function newHist(): hdr.Histogram {
+/** An empty histogram of the one shape every set uses (exported for the tool's sums, src/report/batch-means.ts). */
+export function newHist(): hdr.Histogram {
   return hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 2, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }
 
@@ -126,14 +127,6 @@ export class HistSet {
   }
 }
 
-/** The sum of the histograms called name in sets (HdrHistogram addition); undefined when none has it. */
-export function sumOf(sets: HistSet[], name: string): hdr.Histogram | undefined {
-  const parts = sets.flatMap((s) => s.get(name) ?? []);
-  if (parts.length <= 1) return parts[0];
-  const x = newHist();
-  for (const p of parts) x.add(p);
-  return x;
-}
 
 export interface EncodedHists {
   unit: Unit;

@@ -104,9 +104,6 @@ export class Machine {
   }
 
   // ---- struct page / folio plain reads (for checkers and reports) ------------------------
-  folioOf(pfn: number): number {
-    return Atomics.load(this.m, this.L.pHead + pfn);
-  }
   pageFlags(pfn: number): number {
     return Atomics.load(this.m, this.L.pFlags + pfn);
   }

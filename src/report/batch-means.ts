@@ -3,7 +3,17 @@
 // share its workload and machine state). A group is a sample of whole seeds, so the groups' values
 // vary as independent estimates do, the correlation inside seeds included, and their spread gives
 // the error of the whole run's value: se = sd(group values) / sqrt(groups).
-import { type HistSet, sumOf } from '../machine/histograms.js';
+import type * as hdr from 'hdr-histogram-js';
+import { type HistSet, newHist } from '../machine/histograms.js';
+
+/** The sum of the histograms called name in sets (HdrHistogram addition); undefined when none has it. Moved from src/machine/histograms.ts (the tool's, not the model's). */
+export function sumOf(sets: HistSet[], name: string): hdr.Histogram | undefined {
+  const parts = sets.flatMap((s) => s.get(name) ?? []);
+  if (parts.length <= 1) return parts[0];
+  const x = newHist();
+  for (const p of parts) x.add(p);
+  return x;
+}
 
 /** Fewer usable groups than this in a run: their spread says too little, compare falls back to the independent-samples test. */
 export const MIN_GROUPS = 4;

@@ -19,7 +19,7 @@ import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../workload/access.js';
 import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
-import { folioOrder } from '../check/folio.js';
+import { folioOrder, folioOf } from '../check/folio.js';
 import {
   type AccessStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
   type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step, type WritebackStep,
@@ -264,7 +264,7 @@ export function pageState(machine: Machine, mm: number, vpn: number): PageState 
   const pte = Atomics.load(m, machine.pgdWord(machine.tableIndex(mm, vpn))) ? Atomics.load(m, machine.ptep(mm, vpn)) : 0;
   const present = pte_present(pte);
   const pfn = present ? pte_pfn(pte) : -1;
-  const folio = present ? machine.folioOf(pfn) : -1;
+  const folio = present ? folioOf(machine, pfn) : -1;
   return {
     pte, present, pfn, folio,
     writable: present && pte_write(pte),

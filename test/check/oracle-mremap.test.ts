@@ -16,6 +16,7 @@ import { user_access } from '../../src/workload/access.js';
 import { MM } from '../../src/machine/layout.js';
 import { pte_pfn } from '../../src/machine/pte.js';
 import { boot, type Harness, invariants, mapAnon, mapFile, newAccessOut, pteAt, run, writePage } from '../helpers/machine.js';
+import { folioOf } from '../../src/check/folio.js';
 
 const B = 1024;
 const D = 3072;
@@ -148,7 +149,7 @@ test('oracle mremap: the quiescent checker catches a moved page that lost or cha
     const { h } = movedFolio();
     const { m, L } = h.machine;
     const pfn = pte_pfn(pteAt(h, 0, D + 5));
-    const folio = h.machine.folioOf(pfn);
+    const folio = folioOf(h.machine, pfn);
     Atomics.store(m, h.machine.ptep(0, D + 5), 0);
     Atomics.sub(m, L.pMapcount + pfn, 1);
     Atomics.sub(m, L.fMapcount + folio, 1);

@@ -24,6 +24,7 @@ import { ZERO_PFN } from '../../src/machine/machine.js';
 import { checkQuiescent } from '../../src/check/invariants.js';
 import { zapBegin, zapEnd } from '../../src/check/oracle.js';
 import { pin_user_page, unpin_user_page } from '../../src/linux/mm/gup.js';
+import { folioOf } from '../../src/check/folio.js';
 
 /** Round robin over the runnable CPUs: a fixed, readable interleaving for scripted scenarios. */
 class RoundRobin implements Scheduler {
@@ -259,7 +260,7 @@ test('mapcount-underflow: removing the rmap of a page that is not mapped', () =>
   const h = boot({ cpus: 1 });
   mapAnon(h, 1024, 16, { align: 16 });
   const { pfn } = writePage(h, 0, 0, 1024);
-  const folio = h.machine.folioOf(pfn);
+  const folio = folioOf(h.machine, pfn);
   folio_remove_rmap_ptes(h.cpus[0], folio, pfn, 1, 0); // control: the one mapping goes
   assert.equal(violationOf(() => folio_remove_rmap_ptes(h.cpus[0], folio, pfn, 1, 0)).invariant, 'mapcount-underflow');
 });

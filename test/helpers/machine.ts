@@ -19,7 +19,7 @@ import { checkRefVsMap, type Finding } from '../../src/check/invariants.js';
 import { pte_pfn, pte_present } from '../../src/machine/pte.js';
 import { buildMachine } from '../../src/check/machine.js';
 import { waitName } from '../../src/diag/hang.js';
-import { folioOrder } from '../../src/check/folio.js';
+import { folioOrder, folioOf } from '../../src/check/folio.js';
 
 // Plain reads of struct page / folio words that only tests make (the tool reads them where it
 // needs them; kept out of src/machine so no mutant lands in code no run executes).
@@ -245,7 +245,7 @@ export function folioAt(h: Harness, mm: number, vpn: number): { pfn: number; fol
   const pte = pteAt(h, mm, vpn);
   if (!pte_present(pte)) return null;
   const pfn = pte_pfn(pte);
-  const folio = h.machine.folioOf(pfn);
+  const folio = folioOf(h.machine, pfn);
   return { pfn, folio, order: folioOrder(h.machine, folio) };
 }
 

@@ -34,6 +34,7 @@ import { shrink_folios } from '../../src/linux/mm/vmscan.js';
 import { remove_migration_ptes, try_to_migrate } from '../../src/linux/mm/rmap.js';
 import { folio_lock, folio_unlock } from '../../src/linux/mm/filemap.js';
 import { folio_put, folio_ref_add } from '../../src/linux/mm/swap.js';
+import { folioOf } from '../../src/check/folio.js';
 
 const B = 1024;
 /** The control runs at least this many seeds of a profile (the seeds to the first detection, if more). */
@@ -122,7 +123,7 @@ function staleTlbStore(inject: string[]): string[] {
   mapAnon(h, B, 16, { align: 16 });
   const [cpu0, cpu1] = h.cpus;
   const w = writePage(h, cpu1, 0, B + 3);
-  const folio = h.machine.folioOf(w.pfn);
+  const folio = folioOf(h.machine, w.pfn);
   assert.equal(folioOrder(h.machine, folio), 4);
   assert.notEqual(tlb_lookup(cpu1, 0, B + 3), 0, 'CPU1 has a TLB entry for the page');
   zapBegin(h.machine, 0, B, B + 16);

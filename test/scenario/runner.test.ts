@@ -15,6 +15,7 @@ import { folio_put_refs } from '../../src/linux/mm/swap.js';
 import { parseScenario } from '../../src/scenario/format.js';
 import { mprotectWith, op, OPS, pageState, pinWith, type PinUserPages, type Registry, unpinWith, type UnpinUserPages, Unsupported } from '../../src/scenario/ops.js';
 import { runScenario, runScenarioFile, type ScenarioOptions, unsupportedSteps } from '../../src/scenario/runner.js';
+import { folioOf } from '../../src/check/folio.js';
 
 const SCENARIOS = fileURLToPath(new URL('../../../configs/scenarios/', import.meta.url));
 const jsonIn = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []);
@@ -183,7 +184,7 @@ const fakePin: PinUserPages = function* (cpu, mm, vpn, nr, write): Gen<number[] 
 const fakeUnpin: UnpinUserPages = function* (cpu, pfns) {
   const { machine } = cpu;
   for (const pfn of pfns) {
-    const folio = machine.folioOf(pfn);
+    const folio = folioOf(machine, pfn);
     Atomics.sub(machine.m, machine.L.fPin + folio, 1);
     yield* folio_put_refs(cpu, folio, 1);
   }

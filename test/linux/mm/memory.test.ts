@@ -13,6 +13,7 @@ import { pte_pfn, pte_present, pte_special, pte_write } from '../../../src/machi
 import { FOLIO_ANON, PG_ANON_EXCLUSIVE } from '../../../src/machine/machine.js';
 import { MM } from '../../../src/machine/layout.js';
 import { boot, cpuWithConfig, folioAt, type Harness, makeVmf, mapAnon, pteAt, run, stepper, folioFlags, folioMapcount, folioRef, folioOrder, pageMapcount } from '../../helpers/machine.js';
+import { folioOf } from '../../../src/check/folio.js';
 
 const B = 1024; // a vpn aligned to 512 (start of PTE table 2 of mm 0)
 
@@ -263,7 +264,7 @@ test('do_anonymous_page batching: false maps an order-4 folio entry by entry (re
     mapAnon(h, B, 16, { align: 16 });
     const s = stepper(h, 0, handle_mm_fault(h.cpus[0], 0, B + 3, true));
     s.until(() => pte_present(pteAt(h, 0, B)), 'the first entry is set');
-    const folio = h.machine.folioOf(pte_pfn(pteAt(h, 0, B)));
+    const folio = folioOf(h.machine, pte_pfn(pteAt(h, 0, B)));
     const mid = mapState(h, folio);
     if (batching) {
       // one rmap and one reference add for all 16 before set_ptes starts

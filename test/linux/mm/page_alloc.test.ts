@@ -9,6 +9,7 @@ import { FOLIO_LARGE, PG_BUDDY, PG_HEAD, PG_RESERVED, PG_TAIL, POISON, ZERO_PFN 
 import { rng } from '../../../src/workload/program.js';
 import { Violation } from '../../../src/machine/cpu.js';
 import { boot, type Harness, folioFlags, folioMapcount, folioRef, folioOrder, isFree, pageMapcount } from '../../helpers/machine.js';
+import { folioOf } from '../../../src/check/folio.js';
 
 /** Allocate random orders (seeded) until an order-0 allocation fails; returns [pfn, order] pairs. */
 function allocAll(h: Harness, seed: number): [number, number][] {
@@ -52,7 +53,7 @@ test('page_alloc: allocations are naturally aligned, non-overlapping, zeroed, re
       assert.equal(owner[pfn + i], -1, `page ${pfn + i} handed out twice`);
       owner[pfn + i] = pfn;
       assert.equal(h.machine.pageFlags(pfn + i), i === 0 ? PG_HEAD : PG_TAIL);
-      assert.equal(h.machine.folioOf(pfn + i), pfn);
+      assert.equal(folioOf(h.machine, pfn + i), pfn);
       assert.equal(m[L.pContent + pfn + i], 0, 'zeroed');
       assert.notEqual(pfn + i, ZERO_PFN);
     }
