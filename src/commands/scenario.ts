@@ -1,4 +1,5 @@
 // foliostorm scenario: scripted scenarios, step by step.
+import { basename } from 'node:path';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../report/exit-codes.js';
 import { formatResult, type ScenarioResult } from '../scenario/runner.js';
 import { checkDeviations, type Command, interruptible } from './common.js';
@@ -9,18 +10,27 @@ import { runOffThread } from './offthread.js';
  * modelled yet, else 1 if any failed. The files run on a worker thread, one after another (a file
  * is one synchronous run); Ctrl-C stops them: the files that ran are printed, exit 3.
  */
-async function cmdScenario(files: string[], inject: string[], json: boolean): Promise<number> {
+async function cmdScenario(files: string[], inject: string[], json: boolean, tap: boolean): Promise<number> {
   checkDeviations(inject);
   const results: ScenarioResult[] = [];
-  const all = await interruptible('the scenarios (the files that ran are printed)', json, (signal) =>
+  if (tap) process.stdout.write(`TAP version 13\n1..${files.length}\n`);
+  const all = await interruptible('the scenarios (the files that ran are printed)', json || tap, (signal) =>
     runOffThread(files.map((file) => ({ kind: 'scenario' as const, file, inject })), signal, (r) => {
       if (r.kind !== 'scenario') throw new Error(`scenario: unexpected result ${r.kind}`);
       results.push(r.result);
-      if (!json) process.stdout.write(formatResult(r.result) + '\n');
+      if (tap) process.stdout.write(tapLines(r.result, results.length).join('\n') + '\n');
+      else if (!json) process.stdout.write(formatResult(r.result) + '\n');
     }));
   const code = all ? Math.max(EXIT_OK, ...results.map((r) => r.exitCode)) : EXIT_INTERRUPTED;
   if (json) process.stdout.write(JSON.stringify({ exitCode: code, inject, results, ...(all ? {} : { interrupted: true, notRun: files.slice(results.length) }) }, null, 2) + '\n');
   return code;
+}
+
+/** One scenario as KTAP, the kernel selftests' output: `ok N name` or `not ok N name` and `# ` lines. */
+export function tapLines(r: ScenarioResult, n: number): string[] {
+  const name = basename(r.file).replace(/\.json$/, '');
+  if (r.status === 'pass') return [`ok ${n} ${name}`];
+  return [`not ok ${n} ${name}`, ...r.message.split('\n').map((l) => `# ${l}`)];
 }
 
 export const scenarioCommand: Command = {
@@ -30,6 +40,7 @@ export const scenarioCommand: Command = {
     y
       .positional('files', { type: 'string', array: true, demandOption: true, describe: 'scenario files' })
       .option('inject', { type: 'string', array: true, nargs: 1, describe: 'switch on a named deviation (repeatable; see: bugs)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON, nothing else' }),
-  run: (a) => cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean),
+      .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON, nothing else' })
+      .option('tap', { type: 'boolean', default: false, describe: 'print KTAP (TAP version 13), as kernel selftests do' }),
+  run: (a) => cmdScenario(a.files as string[], (a.inject as string[] | undefined) ?? [], a.json as boolean, a.tap as boolean),
 };

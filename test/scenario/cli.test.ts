@@ -84,3 +84,16 @@ test('no file is a usage error (exit 2)', () => {
   const r = cli([]);
   assert.equal(r.status, 2);
 });
+
+test('scenario --tap: KTAP as kernel selftests print it: the plan, ok / not ok per file, the failure as # lines; the exit code as without it', () => {
+  const files = [join(SCENARIOS, 'anon-write-single-page.json'), join(SCENARIOS, 'cow-fork.issue-example.json')];
+  const ok = cli([...files, '--tap']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(ok.stdout.trim().split('\n'), ['TAP version 13', '1..2', 'ok 1 anon-write-single-page', 'ok 2 cow-fork.issue-example']);
+  const bad = cli([...files, '--tap', '--inject', 'cow-reuse-shared']);
+  assert.equal(bad.status, 1);
+  const lines = bad.stdout.trim().split('\n');
+  assert.deepEqual(lines.slice(0, 3), ['TAP version 13', '1..2', 'ok 1 anon-write-single-page']);
+  assert.equal(lines[3], 'not ok 2 cow-fork.issue-example');
+  assert.match(lines[4], /^# .*cow-fork\.issue-example\.json: step 4 \(op "write"\).*cow-reuse-shared/);
+});
