@@ -1265,6 +1265,31 @@ static void power_off(void) {
   _exit(0);
 }
 
+// What the kernel lacks that the executor needs (a `--kernel` of the user's may): one
+// {"t":"missing","what":...,"config":...} line each; conform names them and exits 2.
+static void missing(const char *what, const char *config) {
+  of("{\"t\":\"missing\",\"what\":");
+  ostr(what);
+  of(",\"config\":");
+  ostr(config);
+  of("}");
+  oflush();
+}
+static void report_missing(void) {
+  if (kflags_fd < 0) missing("/proc/kpageflags", "CONFIG_PROC_PAGE_MONITOR");
+  if (kcount_fd < 0) missing("/proc/kpagecount", "CONFIG_PROC_PAGE_MONITOR");
+  int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pm < 0) missing("/proc/PID/pagemap", "CONFIG_PROC_PAGE_MONITOR");
+  else close(pm);
+  if (access(THPDIR "/enabled", F_OK)) missing(THPDIR, "CONFIG_TRANSPARENT_HUGEPAGE");
+  else if (nthp_sizes == 0) missing(THPDIR "/hugepages-<size>kB (per-size mTHP)", "Linux 6.8 or later with CONFIG_TRANSPARENT_HUGEPAGE");
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  int fd = (int)syscall(__NR_io_uring_setup, 1, &p);
+  if (fd < 0 && errno == ENOSYS) missing("io_uring (read-write pins)", "CONFIG_IO_URING");
+  else if (fd >= 0) close(fd);
+}
+
 int main(int argc, char **argv) {
   (void)argc;
   // It mounts, rewrites THP settings and powers the machine off: only ever as PID 1 of a VM.
@@ -1357,6 +1382,7 @@ int main(int argc, char **argv) {
   if (tmpfs_err) print_error(0, "cannot mount /tmp with %s: %s (mounted with mode=1777 only)", tmpfs_opts, strerror(tmpfs_err));
   thp_scan_sizes();
   thp_save_all();
+  report_missing();
 
   if (load_steps(steps_path)) {
     print_error(0, "cannot read %s: %s", steps_path, strerror(errno));

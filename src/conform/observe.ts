@@ -148,9 +148,10 @@ export function observeModel(sc0: Scenario, inject: readonly string[] = [], kern
 type Line = Record<string, unknown> & { t: string };
 
 /** The executor's console output: per scenario id, its observations; plus the boot line and anything malformed. */
-export function parseConsole(text: string): { boot?: { uname: string }; done: boolean; scenarios: Map<number, ScenarioObs>; errors: string[] } {
+export function parseConsole(text: string): { boot?: { uname: string }; done: boolean; scenarios: Map<number, ScenarioObs>; errors: string[]; missing: string[] } {
   const scenarios = new Map<number, ScenarioObs>();
   const errors: string[] = [];
+  const missing: string[] = [];
   let boot: { uname: string } | undefined;
   let done = false;
   let current: number | undefined;
@@ -178,6 +179,9 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
         break;
       case 'done':
         done = true;
+        break;
+      case 'missing': // what the booted kernel lacks that the executor needs
+        missing.push(`${String(l.what)} (${String(l.config)})`);
         break;
       case 'error': {
         // an error inside a scenario (between its begin and end lines) is that scenario's; any
@@ -250,5 +254,5 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
       prev = abs;
     }
   }
-  return { boot, done, scenarios, errors };
+  return { boot, done, scenarios, errors, missing };
 }

@@ -36,6 +36,8 @@ export interface BootInfo {
   consoleFile?: string;
   /** error lines of the executor outside any scenario (then no observation of the boot is trusted) */
   errors?: string[];
+  /** what the kernel lacks that the executor needs (a user's --kernel): exit 2, named */
+  missing?: string[];
 }
 export interface ConformReport {
   exitCode: number;
@@ -135,6 +137,7 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
     const info: BootInfo = { index: bi, files: batch.map((t) => t.sc.file), seconds: r.seconds, outcome: r.outcome, reason: r.reason, uname: parsed.boot?.uname, consoleFile };
     if (r.outcome !== 'ok') info.consoleTail = r.console.split(/\r?\n/).slice(-25).join('\n');
     if (parsed.errors.length) info.errors = parsed.errors;
+    if (parsed.missing.length) info.missing = parsed.missing;
     boots.push(info);
     log(`boot ${bi + 1}/${batches.length}: ${batch.length} file(s), ${r.seconds.toFixed(1)} s, ${r.outcome}${r.reason ? `: ${r.reason}` : ''}`);
     batch.forEach((t, sid) => {
@@ -174,7 +177,9 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
   const vmFailed = results.some((r) => r.status === 'vm-failed');
   const differs = results.some((r) => r.status === 'differ' || r.status === 'model-failed');
   const known = results.reduce((n, r) => n + r.differences.filter((d) => d.known).length, 0);
-  return { exitCode: vmFailed ? 3 : differs ? 1 : 0, results, boots, known };
+  // a kernel without what the executor needs is bad input (2): its observations are not the model's to match
+  const lacks = boots.some((b) => b.missing?.length);
+  return { exitCode: lacks ? 2 : vmFailed ? 3 : differs ? 1 : 0, results, boots, known };
 }
 
 /** The default known-differences file of the project, if the files come with none. */
@@ -196,6 +201,8 @@ export function formatReport(r: ConformReport): string[] {
       if (unknown.length > 10) out.push(`      ... ${unknown.length - 10} more (--json lists all)`);
     }
   }
+  const lacks = [...new Set(r.boots.flatMap((b) => b.missing ?? []))];
+  if (lacks.length) out.push(`KERNEL lacks what the executor needs: ${lacks.join('; ')}`);
   for (const b of r.boots) {
     for (const e of b.errors ?? []) out.push(`BOOT ${b.index}: ${e}`);
     if (b.outcome === 'ok') continue;

@@ -108,3 +108,8 @@ test('parseConsole: an executor error inside a scenario is that scenario\'s, one
   assert.equal(k.scenarios.get(1)!.error, undefined);
   assert.deepEqual(k.errors, ['executor: own mapping THPeligible']);
 });
+
+test('parseConsole: the executor\'s missing lines name what the booted kernel lacks (conform exits 2 on them)', () => {
+  const k = parseConsole(['{"t":"boot","uname":"6.1.0"}', '{"t":"missing","what":"/proc/kpageflags","config":"CONFIG_PROC_PAGE_MONITOR"}', '{"t":"missing","what":"io_uring (read-write pins)","config":"CONFIG_IO_URING"}', '{"t":"done"}'].join('\n'));
+  assert.deepEqual(k.missing, ['/proc/kpageflags (CONFIG_PROC_PAGE_MONITOR)', 'io_uring (read-write pins) (CONFIG_IO_URING)']);
+});
