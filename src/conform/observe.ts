@@ -155,6 +155,8 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
   let boot: { uname: string } | undefined;
   let done = false;
   let current: number | undefined;
+  /** per step, the absolute anon_fault_alloc per order of its last thp line */
+  const thpAbs = new Map<StepObs, Record<number, number>>();
   const stepOf = (sid: number, step: number, op = ''): StepObs => {
     let sc = scenarios.get(sid);
     if (!sc) scenarios.set(sid, (sc = { steps: [] }));
@@ -227,7 +229,7 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
           const order = Math.log2((Number(kb) * 1024) / PAGE_SIZE);
           if (Number.isInteger(order) && order >= 2 && st.anon_fault_alloc !== undefined) abs[order] = st.anon_fault_alloc;
         }
-        (s as StepObs & { thpAbs?: Record<number, number> }).thpAbs = abs; // the last observe of the step wins
+        thpAbs.set(s, abs); // the last observe of the step wins
         break;
       }
       case 'rss':
@@ -243,8 +245,7 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
     sc.steps.sort((a, b) => a.step - b.step);
     let prev: Record<number, number> | undefined;
     for (const st of sc.steps) {
-      const abs = (st as StepObs & { thpAbs?: Record<number, number> }).thpAbs;
-      delete (st as StepObs & { thpAbs?: Record<number, number> }).thpAbs;
+      const abs = thpAbs.get(st);
       if (!abs) continue;
       if (prev) {
         const d: Record<number, number> = {};
