@@ -6,7 +6,7 @@
 import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
 import { contpte_check_unlock } from './contpte.js';
-import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, PG_ANON_EXCLUSIVE, PG_BUDDY, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, PG_ANON_EXCLUSIVE, PG_BUDDY, POISON, VM_WRITE, ZERO_PFN } from '../machine/machine.js';
 import { CPU, MM, RW_SLOTS } from '../machine/layout.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
 import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pteToString } from '../machine/pte.js';
@@ -16,7 +16,7 @@ import { tlbEntryMm, tlbEntryVpn } from '../machine/tlb.js';
 import { lockHolder, lockIsHeld } from '../linux/kernel/locking/spinlock.js';
 import { rwsem_is_write_locked } from '../linux/kernel/locking/rwsem.js';
 import { find_vma_plain } from '../linux/mm/mmap.js';
-import { hex } from './oracle.js';
+import { freeMarked, hex } from './oracle.js';
 import { pointEvent } from './points.js';
 
 const ENTRIES_CHECKED = pointEvent('ptlUnlock.entries');
@@ -186,6 +186,7 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
     if (fflags & FOLIO_ANON) {
       if (pte_write(pte) && !(flags & PG_ANON_EXCLUSIVE)) cpu.violation('writable-not-exclusive', 'ptl-release', { ...where(), folio });
       if (flags & PG_ANON_EXCLUSIVE && mapcount !== 1) cpu.violation('exclusive-page-shared', 'ptl-release', { ...where(), folio, mapcount });
+      if (!pte_dirty(pte) && !(fflags & FOLIO_DIRTY)) checkAnonDataClean(cpu, mm, vpn, pte, pfn, folio, where);
     } else if (pte_write(pte)) {
       const mapping = m[L.fMapping + folio];
       if (mapping && machine.fileWritenotify(mapping - 1) && !(fflags & FOLIO_DIRTY)) {
@@ -193,6 +194,38 @@ export function checkTableAtUnlock(cpu: Cpu, table: number): void {
       }
     }
   }
+}
+
+/**
+ * anon-data-clean: an anon page that holds data (a non-zero word) is mapped by a clean entry (under
+ * arm64 contpte: no dirty bit in its block either) while its folio is clean (no PG_dirty), and this
+ * mm has not declared the page disposable (MADV_FREE: the oracle's free mark). Then no dirty bit
+ * anywhere says the data exists only in memory. The kernel relies on one: madvise_free_pte_range()
+ * checks that nobody else maps a folio only when the folio is dirty (or in the swap cache), and
+ * try_to_unmap_one() discards a lazyfree folio's entries one by one while no dirty bit was seen, so
+ * a MADV_FREE by any process sharing the folio (a fork child) lets reclaim drop this mm's data. The
+ * kernel's own paths map written anon pages dirty (do_anonymous_page, wp_page_copy, fork's copies,
+ * remove_migration_pte with the migration entry's dirty bit); finding 1 (docs/findings.md) is the
+ * upstream path that does not. Checked when the entry is written (at the PTL release), so the bad
+ * state is caught when it is made, not only when a later fork, MADV_FREE and reclaim turn it into a
+ * lost write. A pinned page is left alone (see below). The free mark is read before and after the entry (threads: a MADV_FREE sets the mark
+ * before it cleans entries, and a write clears it only after the MMU set the dirty bit).
+ */
+function checkAnonDataClean(cpu: Cpu, mm: number, vpn: number, pte: number, pfn: number, folio: number, where: () => Record<string, unknown>): void {
+  const machine = cpu.machine;
+  const { m, L } = machine;
+  const content = m[L.pContent + pfn];
+  if (content === 0 || content === POISON) return; // nothing to lose
+  // a pinned page: a device may write it (no dirty bit), unpin_user_pages_dirty_lock() marks the
+  // folio dirty, and meanwhile reclaim's reference check keeps a lazyfree folio
+  if (m[L.pPin + pfn] > 0) return;
+  if (freeMarked(machine, mm, vpn)) return;
+  const now = Atomics.load(m, machine.ptep(mm, vpn));
+  if (pte_pfn(now) !== pfn || ptepDirty(machine, mm, vpn, now) || Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY || freeMarked(machine, mm, vpn)) return;
+  cpu.violation('anon-data-clean', 'ptl-release', {
+    ...where(), folio, content: hex(content),
+    why: 'anon data mapped by a clean entry of a clean folio: a MADV_FREE by any process sharing the folio lets reclaim discard it',
+  });
 }
 
 /** pteBatchBegin's record per CPU: the entries the PTL hold had written before the helper began. */

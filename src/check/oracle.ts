@@ -225,6 +225,15 @@ export function expectOwner(machine: Machine, mm: number, vpn: number, g1: numbe
   return uniq(set);
 }
 
+/**
+ * Has mm declared the page at vpn disposable (MADV_FREE since the owner's last write that did not
+ * race it; a child inherits the mark at fork, a move carries it)? Its entry may then be clean while
+ * the page holds data: reclaim may discard it.
+ */
+export function freeMarked(machine: Machine, mm: number, vpn: number): boolean {
+  return (Atomics.load(machine.m, machine.L.oAltOk + machine.oracleIndex(mm, vpn)) & FREE_MARK) !== 0;
+}
+
 /** Is the record "anything goes until the next stable read" (two overlapping uncertainties)? */
 export function expectAny(machine: Machine, mm: number, vpn: number): boolean {
   return (Atomics.load(machine.m, machine.L.oAltOk + machine.oracleIndex(mm, vpn)) & ALT_MASK) === ALT_ANY;

@@ -431,6 +431,8 @@ export const DEVIATIONS: readonly Deviation[] = [
       opsPerCpu: 1000,
       weights: { touch: 10, mmap: 2, munmap: 0, dontneed: 0, exit: 1, fork: 0, pin: 10, unpin: 10, pinio: 0, mremap: 0, dontfork: 0, mmapfile: 0, writeback: 0, mprotect: 0, free: 8, reclaim: 15 },
     },
-    expect: ['data-lost', 'data-mismatch'],
+    // anon-data-clean: the contract the kernel's MADV_FREE relies on, broken when the copy is mapped
+    // (untuned nightly: 5 of 103 seeds, first at seed 8); data-lost/mismatch: the loss it leads to
+    expect: ['anon-data-clean', 'data-lost', 'data-mismatch'],
   },
 ];

@@ -21,6 +21,7 @@ import { tlb_gather_mmu } from '../../src/linux/mm/mmu_gather.js';
 import { alloc_folio } from '../../src/linux/mm/page_alloc.js';
 import { do_munmap } from '../../src/linux/mm/mmap.js';
 import { ACCESS_OOM, user_access } from '../../src/workload/access.js';
+import { freeBegin } from '../../src/check/oracle.js';
 import { boot, folioAt, type Harness, mapAnon, mapFile, newAccessOut, pteAt, run, stepper, token, writePage } from '../helpers/machine.js';
 import { namedTests } from '../helpers/named-tests.js';
 
@@ -237,6 +238,26 @@ contractTest('writable-clean-writenotify: at the PTL release, a writable entry o
   lockCycle(h, 0, 0, B); // the write fault dirtied the folio
   Atomics.and(h.machine.m, h.machine.L.fFlags + folioAt(h, 0, B + 3)!.folio, ~FOLIO_DIRTY);
   assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'writable-clean-writenotify');
+});
+
+contractTest('anon-data-clean: at the PTL release, an anon page holding data mapped clean in a clean folio that the mm never MADV_FREEd (finding 1: a sharer\'s MADV_FREE would let reclaim drop it)', () => {
+  /** A written page whose entry then loses its dirty bit, nothing else recording it; then fix(h). */
+  const cleaned = (fix: (h: Harness, folio: number, pfn: number) => void): Harness => {
+    const h = written();
+    lockCycle(h, 0, 0, B); // written through a dirty entry: fine
+    Atomics.and(h.machine.m, h.machine.ptep(0, B), ~PTE_DIRTY);
+    const { folio, pfn } = folioAt(h, 0, B)!;
+    fix(h, folio, pfn);
+    return h;
+  };
+  const h = cleaned(() => {});
+  assert.equal(violation(() => lockCycle(h, 0, 0, B)).invariant, 'anon-data-clean');
+  // a dirty folio records it (madvise_free_pte_range then looks for other mappings): fine
+  lockCycle(cleaned((g, folio) => Atomics.or(g.machine.m, g.machine.L.fFlags + folio, FOLIO_DIRTY)), 0, 0, B);
+  // the mm declared the page disposable (MADV_FREE cleans its entries): fine
+  lockCycle(cleaned((g) => freeBegin(g.machine, 0, B, B + 1)), 0, 0, B);
+  // a page that holds nothing has nothing to lose
+  lockCycle(cleaned((g, _f, pfn) => Atomics.store(g.machine.m, g.machine.L.pContent + pfn, 0)), 0, 0, B);
 });
 
 contractTest('pte-outside-vma: at the PTL release, an entry written where no VMA maps (a fault or a move that ignored the VMA)', () => {
