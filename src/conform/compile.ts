@@ -145,6 +145,12 @@ export function compileScenario(sc: Scenario, sid: number): string[] {
         break;
       case 'expect':
         break; // the model's own check: nothing to run
+      case 'observe':
+        break; // the observations below are all it asks for
+      case 'thp':
+        if (s.enabled) lines.push(`thp ${sizeKb(s.order)} ${s.enabled}`);
+        if (s.shmemEnabled) lines.push(`thp-shmem ${sizeKb(s.order)} ${s.shmemEnabled}`);
+        break;
       default:
         throw new Error(`${sc.file}: step ${s.index}: op ${s.op} cannot run on the kernel`);
     }

@@ -17,7 +17,7 @@ export const PAGE_SIZE = 4096;
 /** The data oracle's tokens carry 3 bits of mm: at most 8 process slots (also the config's max). */
 export const MAX_PROCESSES = 8;
 
-export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync'] as const;
+export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync', 'observe', 'thp'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 export const PROTS = ['none', 'r', 'rw'] as const;
 export type Prot = (typeof PROTS)[number];
@@ -132,7 +132,27 @@ export interface ExpectStep extends StepBase {
   /** Every page of the range belongs to the same folio as the one page at (sameFolioAs.proc, sameFolioAs.addr). */
   sameFolioAs?: { proc: string; addr: number };
 }
-export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep;
+/** Record the observations (conform compares them after every step anyway): a no-op for the model. */
+export interface ObserveStep extends StepBase {
+  op: 'observe';
+}
+/** The mTHP sizes a `thp` step names, and their orders (16K: order 2 ... 2M: order 9, PMD size). */
+export const THP_SIZES = { '16K': 2, '32K': 3, '64K': 4, '128K': 5, '256K': 6, '512K': 7, '1M': 8, '2M': 9 } as const;
+export type ThpSize = keyof typeof THP_SIZES;
+/** /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled */
+export const THP_ENABLED = ['always', 'inherit', 'madvise', 'never'] as const;
+/** /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/shmem_enabled */
+export const THP_SHMEM_ENABLED = ['always', 'inherit', 'within_size', 'advise', 'never'] as const;
+/** The per-size mTHP policy from this step on (the sysfs files of that size). */
+export interface ThpStep extends StepBase {
+  op: 'thp';
+  size: ThpSize;
+  /** the size's anon order */
+  order: number;
+  enabled?: (typeof THP_ENABLED)[number];
+  shmemEnabled?: (typeof THP_SHMEM_ENABLED)[number];
+}
+export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep | ObserveStep | ThpStep;
 
 export interface Scenario {
   file: string;
@@ -260,6 +280,18 @@ const EXPECT = z
     if (!EXPECTS.some((k) => s[k] !== undefined)) ctx.addIssue({ code: 'custom', path: [], input: undefined, message: `expected at least one of ${EXPECTS.join(', ')}`, params: { found: 'none' } });
   });
 
+const THP = z
+  .strictObject({
+    op: z.literal('thp'),
+    size: z.enum(Object.keys(THP_SIZES) as [ThpSize, ...ThpSize[]]),
+    enabled: z.enum(THP_ENABLED).optional(),
+    shmemEnabled: z.enum(THP_SHMEM_ENABLED).optional(),
+    comment: COMMENT,
+  })
+  .superRefine((s, ctx) => {
+    if (s.enabled === undefined && s.shmemEnabled === undefined) ctx.addIssue({ code: 'custom', path: [], input: undefined, message: 'expected at least one of enabled, shmemEnabled', params: { found: 'none' } });
+  });
+
 /** One step: a strict object per op (listed in OP_NAMES order, so an unknown op's message lists them so). */
 const STEP = z.discriminatedUnion(
   'op',
@@ -277,6 +309,8 @@ const STEP = z.discriminatedUnion(
     EXPECT,
     z.strictObject({ op: z.literal('writeback'), file: FILE_NAME, comment: COMMENT }),
     z.strictObject({ op: z.literal('sync'), comment: COMMENT }),
+    z.strictObject({ op: z.literal('observe'), comment: COMMENT }),
+    THP,
   ],
   // (zod types this union's issues as invalid_union only; a step that is not an object is invalid_type)
   { error: (issue) => ((issue as { code: string }).code === 'invalid_type' ? 'expected an object such as {"op": "write", ...}' : undefined) },
@@ -429,6 +463,10 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
       return { ...base, op: s.op, file: s.file, fileIndex: world.file(at, 'file', s.file, false) };
     case 'sync':
       return { ...base, op: s.op };
+    case 'observe':
+      return { ...base, op: s.op };
+    case 'thp':
+      return { ...base, op: s.op, size: s.size, order: THP_SIZES[s.size], ...(s.enabled ? { enabled: s.enabled } : {}), ...(s.shmemEnabled ? { shmemEnabled: s.shmemEnabled } : {}) };
     case 'munmap':
       return { ...base, op: s.op, ...world.procRange(at, s) };
     case 'mprotect':

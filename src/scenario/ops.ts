@@ -23,7 +23,9 @@ import { folioOrder, folioOf } from '../check/folio.js';
 import {
   type AccessStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
   type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step, type WritebackStep,
+  type ThpStep,
 } from './format.js';
+import { thpsize_enabled_store } from '../linux/mm/memory.js';
 
 /** A step did not do what the scenario says (exit 1); `invariant` names what failed. */
 export class StepFailure extends Error {
@@ -120,7 +122,7 @@ export class Unsupported {
 /** The registry key of a step: the op, refined where support differs by a field. */
 export type OpKey =
   | 'mmap' | 'mmap:file' | 'munmap' | 'mprotect' | 'madvise:dontneed' | 'madvise:dontfork' | 'madvise:dofork' | 'mremap'
-  | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect' | 'writeback' | 'sync';
+  | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect' | 'writeback' | 'sync' | 'observe' | 'thp';
 export function opKey(s: Step): OpKey {
   if (s.op === 'mmap' && s.kind === 'file') return 'mmap:file';
   if (s.op === 'madvise') return `madvise:${s.advice}`;
@@ -479,4 +481,11 @@ export const OPS: Registry = {
   'pin-write': op(pinWrite),
   'pin-read': op(pinRead),
   expect: op(expect),
+  // conform records the observations after every step: nothing to do
+  observe: op(function* () {}),
+  // the per-size policy: the anon orders later faults choose from (the model's files are tmpfs
+  // files, whose folios no per-size shmem_enabled governs: shmemEnabled is the kernel's only)
+  thp: op(function* (x: Exec, s: ThpStep) {
+    if (s.enabled !== undefined) thpsize_enabled_store(x.cpu, s.order, s.enabled === 'always');
+  }),
 };

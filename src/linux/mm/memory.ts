@@ -138,7 +138,7 @@ function* do_swap_page(cpu: Cpu, vmf: VmFault): Gen<number> {
 /** thp_vma_allowable_order(PMD_ORDER): the config enables PMD-size anon THPs (hugepages-2048kB). */
 function thpPmdEnabled(cpu: Cpu): boolean {
   let on = pmdEnabledOf.get(cpu);
-  if (on === undefined) pmdEnabledOf.set(cpu, (on = cpu.cfg.anonOrders.includes(PMD_ORDER)));
+  if (on === undefined) pmdEnabledOf.set(cpu, (on = (sysfsAnonOrders.get(cpu) ?? cpu.cfg.anonOrders).includes(PMD_ORDER)));
   return on;
 }
 const pmdEnabledOf = new WeakMap<Cpu, boolean>();
@@ -147,7 +147,7 @@ const pmdEnabledOf = new WeakMap<Cpu, boolean>();
 function enabledAnonOrders(cpu: Cpu): readonly number[] {
   let orders = anonOrdersOf.get(cpu);
   if (!orders) {
-    const set = new Set(cpu.cfg.anonOrders.filter((o) => o > 0 && o < PMD_ORDER));
+    const set = new Set((sysfsAnonOrders.get(cpu) ?? cpu.cfg.anonOrders).filter((o) => o > 0 && o < PMD_ORDER));
     if (cpu.inj.faultOrder1) set.add(1);
     else set.delete(1);
     orders = [...set].sort((a, b) => b - a);
@@ -155,8 +155,25 @@ function enabledAnonOrders(cpu: Cpu): readonly number[] {
   }
   return orders;
 }
-/** enabledAnonOrders per CPU (a CPU's config and deviations never change). */
+/** enabledAnonOrders per CPU (a CPU's config and deviations never change; a sysfs write below drops it). */
 const anonOrdersOf = new WeakMap<Cpu, number[]>();
+/** The anon orders sysfs enables, once a write changed them (absent: the config's anonOrders). */
+const sysfsAnonOrders = new WeakMap<Cpu, readonly number[]>();
+
+/**
+ * thpsize_enabled_store() (mm/huge_memory.c): hugepages-<size>kB/enabled set to "always" puts the
+ * order in huge_anon_orders_always, anything else takes it out (the model has no MADV_HUGEPAGE
+ * VMA for "madvise", and "inherit" follows a top-level "never"). Faults from now on choose from
+ * the new set; a scenario's `thp` step, on its one CPU.
+ */
+export function thpsize_enabled_store(cpu: Cpu, order: number, always: boolean): void {
+  const cur = new Set(sysfsAnonOrders.get(cpu) ?? cpu.cfg.anonOrders);
+  if (always) cur.add(order);
+  else cur.delete(order);
+  sysfsAnonOrders.set(cpu, [...cur]);
+  anonOrdersOf.delete(cpu);
+  pmdEnabledOf.delete(cpu);
+}
 
 /**
  * alloc_anon_folio(): choose an order without the PTL, then allocate with fallback to lower
