@@ -119,6 +119,8 @@ export function compareScenario(sc: Scenario, model: ScenarioObs, kernel: Scenar
 }
 
 function comparePage(m: PageObs, k: PageObs, mId: number | undefined, kId: number | undefined, diff: (field: string, model: unknown, kernel: unknown) => void): void {
+  // soft-dirty: present or not (a side that does not report it is not compared)
+  if (m.softDirty !== undefined && k.softDirty !== undefined && m.softDirty !== k.softDirty) diff('softDirty', m.softDirty, k.softDirty);
   if (m.present !== k.present) return diff('present', m.present, k.present);
   if (!m.present) return;
   if (m.zero !== k.zero) return diff('zeroPage', m.zero, k.zero);
@@ -127,6 +129,9 @@ function comparePage(m: PageObs, k: PageObs, mId: number | undefined, kId: numbe
   if (m.idx !== k.idx) diff('index', m.idx, k.idx);
   if (mId !== kId) diff('folio', `#${mId}`, `#${kId}`);
   if (m.mapcount !== k.mapcount) diff('mapcount', m.mapcount, k.mapcount);
+  // anon or page cache; a page-cache folio's dirty flag (writeback cleans it)
+  if (m.file !== undefined && k.file !== undefined && m.file !== k.file) return diff('file', m.file, k.file);
+  if (m.dirty !== undefined && k.dirty !== undefined && m.dirty !== k.dirty) diff('fileDirty', m.dirty, k.dirty);
 }
 
 /** One line per difference: file, step, process, page, field, model vs kernel. */

@@ -14,6 +14,8 @@ import { pte_pfn, pte_present, pte_special } from '../machine/pte.js';
 import { liveAfter, observedRanges, observesAfter, writeTag } from './compile.js';
 import type { KernelProfile } from '../machine/params.js';
 import { folioOf } from '../check/folio.js';
+import { FOLIO_ANON, FOLIO_DIRTY } from '../machine/machine.js';
+import { find_vma_plain } from '../linux/mm/mmap.js';
 
 /** The model's profile for a kernel release (`uname -r`): 6.12.x is "6.12", anything else mainline. */
 export const profileOf = (release: string | undefined): KernelProfile => (release && /^6\.12(\.|$|-)/.test(release) ? '6.12' : 'mainline');
@@ -29,6 +31,12 @@ export interface PageObs {
   order?: number;
   idx?: number;
   mapcount?: number;
+  /** present, not the zero page: a page-cache (file or shmem) folio, not anon (pagemap PM_FILE) */
+  file?: boolean;
+  /** a file folio's dirty flag (KPF_DIRTY, PG_dirty); undefined for anon folios */
+  dirty?: boolean;
+  /** pagemap bit 55: the PTE's soft-dirty bit or the VMA's VM_SOFTDIRTY; false outside any VMA */
+  softDirty?: boolean;
 }
 export interface RssObs {
   proc: string;
@@ -123,17 +131,24 @@ export function observeModel(sc0: Scenario, inject: readonly string[] = [], kern
       for (const r of ranges) {
         for (let a = r.addr; a < r.addr + r.len; a += PAGE_SIZE) {
           const pte = pteOf(mm, a / PAGE_SIZE);
+          // soft-dirty: every VMA has VM_SOFTDIRTY (mmap sets it on a new VMA, fork and mremap
+          // copy it; only a clear_refs write of 4, which scenarios have not, clears it), and
+          // pagemap reports it for every page of such a VMA, mapped or not (pte_to_pagemap_entry,
+          // pagemap_pte_hole): the model's PTEs carry no soft-dirty bit of their own
+          const softDirty = find_vma_plain(machine, mm, a / PAGE_SIZE) !== null;
           if (!pte_present(pte)) {
-            o.pages.push({ proc: p, addr: a, present: false });
+            o.pages.push({ proc: p, addr: a, present: false, softDirty });
             continue;
           }
           const pfn = pte_pfn(pte);
           if (pfn === ZERO_PFN && pte_special(pte)) {
-            o.pages.push({ proc: p, addr: a, present: true, zero: true });
+            o.pages.push({ proc: p, addr: a, present: true, zero: true, softDirty });
             continue;
           }
           const head = folioOf(machine, pfn);
-          o.pages.push({ proc: p, addr: a, present: true, zero: false, head, order: Atomics.load(m, L.fOrder + head), idx: pfn - head, mapcount: Atomics.load(m, L.pMapcount + pfn) });
+          const flags = Atomics.load(m, L.fFlags + head);
+          const file = !(flags & FOLIO_ANON);
+          o.pages.push({ proc: p, addr: a, present: true, zero: false, head, order: Atomics.load(m, L.fOrder + head), idx: pfn - head, mapcount: Atomics.load(m, L.pMapcount + pfn), file, ...(file ? { dirty: !!(flags & FOLIO_DIRTY) } : {}), softDirty });
         }
       }
       o.rss.push({ proc: p, anonKb: Atomics.load(m, machine.mmWord(mm, MM.RSS_ANON)) * 4, fileKb: Atomics.load(m, machine.mmWord(mm, MM.RSS_FILE)) * 4 });
@@ -216,9 +231,11 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
         const s = stepOf(sid, step);
         const present = Number(l.present) === 1;
         const addr = Number(l.addr);
-        if (!present) s.pages.push({ proc: String(l.proc), addr, present });
-        else if (Number(l.zero) === 1) s.pages.push({ proc: String(l.proc), addr, present, zero: true });
-        else s.pages.push({ proc: String(l.proc), addr, present, zero: false, head: Number(l.head), order: Number(l.order), idx: Number(l.idx), mapcount: Number(l.mapcount) });
+        const softDirty = l.softdirty === undefined ? undefined : Number(l.softdirty) === 1;
+        const file = Number(l.file) === 1;
+        if (!present) s.pages.push({ proc: String(l.proc), addr, present, softDirty });
+        else if (Number(l.zero) === 1) s.pages.push({ proc: String(l.proc), addr, present, zero: true, softDirty });
+        else s.pages.push({ proc: String(l.proc), addr, present, zero: false, head: Number(l.head), order: Number(l.order), idx: Number(l.idx), mapcount: Number(l.mapcount), file, ...(file ? { dirty: Number(l.dirty) === 1 } : {}), softDirty });
         break;
       }
       case 'thp': {

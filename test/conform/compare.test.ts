@@ -26,10 +26,11 @@ function asConsole(obs: ScenarioObs, pfnOffset: number): string {
     const values = s.values?.map((v) => (v === '0' ? '0x0' : `0x${((BigInt(v!.slice(1).split('.')[0]) << 32n) | BigInt(v!.split('.')[1])).toString(16)}`));
     lines.push(JSON.stringify({ t: 'op', sid: 0, step: s.step, op: s.op, proc: 'A', ret: 0, errno: 0, minflt: s.minflt, ...(values ? { values } : {}) }));
     for (const p of s.pages) {
+      const sd = { softdirty: p.softDirty ? 1 : 0 };
       lines.push(JSON.stringify(p.present
-        ? p.zero ? { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 1 }
-          : { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 0, pfn: `0x${(p.head! + p.idx! + pfnOffset).toString(16)}`, head: `0x${(p.head! + pfnOffset).toString(16)}`, order: p.order, idx: p.idx, mapcount: p.mapcount }
-        : { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 0 }));
+        ? p.zero ? { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 1, ...sd, file: 0 }
+          : { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 1, zero: 0, pfn: `0x${(p.head! + p.idx! + pfnOffset).toString(16)}`, head: `0x${(p.head! + pfnOffset).toString(16)}`, order: p.order, idx: p.idx, mapcount: p.mapcount, ...sd, file: p.file ? 1 : 0, dirty: p.dirty ? 1 : 0 }
+        : { t: 'page', sid: 0, step: s.step, proc: p.proc, addr: `0x${p.addr.toString(16)}`, present: 0, ...sd, file: 0 }));
     }
     for (const r of s.rss) lines.push(JSON.stringify({ t: 'rss', sid: 0, step: s.step, proc: r.proc, anon: r.anonKb, file: r.fileKb, shmem: 0 }));
   }
@@ -112,4 +113,32 @@ test('parseConsole: an executor error inside a scenario is that scenario\'s, one
 test('parseConsole: the executor\'s missing lines name what the booted kernel lacks (conform exits 2 on them)', () => {
   const k = parseConsole(['{"t":"boot","uname":"6.1.0"}', '{"t":"missing","what":"/proc/kpageflags","config":"CONFIG_PROC_PAGE_MONITOR"}', '{"t":"missing","what":"io_uring (read-write pins)","config":"CONFIG_IO_URING"}', '{"t":"done"}'].join('\n'));
   assert.deepEqual(k.missing, ['/proc/kpageflags (CONFIG_PROC_PAGE_MONITOR)', 'io_uring (read-write pins) (CONFIG_IO_URING)']);
+});
+
+test('compare: soft-dirty (every page of a VMA, none outside) and a file folio\'s dirty flag are compared; a side made to differ is caught', () => {
+  const file = parseScenario(JSON.stringify({
+    config: { anonOrders: [0], files: { count: 1, pages: 16 } },
+    steps: [
+      { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x4000', prot: 'rw', kind: 'file', file: 'f', shared: true },
+      { op: 'read', proc: 'A', addr: '0x400000', len: '0x1000' },
+      { op: 'write', proc: 'A', addr: '0x401000', len: '0x1000' },
+      { op: 'mmap', proc: 'A', addr: '0x500000', len: '0x2000', prot: 'rw', kind: 'anon' },
+      { op: 'munmap', proc: 'A', addr: '0x500000', len: '0x1000' },
+    ],
+  }), 'file.json');
+  const { result, obs } = observeModel(file);
+  assert.equal(result.status, 'pass', result.message);
+  const page = (step: number, addr: number) => obs.steps[step].pages.find((p) => p.addr === addr)!;
+  assert.equal(page(2, 0x401000).dirty, true, 'the shared write dirtied the page-cache folio');
+  assert.equal(page(2, 0x400000).file, true);
+  assert.equal(page(4, 0x500000).softDirty, false, 'unmapped: outside any VMA');
+  assert.equal(page(4, 0x501000).softDirty, true, 'inside a VMA (VM_SOFTDIRTY), not present');
+  const kernel = parseConsole(asConsole(obs, 0x777)).scenarios.get(0)!;
+  assert.deepEqual(compareScenario(file, obs, kernel), []);
+  const bad = structuredClone(obs);
+  bad.steps[2].pages.find((p) => p.addr === 0x401000)!.dirty = false;
+  bad.steps[4].pages.find((p) => p.addr === 0x500000)!.softDirty = true;
+  bad.steps[1].pages.find((p) => p.addr === 0x400000)!.file = false;
+  const d = compareScenario(file, bad, kernel).map((x) => `${x.step}:${x.addr?.toString(16)}:${x.field}:${String(x.model)}:${String(x.kernel)}`);
+  assert.deepEqual(d.sort(), ['1:400000:file:false:true', '2:401000:fileDirty:false:true', '4:500000:softDirty:true:false']);
 });
