@@ -2,10 +2,12 @@
 # npm run conformance:setup: what `foliostorm conform` needs, on Debian: qemu-system-x86, cpio,
 # zstd, gcc and static libc (apt), the Debian 6.12 cloud kernel in the cache
 # ($FOLIOSTORM_CACHE, else ~/.cache/foliostorm; the host's /boot is not touched), and the executor
-# (vm/build.sh). Safe to run again: it does only what is missing. Exit 2 where apt is missing.
+# (vm/build.sh); for files with write notify, ext4 over a loop device: the kernel's loop module
+# (decompressed, $CACHE/kernel/loop.ko) and an empty ext4 image ($CACHE/ext4.img, mke2fs from
+# e2fsprogs). Safe to run again: it does only what is missing. Exit 2 where apt is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(qemu-system-x86 cpio zstd gcc libc6-dev)
+PKGS=(qemu-system-x86 cpio zstd gcc libc6-dev e2fsprogs xz-utils)
 WANT_KERNEL=linux-image-6.12.118+deb12-cloud-amd64
 CACHE="${FOLIOSTORM_CACHE:-$HOME/.cache/foliostorm}"
 
@@ -45,6 +47,32 @@ if [ ! -s "$CACHE/kernel/vmlinuz" ]; then
   cp "$tmp"/x/boot/vmlinuz-* "$CACHE/kernel/vmlinuz.tmp" && mv "$CACHE/kernel/vmlinuz.tmp" "$CACHE/kernel/vmlinuz"
   cp "$tmp"/x/boot/config-* "$CACHE/kernel/config"
   echo "$pkg" > "$CACHE/kernel/package"
+fi
+
+# the loop driver of the cached kernel (a module in Debian's), for ext4 over a loop device; a
+# kernel with it built in needs none (config CONFIG_BLK_DEV_LOOP=y)
+if [ ! -s "$CACHE/kernel/loop.ko" ] && ! grep -qs '^CONFIG_BLK_DEV_LOOP=y' "$CACHE/kernel/config"; then
+  pkg=$(cat "$CACHE/kernel/package" 2>/dev/null || echo "$WANT_KERNEL")
+  tmp2=$(mktemp -d)
+  echo "conformance:setup: fetching the loop module of $pkg into $CACHE/kernel"
+  (cd "$tmp2" && apt-get download "$pkg" >/dev/null 2>&1 && dpkg-deb -x ./*.deb x)
+  ko=$(find "$tmp2/x/lib/modules" -name 'loop.ko*' | head -1)
+  [ -n "$ko" ] || { echo "conformance:setup: no loop.ko in $pkg" >&2; rm -rf "$tmp2"; exit 2; }
+  case "$ko" in
+    *.xz) xz -dc "$ko" > "$CACHE/kernel/loop.ko.tmp" ;;
+    *.zst) zstd -qdc "$ko" > "$CACHE/kernel/loop.ko.tmp" ;;
+    *) cp "$ko" "$CACHE/kernel/loop.ko.tmp" ;;
+  esac
+  mv "$CACHE/kernel/loop.ko.tmp" "$CACHE/kernel/loop.ko"
+  [ -s "$CACHE/kernel/config" ] || cp "$tmp2"/x/boot/config-* "$CACHE/kernel/config"
+  rm -rf "$tmp2"
+fi
+
+# an empty ext4 file system: conform puts it in the initramfs of a boot that maps write-notify files
+if [ ! -s "$CACHE/ext4.img" ]; then
+  PATH="$PATH:/sbin:/usr/sbin"
+  mke2fs -q -F -t ext4 -b 4096 -L foliostorm "$CACHE/ext4.img.tmp" 16M
+  mv "$CACHE/ext4.img.tmp" "$CACHE/ext4.img"
 fi
 
 bash vm/build.sh

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/loop.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -170,6 +172,7 @@ struct reply {
   int64_t ret;
   int32_t err, sig; // sig: the signal that stopped a read/write (0: none)
   int64_t minflt, aux; // aux: OP_FORK: the child's pid; OP_READY: own pid
+  int64_t majflt;      // faults that waited for I/O (a file page read from ext4), not in minflt
   uint32_t nvals, pad;
 };
 
@@ -313,7 +316,9 @@ static void a_send(void) {
 }
 
 #define MEASURE_BEGIN() getrusage(RUSAGE_SELF, &a_meas->ru0)
-#define MEASURE_END() (getrusage(RUSAGE_SELF, &a_meas->ru1), a_rep.minflt = a_meas->ru1.ru_minflt - a_meas->ru0.ru_minflt)
+#define MEASURE_END()                                                                                         \
+  (getrusage(RUSAGE_SELF, &a_meas->ru1), a_rep.minflt = a_meas->ru1.ru_minflt - a_meas->ru0.ru_minflt,         \
+   a_rep.majflt = a_meas->ru1.ru_majflt - a_meas->ru0.ru_majflt)
 
 // a fresh shared page for the rusage pair (a fork child drops the one it inherited first: touching
 // it would race with the parent's measurement)
@@ -511,7 +516,7 @@ static struct {
   int slot_used[MAXSLOTS];
   struct pin pins[MAXPINS];
   int npins;
-  char files[MAXFILES][NAMELEN];
+  char files[MAXFILES][128]; // paths: /tmp/NAME (tmpfs) or /ext4/NAME (ext4 over a loop device)
   int nfiles;
   int pipes_open;
 } S;
@@ -776,11 +781,7 @@ static void scenario_end(void) {
   // anything else left (should be nothing): reap without blocking
   while (waitpid(-1, NULL, WNOHANG) > 0) {}
   close_pipes();
-  for (int i = 0; i < S.nfiles; i++) {
-    char p[128];
-    snprintf(p, sizeof p, "/tmp/%s", S.files[i]);
-    unlink(p);
-  }
+  for (int i = 0; i < S.nfiles; i++) unlink(S.files[i]);
   // still under the scenario's THP settings
   uint64_t first;
   int n = self_eligible(&first);
@@ -994,6 +995,72 @@ static int in_list(const char *s, const char *const *list) {
   return 0;
 }
 
+// ext4 over a loop device (files with write notify): set up at boot when the initramfs has
+// /ext4.img (an empty ext4 image conformance:setup makes with mke2fs); the loop driver is a module
+// in the Debian kernel: /loop.ko (decompressed) is loaded with finit_module when
+// /dev/loop-control is missing. Readahead is off on the device (read_ahead_kb 0: a read fault
+// reads the one page it needs, as the model, which has no readahead, does), and nothing writes
+// back behind a scenario's back: periodic writeback off (dirty_writeback_centisecs 0, expiry a
+// day), the journal's commit interval an hour.
+static int ext4_ok;
+static char ext4_err[256] = "no /ext4.img in the initramfs";
+static void ext4_setup(void) {
+  if (access("/ext4.img", F_OK)) return;
+  int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (ctl < 0) {
+    int m = open("/loop.ko", O_RDONLY | O_CLOEXEC);
+    if (m < 0) {
+      snprintf(ext4_err, sizeof ext4_err, "no loop driver (/dev/loop-control) and no /loop.ko in the initramfs (CONFIG_BLK_DEV_LOOP)");
+      return;
+    }
+    long r = syscall(SYS_finit_module, m, "", 0);
+    int e = errno;
+    close(m);
+    if (r && e != EEXIST) {
+      snprintf(ext4_err, sizeof ext4_err, "finit_module(/loop.ko): %s", strerror(e));
+      return;
+    }
+    ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0) {
+      snprintf(ext4_err, sizeof ext4_err, "/dev/loop-control: %s", strerror(errno));
+      return;
+    }
+  }
+  int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+  close(ctl);
+  if (n < 0) {
+    snprintf(ext4_err, sizeof ext4_err, "LOOP_CTL_GET_FREE: %s", strerror(errno));
+    return;
+  }
+  char dev[32], ra[64];
+  snprintf(dev, sizeof dev, "/dev/loop%d", n);
+  int lfd = -1;
+  for (int i = 0; i < 100 && lfd < 0; i++) {
+    lfd = open(dev, O_RDWR | O_CLOEXEC);
+    if (lfd < 0) usleep(10000); // devtmpfs creates the node
+  }
+  int ifd = open("/ext4.img", O_RDWR | O_CLOEXEC);
+  if (lfd < 0 || ifd < 0 || ioctl(lfd, LOOP_SET_FD, ifd)) {
+    snprintf(ext4_err, sizeof ext4_err, "cannot attach /ext4.img to %s: %s", dev, strerror(errno));
+    if (lfd >= 0) close(lfd);
+    if (ifd >= 0) close(ifd);
+    return;
+  }
+  close(ifd);
+  snprintf(ra, sizeof ra, "/sys/block/loop%d/queue/read_ahead_kb", n);
+  write_text(ra, "0");
+  write_text("/proc/sys/vm/dirty_writeback_centisecs", "0");
+  write_text("/proc/sys/vm/dirty_expire_centisecs", "8640000");
+  mkdir("/ext4", 0755);
+  if (mount(dev, "/ext4", "ext4", 0, "commit=3600")) {
+    snprintf(ext4_err, sizeof ext4_err, "cannot mount %s (ext4) on /ext4: %s (CONFIG_EXT4_FS)", dev, strerror(errno));
+    close(lfd);
+    return;
+  }
+  close(lfd);
+  ext4_ok = 1;
+}
+
 static uint64_t *x_vals; // the values of a read, executor side (executor-only memory)
 
 // Run one line. Returns 0, or -1 with *err set for a malformed line (the caller prints the error
@@ -1060,6 +1127,31 @@ static int run_line(long lineno, char **tok, int nt, char *err, size_t errcap) {
     return 0;
   }
 
+  if (!strcmp(op, "writeback") || !strcmp(op, "sync")) {
+    // write back one file's dirty folios (sync_file_range: wait, write, wait: what
+    // write_cache_pages does, folio_mkclean first), or every file (sync(2)); by the executor
+    long r = 0;
+    int e = 0;
+    if (!strcmp(op, "sync")) {
+      if (nt != 1) BAD("usage: sync");
+      sync();
+    } else {
+      if (nt != 2 || !is_name(tok[1])) BAD("usage: writeback <fname>");
+      const char *path = NULL;
+      for (int i = 0; i < S.nfiles; i++)
+        if (!strcmp(strrchr(S.files[i], '/') + 1, tok[1])) path = S.files[i];
+      if (!path) BAD("writeback: unknown file %s", tok[1]);
+      int fd = open(path, O_RDWR | O_CLOEXEC);
+      if (fd < 0) BAD("writeback: cannot open %s: %s", path, strerror(errno));
+      r = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      e = r ? errno : 0;
+      close(fd);
+    }
+    of("{\"t\":\"op\",\"sid\":%lld,\"step\":%lld,\"op\":\"%s\",\"proc\":\"\",\"ret\":%ld,\"errno\":%d,\"minflt\":0}", S.sid, S.step, op, r, e);
+    oflush();
+    return 0;
+  }
+
   // ops carried out by an actor
   struct cmd c;
   memset(&c, 0, sizeof c);
@@ -1094,16 +1186,20 @@ static int run_line(long lineno, char **tok, int nt, char *err, size_t errcap) {
       if (!strcmp(tok[5], "anon")) {
         if (nt != 6) BAD("usage: mmap <P> <addr> <len> <prot> anon");
       } else if (!strcmp(tok[5], "file")) {
-        if (nt != 9 || !is_name(tok[6]) || !strcmp(tok[6], ".") || !strcmp(tok[6], "..") || parse_num(tok[7], &off) ||
-            parse_num(tok[8], &shared) || shared > 1)
-          BAD("usage: mmap <P> <addr> <len> <prot> file <fname> <offset> <shared 0|1>");
-        snprintf(c.path, sizeof c.path, "/tmp/%s", tok[6]);
+        if ((nt != 9 && nt != 10) || !is_name(tok[6]) || !strcmp(tok[6], ".") || !strcmp(tok[6], "..") || parse_num(tok[7], &off) ||
+            parse_num(tok[8], &shared) || shared > 1 || (nt == 10 && strcmp(tok[9], "tmpfs") && strcmp(tok[9], "ext4")))
+          BAD("usage: mmap <P> <addr> <len> <prot> file <fname> <offset> <shared 0|1> [tmpfs|ext4]");
+        int ext4 = nt == 10 && !strcmp(tok[9], "ext4");
+        if (ext4 && !ext4_ok) BAD("mmap: no ext4 file system: %s", ext4_err);
+        snprintf(c.path, sizeof c.path, "%s/%s", ext4 ? "/ext4" : "/tmp", tok[6]);
         int known = 0;
-        for (int i = 0; i < S.nfiles; i++)
-          if (!strcmp(S.files[i], tok[6])) known = 1;
+        for (int i = 0; i < S.nfiles; i++) {
+          if (!strcmp(S.files[i], c.path)) known = 1;
+          else if (!strcmp(strrchr(S.files[i], '/') + 1, tok[6])) BAD("mmap: file %s is %s already", tok[6], S.files[i]);
+        }
         if (!known) {
           if (S.nfiles >= MAXFILES) BAD("mmap: too many files");
-          snprintf(S.files[S.nfiles++], NAMELEN, "%s", tok[6]);
+          snprintf(S.files[S.nfiles++], sizeof S.files[0], "%s", c.path);
         }
         // the file: created on first use, at least offset+len long
         int fd = open(c.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -1220,6 +1316,7 @@ static int run_line(long lineno, char **tok, int nt, char *err, size_t errcap) {
   of("{\"t\":\"op\",\"sid\":%lld,\"step\":%lld,\"op\":\"%s\",\"proc\":", S.sid, S.step, op);
   ostr(a->name);
   of(",\"ret\":%lld,\"errno\":%d,\"minflt\":%lld", (long long)r.ret, r.err, (long long)r.minflt);
+  if (r.majflt) of(",\"majflt\":%lld", (long long)r.majflt);
   if (c.op == OP_FORK) {
     of(",\"child\":");
     ostr(child);
@@ -1383,6 +1480,7 @@ int main(int argc, char **argv) {
   thp_scan_sizes();
   thp_save_all();
   report_missing();
+  ext4_setup();
 
   if (load_steps(steps_path)) {
     print_error(0, "cannot read %s: %s", steps_path, strerror(errno));

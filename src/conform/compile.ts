@@ -19,21 +19,38 @@ export function kernelCannot(step: Step): string | null {
     case 'pin-read':
     case 'pin-write':
       return 'device I/O through a pin (not driven from user space here)';
-    case 'writeback':
-    case 'sync':
-      return 'writeback (the executor\'s files are on tmpfs, which has none)';
-    case 'mmap':
-      return step.kind === 'file' && step.writenotify ? 'a write-notify file (needs a disk filesystem; the executor has tmpfs only)' : null;
     default:
       return null;
   }
 }
 
+/**
+ * Where each file of the scenario lives on the kernel: ext4 (over a loop device) when a shared
+ * mapping of it asks for write notification (the model's VM_WRITENOTIFY: a disk filesystem), else
+ * tmpfs. A private mapping's writenotify changes nothing in the model: it goes where the file is.
+ */
+export function fileSystems(sc: Scenario): Map<string, 'ext4' | 'tmpfs'> {
+  const out = new Map<string, 'ext4' | 'tmpfs'>();
+  for (const s of sc.steps) {
+    if (s.op !== 'mmap' || s.kind !== 'file') continue;
+    if (!out.has(s.file!) || (s.shared && s.writenotify)) out.set(s.file!, s.shared && s.writenotify ? 'ext4' : 'tmpfs');
+  }
+  return out;
+}
+/** Does the scenario map a file on ext4 (its boot needs the image)? */
+export const needsExt4 = (sc: Scenario): boolean => [...fileSystems(sc).values()].includes('ext4');
+
 /** null when every step can run on the kernel, else the first reason (step index and why). */
 export function runnable(sc: Scenario): { step: number; reason: string } | null {
+  const fs = fileSystems(sc);
   for (const s of sc.steps) {
     const why = kernelCannot(s);
     if (why) return { step: s.index, reason: why };
+    // one file system per file on the kernel
+    if (s.op === 'mmap' && s.kind === 'file' && s.shared && !s.writenotify && fs.get(s.file!) === 'ext4') return { step: s.index, reason: `a shared mapping without write notify of file "${s.file}", which another maps with it (a file is on one file system: ext4 or tmpfs)` };
+    // tmpfs has no writeback: the model's writeback would clean what the kernel keeps dirty
+    if (s.op === 'writeback' && fs.get(s.file) !== 'ext4') return { step: s.index, reason: 'writeback of a file without write notify (the executor\'s files without it are on tmpfs, which has none)' };
+    if (s.op === 'sync' && [...fs.values()].includes('tmpfs')) return { step: s.index, reason: 'sync with a file without write notify (on tmpfs, which has no writeback)' };
   }
   return null;
 }
@@ -105,13 +122,20 @@ export function compileScenario(sc: Scenario, sid: number): string[] {
   }
   const ranges = observedRanges(sc);
   const live = liveAfter(sc);
+  const fs = fileSystems(sc);
   for (const s of sc.steps) {
     lines.push(`step ${s.index}`);
     switch (s.op) {
       case 'mmap':
         lines.push(s.kind === 'anon'
           ? `mmap ${s.proc} ${hex(s.addr)} ${hex(s.len)} ${PROT[s.prot]} anon`
-          : `mmap ${s.proc} ${hex(s.addr)} ${hex(s.len)} ${PROT[s.prot]} file ${s.file} ${hex(s.offset)} ${s.shared ? 1 : 0}`);
+          : `mmap ${s.proc} ${hex(s.addr)} ${hex(s.len)} ${PROT[s.prot]} file ${s.file} ${hex(s.offset)} ${s.shared ? 1 : 0}${fs.get(s.file!) === 'ext4' ? ' ext4' : ''}`);
+        break;
+      case 'writeback':
+        lines.push(`writeback ${s.file}`);
+        break;
+      case 'sync':
+        lines.push('sync');
         break;
       case 'munmap':
         lines.push(`munmap ${s.proc} ${hex(s.addr)} ${hex(s.len)}`);

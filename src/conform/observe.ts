@@ -223,7 +223,8 @@ export function parseConsole(text: string): { boot?: { uname: string }; done: bo
         const s = stepOf(sid, step, String(l.op));
         s.ret = Number(l.ret);
         s.errno = Number(l.errno);
-        s.minflt = Number(l.minflt);
+        // every fault the step took: minor, and major (a file page read from disk: ext4 files)
+        s.minflt = Number(l.minflt) + Number(l.majflt ?? 0);
         if (Array.isArray(l.values)) s.values = (l.values as string[]).map((v) => valueName(BigInt(v)));
         break;
       }

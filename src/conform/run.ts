@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseScenario, type Scenario, ScenarioFormatError } from '../scenario/format.js';
-import { compileScenario, runnable } from './compile.js';
+import { compileScenario, needsExt4, runnable } from './compile.js';
 import { compareScenario, type Difference, formatDifference, type KnownDifference } from './compare.js';
 import { observeModel, parseConsole, profileOf, type ScenarioObs } from './observe.js';
-import { boot, type BootResult, initramfs, locate } from './vm.js';
+import { boot, type BootResult, ext4Extras, initramfs, locate } from './vm.js';
 
 export type FileStatus = 'agree' | 'differ' | 'skipped' | 'model-failed' | 'vm-failed';
 export interface FileResult {
@@ -118,6 +118,8 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
   const perBoot = o.perBoot ?? Math.min(40, Math.max(1, Math.ceil(todo.length / cores)));
   const batches: (typeof todo)[] = [];
   for (let i = 0; i < todo.length; i += perBoot) batches.push(todo.slice(i, i + perBoot));
+  // write-notify files live on ext4 over a loop device: the image (and the loop module) go into the initramfs of the boots that map them
+  const ext4 = todo.some((t) => needsExt4(t.sc)) ? ext4Extras(env.kernel) : undefined;
   const work = o.out ?? mkdtempSync(join(tmpdir(), 'foliostorm-conform-'));
   mkdirSync(work, { recursive: true });
   const boots: BootInfo[] = [];
@@ -128,7 +130,7 @@ export async function conform(o: ConformOptions): Promise<ConformReport> {
     const steps = lines.join('\n') + '\n';
     const initrd = join(work, `boot-${bi}.cpio.gz`);
     writeFileSync(join(work, `boot-${bi}.steps.txt`), steps);
-    writeFileSync(initrd, initramfs(executor, steps));
+    writeFileSync(initrd, initramfs(executor, steps, batch.some((t) => needsExt4(t.sc)) ? ext4 : undefined));
     const timeout = o.timeoutMs ?? 30_000 + 5_000 * batch.length;
     const r = await boot(env.qemu, env.kernel, initrd, timeout);
     const consoleFile = join(work, `boot-${bi}.console.txt`);

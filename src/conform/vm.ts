@@ -17,6 +17,10 @@ export function cacheDir(): string {
 }
 /** The kernel image conformance:setup leaves in the cache. */
 export const cachedKernel = (): string => join(cacheDir(), 'kernel', 'vmlinuz');
+/** The empty ext4 image conformance:setup makes (mke2fs): the file system of write-notify files. */
+export const cachedExt4Image = (): string => join(cacheDir(), 'ext4.img');
+/** The cached kernel's loop driver (a module in Debian's kernel), decompressed by conformance:setup. */
+export const cachedLoopModule = (): string => join(cacheDir(), 'kernel', 'loop.ko');
 /** The executor binary vm/build.sh builds. */
 export const executorPath = (root: string): string => join(root, 'vm', 'out', 'executor');
 
@@ -36,14 +40,31 @@ export function cpioNewc(entries: readonly { name: string; mode: number; data?: 
   return Buffer.concat(parts);
 }
 
-/** The initramfs of one boot: the executor as /init and the batch's steps.txt. */
-export function initramfs(executor: Buffer, steps: string): Buffer {
+/**
+ * The initramfs of one boot: the executor as /init and the batch's steps.txt; for a batch with
+ * write-notify files also the ext4 image (/ext4.img) and the loop module (/loop.ko), if given.
+ */
+export function initramfs(executor: Buffer, steps: string, ext4?: { image: Buffer; loop?: Buffer }): Buffer {
   const DIR = 0o040755, EXEC = 0o100755, FILE = 0o100644;
   return gzipSync(cpioNewc([
     { name: 'proc', mode: DIR }, { name: 'sys', mode: DIR }, { name: 'dev', mode: DIR }, { name: 'tmp', mode: DIR },
     { name: 'init', mode: EXEC, data: executor },
     { name: 'steps.txt', mode: FILE, data: Buffer.from(steps) },
-  ]));
+    ...(ext4 ? [{ name: 'ext4.img', mode: FILE, data: ext4.image }] : []),
+    ...(ext4?.loop ? [{ name: 'loop.ko', mode: FILE, data: ext4.loop }] : []),
+  ]), { level: 1 });
+}
+
+/**
+ * What a boot with write-notify files adds to its initramfs: the ext4 image, and the loop module
+ * when the kernel is the cached one (a --kernel of the user's needs loop built in, or it is named
+ * in the scenario's error). Throws MissingPrerequisite without the image.
+ */
+export function ext4Extras(kernel: string): { image: Buffer; loop?: Buffer } {
+  const img = cachedExt4Image();
+  if (!existsSync(img)) throw new MissingPrerequisite(`no ext4 image for the write-notify files (${img}): ${SETUP_HINT}`);
+  const loop = cachedLoopModule();
+  return { image: readFileSync(img), loop: resolve(kernel) === resolve(cachedKernel()) && existsSync(loop) ? readFileSync(loop) : undefined };
 }
 
 /** Is this file a kernel qemu can boot directly: a bzImage ("HdrS" at 0x202) or an ELF vmlinux? */

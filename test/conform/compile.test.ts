@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseScenario } from '../../src/scenario/format.js';
-import { compileScenario, liveAfter, observedRanges, runnable, thpSettings } from '../../src/conform/compile.js';
+import { compileScenario, fileSystems, liveAfter, needsExt4, observedRanges, runnable, thpSettings } from '../../src/conform/compile.js';
 
 const sc = (steps: unknown[], config: unknown = { anonOrders: [0, 4] }) => parseScenario(JSON.stringify({ config, steps }), 't.json');
 
@@ -36,9 +36,34 @@ test('compile: steps only the model can take make a scenario model-only, with th
   assert.equal(runnable(sc(base)), null);
   assert.match(runnable(sc([...base, { op: 'pin', proc: 'A', addr: '0x400000', len: '0x1000', mode: 'ro', id: 'p' }]))!.reason, /read-only long-term pin/);
   assert.equal(runnable(sc([...base, { op: 'pin', proc: 'A', addr: '0x400000', len: '0x1000', mode: 'rw', id: 'p' }])), null);
-  const wn = sc([{ op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'file', file: 'f', shared: true, writenotify: true }], { files: { count: 1, pages: 64 } });
-  assert.deepEqual(runnable(wn), { step: 0, reason: 'a write-notify file (needs a disk filesystem; the executor has tmpfs only)' });
-  assert.throws(() => compileScenario(wn, 0), /step 0: a write-notify file/);
+  // writeback and sync: tmpfs has none
+  const files = { files: { count: 2, pages: 64 } };
+  const tm = { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'file', file: 'f', shared: true };
+  const wn = { op: 'mmap', proc: 'A', addr: '0x800000', len: '0x10000', prot: 'rw', kind: 'file', file: 'g', shared: true, writenotify: true };
+  assert.match(runnable(sc([tm, { op: 'writeback', file: 'f' }], files))!.reason, /writeback of a file without write notify/);
+  assert.match(runnable(sc([tm, wn, { op: 'sync' }], files))!.reason, /sync with a file without write notify/);
+  assert.equal(runnable(sc([wn, { op: 'writeback', file: 'g' }, { op: 'sync' }], files)), null);
+  // one file system per file
+  const both = sc([wn, { ...tm, file: 'g', addr: '0x400000' }], files);
+  assert.deepEqual(runnable(both), { step: 1, reason: 'a shared mapping without write notify of file "g", which another maps with it (a file is on one file system: ext4 or tmpfs)' });
+  assert.throws(() => compileScenario(both, 0), /step 1: a shared mapping without write notify/);
+});
+
+test('compile: a file a shared mapping maps with write notify is on ext4 (its mmaps say so), the rest on tmpfs; writeback and sync run', () => {
+  const s = sc([
+    { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'file', file: 'g', shared: false },
+    { op: 'mmap', proc: 'A', addr: '0x800000', len: '0x10000', prot: 'rw', kind: 'file', file: 'g', shared: true, writenotify: true },
+    { op: 'mmap', proc: 'A', addr: '0xc00000', len: '0x10000', prot: 'rw', kind: 'file', file: 'f', shared: false, writenotify: true },
+    { op: 'write', proc: 'A', addr: '0x800000', len: '0x1000' },
+    { op: 'writeback', file: 'g' },
+  ], { files: { count: 2, pages: 64 } });
+  assert.deepEqual([...fileSystems(s)], [['g', 'ext4'], ['f', 'tmpfs']], 'a private mapping\'s writenotify changes nothing');
+  assert.ok(needsExt4(s));
+  const lines = compileScenario(s, 0);
+  assert.ok(lines.includes('mmap A 0x400000 0x10000 rw file g 0x0 0 ext4'), 'the private mapping of the ext4 file too');
+  assert.ok(lines.includes('mmap A 0x800000 0x10000 rw file g 0x0 1 ext4'));
+  assert.ok(lines.includes('mmap A 0xc00000 0x10000 rw file f 0x0 0'));
+  assert.ok(lines.includes('writeback g'));
 });
 
 test('compile: THP settings follow anonOrders and files.orders, size by size', () => {

@@ -38,6 +38,10 @@ test('initramfs: /init is the executor, steps.txt the batch, and the mount point
   assert.equal(e.get('init')!.data.toString(), 'ELF...');
   assert.equal(e.get('steps.txt')!.data.toString(), 'scenario 0\nend\n');
   for (const d of ['proc', 'sys', 'dev', 'tmp']) assert.ok(e.has(d), d);
+  assert.ok(!e.has('ext4.img') && !e.has('loop.ko'), 'no ext4 unless asked');
+  const x = unpack(gunzipSync(initramfs(Buffer.from('ELF...'), 'end\n', { image: Buffer.alloc(8192, 1), loop: Buffer.from('ko') })));
+  assert.equal(x.get('ext4.img')!.data.length, 8192, 'the ext4 image of a boot with write-notify files');
+  assert.equal(x.get('loop.ko')!.data.toString(), 'ko');
 });
 
 test('kernelKind: a bzImage, an ELF vmlinux, anything else', () => {
