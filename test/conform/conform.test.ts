@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { conform } from '../../src/conform/run.js';
-import { cachedKernel, executorPath } from '../../src/conform/vm.js';
+import { cachedExt4Image, cachedKernel, executorPath } from '../../src/conform/vm.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -66,6 +66,29 @@ if (missing.length) {
     const d = r.results[0].differences.filter((x) => !x.known);
     assert.ok(d.some((x) => x.step === 3 && x.proc === 'A' && x.addr === 0x801000 && x.field === 'order'), JSON.stringify(d));
     assert.equal(r.results[0].status, 'differ');
+  });
+
+  test('conform on Linux 6.12: ext4 over a loop device (write notify, writeback) and a thp step agree; a file-dirty and a soft-dirty difference made on the model side fail the run', { timeout: 180_000 }, async (t) => {
+    if (!existsSync(cachedExt4Image())) return t.skip(`no ext4 image (${cachedExt4Image()}): npm run conformance:setup makes it`);
+    const ext4 = join(GEN, 'gen-ext4-writeback.json'), thp = join(GEN, 'gen-thp-64K-always-never.json');
+    const ok = await conform({ files: [ext4, thp], root: ROOT });
+    assert.equal(ok.exitCode, 0, JSON.stringify(ok.results, null, 1));
+    const r = await conform({
+      files: [ext4, thp], root: ROOT,
+      tamper: (f, obs) => {
+        if (f === ext4) {
+          // step 2 (writeback): make the model claim page 0's folio stayed dirty
+          obs.steps.find((x) => x.step === 2)!.pages.find((p) => p.addr === 0x800000)!.dirty = true;
+        } else {
+          // step 0 (mmap): make the model claim a page past the VMA is soft-dirty
+          const p = obs.steps.find((x) => x.step === 0)!.pages;
+          p[p.length - 1].softDirty = false;
+        }
+      },
+    });
+    assert.equal(r.exitCode, 1);
+    const d = r.results.flatMap((x) => x.differences.filter((y) => !y.known).map((y) => `${y.file}:${y.step}:${y.proc}:0x${y.addr?.toString(16)}:${y.field}`));
+    assert.deepEqual(d, ['gen-ext4-writeback.json:2:A:0x800000:fileDirty', 'gen-thp-64K-always-never.json:0:A:0x81f000:softDirty']);
   });
 
   test('conform --kernel with a file that is not a kernel: exit 3, the console tail kept', { timeout: 120_000 }, async () => {
