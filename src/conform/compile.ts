@@ -2,8 +2,8 @@
 // scenario adds to a batch, and the plan the comparison follows (which process ranges are observed
 // after which step). The executor runs what the kernel can run; a scenario with a step only the
 // model can take (a read-only long-term pin: user space has none; I/O through a pin; writeback and
-// sync on tmpfs; a write-notify file, which needs a disk filesystem) is not compiled: runnable()
-// says why.
+// sync of tmpfs files, which have none) is not compiled: runnable() says why. Files with write
+// notify are on ext4 over a loop device, the others on tmpfs (fileSystems).
 import type { Config } from '../config/config.js';
 import { PAGE_SIZE, type Scenario, type Step } from '../scenario/format.js';
 

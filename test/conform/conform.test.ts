@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +89,17 @@ if (missing.length) {
     assert.equal(r.exitCode, 1);
     const d = r.results.flatMap((x) => x.differences.filter((y) => !y.known).map((y) => `${y.file}:${y.step}:${y.proc}:0x${y.addr?.toString(16)}:${y.field}`));
     assert.deepEqual(d, ['gen-ext4-writeback.json:2:A:0x800000:fileDirty', 'gen-thp-64K-always-never.json:0:A:0x81f000:softDirty']);
+  });
+
+  test('conform --kernel without a loop driver, write-notify files: exit 2 naming ext4 over a loop device', { timeout: 120_000 }, async (t) => {
+    if (!existsSync(cachedExt4Image())) return t.skip(`no ext4 image (${cachedExt4Image()}): npm run conformance:setup makes it`);
+    // the cached kernel under another path: the cached loop module is not given to it, and loop is a module in Debian's kernel
+    const dir = mkdtempSync(join(tmpdir(), 'fs-conform-'));
+    const k = join(dir, 'vmlinuz');
+    copyFileSync(cachedKernel(), k);
+    const r = await conform({ files: [join(GEN, 'gen-ext4-writeback.json')], root: ROOT, kernel: k });
+    assert.equal(r.exitCode, 2);
+    assert.match(r.boots[0].missing?.join() ?? '', /ext4 over a loop device \(write-notify files\): no loop driver .*CONFIG_BLK_DEV_LOOP=y/);
   });
 
   test('conform --kernel with a file that is not a kernel: exit 3, the console tail kept', { timeout: 120_000 }, async () => {
