@@ -16,7 +16,7 @@ import type { Cpu } from '../machine/cpu.js';
 import type { Machine } from '../machine/machine.js';
 import { VM_DONTFORK, VM_LIVE, VM_READ, VM_WRITE } from '../machine/machine.js';
 import { PTRS_PER_PTE } from '../machine/params.js';
-import { OSYS_WORDS } from '../machine/layout.js';
+import { MM, MM_LIVE, OSYS_WORDS } from '../machine/layout.js';
 import { type VmaView, vmas } from '../linux/mm/mmap.js';
 import { hex } from './oracle.js';
 
@@ -271,25 +271,43 @@ export function sysEnd(cpu: Cpu, t: SysTicket, call: Call): boolean {
 }
 
 /** The sequence word of each process slot, before a fork picks one for the child. */
-export function sysSeqs(machine: Machine): number[] {
+/**
+ * Every slot's call sequence and generation before a fork: the child's maps are judged only if the
+ * slot the fork filled saw no call since (seq) and is still the process this fork made (gen: one
+ * more than before; a child that exited and whose slot another fork refilled has a later one).
+ */
+export interface SlotSeqs {
+  seq: number[];
+  gen: number[];
+}
+export function sysSeqs(machine: Machine): SlotSeqs {
   const { m, L } = machine;
-  return Array.from({ length: L.maxMms }, (_, mm) => Atomics.load(m, L.oSys + mm * OSYS_WORDS + SEQ));
+  return {
+    seq: Array.from({ length: L.maxMms }, (_, mm) => Atomics.load(m, L.oSys + mm * OSYS_WORDS + SEQ)),
+    gen: Array.from({ length: L.maxMms }, (_, mm) => Atomics.load(m, machine.mmWord(mm, MM.GEN))),
+  };
 }
 
 /**
  * Right after fork returned child: if no call on the child's slot started since seqs were read
- * (and none is in flight), its maps are the parent's before the fork without VM_DONTFORK parts.
+ * (and none is in flight), and the child still lives as the process this fork made (not exited:
+ * exit_mmap empties the maps without a call of the workload's; not replaced by another fork into
+ * the slot), its maps are the parent's before the fork without VM_DONTFORK parts.
  */
-export function checkForkChild(cpu: Cpu, t: SysTicket, child: number, seqs: readonly number[]): void {
-  const { m, L } = cpu.machine;
+export function checkForkChild(cpu: Cpu, t: SysTicket, child: number, seqs: SlotSeqs): void {
+  const machine = cpu.machine;
+  const { m, L } = machine;
   // the parent's maps before the fork are what the child copied only if no other call on the
   // parent started meanwhile (it may have waited for the mmap_lock and changed them after the copy)
   if (!t.alone || child < 0 || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq) return;
   const w = L.oSys + child * OSYS_WORDS;
-  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs[child]) return;
+  // the same process, alive: its generation is the one dup_mm gave it, its state LIVE (an exit
+  // leaves LIVE before it touches the maps; a reuse of the slot moves the generation on)
+  const same = (): boolean => Atomics.load(m, machine.mmWord(child, MM.GEN)) === seqs.gen[child] + 1 && Atomics.load(m, machine.mmWord(child, MM.STATE)) === MM_LIVE;
+  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs.seq[child] || !same()) return;
   const got = segsOf(cpu.machine, child);
   // as in sysEnd: the child's maps count only if no call on it started while they were read
-  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs[child] || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq) return;
+  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs.seq[child] || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq || !same()) return;
   const want = forkChildExpected(t.before);
   const d = mapsDiff(want, got);
   if (d) cpu.violation('maps-mismatch', 'dup_mm', { mm: t.mm, child, why: `child: ${d}`, expected: normalize(want).map(segText), found: normalize(got).map(segText), op: cpu.curOp });
