@@ -17,7 +17,7 @@ export const PAGE_SIZE = 4096;
 /** The data oracle's tokens carry 3 bits of mm: at most 8 process slots (also the config's max). */
 export const MAX_PROCESSES = 8;
 
-export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync', 'observe', 'thp'] as const;
+export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync', 'observe', 'thp', 'concurrent'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 export const PROTS = ['none', 'r', 'rw'] as const;
 export type Prot = (typeof PROTS)[number];
@@ -152,7 +152,20 @@ export interface ThpStep extends StepBase {
   enabled?: (typeof THP_ENABLED)[number];
   shmemEnabled?: (typeof THP_SHMEM_ENABLED)[number];
 }
-export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep | ObserveStep | ThpStep;
+/** A step a CPU's list of a concurrent block may hold: any but expect and concurrent. */
+export type CpuStep = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | WritebackStep | SyncStep;
+/**
+ * A concurrent block: each list runs on its own simulated CPU (CPU i runs cpus[i]), its steps in
+ * order, interleaved with the other lists at the kernel's yield points. Inner steps carry the
+ * block's index; `cpu` and `pos` say where in the block they are.
+ */
+export interface ConcurrentStep extends StepBase {
+  op: 'concurrent';
+  cpus: (CpuStep & { cpu: number; pos: number })[][];
+}
+/** Most CPUs one concurrent block may have. */
+export const MAX_CONCURRENT_CPUS = 4;
+export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep | ObserveStep | ThpStep | ConcurrentStep;
 
 export interface Scenario {
   file: string;
@@ -280,6 +293,8 @@ const EXPECT = z
     if (!EXPECTS.some((k) => s[k] !== undefined)) ctx.addIssue({ code: 'custom', path: [], input: undefined, message: `expected at least one of ${EXPECTS.join(', ')}`, params: { found: 'none' } });
   });
 
+const OBSERVE = z.strictObject({ op: z.literal('observe'), comment: COMMENT });
+
 const THP = z
   .strictObject({
     op: z.literal('thp'),
@@ -293,9 +308,7 @@ const THP = z
   });
 
 /** One step: a strict object per op (listed in OP_NAMES order, so an unknown op's message lists them so). */
-const STEP = z.discriminatedUnion(
-  'op',
-  [
+const STEP_OPTIONS = [
     MMAP,
     z.strictObject({ op: z.literal('munmap'), ...RANGE, comment: COMMENT }),
     z.strictObject({ op: z.literal('mprotect'), ...RANGE, prot: z.enum(PROTS), comment: COMMENT }),
@@ -309,12 +322,25 @@ const STEP = z.discriminatedUnion(
     EXPECT,
     z.strictObject({ op: z.literal('writeback'), file: FILE_NAME, comment: COMMENT }),
     z.strictObject({ op: z.literal('sync'), comment: COMMENT }),
-    z.strictObject({ op: z.literal('observe'), comment: COMMENT }),
+    OBSERVE,
     THP,
-  ],
-  // (zod types this union's issues as invalid_union only; a step that is not an object is invalid_type)
-  { error: (issue) => ((issue as { code: string }).code === 'invalid_type' ? 'expected an object such as {"op": "write", ...}' : undefined) },
-);
+] as const;
+// (zod types this union's issues as invalid_union only; a step that is not an object is invalid_type)
+const STEP_ERROR = { error: (issue: { code: string }) => (issue.code === 'invalid_type' ? 'expected an object such as {"op": "write", ...}' : undefined) };
+/** A step of one CPU's list in a concurrent block: every op but expect (a check of the outcome goes after the block), observe and thp (whole-scenario steps) and concurrent. */
+const CPU_STEP = z.discriminatedUnion('op', STEP_OPTIONS.filter((o) => o !== EXPECT && o !== OBSERVE && o !== THP) as unknown as [typeof MMAP, ...typeof STEP_OPTIONS[number][]], STEP_ERROR as never);
+const CONCURRENT = z.strictObject({
+  op: z.literal('concurrent'),
+  /** One list of steps per simulated CPU (2..4 lists, each non-empty). */
+  cpus: z
+    .array(z.array(CPU_STEP, { error: 'expected a list of steps for one CPU, such as [{"op": "write", ...}]' }).min(1, { error: 'expected at least one step for each CPU' }), {
+      error: 'expected a list of per-CPU step lists, such as [[{"op": "write", ...}], [{"op": "madvise", ...}]]',
+    })
+    .min(2, { error: 'expected at least 2 CPU lists (a concurrent block races CPUs)' })
+    .max(MAX_CONCURRENT_CPUS, { error: `expected at most ${MAX_CONCURRENT_CPUS} CPU lists` }),
+  comment: COMMENT,
+});
+const STEP = z.discriminatedUnion('op', [...STEP_OPTIONS, CONCURRENT], STEP_ERROR as never);
 type ParsedStep = z.output<typeof STEP>;
 
 /** The run config: the run-config schema, with the scenario runner's own fixed choices. */
@@ -436,7 +462,8 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   const steps = r.data.steps.map((s, index) => checkStep(world, index, s));
   const name = r.data.name ?? basename(file).replace(/\.json$/, '');
-  return { file, name, config: { ...config, processes: Math.max(1, world.order.length) }, steps, procs: world.order };
+  // cpus: 1, or the most CPU lists of a concurrent block (each list runs on its own simulated CPU)
+  return { file, name, config: { ...config, processes: Math.max(1, world.order.length), cpus: scenarioCpus(steps) }, steps, procs: world.order };
 }
 
 /** The step as the runner takes it, once its processes, pins, files and ranges check out. */
@@ -531,5 +558,61 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
       }
       return out;
     }
+    case 'concurrent':
+      return checkConcurrent(world, index, s);
   }
+}
+
+/**
+ * A concurrent block: each CPU's list is checked in order against the world (a list sees what the
+ * steps before the block made, and its own earlier steps). What one list creates, exits or pins is
+ * its own: another list may not name it (the lists run in no fixed order, so such a step would
+ * depend on the schedule for its very meaning). Problems name the block's step, op "concurrent"
+ * and the field inside it (`cpus.1.0.len`).
+ */
+function checkConcurrent(world: World, index: number, s: Extract<ParsedStep, { op: 'concurrent' }>): ConcurrentStep {
+  const before = new Set(world.live.keys());
+  const owner = new Map<string, number>(); // process created or exited in the block -> its list
+  const pinOwner = new Map<string, number>(); // pin id named in the block -> its list
+  const named = new Map<string, Set<number>>(); // process -> the lists naming it
+  const cpus = s.cpus.map((list, c) =>
+    list.map((inner, pos) => {
+      const field = (f: string | undefined) => `cpus.${c}.${pos}${f ? `.${f}` : ''}`;
+      const at: At = { index, op: 'concurrent' };
+      const names: [string, string][] = [];
+      if ('proc' in inner) names.push(['proc', inner.proc]);
+      if (inner.op === 'fork') names.push(['child', inner.child]);
+      for (const [f, n] of names) {
+        (named.get(n) ?? named.set(n, new Set()).get(n)!).add(c);
+        const o = owner.get(n);
+        if (o !== undefined && o !== c) world.err(at, field(f), `expected a process that no other CPU's list of this block creates or exits, found "${n}" (CPU ${o}'s list does)`);
+      }
+      if ('id' in inner) {
+        const o = pinOwner.get(inner.id);
+        if (o !== undefined && o !== c) world.err(at, field('id'), `expected a pin id that no other CPU's list of this block names, found "${inner.id}" (CPU ${o}'s list names it)`);
+        pinOwner.set(inner.id, c);
+      }
+      let out: Step;
+      try {
+        out = checkStep(world, index, inner);
+      } catch (e) {
+        if (!(e instanceof ScenarioFormatError) || e.step !== index) throw e;
+        world.err(at, field(e.field), `${e.detail} (op "${inner.op}")`);
+      }
+      if (inner.op === 'mmap' && !before.has(inner.proc)) owner.set(inner.proc, c);
+      if (inner.op === 'fork') owner.set(inner.child, c);
+      if (inner.op === 'exit') {
+        const other = [...named.get(inner.proc)!].find((o) => o !== c);
+        if (other !== undefined) world.err(at, field('proc'), `expected a process that no other CPU's list of this block names, found "${inner.proc}" (CPU ${other}'s list names it; an exit would race its steps)`);
+        owner.set(inner.proc, c);
+      }
+      return { ...(out as CpuStep), cpu: c, pos };
+    }),
+  );
+  return { index, ...(s.comment !== undefined ? { comment: s.comment } : {}), op: 'concurrent', cpus };
+}
+
+/** The most CPUs a scenario's concurrent blocks use (1 without any). */
+export function scenarioCpus(steps: readonly Step[]): number {
+  return Math.max(1, ...steps.map((s) => (s.op === 'concurrent' ? s.cpus.length : 1)));
 }

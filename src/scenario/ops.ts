@@ -21,7 +21,7 @@ import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../workload
 import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
 import { folioOrder, folioOf } from '../check/folio.js';
 import {
-  type AccessStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
+  type AccessStep, type ConcurrentStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
   type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step, type WritebackStep,
   type ThpStep,
 } from './format.js';
@@ -88,6 +88,23 @@ export class Exec {
     throw new StepFailure(invariant, message, details);
   }
 
+  /**
+   * Loads of read steps, in order, when a caller wants them (explore: the values read are part of
+   * a concurrent block's outcome); null: not kept. Shared by the per-CPU views (onCpu).
+   */
+  reads: { cpu: number; proc: string; vpn: number; value: number }[] | null = null;
+
+  /**
+   * The same scenario state (processes, pins, write versions, reads) seen from another CPU: a
+   * concurrent block's list runs its steps through it. Only the CPU and its access scratch differ.
+   */
+  onCpu(cpu: Cpu): Exec {
+    const view = Object.create(this) as Exec;
+    Object.defineProperty(view, 'cpu', { value: cpu });
+    Object.defineProperty(view, 'out', { value: { ...this.out } });
+    return view;
+  }
+
   /** The pinner (mm) stored token at vpn through its mapping: a pin of that page must see it. */
   notePinnerWrite(mm: number, vpn: number, token: number): void {
     for (const p of this.pins.values()) {
@@ -123,13 +140,13 @@ export class Unsupported {
 export type OpKey =
   | 'mmap' | 'mmap:file' | 'munmap' | 'mprotect' | 'madvise:dontneed' | 'madvise:dontfork' | 'madvise:dofork' | 'mremap'
   | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect' | 'writeback' | 'sync' | 'observe' | 'thp';
-export function opKey(s: Step): OpKey {
+export function opKey(s: Exclude<Step, ConcurrentStep>): OpKey {
   if (s.op === 'mmap' && s.kind === 'file') return 'mmap:file';
   if (s.op === 'madvise') return `madvise:${s.advice}`;
   return s.op;
 }
 /** How a step's op is named in messages: `madvise` (advice "dontfork"). */
-export function opLabel(s: Step): string {
+export function opLabel(s: Exclude<Step, ConcurrentStep>): string {
   if (s.op === 'mmap' && s.kind === 'file') return `op 'mmap' (kind "file")`;
   if (s.op === 'madvise') return `op 'madvise' (advice "${s.advice}")`;
   return `op '${s.op}'`;
@@ -233,6 +250,7 @@ function* access(x: Exec, s: AccessStep): Gen<void> {
       } else {
         const v = find_vma(x.machine, mm, vpn);
         checkRead(x.cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag, out.fp, v && v.file >= 0 ? x.machine.filePage(v.file, linear_page_index(v, vpn)) : -1);
+        x.reads?.push({ cpu: x.cpu.id, proc: s.proc, vpn, value: out.value });
       }
     }
   });

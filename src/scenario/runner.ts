@@ -8,10 +8,10 @@ import { mem_init } from '../linux/mm/page_alloc.js';
 import { Cpu, type Clock, Violation } from '../machine/cpu.js';
 import type { Gen } from '../machine/gen.js';
 import { SchedLoop, final_sync } from '../engine/sched.js';
-import { makeScheduler } from '../engine/scheduler.js';
+import { makeScheduler, type Scheduler, ScheduleRecorder } from '../engine/scheduler.js';
 import { rng } from '../workload/program.js';
 import { checkNoLeaks, checkQuiescent, type Finding } from '../check/invariants.js';
-import { type ExitStep, type PinIdStep, parseScenario, type Scenario, ScenarioFormatError, type Step } from './format.js';
+import { type ConcurrentStep, type ExitStep, type PinIdStep, parseScenario, type Scenario, ScenarioFormatError, type Step } from './format.js';
 import { Exec, OPS, opKey, opLabel, type Registry, StepFailure, Unsupported } from './ops.js';
 import { buildMachine } from '../check/machine.js';
 
@@ -35,6 +35,8 @@ export interface ScenarioResult {
   details?: Record<string, unknown>;
   /** Steps completed. */
   stepsRun: number;
+  /** A scenario with concurrent blocks: the CPU picked at every scheduler step of its blocks, run-length encoded (ScheduleRecorder). */
+  schedule?: number[];
 }
 
 export interface ScenarioOptions {
@@ -44,6 +46,13 @@ export interface ScenarioOptions {
   ops?: Partial<Registry>;
   /** Called after each step that passed (its quiescent check included): conform records the model's observations here. */
   afterStep?: (step: Step, x: Exec) => void;
+  /**
+   * Picks the CPU at every yield of a concurrent block (all blocks of the run in turn; start() is
+   * called once, before the first step). Default: the random scheduler with the file's seed.
+   */
+  scheduler?: Scheduler;
+  /** Called once every step has passed, before teardown (the last moment the processes' state can be read). */
+  beforeTeardown?: (x: Exec) => void;
 }
 
 /** Read, parse and run one scenario file. Never throws for a problem of the file itself. */
@@ -65,9 +74,9 @@ export function runScenarioFile(file: string, opts: ScenarioOptions = {}): Scena
 }
 
 /** The ops of a scenario the model cannot run yet (empty when it can run). */
-export function unsupportedSteps(sc: Scenario, ops: Registry = OPS): { step: Step; reason: string }[] {
-  const out: { step: Step; reason: string }[] = [];
-  for (const step of sc.steps) {
+export function unsupportedSteps(sc: Scenario, ops: Registry = OPS): { step: Exclude<Step, ConcurrentStep>; reason: string }[] {
+  const out: { step: Exclude<Step, ConcurrentStep>; reason: string }[] = [];
+  for (const step of sc.steps.flatMap((s) => (s.op === 'concurrent' ? s.cpus.flat() : [s]))) {
     const impl = ops[opKey(step)];
     if (impl instanceof Unsupported) out.push({ step, reason: impl.reason });
   }
@@ -88,9 +97,69 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
   const machine = buildMachine(cfg);
   mem_init(machine, rng(cfg.seed, 'boot'));
   const clock: Clock = { step: 0 };
-  const cpu = new Cpu(machine, 0, false, clock, cfg);
+  // CPU 0 runs the steps outside concurrent blocks; a block's list i runs on CPU i
+  const cpus = Array.from({ length: cfg.cpus }, (_, i) => new Cpu(machine, i, false, clock, cfg));
+  const cpu = cpus[0];
   const sched = makeScheduler(cfg.scheduler, cfg.seed, { pctDepth: cfg.pctDepth, pctSteps: cfg.pctSteps || 1 }) // one CPU: any strategy runs it alone;
   const x = new Exec(machine, cpu);
+  // concurrent blocks: the given scheduler, or the random one seeded by the file's seed; every pick recorded
+  const blockSched = opts.scheduler ?? makeScheduler('random', cfg.seed);
+  blockSched.start(cfg.cpus);
+  const rec = new ScheduleRecorder();
+  const hasBlocks = sc.steps.some((s) => s.op === 'concurrent');
+  const recorded = (): Scheduler => ({
+    name: blockSched.name,
+    start: () => {},
+    pick: (runnable, step) => {
+      const c = blockSched.pick(runnable, step);
+      rec.push(c);
+      return c;
+    },
+    random: () => blockSched.random(),
+    yielded: (c, point) => blockSched.yielded?.(c, point),
+  });
+
+  /**
+   * Run a concurrent block: one kernel-path generator per CPU list (its steps in order on that CPU,
+   * through the Exec view of that CPU), driven by the sched engine's loop so the lists interleave at
+   * the kernel's yield points (the refcount observer, the contract hooks and the hang detectors
+   * apply at every step, as in a run). A step's failure names its CPU and place in the block.
+   */
+  const runBlock = (block: ConcurrentStep): Violation | StepFailure | null => {
+    const n = block.cpus.length;
+    const lists = block.cpus.map((list, c) => {
+      const view = x.onCpu(cpus[c]);
+      return function* (): Gen<void> {
+        for (const inner of list) {
+          const exec = ops[opKey(inner)] as Exclude<Registry[keyof Registry], Unsupported>;
+          cpus[c].curOp = `scenario step ${block.index} (concurrent) cpu ${c} step ${inner.pos} (${inner.op})`;
+          current[c] = inner;
+          try {
+            yield* exec(view, inner);
+          } catch (e) {
+            if (e instanceof StepFailure) throw new StepFailure(e.invariant, `cpu ${c} step ${inner.pos} (op "${inner.op}"): ${e.message}`, { ...e.details, cpu: c, pos: inner.pos });
+            throw e;
+          }
+        }
+      };
+    });
+    const current: (Step | null)[] = new Array(n).fill(null);
+    const given = new Array(n).fill(false);
+    const sources = lists.map((g, c) => () => (given[c] ? null : ((given[c] = true), g())));
+    const loop = new SchedLoop(machine, cpus.slice(0, n), sources, recorded(), clock, null, false);
+    try {
+      loop.run();
+      return null;
+    } catch (e) {
+      if (e instanceof Violation) {
+        const at = e.cpu >= 0 && e.cpu < n ? current[e.cpu] : null;
+        if (at && at.op !== 'concurrent' && 'pos' in at) return new Violation(e.invariant, e.path, { ...e.details, cpu: e.cpu, pos: at.pos, stepOp: at.op }, e.cpu);
+        return e;
+      }
+      if (e instanceof StepFailure) return e;
+      throw e;
+    }
+  };
 
   /** Run one kernel-path generator to completion on the scenario's CPU; returns the failure, if any. */
   const runGen = (g: Gen<void>): Violation | StepFailure | null => {
@@ -116,21 +185,23 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
     return { ...base, status: 'fail', exitCode: 1, step: i, op, invariant: f.invariant, details: f.details, message: `${where(i, op)}: invariant ${f.invariant} (${f.path} check after the step): ${JSON.stringify(f.details)}${more}`, stepsRun: i };
   };
 
+  const withSchedule = <R extends ScenarioResult>(r: R): R => (hasBlocks ? { ...r, schedule: rec.encode() } : r);
   for (const step of sc.steps) {
-    const exec = ops[opKey(step)] as Exclude<Registry[keyof Registry], Unsupported>;
     let err: Violation | StepFailure | null;
     cpu.curOp = `scenario step ${step.index} (${step.op})`;
     try {
-      err = runGen(exec(x, step));
+      if (step.op === 'concurrent') err = runBlock(step);
+      else err = runGen((ops[opKey(step)] as Exclude<Registry[keyof Registry], Unsupported>)(x, step));
     } catch (e) {
       // a kernel path threw something other than a Violation: report it against the step
       return { ...base, status: 'fail', exitCode: 1, step: step.index, op: step.op, invariant: 'internal-error', message: `${where(step.index, step.op)}: internal error: ${(e as Error).stack ?? e}`, stepsRun: step.index };
     }
-    if (err) return failed(step.index, step.op, err);
+    if (err) return withSchedule(failed(step.index, step.op, err));
     const found = checkQuiescent(machine);
-    if (found.length) return findings(step.index, step.op, found);
+    if (found.length) return withSchedule(findings(step.index, step.op, found));
     opts.afterStep?.(step, x);
   }
+  opts.beforeTeardown?.(x);
 
   // teardown: every live process exits, then the pins still held are released (a pin outlives its mm)
   const end = sc.steps.length;
