@@ -22,11 +22,12 @@ import { compareCommand } from './commands/compare.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
 import { conformCommand } from './commands/conform.js';
+import { exploreCommand } from './commands/explore.js';
 
 export { DEFAULT_CONFIG, parseDuration } from './commands/common.js';
 export { EXPERIMENTS } from './commands/experiment.js';
 
-const COMMANDS: readonly Command[] = [runCommand, huntCommand, bugsCommand, reproCommand, shrinkCommand, scenarioCommand, mergeCommand, compareCommand, experimentCommand, reportCommand, conformCommand];
+const COMMANDS: readonly Command[] = [runCommand, huntCommand, bugsCommand, reproCommand, shrinkCommand, scenarioCommand, mergeCommand, compareCommand, experimentCommand, reportCommand, conformCommand, exploreCommand];
 
 export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
@@ -39,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   y = y
-    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, conform, report, merge, compare or experiment')
+    .demandCommand(1, 'name a command: run, hunt, bugs, repro, shrink, scenario, conform, explore, report, merge, compare or experiment')
     .strict()
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

@@ -81,8 +81,13 @@ export class Exec {
     const k = mm * this.machine.L.vaPages + vpn;
     const v = (this.versions.get(k) ?? 0) + 1;
     this.versions.set(k, v);
-    return makeToken(v, mm, vpn);
+    const t = makeToken(v, mm, vpn);
+    this.writers?.set(t, this.cpu.curOp);
+    return t;
   }
+
+  /** When a caller wants them (explore): each token written -> the step that wrote it (its CPU's curOp). Shared by the per-CPU views. */
+  writers: Map<number, string> | null = null;
 
   fail(invariant: string, message: string, details: Record<string, unknown> = {}): never {
     throw new StepFailure(invariant, message, details);

@@ -51,6 +51,12 @@ export interface ScenarioOptions {
    * called once, before the first step). Default: the random scheduler with the file's seed.
    */
   scheduler?: Scheduler;
+  /** Told as each concurrent block begins (the scenario's step index, its CPU lists), before its first pick. */
+  onBlock?: (index: number, ncpus: number) => void;
+  /** Told as each concurrent block ends (all its lists done, or a failure). */
+  onBlockEnd?: () => void;
+  /** Told once the Exec exists, before the first step (explore keeps its reads and writers). */
+  onStart?: (x: Exec) => void;
   /** Called once every step has passed, before teardown (the last moment the processes' state can be read). */
   beforeTeardown?: (x: Exec) => void;
 }
@@ -146,11 +152,14 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
     const current: (Step | null)[] = new Array(n).fill(null);
     const given = new Array(n).fill(false);
     const sources = lists.map((g, c) => () => (given[c] ? null : ((given[c] = true), g())));
+    opts.onBlock?.(block.index, n);
     const loop = new SchedLoop(machine, cpus.slice(0, n), sources, recorded(), clock, null, false);
     try {
       loop.run();
+      opts.onBlockEnd?.();
       return null;
     } catch (e) {
+      opts.onBlockEnd?.();
       if (e instanceof Violation) {
         const at = e.cpu >= 0 && e.cpu < n ? current[e.cpu] : null;
         if (at && at.op !== 'concurrent' && 'pos' in at) return new Violation(e.invariant, e.path, { ...e.details, cpu: e.cpu, pos: at.pos, stepOp: at.op }, e.cpu);
@@ -185,6 +194,7 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
     return { ...base, status: 'fail', exitCode: 1, step: i, op, invariant: f.invariant, details: f.details, message: `${where(i, op)}: invariant ${f.invariant} (${f.path} check after the step): ${JSON.stringify(f.details)}${more}`, stepsRun: i };
   };
 
+  opts.onStart?.(x);
   const withSchedule = <R extends ScenarioResult>(r: R): R => (hasBlocks ? { ...r, schedule: rec.encode() } : r);
   for (const step of sc.steps) {
     let err: Violation | StepFailure | null;
