@@ -7,7 +7,7 @@
 import { hex, tokenMm, tokenVersion, tokenVpn } from '../check/oracle.js';
 import { POISON, ZERO_PFN } from '../machine/machine.js';
 import { PAGE_SIZE, hexAddr, type Scenario, type Step } from '../scenario/format.js';
-import { type Exec, pageState } from '../scenario/ops.js';
+import { type Exec, pageState, SEGV_READ, STORE_DONE } from '../scenario/ops.js';
 
 /** The byte ranges a scenario's steps map (every mmap, every mremap target), merged. */
 export function observedPages(sc: Scenario): number[] {
@@ -31,6 +31,8 @@ function stepLabel(curOp: string): string {
 /** A content word as a label: 0, zero page, poison, or the step that wrote the token. */
 function contentLabel(x: Exec, value: number): string {
   if (value === 0) return '0';
+  if (value === SEGV_READ) return 'SIGSEGV';
+  if (value === STORE_DONE) return 'stored';
   if (value === POISON) return 'poison';
   const w = x.writers?.get(value);
   if (w !== undefined) return stepLabel(w);

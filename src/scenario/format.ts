@@ -92,6 +92,8 @@ export interface AccessStep extends StepBase {
   len: number;
   /** Every page of the range must raise SIGSEGV (else any SIGSEGV fails the step). */
   expectFault: boolean;
+  /** A page may raise SIGSEGV or not (a race in a concurrent block decides; explore's outcome says which). */
+  mayFault?: boolean;
 }
 export interface ForkStep extends StepBase {
   op: 'fork';
@@ -314,7 +316,7 @@ const STEP_OPTIONS = [
     z.strictObject({ op: z.literal('mprotect'), ...RANGE, prot: z.enum(PROTS), comment: COMMENT }),
     z.strictObject({ op: z.literal('madvise'), ...RANGE, advice: z.enum(ADVICES), comment: COMMENT }),
     z.strictObject({ op: z.literal('mremap'), ...RANGE, newAddr: ADDR, comment: COMMENT }),
-    z.strictObject({ op: z.enum(['read', 'write']), ...RANGE, expectFault: z.boolean().default(false), comment: COMMENT }),
+    z.strictObject({ op: z.enum(['read', 'write']), ...RANGE, expectFault: z.boolean().default(false), comment: COMMENT, mayFault: FLAG }),
     z.strictObject({ op: z.literal('fork'), proc: PROC, child: named('a process name such as "B"'), comment: COMMENT }),
     z.strictObject({ op: z.literal('exit'), proc: PROC, comment: COMMENT }),
     z.strictObject({ op: z.literal('pin'), ...RANGE, mode: z.enum(['ro', 'rw']), id: PIN_ID, fast: z.boolean().default(false), comment: COMMENT }),
@@ -511,7 +513,8 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
     }
     case 'read':
     case 'write':
-      return { ...base, op: s.op, ...world.procRange(at, s), expectFault: s.expectFault };
+      if (s.mayFault && s.expectFault) world.err(at, 'mayFault', 'expected mayFault or expectFault, not both (expectFault: every page faults; mayFault: a page may fault)');
+      return { ...base, op: s.op, ...world.procRange(at, s), expectFault: s.expectFault, ...(s.mayFault ? { mayFault: true } : {}) };
     case 'fork': {
       const proc = world.proc(at, 'proc', s.proc);
       world.create(at, 'child', s.child);

@@ -135,6 +135,9 @@ export class Exec {
   }
 }
 
+/** In Exec.reads: the access raised SIGSEGV (a mayFault step), or a mayFault store went through. */
+export const SEGV_READ = -0x5e6f, STORE_DONE = -0x570e;
+
 export type Executor<S extends Step = Step> = (x: Exec, s: S) => Gen<void>;
 /** A registered op the kernel model cannot run yet. */
 export class Unsupported {
@@ -241,11 +244,13 @@ function* access(x: Exec, s: AccessStep): Gen<void> {
       yield* user_access(x.cpu, mm, vpn, write, token, out);
       const at = `${s.proc} ${hexAddr(vpn * PAGE_SIZE)}`;
       if (out.status === ACCESS_SEGV) {
-        if (s.expectFault) continue;
+        if (s.mayFault) x.reads?.push({ cpu: x.cpu.id, proc: s.proc, vpn, value: SEGV_READ });
+        if (s.expectFault || s.mayFault) continue;
         x.fail('unexpected-fault', `${write ? 'store' : 'load'} at ${at}: SIGSEGV (add "expectFault": true if that is intended)`, { addr: hexAddr(vpn * PAGE_SIZE) });
       }
       if (out.status !== ACCESS_OK) x.fail('oom', `${write ? 'store' : 'load'} at ${at}: the fault ran out of memory (config memoryPages ${x.machine.L.pages})`);
       if (s.expectFault) x.fail('missing-fault', `${write ? 'store' : 'load'} at ${at} succeeded, but the step expects SIGSEGV`, { addr: hexAddr(vpn * PAGE_SIZE), pfn: hex(out.pfn) });
+      if (write && s.mayFault) x.reads?.push({ cpu: x.cpu.id, proc: s.proc, vpn, value: STORE_DONE });
       if (write) {
         // a store into a page cache page was recorded in the file oracle by the MMU (a file token)
         if (out.fp !== undefined && out.fp >= 0) continue;
