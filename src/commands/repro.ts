@@ -4,10 +4,33 @@ import { ArtifactError, loadArtifact } from '../report/artifact.js';
 import { isWorkerFault, renderWorkerRepro, reproduceWorkerFault } from '../repro/repro-worker.js';
 import { type Command, interruptible, UsageError } from './common.js';
 import { runOffThread } from './offthread.js';
+import { isScenarioArtifact, reproduceScenario, type ScenarioArtifact } from '../explore/artifact.js';
+
+/** An explore artifact: its scenario along its schedule (one short synchronous run). */
+function reproScenario(art: ScenarioArtifact, file: string, json: boolean): number {
+  let r;
+  try {
+    r = reproduceScenario(art);
+  } catch (e) {
+    throw new ArtifactError(`${file}: ${(e as Error).message}`);
+  }
+  const { reproduced, result, replay } = r;
+  if (json) process.stdout.write(JSON.stringify({ artifact: file, signature: art.signature, mode: 'scenario-schedule', reproduced, status: result.status, invariant: result.invariant, message: result.message, replay }, null, 2) + '\n');
+  else {
+    const inj = art.scenario.inject.length ? ` --inject ${art.scenario.inject.join(' --inject ')}` : '';
+    process.stdout.write([
+      `replaying ${art.scenario.file}${inj} along its explored schedule (${art.scenario.preemptions} preemption${art.scenario.preemptions === 1 ? '' : 's'})`,
+      `  ${result.status === 'pass' ? 'PASS' : 'FAIL'} ${result.message}`,
+      reproduced ? `reproduced: ${art.signature}` : `NOT reproduced: expected ${art.invariant} at step ${art.step}`,
+    ].join('\n') + '\n');
+  }
+  return reproduced ? EXIT_OK : EXIT_VIOLATIONS;
+}
 
 async function cmdRepro(file: string, json: boolean, attempts: number): Promise<number> {
   if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts: must be an integer >= 1 (got ${attempts})`);
   const art = loadArtifact(file);
+  if (isScenarioArtifact(art)) return reproScenario(art, file, json);
   return interruptible('the replay (nothing is written)', json, async (signal) => {
     if (isWorkerFault(art)) {
       // a worker that hung or died: its seed again, in a watched worker (never in this thread)

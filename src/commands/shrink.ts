@@ -6,6 +6,29 @@ import { checkOutputFile } from '../report/disk.js';
 import type { ShrinkOutcome } from '../shrink/shrink.js';
 import { type Command, interruptible, parseDuration, UsageError } from './common.js';
 import { runOffThread } from './offthread.js';
+import { isScenarioArtifact, reproduceScenario, type ScenarioArtifact } from '../explore/artifact.js';
+
+/**
+ * An explore artifact: its schedule already has the fewest preemptions any failing schedule of the
+ * scenario has (explore's iterative bounding found it at that K), and its steps are the file's. The
+ * shrink checks that it replays and writes it as the shrunk artifact unchanged (sizes before = after):
+ * cutting steps out of the scenario itself is not done.
+ */
+function shrinkScenario(art: ScenarioArtifact, file: string, dest: string, json: boolean): number {
+  const t0 = performance.now();
+  const r = reproduceScenario(art);
+  if (!r.reproduced) {
+    process.stderr.write(`foliostorm: ${file}: the failure did not recur along its schedule: nothing to shrink (${r.result.message})\n`);
+    return EXIT_VIOLATIONS;
+  }
+  const steps = art.schedule ? art.schedule.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0) : 0;
+  const size = { cpus: art.config.cpus, processes: art.config.processes, ops: 0, steps, preemptions: art.scenario.preemptions };
+  const shrunk = { ...art, shrunk: { from: file, before: size, after: size, runs: 1, seconds: Math.round((performance.now() - t0) / 10) / 100, finished: true }, replay: `npx foliostorm repro ${dest}` };
+  writeAtomic(dest, JSON.stringify(shrunk, null, 1) + '\n');
+  const msg = `an explore artifact: its schedule already has the minimal number of preemptions (${art.scenario.preemptions}); the scenario's steps are not cut. Wrote ${dest} unchanged; replay: ${shrunk.replay}`;
+  process.stdout.write(json ? JSON.stringify({ artifact: dest, signature: art.signature, shrunk: shrunk.shrunk, note: msg }, null, 2) + '\n' : msg + '\n');
+  return EXIT_OK;
+}
 
 /** Shrink a sched failure artifact; write the shrunk artifact and print its interleaving. */
 async function cmdShrink(file: string, budget: string | number | undefined, out: string | undefined, json: boolean): Promise<number> {
@@ -14,6 +37,7 @@ async function cmdShrink(file: string, budget: string | number | undefined, out:
   const art = loadArtifact(file);
   const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
   checkOutputFile(dest, out !== undefined ? '--out' : 'shrink: the shrunk artifact'); // before the search, not after it
+  if (isScenarioArtifact(art)) return shrinkScenario(art, file, dest, json);
   // the search is synchronous for up to its budget: on a worker thread, so Ctrl-C stops it at once
   let r: ShrinkOutcome | undefined;
   const ran = await interruptible('the shrink (nothing is written)', json, (signal) =>

@@ -219,13 +219,13 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
   const exitOp = ops.exit as Exclude<Registry['exit'], Unsupported>;
   for (const proc of [...x.procs.keys()]) {
     const err = runGen(exitOp(x, { op: 'exit', proc, index: end } satisfies ExitStep));
-    if (err) return failed(end, 'teardown', err);
+    if (err) return withSchedule(failed(end, 'teardown', err));
   }
   const unpinOp = ops.unpin;
   if (x.pins.size && !(unpinOp instanceof Unsupported)) {
     for (const id of [...x.pins.keys()]) {
       const err = runGen(unpinOp(x, { op: 'unpin', id, index: end } satisfies PinIdStep));
-      if (err) return failed(end, 'teardown', err);
+      if (err) return withSchedule(failed(end, 'teardown', err));
     }
   }
   // the final sync: every file written back, the disk checked (lost-write), the page cache truncated
@@ -233,11 +233,11 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
   const syncErr = runGen((function* () {
     sync.lost = yield* final_sync(cpu);
   })());
-  if (syncErr) return failed(end, 'teardown', syncErr);
-  if (sync.lost) return findings(end, 'teardown', [sync.lost]);
+  if (syncErr) return withSchedule(failed(end, 'teardown', syncErr));
+  if (sync.lost) return withSchedule(findings(end, 'teardown', [sync.lost]));
   const found = [...checkQuiescent(machine), ...checkNoLeaks(machine)];
-  if (found.length) return findings(end, 'teardown', found);
-  return { ...base, status: 'pass', exitCode: 0, message: `${sc.file}: ${sc.name} (${sc.steps.length} steps)`, stepsRun: sc.steps.length };
+  if (found.length) return withSchedule(findings(end, 'teardown', found));
+  return withSchedule({ ...base, status: 'pass', exitCode: 0, message: `${sc.file}: ${sc.name} (${sc.steps.length} steps)`, stepsRun: sc.steps.length });
 }
 
 /** One line per result, as the CLI prints it (a malformed file: one ERROR line per problem). */
