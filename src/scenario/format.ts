@@ -316,7 +316,7 @@ const STEP_OPTIONS = [
     z.strictObject({ op: z.literal('mprotect'), ...RANGE, prot: z.enum(PROTS), comment: COMMENT }),
     z.strictObject({ op: z.literal('madvise'), ...RANGE, advice: z.enum(ADVICES), comment: COMMENT }),
     z.strictObject({ op: z.literal('mremap'), ...RANGE, newAddr: ADDR, comment: COMMENT }),
-    z.strictObject({ op: z.enum(['read', 'write']), ...RANGE, expectFault: z.boolean().default(false), comment: COMMENT, mayFault: FLAG }),
+    z.strictObject({ op: z.enum(['read', 'write']), ...RANGE, expectFault: z.boolean().default(false), mayFault: FLAG, comment: COMMENT }),
     z.strictObject({ op: z.literal('fork'), proc: PROC, child: named('a process name such as "B"'), comment: COMMENT }),
     z.strictObject({ op: z.literal('exit'), proc: PROC, comment: COMMENT }),
     z.strictObject({ op: z.literal('pin'), ...RANGE, mode: z.enum(['ro', 'rw']), id: PIN_ID, fast: z.boolean().default(false), comment: COMMENT }),

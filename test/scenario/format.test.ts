@@ -46,7 +46,7 @@ const CASES: { what: string; text: string; step?: number; field?: string; detail
   { what: 'unaligned length', text: withStep({ op: 'write', proc: 'A', addr: '0x400000', len: '0x1001' }), step: 1, field: 'len', detail: /expected a multiple of 4096 \(0x1000\), found "0x1001"/ },
   { what: 'unknown process', text: withStep({ op: 'read', proc: 'B', addr: '0x400000', len: '0x1000' }), step: 1, field: 'proc', detail: /expected a process that an earlier step created .*, found "B"/ },
   { what: 'bad hex', text: withStep({ op: 'write', proc: 'A', addr: '0x40000g', len: '0x1000' }), step: 1, field: 'addr', detail: /expected a hex string such as "0x400000" \(or a plain number\), found "0x40000g"/ },
-  { what: 'unknown key in a step', text: withStep({ op: 'write', proc: 'A', addr: '0x400000', len: '0x1000', lenght: 1 }), step: 1, field: 'lenght', detail: /unknown key \(allowed: op, proc, addr, len, expectFault, comment\)$/ },
+  { what: 'unknown key in a step', text: withStep({ op: 'write', proc: 'A', addr: '0x400000', len: '0x1000', lenght: 1 }), step: 1, field: 'lenght', detail: /unknown key \(allowed: op, proc, addr, len, expectFault, mayFault, comment\)$/ },
 ];
 
 for (const c of CASES) {
@@ -173,7 +173,7 @@ test('every problem the schema finds is reported, one line each (steps in order,
     'bad.json: step 0 (op "mmap"): field "len": expected a multiple of 4096 (0x1000), found "0x1001"',
     'bad.json: step 0 (op "mmap"): field "prot": expected one of "none", "r", "rw", found "x"',
     'bad.json: step 1 (op "read"): field "addr": expected a multiple of 4096 (0x1000), found 1',
-    'bad.json: step 1 (op "read"): field "size": unknown key (allowed: op, proc, addr, len, expectFault, comment)',
+    'bad.json: step 1 (op "read"): field "size": unknown key (allowed: op, proc, addr, len, expectFault, mayFault, comment)',
     'bad.json: step 2: expected an object such as {"op": "write", ...}, found 7',
     'bad.json: field "nmae": unknown key (did you mean "name"?)',
   ]);
