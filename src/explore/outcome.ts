@@ -3,7 +3,8 @@
 // range a step mapped: not present, or which folio (numbered in order of first appearance, so two
 // schedules that allocate different pfns but map the same sharing agree), its order and the page's
 // index in it, writable and dirty, and the content (which step wrote it, by the step's place).
-// Then the values each read step of a concurrent block loaded, by CPU, in program order.
+// Then what each access step of a concurrent block saw (`seen:`, by step as s<block>.c<cpu>.<pos>):
+// the values its loads read, and for a mayFault step whether each page stored or raised SIGSEGV.
 import { hex, tokenMm, tokenVersion, tokenVpn } from '../check/oracle.js';
 import { POISON, ZERO_PFN } from '../machine/machine.js';
 import { PAGE_SIZE, hexAddr, type Scenario, type Step } from '../scenario/format.js';
@@ -73,11 +74,13 @@ export function outcomeOf(sc: Scenario, x: Exec, vpns: readonly number[]): strin
     flush();
     lines.push(`${name}: ${parts.join(' ')}`);
   }
-  const reads = (x.reads ?? []).filter((r) => r.cpu >= 0);
-  if (reads.length) {
-    const byCpu = new Map<number, string[]>();
-    for (const r of reads) (byCpu.get(r.cpu) ?? byCpu.set(r.cpu, []).get(r.cpu)!).push(`${r.proc}${hexAddr(r.vpn * PAGE_SIZE)}=${contentLabel(x, r.value)}`);
-    lines.push(`reads: ${[...byCpu.keys()].sort().map((c) => `cpu${c}[${byCpu.get(c)!.join(' ')}]`).join(' ')}`);
+  // the accesses of the concurrent blocks (a sequential step's loads are the oracle's to check): by step, in program order
+  const seen = new Map<string, string[]>();
+  for (const r of x.reads ?? []) {
+    const at = stepLabel(r.at);
+    if (!at.includes('.c')) continue;
+    (seen.get(at) ?? seen.set(at, []).get(at)!).push(`${r.proc}${hexAddr(r.vpn * PAGE_SIZE)}=${contentLabel(x, r.value)}`);
   }
+  if (seen.size) lines.push(`seen: ${[...seen.keys()].sort().map((k) => `${k}[${seen.get(k)!.join(' ')}]`).join(' ')}`);
   return lines.join('; ');
 }

@@ -97,7 +97,7 @@ export class Exec {
    * Loads of read steps, in order, when a caller wants them (explore: the values read are part of
    * a concurrent block's outcome); null: not kept. Shared by the per-CPU views (onCpu).
    */
-  reads: { cpu: number; proc: string; vpn: number; value: number }[] | null = null;
+  reads: { cpu: number; at: string; proc: string; vpn: number; value: number }[] | null = null;
 
   /**
    * The same scenario state (processes, pins, write versions, reads) seen from another CPU: a
@@ -244,13 +244,13 @@ function* access(x: Exec, s: AccessStep): Gen<void> {
       yield* user_access(x.cpu, mm, vpn, write, token, out);
       const at = `${s.proc} ${hexAddr(vpn * PAGE_SIZE)}`;
       if (out.status === ACCESS_SEGV) {
-        if (s.mayFault) x.reads?.push({ cpu: x.cpu.id, proc: s.proc, vpn, value: SEGV_READ });
+        if (s.mayFault) x.reads?.push({ cpu: x.cpu.id, at: x.cpu.curOp, proc: s.proc, vpn, value: SEGV_READ });
         if (s.expectFault || s.mayFault) continue;
         x.fail('unexpected-fault', `${write ? 'store' : 'load'} at ${at}: SIGSEGV (add "expectFault": true if that is intended)`, { addr: hexAddr(vpn * PAGE_SIZE) });
       }
       if (out.status !== ACCESS_OK) x.fail('oom', `${write ? 'store' : 'load'} at ${at}: the fault ran out of memory (config memoryPages ${x.machine.L.pages})`);
       if (s.expectFault) x.fail('missing-fault', `${write ? 'store' : 'load'} at ${at} succeeded, but the step expects SIGSEGV`, { addr: hexAddr(vpn * PAGE_SIZE), pfn: hex(out.pfn) });
-      if (write && s.mayFault) x.reads?.push({ cpu: x.cpu.id, proc: s.proc, vpn, value: STORE_DONE });
+      if (write && s.mayFault) x.reads?.push({ cpu: x.cpu.id, at: x.cpu.curOp, proc: s.proc, vpn, value: STORE_DONE });
       if (write) {
         // a store into a page cache page was recorded in the file oracle by the MMU (a file token)
         if (out.fp !== undefined && out.fp >= 0) continue;
@@ -260,7 +260,7 @@ function* access(x: Exec, s: AccessStep): Gen<void> {
       } else {
         const v = find_vma(x.machine, mm, vpn);
         checkRead(x.cpu, mm, vpn, out.value, out.g1, out.g2, out.pfn, out.tag, out.fp, v && v.file >= 0 ? x.machine.filePage(v.file, linear_page_index(v, vpn)) : -1);
-        x.reads?.push({ cpu: x.cpu.id, proc: s.proc, vpn, value: out.value });
+        x.reads?.push({ cpu: x.cpu.id, at: x.cpu.curOp, proc: s.proc, vpn, value: out.value });
       }
     }
   });
