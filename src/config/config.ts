@@ -8,7 +8,7 @@ import { ANON_FALLBACKS, ARCHES, KERNEL_PROFILES, type MachineConfig, PMD_ORDER,
 export { ANON_FALLBACKS, type AnonFallback, PMD_ORDER, PTRS_PER_PTE } from '../machine/params.js';
 
 /** The schedulers a sched run can name (src/engine/schedulers/, one file each). */
-export const SCHEDULERS = ['random', 'pct', 'ops'] as const;
+export const SCHEDULERS = ['random', 'pct', 'ops', 'pos'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
 const weights = z

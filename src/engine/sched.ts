@@ -242,7 +242,12 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
   };
   try {
     if (opts.setup?.length) runSetup(machine, clock, trace, opts.setup, shadows[0].ringHook);
-    loop.run();
+    sched.attach?.(machine);
+    try {
+      loop.run();
+    } finally {
+      sched.detach?.();
+    }
     // quiescent: every CPU idle
     const found = checkQuiescent(machine);
     for (const f of found) record(f, -1);

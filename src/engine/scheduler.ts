@@ -1,10 +1,12 @@
 // The scheduler interface of the sched engine (after awslabs/shuttle): the engine asks which
 // runnable CPU advances next. One file per strategy in schedulers/: random, pct, replay, ops,
-// follow (a threads recording).
+// follow (a threads recording), pos (partial order sampling).
 import { SCHEDULERS, type SchedulerName } from '../config/config.js';
 import { OpScheduler } from './schedulers/ops.js';
 import { PctScheduler } from './schedulers/pct.js';
 import { RandomScheduler } from './schedulers/random.js';
+import { PosScheduler } from './schedulers/pos.js';
+import type { Machine } from '../machine/machine.js';
 
 export interface Scheduler {
   readonly name: string;
@@ -24,6 +26,10 @@ export interface Scheduler {
   event?(cpu: number, code: number): void;
   /** Optional: how the strategy fared (replay: where it diverged), for the run's result. */
   outcome?(): object;
+  /** Optional: the machine the run's steps act on, just before the first step (pos watches its words). */
+  attach?(machine: Machine): void;
+  /** Optional: the last step has run (pos stops watching). */
+  detach?(): void;
 }
 
 
@@ -39,6 +45,8 @@ export function makeScheduler(name: string, seed: number, pct: PctOptions = { pc
       return new RandomScheduler(seed);
     case 'ops':
       return new OpScheduler(seed);
+    case 'pos':
+      return new PosScheduler(seed);
     case 'pct':
       if (!(pct.pctSteps > 0)) throw new Error('pct: the step estimate (pctSteps) must be resolved before the run');
       return new PctScheduler(seed, pct.pctDepth, pct.pctSteps);

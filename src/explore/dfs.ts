@@ -18,7 +18,7 @@
 // there could hide a schedule whose explored equivalent needs one preemption more, past the bound
 // (the known problem of sleep sets under context bounding, Coons, Musuvathi, McKinley 2013).
 import type { Scheduler } from '../engine/scheduler.js';
-import { type AccessTracker, type Footprint, independent } from './footprint.js';
+import { type AccessTracker, type Footprint, independent } from '../engine/footprint.js';
 
 /** One choice point of the current schedule. */
 export interface Node {

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parseScenario, type Scenario, ScenarioFormatError } from '../scenario/format.js';
 import { runScenario, type ScenarioResult } from '../scenario/runner.js';
-import { AccessTracker } from './footprint.js';
+import { AccessTracker } from '../engine/footprint.js';
 import { backtrack, ExploreScheduler, type Node } from './dfs.js';
 import { observedPages, outcomeOf } from './outcome.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exploreFile, type ExploreResult } from '../../src/explore/explore.js';
-import { AccessTracker, independent } from '../../src/explore/footprint.js';
+import { AccessTracker, independent } from '../../src/engine/footprint.js';
 
 const LITMUS = fileURLToPath(new URL('../../../configs/litmus/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));

@@ -1,6 +1,6 @@
 // What each scheduler step reads and writes of the machine: its footprint, for the explorer's
-// partial-order reduction (two steps of different CPUs commute when neither writes a word the other
-// reads or writes). Every shared word of the model lives in the machine's SharedArrayBuffer and
+// partial-order reduction (src/explore) and the pos scheduler (two steps of different CPUs
+// commute when neither writes a word the other reads or writes). Every shared word of the model lives in the machine's SharedArrayBuffer and
 // every access to it goes through Atomics (DESIGN section 1: "All shared words are read and written
 // with Atomics"; the only plain accesses are mem_init at boot and the buddy lists, which are only
 // touched under the zone lock, itself taken with Atomics, and the flight recorder). So the tracker
