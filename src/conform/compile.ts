@@ -19,6 +19,8 @@ export function kernelCannot(step: Step): string | null {
     case 'pin-read':
     case 'pin-write':
       return 'device I/O through a pin (not driven from user space here)';
+    case 'concurrent':
+      return 'a concurrent block (its interleaving is the explorer\'s: `foliostorm explore`; a kernel run gives one schedule nobody chose)';
     default:
       return null;
   }

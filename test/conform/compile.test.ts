@@ -36,6 +36,9 @@ test('compile: steps only the model can take make a scenario model-only, with th
   assert.equal(runnable(sc(base)), null);
   assert.match(runnable(sc([...base, { op: 'pin', proc: 'A', addr: '0x400000', len: '0x1000', mode: 'ro', id: 'p' }]))!.reason, /read-only long-term pin/);
   assert.equal(runnable(sc([...base, { op: 'pin', proc: 'A', addr: '0x400000', len: '0x1000', mode: 'rw', id: 'p' }])), null);
+  // a concurrent block: its interleaving is explore's, a kernel run would give one nobody chose
+  const conc = { op: 'concurrent', cpus: [[{ op: 'write', proc: 'A', addr: '0x400000', len: '0x1000' }], [{ op: 'read', proc: 'A', addr: '0x401000', len: '0x1000' }]] };
+  assert.match(runnable(sc([...base, conc]))!.reason, /concurrent block/);
   // writeback and sync: tmpfs has none
   const files = { files: { count: 2, pages: 64 } };
   const tm = { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'file', file: 'f', shared: true };
