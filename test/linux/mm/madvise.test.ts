@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Violation } from '../../../src/machine/cpu.js';
 import { checkNoLeaks, checkQuiescent } from '../../../src/check/invariants.js';
-import { checkRead, ownerOf, recordWrite, zapBegin, zapEnd } from '../../../src/check/oracle.js';
+import { checkRead, freeBegin, freeEnd, ownerOf, recordWrite, zapBegin, zapEnd } from '../../../src/check/oracle.js';
 import { dup_mm, process_exit } from '../../../src/linux/kernel/fork.js';
 import { madvise_cold, madvise_dontfork, madvise_dontneed, madvise_free, madvise_pageout_page_range } from '../../../src/linux/mm/madvise.js';
 import { tlb_finish_mmu, tlb_gather_mmu } from '../../../src/linux/mm/mmu_gather.js';
@@ -179,7 +179,13 @@ function bits(h: Harness, start: number, end: number): { dirty: number; young: n
 /** Does any CPU's TLB hold an entry for (mm 0, vpn)? */
 const inTlb = (h: Harness, vpn: number): boolean => h.cpus.some((c) => tlb_lookup(c, 0, vpn) !== 0);
 const lazyfree = (h: Harness, folio: number): boolean => (folioFlags(h.machine, folio) & FOLIO_LAZYFREE) !== 0;
-const free = (h: Harness, start: number, end: number, cpu = 0, mm = 0) => run(h, cpu, madvise_free(h.cpus[cpu], mm, start, end));
+/** MADV_FREE as the workload calls it: inside the data oracle's free window (the range declared disposable). */
+const free = (h: Harness, start: number, end: number, cpu = 0, mm = 0): number => {
+  freeBegin(h.machine, mm, start, end);
+  const r = run(h, cpu, madvise_free(h.cpus[cpu], mm, start, end));
+  freeEnd(h.machine, mm, start, end);
+  return r;
+};
 const cold = (h: Harness, start: number, end: number, cpu = 0, mm = 0) => run(h, cpu, madvise_cold(h.cpus[cpu], mm, start, end));
 
 for (const batching of [true, false]) {
@@ -313,6 +319,7 @@ test('generic clear_young_dirty_ptes: the entry is none between its clear and it
   mapAnon(h, B, 4);
   const w = writePage(h, 0, 0, B);
   run(h, 0, flush_tlb_range(h.cpus[0], 0, B, B + 4)); // the store must walk
+  freeBegin(h.machine, 0, B, B + 4); // the data oracle's free window, as the workload opens it
   const s0 = stepper(h, 0, madvise_free(h.cpus[0], 0, B, B + 4));
   s0.until(() => pteAt(h, 0, B) === 0, 'the entry cleared');
   const out = newAccessOut();
@@ -320,6 +327,7 @@ test('generic clear_young_dirty_ptes: the entry is none between its clear and it
   const s1 = stepper(h, 1, user_access(h.cpus[1], 0, B, true, tok, out));
   s1.until(() => !s1.runnable(), 'the fault waits for the PTL');
   assert.equal(s0.finish(), 0);
+  freeEnd(h.machine, 0, B, B + 4);
   assert.ok(lazyfree(h, w.pfn));
   s1.finish();
   assert.equal(out.status, 0);

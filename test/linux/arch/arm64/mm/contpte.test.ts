@@ -14,7 +14,7 @@ import { defaultConfig } from '../../../../../src/config/config.js';
 import { runSched } from '../../../../../src/engine/sched.js';
 import { checkQuiescent } from '../../../../../src/check/invariants.js';
 import { contpteBlockProblem } from '../../../../../src/check/contpte.js';
-import { ownerOf, recordWrite, zapBegin, zapEnd } from '../../../../../src/check/oracle.js';
+import { freeBegin, ownerOf, recordWrite, zapBegin, zapEnd } from '../../../../../src/check/oracle.js';
 import { spin_lock, spin_unlock } from '../../../../../src/linux/kernel/locking/spinlock.js';
 import { dup_mm } from '../../../../../src/linux/kernel/fork.js';
 import { madvise_dontneed } from '../../../../../src/linux/mm/madvise.js';
@@ -452,6 +452,7 @@ test('contpte: deviation cyd-length-bytes (a byte length for a page count) clear
     mapAnon(h, B + 512, 4); // the next table
     writePage(h, ownerOf(h.machine, B + 513), 0, B + 513);
     const cpu = h.cpus[0];
+    freeBegin(h.machine, 0, B, B + 16); // MADV_FREE's range, declared disposable (the data oracle's free window)
     const off = h.machine.ptlOf(h.machine.tableIndex(0, B));
     run(h, cpu, spin_lock(cpu, off));
     const ok = (() => {
