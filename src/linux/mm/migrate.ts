@@ -21,7 +21,7 @@ import { down_read, up_read } from '../kernel/locking/rwsem.js';
 import { find_vma } from './mmap.js';
 import { alloc_folio } from './page_alloc.js';
 import { folio_put, folio_ref_add } from './swap.js';
-import { folio_lock, folio_unlock, folio_wait_locked } from './filemap.js';
+import { folio_lock, folio_trylock, folio_unlock, folio_wait_locked } from './filemap.js';
 import { remove_migration_ptes, try_to_migrate } from './rmap.js';
 
 export const MIGRATE_FAIL_NOT_ANON = 1;
@@ -107,11 +107,21 @@ function* migrate_folio_sync(cpu: Cpu, src: number, vpn: number): Gen<number> {
     cpu.ev(EV.MIGRATE_FAIL, vpn, MIGRATE_FAIL_NOMEM);
     return ENOMEM;
   }
+  // migrate_folio_unmap(): "Block others from accessing the new page when we get around to
+  // establishing additional references": the new folio stays locked until its entries are all in
+  // place (migrate_folio_move unlocks it after remove_migration_ptes), so a MADV_FREE or reclaim
+  // that meets it mapped by the entries restored first leaves it alone (their folio_trylock fails)
+  // instead of clearing the dirty flag the entries still to be restored take their dirty bit from.
+  if (!folio_trylock(cpu, dst)) {
+    yield* folio_put(cpu, dst); // (a new folio is never locked: the kernel's "goto out" all the same)
+    return EAGAIN;
+  }
   yield* folio_lock(cpu, src);
   if (!(yield* try_to_migrate(cpu, src)) || Atomics.load(m, L.fMapcount + src) > 0) {
     // some entry is still mapped (a pinned exclusive page): put the migration entries back
     yield* remove_migration_ptes(cpu, src, src);
     folio_unlock(cpu, src);
+    folio_unlock(cpu, dst);
     yield* folio_put(cpu, dst);
     cpu.ev(EV.MIGRATE_FAIL, vpn, MIGRATE_FAIL_UNMAP);
     return EAGAIN;
@@ -123,6 +133,7 @@ function* migrate_folio_sync(cpu: Cpu, src: number, vpn: number): Gen<number> {
   if (Atomics.load(m, L.fRef + src) !== 1 && !cpu.inj.migrateIgnorePins) {
     yield* remove_migration_ptes(cpu, src, src);
     folio_unlock(cpu, src);
+    folio_unlock(cpu, dst);
     yield* folio_put(cpu, dst);
     cpu.ev(EV.MIGRATE_FAIL, vpn, MIGRATE_FAIL_REFS);
     return EAGAIN;
@@ -138,6 +149,7 @@ function* migrate_folio_sync(cpu: Cpu, src: number, vpn: number): Gen<number> {
   yield P.RMAP;
   yield* remove_migration_ptes(cpu, src, dst);
   Atomics.or(m, L.fFlags + dst, FOLIO_LRU); // folio_putback_lru(dst)
+  folio_unlock(cpu, dst); // migrate_folio_move(): the new folio first, then the old one
   folio_unlock(cpu, src);
   // the allocation's reference: the new folio lives on by its mappings (none left if they were zapped meanwhile)
   yield* folio_put(cpu, dst);

@@ -16,7 +16,7 @@ import { user_access } from '../../../src/workload/access.js';
 import { folio_put, folio_ref_add } from '../../../src/linux/mm/swap.js';
 import { WAIT } from '../../../src/machine/gen.js';
 import { MM } from '../../../src/machine/layout.js';
-import { PG_ANON_EXCLUSIVE, VM_READ } from '../../../src/machine/machine.js';
+import { FOLIO_LOCKED, PG_ANON_EXCLUSIVE, VM_READ } from '../../../src/machine/machine.js';
 import { pte_pfn, pte_present, pte_write } from '../../../src/machine/pte.js';
 import {
   is_migration_entry, is_readable_exclusive_migration_entry, is_readable_migration_entry, is_writable_migration_entry, make_writable_migration_entry,
@@ -142,4 +142,26 @@ test('checker: a migration entry left at quiescence is migration-entry-left (and
   const found = invariants(checkQuiescent(h.machine));
   assert.ok(found.includes('migration-entry-left'), found.join(','));
   assert.ok(!found.includes('rss-mismatch'), 'the entry counts in RSS');
+});
+
+test('move_pages: the new folio stays locked until its last entry is restored (a MADV_FREE or reclaim meeting the entries restored first cannot take it), then is unlocked', () => {
+  const { h, src } = setup();
+  const child = run(h, 0, dup_mm(h.cpus[0], 0)); // two mms map the folio: the walk restores one, then the other
+  assert.ok(child > 0);
+  const s = stepper(h, 0, do_move_pages(h.cpus[0], 0, B));
+  let dst = -1;
+  let halfDone = 0;
+  while (s.step()) {
+    const p = pteAt(h, 0, B), c = pteAt(h, child, B);
+    if (pte_present(p) && h.machine.m[h.machine.L.pHead + pte_pfn(p)] !== src && is_migration_entry(c)) {
+      // the parent maps the new folio, the child still holds a migration entry
+      dst = h.machine.m[h.machine.L.pHead + pte_pfn(p)];
+      assert.ok(h.machine.m[h.machine.L.fFlags + dst] & FOLIO_LOCKED, 'the new folio is locked while migration entries remain');
+      halfDone++;
+    }
+  }
+  assert.equal(s.value, 0);
+  assert.ok(halfDone > 0, 'the walk was seen half done');
+  assert.equal(h.machine.m[h.machine.L.fFlags + dst] & FOLIO_LOCKED, 0, 'unlocked at the end');
+  assert.deepEqual(invariants(checkQuiescent(h.machine)), []);
 });
