@@ -4,7 +4,7 @@
 // order of conflicting steps is resampled while independent ones keep theirs: interleavings that
 // differ only in the order of independent steps stop diluting the sample, which PCT's fixed change
 // points and random's uniform picks both suffer from on this model.
-// Conflicts come from the same footprints the explorer uses (src/explore/footprint.ts: the words of
+// Conflicts come from the same footprints the explorer uses (src/engine/footprint.ts: the words of
 // the machine each step reads and writes, by wrapping Atomics while the run lasts). A pending step's
 // footprint is not known before it runs: its CPU's previous step stands for it (the same kernel
 // path, usually the same PTEs, folio and locks), an approximation POS tolerates (it only changes
