@@ -229,8 +229,23 @@ export function judgeCall(call: Call, before: readonly Seg[], after: readonly Se
 
 // ---- the calls in flight per mm (shared memory: both engines) -------------------------------------
 
-/** L.oSys words per mm: calls that change the maps in flight, and a sequence bumped at each start and end. */
-const INFLIGHT = 0, SEQ = 1;
+/**
+ * L.oSys word per mm: the calls that change the maps in flight (low bits) and a sequence (high bits)
+ * bumped at each start and end, in ONE word, so a call's start and end are each one atomic step.
+ * (Two words let the other CPU's start slip between a start's two adds in the threads engine: the
+ * ticket then counted itself alone with a sequence that already held the other call's start, and
+ * the other call's changes were judged as this one's: a maps-mismatch false positive, 30-minute
+ * threads nightly at 6ba30fd, seed 6466, a munmap overlapping an mmap of the same mm.)
+ */
+const SYS = 0;
+const INFL_BITS = 8;
+const INFL_MASK = (1 << INFL_BITS) - 1;
+const SEQ_UNIT = 1 << INFL_BITS;
+/** Calls in flight in a word of L.oSys. */
+const inflight = (w: number): number => w & INFL_MASK;
+/** The sequence part of a word of L.oSys (wraps: compared for equality only). */
+const seqOf = (w: number): number => w >>> INFL_BITS;
+const sysWord = (machine: Machine, mm: number): number => machine.L.oSys + mm * OSYS_WORDS + SYS;
 
 /** A call about to be judged: the maps before, and whether it started alone. */
 export interface SysTicket {
@@ -244,11 +259,12 @@ const segsOf = (machine: Machine, mm: number): Seg[] => rawSegs(vmas(machine, mm
 
 /** Before a call that changes mm's maps: count it in flight and take the maps, if it runs alone. */
 export function sysBegin(cpu: Cpu, mm: number): SysTicket {
-  const { m, L } = cpu.machine;
-  const w = L.oSys + mm * OSYS_WORDS;
-  const alone = Atomics.add(m, w + INFLIGHT, 1) === 0;
-  const seq = Atomics.add(m, w + SEQ, 1) + 1;
-  return { mm, alone, seq, before: alone ? segsOf(cpu.machine, mm) : [] };
+  const m = cpu.machine.m;
+  const w = sysWord(cpu.machine, mm);
+  // one step: counted in flight and the sequence moved on together
+  const old = Atomics.add(m, w, SEQ_UNIT + 1);
+  const alone = inflight(old) === 0;
+  return { mm, alone, seq: seqOf((old + SEQ_UNIT + 1) | 0), before: alone ? segsOf(cpu.machine, mm) : [] };
 }
 
 /**
@@ -256,16 +272,15 @@ export function sysBegin(cpu: Cpu, mm: number): SysTicket {
  * (cpu.violation on a finding). Returns whether it was judged.
  */
 export function sysEnd(cpu: Cpu, t: SysTicket, call: Call): boolean {
-  const { m, L } = cpu.machine;
-  const w = L.oSys + t.mm * OSYS_WORDS;
+  const m = cpu.machine.m;
+  const w = sysWord(cpu.machine, t.mm);
   // Read the maps, then check that no other call started: in the threads engine one may start and
   // change them at any instant (reading the sequence first and the maps after let one in between).
   const after = t.alone ? segsOf(cpu.machine, t.mm) : null;
-  const exact = after !== null && Atomics.load(m, w + SEQ) === t.seq;
-  Atomics.add(m, w + SEQ, 1);
-  Atomics.sub(m, w + INFLIGHT, 1);
+  const exact = after !== null && seqOf(Atomics.load(m, w)) === t.seq;
+  Atomics.add(m, w, SEQ_UNIT - 1); // one step: out of flight, the sequence moved on
   if (!exact) return false;
-  const f = judgeCall(call, t.before, after, { vaPages: L.vaPages, maxVmas: L.maxVmas });
+  const f = judgeCall(call, t.before, after, { vaPages: cpu.machine.L.vaPages, maxVmas: cpu.machine.L.maxVmas });
   if (f) cpu.violation(f.invariant, f.path, { mm: t.mm, ...f.details, op: cpu.curOp });
   return true;
 }
@@ -283,7 +298,7 @@ export interface SlotSeqs {
 export function sysSeqs(machine: Machine): SlotSeqs {
   const { m, L } = machine;
   return {
-    seq: Array.from({ length: L.maxMms }, (_, mm) => Atomics.load(m, L.oSys + mm * OSYS_WORDS + SEQ)),
+    seq: Array.from({ length: L.maxMms }, (_, mm) => seqOf(Atomics.load(m, sysWord(machine, mm)))),
     gen: Array.from({ length: L.maxMms }, (_, mm) => Atomics.load(m, machine.mmWord(mm, MM.GEN))),
   };
 }
@@ -299,15 +314,20 @@ export function checkForkChild(cpu: Cpu, t: SysTicket, child: number, seqs: Slot
   const { m, L } = machine;
   // the parent's maps before the fork are what the child copied only if no other call on the
   // parent started meanwhile (it may have waited for the mmap_lock and changed them after the copy)
-  if (!t.alone || child < 0 || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq) return;
-  const w = L.oSys + child * OSYS_WORDS;
+  const parentSeq = (): number => seqOf(Atomics.load(m, sysWord(machine, t.mm)));
+  if (!t.alone || child < 0 || parentSeq() !== t.seq) return;
+  // no call on the child's slot in flight or started since the fork began
+  const childQuiet = (): boolean => {
+    const w = Atomics.load(m, sysWord(machine, child));
+    return inflight(w) === 0 && seqOf(w) === seqs.seq[child];
+  };
   // the same process, alive: its generation is the one dup_mm gave it, its state LIVE (an exit
   // leaves LIVE before it touches the maps; a reuse of the slot moves the generation on)
   const same = (): boolean => Atomics.load(m, machine.mmWord(child, MM.GEN)) === seqs.gen[child] + 1 && Atomics.load(m, machine.mmWord(child, MM.STATE)) === MM_LIVE;
-  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs.seq[child] || !same()) return;
+  if (!childQuiet() || !same()) return;
   const got = segsOf(cpu.machine, child);
   // as in sysEnd: the child's maps count only if no call on it started while they were read
-  if (Atomics.load(m, w + INFLIGHT) !== 0 || Atomics.load(m, w + SEQ) !== seqs.seq[child] || Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) !== t.seq || !same()) return;
+  if (!childQuiet() || parentSeq() !== t.seq || !same()) return;
   const want = forkChildExpected(t.before);
   const d = mapsDiff(want, got);
   if (d) cpu.violation('maps-mismatch', 'dup_mm', { mm: t.mm, child, why: `child: ${d}`, expected: normalize(want).map(segText), found: normalize(got).map(segText), op: cpu.curOp });
@@ -325,19 +345,19 @@ export interface QuietTicket {
 
 /** Before a call that relies on the maps (a pin): are they settled, and what are they? */
 export function quietBegin(cpu: Cpu, mm: number): QuietTicket {
-  const { m, L } = cpu.machine;
-  const w = L.oSys + mm * OSYS_WORDS;
-  const seq = Atomics.load(m, w + SEQ);
-  const quiet = Atomics.load(m, w + INFLIGHT) === 0;
+  const m = cpu.machine.m;
+  const w = sysWord(cpu.machine, mm);
+  const w0 = Atomics.load(m, w);
+  const seq = seqOf(w0);
+  const quiet = inflight(w0) === 0;
   const maps = quiet ? segsOf(cpu.machine, mm) : [];
   // the maps count only if no call started while they were read (seqlock order, as sysEnd)
-  return { mm, quiet: quiet && Atomics.load(m, w + SEQ) === seq, seq, maps };
+  return { mm, quiet: quiet && seqOf(Atomics.load(m, w)) === seq, seq, maps };
 }
 
 /** After it: were the maps settled from quietBegin to now (no call that changes them started)? */
 export function quietHeld(cpu: Cpu, t: QuietTicket): boolean {
-  const { m, L } = cpu.machine;
-  return t.quiet && Atomics.load(m, L.oSys + t.mm * OSYS_WORDS + SEQ) === t.seq;
+  return t.quiet && seqOf(Atomics.load(cpu.machine.m, sysWord(cpu.machine, t.mm))) === t.seq;
 }
 
 /** The part of the maps a ticket saw that holds vpn, or null. */
