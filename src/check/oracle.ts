@@ -29,6 +29,21 @@ const FREE_MARK = 4;
 
 export const ownerOf = (machine: Machine, vpn: number): number => vpn % machine.L.cpus;
 
+/**
+ * Set a record's alternative bits (ALT_*) to alt, keeping its free mark as it is at that instant:
+ * one compare-and-swap, so a MADV_FREE's freeBegin that marks the page meanwhile (Atomics.or) is
+ * not overwritten. (A load then a store lost such a mark in the threads engine: the page then read
+ * "exact" while MADV_FREE had made it discardable, and reclaim's discard was judged data-lost.)
+ */
+function setAltBits(m: Int32Array, at: number, alt: number, keepMark: boolean): void {
+  for (;;) {
+    const cur = Atomics.load(m, at);
+    const next = alt | (keepMark ? cur & FREE_MARK : 0);
+    if (Atomics.compareExchange(m, at, cur, next) === cur) return;
+  }
+}
+
+
 /** A write token: version (10 bits, never 0) | mm (3 bits) | vpn (18 bits). Bit 31 is clear (file tokens set it). */
 export function makeToken(version: number, mm: number, vpn: number): number {
   return ((((version % 1023) + 1) << 21) | ((mm & 7) << 18) | (vpn & 0x3ffff)) | 0;
@@ -144,10 +159,14 @@ export function recordWrite(machine: Machine, mm: number, vpn: number, token: nu
   // a write that raced a MADV_FREE of the page (one in flight at the store, or one that ran between
   // the MMU setting the dirty bit and this record: freeRaced) may have lost its dirty bit to it: the
   // page stays discardable
-  const free = raced || freeRaced ? Atomics.load(m, L.oAltOk + i) & FREE_MARK : 0;
+  const f0 = freeGen(machine, mm);
   Atomics.store(m, L.oExp + i, token);
   Atomics.store(m, L.oAlt + i, 0);
-  Atomics.store(m, L.oAltOk + i, (raced ? ALT_ONE : 0) | free);
+  setAltBits(m, L.oAltOk + i, raced ? ALT_ONE : 0, raced || freeRaced);
+  // A MADV_FREE of this mm in flight at this record, or begun since f0, may have marked the page
+  // after the caller judged freeRaced (freeBegin marks before its walk cleans the entry): the write
+  // raced it, so the page stays discardable (the mark is set again if the line above cleared it).
+  if (freeRacedSince(machine, mm, f0)) Atomics.or(m, L.oAltOk + i, FREE_MARK);
   Atomics.store(m, L.oWgen + i, settled(g2));
   // the page now holds a token of its own vpn (stored after oExp: see the readers in forkOracle
   // and mremapOracleBegin, which read the tag before oExp)
@@ -163,10 +182,10 @@ export function recordForkRace(machine: Machine, child: number, vpn: number, tok
   const i = machine.oracleIndex(child, vpn);
   if (Atomics.load(m, L.oExp + i) === token) return;
   const raw = Atomics.load(m, L.oAltOk + i);
-  if (raw & ALT_MASK && Atomics.load(m, L.oAlt + i) !== token) Atomics.store(m, L.oAltOk + i, ALT_ANY | (raw & FREE_MARK));
+  if (raw & ALT_MASK && Atomics.load(m, L.oAlt + i) !== token) setAltBits(m, L.oAltOk + i, ALT_ANY, true);
   else {
     Atomics.store(m, L.oAlt + i, token);
-    Atomics.store(m, L.oAltOk + i, ALT_ONE | (raw & FREE_MARK));
+    setAltBits(m, L.oAltOk + i, ALT_ONE, true);
   }
 }
 
@@ -247,7 +266,7 @@ export function collapse(machine: Machine, mm: number, vpn: number, value: numbe
   const i = machine.oracleIndex(mm, vpn);
   Atomics.store(m, L.oExp + i, value);
   Atomics.store(m, L.oAlt + i, 0);
-  Atomics.store(m, L.oAltOk + i, Atomics.load(m, L.oAltOk + i) & FREE_MARK); // still lazyfree
+  Atomics.and(m, L.oAltOk + i, FREE_MARK); // the alternatives go, the free mark stays (still lazyfree): one atomic step
   Atomics.store(m, L.oWgen + i, g);
 }
 
@@ -371,7 +390,8 @@ export function mremapOracleBegin(machine: Machine, mm: number, from: number, to
     const ok = (raw & ALT_MASK) === ALT_ANY || set.length > 2 ? ALT_ANY : set.length === 2 ? ALT_ONE : 0;
     Atomics.store(m, L.oExp + ni, set[0]);
     Atomics.store(m, L.oAlt + ni, set.length > 1 ? set[1] : 0);
-    Atomics.store(m, L.oAltOk + ni, ok | (raw & FREE_MARK)); // a lazyfree folio moves lazyfree
+    // a lazyfree folio moves lazyfree; a mark a MADV_FREE of the new range set meanwhile stays too
+    setAltBits(m, L.oAltOk + ni, ok | (raw & FREE_MARK), true);
     Atomics.store(m, L.oWgen + ni, settled(gn));
     setTag(machine, mm, n, t1 || o);
     const e2 = Atomics.load(m, L.oExp + io);

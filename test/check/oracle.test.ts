@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Violation } from '../../src/machine/cpu.js';
 import {
-  checkRead, collapse, expectOwner, makeToken, ownerOf, recordForkRace, recordWrite, tokenMm, tokenVpn, zapAbort, zapBegin, zapEnd, zapGen, zapInFlight,
+  checkRead, collapse, expectOwner, freeBegin, freeEnd, freeMarked, makeToken, ownerOf, recordForkRace, recordWrite, tokenMm, tokenVpn, zapAbort, zapBegin, zapEnd, zapGen, zapInFlight,
 } from '../../src/check/oracle.js';
 import { POISON } from '../../src/machine/machine.js';
 import { madvise_dontneed } from '../../src/linux/mm/madvise.js';
@@ -208,4 +208,25 @@ test('oracle: a token the record holds as its alternative (a write that raced a 
   assert.equal(read(h, 1, raced), null, 'the alternative belongs');
   assert.equal(read(h, 1, makeToken(6, 0, V + 40)), null, 'a token of the tag belongs');
   assert.equal(read(h, 1, makeToken(7, 0, V + 41)), 'data-foreign', 'anything else is still foreign');
+});
+
+test('oracle: a MADV_FREE that marks the page after the writer judged it unraced, before the record, keeps its mark (threads: a lost mark made a discarded lazyfree page data-lost)', () => {
+  const h = boot({ cpus: 2 });
+  mapAnon(h, B, 4);
+  const t = makeToken(1, 0, B);
+  // the writer's store saw no MADV_FREE (freeRaced false); then a MADV_FREE of the page begins and
+  // marks it (freeBegin), still in flight; then the writer records
+  const g = zapGen(h.machine, 0, B); // the zap word around the store: before the MADV_FREE's
+  freeBegin(h.machine, 0, B, B + 1);
+  recordWrite(h.machine, 0, B, t, g, g, false);
+  assert.ok(freeMarked(h.machine, 0, B), 'the page stays discardable: its dirty bit may go to the MADV_FREE');
+  freeEnd(h.machine, 0, B, B + 1);
+  // with no MADV_FREE about, a write clears the mark (it dirtied the page again)
+  recordWrite(h.machine, 0, B, makeToken(2, 0, B), zapGen(h.machine, 0, B), zapGen(h.machine, 0, B), false);
+  assert.ok(!freeMarked(h.machine, 0, B));
+  // a stable read keeps a mark (collapse clears only the alternatives), in one atomic step
+  freeBegin(h.machine, 0, B, B + 1);
+  freeEnd(h.machine, 0, B, B + 1);
+  collapse(h.machine, 0, B, makeToken(2, 0, B), zapGen(h.machine, 0, B));
+  assert.ok(freeMarked(h.machine, 0, B));
 });
