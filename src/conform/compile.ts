@@ -19,6 +19,10 @@ export function kernelCannot(step: Step): string | null {
     case 'pin-read':
     case 'pin-write':
       return 'device I/O through a pin (not driven from user space here)';
+    case 'migrate':
+      return 'move_pages of one page (the executor has no move_pages step)';
+    case 'reclaim':
+      return 'reclaim of every folio once (the kernel gives user space no such trigger; MADV_PAGEOUT is the nearest)';
     case 'concurrent':
       return 'a concurrent block (its interleaving is the explorer\'s: `foliostorm explore`; a kernel run gives one schedule nobody chose)';
     default:

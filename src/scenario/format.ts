@@ -17,11 +17,11 @@ export const PAGE_SIZE = 4096;
 /** The data oracle's tokens carry 3 bits of mm: at most 8 process slots (also the config's max). */
 export const MAX_PROCESSES = 8;
 
-export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync', 'observe', 'thp', 'concurrent'] as const;
+export const OP_NAMES = ['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'read', 'write', 'fork', 'exit', 'pin', 'unpin', 'pin-write', 'pin-read', 'expect', 'writeback', 'sync', 'observe', 'thp', 'migrate', 'reclaim', 'concurrent'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 export const PROTS = ['none', 'r', 'rw'] as const;
 export type Prot = (typeof PROTS)[number];
-export const ADVICES = ['dontneed', 'dontfork', 'dofork'] as const;
+export const ADVICES = ['dontneed', 'dontfork', 'dofork', 'free', 'cold', 'pageout'] as const;
 export type Advice = (typeof ADVICES)[number];
 /** The PTE/page properties an `expect` step can state. */
 export const EXPECT_FLAGS = ['present', 'writable', 'exclusive', 'dirty', 'young', 'cont'] as const;
@@ -134,6 +134,16 @@ export interface ExpectStep extends StepBase {
   /** Every page of the range belongs to the same folio as the one page at (sameFolioAs.proc, sameFolioAs.addr). */
   sameFolioAs?: { proc: string; addr: number };
 }
+/** move_pages(2) of the one page at addr: its folio moves to a new one (the data must follow). */
+export interface MigrateStep extends StepBase {
+  op: 'migrate';
+  proc: string;
+  addr: number;
+}
+/** Reclaim: shrink every reclaimable folio once (page-cache folios, lazyfree anon folios). */
+export interface ReclaimStep extends StepBase {
+  op: 'reclaim';
+}
 /** Record the observations (conform compares them after every step anyway): a no-op for the model. */
 export interface ObserveStep extends StepBase {
   op: 'observe';
@@ -155,7 +165,7 @@ export interface ThpStep extends StepBase {
   shmemEnabled?: (typeof THP_SHMEM_ENABLED)[number];
 }
 /** A step a CPU's list of a concurrent block may hold: any but expect and concurrent. */
-export type CpuStep = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | WritebackStep | SyncStep;
+export type CpuStep = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | WritebackStep | SyncStep | MigrateStep | ReclaimStep;
 /**
  * A concurrent block: each list runs on its own simulated CPU (CPU i runs cpus[i]), its steps in
  * order, interleaved with the other lists at the kernel's yield points. Inner steps carry the
@@ -167,7 +177,7 @@ export interface ConcurrentStep extends StepBase {
 }
 /** Most CPUs one concurrent block may have. */
 export const MAX_CONCURRENT_CPUS = 4;
-export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep | ObserveStep | ThpStep | ConcurrentStep;
+export type Step = MmapStep | RangeStep | MprotectStep | MadviseStep | MremapStep | AccessStep | ForkStep | ExitStep | PinStep | PinIdStep | ExpectStep | WritebackStep | SyncStep | ObserveStep | ThpStep | ConcurrentStep | MigrateStep | ReclaimStep;
 
 export interface Scenario {
   file: string;
@@ -326,6 +336,8 @@ const STEP_OPTIONS = [
     z.strictObject({ op: z.literal('sync'), comment: COMMENT }),
     OBSERVE,
     THP,
+    z.strictObject({ op: z.literal('migrate'), proc: PROC, addr: ADDR, comment: COMMENT }),
+    z.strictObject({ op: z.literal('reclaim'), comment: COMMENT }),
 ] as const;
 // (zod types this union's issues as invalid_union only; a step that is not an object is invalid_type)
 const STEP_ERROR = { error: (issue: { code: string }) => (issue.code === 'invalid_type' ? 'expected an object such as {"op": "write", ...}' : undefined) };
@@ -563,6 +575,10 @@ function checkStep(world: World, index: number, s: ParsedStep): Step {
     }
     case 'concurrent':
       return checkConcurrent(world, index, s);
+    case 'migrate':
+      return { ...base, op: s.op, proc: world.proc(at, 'proc', s.proc), addr: world.addr(at, 'addr', s.addr) };
+    case 'reclaim':
+      return { ...base, op: s.op };
   }
 }
 

@@ -15,13 +15,15 @@ import { pte_cont, pte_dirty, pte_pfn, pte_present, pte_special, pte_write, pte_
 import { dup_mm, mm_alloc, mmget_not_zero, mmput, process_exit } from '../linux/kernel/fork.js';
 import { do_mmap, do_munmap, find_vma, linear_page_index } from '../linux/mm/mmap.js';
 import { ksys_sync, write_cache_pages } from '../linux/mm/page-writeback.js';
-import { madvise_dontfork, madvise_dontneed } from '../linux/mm/madvise.js';
+import { madvise_cold, madvise_dontfork, madvise_dontneed, madvise_free, madvise_pageout } from '../linux/mm/madvise.js';
+import { do_move_pages } from '../linux/mm/migrate.js';
+import { shrink_folios } from '../linux/mm/vmscan.js';
 import { do_mremap } from '../linux/mm/mremap.js';
 import { ACCESS_OK, ACCESS_SEGV, type AccessOut, user_access } from '../workload/access.js';
-import { checkRead, collapse, expectOwner, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
+import { checkRead, collapse, expectOwner, freeBegin, freeEnd, hex, makeToken, recordForkRace, recordWrite, zapAbort, zapBegin, zapEnd, zapGen } from '../check/oracle.js';
 import { folioOrder, folioOf } from '../check/folio.js';
 import {
-  type AccessStep, type ConcurrentStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MmapStep, type MprotectStep,
+  type AccessStep, type ConcurrentStep, type ExpectStep, EXPECT_FLAGS, type ExitStep, type ForkStep, hexAddr, type MadviseStep, type MigrateStep, type MmapStep, type MprotectStep,
   type MremapStep, PAGE_SIZE, type PinIdStep, type PinStep, type Prot, type RangeStep, type Step, type WritebackStep,
   type ThpStep,
 } from './format.js';
@@ -147,7 +149,8 @@ export class Unsupported {
 /** The registry key of a step: the op, refined where support differs by a field. */
 export type OpKey =
   | 'mmap' | 'mmap:file' | 'munmap' | 'mprotect' | 'madvise:dontneed' | 'madvise:dontfork' | 'madvise:dofork' | 'mremap'
-  | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect' | 'writeback' | 'sync' | 'observe' | 'thp';
+  | 'read' | 'write' | 'fork' | 'exit' | 'pin' | 'unpin' | 'pin-write' | 'pin-read' | 'expect' | 'writeback' | 'sync' | 'observe' | 'thp'
+  | 'madvise:free' | 'madvise:cold' | 'madvise:pageout' | 'migrate' | 'reclaim';
 export function opKey(s: Exclude<Step, ConcurrentStep>): OpKey {
   if (s.op === 'mmap' && s.kind === 'file') return 'mmap:file';
   if (s.op === 'madvise') return `madvise:${s.advice}`;
@@ -231,6 +234,39 @@ function* munmap(x: Exec, s: RangeStep): Gen<void> {
 
 function* dontneed(x: Exec, s: MadviseStep): Gen<void> {
   yield* zap(x, s, 'madvise(MADV_DONTNEED)', (mm, a, b) => madvise_dontneed(x.cpu, mm, a, b));
+}
+
+/**
+ * madvise(MADV_FREE / MADV_COLD / MADV_PAGEOUT), as the workload's cold/free/pageout ops: after
+ * MADV_FREE reclaim may discard a clean lazyfree folio, so the data oracle's free window is opened
+ * before the call and closed after it (freeBegin/freeEnd, exactly as run-op.ts), allowing 0 on
+ * those pages until the owner writes them again. COLD and PAGEOUT change no data.
+ */
+function* madviseLru(x: Exec, s: MadviseStep): Gen<void> {
+  yield* withMm(x, s.proc, function* (mm) {
+    const start = vpnOf(s.addr), end = start + pagesOf(s.len);
+    let r = 0;
+    if (s.advice === 'cold') r = yield* madvise_cold(x.cpu, mm, start, end);
+    else if (s.advice === 'pageout') r = yield* madvise_pageout(x.cpu, mm, start, end);
+    else {
+      freeBegin(x.machine, mm, start, end);
+      r = yield* madvise_free(x.cpu, mm, start, end);
+      freeEnd(x.machine, mm, start, end);
+    }
+    if (r < 0) x.fail('syscall-failed', `madvise ${range(s)} ${s.advice} in ${s.proc} failed (${r})`);
+  });
+}
+
+/** move_pages(2) of the one page at addr (do_move_pages): as the workload's migrate op, the result is not checked (a busy or pinned folio stays). */
+function* migrate(x: Exec, s: MigrateStep): Gen<void> {
+  yield* withMm(x, s.proc, function* (mm) {
+    yield* do_move_pages(x.cpu, mm, vpnOf(s.addr));
+  });
+}
+
+/** Reclaim: every reclaimable folio of memory isolated and shrunk once (shrink_folios over all pfns). */
+function* reclaim(x: Exec): Gen<void> {
+  yield* shrink_folios(x.cpu, 0, x.machine.L.pages);
 }
 
 /** User loads or stores through the MMU, one per page, as the workload's touch: stores record a fresh token, loads are checked by the oracle. */
@@ -516,4 +552,9 @@ export const OPS: Registry = {
   thp: op(function* (x: Exec, s: ThpStep) {
     if (s.enabled !== undefined) thpsize_enabled_store(x.cpu, s.order, s.enabled === 'always');
   }),
+  'madvise:free': op(madviseLru),
+  'madvise:cold': op(madviseLru),
+  'madvise:pageout': op(madviseLru),
+  migrate: op(migrate),
+  reclaim: op(reclaim),
 };

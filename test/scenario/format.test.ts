@@ -234,7 +234,7 @@ test('addresses: unaligned, not hex, negative, beyond the address space, wrong t
 
 test('enumerations and types: prot, kind, advice, mode, booleans, folioOrder', () => {
   refuses(withStep({ op: 'mprotect', proc: 'A', addr: '0x400000', len: '0x1000', prot: 'rwx' }), { step: 1, field: 'prot' }, /one of "none", "r", "rw", found "rwx" \(did you mean "rw"\?\)/);
-  refuses(withStep({ op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice: 'free' }), { step: 1, field: 'advice' }, /"dontneed", "dontfork", "dofork", found "free"$/);
+  refuses(withStep({ op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice: 'lazyfree' }), { step: 1, field: 'advice' }, /"dontneed", "dontfork", "dofork", "free", "cold", "pageout", found "lazyfree"/);
   refuses(withStep({ op: 'pin', proc: 'A', addr: '0x400000', len: '0x1000', mode: 'w', id: 'p' }), { step: 1, field: 'mode' }, /"ro", "rw"/);
   refuses(withStep({ op: 'read', proc: 'A', addr: '0x400000', len: '0x1000', expectFault: 'yes' }), { step: 1, field: 'expectFault' }, /expected true or false, found "yes" \(a string\)/);
   refuses(withStep({ op: 'expect', proc: 'A', addr: '0x400000', folioOrder: 12 }), { step: 1, field: 'folioOrder' }, /expected at most 9, found 12/);
@@ -359,4 +359,32 @@ test('every scenario file in configs/scenarios and configs/scenarios/pending par
     }
   }
   assert.ok(n >= 60, `only ${n} scenario files`);
+});
+
+test('migrate, reclaim and madvise free/cold/pageout parse, also inside a concurrent block; bad values are named', () => {
+  const sc = parseScenario(
+    JSON.stringify({
+      steps: [
+        mmapA,
+        { op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice: 'free' },
+        { op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice: 'cold' },
+        { op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice: 'pageout' },
+        { op: 'migrate', proc: 'A', addr: '0x401000' },
+        { op: 'reclaim' },
+        { op: 'concurrent', cpus: [[{ op: 'migrate', proc: 'A', addr: '0x400000' }], [{ op: 'reclaim' }, { op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice: 'free' }]] },
+      ],
+    }),
+    FILE,
+  );
+  assert.deepEqual(sc.steps.slice(1, 4).map((s) => (s.op === 'madvise' ? s.advice : '')), ['free', 'cold', 'pageout']);
+  assert.deepEqual(sc.steps[4], { index: 4, op: 'migrate', proc: 'A', addr: 0x401000 });
+  assert.deepEqual(sc.steps[5], { index: 5, op: 'reclaim' });
+  const c = sc.steps[6];
+  assert.ok(c.op === 'concurrent' && c.cpus[0][0].op === 'migrate' && c.cpus[1][0].op === 'reclaim');
+  refuses(withStep({ op: 'migrate', proc: 'B', addr: '0x400000' }), { step: 1, field: 'proc' }, /expected a process that an earlier step created .*found "B"/);
+  refuses(withStep({ op: 'migrate', proc: 'A', addr: '0x400001' }), { step: 1, field: 'addr' }, /page|0x1000/);
+  refuses(withStep({ op: 'migrate', proc: 'A' }), { step: 1, field: 'addr' }, /./);
+  refuses(withStep({ op: 'migrate', proc: 'A', addr: '0x400000', len: '0x1000' }), { step: 1, field: 'len' }, /unknown key \(allowed: op, proc, addr, comment\)/);
+  refuses(withStep({ op: 'reclaim', proc: 'A' }), { step: 1, field: 'proc' }, /unknown key \(allowed: op, comment\)/);
+  refuses(withStep({ op: 'concurrent', cpus: [[{ op: 'migrate', proc: 'A', addr: '0x400000' }], [{ op: 'migrate', proc: 'C', addr: '0x400000' }]] }), { step: 1, field: 'cpus.1.0.proc' }, /found "C"/);
 });
