@@ -130,3 +130,16 @@ test('--max-schedules stops a file early: not verified (exit 3), what was explor
   assert.equal(r.status, 3, r.stderr);
   assert.match(r.stdout, /incomplete: stopped by max-schedules during K=1; no violation in any schedule with <= 0 preemptions/);
 });
+
+test('the migration and MADV_FREE steps: an injected migration race is found with its minimal K, and the clean model verifies', async () => {
+  const bad = await exploreFile(lit('fork-vs-migrate'), { preemptions: 2, inject: ['fork-migration-writable'] });
+  assert.equal(bad.status, 'violation');
+  assert.equal(bad.violations[0].minK, 1, 'fork must copy the entries while the migration has them: one preemption inside move_pages');
+  assert.match(bad.violations[0].signature, /exclusive-page-shared|writable-not-exclusive|data-mismatch/);
+  const free = await exploreFile(lit('free-vs-store'), { preemptions: 2, inject: ['free-tlb-one-entry'] });
+  assert.equal(free.status, 'violation');
+  assert.equal(free.violations[0].minK, 0, 'the TLB contract at madvise_free sees the other CPU\'s entry left unflushed');
+  assert.match(free.violations[0].signature, /tlb-stale/);
+  const clean = await exploreFile(lit('fork-vs-migrate'), { preemptions: 2 });
+  assert.equal(clean.status, 'verified');
+});
