@@ -39,6 +39,10 @@ test('compile: steps only the model can take make a scenario model-only, with th
   // a concurrent block: its interleaving is explore's, a kernel run would give one nobody chose
   const conc = { op: 'concurrent', cpus: [[{ op: 'write', proc: 'A', addr: '0x400000', len: '0x1000' }], [{ op: 'read', proc: 'A', addr: '0x401000', len: '0x1000' }]] };
   assert.match(runnable(sc([...base, conc]))!.reason, /concurrent block/);
+  // migrate and reclaim: model-only; MADV_FREE/COLD/PAGEOUT the executor's madvise takes
+  assert.match(runnable(sc([...base, { op: 'migrate', proc: 'A', addr: '0x400000' }]))!.reason, /move_pages/);
+  assert.match(runnable(sc([...base, { op: 'reclaim' }]))!.reason, /reclaim/);
+  for (const advice of ['free', 'cold', 'pageout']) assert.equal(runnable(sc([...base, { op: 'madvise', proc: 'A', addr: '0x400000', len: '0x1000', advice }])), null);
   // writeback and sync: tmpfs has none
   const files = { files: { count: 2, pages: 64 } };
   const tm = { op: 'mmap', proc: 'A', addr: '0x400000', len: '0x10000', prot: 'rw', kind: 'file', file: 'f', shared: true };
