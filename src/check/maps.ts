@@ -160,7 +160,8 @@ export function expectedOf(call: Call, raw: readonly Seg[], g: Geometry): { ok: 
       return { ok: [0], after: cut(raw, call.start, call.end) };
     }
     case 'dontneed':
-      return { ok: [raw.some((v) => overlaps(v, call.start, call.end)) ? 0 : -1], after: [...raw] };
+      // madvise_walk_vmas: -ENOMEM when part of the range is not mapped (the mapped parts zapped)
+      return { ok: [covered(raw, call.start, call.end) === call.end - call.start ? 0 : -12], after: [...raw] };
     case 'mprotect': {
       const rw = VM_READ | VM_WRITE;
       const f = (flags: number): number => (flags & ~rw) | call.prot;

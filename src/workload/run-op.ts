@@ -135,13 +135,14 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
     case 'dontneed': {
       const v = pickVma(cpu, mm, op);
       if (!v) break;
-      const [start, end] = opRange(v, op);
+      const [start, end] = op.kind === 'munmap' ? opRange(v, op) : spanRange(cpu, mm, v, op);
       zapBegin(cpu.machine, mm, start, end);
       const t = sysBegin(cpu, mm);
       const r = op.kind === 'munmap' ? yield* do_munmap(cpu, mm, start, end) : yield* madvise_dontneed(cpu, mm, start, end);
       sysEnd(cpu, t, { op: op.kind, start, end, ret: r });
-      // A failed munmap (ENOMEM: no VMA slot for a split) zapped nothing: undo the mark.
-      if (r < 0) zapAbort(cpu.machine, mm, start, end);
+      // A failed munmap (ENOMEM: no VMA slot for a split) zapped nothing: undo the mark. A
+      // MADV_DONTNEED's -ENOMEM (a hole in the range) zapped the mapped parts all the same.
+      if (r < 0 && op.kind === 'munmap') zapAbort(cpu.machine, mm, start, end);
       else zapEnd(cpu.machine, mm, start, end);
       if (r === 0 && op.kind === 'munmap') yield* probe(cpu, mm, start + (op.r1 % (end - start)), false);
       break;
@@ -218,7 +219,7 @@ export function* run_op(cpu: Cpu, op: Op): Gen<void> {
       // MADV_FREE of a file VMA is -EINVAL, as in the kernel.
       const v = pickVma(cpu, mm, op);
       if (!v) break;
-      const [start, end] = opRange(v, op);
+      const [start, end] = spanRange(cpu, mm, v, op);
       if (op.kind === 'cold') yield* madvise_cold(cpu, mm, start, end);
       else if (op.kind === 'pageout') yield* madvise_pageout(cpu, mm, start, end); // data kept (the disk, or 0 under FREE_MARK)
       else {
@@ -294,6 +295,25 @@ function mremapTarget(cpu: Cpu, mm: number, v: VmaView, op: Op): { start: number
   nr += mod(x.start - start - nr);
   if (start + nr > v.end) nr -= cpus;
   return nr >= 1 ? { start, nr, dest: x.start - nr } : null;
+}
+
+/**
+ * The range of a madvise op on VMA v: mostly opRange's; one op in eight (r3's top three
+ * bits zero) runs on from inside v into the next VMA of the mm (or, after the last one, into the
+ * unmapped space above it), across whatever hole lies between, as a program that maps a region in
+ * pieces and then advises all of it does. The kernel walks every VMA of such a range and reports a
+ * hole as -ENOMEM after doing the mapped parts (madvise_walk_vmas). (munmap keeps to one VMA: a
+ * munmap across VMAs unmaps more of the mix's memory than the races it exists for can spare; the
+ * maps checker and scenarios cover munmap over holes and several VMAs.) The VMAs are read without the mmap_lock, as pickVma does: a torn next VMA is
+ * skipped.
+ */
+function spanRange(cpu: Cpu, mm: number, v: VmaView, op: Op): [number, number] {
+  const [start, end] = opRange(v, op);
+  if (op.r3 >>> 29) return [start, end];
+  const next = vmas(cpu.machine, mm).find((w) => w.start >= v.end && w.end > w.start);
+  const r = op.r1 >>> 7;
+  const to = next ? next.start + 1 + (r % (next.end - next.start)) : v.end + 1 + (r % 64);
+  return [start, Math.min(to, cpu.machine.L.vaPages)];
 }
 
 /** The range an op on VMA v covers: the whole VMA, or (r2 odd) a part of it drawn from r2 and r3. */

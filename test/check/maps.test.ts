@@ -57,6 +57,14 @@ test('madvise DONTFORK: mapped parts change even with a hole (then ENOMEM); DONT
   assert.equal(invariant({ op: 'dontneed', start: 1000, end: 1010, ret: 0 }, before, before), null);
   assert.equal(invariant({ op: 'dontneed', start: 1000, end: 1010, ret: -1 }, before, before), 'syscall-result');
   assert.equal(invariant({ op: 'dontneed', start: 1000, end: 1010, ret: 0 }, before, []), 'maps-mismatch');
+  // madvise_walk_vmas: a hole anywhere in the range (between VMAs, after the last, or the whole
+  // range) is -ENOMEM, though the mapped parts were zapped
+  const two = [seg(1000, 1100), seg(1150, 1200)];
+  assert.equal(invariant({ op: 'dontneed', start: 1090, end: 1160, ret: -12 }, two, two), null);
+  assert.equal(invariant({ op: 'dontneed', start: 1090, end: 1160, ret: 0 }, two, two), 'syscall-result');
+  assert.equal(invariant({ op: 'dontneed', start: 1190, end: 1210, ret: -12 }, two, two), null);
+  assert.equal(invariant({ op: 'dontneed', start: 1100, end: 1150, ret: -12 }, two, two), null);
+  assert.equal(invariant({ op: 'dontneed', start: 1000, end: 1200, ret: -12 }, [seg(1000, 1100), seg(1100, 1200)], [seg(1000, 1100), seg(1100, 1200)]), 'syscall-result', 'two adjacent VMAs: no hole');
 });
 
 test('mremap: moves the pages with their flags; EFAULT, EINVAL and ENOMEM only where the maps say', () => {

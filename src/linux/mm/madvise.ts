@@ -34,19 +34,29 @@ import { reclaim_pages } from './vmscan.js';
 const ENOMEM = -12;
 const EINVAL = -22;
 
-/** madvise_dontneed_single_vma() over every VMA in [start, end); returns 0 or -1 (ENOMEM: hole). */
+/**
+ * madvise(MADV_DONTNEED): madvise_dontneed_single_vma() over every VMA in [start, end), the mmap_lock
+ * held for read. Returns 0, or -ENOMEM when part of the range is not mapped: as madvise_walk_vmas(),
+ * the mapped parts are zapped all the same. Deliberate difference: one mmu_gather for the whole
+ * range (the kernel's zap_page_range_single gathers per VMA); the flush comes before the return
+ * either way.
+ */
 export function* madvise_dontneed(cpu: Cpu, mm: number, start: number, end: number): Gen<number> {
   const machine = cpu.machine;
   const lw = machine.mmWord(mm, MM.MMAP_LOCK);
   yield* down_read(cpu, lw);
   const hit = vmas(machine, mm).filter((v) => v.start < end && start < v.end);
   const tlb = tlb_gather_mmu(cpu, mm);
-  for (const v of hit) yield* unmap_page_range(cpu, tlb, v, start, end);
+  let covered = 0;
+  for (const v of hit) {
+    yield* unmap_page_range(cpu, tlb, v, start, end);
+    covered += Math.min(end, v.end) - Math.max(start, v.start);
+  }
   yield* tlb_finish_mmu(cpu, tlb);
   cpu.ev(EV.DONTNEED, start, end - start);
   MMDEBUG.tlbSynced(cpu, mm, start, end, 'madvise_dontneed');
   up_read(cpu, lw);
-  return hit.length ? 0 : -1;
+  return covered === end - start ? 0 : ENOMEM;
 }
 
 /**

@@ -256,6 +256,21 @@ test('MADV_FREE: a PG_dirty folio is cleaned only when this mapping is its only 
   }
 });
 
+test('MADV_DONTNEED over a hole: the mapped parts on both sides are zapped, and the call returns -ENOMEM (madvise_walk_vmas)', () => {
+  const h = boot({ anonOrders: [0] });
+  mapAnon(h, B, 4);
+  mapAnon(h, B + 8, 4);
+  writePage(h, 0, 0, B + 3);
+  writePage(h, 0, 0, B + 8);
+  zapBegin(h.machine, 0, B + 2, B + 10);
+  assert.equal(run(h, 0, madvise_dontneed(h.cpus[0], 0, B + 2, B + 10)), -12);
+  zapEnd(h.machine, 0, B + 2, B + 10);
+  assert.equal(pteAt(h, 0, B + 3), 0, 'before the hole: zapped');
+  assert.equal(pteAt(h, 0, B + 8), 0, 'after the hole: zapped');
+  assert.equal(run(h, 0, madvise_dontneed(h.cpus[0], 0, B, B + 4)), 0, 'no hole: 0');
+  assert.equal(run(h, 0, madvise_dontneed(h.cpus[0], 0, B + 16, B + 20)), -12, 'nothing mapped: -ENOMEM');
+});
+
 test('MADV_FREE: a freed lazyfree folio comes back swapbacked (alloc and free reset the folio flags)', () => {
   const h = boot({ anonOrders: [0] });
   mapAnon(h, B, 4);
