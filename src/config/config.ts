@@ -99,6 +99,7 @@ const variant = z
     anonOrders: ANON_ORDERS.optional(),
     fragmentation: FRAGMENTATION.optional(),
     allocFailRate: ALLOC_FAIL_RATE.optional(),
+    memcgFailRate: ALLOC_FAIL_RATE.optional(),
     mmapPages: MMAP_PAGES.optional(),
   })
   .strict();
@@ -135,6 +136,14 @@ export const ConfigSchema = z
      * Optional (absent = 0, no draw): a config without it keeps its trace hash.
      */
     allocFailRate: ALLOC_FAIL_RATE.optional(),
+    /**
+     * Probability that a memory cgroup charge of a new folio fails (mem_cgroup_charge: the cgroup
+     * at its limit), drawn per charge from the CPU's own seeded stream. The one way an order-0
+     * allocation of a fault, a COW copy, the page cache or fork fails with memory free: the fault
+     * returns VM_FAULT_OOM, fork -ENOMEM half way; a large anon or page-cache folio falls back to
+     * a lower order. Optional (absent = 0, no draw): a config without it keeps its trace hash.
+     */
+    memcgFailRate: ALLOC_FAIL_RATE.optional(),
     /** Virtual address space per mm in bytes (multiple of 2 MiB). */
     vaSize: z.number().int().min(2 << 20).max(1 << 30).default(32 << 20),
     maxVmas: z.number().int().min(2).max(64).default(12),
@@ -224,7 +233,7 @@ export const ConfigSchema = z
     /**
      * Model variants the run rotates through, seed by seed: seed s runs the config with variant
      * s mod V laid over it (arch, anonFallback, batching, anonOrders, fragmentation, allocFailRate,
-     * mmapPages). Absent: one
+     * memcgFailRate, mmapPages). Absent: one
      * model. A seed's run, its summary entry and its artifact carry the variant it ran.
      */
     variants: z.array(variant).min(1).max(64).optional(),

@@ -4,7 +4,7 @@
 import type { Config } from '../config/config.js';
 import { Machine } from '../machine/machine.js';
 import { mem_init } from '../linux/mm/page_alloc.js';
-import { allocFailStream, Cpu, type EventHook, signatureOf, Violation, type Clock } from '../machine/cpu.js';
+import { allocFailStream, Cpu, memcgFailStream, type EventHook, signatureOf, Violation, type Clock } from '../machine/cpu.js';
 import { readRing } from '../diag/flight-recorder.js';
 import { type Gen, WAIT } from '../machine/gen.js';
 import { EV_COUNT, EV_NAMES } from '../machine/events.js';
@@ -212,6 +212,7 @@ export function runSched(cfg: Config, seed: number, opts: SchedOptions = {}): Ru
     const cpu = new Cpu(machine, i, false, clock, cfg, hist);
     cpu.trace = trace;
     if (cfg.allocFailRate) cpu.allocFailRand = allocFailStream(seed, i);
+    if (cfg.memcgFailRate) cpu.memcgFailRand = memcgFailStream(seed, i);
     const shadow = new CpuShadow(machine.L.ringSize, clock);
     shadows.push(shadow);
     cpu.evHook = bothHooks(opts.onEvent, shadow.hook);

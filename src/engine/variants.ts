@@ -21,6 +21,7 @@ export function variantLabel(v: Variant): string {
   if (v.anonOrders) parts.push(`orders${v.anonOrders.join('.')}`);
   if (v.fragmentation !== undefined) parts.push(`frag${v.fragmentation}`);
   if (v.allocFailRate !== undefined) parts.push(`allocfail${v.allocFailRate}`);
+  if (v.memcgFailRate !== undefined) parts.push(`memcgfail${v.memcgFailRate}`);
   if (v.mmapPages) parts.push(`mmap${v.mmapPages.min}-${v.mmapPages.max}`);
   return parts.join('+') || 'base';
 }

@@ -43,6 +43,11 @@ export function allocFailStream(seed: number, cpu: number): () => number {
   return rng(seed, `cpu${cpu}/allocFail`);
 }
 
+/** The seeded stream a CPU's memcgFailRate draws come from: a function of (seed, cpu) only. */
+export function memcgFailStream(seed: number, cpu: number): () => number {
+  return rng(seed, `cpu${cpu}/memcgFail`);
+}
+
 export class Cpu {
   readonly m: Int32Array;
   readonly counters = new Float64Array(EV_COUNT);
@@ -126,6 +131,15 @@ export class Cpu {
     if (!rate) return false;
     this.allocFailRand ??= allocFailStream(this.cfg.seed, this.id);
     return this.allocFailRand() < rate;
+  }
+  /** The stream cfg.memcgFailRate draws from (one per CPU), seeded as allocFailRand. */
+  memcgFailRand: (() => number) | null = null;
+  /** memcgFailRate: does this memory cgroup charge fail? No draw at all when the rate is absent or 0. */
+  memcgChargeFails(): boolean {
+    const rate = this.cfg.memcgFailRate;
+    if (!rate) return false;
+    this.memcgFailRand ??= memcgFailStream(this.cfg.seed, this.id);
+    return this.memcgFailRand() < rate;
   }
   /** The word holding this CPU's event count (CPU.RING_POS). */
   private readonly posW: number;

@@ -213,6 +213,8 @@ export const EV = {
   FAULT_AROUND: ev('file.faultAround'),
   /** a read fault was resolved by fault-around alone (VM_FAULT_NOPAGE: its page was cached) */
   FAULT_AROUND_HIT: ev('file.faultAroundHit'),
+  /** mem_cgroup_charge() failed (config memcgFailRate), counted only; appended so no recorded code moves */
+  MEMCG_CHARGE_FAIL: ev('memcg.chargeFail'),
 } as const;
 
 export const NOTE_LOCK_PTL = 0;

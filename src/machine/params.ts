@@ -34,6 +34,7 @@ export interface MachineConfig {
   readonly memoryPages: number;
   readonly fragmentation: number;
   readonly allocFailRate?: number;
+  readonly memcgFailRate?: number;
   readonly vaSize: number;
   readonly maxVmas: number;
   readonly tlbEntries: number;

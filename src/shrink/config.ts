@@ -70,6 +70,7 @@ const KNOBS: { name: string; smaller: (cfg: Config, c: ShrinkCase) => ConfigInpu
   { name: 'mmapAlign', smaller: (cfg) => (cfg.mmapAlign.length > 1 ? [...cfg.mmapAlign].sort((a, b) => a - b).map((a) => ({ mmapAlign: [a] })) : []), unordered: true },
   { name: 'fragmentation', smaller: (cfg) => (cfg.fragmentation > 0 ? [{ fragmentation: 0 }] : []) },
   { name: 'allocFailRate', smaller: (cfg) => (cfg.allocFailRate ? [{ allocFailRate: 0 }] : []) },
+  { name: 'memcgFailRate', smaller: (cfg) => (cfg.memcgFailRate ? [{ memcgFailRate: 0 }] : []) },
 ];
 
 export function smallerConfig(t: Tester, c: ShrinkCase, effort: Effort): ShrinkCase {

@@ -59,7 +59,7 @@ test('variants: a seed runs byte for byte as its effective config alone, and var
 test('variants: each is validated like the config (order 1, unknown keys, bad values), naming its index', () => {
   const bad = (variants: unknown[], msg: string) => assert.throws(() => parseConfig({ variants }, 'n.json'), (e: unknown) => e instanceof ConfigError && e.message === msg);
   bad([{ arch: 'generic' }, { anonOrders: [0, 1] }], 'n.json: field "variants.1.anonOrders": order 1 is never used for anon folios (THP needs order >= 2): expected orders 0 and 2 to 9, found [0,1]');
-  bad([{ arch: 'contpte', cpus: 4 }], 'n.json: field "variants.0.cpus": unknown key (allowed: name, arch, anonFallback, kernel, batching, anonOrders, fragmentation, allocFailRate, mmapPages)');
+  bad([{ arch: 'contpte', cpus: 4 }], 'n.json: field "variants.0.cpus": unknown key (allowed: name, arch, anonFallback, kernel, batching, anonOrders, fragmentation, allocFailRate, memcgFailRate, mmapPages)');
   bad([{ mmapPages: { min: 600, max: 512 } }], 'n.json: field "variants.0.mmapPages.min": expected at most mmapPages.max (512), found 600');
   bad([{ anonFallback: 'never' }], 'n.json: field "variants.0.anonFallback": expected one of "refault", "retry-lower", "preferred-or-0", found "never"');
   bad([], 'n.json: field "variants": expected at least 1 entry, found []');

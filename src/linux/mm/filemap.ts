@@ -13,6 +13,7 @@ import { FOLIO_LOCKED, FOLIO_LRU, FOLIO_UPTODATE } from '../../machine/machine.j
 import { Aborted } from '../kernel/locking/spinlock.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { alloc_folio } from './page_alloc.js';
+import { mem_cgroup_charge } from './memcontrol.js';
 import { folio_put, folio_put_refs, folio_ref_add } from './swap.js';
 import { MM } from '../../machine/layout.js';
 import { PTRS_PER_PTE } from '../../machine/params.js';
@@ -90,6 +91,12 @@ export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<numbe
       const b = pgoff & ~((1 << o) - 1);
       if (b + (1 << o) > L.filePages || !cacheRangeEmpty(cpu, file, b, 1 << o)) continue;
       folio = yield* alloc_folio(cpu, o);
+      // filemap_add_folio() charges the new folio: a failed charge is -ENOMEM, and the readahead
+      // falls back to a lower order (page_cache_ra_order, then order 0 by __filemap_get_folio)
+      if (folio >= 0 && mem_cgroup_charge(cpu, folio)) {
+        yield* folio_put(cpu, folio);
+        folio = -1;
+      }
       if (folio >= 0) {
         order = o;
         base = b;

@@ -18,6 +18,7 @@ import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { pte_range_none, set_pte_at, set_ptes } from '../include/linux/pgtable.js';
 import type { VmaView } from './mmap.js';
 import { alloc_folio } from './page_alloc.js';
+import { mem_cgroup_charge } from './memcontrol.js';
 import { folio_add_new_anon_rmap } from './rmap.js';
 import { folio_put, folio_ref_add } from './swap.js';
 import { VM_FAULT_OK } from './memory.js';
@@ -50,6 +51,13 @@ export function* do_huge_pmd_anonymous_page(cpu: Cpu, mm: number, vma: VmaView, 
   const folio = yield* alloc_folio(cpu, PMD_ORDER);
   if (folio < 0) {
     cpu.ev(EV.ALLOC_FALLBACK + PMD_ORDER, vpn); // count_vm_event(THP_FAULT_FALLBACK)
+    return VM_FAULT_FALLBACK;
+  }
+  // __do_huge_pmd_anonymous_page(): a failed charge puts the folio back and falls back too
+  // (count_vm_event(THP_FAULT_FALLBACK_CHARGE))
+  if (mem_cgroup_charge(cpu, folio)) {
+    yield* folio_put(cpu, folio);
+    cpu.ev(EV.ALLOC_FALLBACK + PMD_ORDER, vpn);
     return VM_FAULT_FALLBACK;
   }
   // pte_alloc_one() + pmd_populate() under the PMD lock: the table is published here, after the

@@ -20,6 +20,7 @@ import {
 import { do_fault_around, filemap_fault, folio_lock, folio_unlock } from './filemap.js';
 import { folio_mark_dirty } from './page-writeback.js';
 import { alloc_folio } from './page_alloc.js';
+import { folio_prealloc, mem_cgroup_charge } from './memcontrol.js';
 import { folio_ref_add, folio_ref_sub, folio_put } from './swap.js';
 import {
   folio_add_file_rmap_ptes, folio_add_new_anon_rmap, folio_dup_file_rmap_ptes, folio_mm_mapcount, folio_remove_rmap_ptes, folio_try_dup_anon_rmap_ptes,
@@ -203,10 +204,14 @@ export function* alloc_anon_folio(cpu: Cpu, vmf: VmFault, maxOrder: number): Gen
   cpu.ev(EV.SCAN_ORDER + (i < orders.length ? orders[i] : 0), vmf.vpn);
   for (; i < orders.length; i++) {
     const folio = yield* alloc_folio(cpu, orders[i]);
-    if (folio >= 0) return folio;
+    if (folio >= 0) {
+      if (!mem_cgroup_charge(cpu, folio)) return folio;
+      // count_mthp_stat(order, MTHP_STAT_ANON_FAULT_FALLBACK_CHARGE): the next order is tried
+      yield* folio_put(cpu, folio);
+    }
     cpu.ev(EV.ALLOC_FALLBACK + orders[i], vmf.vpn);
   }
-  return yield* alloc_folio(cpu, 0);
+  return yield* folio_prealloc(cpu); // fallback: folio_prealloc(vma->vm_mm, vma, addr, true)
 }
 
 /**
@@ -380,7 +385,7 @@ function* do_read_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
 /** do_cow_fault(): a write to a private file mapping: copy the file page into a new anon page. */
 function* do_cow_fault(cpu: Cpu, vmf: VmFault, pgoff: number): Gen<number> {
   const { m, L } = cpu.machine;
-  const cow = yield* alloc_folio(cpu, 0);
+  const cow = yield* folio_prealloc(cpu);
   if (cow < 0) return VM_FAULT_OOM;
   const folio = yield* filemap_fault(cpu, vmf.vma.file, pgoff);
   if (folio < 0) {
@@ -612,7 +617,7 @@ function* wp_page_copy(cpu: Cpu, vmf: VmFault, orig: number): Gen<number> {
   const oldPfn = pte_pfn(orig);
   const fromZero = pte_special(orig);
   const oldFolio = fromZero ? -1 : Atomics.load(m, L.pHead + oldPfn);
-  const nf = yield* alloc_folio(cpu, 0);
+  const nf = yield* folio_prealloc(cpu); // the zero page's copy too (the model zeroes every new folio)
   if (nf < 0) {
     if (oldFolio >= 0) yield* folio_put(cpu, oldFolio);
     cpu.ev(EV.ALLOC_OOM, vmf.vpn);
@@ -864,7 +869,7 @@ function* copy_pte_range(cpu: Cpu, dst: number, src: number, vma: VmaView, addr:
     ctx.rssFile = 0;
     spin_unlock(cpu, machine.ptlOf(dtable));
     if (ret === EAGAIN) {
-      ctx.prealloc = yield* alloc_folio(cpu, 0); // folio_prealloc(), without any PTL held
+      ctx.prealloc = yield* folio_prealloc(cpu); // without any PTL held
       if (ctx.prealloc < 0) return ENOMEM;
       continue;
     }
