@@ -7,26 +7,46 @@ import type { ShrinkOutcome } from '../shrink/shrink.js';
 import { type Command, interruptible, parseDuration, UsageError } from './common.js';
 import { runOffThread } from './offthread.js';
 import { isScenarioArtifact, reproduceScenario, type ScenarioArtifact } from '../explore/artifact.js';
+import { shrinkScenarioArtifact } from '../explore/shrink.js';
 
 /**
- * An explore artifact: its schedule already has the fewest preemptions any failing schedule of the
- * scenario has (explore's iterative bounding found it at that K), and its steps are the file's. The
- * shrink checks that it replays and writes it as the shrunk artifact unchanged (sizes before = after):
- * cutting steps out of the scenario itself is not done.
+ * An explore artifact: cut steps out of its scenario while the explorer, bounded by the artifact's
+ * preemptions, still finds a schedule failing with the same invariant (src/explore/shrink.ts).
+ * Ctrl-C or the budget ends the search with the smallest scenario found so far, which is written.
  */
-function shrinkScenario(art: ScenarioArtifact, file: string, dest: string, json: boolean): number {
-  const t0 = performance.now();
+async function shrinkScenario(art: ScenarioArtifact, file: string, dest: string, seconds: number, json: boolean): Promise<number> {
   const r = reproduceScenario(art);
   if (!r.reproduced) {
     process.stderr.write(`foliostorm: ${file}: the failure did not recur along its schedule: nothing to shrink (${r.result.message})\n`);
     return EXIT_VIOLATIONS;
   }
-  const steps = art.schedule ? art.schedule.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0) : 0;
-  const size = { cpus: art.config.cpus, processes: art.config.processes, ops: 0, steps, preemptions: art.scenario.preemptions };
-  const shrunk = { ...art, shrunk: { from: file, before: size, after: size, runs: 1, seconds: Math.round((performance.now() - t0) / 10) / 100, finished: true }, replay: `npx foliostorm repro ${dest}` };
+  let stopped: AbortSignal | undefined;
+  const out = await interruptible('the shrink (the smallest scenario found so far is written)', json, (signal) =>
+    shrinkScenarioArtifact(art, dest, {
+      budgetMs: seconds * 1000,
+      signal: (stopped = signal),
+      onProgress: json ? undefined : (s, runs) => process.stderr.write(`[foliostorm shrink] ${s.steps} steps, ${s.preemptions} preemption(s) (${runs} explorations)\n`),
+    }));
+  if (!out && stopped?.aborted) return EXIT_INTERRUPTED;
+  if (!out) {
+    process.stderr.write(`foliostorm: ${file}: the explorer finds no schedule failing with ${art.invariant} within ${art.scenario.preemptions} preemption(s): nothing to shrink\n`);
+    return EXIT_VIOLATIONS;
+  }
+  const size = (s: { steps: number; cpus: number; preemptions: number }) => ({ cpus: s.cpus, processes: art.config.processes, ops: 0, steps: s.steps, preemptions: s.preemptions });
+  const shrunk = { ...out.artifact, shrunk: { from: file, before: size(out.before), after: size(out.after), runs: out.runs, seconds: out.seconds, finished: out.finished } };
   writeAtomic(dest, JSON.stringify(shrunk, null, 1) + '\n');
-  const msg = `an explore artifact: its schedule already has the minimal number of preemptions (${art.scenario.preemptions}); the scenario's steps are not cut. Wrote ${dest} unchanged; replay: ${shrunk.replay}`;
-  process.stdout.write(json ? JSON.stringify({ artifact: dest, signature: art.signature, shrunk: shrunk.shrunk, note: msg }, null, 2) + '\n' : msg + '\n');
+  if (json) {
+    process.stdout.write(JSON.stringify({ artifact: dest, signature: shrunk.signature, shrunk: shrunk.shrunk }, null, 2) + '\n');
+    return EXIT_OK;
+  }
+  process.stdout.write([
+    `shrunk ${art.signature} (an explore artifact) in ${out.seconds} s (${out.runs} explorations${out.finished ? '' : ', stopped before a pass found nothing more to cut'}):`,
+    `  cpus         ${String(out.before.cpus).padStart(7)} -> ${out.after.cpus}`,
+    `  steps        ${String(out.before.steps).padStart(7)} -> ${out.after.steps}`,
+    `  preemptions  ${String(out.before.preemptions).padStart(7)} -> ${out.after.preemptions}`,
+    '',
+    `wrote ${dest} (its scenario: the artifact's scenario.text); replay: ${shrunk.replay}`,
+  ].join('\n') + '\n');
   return EXIT_OK;
 }
 
@@ -37,7 +57,7 @@ async function cmdShrink(file: string, budget: string | number | undefined, out:
   const art = loadArtifact(file);
   const dest = out ?? file.replace(/(\.json)?$/, '.shrunk.json');
   checkOutputFile(dest, out !== undefined ? '--out' : 'shrink: the shrunk artifact'); // before the search, not after it
-  if (isScenarioArtifact(art)) return shrinkScenario(art, file, dest, json);
+  if (isScenarioArtifact(art)) return shrinkScenario(art, file, dest, seconds, json);
   // the search is synchronous for up to its budget: on a worker thread, so Ctrl-C stops it at once
   let r: ShrinkOutcome | undefined;
   const ran = await interruptible('the shrink (nothing is written)', json, (signal) =>
