@@ -112,4 +112,20 @@ put('ext4-faultaround-window', 'ext4: fault-around maps the cached pages of the 
 put('ext4-writeback', 'ext4: writeback cleans the folios and write-protects their PTEs; the next store faults and dirties the folio again', fcfg, [wmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), { op: 'writeback', file: 'f' }, acc('read', 'A', BASE, 4 * P), acc('write', 'A', BASE + P, P), { op: 'writeback', file: 'f' }, acc('write', 'A', BASE + P, 2 * P)]);
 put('ext4-writeback-fork', 'ext4: two processes share dirty pages; writeback cleans both mappings; each store faults again', fcfg, [wmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), { op: 'fork', proc: 'A', child: 'B' }, acc('read', 'B', BASE, 4 * P), { op: 'writeback', file: 'f' }, acc('write', 'B', BASE + 2 * P, P), acc('write', 'A', BASE + 2 * P, 2 * P), acc('read', 'B', BASE, 4 * P)]);
 put('ext4-sync-private', 'ext4: sync(2) cleans the file; a private mapping still maps the clean page cache pages, a write copies', fcfg, [wmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), wmap('B', 0x1000000, 16 * P, false), acc('read', 'B', 0x1000000, 4 * P), { op: 'sync' }, acc('write', 'B', 0x1000000, P), acc('write', 'A', BASE + P, P), acc('read', 'B', 0x1000000, 4 * P)]);
+
+// 7. MADV_FREE, MADV_COLD and MADV_PAGEOUT without memory pressure (no swap in the guest): nothing
+// anon is discarded or paged out; clean page-cache folios are dropped by PAGEOUT
+for (const o of [2, 4, 9]) {
+  const F = P << o;
+  const cfg = { anonOrders: [0, o] };
+  const setup = [mmap('A', BASE, F), acc('write', 'A', BASE, F)];
+  put(`free-o${o}-whole`, `order ${o}: MADV_FREE of the whole folio: still mapped with its data (no reclaim ran); a store dirties it again`, cfg, [...setup, acc('madvise', 'A', BASE, F, { advice: 'free' }), acc('read', 'A', BASE, F), acc('write', 'A', BASE + P, P), acc('read', 'A', BASE, 2 * P)]);
+  put(`cold-o${o}-whole`, `order ${o}: MADV_COLD of the whole folio: nothing a process sees changes`, cfg, [...setup, acc('madvise', 'A', BASE, F, { advice: 'cold' }), acc('read', 'A', BASE, F), acc('write', 'A', BASE, P)]);
+  put(`pageout-o${o}-whole`, `order ${o}: MADV_PAGEOUT of the whole anon folio with no swap: it stays mapped with its data`, cfg, [...setup, acc('madvise', 'A', BASE, F, { advice: 'pageout' }), acc('read', 'A', BASE, F), acc('write', 'A', BASE, P)]);
+  put(`free-o${o}-fork`, `order ${o}: fork, then the parent's MADV_FREE: a folio mapped by two processes is left alone`, cfg, [...setup, { op: 'fork', proc: 'A', child: 'B' }, acc('madvise', 'A', BASE, F, { advice: 'free' }), acc('read', 'A', BASE, F), acc('read', 'B', BASE, F)]);
+}
+put('file-private-cold', 'MADV_COLD of a private tmpfs mapping that maps page-cache pages: nothing a process sees changes', fcfg, [fmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), fmap('B', 0x1000000, 16 * P, false), acc('read', 'B', 0x1000000, 4 * P), acc('madvise', 'B', 0x1000000, 4 * P, { advice: 'cold' }), acc('read', 'B', 0x1000000, 4 * P)]);
+put('file-shared-pageout', 'MADV_PAGEOUT of a shared tmpfs mapping with no swap: the pages stay in the file and mapped', fcfg, [fmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), acc('madvise', 'A', BASE, 4 * P, { advice: 'pageout' }), acc('read', 'A', BASE, 4 * P)]);
+put('ext4-read-pageout', 'ext4: MADV_PAGEOUT of clean page-cache pages mapped once: dropped from the cache and unmapped; a read faults them in again', fcfg, [wmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), { op: 'sync' }, wmap('B', 0x1000000, 16 * P, false), acc('read', 'B', 0x1000000, 4 * P), acc('madvise', 'B', 0x1000000, 4 * P, { advice: 'pageout' }), { op: 'observe' }, acc('read', 'B', 0x1000000, 4 * P)]);
+put('ext4-shared-pageout-dirty', 'ext4: MADV_PAGEOUT of dirty pages of a shared mapping', fcfg, [wmap('A', BASE, 16 * P, true), acc('write', 'A', BASE, 4 * P), acc('madvise', 'A', BASE, 4 * P, { advice: 'pageout' }), { op: 'observe' }, acc('read', 'A', BASE, 4 * P)]);
 console.log(`wrote ${files.length} files to ${dir}`);

@@ -20,6 +20,13 @@ export const FOLIO_LARGE = 1 << 4;
 export const FOLIO_REFERENCED = 1 << 5;
 export const FOLIO_LOCKED = 1 << 6; // PG_locked: folio_lock() (mm/filemap.c)
 export const FOLIO_ISOLATED = 1 << 8; // taken off the LRU by migration or reclaim (folio_isolate_lru): one at a time
+/**
+ * PG_reclaim of a page-cache folio (the kernel's PG_readahead is the same bit): reclaim outside
+ * kswapd met it dirty and left it for writeback (folio_set_reclaim in shrink_folio_list). Fault-
+ * around skips such a folio as a readahead marker (next_uptodate_folio's folio_test_readahead); a
+ * fault that finds it clears it (page_cache_async_ra), and so does the end of its writeback.
+ */
+export const FOLIO_RECLAIM = 1 << 10;
 export const FOLIO_LRU = 1 << 9; // PG_lru of a page-cache folio: set once it is published (folio_add_lru), what reclaim's scan may take
 /**
  * An anon folio MADV_FREE made lazyfree: the kernel's !folio_test_swapbacked() of an anon folio
@@ -109,8 +116,15 @@ export class Machine {
   }
 
   // ---- files ------------------------------------------------------------------------------
+  /**
+   * Each file's kind when set (true: a disk filesystem), over the config's files.writenotify: a
+   * scenario says it per file by how its shared mappings are made (the executor puts a file with a
+   * write-notify shared mapping on ext4, the others on tmpfs: src/conform/compile.ts).
+   */
+  fileKinds: readonly boolean[] | null = null;
   /** Does file f want write notification (disk filesystem) or not (tmpfs-like)? */
   fileWritenotify(f: number): boolean {
+    if (this.fileKinds) return this.fileKinds[f] === true;
     const w = this.cfg.files.writenotify;
     return w === 'on' || (w === 'both' && (f & 1) === 1);
   }

@@ -101,6 +101,13 @@ export function runScenario(sc: Scenario, opts: ScenarioOptions = {}): ScenarioR
 
   const cfg: Config = { ...sc.config, inject: [...sc.config.inject, ...(opts.inject ?? [])] };
   const machine = buildMachine(cfg);
+  // a file is a disk file when some shared mapping of it asks for write notification, as the
+  // executor decides where it lives (ext4 or tmpfs): reclaim and the contracts ask the file's kind
+  const disk = Array.from({ length: cfg.files.count }, () => false);
+  for (const s of sc.steps.flatMap((t) => (t.op === 'concurrent' ? t.cpus.flat() : [t]))) {
+    if (s.op === 'mmap' && s.kind === 'file' && s.shared && s.writenotify && s.fileIndex !== undefined) disk[s.fileIndex] = true;
+  }
+  machine.fileKinds = disk;
   mem_init(machine, rng(cfg.seed, 'boot'));
   const clock: Clock = { step: 0 };
   // CPU 0 runs the steps outside concurrent blocks; a block's list i runs on CPU i

@@ -9,7 +9,7 @@ import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P, WAIT } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { G, LOCK_WORDS } from '../../machine/layout.js';
-import { FOLIO_LOCKED, FOLIO_LRU, FOLIO_UPTODATE } from '../../machine/machine.js';
+import { FOLIO_LOCKED, FOLIO_LRU, FOLIO_RECLAIM, FOLIO_UPTODATE } from '../../machine/machine.js';
 import { Aborted } from '../kernel/locking/spinlock.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { alloc_folio } from './page_alloc.js';
@@ -83,7 +83,12 @@ export function* filemap_fault(cpu: Cpu, file: number, pgoff: number): Gen<numbe
   for (;;) {
     yield P.PTE_READ;
     const hit: number = yield* filemap_get_folio(cpu, file, pgoff);
-    if (hit >= 0) return hit;
+    if (hit >= 0) {
+      // do_async_mmap_readahead(): a hit on a readahead marker starts the next readahead
+      // (page_cache_async_ra), which clears the mark first; the model reads nothing ahead
+      if (Atomics.load(m, L.fFlags + hit) & FOLIO_RECLAIM) Atomics.and(m, L.fFlags + hit, ~FOLIO_RECLAIM);
+      return hit;
+    }
     if (hit === FILEMAP_RETRY) continue;
     // page_cache_ra_order(): the largest order whose aligned range fits the file and is not cached
     let folio = -1, order = 0, base = pgoff;
@@ -263,8 +268,10 @@ function* next_uptodate_folio(cpu: Cpu, file: number, pgoff: number, end: number
     const folio = Atomics.load(m, L.pHead + pfn);
     if (Atomics.load(m, L.fFlags + folio) & FOLIO_LOCKED) continue;
     if (!folio_try_get(cpu, folio)) continue;
-    if (Atomics.load(m, slot) !== pfn || Atomics.load(m, L.pHead + pfn) !== folio || !(Atomics.load(m, L.fFlags + folio) & FOLIO_UPTODATE)) {
-      yield* folio_put(cpu, folio); // xas_reload() found another folio, or not uptodate: skip
+    if (Atomics.load(m, slot) !== pfn || Atomics.load(m, L.pHead + pfn) !== folio || (Atomics.load(m, L.fFlags + folio) & (FOLIO_UPTODATE | FOLIO_RECLAIM)) !== FOLIO_UPTODATE) {
+      // xas_reload() found another folio, or not uptodate, or a readahead marker (PG_readahead,
+      // which is PG_reclaim: a folio reclaim left dirty): skip
+      yield* folio_put(cpu, folio);
       continue;
     }
     if (!folio_trylock(cpu, folio)) {

@@ -118,8 +118,8 @@ function* madvise_cold_or_free(cpu: Cpu, mm: number, start: number, end: number,
 /**
  * madvise(MADV_PAGEOUT): madvise_pageout() over every VMA in [start, end), the mmap_lock held for
  * read: the walk isolates the folios mapped only here, and reclaim_pages() reclaims them at once
- * (page-cache folios written back or dropped, lazyfree ones discarded if clean; other anon folios
- * stay: no swap). Returns 0, -ENOMEM for a hole in the range. Deliberate difference: the kernel
+ * (clean page-cache folios dropped, dirty ones unmapped and kept dirty: only kswapd writes file
+ * folios back; lazyfree ones discarded if clean; other anon folios stay: no swap, and no split). Returns 0, -ENOMEM for a hole in the range. Deliberate difference: the kernel
  * pages out a file folio only for a caller that could write the file (can_do_file_pageout); every
  * caller can here.
  */

@@ -8,7 +8,7 @@
 import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
-import { FOLIO_DIRTY } from '../../machine/machine.js';
+import { FOLIO_DIRTY, FOLIO_RECLAIM } from '../../machine/machine.js';
 import { down_write, up_write } from '../kernel/locking/rwsem.js';
 import { folio_mkclean } from './rmap.js';
 import { folio_put } from './swap.js';
@@ -83,6 +83,8 @@ function* writeback_folio(cpu: Cpu, file: number, folio: number): Gen<void> {
     const index = Atomics.load(m, L.fIndex + folio);
     for (let i = 0; i < nr; i++) Atomics.store(m, L.disk + machine.filePage(file, index + i), Atomics.load(m, L.pContent + folio + i));
     cpu.counters[EV.WRITEBACK_FOLIOS]++;
+    // folio_end_writeback(): "if (folio_test_reclaim(folio)) folio_clear_reclaim(folio)"
+    Atomics.and(m, L.fFlags + folio, ~FOLIO_RECLAIM);
   }
   folio_unlock(cpu, folio);
 }

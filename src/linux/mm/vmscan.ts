@@ -2,7 +2,7 @@
 // shrink_folio_list over the folios an LRU scan isolated), and reclaim_pages() for MADV_PAGEOUT. Each folio is locked; folio_referenced() makes its mapped
 // entries old through the rmap walk and keeps it if one was young; a mapped folio is unmapped by
 // try_to_unmap() (the rmap walk, holding only each PTL: no mmap_lock); a dirty one is written back
-// (pageout) and kept for a later pass; a clean, unmapped one leaves the page cache
+// (pageout, kswapd only: MADV_PAGEOUT keeps it dirty) and kept for a later pass; a clean, unmapped one leaves the page cache
 // (__remove_mapping: its reference count frozen at what the page cache and reclaim hold) and is
 // freed. The next access faults it in from the disk. A lazyfree anon folio (MADV_FREE) that is
 // still clean and referenced by nobody else is discarded: its entries go, and the next access
@@ -15,7 +15,7 @@ import type { Cpu } from '../../machine/cpu.js';
 import { type Gen, P } from '../../machine/gen.js';
 import { EV } from '../../machine/events.js';
 import { LOCK_WORDS } from '../../machine/layout.js';
-import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LAZYFREE, FOLIO_LOCKED, FOLIO_LRU, FOLIO_REFERENCED, PG_BUDDY, PG_HEAD, PG_RESERVED } from '../../machine/machine.js';
+import { FOLIO_ANON, FOLIO_DIRTY, FOLIO_ISOLATED, FOLIO_LAZYFREE, FOLIO_LOCKED, FOLIO_LRU, FOLIO_RECLAIM, FOLIO_REFERENCED, PG_BUDDY, PG_HEAD, PG_RESERVED } from '../../machine/machine.js';
 import { spin_lock, spin_unlock } from '../kernel/locking/spinlock.js';
 import { folio_trylock, folio_try_get, folio_unlock } from './filemap.js';
 import { pageout } from './page-writeback.js';
@@ -37,7 +37,7 @@ export function* shrink_folios(cpu: Cpu, start: number, scan: number): Gen<numbe
     if (flags & PG_HEAD && !(flags & (PG_BUDDY | PG_RESERVED)) && reclaimable(Atomics.load(m, L.fFlags + pfn), Atomics.load(m, L.fMapping + pfn)) && (yield* folio_isolate(cpu, pfn))) {
       n++;
       cpu.ev(EV.RECLAIM_SCANNED, pfn, order);
-      if (yield* shrink_folio(cpu, pfn, false)) freed++;
+      if (yield* shrink_folio(cpu, pfn, false, true)) freed++;
       else yield* folio_putback(cpu, pfn);
       yield P.SCAN;
     }
@@ -83,9 +83,11 @@ function* folio_putback(cpu: Cpu, folio: number): Gen<void> {
 
 /**
  * shrink_folio_list() for one isolated folio (a page-cache or lazyfree one; for MADV_PAGEOUT any
- * folio, ignoreReferences); true if it was freed.
+ * folio, ignoreReferences); true if it was freed. kswapd: the caller is kswapd (the reclaim op),
+ * the only reclaimer that writes dirty file folios back; MADV_PAGEOUT's reclaim_pages runs in the
+ * caller's context and keeps them dirty (set for reclaim and activated), unmapped.
  */
-function* shrink_folio(cpu: Cpu, folio: number, ignoreReferences: boolean): Gen<boolean> {
+function* shrink_folio(cpu: Cpu, folio: number, ignoreReferences: boolean, kswapd: boolean): Gen<boolean> {
   const { m, L } = cpu.machine;
   if (!folio_trylock(cpu, folio)) return false;
   if (!ignoreReferences) {
@@ -125,8 +127,21 @@ function* shrink_folio(cpu: Cpu, folio: number, ignoreReferences: boolean): Gen<
     }
     cpu.ev(EV.LAZYFREE_DISCARDED, folio, Atomics.load(m, L.fOrder + folio));
   } else if (Atomics.load(m, L.fFlags + folio) & FOLIO_DIRTY) {
-    // pageout(): write it now, reclaim it on a later pass once clean
+    // "Only kswapd can writeback filesystem folios" (shrink_folio_list): anyone else sets the
+    // folio for reclaim and activates it, dirty (Linux 6.12 checked by conform:
+    // gen-ext4-shared-pageout-dirty, gen-file-shared-pageout). Deliberate difference: kswapd
+    // writes it at once, without waiting to meet it again with PG_reclaim set and the node's
+    // PGDAT_DIRTY; a tmpfs-like file has a disk here, where shmem would need swap.
+    if (!kswapd) {
+      // a disk file's folio: folio_set_reclaim(), then activate_locked. A tmpfs-like one is swap-
+      // backed, not file LRU: pageout() sets PG_reclaim, shmem_writepage (no swap) redirties it
+      // and asks for activation, and pageout() clears PG_reclaim again: dirty, no mark
+      if (cpu.machine.fileWritenotify(Atomics.load(m, L.fMapping + folio) - 1)) Atomics.or(m, L.fFlags + folio, FOLIO_RECLAIM);
+      folio_unlock(cpu, folio);
+      return false;
+    }
     folio_unlock(cpu, folio);
+    // pageout(): write it now, reclaim it on a later pass once clean
     yield* pageout(cpu, folio);
     cpu.ev(EV.RECLAIM_PAGEOUT, folio);
     return false;
@@ -155,7 +170,7 @@ export function* reclaim_pages(cpu: Cpu, folios: readonly number[]): Gen<number>
       continue;
     }
     cpu.ev(EV.RECLAIM_SCANNED, folio, Atomics.load(m, L.fOrder + folio));
-    if (yield* shrink_folio(cpu, folio, true)) freed++;
+    if (yield* shrink_folio(cpu, folio, true, false)) freed++;
     else yield* folio_putback(cpu, folio);
   }
   return freed;

@@ -11,6 +11,9 @@ import { folio_put, folio_ref_add } from '../../../src/linux/mm/swap.js';
 import { MM } from '../../../src/machine/layout.js';
 import { pte_none, pte_present } from '../../../src/machine/pte.js';
 import { EV } from '../../../src/machine/events.js';
+import { FOLIO_DIRTY, FOLIO_RECLAIM } from '../../../src/machine/machine.js';
+import { madvise_pageout } from '../../../src/linux/mm/madvise.js';
+import { write_cache_pages } from '../../../src/linux/mm/page-writeback.js';
 import { boot, folioAt, invariants, mapFile, pteAt, readPage, run, total, writePage } from '../../helpers/machine.js';
 
 const B = 1024;
@@ -78,4 +81,31 @@ test('filemap_get_folio: a folio whose count reclaim froze is not taken (FILEMAP
   Atomics.store(m, L.fRef + folio, ref);
   assert.equal(run(h, 0, filemap_get_folio(h.cpus[0], 0, 2)), folio);
   run(h, 0, folio_put(h.cpus[0], folio));
+});
+
+test('MADV_PAGEOUT of dirty page-cache folios (not kswapd): unmapped, kept dirty and not written; a disk file\'s are marked PG_reclaim, which fault-around skips until a fault or writeback clears it', () => {
+  for (const disk of [true, false]) {
+    const h = boot({ cpus: 1, files: { count: 1, pages: 64, orders: [0], writenotify: disk ? 'on' : 'off' } });
+    mapFile(h, B, 16, { writenotify: disk });
+    const tokens = [0, 1, 2, 3].map((i) => writePage(h, 0, 0, B + i).token);
+    assert.equal(run(h, 0, madvise_pageout(h.cpus[0], 0, B, B + 4)), 0);
+    const { m, L } = h.machine;
+    const folioOf = (i: number) => Atomics.load(m, L.pcache + h.machine.filePage(0, i));
+    for (let i = 0; i < 4; i++) {
+      assert.ok(pte_none(pteAt(h, 0, B + i)), `${disk}: entry ${i} unmapped`);
+      assert.ok(cached(h, i), `${disk}: page ${i} still cached`);
+      const f = Atomics.load(m, L.fFlags + folioOf(i));
+      assert.ok(f & FOLIO_DIRTY, `${disk}: page ${i} still dirty`);
+      assert.equal((f & FOLIO_RECLAIM) !== 0, disk, `${disk}: PG_reclaim on page ${i}`);
+      assert.notEqual(Atomics.load(m, L.disk + h.machine.filePage(0, i)), tokens[i], `${disk}: page ${i} not written`);
+    }
+    assert.equal(total(h, EV.RECLAIM_PAGEOUT), 0, 'no pageout() outside kswapd');
+    assert.equal(readPage(h, 0, 0, B + 1).value, tokens[1]);
+    assert.equal((Atomics.load(m, L.fFlags + folioOf(1)) & FOLIO_RECLAIM) !== 0, false, 'the fault cleared the mark of its page');
+    assert.equal(pte_none(pteAt(h, 0, B + 2)), disk, disk ? 'fault-around skipped the marked folios' : 'fault-around mapped the unmarked folios');
+    run(h, 0, write_cache_pages(h.cpus[0], 0));
+    assert.equal(Atomics.load(m, L.fFlags + folioOf(2)) & (FOLIO_RECLAIM | FOLIO_DIRTY), 0, 'writeback cleans and unmarks');
+    assert.equal(Atomics.load(m, L.disk + h.machine.filePage(0, 2)), tokens[2]);
+    assert.deepEqual(invariants([...checkQuiescent(h.machine), ...h.observed]), []);
+  }
 });
