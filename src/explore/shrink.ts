@@ -57,10 +57,9 @@ const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 export function candidates(doc: Json): Json[] {
   const steps = doc.steps as Json[];
   const out: Json[] = [];
-  const without = (i: number, f: (s: Json[]) => void): Json => {
+  const without = (f: (s: Json[]) => void): Json => {
     const d = clone(doc);
     f(d.steps as Json[]);
-    void i;
     return d;
   };
   for (let i = 0; i < steps.length; i++) {
@@ -68,11 +67,11 @@ export function candidates(doc: Json): Json[] {
     if (st.op === 'concurrent' && Array.isArray(st.cpus)) {
       const lists = st.cpus as Json[][];
       for (let j = 0; j < lists.length; j++) {
-        if (lists.length > 2) out.push(without(i, (s) => (s[i].cpus as Json[][]).splice(j, 1)));
-        for (let k = 0; k < lists[j].length; k++) if (lists[j].length > 1) out.push(without(i, (s) => (s[i].cpus as Json[][])[j].splice(k, 1)));
+        if (lists.length > 2) out.push(without((s) => (s[i].cpus as Json[][]).splice(j, 1)));
+        for (let k = 0; k < lists[j].length; k++) if (lists[j].length > 1) out.push(without((s) => (s[i].cpus as Json[][])[j].splice(k, 1)));
       }
     }
-    out.push(without(i, (s) => s.splice(i, 1)));
+    out.push(without((s) => s.splice(i, 1)));
   }
   return out;
 }

@@ -128,18 +128,14 @@ export class Cpu {
   /** allocFailRate: does this order > 0 allocation attempt fail? No draw at all when the rate is absent or 0. */
   allocFails(): boolean {
     const rate = this.cfg.allocFailRate;
-    if (!rate) return false;
-    this.allocFailRand ??= allocFailStream(this.cfg.seed, this.id);
-    return this.allocFailRand() < rate;
+    return !!rate && (this.allocFailRand ??= allocFailStream(this.cfg.seed, this.id))() < rate;
   }
   /** The stream cfg.memcgFailRate draws from (one per CPU), seeded as allocFailRand. */
   memcgFailRand: (() => number) | null = null;
   /** memcgFailRate: does this memory cgroup charge fail? No draw at all when the rate is absent or 0. */
   memcgChargeFails(): boolean {
     const rate = this.cfg.memcgFailRate;
-    if (!rate) return false;
-    this.memcgFailRand ??= memcgFailStream(this.cfg.seed, this.id);
-    return this.memcgFailRand() < rate;
+    return !!rate && (this.memcgFailRand ??= memcgFailStream(this.cfg.seed, this.id))() < rate;
   }
   /** The word holding this CPU's event count (CPU.RING_POS). */
   private readonly posW: number;

@@ -14,14 +14,13 @@ import { folio_put } from './swap.js';
  * is at its limit and reclaim cannot make room (cfg.memcgFailRate; absent: never, and no draw).
  * Deliberate difference: nothing is charged or uncharged; only the failure is modelled.
  */
-export function mem_cgroup_charge(cpu: Cpu, folio: number): number {
+export function mem_cgroup_charge(cpu: Cpu, _folio: number): number {
   if (!cpu.memcgChargeFails()) return 0;
   cpu.counters[EV.MEMCG_CHARGE_FAIL]++;
   // the allocation failed as far as its caller can tell (folio_prealloc returns NULL): counted
   // with the allocator's failures (memcg_memory_event(MEMCG_OOM) in the kernel), which is what
   // lets a VM_FAULT_OOM or a failed pin be told from a path that gave up without trying
   Atomics.add(cpu.m, cpu.machine.cpuWord(cpu.id, CPU.ALLOC_FAILS), 1);
-  void folio;
   return -12;
 }
 
