@@ -93,8 +93,11 @@ export async function shrinkScenarioArtifact(art: ScenarioArtifact, dest: string
   const k = art.scenario.preemptions;
   const inject = art.scenario.inject;
   let runs = 0;
-  /** Explore text at the artifact's bound: the violation with its invariant, or null. */
-  const fails = async (text: string): Promise<{ sc: Scenario; v: FoundViolation } | null> => {
+  /**
+   * Explore text at the artifact's bound: the violation with its invariant; null when none is
+   * found; 'stopped' when the budget or Ctrl-C ended the exploration before its verdict.
+   */
+  const fails = async (text: string): Promise<{ sc: Scenario; v: FoundViolation } | null | 'stopped'> => {
     let sc: Scenario;
     try {
       sc = parseScenario(text, art.scenario.file);
@@ -103,12 +106,13 @@ export async function shrinkScenarioArtifact(art: ScenarioArtifact, dest: string
       throw e;
     }
     const left = opts.budgetMs - (performance.now() - t0);
-    if (left <= 0 || opts.signal?.aborted) return null;
+    if (left <= 0 || opts.signal?.aborted) return 'stopped';
     runs++;
     // allRounds: a round whose violations are all of another invariant must not end the search
     const r = await exploreScenario(sc, { preemptions: k, inject, budgetMs: left, signal: opts.signal, maxSchedules: opts.maxSchedules ?? 2000, allRounds: true });
     const v = r.violations.find((x) => x.invariant === art.invariant);
-    return v ? { sc, v } : null;
+    if (v) return { sc, v };
+    return r.stoppedBy === 'budget' || r.stoppedBy === 'interrupted' ? 'stopped' : null;
   };
   let doc: Json;
   try {
@@ -118,9 +122,15 @@ export async function shrinkScenarioArtifact(art: ScenarioArtifact, dest: string
   }
   if (!Array.isArray(doc.steps)) return null;
   let text = art.scenario.text;
-  let best = await fails(text);
-  if (!best) return null;
   const before: ScenarioShrinkSize = { steps: countSteps(doc.steps as unknown[]), cpus: countCpus(doc.steps as unknown[]), preemptions: k };
+  const first = await fails(text);
+  if (first === 'stopped') {
+    // out of time before the artifact's own scenario was explored again: it stands as it is
+    const seconds = Math.round((performance.now() - t0) / 10) / 100;
+    return { artifact: { ...art, replay: `npx foliostorm repro ${dest}` }, before, after: before, runs, seconds, finished: false };
+  }
+  if (!first) return null;
+  let best = first;
   let finished = false;
   for (;;) {
     let progress = false;
@@ -128,7 +138,7 @@ export async function shrinkScenarioArtifact(art: ScenarioArtifact, dest: string
       if (opts.signal?.aborted || performance.now() - t0 >= opts.budgetMs) break;
       const t = JSON.stringify(cand, null, 2) + '\n';
       const got = await fails(t);
-      if (!got) continue;
+      if (!got || got === 'stopped') continue;
       doc = cand;
       text = t;
       best = got;

@@ -76,3 +76,18 @@ test('shrink of an explorer artifact cuts the padding and keeps the race; the sh
   const rep = spawnSync(process.execPath, [CLI, 'repro', join(out, 'shrunk.json')], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(rep.status, 0, rep.stdout + rep.stderr);
 });
+
+test('shrink of an explorer artifact out of budget before its own scenario is explored again: the artifact stands as it is, not finished', async () => {
+  const text = JSON.stringify(PADDED, null, 2);
+  const sc = parseScenario(text, 'padded.json');
+  const r = await exploreScenario(sc, { preemptions: 1, inject: ['fault-no-recheck'] });
+  const out = mkdtempSync(join(tmpdir(), 'explore-shrink-'));
+  const art = makeScenarioArtifact(sc, text, ['fault-no-recheck'], r.violations[0], join(out, 'a.json'));
+  const s = await shrinkScenarioArtifact(art, join(out, 'b.json'), { budgetMs: 0 });
+  assert.ok(s, 'not "nothing to shrink": the failure was never re-explored');
+  assert.equal(s.finished, false);
+  assert.deepEqual(s.after, s.before);
+  assert.equal(s.artifact.scenario.text, text);
+  assert.equal(s.artifact.replay, `npx foliostorm repro ${join(out, 'b.json')}`);
+  assert.equal(reproduceScenario(s.artifact).reproduced, true);
+});
